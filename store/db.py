@@ -1,0 +1,156 @@
+"""Opening the database: file permissions, pragmas, migrations, the writer and readers.
+
+Only one connection writes (the writer); readers open their own connections. Every connection
+uses WAL, ``foreign_keys=ON`` and a ``busy_timeout``, and runs in autocommit mode so that
+transactions are explicit (:meth:`Database.transaction`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import aiosqlite
+import anyio.to_thread
+
+from store import migrations
+from store.errors import StoreError
+from store.paths import ensure_private_dir, ensure_private_file
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _apply_pragmas(conn: sqlite3.Connection, *, readonly: bool) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def prepare_file(path: Path) -> None:
+    """Create the database's folder (0700) and an empty database file (0600) if missing."""
+    ensure_private_dir(path.parent)
+    ensure_private_file(path)
+
+
+def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A stdlib connection with the project's pragmas, in autocommit mode."""
+    if readonly:
+        if not path.exists():
+            raise StoreError(
+                f"no database at {path}",
+                hint="run `ccmgr-watch db migrate` or start the watcher to create it",
+            )
+        # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    else:
+        prepare_file(path)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        _apply_pragmas(conn, readonly=readonly)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"{path} is not a usable SQLite database ({exc})",
+            hint="point --db at another file, or move this one aside",
+        ) from exc
+    return conn
+
+
+@contextmanager
+def sync_connection(path: Path, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
+    """A stdlib connection that is closed on exit."""
+    conn = connect_sync(path, readonly=readonly)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def migrate_sync(path: Path, target: int | None = None) -> list[tuple[str, migrations.Migration]]:
+    """Migrate the database at ``path`` (creating it) to ``target``, default the latest."""
+    with sync_connection(path) as conn:
+        try:
+            if target is None:
+                state = migrations.status(conn)
+                if not state.pending and state.ok and state.current == state.latest:
+                    return []  # the common case: no write lock taken
+            return migrations.migrate(conn, target)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"migrating {path} failed: {exc}") from exc
+
+
+async def _connect_async(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+    # aiosqlite builds the stdlib connection in its own thread from this factory.
+    conn = aiosqlite.Connection(lambda: connect_sync(path, readonly=readonly), iter_chunk_size=256)
+    return await conn
+
+
+class Database:
+    """An open database: the writer connection plus a way to open readers."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection) -> None:
+        self.path = path
+        self.writer = writer
+        self._in_transaction = False
+
+    @classmethod
+    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
+        """Open (creating and migrating unless ``migrate`` is False) the database at ``path``."""
+        if migrate:
+            await anyio.to_thread.run_sync(migrate_sync, path)
+        writer = await _connect_async(path, readonly=False)
+        return cls(path, writer)
+
+    async def close(self) -> None:
+        """Close the writer connection (idempotent)."""
+        await self.writer.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction on the writer: committed on success, rolled back on any error."""
+        if self._in_transaction:
+            raise RuntimeError("transactions on the writer do not nest")
+        self._in_transaction = True
+        try:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.writer
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.writer.execute("ROLLBACK")
+                raise
+            else:
+                await self.writer.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A separate read-only connection, closed on exit."""
+        conn = await _connect_async(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def open_reader(path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A read-only connection to an existing database, for commands that only read."""
+    conn = await _connect_async(path, readonly=True)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -1,0 +1,87 @@
+"""The stored records and the filters over them, as msgspec structs.
+
+Timestamps are the stored text form (see :mod:`store.timefmt`), so structs encode to JSON as
+they are and compare in time order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+SessionStatus = Literal["attached", "detached", "ended"]
+SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
+
+SessionSort = Literal["created", "updated", "last_access", "name"]
+
+# Lifecycle event types the watcher records (other tools may add their own).
+EVENT_TYPES: tuple[str, ...] = (
+    "created",
+    "renamed",
+    "attached",
+    "detached",
+    "killed",
+    "window_added",
+    "window_closed",
+    "window_renamed",
+    "discovered",
+    "vanished",
+    "migrated",
+    "imported",
+)
+
+
+class Session(msgspec.Struct, kw_only=True):
+    """A tmux session as stored: one row of ``sessions``."""
+
+    id: str
+    name: str
+    created_at: str
+    updated_at: str
+    last_access: str
+    project: str | None = None
+    worktree: str | None = None
+    branch: str | None = None
+    directory: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    status: SessionStatus = "detached"
+    ended_at: str | None = None
+    tmux_server: str | None = None
+    tmux_id: str | None = None
+
+
+class SessionEvent(msgspec.Struct, kw_only=True):
+    """One lifecycle event of a session: one row of ``session_events``."""
+
+    session_id: str
+    event_type: str
+    timestamp: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: int | None = None
+
+
+class SessionFilter(msgspec.Struct, kw_only=True):
+    """What ``SessionRepository.list`` selects; every field is optional."""
+
+    project: str | None = None
+    worktree: str | None = None
+    branch: str | None = None
+    status: SessionStatus | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    offset: int = 0
+    sort: SessionSort = "last_access"
+    descending: bool = True
+
+
+class EventFilter(msgspec.Struct, kw_only=True):
+    """What ``EventRepository.list`` selects; every field is optional. Newest first."""
+
+    session_id: str | None = None
+    event_types: list[str] | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    offset: int = 0

@@ -1,0 +1,70 @@
+"""Where the database lives, and creating files and folders that only the user can read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DB_ENV = "CCMGR_WATCH_DB"
+APP_DIR_NAME = "ccmgr-ultra"
+DB_FILE_NAME = "data.db"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def config_home() -> Path:
+    """``$XDG_CONFIG_HOME`` when it is an absolute path, else ``~/.config`` (per the XDG spec)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg)
+    return Path.home() / ".config"
+
+
+def app_dir() -> Path:
+    """ccmgr-ultra's folder, shared with it: ``$XDG_CONFIG_HOME/ccmgr-ultra``."""
+    return config_home() / APP_DIR_NAME
+
+
+def default_db_path() -> Path:
+    """The database path: ``$CCMGR_WATCH_DB`` if set, else ``<app dir>/data.db``."""
+    env = os.environ.get(DB_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    return app_dir() / DB_FILE_NAME
+
+
+def resolve_db_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """The database path a command uses: ``--db`` wins over the environment and the default."""
+    if explicit:
+        return Path(explicit).expanduser()
+    return default_db_path()
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700.
+
+    A folder that already exists is left as it is: it may be ccmgr-ultra's, or the user's choice,
+    and the files we put in it are 0600 anyway.
+    """
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        folder.chmod(DIR_MODE)  # mkdir's mode is masked by the umask
+    return path
+
+
+def ensure_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing; tighten its mode if it is ours."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.getuid() and (st.st_mode & 0o777) != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)

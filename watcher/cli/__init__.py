@@ -1,0 +1,1 @@
+"""The ``ccmgr-watch`` command line: thin modules, one per command group."""

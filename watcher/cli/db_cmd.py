@@ -1,0 +1,95 @@
+"""``ccmgr-watch db``: migrate the schema and report where it stands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
+    """Add ``db migrate`` and ``db status``."""
+    db = group("db", "Create, migrate and inspect the database.")
+    migrate = db.add_parser(
+        "migrate",
+        parents=[db_parent],
+        help="apply pending migrations (or go to --to N, up or down)",
+        description="Bring the database to the latest schema version, or to --to N (up or down). "
+        "Creates the database (0600, in a 0700 folder) if it does not exist.",
+    )
+    migrate.add_argument("--to", type=int, metavar="N", help="target schema version (0 = empty)")
+    migrate.add_argument("--json", action="store_true", help="print the steps taken as JSON")
+    migrate.set_defaults(handler=run_migrate)
+
+    status = db.add_parser(
+        "status",
+        parents=[db_parent],
+        help="current and latest schema versions, pending migrations, checksums",
+        description="Show the database's schema version, what is pending, and whether every "
+        "applied migration still matches its file. Exit 5 if a checksum does not match.",
+    )
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+    status.set_defaults(handler=run_status)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from store.paths import resolve_db_path
+
+    return resolve_db_path(args.db)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Handler of ``db migrate``."""
+    from store.db import migrate_sync
+    from watcher.cli.output import print_json
+
+    path = _db_path(args)
+    steps = migrate_sync(path, args.to)
+    if args.json:
+        print_json(
+            {
+                "database": str(path),
+                "steps": [{"direction": d, "version": m.version, "name": m.name} for d, m in steps],
+            }
+        )
+        return 0
+    if not steps:
+        print(f"{path}: already at the requested schema version")
+    for direction, migration in steps:
+        arrow = "applied" if direction == "up" else "reverted"
+        print(f"{arrow} {migration.filename}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Handler of ``db status``."""
+    from store import migrations
+    from store.db import sync_connection
+    from store.errors import StoreError
+    from watcher.cli.output import print_json
+
+    path = _db_path(args)
+    if path.exists():
+        with sync_connection(path, readonly=True) as conn:
+            state = migrations.status(conn)
+    else:
+        state = migrations.status_of_missing()
+    info = state.to_dict() | {"database": str(path), "exists": path.exists()}
+    if args.json:
+        print_json(info)
+    else:
+        print(f"database: {path}{'' if path.exists() else ' (does not exist yet)'}")
+        print(f"schema version: {state.current} (latest {state.latest})")
+        for m in state.pending:
+            print(f"pending: {m.filename}")
+        for m in state.mismatched:
+            print(f"CHANGED AFTER APPLY: {m.filename}")
+        if state.ok and not state.pending:
+            print("up to date; every applied migration matches its file")
+    if not state.ok:
+        raise StoreError(
+            "the database's migration history does not match this ccmgr-watch",
+            hint="see the lines above; a changed migration file must be restored",
+        )
+    return 0

@@ -1,0 +1,113 @@
+"""Entry point: builds the argument parser, runs one command, maps errors to exit codes.
+
+Errors are mapped here and nowhere else: a :class:`store.errors.CcmgrError` becomes
+``Error: <message>`` (and ``Hint: <hint>``) on stderr with its exit code; a usage mistake exits 2;
+anything else is a bug (exit 70), shown without a traceback unless ``CCMGR_WATCH_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from store.errors import EXIT_CODES, CcmgrError, UsageError
+from watcher import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake raises UsageError so it is reported like every error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+SubParsers = Any  # argparse's _SubParsersAction, which is private
+GroupFactory = Callable[[str, str], SubParsers]
+
+
+def _db_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="database file (default: $CCMGR_WATCH_DB, else $XDG_CONFIG_HOME/ccmgr-ultra/data.db)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every command group registered."""
+    parser = _Parser(
+        prog="ccmgr-watch",
+        description="Records every tmux session's life and lets you find it again.",
+        epilog="Exit codes: 0 ok, 1 failure or difference, 2 usage or query mistake, "
+        "3 config error, 4 bad input file, 5 database problem, 6 tmux or watcher problem, "
+        "70 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="database file, also accepted after the command "
+        "(default: $CCMGR_WATCH_DB, else $XDG_CONFIG_HOME/ccmgr-ultra/data.db)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, SubParsers] = {}
+    db_parent = _db_parent()
+
+    def group(name: str, help_text: str) -> SubParsers:
+        if name not in groups:
+            sub = commands.add_parser(name, help=help_text, description=help_text)
+            groups[name] = sub.add_subparsers(
+                dest=f"{name}_command", metavar="COMMAND", required=True, parser_class=_Parser
+            )
+        return groups[name]
+
+    from watcher.cli import commands as registry
+
+    for register in registry.REGISTRARS:
+        register(commands, group, db_parent)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except CcmgrError as exc:
+        _report(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `ccmgr-watch query ... | head`: the reader went away; not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug: report it plainly, full trace only on request
+        if os.environ.get("CCMGR_WATCH_DEBUG"):
+            raise
+        _report(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in ccmgr-watch; rerun with CCMGR_WATCH_DEBUG=1 for the traceback "
+            "and report it",
+        )
+        return EXIT_CODES["bug"]
+
+
+def _report(message: str, hint: str | None) -> None:
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run())
