@@ -8,6 +8,7 @@ transactions are explicit (:meth:`Database.transaction`).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -28,8 +29,31 @@ def _apply_pragmas(conn: sqlite3.Connection, *, readonly: bool) -> None:
     if readonly:
         conn.execute("PRAGMA query_only = ON")
     else:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out other processes doing the same to a brand-new file.
+
+    Changing the journal mode needs an exclusive lock and SQLite reports ``database is locked``
+    at once rather than calling the busy handler, so retry here for up to ``BUSY_TIMEOUT_MS``.
+    Always runs in a worker thread or a plain CLI process, never on the event loop.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            continue
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode is {mode})")
+        return
 
 
 def prepare_file(path: Path) -> None:
@@ -49,7 +73,13 @@ def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     else:
-        prepare_file(path)
+        try:
+            prepare_file(path)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database at {path}: {exc.strerror or exc}",
+                hint="choose a writable place with --db PATH or CCMGR_WATCH_DB",
+            ) from exc
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         _apply_pragmas(conn, readonly=readonly)
