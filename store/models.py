@@ -6,7 +6,7 @@ they are and compare in time order.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -15,8 +15,8 @@ SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
 
 SessionSort = Literal["created", "updated", "last_access", "name"]
 
-# Lifecycle event types the watcher records (other tools may add their own).
-EVENT_TYPES: tuple[str, ...] = (
+# Lifecycle event types the watcher records; the watcher's Lifecycle struct uses this Literal.
+LifecycleType = Literal[
     "created",
     "renamed",
     "attached",
@@ -27,9 +27,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "window_renamed",
     "discovered",
     "vanished",
-    "migrated",
-    "imported",
-)
+]
+# ...and the ones imports write. Other tools may add their own types.
+EVENT_TYPES: tuple[str, ...] = (*get_args(LifecycleType), "migrated", "imported")
 
 
 class Session(msgspec.Struct, kw_only=True):

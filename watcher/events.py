@@ -3,30 +3,29 @@
 The session tracker (pure) derives these from control-mode notifications and snapshots; the
 server task sends them into a bounded memory stream; the one writer task turns each into a
 ``sessions`` upsert and a ``session_events`` row. This module is the contract between the two
-sides and imports nothing but msgspec.
+sides.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-LifecycleType = Literal[
-    "created",
-    "renamed",
-    "attached",
-    "detached",
-    "killed",
-    "window_added",
-    "window_closed",
-    "window_renamed",
-    "discovered",
-    "vanished",
+from store.models import LifecycleType, SessionStatus
+
+__all__ = [
+    "KnownSession",
+    "Lifecycle",
+    "LifecycleType",
+    "StatusAfter",
+    "server_key",
+    "session_id",
+    "socket_of",
 ]
 
-StatusAfter = Literal["attached", "detached", "ended"]
+StatusAfter = SessionStatus
 
 
 class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
