@@ -117,9 +117,13 @@ def _set_version(tree: Tree, version: str) -> None:
         tree["version"] = version
 
 
-def migrate_tree(tree: Tree) -> list[str]:
+def migrate_tree(tree: Tree, *, add_sections: bool = True) -> list[str]:
     """Upgrade ``tree`` in place to :data:`CURRENT_VERSION`; returns what was done (empty if
-    nothing). A file newer than this ccmgr-watch is left alone."""
+    nothing). A file newer than this ccmgr-watch is left alone.
+
+    ``add_sections=False`` skips writing ccmgr-watch's sections with their defaults: in an
+    override scope (project, user) they would shadow the global file's values.
+    """
     text = file_version(dict(tree))
     try:
         current = parse_version(text)
@@ -131,7 +135,8 @@ def migrate_tree(tree: Tree) -> list[str]:
     done: list[str] = []
     for version, step in STEPS:
         if current < parse_version(version):
-            done += step(tree)
+            if step is not _to_2_1_0 or add_sections:
+                done += step(tree)
             _set_version(tree, version)
             done.append(f"version {version}")
             current = parse_version(version)

@@ -23,7 +23,6 @@ from watcher.config.validate import (
     build_config,
     check_rules,
     deep_merge,
-    dotted,
     free_map_paths,
     overlay_defaults,
 )
@@ -86,7 +85,7 @@ class Effective:
         self,
         config: Config,
         tree: dict[str, Any],
-        origins: dict[str, Origin],
+        origins: dict[KeyPath, Origin],
         files: dict[Scope, CheckedFile],
         issues: list[Issue],
     ) -> None:
@@ -128,7 +127,7 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
             merged = deep_merge(merged, files[scope].tree)
     tree = overlay_defaults(defaults_tree(), merged, free_map_paths())
     config, filled = build_config([merged])
-    origins: dict[str, Origin] = {}
+    origins: dict[KeyPath, Origin] = {}
     for keys in _leaves(tree):
         origin = Origin(scope="default")
         for scope in reversed(SCOPES):
@@ -137,9 +136,9 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
                 line, _ = checked.document.locate(keys)
                 origin = Origin(scope=scope, file=checked.document.filename, line=line)
                 break
-        origins[dotted(keys)] = origin
+        origins[keys] = origin
     for keys in filled:
-        origins[dotted(keys)] = Origin(scope="default")
+        origins[keys] = Origin(scope="default")
     issues = [issue for scope in SCOPES if scope in files for issue in files[scope].issues]
     seen = {(i.keys, i.message) for i in issues}
     # Values that are fine alone can break a rule together (batch_size from one file, buffer_size

@@ -485,7 +485,11 @@ def check_rules(config: Config) -> list[Issue]:
         if not key:
             r.add(env_keys, "environment variable key cannot be empty", "name the variable")
         elif "=" in key:
-            r.add(env_keys, f"environment variable key '{key}' cannot contain '='", "write NAME: value")
+            r.add(
+                env_keys,
+                f"environment variable key '{key}' cannot contain '='",
+                "write NAME: value",
+            )
         elif not value:
             r.add(env_keys, f"environment variable '{key}' cannot have empty value", "set a value")
     tmux = config.tmux
