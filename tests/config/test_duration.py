@@ -54,7 +54,9 @@ def test_parse_accepts_what_go_accepts(text: str, ns: int) -> None:
     assert parse_go_duration(text) == ns
 
 
-@pytest.mark.parametrize("text", ["", "fast", "5", "1d", "s", ".s", "1.2.3s", "-", "5 s", "9999999999h"])
+@pytest.mark.parametrize(
+    "text", ["", "fast", "5", "1d", "s", ".s", "1.2.3s", "-", "5 s", "9999999999h"]
+)
 def test_parse_rejects_what_go_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_go_duration(text)

@@ -142,21 +142,24 @@ def apply_changes(tree: MutableMapping[str, Any], changes: Sequence[Change]) -> 
     """Apply ``changes`` to ``tree`` in place (plain dicts or a round-trip document's map)."""
     from ruamel.yaml.comments import CommentedMap
 
-    from watcher.config.yamlio import to_node
+    from watcher.config.yamlio import node_key, to_node
 
     wrap = isinstance(tree, CommentedMap)
     for change in changes:
         parent: Any = tree
         for key in change.keys[:-1]:
             if not isinstance(parent.get(key), MutableMapping):
-                parent[key] = CommentedMap() if wrap else {}
+                parent[node_key(str(key)) if wrap else key] = CommentedMap() if wrap else {}
             parent = parent[key]
         last = change.keys[-1]
         if change.kind == "removed":
             parent.pop(last, None)
         else:
             value = copy.deepcopy(change.new)
-            parent[last] = to_node(value) if wrap else value
+            if wrap:
+                parent[last if last in parent else node_key(str(last))] = to_node(value)
+            else:
+                parent[last] = value
 
 
 def apply_diff(tree: dict[str, Any], changes: Sequence[Change]) -> dict[str, Any]:

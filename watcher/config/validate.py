@@ -415,6 +415,7 @@ class _Rules:
         self.issues: list[Issue] = []
 
     def add(self, keys: KeyPath, message: str, hint: str | None = None) -> None:
+        hint = hint or "fix the value, or delete the line to use the default"
         self.issues.append(Issue(keys=keys, message=message, hint=hint))
 
 

@@ -143,6 +143,16 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
     if "\x00" in text:
         line, col = _line_col(text, text.index("\x00"))
         raise _error(filename, line, col, "binary data (NUL byte)", "is this a binary file?")
+    deep = _too_deep(text)
+    if deep is not None:
+        line, col = _line_col(text, deep)
+        raise _error(
+            filename,
+            line,
+            col,
+            f"brackets nested more than {MAX_FLOW_DEPTH} deep",
+            "a config file nests a few levels; is this the right file?",
+        )
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -173,6 +183,22 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
             "a config file is `key: value` lines, e.g. `version: 2.1.0`",
         )
     return Document(data, filename=filename, indent=_guess_indent(data), text=text)
+
+
+MAX_FLOW_DEPTH: Final = 100
+
+
+def _too_deep(text: str) -> int | None:
+    """Offset where ``[``/``{`` nesting passes the limit (the parser would recurse for seconds)."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return index
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
 
 
 def _marked(exc: MarkedYAMLError, filename: str) -> ConfigError:
@@ -304,6 +330,11 @@ def to_node(value: Any) -> Any:
     if isinstance(value, str):
         return _scalar(value)
     return value
+
+
+def node_key(key: str) -> Any:
+    """A new map key, quoted the way yaml.v3 quotes it (``"n"``)."""
+    return _scalar(key)
 
 
 def _scalar(text: str) -> Any:
