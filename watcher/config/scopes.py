@@ -146,13 +146,19 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
     for issue in check_rules(config):
         if (issue.keys, issue.message) in seen:
             continue
-        for scope in reversed(SCOPES):
-            checked = files.get(scope)
-            if checked is not None and _has(checked.tree, issue.keys[:2]):
-                issue = locate_issues([issue], checked.document)[0]
-                break
+        issue = _locate_merged(issue, files)
         issues.append(issue)
     return Effective(config, tree, origins, files, issues)
+
+
+def _locate_merged(issue: Issue, files: dict[Scope, CheckedFile]) -> Issue:
+    """Locate ``issue`` in the highest scope that sets its path (or the longest prefix of it)."""
+    for depth in range(len(issue.keys), 0, -1):
+        for scope in reversed(SCOPES):
+            checked = files.get(scope)
+            if checked is not None and _has(checked.tree, issue.keys[:depth]):
+                return locate_issues([issue], checked.document)[0]
+    return issue
 
 
 def load_scopes(paths: dict[Scope, Path]) -> dict[Scope, CheckedFile]:
