@@ -27,7 +27,8 @@ def test_layers_merge_and_say_where_values_came_from(home: Path) -> None:
     )
     write(
         paths["project"],
-        "tmux:\n    session_prefix: p\nshortcuts:\n    b: y\ngit:\n    protected_branches: [a, b]\n",
+        "tmux:\n    session_prefix: p\nshortcuts:\n    b: y\n"
+        "git:\n    protected_branches: [a, b]\n",
     )
     write(paths["user"], "git:\n    protected_branches: [c]\nwatcher:\n    batch_size: 50\n")
     effective = load_effective(paths)
@@ -47,8 +48,8 @@ def test_layers_merge_and_say_where_values_came_from(home: Path) -> None:
 
 def test_cross_scope_rule_is_located_in_the_file_that_set_it(home: Path) -> None:
     paths = resolve_scopes()
-    write(paths["global"], "analytics:\n    collector:\n        buffer_size: 10\n")
-    write(paths["user"], "analytics:\n    collector:\n        batch_size: 20\n")
+    write(paths["global"], "analytics:\n    collector:\n        buffer_size: 100\n")
+    write(paths["user"], "analytics:\n    collector:\n        batch_size: 200\n")
     errors = load_effective(paths).errors
     assert [e.render() for e in errors] == [
         f"{paths['user']}:3:9: analytics.collector.batch_size: batch size cannot exceed buffer size"

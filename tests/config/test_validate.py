@@ -280,7 +280,10 @@ def test_rule_reports_path_message_and_location(text: str, path: str, message: s
 
 
 def test_every_problem_is_reported_at_once_with_its_location() -> None:
-    text = "version: 2.1.0\ntmux:\n    monitor_interval: fast\n    max_session_name: -1\ntui:\n    default_screen: home\n"
+    text = (
+        "version: 2.1.0\ntmux:\n    monitor_interval: fast\n    max_session_name: -1\n"
+        "tui:\n    default_screen: home\n"
+    )
     rendered = [i.render() for i in check_document(parse_document(text, "config.yaml")).errors]
     assert rendered == [
         'config.yaml:3:5: tmux.monitor_interval: expected a duration like "2s", got "fast"',
@@ -290,7 +293,10 @@ def test_every_problem_is_reported_at_once_with_its_location() -> None:
 
 
 def test_zero_means_unset_like_set_defaults() -> None:
-    text = "status_hooks:\n    idle:\n        timeout: 0\n        script: ''\ntui:\n    refresh_interval: 0\n"
+    text = (
+        "status_hooks:\n    idle:\n        timeout: 0\n        script: ''\n"
+        "tui:\n    refresh_interval: 0\n"
+    )
     assert check_document(parse_document(text)).errors == []
 
 
@@ -306,8 +312,8 @@ def test_forced_booleans_are_warned_about() -> None:
     text = "status_hooks:\n    idle:\n        async: false\ntui:\n    debug_mode: true\n"
     warnings = [i.render() for i in check_document(parse_document(text, "c.yaml")).warnings]
     assert (
-        "c.yaml:3:9: warning: status_hooks.idle.async: ccmgr-ultra ignores this value and always uses true"
-        in warnings
+        "c.yaml:3:9: warning: status_hooks.idle.async: "
+        "ccmgr-ultra ignores this value and always uses true" in warnings
     )
     assert any("tui.debug_mode" in w for w in warnings)
 
