@@ -221,9 +221,10 @@ def _check_value(value: Any, kind: Any, keys: KeyPath, issues: list[Issue]) -> A
     if kind is Duration:
         if isinstance(value, str):
             try:
-                return Duration.parse(value)
+                Duration.parse(value)
             except ValueError:
                 return _bad(keys, 'a duration like "2s"', value, DURATION_HINT, issues)
+            return value  # kept as written: the tree stays plain data, and round-trips exactly
         if isinstance(value, int | float) and not isinstance(value, bool):
             # yaml.v3 (unlike v2) refuses bare integers for durations; so do we.
             return _bad(
