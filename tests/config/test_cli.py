@@ -24,7 +24,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def scopes(home: Path) -> dict[str, Path]:
-    paths = dict(resolve_scopes())
+    paths: dict[str, Path] = dict(resolve_scopes())
     write(paths["global"], GO_WRITTEN)
     write(paths["project"], EXCERPT)
     write(paths["user"], "tmux:\n    monitor_interval: 5s\n")
@@ -121,12 +121,12 @@ def test_import_merge_dry_run_writes_nothing_then_writes(capsys, scopes, tmp_pat
 def test_import_refuses_invalid_files_and_keeps_redacted_secrets(capsys, scopes, tmp_path) -> None:
     bad = write(tmp_path / "bad.yaml", "tmux:\n    monitor_interval: 5\n")
     before = scopes["global"].read_bytes()
-    code, out, err = cli(capsys, "import", str(bad))
+    code, _, err = cli(capsys, "import", str(bad))
     assert code == 3 and "nothing was written" in err and scopes["global"].read_bytes() == before
     exported = write(
         tmp_path / "exp.yaml", "git:\n    github_token: <redacted>\n    auto_push: true\n"
     )
-    code, out, _ = cli(capsys, "import", str(exported))
+    code, _, _ = cli(capsys, "import", str(exported))
     assert code == 0 and SECRET in scopes["global"].read_text()
     assert "auto_push: true" in scopes["global"].read_text()
 
