@@ -24,7 +24,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def scopes(home: Path) -> dict[str, Path]:
-    paths: dict[str, Path] = dict(resolve_scopes())
+    paths: dict[str, Path] = {str(k): v for k, v in resolve_scopes().items()}
     write(paths["global"], GO_WRITTEN)
     write(paths["project"], EXCERPT)
     write(paths["user"], "tmux:\n    monitor_interval: 5s\n")
