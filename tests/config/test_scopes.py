@@ -54,3 +54,25 @@ def test_cross_scope_rule_is_located_in_the_file_that_set_it(home: Path) -> None
     assert [e.render() for e in errors] == [
         f"{paths['user']}:3:9: analytics.collector.batch_size: batch size cannot exceed buffer size"
     ]
+
+
+def test_load_config_and_section_helpers(home: Path, monkeypatch) -> None:
+    import pytest
+
+    from store.errors import ConfigError
+    from watcher.config.scopes import backup_folder, database_path, load_config
+
+    paths = resolve_scopes()
+    config = load_config()
+    assert database_path(config) == home / ".config" / "ccmgr-ultra" / "data.db"
+    assert backup_folder(config) == home / ".config" / "ccmgr-ultra" / "backups"
+    write(paths["user"], "storage:\n    database: ~/x.db\nwatcher:\n    flush_interval: 250ms\n")
+    config = load_config()
+    assert database_path(config) == home / "x.db"
+    assert database_path(config, "/tmp/explicit.db") == Path("/tmp/explicit.db")
+    monkeypatch.setenv("CCMGR_WATCH_DB", "/tmp/env.db")
+    assert database_path(config) == Path("/tmp/env.db")
+    assert config.watcher.flush_interval.seconds == 0.25
+    write(paths["user"], "watcher:\n    batch_size: 0\n")
+    with pytest.raises(ConfigError, match=r"config.local.yaml:2:5: watcher.batch_size"):
+        load_config()

@@ -173,3 +173,39 @@ def load_scopes(paths: dict[Scope, Path]) -> dict[Scope, CheckedFile]:
 def load_effective(paths: dict[Scope, Path]) -> Effective:
     """The effective configuration of the given scope files."""
     return combine(load_scopes(paths))
+
+
+def load_config(project_dir: str | os.PathLike[str] | None = None) -> Config:
+    """The effective :class:`Config` for the project around the cwd (or ``project_dir``).
+
+    Raises ``ConfigError`` naming the first error (file:line:column) when any file is invalid.
+    """
+    from store.errors import ConfigError
+
+    effective = load_effective(resolve_scopes(project_dir))
+    errors = effective.errors
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(
+            errors[0].render() + more,
+            hint=(errors[0].hint or "fix the value")
+            + "; `ccmgr-watch config validate` lists every problem",
+        )
+    return effective.config
+
+
+def database_path(config: Config, explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The database to use: ``--db``, else ``$CCMGR_WATCH_DB``, else ``storage.database``, else
+    ``$XDG_CONFIG_HOME/ccmgr-ultra/data.db``."""
+    from store.paths import DB_ENV, resolve_db_path
+
+    if explicit or os.environ.get(DB_ENV) or not config.storage.database:
+        return resolve_db_path(explicit)
+    return Path(config.storage.database).expanduser()
+
+
+def backup_folder(config: Config) -> Path:
+    """``backup.folder``, or ``$XDG_CONFIG_HOME/ccmgr-ultra/backups`` when it is empty."""
+    if config.backup.folder:
+        return Path(config.backup.folder).expanduser()
+    return app_dir() / "backups"
