@@ -1,4 +1,4 @@
-"""Live reload with real files: a valid change reaches on_change; a broken one keeps the last good."""
+"""Live reload with real files: valid changes reach on_change; broken ones keep the last good."""
 
 from __future__ import annotations
 
