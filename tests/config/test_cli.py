@@ -193,3 +193,27 @@ def test_help_for_every_config_command(capsys) -> None:
             run(["config", name, "--help"])
         assert info.value.code == 0
         assert capsys.readouterr().out.startswith("usage: ")
+
+
+def test_json_import_and_unknown_keys_survive(capsys, home, tmp_path) -> None:
+    incoming = write(
+        tmp_path / "in.json", '{"tmux": {"monitor_interval": "3s"}, "my_tool": {"x": 1}}'
+    )
+    code, _, _ = cli(capsys, "import", str(incoming), "--replace")
+    target = resolve_scopes()["global"]
+    assert code == 0
+    assert target.read_text() == "tmux:\n    monitor_interval: 3s\nmy_tool:\n    x: 1\n"
+    code, out, _ = cli(capsys, "export", "--format", "json")
+    assert json.loads(out)["my_tool"] == {"x": 1}
+    code, out, _ = cli(capsys, "validate")
+    assert code == 0 and "my_tool: unknown key" in out
+
+
+def test_writes_go_through_a_symlinked_config(capsys, home, tmp_path) -> None:
+    real = write(tmp_path / "dotfiles" / "config.yaml", "tmux:\n    monitor_interval: 2s\n")
+    link = resolve_scopes()["global"]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(real)
+    incoming = write(tmp_path / "in.yaml", "tmux:\n    monitor_interval: 4s\n")
+    assert cli(capsys, "import", str(incoming))[0] == 0
+    assert link.is_symlink() and "4s" in real.read_text()

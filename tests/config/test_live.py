@@ -79,3 +79,36 @@ async def test_valid_change_applies_and_broken_change_keeps_last_good(home: Path
                 await changed.wait()
         assert changes[-1].config.watcher.batch_size == 7
         stop.set()
+
+
+@pytest.mark.anyio
+async def test_a_project_folder_created_later_is_picked_up(home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "later"
+    project.mkdir()
+    paths = resolve_scopes(project)
+    seen: list[int] = []
+    changed = anyio.Event()
+
+    def on_change(effective: Effective) -> None:
+        nonlocal changed
+        seen.append(effective.config.search.default_limit)
+        changed.set()
+
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: watch_config(paths, on_change, print, debounce_ms=50, stop_event=stop)
+        )
+        with anyio.fail_after(20):
+            await changed.wait()
+        assert seen == [20]
+        (project / ".ccmgr-ultra").mkdir()
+        for attempt in range(50):
+            changed = anyio.Event()
+            _replace(paths["project"], f"search:\n    default_limit: {30 + attempt}\n")
+            with anyio.move_on_after(1):
+                await changed.wait()
+            if changed.is_set():
+                break
+        assert seen[-1] >= 30
+        stop.set()

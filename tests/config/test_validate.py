@@ -32,6 +32,11 @@ RULES = [
         "base directory template must contain valid template variables like {{.Project}}",
     ),
     (
+        'commands:\n    environment:\n        "": x\n',
+        "commands.environment.",
+        "environment variable key cannot be empty",
+    ),
+    (
         "commands:\n    environment:\n        A=B: x\n",
         "commands.environment.A=B",
         "environment variable key 'A=B' cannot contain '='",
@@ -328,3 +333,64 @@ def test_the_real_files_are_valid() -> None:
 
     for text in (EXCERPT, GO_WRITTEN):
         assert check_document(parse_document(text)).errors == []
+
+
+# Rules that ccmgr-ultra's zero-filling makes unreachable from a file (an empty value takes the
+# default first) but which its Validate still has; checked on unfilled structs.
+UNFILLED = [
+    ({"version": ""}, "version", "config version is required"),
+    (
+        {"status_hooks": {"idle": {"script": ""}}},
+        "status_hooks.idle.script",
+        "hook script path is required when hook is enabled",
+    ),
+    ({"worktree": {"default_branch": ""}}, "worktree.default_branch", "default branch is required"),
+    (
+        {"worktree": {"auto_directory": True, "directory_pattern": ""}},
+        "worktree.directory_pattern",
+        "directory pattern is required when auto directory is enabled",
+    ),
+    (
+        {"worktree": {"auto_directory": True, "base_directory": ""}},
+        "worktree.base_directory",
+        "base directory is required when auto directory is enabled",
+    ),
+    ({"commands": {"claude_command": ""}}, "commands.claude_command", "claude command is required"),
+    ({"commands": {"git_command": ""}}, "commands.git_command", "git command is required"),
+    ({"commands": {"tmux_prefix": ""}}, "commands.tmux_prefix", "tmux prefix is required"),
+    ({"tmux": {"session_prefix": ""}}, "tmux.session_prefix", "tmux session prefix is required"),
+    ({"git": {"default_branch": ""}}, "git.default_branch", "default branch is required"),
+    ({"git": {"default_remote": ""}}, "git.default_remote", "default remote is required"),
+    (
+        {"git": {"auto_directory": True, "directory_pattern": ""}},
+        "git.directory_pattern",
+        "directory pattern is required when auto directory is enabled",
+    ),
+    (
+        {"tui": {"refresh_interval": 0}},
+        "tui.refresh_interval",
+        "refresh interval must be at least 1 second",
+    ),
+    (
+        {"claude": {"poll_interval": "0s"}},
+        "claude.poll_interval",
+        "poll interval must be at least 1 second",
+    ),
+    (
+        {"analytics": {"collector": {"buffer_size": 0}}},
+        "analytics.collector.buffer_size",
+        "buffer size must be positive",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tree", "path", "message"), UNFILLED, ids=[u[2][:50] for u in UNFILLED])
+def test_rules_on_unfilled_values(tree, path, message) -> None:
+    from watcher.config.validate import build_config, check_rules
+
+    config, _ = build_config([tree], fill=False)
+    issues = check_rules(config)
+    assert [(i.path, i.message) for i in issues] == [(path, message)]
+    # ...and a file with the same empty value is accepted, as ccmgr-ultra accepts it.
+    config, _ = build_config([tree])
+    assert check_rules(config) == []

@@ -382,7 +382,7 @@ def run_import(args: argparse.Namespace) -> int:
     from watcher.config.schema import SECRET_KEYS
     from watcher.config.validate import deep_merge
     from watcher.config.writer import atomic_write
-    from watcher.config.yamlio import dump_document, parse_document, to_plain
+    from watcher.config.yamlio import dump_document, dump_plain, parse_document, to_plain
 
     incoming = _read(args.file)
     _refuse_errors(check_document(incoming), args.file)
@@ -411,6 +411,9 @@ def run_import(args: argparse.Namespace) -> int:
     if args.mode == "merge":
         result: Document = current
         apply_changes(result.data, changes)
+    elif incoming.data.fa.flow_style():
+        # A JSON file (JSON is YAML): keep the scope file in block style, as ccmgr-ultra does.
+        result = parse_document(dump_plain(new_part), str(target))
     else:
         result = incoming
         apply_changes(result.data, fixes)

@@ -89,22 +89,36 @@ async def watch_config(
         if initial:
             await _call(on_change, first)
 
-    def wanted(_change: Any, path: str) -> bool:
-        return path in targets or str(Path(path).resolve()) in targets
+    while True:
+        folders = _folders(paths)
+        # Folders on the way to a missing file (a project without .ccmgr-ultra/ yet): when one
+        # appears, watching restarts one level deeper.
+        ancestors = {str(p) for path in paths.values() for p in path.parents} - {
+            str(f) for f in folders
+        }
 
-    async for _changes in awatch(
-        *_folders(paths),
-        watch_filter=wanted,
-        debounce=debounce_ms,
-        step=50,
-        recursive=False,
-        stop_event=stop_event,
-    ):
-        result = await anyio.to_thread.run_sync(reload, paths)
-        if isinstance(result, str):
-            await _call(on_error, result)
-            continue
-        plain = to_plain(result.config)
-        if plain != last_good:
-            last_good = plain
-            await _call(on_change, result)
+        def wanted(_change: Any, path: str, ancestors: set[str] = ancestors) -> bool:
+            return path in targets or path in ancestors or str(Path(path).resolve()) in targets
+
+        restart = False
+        async for changes in awatch(
+            *folders,
+            watch_filter=wanted,
+            debounce=debounce_ms,
+            step=50,
+            recursive=False,
+            stop_event=stop_event,
+        ):
+            result = await anyio.to_thread.run_sync(reload, paths)
+            if isinstance(result, str):
+                await _call(on_error, result)
+            else:
+                plain = to_plain(result.config)
+                if plain != last_good:
+                    last_good = plain
+                    await _call(on_change, result)
+            if any(path in ancestors for _, path in changes) and _folders(paths) != folders:
+                restart = True
+                break
+        if not restart:
+            return

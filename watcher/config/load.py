@@ -19,6 +19,7 @@ from watcher.config.validate import (
     check_forced_bools,
     check_rules,
     check_types,
+    unknown_keys,
 )
 from watcher.config.yamlio import Document, decode_text, parse_document, to_plain
 
@@ -46,10 +47,17 @@ def file_version(tree: dict[str, Any]) -> str:
 class CheckedFile:
     """A parsed file with its checked values and its located issues."""
 
-    def __init__(self, document: Document, tree: dict[str, Any], issues: list[Issue]) -> None:
+    def __init__(
+        self,
+        document: Document,
+        tree: dict[str, Any],
+        issues: list[Issue],
+        extras: dict[str, Any] | None = None,
+    ) -> None:
         self.document = document
         self.tree = tree  # the values that passed the type check, plain data
         self.issues = issues
+        self.extras = extras or {}  # the keys the schema does not know, kept as written
 
     @property
     def errors(self) -> list[Issue]:
@@ -108,7 +116,7 @@ def check_document(document: Document) -> CheckedFile:
             tree.pop("version", None)
     config, _ = build_config([tree])
     issues += check_rules(config)
-    return CheckedFile(document, tree, locate_issues(issues, document))
+    return CheckedFile(document, tree, locate_issues(issues, document), unknown_keys(raw))
 
 
 def read_document(path: Path, *, label: str | None = None) -> Document:

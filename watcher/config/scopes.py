@@ -125,14 +125,19 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
     for scope in SCOPES:
         if scope in files:
             merged = deep_merge(merged, files[scope].tree)
-    tree = overlay_defaults(defaults_tree(), merged, free_map_paths())
+    extras: dict[str, Any] = {}
+    for scope in SCOPES:
+        if scope in files:
+            extras = deep_merge(extras, files[scope].extras)
+    # Unknown keys are part of the effective tree (export keeps them) but not of the Config.
+    tree = deep_merge(overlay_defaults(defaults_tree(), merged, free_map_paths()), extras)
     config, filled = build_config([merged])
     origins: dict[KeyPath, Origin] = {}
     for keys in _leaves(tree):
         origin = Origin(scope="default")
         for scope in reversed(SCOPES):
             checked = files.get(scope)
-            if checked is not None and _has(checked.tree, keys):
+            if checked is not None and (_has(checked.tree, keys) or _has(checked.extras, keys)):
                 line, _ = checked.document.locate(keys)
                 origin = Origin(scope=scope, file=checked.document.filename, line=line)
                 break

@@ -107,6 +107,25 @@ def check_types(tree: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
     return clean, issues
 
 
+def unknown_keys(tree: dict[str, Any], cls: type = Config) -> dict[str, Any]:
+    """The part of ``tree`` the schema does not know (kept and passed through as written)."""
+    fields = _fields(cls)
+    extras: dict[str, Any] = {}
+    for key, value in tree.items():
+        field = fields.get(key)
+        if field is None:
+            extras[key] = value
+        elif (
+            isinstance(value, dict)
+            and isinstance(field.type, type)
+            and issubclass(field.type, msgspec.Struct)
+        ):
+            inner = unknown_keys(value, field.type)
+            if inner:
+                extras[key] = inner
+    return extras
+
+
 def _fields(cls: type) -> dict[str, msgspec.structs.FieldInfo]:
     return {f.encode_name: f for f in msgspec.structs.fields(cls)}
 

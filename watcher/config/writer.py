@@ -16,7 +16,12 @@ from store.paths import FILE_MODE, ensure_private_dir
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
-    """Replace ``path`` with ``text`` atomically (0600; a missing folder is created 0700)."""
+    """Replace ``path`` with ``text`` atomically (0600; a missing folder is created 0700).
+
+    A symlinked config (dotfile managers do this) is written through: its target is replaced.
+    """
+    if path.is_symlink():
+        path = path.resolve()
     folder = path.parent
     try:
         if not folder.exists():
