@@ -125,9 +125,7 @@ def read_document(path: Path, *, label: str | None = None) -> Document:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            f"{name}: no such file", hint="check the path, or create it with `config import`"
-        ) from None
+        raise ConfigError(f"{name}: no such file", hint="check the path") from None
     except IsADirectoryError:
         raise ConfigError(f"{name}: is a folder, not a file", hint="name the config file") from None
     except OSError as exc:
