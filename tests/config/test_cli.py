@@ -217,3 +217,12 @@ def test_writes_go_through_a_symlinked_config(capsys, home, tmp_path) -> None:
     incoming = write(tmp_path / "in.yaml", "tmux:\n    monitor_interval: 4s\n")
     assert cli(capsys, "import", str(incoming))[0] == 0
     assert link.is_symlink() and "4s" in real.read_text()
+
+
+def test_merge_never_prints_secrets_in_conflicts(capsys, home, tmp_path) -> None:
+    base = write(tmp_path / "b.yaml", "git:\n    github_token: base_SECRET\n")
+    ours = write(tmp_path / "o.yaml", "git:\n    github_token: ours_SECRET\n")
+    theirs = write(tmp_path / "t.yaml", "other: 1\n")
+    code, out, err = cli(capsys, "merge", str(base), str(ours), str(theirs), "--json")
+    assert code == 1 and "SECRET" not in out + err
+    assert "git: ours {github_token: <redacted>}, theirs (removed)" in err

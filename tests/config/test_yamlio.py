@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from store.errors import ConfigError
 from tests.config.conftest import EXCERPT, GO_WRITTEN
@@ -120,3 +123,33 @@ def test_alias_bomb_is_refused() -> None:
     doc = parse_document("\n".join(lines) + "\n")
     with pytest.raises(ConfigError, match="too large"):
         to_plain(doc.data)
+
+
+_TOKENS = [*"ab:- \n\t{}[]#'\"&*!|>%@,?0123.sh\u00e9", "tmux", "version", "    "]
+YAMLISH = st.lists(st.sampled_from(_TOKENS), max_size=120).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(YAMLISH)
+def test_any_text_parses_or_gives_a_located_config_error(text: str) -> None:
+    from watcher.cli.output import print_json
+    from watcher.config.load import check_document
+    from watcher.config.scopes import combine
+
+    try:
+        doc = parse_document(text, "f.yaml")
+        checked = check_document(doc)
+        effective = combine({"global": checked})
+    except ConfigError as exc:
+        assert exc.message.startswith("f.yaml:") or "too large" in exc.message
+        return
+    print_json(effective.tree, file=io.StringIO())  # whatever was read can be shown
+    dump_plain(effective.tree)
+
+
+def test_tagged_values_are_read_as_text() -> None:
+    doc = parse_document(
+        "a: !!binary aGVsbG8=\nb: !custom x\nc: !!set {x, y}\nd: !!timestamp 2025-01-01\n"
+    )
+    tree = to_plain(doc.data)
+    assert tree["b"] == "x" and tree["c"] == ["x", "y"] and isinstance(tree["a"], str)

@@ -488,7 +488,7 @@ def run_merge(args: argparse.Namespace) -> int:
         print_json(
             {
                 "resolved": result.resolved,
-                "conflicts": [c.to_json() for c in result.conflicts],
+                "conflicts": [_redact_conflict(c).to_json() for c in result.conflicts],
                 "result": redact(result.tree),
             }
         )
@@ -506,14 +506,28 @@ def run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def redact_conflict(conflict: Any) -> str:
-    """A conflict's one-line rendering with secret values hidden."""
+def _redact_conflict(conflict: Any) -> Any:
     import msgspec
 
+    from watcher.config.diff import MISSING
     from watcher.config.schema import SECRET_KEYS
 
-    if conflict.keys and conflict.keys[-1] in SECRET_KEYS:
-        conflict = msgspec.structs.replace(conflict, base=REDACTED, ours=REDACTED, theirs=REDACTED)
+    secret = bool(conflict.keys) and conflict.keys[-1] in SECRET_KEYS
+
+    def hide(value: Any) -> Any:
+        if value is MISSING:
+            return value
+        return REDACTED if secret and value not in (None, "") else redact(value)
+
+    return msgspec.structs.replace(
+        conflict, base=hide(conflict.base), ours=hide(conflict.ours), theirs=hide(conflict.theirs)
+    )
+
+
+def redact_conflict(conflict: Any) -> str:
+    """A conflict's one-line rendering with secret values hidden."""
+
+    conflict = _redact_conflict(conflict)
     rendered: str = conflict.render()
     return rendered
 

@@ -16,15 +16,13 @@ import msgspec
 
 from store.paths import app_dir
 from watcher.config.load import CheckedFile, check_document, locate_issues, read_document
-from watcher.config.schema import Config, defaults_tree
+from watcher.config.schema import Config, to_plain
 from watcher.config.validate import (
     Issue,
     KeyPath,
     build_config,
     check_rules,
     deep_merge,
-    free_map_paths,
-    overlay_defaults,
 )
 
 Scope = Literal["global", "project", "user"]
@@ -130,8 +128,10 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
         if scope in files:
             extras = deep_merge(extras, files[scope].extras)
     # Unknown keys are part of the effective tree (export keeps them) but not of the Config.
-    tree = deep_merge(overlay_defaults(defaults_tree(), merged, free_map_paths()), extras)
     config, filled = build_config([merged])
+    # The tree shows the values in force (zero values filled as ccmgr-ultra fills them) plus the
+    # unknown keys, which are not part of the Config but are kept (export passes them through).
+    tree = deep_merge(to_plain(config), extras)
     origins: dict[KeyPath, Origin] = {}
     for keys in _leaves(tree):
         origin = Origin(scope="default")

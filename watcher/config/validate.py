@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from store.errors import ConfigError
 from store.timefmt import parse_ts
 from watcher.config.duration import MINUTE, SECOND, Duration
 from watcher.config.schema import CCMGR_SECTIONS, Config, dec_hook
@@ -294,7 +295,15 @@ def build_config(
     for layer in layers:
         merged = deep_merge(merged, layer)
     tree = overlay_defaults(defaults_tree(), merged, free_map_paths())
-    config = msgspec.convert(tree, Config, dec_hook=dec_hook, str_keys=True)
+    try:
+        config = msgspec.convert(tree, Config, dec_hook=dec_hook, str_keys=True)
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        # check_types lets only convertible values through; reaching this is a bug, but the
+        # user should still see a config error rather than a traceback.
+        raise ConfigError(
+            f"cannot build the configuration: {exc}",
+            hint="run `ccmgr-watch config validate`; please report this as a bug",
+        ) from None
     filled: list[KeyPath] = []
     if fill:
         defaults = Config()

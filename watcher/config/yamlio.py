@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from ruamel.yaml import YAML
@@ -72,10 +73,14 @@ class _Resolver(VersionedResolver):
     @property
     def versioned_resolver(self) -> Any:
         table = super().versioned_resolver
-        return {
-            ch: [(tag, rx) for tag, rx in rules if not str(tag).endswith(":timestamp")]
-            for ch, rules in table.items()
-        }
+        cache: dict[int, Any] = self.__dict__.setdefault("_without_timestamps", {})
+        # Called for every scalar: filter each version's table once.
+        if id(table) not in cache:
+            cache[id(table)] = {
+                ch: [(tag, rx) for tag, rx in rules if not str(tag).endswith(":timestamp")]
+                for ch, rules in table.items()
+            }
+        return cache[id(table)]
 
 
 class Document:
@@ -169,6 +174,10 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
             "remove control characters; is this a binary file?",
         ) from None
     except (YAMLError, RecursionError, ValueError, TypeError, AttributeError) as exc:
+        raise _error(
+            filename, 1, 1, f"cannot parse YAML: {exc}", "check the file's YAML syntax"
+        ) from None
+    except Exception as exc:
         raise _error(
             filename, 1, 1, f"cannot parse YAML: {exc}", "check the file's YAML syntax"
         ) from None
@@ -303,7 +312,12 @@ def to_plain(node: Any) -> Any:
             return float(value)
         if isinstance(value, str):
             return str(value)
-        return value
+        if value is None:
+            return None
+        if isinstance(value, AbstractSet):  # `!!set`
+            return sorted(str(v) for v in value)
+        # Explicitly tagged values (`!!timestamp`, `!!binary`, `!custom`): their text.
+        return str(value)
 
     return walk(node, 0)
 
