@@ -559,16 +559,19 @@ def run_migrate(args: argparse.Namespace) -> int:
             "changes": [c.to_json() for c in changes],
             "backup": None,
         }
-        if steps and not args.dry_run:
-            entry["backup"] = str(backup_file(path))
-            atomic_write(path, dump_document(work))
         report.append(entry)
         if not args.json:
             if not steps:
                 sys.stdout.write(f"{path}: already current\n")
                 continue
+            # The change is shown before anything is written.
             sys.stdout.write(f"{path}:\n")
             _print_changes(changes)
+            sys.stdout.flush()
+        if steps and not args.dry_run:
+            entry["backup"] = str(backup_file(path))
+            atomic_write(path, dump_document(work))
+        if not args.json:
             if args.dry_run:
                 sys.stdout.write("dry run: not written\n")
             else:
