@@ -98,3 +98,11 @@ def test_merge_is_symmetric_apart_from_conflicts(base: Any, ours: Any, theirs: A
 def test_one_sided_change_merges_to_that_side(base: Any, changed: Any) -> None:
     assert diff_trees(merge3(base, changed, base).tree, changed) == []
     assert diff_trees(merge3(base, base, changed).tree, changed) == []
+
+
+def test_removing_a_missing_path_creates_nothing() -> None:
+    from watcher.config.diff import Change, apply_changes
+
+    tree: dict[str, Any] = {"a": 1}
+    apply_changes(tree, [Change(keys=("x", "y"), kind="removed", old=1)])
+    assert tree == {"a": 1}

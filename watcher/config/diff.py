@@ -147,19 +147,22 @@ def apply_changes(tree: MutableMapping[str, Any], changes: Sequence[Change]) -> 
     wrap = isinstance(tree, CommentedMap)
     for change in changes:
         parent: Any = tree
+        if change.kind == "removed":
+            for key in change.keys[:-1]:
+                parent = parent.get(key) if isinstance(parent, MutableMapping) else None
+            if isinstance(parent, MutableMapping):
+                parent.pop(change.keys[-1], None)
+            continue
         for key in change.keys[:-1]:
             if not isinstance(parent.get(key), MutableMapping):
                 parent[node_key(str(key)) if wrap else key] = CommentedMap() if wrap else {}
             parent = parent[key]
         last = change.keys[-1]
-        if change.kind == "removed":
-            parent.pop(last, None)
+        value = copy.deepcopy(change.new)
+        if wrap:
+            parent[last if last in parent else node_key(str(last))] = to_node(value)
         else:
-            value = copy.deepcopy(change.new)
-            if wrap:
-                parent[last if last in parent else node_key(str(last))] = to_node(value)
-            else:
-                parent[last] = value
+            parent[last] = value
 
 
 def apply_diff(tree: dict[str, Any], changes: Sequence[Change]) -> dict[str, Any]:
