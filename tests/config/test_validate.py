@@ -386,7 +386,8 @@ UNFILLED = [
 
 @pytest.mark.parametrize(("tree", "path", "message"), UNFILLED, ids=[u[2][:50] for u in UNFILLED])
 def test_rules_on_unfilled_values(tree, path, message) -> None:
-    from watcher.config.validate import build_config, check_rules
+    from watcher.config.rules import check_rules
+    from watcher.config.validate import build_config
 
     config, _ = build_config([tree], fill=False)
     issues = check_rules(config)

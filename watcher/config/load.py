@@ -12,12 +12,12 @@ from typing import Any
 import msgspec
 
 from store.errors import ConfigError
+from watcher.config.rules import check_rules
 from watcher.config.schema import CURRENT_VERSION
 from watcher.config.validate import (
     Issue,
     build_config,
     check_forced_bools,
-    check_rules,
     check_types,
     unknown_keys,
 )

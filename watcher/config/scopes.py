@@ -16,12 +16,12 @@ import msgspec
 
 from store.paths import app_dir
 from watcher.config.load import CheckedFile, check_document, locate_issues, read_document
+from watcher.config.rules import check_rules
 from watcher.config.schema import Config, to_plain
 from watcher.config.validate import (
     Issue,
     KeyPath,
     build_config,
-    check_rules,
     deep_merge,
 )
 
