@@ -63,10 +63,11 @@ def backup_path(path: Path, now: datetime) -> Path:
 
 def backup_file(path: Path, *, now: datetime | None = None) -> Path:
     """Copy ``path`` to a timestamped 0600 backup beside it; returns the backup's path."""
-    target = backup_path(path, now or datetime.now())
+    base = backup_path(path, now or datetime.now())
+    target = base
     counter = 1
     while target.exists():  # two migrations in one second must not overwrite the first backup
-        target = target.with_name(f"{backup_path(path, now or datetime.now()).name}.{counter}")
+        target = base.with_name(f"{base.name}.{counter}")
         counter += 1
     try:
         data = path.read_bytes()
