@@ -1,0 +1,583 @@
+"""``ccmgr-watch config``: show, validate, export, import, diff, merge and migrate config files.
+
+Every write goes through ``watcher.config.writer.atomic_write`` (temp file, fsync, rename, 0600);
+secrets (``github_token``, ``gitlab_token``, ``bitbucket_token``) are never printed unless
+``export --include-secrets`` asks for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from watcher.config.diff import Change
+    from watcher.config.load import CheckedFile
+    from watcher.config.scopes import Scope
+    from watcher.config.validate import Issue
+    from watcher.config.yamlio import Document
+
+REDACTED = "<redacted>"
+_PROFILES = ("global", "project", "user", "effective")
+_SCOPES = ("global", "project", "user")
+
+
+def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
+    """Add the ``config`` command group."""
+    config = group("config", "Show, check, export, import, diff, merge and migrate config files.")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the project whose .ccmgr-ultra/ files to use (default: found from the current "
+        "folder: the nearest folder with .ccmgr-ultra/ or .git)",
+    )
+
+    show = config.add_parser(
+        "show",
+        parents=[db_parent, where],
+        help="print a scope's settings or the effective configuration",
+        description="Print the settings of one scope file, or the effective configuration "
+        "(defaults < global < project < user). Secrets are always redacted.",
+    )
+    show.add_argument("--profile", choices=_PROFILES, default="effective", help="which settings")
+    show.add_argument("--origin", action="store_true", help="say where each value came from")
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
+    show.add_argument("--json", action="store_true", help="same as --format json")
+    show.set_defaults(handler=run_show)
+
+    validate = config.add_parser(
+        "validate",
+        parents=[db_parent, where],
+        help="check a file (or every scope file) and list every problem",
+        description="Check FILE, or every scope file that exists and their combination. Lists "
+        "every problem with file:line:column, key path and a hint. Exit 3 if there are errors "
+        "(warnings alone exit 0).",
+    )
+    validate.add_argument("file", nargs="?", metavar="FILE", help="the file to check")
+    validate.add_argument("--json", action="store_true", help="print the issues as JSON")
+    validate.set_defaults(handler=run_validate)
+
+    export = config.add_parser(
+        "export",
+        parents=[db_parent, where],
+        help="write a scope's settings or the effective configuration to stdout or a file",
+        description="Export settings as YAML or JSON. Secrets are redacted unless "
+        "--include-secrets is given.",
+    )
+    export.add_argument("--profile", choices=_PROFILES, default="effective", help="which settings")
+    export.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
+    export.add_argument("--json", action="store_true", help="same as --format json")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (0600) instead")
+    export.add_argument(
+        "--include-secrets", action="store_true", help="keep github/gitlab/bitbucket tokens"
+    )
+    export.set_defaults(handler=run_export)
+
+    imp = config.add_parser(
+        "import",
+        parents=[db_parent, where],
+        help="merge a file into a scope, or replace the scope with it",
+        description="Validate FILE, then deep-merge it into the scope's file (--merge, the "
+        "default) or replace the scope's file with it (--replace). The change is shown as a "
+        "diff; --dry-run writes nothing. Redacted secrets in FILE keep the current value.",
+    )
+    imp.add_argument("file", metavar="FILE", help="a YAML (or JSON) config file")
+    mode = imp.add_mutually_exclusive_group()
+    mode.add_argument("--merge", dest="mode", action="store_const", const="merge", help="merge")
+    mode.add_argument("--replace", dest="mode", action="store_const", const="replace")
+    imp.set_defaults(mode="merge")
+    imp.add_argument("--profile", choices=_SCOPES, default="global", help="the scope to change")
+    imp.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    imp.add_argument("--json", action="store_true", help="print the change as JSON")
+    imp.set_defaults(handler=run_import)
+
+    diff = config.add_parser(
+        "diff",
+        parents=[db_parent],
+        help="compare two config files key by key",
+        description="Path-addressed, type-aware comparison (durations by value). Exit 0 when "
+        "they are the same, 1 when they differ, like diff(1).",
+    )
+    diff.add_argument("file1", metavar="FILE1")
+    diff.add_argument("file2", metavar="FILE2")
+    diff.add_argument("--json", action="store_true", help="print the changes as JSON")
+    diff.set_defaults(handler=run_diff)
+
+    merge = config.add_parser(
+        "merge",
+        parents=[db_parent],
+        help="three-way merge of config files",
+        description="Merge the changes BASE→OURS and BASE→THEIRS. Changes to different keys "
+        "both apply; the same change applies once; different changes to one key are conflicts "
+        "(listed on stderr; exit 1 unless --strategy resolves them). The result keeps OURS' "
+        "comments and layout; it goes to stdout or -o FILE.",
+    )
+    merge.add_argument("base", metavar="BASE")
+    merge.add_argument("ours", metavar="OURS")
+    merge.add_argument("theirs", metavar="THEIRS")
+    merge.add_argument("-o", "--output", metavar="FILE", help="write the result here (0600)")
+    merge.add_argument("--strategy", choices=("ours", "theirs"), help="resolve conflicts")
+    merge.add_argument("--json", action="store_true", help="print result and conflicts as JSON")
+    merge.set_defaults(handler=run_merge)
+
+    migrate = config.add_parser(
+        "migrate",
+        parents=[db_parent, where],
+        help="upgrade scope files to the current config version",
+        description="Upgrade every scope file that exists (or --profile's) through ccmgr-ultra's "
+        "versions to ccmgr-watch's. Shows the change as a diff and keeps the old file as "
+        "<file>.backup.YYYYMMDD-HHMMSS. Running it again changes nothing.",
+    )
+    migrate.add_argument("--profile", choices=_SCOPES, help="only this scope")
+    migrate.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    migrate.add_argument("--json", action="store_true", help="print what changed as JSON")
+    migrate.set_defaults(handler=run_migrate)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def redact(value: Any) -> Any:
+    """A copy of plain data with every non-empty secret replaced by ``<redacted>``."""
+    from watcher.config.schema import SECRET_KEYS
+
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if k in SECRET_KEYS and v not in (None, "") else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _redact_document(doc: Document) -> None:
+    from watcher.config.schema import SECRET_KEYS
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in list(node):
+                if key in SECRET_KEYS and node[key] not in (None, ""):
+                    node[key] = REDACTED
+                else:
+                    walk(node[key])
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(doc.data)
+
+
+def _scopes(args: argparse.Namespace) -> dict[Scope, Path]:
+    from watcher.config.scopes import resolve_scopes
+
+    return resolve_scopes(getattr(args, "project_dir", None))
+
+
+def _scope_path(args: argparse.Namespace, scope: str) -> Path:
+    from store.errors import ConfigError
+
+    paths = _scopes(args)
+    if scope not in paths:
+        raise ConfigError(
+            f"no project found for the {scope} scope",
+            hint="run inside a repository (a folder with .git or .ccmgr-ultra/) or pass "
+            "--project-dir DIR",
+        )
+    return paths[scope]  # type: ignore[index,unused-ignore]
+
+
+def _read(path: str | Path) -> Document:
+    from watcher.config.load import read_document
+
+    return read_document(Path(path))
+
+
+def _json_or_yaml(value: Any, fmt: str) -> str:
+    import msgspec
+
+    from watcher.config.yamlio import dump_plain
+
+    if fmt == "json":
+        return msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n"
+    return dump_plain(value)
+
+
+def _print_issues(issues: list[Issue]) -> None:
+    for issue in issues:
+        sys.stdout.write(issue.render() + "\n")
+        if issue.hint:
+            sys.stdout.write(f"    hint: {issue.hint}\n")
+
+
+def _issue_json(issue: Issue) -> dict[str, Any]:
+    return {
+        "file": issue.file,
+        "line": issue.line,
+        "column": issue.column,
+        "path": issue.path,
+        "severity": issue.severity,
+        "message": issue.message,
+        "hint": issue.hint,
+    }
+
+
+def _print_changes(changes: list[Change]) -> None:
+    for change in changes:
+        sys.stdout.write(change.render() + "\n")
+
+
+def _redacted_changes(changes: list[Change]) -> list[Change]:
+    import msgspec
+
+    from watcher.config.schema import SECRET_KEYS
+
+    out = []
+    for change in changes:
+        if change.keys and change.keys[-1] in SECRET_KEYS:
+            change = msgspec.structs.replace(
+                change,
+                old=REDACTED if change.old else change.old,
+                new=REDACTED if change.new else change.new,
+            )
+        else:
+            change = msgspec.structs.replace(change, old=redact(change.old), new=redact(change.new))
+        out.append(change)
+    return out
+
+
+def _refuse_errors(checked: CheckedFile, what: str) -> None:
+    from store.errors import ConfigError
+
+    if checked.errors:
+        _print_issues(checked.errors)
+        raise ConfigError(
+            f"{what} has {len(checked.errors)} error(s); nothing was written",
+            hint="fix the problems listed above and run the command again",
+        )
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Handler of ``config show``."""
+    from store.errors import ConfigError
+    from watcher.config.scopes import load_effective
+    from watcher.config.yamlio import to_plain
+
+    fmt = "json" if args.json else args.format
+    if args.profile == "effective":
+        effective = load_effective(_scopes(args))
+        tree = redact(effective.tree)
+        for issue in effective.errors:
+            sys.stderr.write(f"warning: {issue.render()}\n")
+        if args.origin:
+            from watcher.config.diff import show
+            from watcher.config.validate import dotted
+            from watcher.config.yamlio import get_path
+
+            if fmt == "json":
+                origins = {dotted(k): o.render() for k, o in effective.origins.items()}
+                sys.stdout.write(_json_or_yaml({"config": tree, "origins": origins}, "json"))
+                return 0
+            for keys, origin in effective.origins.items():
+                value = get_path(tree, keys)
+                sys.stdout.write(f"{dotted(keys)}: {show(value)}    # {origin.render()}\n")
+            return 0
+        sys.stdout.write(_json_or_yaml(tree, fmt))
+        return 0
+    path = _scope_path(args, args.profile)
+    if not path.is_file():
+        raise ConfigError(
+            f"the {args.profile} scope has no file ({path})",
+            hint=f"create it with `ccmgr-watch config import FILE --profile {args.profile}`",
+        )
+    doc = _read(path)
+    if fmt == "yaml" and not args.origin:
+        from watcher.config.yamlio import dump_document
+
+        _redact_document(doc)
+        sys.stdout.write(dump_document(doc))
+        return 0
+    tree = redact(to_plain(doc.data))
+    if args.origin:
+        tree = {"config": tree, "file": str(path)}
+    sys.stdout.write(_json_or_yaml(tree, fmt))
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Handler of ``config validate``."""
+    from store.errors import ConfigError
+    from watcher.cli.output import print_json
+    from watcher.config.load import check_document
+    from watcher.config.scopes import load_effective
+
+    if args.file:
+        checked = check_document(_read(args.file))
+        issues = checked.issues
+        files = [args.file]
+    else:
+        paths = _scopes(args)
+        effective = load_effective(paths)
+        issues = effective.issues
+        files = [str(p) for p in paths.values() if p.is_file()]
+    errors = [i for i in issues if i.severity == "error"]
+    if args.json:
+        print_json({"files": files, "ok": not errors, "issues": [_issue_json(i) for i in issues]})
+        return ConfigError.exit_code if errors else 0
+    _print_issues(issues)
+    if not files:
+        sys.stdout.write("no config files found; the defaults apply\n")
+    warnings = len(issues) - len(errors)
+    if errors:
+        raise ConfigError(
+            f"{len(errors)} error(s), {warnings} warning(s) in {', '.join(files)}",
+            hint="fix the errors listed above; warnings are informational",
+        )
+    if files:
+        sys.stdout.write(f"ok: {', '.join(files)} ({warnings} warning(s))\n")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``config export``."""
+    from store.errors import ConfigError
+    from watcher.config.scopes import load_effective
+    from watcher.config.writer import atomic_write
+    from watcher.config.yamlio import dump_document, to_plain
+
+    fmt = "json" if args.json else args.format
+    if args.profile == "effective":
+        tree = load_effective(_scopes(args)).tree
+        text = _json_or_yaml(tree if args.include_secrets else redact(tree), fmt)
+    else:
+        path = _scope_path(args, args.profile)
+        if not path.is_file():
+            raise ConfigError(
+                f"the {args.profile} scope has no file ({path})", hint="nothing to export"
+            )
+        doc = _read(path)
+        if not args.include_secrets:
+            _redact_document(doc)
+        text = dump_document(doc) if fmt == "yaml" else _json_or_yaml(to_plain(doc.data), fmt)
+    if args.output:
+        atomic_write(Path(args.output), text)
+        sys.stderr.write(f"wrote {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Handler of ``config import``."""
+    from watcher.cli.output import print_json
+    from watcher.config.diff import Change, apply_changes, diff_trees
+    from watcher.config.load import check_document
+    from watcher.config.schema import SECRET_KEYS
+    from watcher.config.validate import deep_merge
+    from watcher.config.writer import atomic_write
+    from watcher.config.yamlio import dump_document, dump_plain, parse_document, to_plain
+
+    incoming = _read(args.file)
+    _refuse_errors(check_document(incoming), args.file)
+    target = _scope_path(args, args.profile)
+    current = _read(target) if target.exists() else parse_document("", str(target))
+    old = to_plain(current.data)
+    new_part = to_plain(incoming.data)
+
+    # An exported file has `<redacted>` tokens: keep the scope's real ones.
+    fixes: list[Change] = []
+
+    def unredact(node: Any, keys: tuple[str | int, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = (*keys, key)
+                if key in SECRET_KEYS and value == REDACTED:
+                    prior = _get(old, here)
+                    fixes.append(Change(keys=here, kind="changed", old=value, new=prior or ""))
+                else:
+                    unredact(value, here)
+
+    unredact(new_part, ())
+    apply_changes(new_part, fixes)
+    new = deep_merge(old, new_part) if args.mode == "merge" else new_part
+    changes = diff_trees(old, new)
+    if args.mode == "merge":
+        result: Document = current
+        apply_changes(result.data, changes)
+    elif incoming.data.fa.flow_style():
+        # A JSON file (JSON is YAML): keep the scope file in block style, as ccmgr-ultra does.
+        result = parse_document(dump_plain(new_part), str(target))
+    else:
+        result = incoming
+        apply_changes(result.data, fixes)
+    text = dump_document(result)
+    _refuse_errors(check_document(parse_document(text, str(target))), "the result")
+    if args.json:
+        print_json(
+            {
+                "file": str(target),
+                "mode": args.mode,
+                "dry_run": args.dry_run,
+                "changes": [c.to_json() for c in _redacted_changes(changes)],
+            }
+        )
+    else:
+        _print_changes(_redacted_changes(changes))
+    if not changes and target.exists():
+        if not args.json:
+            sys.stdout.write(f"no changes to {target}\n")
+        return 0
+    if args.dry_run:
+        if not args.json:
+            sys.stdout.write(f"dry run: {target} not written\n")
+        return 0
+    atomic_write(target, text)
+    if not args.json:
+        sys.stdout.write(f"wrote {target}\n")
+    return 0
+
+
+def _get(tree: Any, keys: tuple[str | int, ...]) -> Any:
+    from watcher.config.yamlio import get_path
+
+    try:
+        return get_path(tree, keys)
+    except KeyError:
+        return None
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """Handler of ``config diff``."""
+    from watcher.cli.output import print_json
+    from watcher.config.diff import diff_trees
+    from watcher.config.yamlio import to_plain
+
+    a = to_plain(_read(args.file1).data)
+    b = to_plain(_read(args.file2).data)
+    changes = _redacted_changes(diff_trees(a, b))
+    if args.json:
+        print_json({"same": not changes, "changes": [c.to_json() for c in changes]})
+    else:
+        _print_changes(changes)
+    return 1 if changes else 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Handler of ``config merge``."""
+    from watcher.cli.output import print_json
+    from watcher.config.diff import apply_changes, diff_trees, merge3
+    from watcher.config.writer import atomic_write
+    from watcher.config.yamlio import dump_document, to_plain
+
+    base, ours_doc, theirs = (_read(p) for p in (args.base, args.ours, args.theirs))
+    ours = to_plain(ours_doc.data)
+    result = merge3(to_plain(base.data), ours, to_plain(theirs.data), strategy=args.strategy)
+    apply_changes(ours_doc.data, diff_trees(ours, result.tree))
+    text = dump_document(ours_doc)
+    for conflict in result.conflicts:
+        state = f"resolved as {args.strategy}" if args.strategy else "CONFLICT"
+        sys.stderr.write(f"{state}: {redact_conflict(conflict)}\n")
+    if args.json:
+        print_json(
+            {
+                "resolved": result.resolved,
+                "conflicts": [_redact_conflict(c).to_json() for c in result.conflicts],
+                "result": redact(result.tree),
+            }
+        )
+    if not result.resolved:
+        sys.stderr.write(
+            f"{len(result.conflicts)} conflict(s); nothing written. "
+            "Edit one side, or pass --strategy ours|theirs.\n"
+        )
+        return 1
+    if args.output:
+        atomic_write(Path(args.output), text)
+        sys.stderr.write(f"wrote {args.output}\n")
+    elif not args.json:
+        sys.stdout.write(text)
+    return 0
+
+
+def _redact_conflict(conflict: Any) -> Any:
+    import msgspec
+
+    from watcher.config.diff import MISSING
+    from watcher.config.schema import SECRET_KEYS
+
+    secret = bool(conflict.keys) and conflict.keys[-1] in SECRET_KEYS
+
+    def hide(value: Any) -> Any:
+        if value is MISSING:
+            return value
+        return REDACTED if secret and value not in (None, "") else redact(value)
+
+    return msgspec.structs.replace(
+        conflict, base=hide(conflict.base), ours=hide(conflict.ours), theirs=hide(conflict.theirs)
+    )
+
+
+def redact_conflict(conflict: Any) -> str:
+    """A conflict's one-line rendering with secret values hidden."""
+
+    conflict = _redact_conflict(conflict)
+    rendered: str = conflict.render()
+    return rendered
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Handler of ``config migrate``."""
+    from watcher.cli.output import print_json
+    from watcher.config.diff import diff_trees
+    from watcher.config.migrate import migrate_tree
+    from watcher.config.writer import atomic_write, backup_file
+    from watcher.config.yamlio import dump_document, parse_document, to_plain
+
+    paths = _scopes(args)
+    if args.profile:
+        paths = {args.profile: _scope_path(args, args.profile)}
+    report = []
+    for scope, path in paths.items():
+        if not path.is_file():
+            continue
+        doc = _read(path)
+        before = to_plain(doc.data)
+        work = parse_document(doc.text, doc.filename)
+        steps = migrate_tree(work.data, add_sections=scope == "global")
+        changes = _redacted_changes(diff_trees(before, to_plain(work.data)))
+        entry: dict[str, Any] = {
+            "scope": scope,
+            "file": str(path),
+            "steps": steps,
+            "changes": [c.to_json() for c in changes],
+            "backup": None,
+        }
+        report.append(entry)
+        if not args.json:
+            if not steps:
+                sys.stdout.write(f"{path}: already current\n")
+                continue
+            # The change is shown before anything is written.
+            sys.stdout.write(f"{path}:\n")
+            _print_changes(changes)
+            sys.stdout.flush()
+        if steps and not args.dry_run:
+            entry["backup"] = str(backup_file(path))
+            atomic_write(path, dump_document(work))
+        if not args.json:
+            if args.dry_run:
+                sys.stdout.write("dry run: not written\n")
+            else:
+                sys.stdout.write(f"upgraded; the old file is {entry['backup']}\n")
+    if args.json:
+        print_json({"dry_run": args.dry_run, "files": report})
+    elif not report:
+        sys.stdout.write("no config files found\n")
+    return 0

@@ -1,0 +1,79 @@
+"""Writing config files safely: temp file in the same folder, fsync, rename, mode 0600.
+
+A reader (ccmgr-ultra, the live watcher, an editor) sees the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from store.errors import ConfigError
+from store.paths import FILE_MODE, ensure_private_dir
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Replace ``path`` with ``text`` atomically (0600; a missing folder is created 0700).
+
+    A symlinked config (dotfile managers do this) is written through: its target is replaced.
+    """
+    if path.is_symlink():
+        path = path.resolve()
+    folder = path.parent
+    try:
+        if not folder.exists():
+            ensure_private_dir(folder)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write: {exc.strerror}", hint="check the folder's permissions"
+        ) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise ConfigError(
+                f"{path}: cannot write: {exc.strerror}", hint="check space and permissions"
+            ) from None
+        raise
+    # The rename is durable only once the folder's entry is on disk.
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def backup_path(path: Path, now: datetime) -> Path:
+    """``<path>.backup.YYYYMMDD-HHMMSS``, as ccmgr-ultra's ``BackupConfig`` names it."""
+    return path.with_name(f"{path.name}.backup.{now.strftime('%Y%m%d-%H%M%S')}")
+
+
+def backup_file(path: Path, *, now: datetime | None = None) -> Path:
+    """Copy ``path`` to a timestamped 0600 backup beside it; returns the backup's path."""
+    base = backup_path(path, now or datetime.now())
+    target = base
+    counter = 1
+    while target.exists():  # two migrations in one second must not overwrite the first backup
+        target = base.with_name(f"{base.name}.{counter}")
+        counter += 1
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read: {exc.strerror}", hint="check permissions"
+        ) from None
+    atomic_write(target, data)
+    return target
