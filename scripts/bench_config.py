@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.config.conftest import GO_WRITTEN
 from watcher.config.load import check_document
-from watcher.config.scopes import load_effective
+from watcher.config.scopes import Scope, load_effective
 from watcher.config.yamlio import _yaml, dump_document, parse_document
 
 TARGETS_MS = {"check_one_file": 50.0, "effective_three_scopes": 150.0, "round_trip": 60.0}
@@ -40,7 +40,7 @@ def main() -> None:
     runs = 5 if "--quick" in sys.argv else 30
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        paths = {
+        paths: dict[Scope, Path] = {
             "global": root / "global.yaml",
             "project": root / "project.yaml",
             "user": root / "user.yaml",
