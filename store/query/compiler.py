@@ -105,8 +105,11 @@ def _simplify(node: Node) -> _Simple:
 
 
 def fts_quote(text: str) -> str:
-    """``text`` as an FTS5 string: in double quotes, inner quotes doubled."""
-    return '"' + text.replace('"', '""') + '"'
+    """``text`` as an FTS5 string: in double quotes, inner quotes doubled.
+
+    NUL becomes a space: FTS5 reads its query as a C string, and NUL separates tokens anyway.
+    """
+    return '"' + text.replace("\x00", " ").replace('"', '""') + '"'
 
 
 def _fts(node: Node) -> str | None:
@@ -244,19 +247,23 @@ def _rank_terms(node: _Simple, negated: bool = False) -> list[str]:
     return []
 
 
-def _rank_expr(node: _Simple) -> str | None:
-    """The MATCH that scores the results: the query's own FTS part when every result matches it."""
+def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
+    """The MATCH that scores the results, and whether every result matches it.
+
+    That is the query's own full-text part when it is the whole query or one of its top-level
+    conjuncts (the common case); otherwise the OR of every word that is not negated.
+    """
     terms = _rank_terms(node)
     if not terms:
         return None
     whole = _fts(node) if not isinstance(node, _Const) else None
     if whole is not None:
-        return whole
+        return whole, True
     if isinstance(node, And):
         positive, negative = _split_and(node.children)
         if positive:
-            return _and_fts(positive, negative)
-    return " OR ".join(f"({t})" for t in dict.fromkeys(terms))
+            return _and_fts(positive, negative), True
+    return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
 
 
 def compile_query(
@@ -274,15 +281,23 @@ def compile_query(
         order = _ORDER["recent" if sort == "relevance" else sort]
         sql = f"SELECT {_SELECT} FROM sessions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         return CompiledQuery(sql, (*params, *page), ranked=False)
+    match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    # MATERIALIZED: scores are computed once, in one pass over the FTS index, never per row.
+    # MATERIALIZED: bm25 is computed in one pass over the FTS index, never once per row (the
+    # join trap). The page is chosen on (rowid, score, last_access) alone; only its rows are
+    # read in full. When every result matches the ranking MATCH, an inner join lets SQLite walk
+    # the scored rows; the WHERE (with its sub-select) still decides what matches.
+    join = "JOIN" if covers else "LEFT JOIN"
     sql = (
         f"WITH ranked (rid, score) AS MATERIALIZED ("
         f"SELECT rowid, bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} "
-        f"WHERE {FTS_TABLE} MATCH ?) "
-        f"SELECT {_SELECT}, -coalesce(ranked.score, 0.0) AS score FROM sessions "
-        f"LEFT JOIN ranked ON ranked.rid = sessions.rowid "
-        f"WHERE {where} "
-        f"ORDER BY coalesce(ranked.score, 0.0), {_ORDER['recent']} LIMIT ? OFFSET ?"
+        f"WHERE {FTS_TABLE} MATCH ?), "
+        f"page (rid, score, last_access) AS MATERIALIZED ("
+        f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
+        f"FROM sessions {join} ranked ON ranked.rid = sessions.rowid WHERE {where} "
+        f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) "
+        f"SELECT {_SELECT}, -page.score AS score FROM page "
+        f"JOIN sessions ON sessions.rowid = page.rid "
+        f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
     )
-    return CompiledQuery(sql, (rank, *params, *page), ranked=True)
+    return CompiledQuery(sql, (match, *params, *page), ranked=True)

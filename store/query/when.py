@@ -44,8 +44,9 @@ _UNITS: dict[str, str] = {
 _SHORT = re.compile(r"^(\d{1,6})\s*(s|m|h|d|w)$")
 _AGO = re.compile(r"^(\d{1,6}|an?|one)\s*([a-z]+)\s+ago$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# Matched against the lower-cased text: "t" and "z" are ISO's T and Z.
 _DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(z|[+-]\d{2}:?\d{2})?$"
 )
 _HINT = (
     "use an ISO date or time (2026-11-20, 2026-11-20T14:30), today, yesterday, "
