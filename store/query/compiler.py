@@ -9,7 +9,9 @@ quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is se
 obeyed; everything else is a bound parameter.
 
 Ranking (``relevance``, only when the query has words): bm25 over the words that are not negated,
-name weighted highest, then the most recent first.
+name weighted highest, then the most recent first. The scores come from one MATERIALIZED pass
+over the index (a set, joined by rowid, so never a per-row probe); when that pass is exactly the
+query's top-level full-text part it also serves as that part's filter.
 """
 
 from __future__ import annotations
@@ -191,12 +193,18 @@ def _leaf_sql(node: Node, params: list[Any]) -> str:
     raise TypeError(f"not a leaf: {node!r}")  # pragma: no cover
 
 
-def _sql(node: _Simple, params: list[Any]) -> str:
-    """A WHERE expression for ``node`` that is never NULL."""
+def _sql(node: _Simple, params: list[Any], *, ranked_join: bool = False) -> str:
+    """A WHERE expression for ``node`` that is never NULL.
+
+    ``ranked_join``: the query joins the materialized ranking of this node's top-level full-text
+    part, which already restricts the rows to it; that part is then left out here.
+    """
     if isinstance(node, _Const):
         return "1" if node.value else "0"
     whole = _fts(node)
     if whole is not None:
+        if ranked_join:
+            return "1"
         params.append(whole)
         return _FTS_IN
     if isinstance(node, Not):
@@ -209,8 +217,9 @@ def _sql(node: _Simple, params: list[Any]) -> str:
         positive, negative = _split_and(node.children)
         parts: list[str] = []
         if positive:
-            params.append(_and_fts(positive, negative))
-            parts.append(_FTS_IN)
+            if not ranked_join:
+                params.append(_and_fts(positive, negative))
+                parts.append(_FTS_IN)
         elif negative:
             params.append(" OR ".join(f"({n})" for n in negative))
             parts.append(_FTS_NOT_IN)
@@ -218,7 +227,7 @@ def _sql(node: _Simple, params: list[Any]) -> str:
             if _is_fts_conjunct(child):
                 continue
             parts.append(_sql(child, params))
-        return "(" + " AND ".join(parts) + ")"
+        return "(" + " AND ".join(parts or ["1"]) + ")"
     if isinstance(node, Or):
         texts = [e for e in (_fts(c) for c in node.children) if e is not None]
         parts = []
@@ -275,18 +284,20 @@ def compile_query(
     node = _simplify(tree)
     params: list[Any] = []
     rank = _rank_expr(node) if sort == "relevance" else None
-    where = _sql(node, params)
     page = [limit if limit is not None else -1, max(0, offset)]
     if rank is None:
+        where = _sql(node, params)
         order = _ORDER["recent" if sort == "relevance" else sort]
         sql = f"SELECT {_SELECT} FROM sessions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         return CompiledQuery(sql, (*params, *page), ranked=False)
     match, covers = rank
+    where = _sql(node, params, ranked_join=covers)
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     # MATERIALIZED: bm25 is computed in one pass over the FTS index, never once per row (the
-    # join trap). The page is chosen on (rowid, score, last_access) alone; only its rows are
-    # read in full. When every result matches the ranking MATCH, an inner join lets SQLite walk
-    # the scored rows; the WHERE (with its sub-select) still decides what matches.
+    # join trap). When the ranking MATCH is the query's own full-text part, the inner join with
+    # that one pass is the filter too (a second pass for the sub-select would double the cost);
+    # otherwise a LEFT JOIN scores what the WHERE, sub-selects and all, lets through. The page is
+    # chosen on (rowid, score, last_access) alone; only its rows are read in full.
     join = "JOIN" if covers else "LEFT JOIN"
     sql = (
         f"WITH ranked (rid, score) AS MATERIALIZED ("

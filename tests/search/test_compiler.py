@@ -54,7 +54,14 @@ def test_relevance_ranks_only_when_there_are_words() -> None:
     assert ranked.ranked
     assert "bm25(sessions_fts, 10.0" in ranked.sql
     assert "MATERIALIZED" in ranked.sql
-    assert FTS_IN in ranked.sql
+    # The one bm25 pass is also the filter; no second pass over the index.
+    assert ranked.sql.count("MATCH ?") == 1
+    assert "JOIN ranked" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    mixed = compiled("auth OR project:x")
+    assert mixed.ranked and "LEFT JOIN ranked" in mixed.sql and FTS_IN in mixed.sql
+    for text in ("auth", "auth project:x -wip", "auth OR project:x", "(a OR b) -c status:ended"):
+        for sort in ("relevance", "recent"):
+            assert "JOIN sessions_fts" not in compiled(text, sort=sort).sql
     assert not compiled("project:x").ranked
     assert not compiled("").ranked
     assert not compiled("-auth").ranked
