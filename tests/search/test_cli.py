@@ -201,6 +201,13 @@ def test_history_errors(filled: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert run(["session", "history", "--limit", "-1", "--db", str(filled)]) == 2
 
 
+def test_query_starting_with_a_dash(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["query", "-status:ended", "--db", str(filled)]) == 2
+    assert "after '--'" in capsys.readouterr().err
+    hits = run_json(capsys, "query", "--db", str(filled), "--json", "--", "-status:ended")
+    assert [h["id"] for h in hits] == ["s0001"]
+
+
 def test_db_reindex(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_json(capsys, "db", "reindex", "--db", str(filled), "--json")
     assert result["sessions_indexed"] == 2

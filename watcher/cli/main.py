@@ -21,7 +21,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake raises UsageError so it is reported like every error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+        hint = f"see `{self.prog} --help`"
+        if message.startswith("unrecognized arguments: -"):
+            # Most often a search query that starts with "-" (a negation): argparse takes it
+            # for an option.
+            hint += "; put a value that starts with '-' after '--': query -- -status:ended"
+        raise UsageError(message, hint=hint)
 
 
 SubParsers = Any  # argparse's _SubParsersAction, which is private
