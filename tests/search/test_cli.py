@@ -151,6 +151,12 @@ def test_long_query_errors_show_a_window(filled: Path, capsys: pytest.CaptureFix
     assert lines[1][lines[2].index("^")] == "f"
 
 
+def test_caret_allows_for_wide_characters(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["query", "中文 foo:bar", "--db", str(filled)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[2].index("^") == 2 + 5  # two double-width characters and a space
+
+
 def test_missing_database_and_missing_index(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

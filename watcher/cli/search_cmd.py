@@ -20,7 +20,8 @@ QUERY_HELP = (
     "folder and below), status:active|attached|detached|ended, since:WHEN, until:WHEN. "
     "AND, OR, NOT (upper case), a leading -, parentheses; NOT binds tighter than AND, AND "
     "tighter than OR. WHEN: 2026-11-20, 2026-11-20T14:30, today, yesterday, '3 days ago', "
-    "30m, 12h, 7d, 2w. The empty query lists every session. See docs/search.md."
+    "30m, 12h, 7d, 2w. The empty query lists every session; a query that starts with '-' "
+    "goes after '--'."
 )
 
 
