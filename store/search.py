@@ -90,7 +90,8 @@ def hit_from_row(row: Sequence[Any], *, ranked: bool) -> SearchHit:
         last_access=values["last_access"],
         ended_at=values["ended_at"],
         metadata=_metadata(values["metadata"]),
-        score=round(float(row[len(RESULT_COLUMNS)]), 6) if ranked else None,
+        # "+ 0.0" turns the -0.0 of an unscored row into 0.0.
+        score=round(float(row[len(RESULT_COLUMNS)]), 6) + 0.0 if ranked else None,
     )
 
 
