@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from store.errors import EXIT_CODES, CcmgrError, UsageError
+from store.errors import EXIT_CODES, CcmgrError, QueryError, UsageError
 from watcher import __version__
 
 
@@ -21,7 +21,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake raises UsageError so it is reported like every error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+        hint = f"see `{self.prog} --help`"
+        if message.startswith("unrecognized arguments: -"):
+            # Most often a search query that starts with "-" (a negation): argparse takes it
+            # for an option.
+            hint += "; put a value that starts with '-' after '--': query -- -status:ended"
+        raise UsageError(message, hint=hint)
 
 
 SubParsers = Any  # argparse's _SubParsersAction, which is private
@@ -82,7 +87,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except CcmgrError as exc:
-        _report(exc.message, exc.hint)
+        _report(exc.message, exc.hint, _pointer(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -102,10 +107,32 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_CODES["bug"]
 
 
-def _report(message: str, hint: str | None) -> None:
+def _report(message: str, hint: str | None, pointer: str = "") -> None:
     sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(pointer)
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")
+
+
+_POINTER_WIDTH = 60
+
+
+def _pointer(exc: CcmgrError) -> str:
+    """For a QueryError: the query (a window of it, if long) with a caret under the position."""
+    if not isinstance(exc, QueryError) or not exc.query:
+        return ""
+    import unicodedata
+
+    text, at = exc.query, max(0, min(exc.position, len(exc.query)))
+    start = max(0, at - _POINTER_WIDTH // 2)
+    end = min(len(text), start + _POINTER_WIDTH)
+    shown = "".join(c if c.isprintable() else " " for c in text[start:end])
+    before = "".join(c if c.isprintable() else " " for c in text[start:at])
+    # East Asian wide characters take two columns; pad so the caret lands under the right one.
+    pad = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in before)
+    left = "..." if start > 0 else ""
+    right = "..." if end < len(text) else ""
+    return f"  {left}{shown}{right}\n  {' ' * (len(left) + pad)}^ (position {at + 1})\n"
 
 
 def main() -> NoReturn:

@@ -1,0 +1,15 @@
+"""The search query language: lexer, parser, WHEN expressions and the SQL compiler (all pure)."""
+
+from store.query.compiler import SORTS, CompiledQuery, SearchSort, compile_query
+from store.query.parser import parse_query
+from store.query.when import Interval, parse_when
+
+__all__ = [
+    "SORTS",
+    "CompiledQuery",
+    "Interval",
+    "SearchSort",
+    "compile_query",
+    "parse_query",
+    "parse_when",
+]

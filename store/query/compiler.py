@@ -1,0 +1,314 @@
+"""The query compiler: a syntax tree in, one parameterised SQL statement out.
+
+Pure. Every full-text part becomes ``sessions.rowid IN (SELECT rowid FROM sessions_fts WHERE
+sessions_fts MATCH ?)``: joining the FTS table with ordinary filters lets SQLite's planner probe
+the index once per row, hundreds of times slower at a million sessions (see the project's
+performance notes). Neighbouring full-text parts of one AND or OR are merged into one MATCH, where
+FTS5 intersects and unites doclists itself. User text reaches FTS5 only inside double quotes (with
+quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is searched for, never
+obeyed; everything else is a bound parameter.
+
+Ranking (``relevance``, only when the query has words): bm25 over the words that are not negated,
+name weighted highest, then the most recent first. The scores come from one MATERIALIZED pass
+over the index (a set, joined by rowid, so never a per-row probe); when that pass is exactly the
+query's top-level full-text part it also serves as that part's filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
+from store.query.text import has_tokens
+
+SearchSort = Literal["relevance", "recent", "created", "name"]
+SORTS: tuple[str, ...] = ("relevance", "recent", "created", "name")
+
+FTS_TABLE: Final = "sessions_fts"
+# bm25 column weights in the index's column order: name, project, worktree, branch, directory.
+BM25_WEIGHTS: Final = (10.0, 4.0, 3.0, 3.0, 1.0)
+RESULT_COLUMNS: Final = (
+    "id",
+    "name",
+    "project",
+    "worktree",
+    "branch",
+    "directory",
+    "created_at",
+    "updated_at",
+    "last_access",
+    "metadata",
+    "status",
+    "ended_at",
+    "tmux_server",
+    "tmux_id",
+)
+_SELECT: Final = ", ".join(f"sessions.{c}" for c in RESULT_COLUMNS)
+_FTS_IN: Final = f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
+_FTS_NOT_IN: Final = (
+    f"sessions.rowid NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
+)
+_ORDER: Final = {
+    "recent": "sessions.last_access DESC, sessions.rowid DESC",
+    "created": "sessions.created_at DESC, sessions.rowid DESC",
+    "name": "sessions.name COLLATE NOCASE ASC, sessions.last_access DESC, sessions.rowid DESC",
+}
+
+
+class CompiledQuery(msgspec.Struct, frozen=True):
+    """SQL and its parameters; rows are RESULT_COLUMNS, then ``score`` when ``ranked``."""
+
+    sql: str
+    params: tuple[Any, ...]
+    ranked: bool
+
+
+class _Const(msgspec.Struct, frozen=True):
+    value: bool
+
+
+_Simple = Node | _Const
+
+
+def _simplify(node: Node) -> _Simple:
+    """Flatten nested AND/OR and fold words without any token (``&``) into "always true"."""
+    if isinstance(node, MatchAll):
+        return _Const(True)
+    if isinstance(node, Term):
+        return node if has_tokens(node.text) else _Const(True)
+    if isinstance(node, Not):
+        child = _simplify(node.child)
+        if isinstance(child, _Const):
+            return _Const(not child.value)
+        if isinstance(child, Not):
+            return child.child
+        return Not(child)
+    if isinstance(node, And | Or):
+        is_and = isinstance(node, And)
+        kept: list[Node] = []
+        for raw in node.children:
+            child = _simplify(raw)
+            if isinstance(child, _Const):
+                if child.value != is_and:  # false in an AND, true in an OR decides it
+                    return child
+                continue
+            if isinstance(child, type(node)):
+                kept.extend(child.children)
+            else:
+                kept.append(child)
+        if not kept:
+            return _Const(is_and)
+        if len(kept) == 1:
+            return kept[0]
+        return And(tuple(kept)) if is_and else Or(tuple(kept))
+    return node
+
+
+def fts_quote(text: str) -> str:
+    """``text`` as an FTS5 string: in double quotes, inner quotes doubled.
+
+    NUL becomes a space: FTS5 reads its query as a C string, and NUL separates tokens anyway.
+    """
+    return '"' + text.replace("\x00", " ").replace('"', '""') + '"'
+
+
+def _fts(node: Node) -> str | None:
+    """The FTS5 expression for ``node`` if it can be one (a standalone NOT cannot), else None."""
+    if isinstance(node, Term):
+        return fts_quote(node.text) + ("" if node.phrase else "*")
+    if isinstance(node, Or):
+        parts = [_fts(child) for child in node.children]
+        if any(p is None for p in parts):
+            return None
+        return " OR ".join(f"({p})" for p in parts)
+    if isinstance(node, And):
+        positive, negative = _split_and(node.children)
+        if len(positive) + len(negative) != len(node.children) or not positive:
+            return None
+        return _and_fts(positive, negative)
+    return None
+
+
+def _split_and(children: tuple[Node, ...]) -> tuple[list[str], list[str]]:
+    """FTS expressions of an AND's children that are full-text, and of negated full-text ones."""
+    positive: list[str] = []
+    negative: list[str] = []
+    for child in children:
+        if isinstance(child, Not):
+            inner = _fts(child.child)
+            if inner is not None:
+                negative.append(inner)
+        else:
+            expr = _fts(child)
+            if expr is not None:
+                positive.append(expr)
+    return positive, negative
+
+
+def _and_fts(positive: list[str], negative: list[str]) -> str:
+    expr = " AND ".join(f"({p})" for p in positive)
+    if negative:
+        expr = f"({expr}) NOT (" + " OR ".join(f"({n})" for n in negative) + ")"
+    return expr
+
+
+def _like_pattern(pattern: str) -> str:
+    """A LIKE pattern (escape ``\\``) where only ``*`` is a wildcard."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _leaf_sql(node: Node, params: list[Any]) -> str:
+    if isinstance(node, Field):
+        column = f"sessions.{node.name}"
+        if node.pattern == "":
+            return f"({column} IS NULL OR {column} = '')"
+        if "*" in node.pattern:
+            params.append(_like_pattern(node.pattern))
+            # IS NOT NULL first: "0 AND NULL" is 0, so NOT never meets a NULL.
+            return f"({column} IS NOT NULL AND {column} LIKE ? ESCAPE '\\')"
+        params.append(node.pattern)
+        return f"{column} IS ? COLLATE NOCASE"
+    if isinstance(node, Dir):
+        column = "sessions.directory"
+        if node.path == "/":
+            params.extend(["/", "0"])
+            return f"({column} IS NOT NULL AND {column} >= ? AND {column} < ?)"
+        # Everything below "/a/b" sorts between "/a/b/" and "/a/b0" ("0" follows "/").
+        params.extend([node.path, node.path + "/", node.path + "0"])
+        return f"({column} IS NOT NULL AND ({column} = ? OR ({column} >= ? AND {column} < ?)))"
+    if isinstance(node, Status):
+        if node.value == "active":
+            return "sessions.status IN ('attached', 'detached')"
+        params.append(node.value)
+        return "sessions.status = ?"
+    if isinstance(node, Since):
+        params.append(node.at)
+        return "sessions.last_access >= ?"
+    if isinstance(node, Until):
+        params.append(node.at)
+        return "sessions.last_access <= ?"
+    raise TypeError(f"not a leaf: {node!r}")  # pragma: no cover
+
+
+def _sql(node: _Simple, params: list[Any], *, ranked_join: bool = False) -> str:
+    """A WHERE expression for ``node`` that is never NULL.
+
+    ``ranked_join``: the query joins the materialized ranking of this node's top-level full-text
+    part, which already restricts the rows to it; that part is then left out here.
+    """
+    if isinstance(node, _Const):
+        return "1" if node.value else "0"
+    whole = _fts(node)
+    if whole is not None:
+        if ranked_join:
+            return "1"
+        params.append(whole)
+        return _FTS_IN
+    if isinstance(node, Not):
+        inner = _fts(node.child)
+        if inner is not None:
+            params.append(inner)
+            return _FTS_NOT_IN
+        return f"NOT ({_sql(node.child, params)})"
+    if isinstance(node, And):
+        positive, negative = _split_and(node.children)
+        parts: list[str] = []
+        if positive:
+            if not ranked_join:
+                params.append(_and_fts(positive, negative))
+                parts.append(_FTS_IN)
+        elif negative:
+            params.append(" OR ".join(f"({n})" for n in negative))
+            parts.append(_FTS_NOT_IN)
+        for child in node.children:
+            if _is_fts_conjunct(child):
+                continue
+            parts.append(_sql(child, params))
+        return "(" + " AND ".join(parts or ["1"]) + ")"
+    if isinstance(node, Or):
+        texts = [e for e in (_fts(c) for c in node.children) if e is not None]
+        parts = []
+        if texts:
+            params.append(" OR ".join(f"({t})" for t in texts))
+            parts.append(_FTS_IN)
+        parts.extend(_sql(c, params) for c in node.children if _fts(c) is None)
+        return "(" + " OR ".join(parts) + ")"
+    return _leaf_sql(node, params)
+
+
+def _is_fts_conjunct(node: Node) -> bool:
+    if isinstance(node, Not):
+        return _fts(node.child) is not None
+    return _fts(node) is not None
+
+
+def _rank_terms(node: _Simple, negated: bool = False) -> list[str]:
+    """FTS expressions of the words and phrases that are not negated (what relevance scores)."""
+    if isinstance(node, Term):
+        return [] if negated else [_fts(node) or ""]
+    if isinstance(node, Not):
+        return _rank_terms(node.child, not negated)
+    if isinstance(node, And | Or):
+        return [t for child in node.children for t in _rank_terms(child, negated)]
+    return []
+
+
+def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
+    """The MATCH that scores the results, and whether every result matches it.
+
+    That is the query's own full-text part when it is the whole query or one of its top-level
+    conjuncts (the common case); otherwise the OR of every word that is not negated.
+    """
+    terms = _rank_terms(node)
+    if not terms:
+        return None
+    whole = _fts(node) if not isinstance(node, _Const) else None
+    if whole is not None:
+        return whole, True
+    if isinstance(node, And):
+        positive, negative = _split_and(node.children)
+        if positive:
+            return _and_fts(positive, negative), True
+    return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
+
+
+def compile_query(
+    tree: Node, *, sort: SearchSort = "relevance", limit: int | None = 20, offset: int = 0
+) -> CompiledQuery:
+    """Compile a syntax tree into SQL over ``sessions``; ``limit=None`` means no limit."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    node = _simplify(tree)
+    params: list[Any] = []
+    rank = _rank_expr(node) if sort == "relevance" else None
+    page = [limit if limit is not None else -1, max(0, offset)]
+    if rank is None:
+        where = _sql(node, params)
+        order = _ORDER["recent" if sort == "relevance" else sort]
+        sql = f"SELECT {_SELECT} FROM sessions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return CompiledQuery(sql, (*params, *page), ranked=False)
+    match, covers = rank
+    where = _sql(node, params, ranked_join=covers)
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    # MATERIALIZED: bm25 is computed in one pass over the FTS index, never once per row (the
+    # join trap). When the ranking MATCH is the query's own full-text part, the inner join with
+    # that one pass is the filter too (a second pass for the sub-select would double the cost);
+    # otherwise a LEFT JOIN scores what the WHERE, sub-selects and all, lets through. The page is
+    # chosen on (rowid, score, last_access) alone; only its rows are read in full.
+    join = "JOIN" if covers else "LEFT JOIN"
+    sql = (
+        f"WITH ranked (rid, score) AS MATERIALIZED ("
+        f"SELECT rowid, bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH ?), "
+        f"page (rid, score, last_access) AS MATERIALIZED ("
+        f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
+        f"FROM sessions {join} ranked ON ranked.rid = sessions.rowid WHERE {where} "
+        f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) "
+        f"SELECT {_SELECT}, -page.score AS score FROM page "
+        f"JOIN sessions ON sessions.rowid = page.rid "
+        f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
+    )
+    return CompiledQuery(sql, (match, *params, *page), ranked=True)

@@ -1,0 +1,74 @@
+"""Fixtures for the search tests: real SQLite files migrated to the latest schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from store.db import migrate_sync
+
+SESSION_FIELDS = (
+    "id",
+    "name",
+    "project",
+    "worktree",
+    "branch",
+    "directory",
+    "created_at",
+    "updated_at",
+    "last_access",
+    "status",
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A migrated, empty database file."""
+    path = tmp_path / "data.db"
+    migrate_sync(path)
+    return path
+
+
+@pytest.fixture
+def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain stdlib connection to the migrated database (autocommit)."""
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def insert_sessions(conn: sqlite3.Connection, sessions: list[dict[str, Any]]) -> None:
+    """Insert sessions with plain SQL, as any tool could (the triggers index them)."""
+    placeholders = ", ".join("?" for _ in SESSION_FIELDS)
+    conn.executemany(
+        f"INSERT INTO sessions ({', '.join(SESSION_FIELDS)}) VALUES ({placeholders})",
+        [tuple(s.get(f) for f in SESSION_FIELDS) for s in sessions],
+    )
+
+
+def make_session(n: int, **fields: Any) -> dict[str, Any]:
+    """A session row with sensible defaults (``n`` makes the id and times distinct)."""
+    stamp = f"2026-11-{10 + n % 15:02d}T{n % 24:02d}:00:00.000000Z"
+    row: dict[str, Any] = {
+        "id": f"s{n:04d}",
+        "name": f"session-{n}",
+        "project": None,
+        "worktree": None,
+        "branch": None,
+        "directory": None,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "last_access": stamp,
+        "status": "detached",
+    }
+    row.update(fields)
+    return row

@@ -1,0 +1,186 @@
+"""The compiler's output: FTS only in the sub-select form, quoted; hostile input stays data."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from store.errors import QueryError
+from store.query import CompiledQuery, compile_query, parse_query
+from store.query.compiler import fts_quote
+
+from .conftest import insert_sessions, make_session
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+FTS_IN = "sessions.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ?)"
+
+
+def compiled(text: str, **kwargs: Any) -> CompiledQuery:
+    return compile_query(parse_query(text, now=NOW, tz=ZoneInfo("UTC")), **kwargs)
+
+
+def test_words_are_one_quoted_prefix_match_in_a_sub_select() -> None:
+    query = compiled("auth myapp", sort="recent")
+    assert query.sql.count(FTS_IN) == 1
+    assert '("auth"*) AND ("myapp"*)' in query.params
+    assert "JOIN sessions_fts" not in query.sql
+    assert not query.ranked
+
+
+def test_phrases_are_not_prefix_matches() -> None:
+    assert '"two words"' in compiled('"two words"', sort="recent").params
+
+
+def test_negated_words_join_the_match_or_use_not_in() -> None:
+    both = compiled("auth -wip", sort="recent")
+    assert '(("auth"*)) NOT (("wip"*))' in both.params
+    alone = compiled("-wip", sort="recent")
+    assert "sessions.rowid NOT IN (SELECT rowid" in alone.sql
+
+
+def test_words_beside_filters_stay_in_the_sub_select() -> None:
+    query = compiled("auth project:myapp since:7d", sort="recent")
+    assert FTS_IN in query.sql
+    assert "sessions.project IS ? COLLATE NOCASE" in query.sql
+    assert "myapp" in query.params
+
+
+def test_relevance_ranks_only_when_there_are_words() -> None:
+    ranked = compiled("auth")
+    assert ranked.ranked
+    assert "bm25(sessions_fts, 10.0" in ranked.sql
+    assert "MATERIALIZED" in ranked.sql
+    # The one bm25 pass is also the filter; no second pass over the index.
+    assert ranked.sql.count("MATCH ?") == 1
+    assert "JOIN ranked" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    mixed = compiled("auth OR project:x")
+    assert mixed.ranked and "LEFT JOIN ranked" in mixed.sql and FTS_IN in mixed.sql
+    for text in ("auth", "auth project:x -wip", "auth OR project:x", "(a OR b) -c status:ended"):
+        for sort in ("relevance", "recent"):
+            assert "JOIN sessions_fts" not in compiled(text, sort=sort).sql
+    assert not compiled("project:x").ranked
+    assert not compiled("").ranked
+    assert not compiled("-auth").ranked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NEAR(a b, 3)",
+        "a NEAR b",
+        "^start",
+        "col:term",
+        "x*",
+        "*",
+        "a AND",
+        '"',
+        '""',
+        '"a" "b"',
+        '" OR "',
+        "name:*",
+        "project:%_\\",
+        "'; DROP TABLE sessions; --",
+        "\x00",
+        "a\x00b",
+        "\ud7ff\U0010ffff",
+        "🦄 ünïcödé 中文",
+        "{a b}",
+        "- -a",
+        "a:",
+        "a OR b NOT c",
+        "x" * 10_000,
+        "ab " * 3333,
+        "(" * 40,
+        ")" * 40,
+        '"' * 9999,
+        "a* " * 100 + "OR " + "b " * 99,
+    ],
+)
+def test_hostile_queries_raise_only_query_error_and_sql_never_fails(
+    conn: sqlite3.Connection, text: str
+) -> None:
+    insert_sessions(conn, [make_session(1, name="a b c"), make_session(2, name="NEAR x")])
+    try:
+        tree = parse_query(text, now=NOW, tz=ZoneInfo("UTC"), home="/h", cwd="/w")
+    except QueryError as exc:
+        assert 0 <= exc.position <= len(text)
+        return
+    for sort in ("relevance", "recent", "created", "name"):
+        query = compile_query(tree, sort=sort)
+        conn.execute(query.sql, query.params).fetchall()
+
+
+def test_the_largest_allowed_query_compiles_to_sql_sqlite_accepts(conn: sqlite3.Connection) -> None:
+    # 200 terms mixing every kind, nested 30 deep: within SQLite's and FTS5's depth limits.
+    leaves = ["a", "-b", "project:x*", "-status:ended", "dir:/a", '"c d"', "since:1d", "name:y"]
+    terms = [leaves[i % len(leaves)] for i in range(170)]
+    text = "(" * 30 + " OR ".join(terms) + ")" * 30 + " " + " ".join(terms[:30])
+    query = compiled(text)
+    conn.execute(query.sql, query.params).fetchall()
+
+
+def test_fts_quote_doubles_quotes_and_drops_nul() -> None:
+    assert fts_quote('say "hi"') == '"say ""hi"""'
+    assert fts_quote("a\x00b") == '"a b"'
+
+
+def test_wildcards_escape_like_metacharacters(conn: sqlite3.Connection) -> None:
+    insert_sessions(
+        conn,
+        [
+            make_session(1, project="100%_done"),
+            make_session(2, project="100xxdone"),
+            make_session(3, project="a\\b"),
+        ],
+    )
+
+    def ids(text: str) -> set[str]:
+        query = compiled(text, limit=None)
+        return {row[0] for row in conn.execute(query.sql, query.params)}
+
+    assert ids("project:100%_*") == {"s0001"}
+    assert ids("project:100*done") == {"s0001", "s0002"}
+    assert ids("project:a\\*") == {"s0003"}
+    assert ids("project:100%_done") == {"s0001"}
+
+
+def test_limit_offset_and_sorts(conn: sqlite3.Connection) -> None:
+    insert_sessions(
+        conn,
+        [
+            make_session(1, name="beta", created_at="2026-01-03T00:00:00.000000Z"),
+            make_session(2, name="Alpha", created_at="2026-01-01T00:00:00.000000Z"),
+            make_session(3, name="gamma", created_at="2026-01-02T00:00:00.000000Z"),
+        ],
+    )
+
+    def names(**kwargs: Any) -> list[str]:
+        query = compiled("", **kwargs)
+        return [row[1] for row in conn.execute(query.sql, query.params)]
+
+    assert names(sort="name") == ["Alpha", "beta", "gamma"]
+    assert names(sort="created") == ["beta", "gamma", "Alpha"]
+    assert names(sort="recent") == ["gamma", "Alpha", "beta"]  # last_access from make_session
+    assert names(sort="name", limit=1, offset=1) == ["beta"]
+    assert names(sort="name", limit=None, offset=2) == ["gamma"]
+
+
+def test_relevance_weights_name_highest(conn: sqlite3.Connection) -> None:
+    insert_sessions(
+        conn,
+        [
+            make_session(1, name="x", directory="/code/auth", last_access="2026-11-26T00:00:00Z"),
+            make_session(2, name="auth", directory="/code/x", last_access="2026-01-01T00:00:00Z"),
+            make_session(3, name="y", project="auth", last_access="2026-11-25T00:00:00Z"),
+        ]
+        + [make_session(n, name=f"filler {n}") for n in range(10, 30)],
+    )
+    query = compiled("auth")
+    rows = conn.execute(query.sql, query.params).fetchall()
+    assert [row[0] for row in rows] == ["s0002", "s0003", "s0001"]
+    scores = [row[-1] for row in rows]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0

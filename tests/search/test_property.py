@@ -1,0 +1,201 @@
+"""Property: for random sessions and random queries from the grammar, the compiled SQL on a real
+SQLite file returns exactly the sessions the reference evaluator accepts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.db import migrate_sync
+from store.errors import QueryError
+from store.query import compile_query, parse_query
+
+from .conftest import insert_sessions
+from .reference import matches
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+TZ = ZoneInfo("UTC")
+
+PROJECTS = ["myapp", "MyApp", "my-app", "api", "web_ui", "café", "Über", "", None]
+WORKTREES = ["main", "feat-auth", "feat_auth", "fix/Login", "wt1", None]
+BRANCHES = ["main", "feat/auth", "feature/authentication", "fix-123", "中文", None]
+DIRS = ["/a/b", "/a/bc", "/a/b/c", "/home/u/code/myapp", "/home/u/code/myapp2", "/", None]
+STAMPS = [f"2026-11-{d:02d}T{h:02d}:30:00.000000Z" for d in (19, 20, 21, 25, 26) for h in (0, 11)]
+WORDS = ["my", "myapp", "app", "feat", "auth", "AUTH", "au", "main", "fix", "123", "cafe"]
+WORDS += ["über", "uber", "中文", "web", "ui", "a", "b", "code", "home", "x", "feat_auth", "&"]
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(min_value=0, max_value=12))
+    rows = []
+    for n in range(count):
+        project = draw(st.sampled_from(PROJECTS))
+        worktree = draw(st.sampled_from(WORKTREES))
+        branch = draw(st.sampled_from(BRANCHES))
+        name = draw(
+            st.sampled_from(
+                [
+                    f"ccmgr-{project}-{worktree}-{branch}",
+                    f"{project or 'misc'} {n}",
+                    "Auth Service",
+                    "x",
+                ]
+            )
+        )
+        stamp = draw(st.sampled_from(STAMPS))
+        rows.append(
+            {
+                "id": f"id{n}",
+                "name": name,
+                "project": project,
+                "worktree": worktree,
+                "branch": branch,
+                "directory": draw(st.sampled_from(DIRS)),
+                "created_at": stamp,
+                "updated_at": stamp,
+                "last_access": draw(st.sampled_from(STAMPS)),
+                "status": draw(st.sampled_from(["attached", "detached", "ended"])),
+            }
+        )
+    return rows
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _value(text: str) -> str:
+    """A qualifier value, quoted when it has to be."""
+    if text == "" or any(c.isspace() or c in '()"' for c in text):
+        return _quote(text)
+    return text
+
+
+@st.composite
+def field_pattern(draw: st.DrawFn, pool: list[str | None]) -> str:
+    value = draw(st.sampled_from([v for v in pool if v is not None]))
+    how = draw(st.sampled_from(["same", "upper", "lower", "prefix", "suffix", "mid"]))
+    if how == "upper":
+        return value.upper()
+    if how == "lower":
+        return value.lower()
+    if how == "prefix":
+        return value[: draw(st.integers(0, len(value)))] + "*"
+    if how == "suffix":
+        return "*" + value[draw(st.integers(0, len(value))) :]
+    if how == "mid" and len(value) > 2:
+        return value[:1] + "*" + value[-1:]
+    return value
+
+
+def leaves() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(WORDS),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(lambda w: _quote(" ".join(w))),
+        field_pattern(PROJECTS).map(lambda v: "project:" + _value(v)),
+        field_pattern(WORKTREES).map(lambda v: "worktree:" + _value(v)),
+        field_pattern(BRANCHES).map(lambda v: "branch:" + _value(v)),
+        st.sampled_from(["name:x", "name:ccmgr-*", "name:*auth*", 'name:"auth service"']),
+        st.sampled_from(["/a/b", "/a", "/", "/a/b/", "/home/u/code/myapp", "/a/bc"]).map(
+            lambda d: "dir:" + d
+        ),
+        st.sampled_from(["active", "attached", "detached", "ended", "ENDED"]).map(
+            lambda s: "status:" + s
+        ),
+        st.sampled_from(["2026-11-20", "2026-11-21T11:30", "yesterday", "today", "3d", "1w"]).map(
+            lambda w: "since:" + w
+        ),
+        st.sampled_from(["2026-11-20", "2026-11-21T11:30:00Z", '"2 days ago"', "12h"]).map(
+            lambda w: "until:" + w
+        ),
+    )
+
+
+def queries() -> st.SearchStrategy[str]:
+    return st.recursive(
+        leaves(),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} AND {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} OR {p[1]}"),
+            inner.map(lambda q: f"NOT {q}"),
+            inner.map(lambda q: f"-({q})"),
+            inner.map(lambda q: f"({q})"),
+        ),
+        max_leaves=8,
+    ) | st.just("")
+
+
+@pytest.fixture(scope="module")
+def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path: Path = tmp_path_factory.mktemp("property") / "data.db"
+    migrate_sync(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    yield connection
+    connection.close()
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=sessions(), texts=st.lists(queries(), min_size=1, max_size=4))
+def test_compiled_sql_agrees_with_reference(
+    shared_db: sqlite3.Connection, rows: list[dict[str, Any]], texts: list[str]
+) -> None:
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, rows)
+    for text in texts:
+        tree = parse_query(text, now=NOW, tz=TZ)
+        expected = {r["id"] for r in rows if matches(tree, r)}
+        for sort in ("relevance", "recent", "name"):
+            compiled = compile_query(tree, sort=sort, limit=None)
+            got = [row[0] for row in shared_db.execute(compiled.sql, compiled.params)]
+            assert len(got) == len(set(got)), (text, sort)
+            assert set(got) == expected, (text, sort, compiled.sql, compiled.params)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=sessions(), text=queries(), limit=st.integers(1, 5), offset=st.integers(0, 5))
+def test_pages_are_slices_of_the_full_order(
+    shared_db: sqlite3.Connection, rows: list[dict[str, Any]], text: str, limit: int, offset: int
+) -> None:
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, rows)
+    tree = parse_query(text, now=NOW, tz=TZ)
+    for sort in ("relevance", "recent", "created", "name"):
+        whole = compile_query(tree, sort=sort, limit=None)
+        page = compile_query(tree, sort=sort, limit=limit, offset=offset)
+        all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
+        page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
+        assert page_ids == all_ids[offset : offset + limit]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=80) | st.text(alphabet='ab()"-*^:NOTADR \\', max_size=40))
+def test_any_text_parses_or_raises_query_error_and_sql_never_fails(
+    shared_db: sqlite3.Connection, text: str
+) -> None:
+    try:
+        tree = parse_query(text, now=NOW, tz=TZ, home="/home/u", cwd="/tmp")
+    except QueryError as exc:
+        assert 0 <= exc.position <= len(text)
+        assert exc.message and exc.hint
+        return
+    for sort in ("relevance", "recent"):
+        compiled = compile_query(tree, sort=sort)
+        shared_db.execute(compiled.sql, compiled.params).fetchall()
