@@ -116,9 +116,17 @@ def migrate_sync(path: Path, target: int | None = None) -> list[tuple[str, migra
 
 
 async def _connect_async(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+    if readonly and not path.exists():
+        # Fail before aiosqlite starts its thread: a failed connect would leave that thread
+        # behind, to complain after the event loop has closed.
+        connect_sync(path, readonly=True)
     # aiosqlite builds the stdlib connection in its own thread from this factory.
     conn = aiosqlite.Connection(lambda: connect_sync(path, readonly=readonly), iter_chunk_size=256)
-    return await conn
+    try:
+        return await conn
+    except BaseException:
+        await conn.close()
+        raise
 
 
 class Database:

@@ -162,3 +162,11 @@ def test_every_command_has_help(capsys) -> None:
             run([*path, "--help"])
         assert exit_info.value.code == 0
         assert "usage: ccmgr-watch" in capsys.readouterr().out
+
+
+def test_status_of_a_file_that_is_not_a_database(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "garbage.db"
+    db.write_bytes(b"garbage" * 100)
+    assert run(["db", "status", "--db", str(db)]) == 5
+    err = capsys.readouterr().err
+    assert err.startswith("Error: the database cannot be used") and "Traceback" not in err

@@ -247,3 +247,13 @@ async def test_pragmas_on_every_connection(db: Database) -> None:
                 assert row is not None and row[0] > 0
             async with conn.execute("PRAGMA journal_mode") as cur:
                 assert (await cur.fetchone()) == ("wal",)
+
+
+async def test_reader_of_a_missing_database_is_a_store_error(tmp_path: Path) -> None:
+    from store.db import open_reader
+    from store.errors import StoreError
+
+    with pytest.raises(StoreError, match="no database"):
+        async with open_reader(tmp_path / "missing.db"):
+            pass
+    assert not (tmp_path / "missing.db").exists()

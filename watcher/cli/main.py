@@ -99,6 +99,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: report it plainly, full trace only on request
         if os.environ.get("CCMGR_WATCH_DEBUG"):
             raise
+        sqlite3 = sys.modules.get("sqlite3")  # looked up, not imported: start-up stays fast
+        if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+            _report(
+                f"the database cannot be used: {exc}",
+                "check that --db (or CCMGR_WATCH_DB) names a ccmgr-watch database; "
+                "`ccmgr-watch db status` tells more",
+            )
+            return EXIT_CODES["store"]
         _report(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in ccmgr-watch; rerun with CCMGR_WATCH_DEBUG=1 for the traceback "
