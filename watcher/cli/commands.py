@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from watcher.cli import db_cmd
+from watcher.cli import db_cmd, run_cmd, session_cmd
 
 Registrar = Callable[[Any, Callable[[str, str], Any], Any], None]
 
 REGISTRARS: list[Registrar] = [
     db_cmd.register,
+    run_cmd.register,
+    session_cmd.register,
 ]
