@@ -1,0 +1,318 @@
+"""One supervised task per tmux socket: wait for a server, attach, reconcile, follow, reconnect.
+
+``watch_server`` never returns on its own. It waits for a server without polling hard (a
+watchfiles watch on the socket folder plus a slow fallback probe), attaches a control client to
+a deterministically chosen session, reconciles a fresh snapshot against what the store and its
+own memory believe, then turns notifications into :class:`watcher.events.Lifecycle` events sent
+into the writer's bounded stream (``await send.send``: back-pressure is the point). When the
+control client exits (its session killed, ``kill-server``, a user's ``attach -d``) it goes round
+again: another session or a wait for the next server, and another reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectSendStream
+
+from store.errors import TmuxError
+from store.timefmt import now_ts
+from watcher.events import KnownSession, Lifecycle, server_key
+from watcher.protocol import (
+    ClientDetached,
+    ClientSessionChanged,
+    Exit,
+    Notification,
+    SessionChanged,
+    SessionRenamed,
+    SessionsChanged,
+    UnlinkedWindowAdd,
+    UnlinkedWindowClose,
+    UnlinkedWindowRenamed,
+    WindowAdd,
+    WindowClose,
+    WindowRenamed,
+)
+from watcher.tmux import ControlClient, choose_session, open_control_client, probe_server
+from watcher.tracker import ClientInfo, SessionTracker, Snapshot
+
+__all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
+
+KnownAlive = Callable[[str], Awaitable[list[KnownSession]]]
+
+
+class ServerState(msgspec.Struct, frozen=True, kw_only=True):
+    """What one server task is doing, for ``status``: published on every change."""
+
+    socket_path: str
+    server: str | None = None
+    connected: bool = False
+    session: str | None = None
+    last_error: str | None = None
+
+
+async def wait_for_socket_change(socket_path: str, timeout: float) -> bool:
+    """Wait until something changes in the socket's folder, or ``timeout`` seconds pass.
+
+    Returns True on a change. Watches the nearest existing ancestor folder when the socket
+    folder does not exist yet (tmux creates it with the first server), non-recursively.
+    """
+    from watchfiles import awatch  # imported here: only the service needs it
+
+    folder = Path(socket_path).parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    stop = anyio.Event()
+    changed = False
+
+    async def watch() -> None:
+        nonlocal changed
+        try:
+            async for _changes in awatch(
+                folder,
+                stop_event=stop,
+                watch_filter=None,
+                debounce=20,
+                step=20,
+                recursive=False,
+                rust_timeout=int(timeout * 1000) + 1000,
+            ):
+                changed = True
+                stop.set()
+                return
+        except (OSError, RuntimeError):
+            # The folder vanished or cannot be watched: fall back to the timeout.
+            await anyio.sleep(timeout)
+            stop.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            with anyio.move_on_after(timeout):
+                await stop.wait()
+            stop.set()
+    finally:
+        # The watch thread polls ``stop`` every ``step`` ms, so shutdown is prompt.
+        stop.set()
+    return changed
+
+
+async def watch_server(
+    address: str,
+    *,
+    send: MemoryObjectSendStream[Lifecycle],
+    known_alive: KnownAlive,
+    on_state: Callable[[ServerState], None] | None = None,
+    tmux: str = "tmux",
+    fallback_interval: float = 30.0,
+    empty_server_interval: float = 2.0,
+) -> None:
+    """Watch the tmux server(s) on socket path ``address`` forever, sending lifecycle events.
+
+    ``known_alive(socket_path)`` returns the sessions the store believes alive on that socket
+    (any server key built from the same socket path); it is read before every reconciliation.
+    """
+    watcher = _ServerWatcher(address, send, known_alive, on_state, tmux)
+    await watcher.run(fallback_interval, empty_server_interval)
+
+
+class _ServerWatcher:
+    def __init__(
+        self,
+        address: str,
+        send: MemoryObjectSendStream[Lifecycle],
+        known_alive: KnownAlive,
+        on_state: Callable[[ServerState], None] | None,
+        tmux: str,
+    ) -> None:
+        self.address = address
+        self.send = send
+        self.known_alive = known_alive
+        self.on_state = on_state
+        self.tmux = tmux
+        self.tracker = SessionTracker(address)
+        self.state = ServerState(socket_path=address)
+        # True when the connection ended right after an unprocessed %sessions-changed: the
+        # sessions missing at the next reconciliation were then killed, not lost in a gap.
+        self.missed_change = False
+
+    def publish(self, **changes: object) -> None:
+        state = msgspec.structs.replace(self.state, **changes)
+        if state != self.state:
+            self.state = state
+            if self.on_state is not None:
+                self.on_state(state)
+
+    async def emit(self, events: Sequence[Lifecycle]) -> None:
+        for event in events:
+            await self.send.send(event)
+
+    async def run(self, fallback_interval: float, empty_server_interval: float) -> None:
+        self.publish()
+        if self.on_state is not None:
+            self.on_state(self.state)
+        failures = 0
+        while True:
+            try:
+                probe = await probe_server(self.address, tmux=self.tmux)
+            except TmuxError as exc:
+                self.publish(connected=False, last_error=str(exc))
+                await anyio.sleep(fallback_interval)
+                continue
+            if probe is None or not probe.sessions:
+                # No server (or one without sessions): everything believed alive is gone.
+                known = await self.known_alive(self.address)
+                await self.emit(
+                    self.tracker.reconcile(None, known, now_ts(), missing_as=self._missing_as())
+                )
+                self.missed_change = False
+                self.publish(connected=False, server=None, session=None)
+                if probe is None:
+                    await wait_for_socket_change(self.address, fallback_interval)
+                else:
+                    # Creating a session changes no file, so this case has to poll (rare:
+                    # only servers with exit-empty off sit without sessions).
+                    await anyio.sleep(empty_server_interval)
+                continue
+            target = choose_session(probe)
+            assert target is not None
+            connected = False
+            try:
+                async with open_control_client(self.address, target, tmux=self.tmux) as client:
+                    connected = True
+                    failures = 0
+                    await self.follow(client)
+                    reason = client.closed_reason
+            except TmuxError as exc:
+                reason = str(exc)
+            self.publish(connected=False, session=None, last_error=reason)
+            if not connected:
+                failures += 1
+                # The session may have died between probe and attach; back off if it repeats.
+                await anyio.sleep(min(0.05 * 2**failures, 5.0))
+
+    def _missing_as(self) -> Literal["vanished", "killed"]:
+        return "killed" if self.missed_change else "vanished"
+
+    async def snapshot(self, client: ControlClient) -> Snapshot:
+        info = await client.server_info()
+        sessions = await client.list_sessions()
+        clients = await client.list_clients()
+        windows = await client.list_windows()
+        return Snapshot(
+            server=server_key(self.address, info.pid, info.start_time),
+            own_client=info.client_name,
+            sessions=tuple(sessions),
+            clients=tuple(clients),
+            windows=tuple(windows),
+        )
+
+    async def follow(self, client: ControlClient) -> None:
+        """Snapshot, reconcile, then translate notifications until the client ends."""
+        try:
+            snapshot = await self.snapshot(client)
+        except TmuxError:
+            return
+        known = await self.known_alive(self.address)
+        events = self.tracker.reconcile(snapshot, known, now_ts(), missing_as=self._missing_as())
+        self.missed_change = False
+        self.publish(
+            connected=True, server=snapshot.server, session=client.session_id, last_error=None
+        )
+        await self.emit(events)
+
+        queue: deque[Notification] = deque()
+        relists_queued = 0
+        stream = client.notifications
+        while True:
+            if queue:
+                note = queue.popleft()
+            else:
+                try:
+                    note = await stream.receive()
+                except anyio.EndOfStream:
+                    return
+            if isinstance(note, SessionsChanged):
+                # Look at what is already buffered: a later %sessions-changed will re-list
+                # anyway, so a burst costs one listing, not one per session.
+                while True:
+                    try:
+                        extra = stream.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    queue.append(extra)
+                    if isinstance(extra, SessionsChanged):
+                        relists_queued += 1
+                if relists_queued:
+                    relists_queued -= 1
+                    continue
+            try:
+                await self.handle(client, note)
+            except TmuxError:
+                # The connection is going away (the reply never came); reconcile on reconnect.
+                if isinstance(note, SessionsChanged):
+                    self.missed_change = True
+                return
+
+    async def refresh_sessions(self, client: ControlClient) -> None:
+        sessions = await client.list_sessions()
+        await self.emit(self.tracker.sessions_listed(sessions, now_ts()))
+
+    async def handle(self, client: ControlClient, note: Notification) -> None:
+        tracker = self.tracker
+        match note:
+            case SessionsChanged():
+                await self.refresh_sessions(client)
+            case SessionRenamed(session_id=sid, name=name):
+                if tracker.knows_session(sid):
+                    await self.emit(tracker.session_renamed(sid, name, now_ts()))
+                else:
+                    await self.refresh_sessions(client)
+            case ClientSessionChanged(client=name, session_id=sid):
+                if name == tracker.own_client:
+                    return
+                if not tracker.knows_session(sid):
+                    await self.refresh_sessions(client)
+                control = await self.is_control_client(client, name)
+                info = ClientInfo(name=name, session_id=sid, control=control)
+                await self.emit(tracker.client_session_changed(info, now_ts()))
+            case ClientDetached(client=name):
+                await self.emit(tracker.client_detached(name, now_ts()))
+            case WindowAdd(window_id=wid) | UnlinkedWindowAdd(window_id=wid):
+                await self.relink_window(client, wid)
+            case WindowClose(window_id=wid) | UnlinkedWindowClose(window_id=wid):
+                if tracker.knows_window(wid):
+                    await self.relink_window(client, wid)
+            case (
+                WindowRenamed(window_id=wid, name=name)
+                | UnlinkedWindowRenamed(window_id=wid, name=name)
+            ):
+                await self.emit(tracker.window_renamed(wid, name, now_ts()))
+            case SessionChanged(session_id=sid):
+                self.publish(session=sid)
+            case Exit():
+                pass
+            case _:
+                pass
+
+    async def relink_window(self, client: ControlClient, window_id: str) -> None:
+        links = await client.list_windows(window_id)
+        if any(not self.tracker.knows_session(link.session_id) for link in links):
+            await self.refresh_sessions(client)
+        await self.emit(self.tracker.window_links(window_id, links, now_ts()))
+
+    async def is_control_client(self, client: ControlClient, name: str) -> bool:
+        known = self.tracker.clients.get(name)
+        if known is not None:
+            return known.control
+        for info in await client.list_clients():
+            if info.name == name:
+                return info.control
+        # Gone already: control clients without a tty are named client-<pid>, tty clients
+        # by their tty path.
+        return not name.startswith("/")
