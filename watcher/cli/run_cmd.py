@@ -152,11 +152,16 @@ def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, An
         print(f"watching every server in {last.get('socket_dir')}")
     for server in servers:
         state = server.get("state")
+        error = server.get("last_error")
         if isinstance(state, dict):
-            state = state.get("state") or state.get("phase") or state
+            error = state.get("last_error") or error
+            if state.get("connected"):
+                state = f"connected, attached to session {state.get('session')}"
+            else:
+                state = "waiting for a server"
         line = f"  {server.get('socket')}: {state}"
-        if server.get("last_error"):
-            line += f" (last error: {server['last_error']})"
+        if error:
+            line += f" (last error: {error})"
         print(line)
     print(f"events written: {last.get('events_written', 0)}")
     event = last.get("last_event")
