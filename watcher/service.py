@@ -34,6 +34,7 @@ from store.paths import FILE_MODE, ensure_private_dir
 from store.timefmt import now_ts
 from watcher.enrich import run_enricher
 from watcher.events import KnownSession, Lifecycle
+from watcher.tmux import default_socket_path, socket_dir
 from watcher.writer import (
     DEFAULT_BATCH_SIZE,
     AliveQuery,
@@ -68,12 +69,6 @@ class ServerWatch(Protocol):
 # --- where the user's tmux sockets are ----------------------------------------------------------
 
 
-def socket_dir() -> Path:
-    """The user's tmux socket folder, as tmux computes it: ``${TMUX_TMPDIR:-/tmp}/tmux-$UID``."""
-    base = os.environ.get("TMUX_TMPDIR") or "/tmp"  # tmux's own default
-    return Path(base) / f"tmux-{os.getuid()}"
-
-
 def socket_for_name(name: str) -> str:
     """The socket path of ``tmux -L NAME``."""
     if not name or "/" in name:
@@ -85,7 +80,7 @@ def socket_for_name(name: str) -> str:
 
 def default_socket() -> str:
     """The user's default tmux server (never ``$TMUX``: the watcher may run inside a pane)."""
-    return socket_for_name("default")
+    return default_socket_path()
 
 
 def is_socket(path: str | Path) -> bool:
@@ -224,16 +219,9 @@ class _ServerTask:
 
 
 def _load_watch_server() -> ServerWatch:
-    import importlib
+    from watcher.server_task import watch_server
 
-    try:
-        module = importlib.import_module("watcher.server_task")
-    except ImportError as exc:  # only while the tmux side is not installed
-        raise WatcherError(
-            f"the tmux connection is not available ({exc})", hint="reinstall ccmgr-watch"
-        ) from exc
-    watch: ServerWatch = module.watch_server
-    return watch
+    return watch_server
 
 
 class Service:

@@ -20,9 +20,9 @@ from watcher.service import (
     ServiceConfig,
     lock_holder,
     read_status,
-    socket_dir,
     status_path,
 )
+from watcher.tmux import socket_dir
 
 pytestmark = pytest.mark.anyio
 
