@@ -4,14 +4,22 @@ Every server gets a unique ``-L`` socket name and ``-f /dev/null``; sessions run
 ``sleep 3600`` (never a login shell); ``$TMUX`` is removed from every child's environment; the
 server is killed in teardown. Usage::
 
-    from tests.tmux_server import TmuxServer, tmux_server  # noqa: F401  (fixture)
+    from tests.tmux_server import TmuxServer, private_server
 
-    async def test_x(tmux_server: TmuxServer) -> None:
-        sid = await tmux_server.new_session("name")
+    @pytest.fixture
+    def srv() -> Iterator[TmuxServer]:
+        with private_server() as server:
+            yield server
+
+    async def test_x(srv: TmuxServer) -> None:
+        sid = await srv.new_session("name")
+
+(or import the ``tmux_server`` fixture itself into a conftest).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
@@ -58,8 +66,13 @@ class TmuxServer:
         self.clients: list[PtyClient] = []
 
     def argv(self, *args: str) -> list[str]:
-        """The argv for ``tmux -L <name> -f /dev/null ARGS``."""
-        return ["tmux", "-L", self.name, "-f", "/dev/null", *args]
+        """The argv for ``tmux -L <name> -f /dev/null ARGS``.
+
+        tmux's command line treats an argument ending in ``;`` as a command separator, so such
+        arguments are escaped (``\\;``) to arrive literally.
+        """
+        escaped = [a[:-1] + "\\;" if a.endswith(";") else a for a in args]
+        return ["tmux", "-L", self.name, "-f", "/dev/null", *escaped]
 
     def run_sync(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a tmux command synchronously (for setup/teardown)."""
@@ -114,13 +127,19 @@ class TmuxServer:
         rows = [line.split("\x1f") for line in out.splitlines()]
         return [(r[0], r[1]) for r in rows if len(r) == 3 and r[2] != "1"]
 
-    async def attach_pty(self, session_id: str, timeout: float = 10) -> PtyClient:
-        """Attach a real client through a pseudo-terminal; return once tmux lists it."""
+    async def attach_pty(
+        self, session_id: str, *, detach_others: bool = False, timeout: float = 10
+    ) -> PtyClient:
+        """Attach a real client through a pseudo-terminal; return once tmux lists it.
+
+        ``detach_others`` runs ``attach -d`` (which also kicks a watcher attached there).
+        """
         before = {name for name, _ in await self.human_clients()}
         # The command string is a shell string for script(1): only our own socket name
         # (hex) and a $N id go into it, never a session name.
         assert session_id.startswith("$") and session_id[1:].isdigit()
-        command = f"tmux -L {self.name} attach-session -t '{session_id}'"
+        flag = " -d" if detach_others else ""
+        command = f"tmux -L {self.name} attach-session{flag} -t '{session_id}'"
         process = subprocess.Popen(
             ["script", "-qfc", command, "/dev/null"],
             stdin=subprocess.PIPE,
@@ -147,9 +166,9 @@ class TmuxServer:
         self.clients.clear()
 
 
-@pytest.fixture
-def tmux_server() -> Iterator[TmuxServer]:
-    """A fresh private tmux server name (the server starts with the first session)."""
+@contextlib.contextmanager
+def private_server() -> Iterator[TmuxServer]:
+    """A fresh private tmux server name, killed (and its socket removed) on exit."""
     server = TmuxServer()
     try:
         yield server
@@ -157,3 +176,10 @@ def tmux_server() -> Iterator[TmuxServer]:
         server.kill_server_sync()
         # tmux 3.3a leaves its socket file behind; tidy up our own.
         Path(server.socket_path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def tmux_server() -> Iterator[TmuxServer]:
+    """Fixture form of :func:`private_server` (the server starts with the first session)."""
+    with private_server() as server:
+        yield server

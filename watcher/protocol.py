@@ -468,7 +468,11 @@ class ControlParser:
         return self._block is not None
 
     def feed(self, data: bytes) -> list[Message]:
-        """Add bytes from the stream; return every message they complete, in order."""
+        """Add bytes from the stream; return every message they complete, in order.
+
+        Raises :class:`ProtocolError` at the first malformed line (or on the next call, when
+        messages before it are returned first).
+        """
         if self._error is not None:
             raise self._error
         if self._ended:
@@ -484,7 +488,14 @@ class ControlParser:
                 break
             raw = bytes(buffer[start:newline])
             start = newline + 1
-            self._line(raw, messages)
+            try:
+                self._line(raw, messages)
+            except ProtocolError:
+                # Hand out what came before the bad line; the (sticky) error is raised by the
+                # next call, so results do not depend on how the bytes were chunked.
+                if messages:
+                    return messages
+                raise
         if start:
             del buffer[:start]
         self._scan_from = len(buffer)

@@ -559,19 +559,30 @@ async def open_control_client(
             f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
         ) from exc
     client = ControlClient(process, socket_path, session_id, buffer)
-    async with process, anyio.create_task_group() as tg:
-        tg.start_soon(client._read_stdout)
-        tg.start_soon(client._read_stderr)
-        try:
-            with anyio.move_on_after(attach_timeout) as scope:
-                await client._attached.wait()
-            if scope.cancelled_caught or client.closed:
-                raise TmuxError(
-                    f"cannot attach a control client to {session_id} on {socket_path}"
-                    f" ({client.closed_reason or 'timed out'})",
-                    hint="the session may have just ended; the watcher retries by itself",
-                )
-            yield client
-        finally:
-            with anyio.CancelScope(shield=True):
-                await client._shutdown()
+    attach_error: TmuxError | None = None
+    try:
+        async with process, anyio.create_task_group() as tg:
+            tg.start_soon(client._read_stdout)
+            tg.start_soon(client._read_stderr)
+            try:
+                with anyio.move_on_after(attach_timeout) as scope:
+                    await client._attached.wait()
+                if scope.cancelled_caught or client.closed:
+                    attach_error = TmuxError(
+                        f"cannot attach a control client to {session_id} on {socket_path}"
+                        f" ({client.closed_reason or 'timed out'})",
+                        hint="the session may have just ended; the watcher retries by itself",
+                    )
+                else:
+                    yield client
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await client._shutdown()
+    except BaseExceptionGroup as group:
+        # The reader tasks never raise, so a group holds the body's own exception: unwrap it
+        # so callers can catch TmuxError and friends directly.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    if attach_error is not None:
+        raise attach_error

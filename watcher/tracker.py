@@ -216,14 +216,17 @@ class SessionTracker:
             sid for sid in sorted(new_sessions, key=_id_number) if (snapshot.server, sid) in prior
         ]
         for sid in survivors:
-            old_name = prior[(snapshot.server, sid)][0]
+            old_name, old_status = prior[(snapshot.server, sid)]
             if old_name != new_sessions[sid].name:
+                # The attach changes follow as their own events, so this one keeps the status
+                # the session had before them.
                 events.append(
                     self._event(
                         sid,
                         "renamed",
                         timestamp,
                         {"old_name": old_name, "new_name": new_sessions[sid].name},
+                        status=old_status,
                     )
                 )
 
