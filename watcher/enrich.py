@@ -23,6 +23,8 @@ log = logging.getLogger("ccmgr_watch.enrich")
 
 GIT_TIMEOUT = 2.0
 CONCURRENCY = 4
+CACHE_TTL = 10.0  # seconds a directory's git answer is reused (a branch switch shows after)
+_CACHE_SIZE = 4096
 _CCMGR_NAME = re.compile(r"^ccmgr-([^-]+)-([^-]+)-(.+)$")
 _CCMGR_MAX_LEN = 50
 # git must not prompt, take optional locks in the user's repository, or translate its output.
@@ -96,10 +98,51 @@ async def git_info(directory: str, *, timeout: float = GIT_TIMEOUT) -> Enrichmen
     return None
 
 
-async def enrich(request: EnrichRequest, *, timeout: float = GIT_TIMEOUT) -> Enrichment | None:
+class GitCache:
+    """Recent :func:`git_info` answers by directory, so a burst of sessions in one worktree
+    costs one git run, not one per session (spawning git is what enrichment spends its CPU on).
+
+    Answers (including "not in git") are kept for ``ttl`` seconds; concurrent lookups of the
+    same directory share one git run.
+    """
+
+    def __init__(self, *, ttl: float = CACHE_TTL, timeout: float = GIT_TIMEOUT) -> None:
+        self.ttl = ttl
+        self.timeout = timeout
+        self._answers: dict[str, tuple[float, Enrichment | None]] = {}
+        self._pending: dict[str, anyio.Event] = {}
+
+    async def lookup(self, directory: str) -> Enrichment | None:
+        """What git says about ``directory``, at most ``ttl`` seconds old."""
+        while True:
+            cached = self._answers.get(directory)
+            if cached is not None and anyio.current_time() - cached[0] < self.ttl:
+                return cached[1]
+            pending = self._pending.get(directory)
+            if pending is None:
+                break
+            await pending.wait()  # someone else is asking git right now
+        done = self._pending[directory] = anyio.Event()
+        try:
+            found = await git_info(directory, timeout=self.timeout)
+            if len(self._answers) >= _CACHE_SIZE:
+                self._answers.clear()  # crude, and rare: thousands of distinct directories
+            self._answers[directory] = (anyio.current_time(), found)
+            return found
+        finally:
+            del self._pending[directory]
+            done.set()
+
+
+async def enrich(
+    request: EnrichRequest, *, timeout: float = GIT_TIMEOUT, cache: GitCache | None = None
+) -> Enrichment | None:
     """What to store for one session: git for its directory first, else its ccmgr-style name."""
     if request.directory:
-        found = await git_info(request.directory, timeout=timeout)
+        if cache is not None:
+            found = await cache.lookup(request.directory)
+        else:
+            found = await git_info(request.directory, timeout=timeout)
         if found is not None:
             return Enrichment(
                 session_id=request.session_id,
@@ -127,13 +170,15 @@ async def run_enricher(
     *,
     timeout: float = GIT_TIMEOUT,
     concurrency: int = CONCURRENCY,
+    cache_ttl: float = CACHE_TTL,
 ) -> None:
     """Look up every request (at most ``concurrency`` at once) and send results to the writer."""
     limiter = anyio.CapacityLimiter(concurrency)
+    cache = GitCache(ttl=cache_ttl, timeout=timeout)
 
     async def one(request: EnrichRequest, token: object) -> None:
         try:
-            found = await enrich(request, timeout=timeout)
+            found = await enrich(request, timeout=timeout, cache=cache)
             if found is not None:
                 await results.send(found)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):

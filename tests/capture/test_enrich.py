@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from watcher.enrich import enrich, git_info, parse_ccmgr_name, run_enricher
+from watcher.enrich import GitCache, enrich, git_info, parse_ccmgr_name, run_enricher
 from watcher.writer import Enrichment, EnrichRequest, WriterItem
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +149,25 @@ async def test_run_enricher_sends_results_to_the_writer_stream(repo: Path, tmp_p
         results = [item async for item in res_receive]
     got = sorted((r.session_id, r.source) for r in results if isinstance(r, Enrichment))
     assert got == [("a", "git"), ("c", "name")]
+
+
+async def test_git_cache_asks_git_once_per_directory(
+    repo: Path, tmp_path: Path, monkeypatch
+) -> None:
+    calls = tmp_path / "calls"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    counting = bindir / "git"
+    counting.write_text(f'#!/bin/sh\necho x >> "{calls}"\nexec {real_git} "$@"\n')
+    counting.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    cache = GitCache(ttl=60)
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):  # concurrent lookups share one run
+            tg.start_soon(cache.lookup, str(repo))
+    again = await cache.lookup(str(repo))
+    assert again is not None and again.project == "my project"
+    assert len(calls.read_text().splitlines()) == 2  # rev-parse + branch, once
+    await GitCache(ttl=0).lookup(str(repo))
+    assert len(calls.read_text().splitlines()) == 4
