@@ -38,7 +38,13 @@ from watcher.protocol import (
     WindowClose,
     WindowRenamed,
 )
-from watcher.tmux import ControlClient, choose_session, open_control_client, probe_server
+from watcher.tmux import (
+    ControlClient,
+    choose_session,
+    open_control_client,
+    probe_server,
+    wait_for_sessions_changed,
+)
 from watcher.tracker import ClientInfo, SessionTracker, Snapshot
 
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
@@ -47,7 +53,13 @@ KnownAlive = Callable[[str], Awaitable[list[KnownSession]]]
 
 
 class ServerState(msgspec.Struct, frozen=True, kw_only=True):
-    """What one server task is doing, for ``status``: published on every change."""
+    """What one server task is doing, for ``status``: published on every change.
+
+    ``server`` is the server key of the current (or last) server lifetime, ``session`` the
+    tmux id of the session the watcher's control client is attached to. ``last_error`` is the
+    most recent abnormal end (a failed attach, a protocol error, a crashed server); ordinary
+    ends (the watcher's session killed, ``kill-server``, a user's ``attach -d``) do not set it.
+    """
 
     socket_path: str
     server: str | None = None
@@ -110,15 +122,18 @@ async def watch_server(
     on_state: Callable[[ServerState], None] | None = None,
     tmux: str = "tmux",
     fallback_interval: float = 30.0,
-    empty_server_interval: float = 2.0,
+    retry_delay: float = 0.05,
 ) -> None:
     """Watch the tmux server(s) on socket path ``address`` forever, sending lifecycle events.
 
     ``known_alive(socket_path)`` returns the sessions the store believes alive on that socket
     (any server key built from the same socket path); it is read before every reconciliation.
+    ``on_state`` gets a new :class:`ServerState` on every change. ``fallback_interval`` is the
+    slow probe used when the folder watch sees nothing; ``retry_delay`` starts the back-off
+    for connections that fail or drop at once.
     """
     watcher = _ServerWatcher(address, send, known_alive, on_state, tmux)
-    await watcher.run(fallback_interval, empty_server_interval)
+    await watcher.run(fallback_interval, retry_delay)
 
 
 class _ServerWatcher:
@@ -152,11 +167,10 @@ class _ServerWatcher:
         for event in events:
             await self.send.send(event)
 
-    async def run(self, fallback_interval: float, empty_server_interval: float) -> None:
-        self.publish()
+    async def run(self, fallback_interval: float, retry_delay: float) -> None:
         if self.on_state is not None:
             self.on_state(self.state)
-        failures = 0
+        setbacks = 0  # failed attaches and connections that dropped at once, in a row
         while True:
             try:
                 probe = await probe_server(self.address, tmux=self.tmux)
@@ -175,26 +189,35 @@ class _ServerWatcher:
                 if probe is None:
                     await wait_for_socket_change(self.address, fallback_interval)
                 else:
-                    # Creating a session changes no file, so this case has to poll (rare:
-                    # only servers with exit-empty off sit without sessions).
-                    await anyio.sleep(empty_server_interval)
+                    # A server with exit-empty off and no sessions: creating a session changes
+                    # no file, so listen with a session-less control client instead.
+                    if await wait_for_sessions_changed(
+                        self.address, fallback_interval, tmux=self.tmux
+                    ):
+                        await anyio.sleep(retry_delay)  # never spin on a misbehaving server
                 continue
             target = choose_session(probe)
             assert target is not None
-            connected = False
+            started = anyio.current_time()
+            error: str | None = None
             try:
                 async with open_control_client(self.address, target, tmux=self.tmux) as client:
-                    connected = True
-                    failures = 0
                     await self.follow(client)
-                    reason = client.closed_reason
+                error = client.failure
             except TmuxError as exc:
-                reason = str(exc)
-            self.publish(connected=False, session=None, last_error=reason)
-            if not connected:
-                failures += 1
-                # The session may have died between probe and attach; back off if it repeats.
-                await anyio.sleep(min(0.05 * 2**failures, 5.0))
+                error = str(exc)
+            changes: dict[str, object] = {"connected": False, "session": None}
+            if error is not None:
+                changes["last_error"] = error
+            self.publish(**changes)
+            # Reconnecting at once is right after a kill or a kick; but a connection that keeps
+            # failing or dropping straight away (a hook that detaches every new client, a
+            # session that dies between probe and attach) must not spin.
+            if anyio.current_time() - started < 2.0:
+                setbacks += 1
+                await anyio.sleep(min(retry_delay * 2 ** (setbacks - 1), 10.0))
+            else:
+                setbacks = 0
 
     def _missing_as(self) -> Literal["vanished", "killed"]:
         return "killed" if self.missed_change else "vanished"
@@ -221,9 +244,7 @@ class _ServerWatcher:
         known = await self.known_alive(self.address)
         events = self.tracker.reconcile(snapshot, known, now_ts(), missing_as=self._missing_as())
         self.missed_change = False
-        self.publish(
-            connected=True, server=snapshot.server, session=client.session_id, last_error=None
-        )
+        self.publish(connected=True, server=snapshot.server, session=client.session_id)
         await self.emit(events)
 
         queue: deque[Notification] = deque()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,15 @@ from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from store.errors import ProtocolError, TmuxError
-from watcher.protocol import ControlParser, Exit, Message, Notification, Reply, SessionChanged
+from watcher.protocol import (
+    ControlParser,
+    Exit,
+    Message,
+    Notification,
+    Reply,
+    SessionChanged,
+    SessionsChanged,
+)
 from watcher.tracker import ClientInfo, SessionInfo, WindowInfo
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "quote_argument",
     "resolve_address",
     "socket_dir",
+    "wait_for_sessions_changed",
 ]
 
 # no-detach-on-destroy is 3.6+; older tmux ignores unknown client flags (verified on 3.3a).
@@ -161,6 +171,22 @@ def _id_number(session_id: str) -> int:
         return 1 << 62
 
 
+async def _run_tmux(
+    tmux: str, socket_path: str, args: list[str]
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return await anyio.run_process(
+            [tmux, "-u", "-S", socket_path, *args],
+            check=False,
+            env=control_env(),
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        raise TmuxError(
+            f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
+        ) from exc
+
+
 async def probe_server(socket_path: str, *, tmux: str = "tmux") -> ProbeResult | None:
     """Ask the server on ``socket_path`` for its sessions; None when no server is running.
 
@@ -169,29 +195,19 @@ async def probe_server(socket_path: str, *, tmux: str = "tmux") -> ProbeResult |
     """
     if not os.path.exists(socket_path):
         return None
-    argv = [
-        tmux,
-        "-u",
-        "-S",
-        socket_path,
-        "list-sessions",
-        "-F",
-        "S" + SEP + "#{session_id}",
-        ";",
+    sessions_cmd = ["list-sessions", "-F", "S" + SEP + "#{session_id}"]
+    clients_cmd = [
         "list-clients",
         "-F",
         "C" + SEP + "#{session_id}" + SEP + "#{client_control_mode}",
     ]
-    try:
-        result = await anyio.run_process(
-            argv, check=False, env=control_env(), stdin=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        raise TmuxError(
-            f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
-        ) from exc
+    result = await _run_tmux(tmux, socket_path, [*sessions_cmd, ";", *clients_cmd])
     if result.returncode != 0:
-        return None
+        # list-clients fails ("no current target") on a server without sessions: ask again
+        # with list-sessions alone to tell that apart from no server at all.
+        result = await _run_tmux(tmux, socket_path, sessions_cmd)
+        if result.returncode != 0:
+            return None
     sessions: list[str] = []
     humans: set[str] = set()
     for raw in result.stdout.decode("utf-8", "surrogateescape").splitlines():
@@ -223,6 +239,55 @@ def choose_session(probe: ProbeResult, *, avoid: Sequence[str] = ()) -> str | No
     return probe.human_sessions[0] if probe.human_sessions else next(iter(probe.sessions), None)
 
 
+async def wait_for_sessions_changed(
+    socket_path: str, timeout: float, *, tmux: str = "tmux"
+) -> bool:
+    """On a running server without sessions, wait until one is created (or the server exits).
+
+    Uses a session-less control client (``tmux -C wait-for <unique channel>``): it receives
+    ``%sessions-changed`` and ``%exit`` but is attached to no session, so it has none of an
+    attached client's side effects, and no polling is needed. Returns False on timeout.
+    """
+    channel = f"ccmgr-watch-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    argv = [tmux, "-u", "-S", socket_path, "-C", "wait-for", channel]
+    try:
+        process = await anyio.open_process(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=control_env(),
+        )
+    except OSError as exc:
+        raise TmuxError(
+            f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
+        ) from exc
+    parser = ControlParser()
+    changed = False
+    try:
+        with anyio.move_on_after(timeout):
+            stdout = process.stdout
+            assert stdout is not None
+            try:
+                async for chunk in stdout:
+                    if any(isinstance(m, (SessionsChanged, Exit)) for m in parser.feed(chunk)):
+                        break
+            except (ProtocolError, anyio.BrokenResourceError, OSError):
+                pass
+            # A change, the server's exit, or a client that could not start: look again.
+            changed = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(ProcessLookupError, OSError):
+                process.terminate()
+            with anyio.move_on_after(2):
+                await process.wait()
+            with contextlib.suppress(ProcessLookupError, OSError):
+                process.kill()
+            await process.aclose()
+    return changed
+
+
 # --- the control client -------------------------------------------------------------------------
 
 
@@ -233,6 +298,11 @@ class ServerInfo(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str
     pid: int
     start_time: int
+
+
+def _benign_exit(reason: str) -> bool:
+    # tmux's %exit reasons for a detach, a killed session or a stopped server (client.c).
+    return reason.startswith("detached") or reason in ("exited", "server exited")
 
 
 class _Pending:
@@ -271,6 +341,8 @@ class ControlClient:
         self.target = session_id
         self.session_id: str | None = None
         self.closed_reason: str | None = None
+        # Set when the connection ended abnormally (not a plain detach/kill/exit).
+        self.failure: str | None = None
         self.returncode: int | None = None
         self.protocol_error: ProtocolError | None = None
         self.stray_lines = 0
@@ -366,7 +438,8 @@ class ControlClient:
         reply = await self.command_line(f'list-sessions -F "{_SESSION_FORMAT}"')
         sessions = []
         for line in reply.lines:
-            fields = line.split(SEP)
+            # The path comes last and is not vis-encoded: it may itself contain the separator.
+            fields = line.split(SEP, 7)
             if len(fields) != 8:
                 raise ProtocolError(
                     f"unexpected list-sessions line: {line[:200]!r}",
@@ -443,12 +516,15 @@ class ControlClient:
                 self._attached.set()
             elif isinstance(message, Exit):
                 self._set_reason(f"tmux said %exit {message.reason or ''}".strip())
+                if message.reason and not _benign_exit(message.reason):
+                    self.failure = f"tmux control client exited: {message.reason}"
             try:
                 self._send.send_nowait(message)
             except anyio.WouldBlock:
                 # Never stop draining stdout (tmux would buffer without limit); a consumer
                 # that falls this far behind gets a closed connection and reconciles.
                 self._set_reason("notification backlog overflow")
+                self.failure = "the watcher fell too far behind tmux's notifications"
                 self._terminate()
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
@@ -476,9 +552,11 @@ class ControlClient:
             except ProtocolError as exc:
                 self.protocol_error = exc
                 self._set_reason(str(exc))
+                self.failure = str(exc)
                 self._terminate()
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
                 self._set_reason(f"stdout closed: {exc!r}")
+                self.failure = self.closed_reason
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                 self.returncode = await self._process.wait()

@@ -364,3 +364,47 @@ async def test_wait_for_socket_change_times_out_and_wakes(tmp_path: Path) -> Non
         tg.start_soon(touch)
         with anyio.fail_after(TIMEOUT):
             assert await wait_for_socket_change(str(sock), 60) is True
+
+
+async def test_server_without_sessions_is_waited_for_without_polling(srv: TmuxServer) -> None:
+    tmp = await srv.new_session("tmp")
+    await srv.run("set-option", "-g", "exit-empty", "off")
+    async with watching(srv, fallback_interval=300) as w:
+        await w.expect("discovered", tmux_id=tmp)
+        await srv.run("kill-session", "-t", tmp)
+        await w.expect(("killed", "vanished"), tmux_id=tmp)
+        await w.state(lambda s: not s.connected)
+        assert (await srv.session_names()) == {}  # the server is up, with no sessions
+        # Only the session-less control client can notice this within the timeout.
+        sid = await srv.new_session("later")
+        ev = await w.expect(("created", "discovered"), tmux_id=sid)
+        assert ev.name == "later"
+        await w.state(lambda s: s.connected and s.session == sid)
+
+
+async def test_directory_with_newline_and_separator(srv: TmuxServer, tmp_path: Path) -> None:
+    odd = tmp_path / "nl\ndir\x1fsep"
+    odd.mkdir()
+    await srv.new_session("base")
+    async with watching(srv) as w:
+        await w.expect("discovered")
+        sid = await srv.new_session("odd", "-c", str(odd))
+        ev = await w.expect("created", tmux_id=sid)
+        # Newlines come back as the two characters backslash-n (reference §2.6).
+        assert ev.directory == str(odd).replace("\n", "\\n")
+        assert ev.name == "odd"
+
+
+async def test_a_hook_that_kicks_every_client_does_not_make_the_watcher_spin(
+    srv: TmuxServer,
+) -> None:
+    a = await srv.new_session("a")
+    await srv.run("set-hook", "-g", "client-session-changed", "detach-client -a")
+    async with watching(srv) as w:
+        await w.expect("discovered", tmux_id=a)
+        with anyio.move_on_after(1.5):
+            await w.state(lambda s: False)  # let it run for a while
+        connects = sum(1 for s in w.states if s.connected)
+        assert connects < 12, connects  # back-off, not a hot loop
+    names = await srv.session_names()
+    assert list(names.values()) == ["a"]

@@ -23,6 +23,7 @@ from watcher.tmux import (
     quote_argument,
     resolve_address,
     socket_dir,
+    wait_for_sessions_changed,
 )
 
 pytestmark = pytest.mark.anyio
@@ -121,6 +122,32 @@ async def test_probe_no_server_then_server(srv: TmuxServer) -> None:
     assert await probe_server(srv.socket_path) is None
     assert await probe_server(srv.socket_path) is None
     assert srv.run_sync("list-sessions", check=False).returncode != 0
+
+
+async def test_probe_server_without_sessions(srv: TmuxServer) -> None:
+    tmp = await srv.new_session("tmp")
+    await srv.run("set-option", "-g", "exit-empty", "off")
+    await srv.run("kill-session", "-t", tmp)
+    assert await probe_server(srv.socket_path) == ProbeResult(sessions=(), human_sessions=())
+
+
+async def test_wait_for_sessions_changed(srv: TmuxServer) -> None:
+    tmp = await srv.new_session("tmp")
+    await srv.run("set-option", "-g", "exit-empty", "off")
+    await srv.run("kill-session", "-t", tmp)
+    assert await wait_for_sessions_changed(srv.socket_path, 0.3) is False
+
+    async def create() -> None:
+        await anyio.sleep(0.3)
+        await srv.new_session("later")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(create)
+        with anyio.fail_after(20):
+            assert await wait_for_sessions_changed(srv.socket_path, 60) is True
+    # The session-less client left nothing behind: no client, no session of its own.
+    assert await srv.human_clients() == []
+    assert list((await srv.session_names()).values()) == ["later"]
 
 
 # --- control client ------------------------------------------------------------------------------
