@@ -28,6 +28,7 @@ __all__ = [
     "SessionTracker",
     "Snapshot",
     "WindowInfo",
+    "clean_text",
 ]
 
 _ENDED_MEMORY = 100_000  # how many ended sessions we remember to avoid reporting them twice
@@ -78,6 +79,22 @@ def _id_number(tmux_id: str) -> int:
         return int(tmux_id[1:])
     except ValueError:
         return 1 << 62
+
+
+def clean_text(text: str) -> str:
+    """Text safe to store: bytes that were not UTF-8 (kept as surrogates) become ``\\xNN``.
+
+    tmux vis-encodes such bytes in names, but paths (``session_path``) come through raw.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: clean_text(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
 def _created_at(epoch: int) -> str | None:
@@ -187,11 +204,11 @@ class SessionTracker:
                     tmux_id=sid,
                     event_type=missing_as,
                     timestamp=timestamp,
-                    name=name,
+                    name=clean_text(name),
                     status="ended",
                     data=data,
                     created_at=_created_at(gone.created) if gone else None,
-                    directory=(gone.path or None) if gone else None,
+                    directory=clean_text(gone.path) or None if gone else None,
                 )
             )
             self._remember_ended(server, sid)
@@ -438,9 +455,9 @@ class SessionTracker:
             tmux_id=sid,
             event_type=kind,
             timestamp=timestamp,
-            name=info.name,
+            name=clean_text(info.name),
             status=status or self.status(sid),
-            data=data or {},
+            data=_clean_data(data) if data else {},
             created_at=_created_at(info.created),
-            directory=info.path or None,
+            directory=clean_text(info.path) or None,
         )

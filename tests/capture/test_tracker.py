@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from watcher.events import KnownSession, Lifecycle
-from watcher.tracker import ClientInfo, SessionInfo, SessionTracker, Snapshot, WindowInfo
+from watcher.tracker import (
+    ClientInfo,
+    SessionInfo,
+    SessionTracker,
+    Snapshot,
+    WindowInfo,
+    clean_text,
+)
 
 SOCK = "/tmp/tmux-1000/default"
 K1 = f"{SOCK}#100@1000"
@@ -314,3 +321,14 @@ def test_windows_of_killed_session_close_silently() -> None:
 def test_window_links_of_unknown_sessions_are_ignored() -> None:
     tracker = connected(sess("$0", "a"))
     assert tracker.window_links("@4", [W("$9", "@4", "x")], TS) == []
+
+
+def test_undecodable_bytes_are_stored_as_backslash_escapes() -> None:
+    bad = b"/tmp/bad\xffdir".decode("utf-8", "surrogateescape")
+    tracker = SessionTracker(SOCK)
+    (event,) = tracker.reconcile(snap(sess("$0", "n\\377x", path=bad)), [], TS)
+    assert event.directory == "/tmp/bad\\xffdir"
+    assert event.name == "n\\377x"  # tmux's own vis encoding, kept as is
+    event.directory.encode("utf-8")  # storable
+    tracker.sessions_listed([sess("$0", bad)], TS)
+    assert clean_text("plain é") == "plain é"
