@@ -216,6 +216,9 @@ class _ServerTask:
     def __init__(self, socket: str) -> None:
         self.scope = anyio.CancelScope()
         self.record = ServerRecord(socket=socket)
+        self.state: Any = None
+        # Its socket file is gone (--all): stop once the task has reconciled the server's end.
+        self.retiring = False
 
 
 def _load_watch_server() -> ServerWatch:
@@ -374,7 +377,12 @@ class Service:
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
 
-    def _apply_servers(self) -> None:
+    def _apply_servers(self, *, retire: frozenset[str] = frozenset()) -> None:
+        """Start and stop server tasks to match the settings.
+
+        Sockets in ``retire`` (their file vanished) are not cancelled while their task is still
+        connected: it first sees the server end and records its sessions as gone.
+        """
         assert self._intake is not None
         wanted = self.config.explicit_sockets()
         if self.config.watch_all:
@@ -389,8 +397,14 @@ class Service:
             self._dir_scope = None
             self._discovered.clear()
         for socket in sorted(set(self._servers) - wanted):
+            task = self._servers[socket]
+            if socket in retire and _is_live(task.state):
+                task.retiring = True
+                continue
             log.info("no longer watching %s", socket)
             self._servers.pop(socket).scope.cancel()
+        for socket in sorted(wanted & set(self._servers)):
+            self._servers[socket].retiring = False
         for socket in sorted(wanted - set(self._servers)):
             log.info("watching %s", socket)
             task = _ServerTask(socket)
@@ -413,7 +427,7 @@ class Service:
                             record.socket,
                             send=send,
                             known_alive=self._known_alive,
-                            on_state=lambda state: self._on_state(record, state),
+                            on_state=lambda state: self._on_state(task, state),
                         )
                     message = "the server task ended"
                 except CcmgrError as exc:
@@ -430,11 +444,17 @@ class Service:
                 self._mark_dirty()
                 await anyio.sleep(delay)
 
-    def _on_state(self, record: ServerRecord, state: Any) -> None:
+    def _on_state(self, task: _ServerTask, state: Any) -> None:
+        task.state = state
+        record = task.record
         record.state = msgspec.to_builtins(state) if isinstance(state, msgspec.Struct) else state
         if not isinstance(record.state, (str, int, float, dict, list, type(None))):
             record.state = str(record.state)
         record.since = now_ts()
+        if task.retiring and not _is_live(state) and self._servers.get(record.socket) is task:
+            log.info("no longer watching %s (its socket is gone)", record.socket)
+            del self._servers[record.socket]
+            task.scope.cancel()
         self._mark_dirty()
 
     async def _known_alive(self, socket_path: str) -> list[KnownSession]:
@@ -494,7 +514,7 @@ class Service:
                 gone = {p for p in gone if not is_socket(p)}
                 if gone & self._discovered:
                     self._discovered -= gone
-                    self._apply_servers()
+                    self._apply_servers(retire=frozenset(gone))
 
     def _add_discovered(self, sockets: Iterable[str]) -> None:
         new = set(sockets) - self._discovered
@@ -530,6 +550,11 @@ class Service:
             if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES):
                 raise
             self._last_error = f"cannot write the status file: {exc}"
+
+
+def _is_live(state: Any) -> bool:
+    """Whether a server task's published state says it is connected to a server."""
+    return bool(getattr(state, "connected", False) or getattr(state, "server", None))
 
 
 def set_log_level(level: str) -> None:

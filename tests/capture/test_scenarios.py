@@ -6,8 +6,10 @@ Every wait polls the database (or the status file) with a deadline; nothing asse
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +243,27 @@ def test_hostile_names_are_recorded_exactly(
     tmux("rename-session", "-t", "with spaces", "now 'renamed' $(x)")
     wait_until(lambda: status_of(db, "now 'renamed' $(x)"), what="hostile rename")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_all_finds_servers_that_start_later(db: Path) -> None:
+    # A private socket folder: --all must not see the rest of the machine's servers.
+    tmpdir = Path(tempfile.mkdtemp(prefix="ccw-", dir="/tmp"))
+    first, second = Tmux(tmpdir), Tmux(tmpdir)
+    watcher = Watcher(db, "--all", env={"TMUX_TMPDIR": str(tmpdir)}).start()
+    try:
+        # Nothing runs yet; then two servers start, one after the other.
+        wait_until(lambda: db.with_name("data.db.watcher.json").exists(), what="status file")
+        first.new("on-first")
+        wait_until(lambda: status_of(db, "on-first") == "detached", what="first server's session")
+        second.new("on-second")
+        wait_until(lambda: status_of(db, "on-second") == "detached", what="second server's session")
+        first.kill_server()
+        wait_until(lambda: status_of(db, "on-first") == "ended", what="first server gone")
+        assert status_of(db, "on-second") == "detached"
+        assert watcher.stop() == 0
+    finally:
+        if watcher.proc is not None and watcher.proc.poll() is None:
+            watcher.stop(signal.SIGKILL)
+        first.kill_server()
+        second.kill_server()
+        shutil.rmtree(tmpdir, ignore_errors=True)

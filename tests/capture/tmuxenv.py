@@ -42,11 +42,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
 class Tmux:
     """One private tmux server (``-L <unique> -f /dev/null``); killed by :meth:`kill_server`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmpdir: Path | None = None) -> None:
         self.name = f"ccw-{os.getpid()}-{next(_counter)}"
-        self.env = clean_env()
+        self.env = clean_env(**({"TMUX_TMPDIR": str(tmpdir)} if tmpdir else {}))
         uid = os.getuid()
-        base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        base = self.env.get("TMUX_TMPDIR") or "/tmp"
         self.socket = os.path.join(base, f"tmux-{uid}", self.name)
 
     def __call__(self, *args: str, check: bool = True) -> str:
@@ -88,15 +88,16 @@ class Tmux:
 class Watcher:
     """``ccmgr-watch run -L <name>`` as a subprocess writing to ``db``."""
 
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.db = db
         self.args = args
+        self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Watcher:
         self.proc = subprocess.Popen(
             [CCMGR_WATCH, "run", *self.args],
-            env=clean_env(CCMGR_WATCH_DB=str(self.db)),
+            env=clean_env(CCMGR_WATCH_DB=str(self.db), **self.extra_env),
             cwd=self.db.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
