@@ -67,9 +67,17 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 
 def _db_path(args: argparse.Namespace) -> Path:
+    """The database to read; it must exist (checked here, before any connection is opened)."""
+    from store.errors import StoreError
     from store.paths import resolve_db_path
 
-    return resolve_db_path(args.db)
+    path = resolve_db_path(args.db)
+    if not path.exists():
+        raise StoreError(
+            f"no database at {path}",
+            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
+        )
+    return path
 
 
 async def _find(conn: aiosqlite.Connection, key: str) -> Session | None:
@@ -103,8 +111,10 @@ def run_show(args: argparse.Namespace) -> int:
     from store.timefmt import utcnow
     from watcher.session_stats import session_statistics
 
+    path = _db_path(args)
+
     async def load() -> tuple[Any, Any]:
-        async with open_reader(_db_path(args)) as conn:
+        async with open_reader(path) as conn:
             session = await _find(conn, args.session)
             if session is None:
                 return None, []
@@ -178,8 +188,10 @@ def run_list(args: argparse.Namespace) -> int:
         statuses |= {"attached", "detached"}
         statuses.discard("alive")
 
+    path = _db_path(args)
+
     async def load() -> list[Any]:
-        async with open_reader(_db_path(args)) as conn:
+        async with open_reader(path) as conn:
             repo = SessionRepository(conn)
             if len(statuses) <= 1:
                 status = next(iter(statuses), None)
