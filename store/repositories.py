@@ -365,4 +365,6 @@ async def sessions_alive_on_socket(conn: aiosqlite.Connection, socket_path: str)
         (socket_path + "#", socket_path + "$"),
     ) as cur:
         rows = await cur.fetchall()
-    return [session_from_row(row) for row in rows]
+    sessions = [session_from_row(row) for row in rows]
+    # A socket path may itself contain '#' ("/tmp/a#b"): keep exact matches of the socket part.
+    return [s for s in sessions if (s.tmux_server or "").rsplit("#", 1)[0] == socket_path]

@@ -195,6 +195,7 @@ async def test_the_run_loop_keeps_the_good_events_of_a_bad_batch(db: Database) -
 async def test_alive_query_sees_everything_sent_before_it(db: Database) -> None:
     other_lifetime = server_key("/tmp/tmux-1000/test", 99, 1)
     other_socket = server_key("/tmp/tmux-1000/test2", 4242, 1795690000)
+    decoy = server_key("/tmp/tmux-1000/test#x", 1, 1)  # its key starts with "<socket>#" too
     query = AliveQuery("/tmp/tmux-1000/test")
     await feed(
         SessionWriter(db, batch_size=100),
@@ -204,6 +205,7 @@ async def test_alive_query_sees_everything_sent_before_it(db: Database) -> None:
             ev("killed", "$2", status="ended"),
             ev("created", "$7", server=other_lifetime),
             ev("created", "$1", server=other_socket),
+            ev("created", "$9", server=decoy),
             query,
             ev("created", "$3"),
         ],
