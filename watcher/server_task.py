@@ -11,7 +11,6 @@ again: another session or a wait for the next server, and another reconciliation
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -26,7 +25,6 @@ from watcher.events import KnownSession, Lifecycle, server_key
 from watcher.protocol import (
     ClientDetached,
     ClientSessionChanged,
-    Exit,
     Notification,
     SessionChanged,
     SessionRenamed,
@@ -222,11 +220,12 @@ class _ServerWatcher:
     def _missing_as(self) -> Literal["vanished", "killed"]:
         return "killed" if self.missed_change else "vanished"
 
-    async def snapshot(self, client: ControlClient) -> Snapshot:
+    async def snapshot(self, client: ControlClient, marks: _Marks) -> Snapshot:
         info = await client.server_info()
-        sessions = await client.list_sessions()
-        clients = await client.list_clients()
-        windows = await client.list_windows()
+        sessions, marks.session_ids = await client.list_sessions_marked()
+        marks.names_all = marks.session_ids
+        clients, marks.clients = await client.list_clients_marked()
+        windows, marks.windows = await client.list_windows_marked()
         return Snapshot(
             server=server_key(self.address, info.pid, info.start_time),
             own_client=info.client_name,
@@ -237,8 +236,9 @@ class _ServerWatcher:
 
     async def follow(self, client: ControlClient) -> None:
         """Snapshot, reconcile, then translate notifications until the client ends."""
+        marks = _Marks()
         try:
-            snapshot = await self.snapshot(client)
+            snapshot = await self.snapshot(client, marks)
         except TmuxError:
             return
         known = await self.known_alive(self.address)
@@ -247,68 +247,58 @@ class _ServerWatcher:
         self.publish(connected=True, server=snapshot.server, session=client.session_id)
         await self.emit(events)
 
-        queue: deque[Notification] = deque()
-        relists_queued = 0
-        stream = client.notifications
-        while True:
-            if queue:
-                note = queue.popleft()
-            else:
-                try:
-                    note = await stream.receive()
-                except anyio.EndOfStream:
-                    return
-            if isinstance(note, SessionsChanged):
-                # Look at what is already buffered: a later %sessions-changed will re-list
-                # anyway, so a burst costs one listing, not one per session.
-                while True:
-                    try:
-                        extra = stream.receive_nowait()
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                    queue.append(extra)
-                    if isinstance(extra, SessionsChanged):
-                        relists_queued += 1
-                if relists_queued:
-                    relists_queued -= 1
-                    continue
+        index = -1
+        async for note in client.notifications:
+            index += 1
+            if marks.reflects(note, index):
+                # A listing made after this notification already showed its effect (and a
+                # burst of %sessions-changed costs one listing, not one each).
+                continue
             try:
-                await self.handle(client, note)
+                await self.handle(client, note, marks)
             except TmuxError:
                 # The connection is going away (the reply never came); reconcile on reconnect.
                 if isinstance(note, SessionsChanged):
                     self.missed_change = True
                 return
 
-    async def refresh_sessions(self, client: ControlClient) -> None:
-        sessions = await client.list_sessions()
-        await self.emit(self.tracker.sessions_listed(sessions, now_ts()))
+    async def refresh_sessions(self, client: ControlClient, marks: _Marks) -> None:
+        # Ids only, then details of the new ones: formatting every session's fields on every
+        # %sessions-changed would cost tmux O(sessions) work per event on a big server.
+        ids, marks.session_ids = await client.list_session_ids_marked()
+        new = []
+        for sid in ids:
+            if not self.tracker.knows_session(sid):
+                info, marks.names[sid] = await client.session_marked(sid)
+                if info is not None:
+                    new.append(info)
+        await self.emit(self.tracker.sessions_present(ids, new, now_ts()))
 
-    async def handle(self, client: ControlClient, note: Notification) -> None:
+    async def handle(self, client: ControlClient, note: Notification, marks: _Marks) -> None:
         tracker = self.tracker
         match note:
             case SessionsChanged():
-                await self.refresh_sessions(client)
+                await self.refresh_sessions(client, marks)
             case SessionRenamed(session_id=sid, name=name):
                 if tracker.knows_session(sid):
                     await self.emit(tracker.session_renamed(sid, name, now_ts()))
                 else:
-                    await self.refresh_sessions(client)
+                    await self.refresh_sessions(client, marks)
             case ClientSessionChanged(client=name, session_id=sid):
                 if name == tracker.own_client:
                     return
                 if not tracker.knows_session(sid):
-                    await self.refresh_sessions(client)
+                    await self.refresh_sessions(client, marks)
                 control = await self.is_control_client(client, name)
                 info = ClientInfo(name=name, session_id=sid, control=control)
                 await self.emit(tracker.client_session_changed(info, now_ts()))
             case ClientDetached(client=name):
                 await self.emit(tracker.client_detached(name, now_ts()))
             case WindowAdd(window_id=wid) | UnlinkedWindowAdd(window_id=wid):
-                await self.relink_window(client, wid)
+                await self.relink_window(client, wid, marks)
             case WindowClose(window_id=wid) | UnlinkedWindowClose(window_id=wid):
                 if tracker.knows_window(wid):
-                    await self.relink_window(client, wid)
+                    await self.relink_window(client, wid, marks)
             case (
                 WindowRenamed(window_id=wid, name=name)
                 | UnlinkedWindowRenamed(window_id=wid, name=name)
@@ -316,15 +306,13 @@ class _ServerWatcher:
                 await self.emit(tracker.window_renamed(wid, name, now_ts()))
             case SessionChanged(session_id=sid):
                 self.publish(session=sid)
-            case Exit():
-                pass
             case _:
                 pass
 
-    async def relink_window(self, client: ControlClient, window_id: str) -> None:
-        links = await client.list_windows(window_id)
+    async def relink_window(self, client: ControlClient, window_id: str, marks: _Marks) -> None:
+        links, marks.window[window_id] = await client.window_links_marked(window_id)
         if any(not self.tracker.knows_session(link.session_id) for link in links):
-            await self.refresh_sessions(client)
+            await self.refresh_sessions(client, marks)
         await self.emit(self.tracker.window_links(window_id, links, now_ts()))
 
     async def is_control_client(self, client: ControlClient, name: str) -> bool:
@@ -337,3 +325,41 @@ class _ServerWatcher:
         # Gone already: control clients without a tty are named client-<pid>, tty clients
         # by their tty path.
         return not name.startswith("/")
+
+
+class _Marks:
+    """Per connection: up to which notification each kind of listing is already up to date.
+
+    See :class:`watcher.tmux.ControlClient`: a notification numbered below a listing's mark
+    happened before that listing. Handling it again would replay an older state over a newer
+    one (a client that attached and switched before the snapshot would seem to switch back).
+    """
+
+    def __init__(self) -> None:
+        self.session_ids = 0
+        self.names_all = 0
+        self.names: dict[str, int] = {}
+        self.clients = 0
+        self.windows = 0
+        self.window: dict[str, int] = {}
+
+    def reflects(self, note: Notification, index: int) -> bool:
+        """True when a listing taken after ``note`` (number ``index``) already covers it."""
+        match note:
+            case SessionsChanged():
+                return index < self.session_ids
+            case SessionRenamed(session_id=sid):
+                return index < max(self.names_all, self.names.get(sid, 0))
+            case ClientSessionChanged() | ClientDetached():
+                return index < self.clients
+            case (
+                WindowAdd(window_id=wid)
+                | UnlinkedWindowAdd(window_id=wid)
+                | WindowClose(window_id=wid)
+                | UnlinkedWindowClose(window_id=wid)
+                | WindowRenamed(window_id=wid)
+                | UnlinkedWindowRenamed(window_id=wid)
+            ):
+                return index < max(self.windows, self.window.get(wid, 0))
+            case _:
+                return False

@@ -300,18 +300,46 @@ class ServerInfo(msgspec.Struct, frozen=True, kw_only=True):
     start_time: int
 
 
+def _session_of(line: str) -> SessionInfo:
+    # The path comes last and is not vis-encoded: it may itself contain the separator.
+    fields = line.split(SEP, 7)
+    if len(fields) != 8:
+        raise ProtocolError(
+            f"unexpected session line: {line[:200]!r}",
+            hint="check `tmux -V` (3.2 or newer is supported)",
+        )
+    sid, name, created, attached, windows, activity, last_attached, path = fields
+    return SessionInfo(
+        session_id=sid,
+        name=name,
+        created=_int(created),
+        attached=_int(attached),
+        windows=_int(windows),
+        activity=_opt_int(activity),
+        last_attached=_opt_int(last_attached),
+        path=path,
+    )
+
+
+def _check_id(value: str, sigil: str) -> str:
+    if not (value.startswith(sigil) and value[1:].isdigit()):
+        raise TmuxError(f"invalid tmux id {value!r}", hint="this is a bug in ccmgr-watch")
+    return value
+
+
 def _benign_exit(reason: str) -> bool:
     # tmux's %exit reasons for a detach, a killed session or a stopped server (client.c).
     return reason.startswith("detached") or reason in ("exited", "server exited")
 
 
 class _Pending:
-    __slots__ = ("done", "error", "reply")
+    __slots__ = ("done", "error", "mark", "reply")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.reply: Reply | None = None
         self.error: TmuxError | None = None
+        self.mark = 0
 
 
 def _int(text: str, default: int = 0) -> int:
@@ -334,6 +362,11 @@ class ControlClient:
     Obtain one with :func:`open_control_client`. ``notifications`` yields every notification
     in arrival order (replies are routed to :meth:`command` instead) and ends after tmux's
     ``%exit`` or EOF; ``closed_reason`` then says why.
+
+    Marks: the ``*_marked`` listings also return how many notifications had been delivered to
+    ``notifications`` before their reply arrived. tmux writes notifications and replies to one
+    ordered stream, so the notifications numbered (from 0, in ``notifications`` order) below
+    the mark happened before the listing and are already reflected in it.
     """
 
     def __init__(self, process: Process, socket_path: str, session_id: str, buffer: int) -> None:
@@ -347,6 +380,7 @@ class ControlClient:
         self.protocol_error: ProtocolError | None = None
         self.stray_lines = 0
         self.unsolicited_replies = 0
+        self.delivered = 0  # notifications put into ``notifications`` so far
         self._process = process
         self._parser = ControlParser()
         self._pending: deque[_Pending] = deque()
@@ -380,6 +414,17 @@ class ControlClient:
 
     async def command_line(self, line: str) -> Reply:
         """Run one pre-built command line (exactly one command: no top-level ``;``)."""
+        return (await self._request(line))[0]
+
+    async def _request(self, line: str) -> tuple[Reply, int]:
+        reply, mark = await self._exchange(line)
+        if not reply.ok:
+            text = "; ".join(reply.lines) or "unknown error"
+            raise TmuxError(f"tmux: {text}", hint=f"the command was: {line[:200]}")
+        return reply, mark
+
+    async def _exchange(self, line: str) -> tuple[Reply, int]:
+        # The reply whatever it says (``ok`` False for %error), and its notification mark.
         if "\n" in line or "\r" in line:
             raise TmuxError("a tmux command line cannot contain a newline", hint="this is a bug")
         if self.closed:
@@ -405,11 +450,7 @@ class ControlClient:
         if pending.error is not None:
             raise pending.error
         assert pending.reply is not None
-        reply = pending.reply
-        if not reply.ok:
-            text = "; ".join(reply.lines) or "unknown error"
-            raise TmuxError(f"tmux: {text}", hint=f"the command was: {line[:200]}")
-        return reply
+        return pending.reply, pending.mark
 
     # -- snapshot helpers --
 
@@ -435,34 +476,21 @@ class ControlClient:
 
     async def list_sessions(self) -> list[SessionInfo]:
         """Every session on the server."""
-        reply = await self.command_line(f'list-sessions -F "{_SESSION_FORMAT}"')
-        sessions = []
-        for line in reply.lines:
-            # The path comes last and is not vis-encoded: it may itself contain the separator.
-            fields = line.split(SEP, 7)
-            if len(fields) != 8:
-                raise ProtocolError(
-                    f"unexpected list-sessions line: {line[:200]!r}",
-                    hint="check `tmux -V` (3.2 or newer is supported)",
-                )
-            sid, name, created, attached, windows, activity, last_attached, path = fields
-            sessions.append(
-                SessionInfo(
-                    session_id=sid,
-                    name=name,
-                    created=_int(created),
-                    attached=_int(attached),
-                    windows=_int(windows),
-                    activity=_opt_int(activity),
-                    last_attached=_opt_int(last_attached),
-                    path=path,
-                )
-            )
-        return sessions
+        return (await self.list_sessions_marked())[0]
+
+    async def list_sessions_marked(self) -> tuple[list[SessionInfo], int]:
+        """Every session on the server, and the notification mark of the listing."""
+        reply, mark = await self._request(f'list-sessions -F "{_SESSION_FORMAT}"')
+        sessions = [_session_of(line) for line in reply.lines]
+        return sessions, mark
 
     async def list_clients(self) -> list[ClientInfo]:
         """Every client attached to the server (control clients included, flagged)."""
-        reply = await self.command_line(f"list-clients -F '{_CLIENT_FORMAT}'")
+        return (await self.list_clients_marked())[0]
+
+    async def list_clients_marked(self) -> tuple[list[ClientInfo], int]:
+        """Every client on the server, and the notification mark of the listing."""
+        reply, mark = await self._request(f"list-clients -F '{_CLIENT_FORMAT}'")
         clients = []
         for line in reply.lines:
             fields = line.split(SEP)
@@ -475,16 +503,21 @@ class ControlClient:
             clients.append(
                 ClientInfo(name=name, session_id=sid, control=control == "1", pid=_int(pid))
             )
-        return clients
+        return clients, mark
 
     async def list_windows(self, window_id: str | None = None) -> list[WindowInfo]:
         """Every (session, window) link on the server, or only those of ``window_id``."""
+        return (await self.list_windows_marked(window_id))[0]
+
+    async def list_windows_marked(
+        self, window_id: str | None = None
+    ) -> tuple[list[WindowInfo], int]:
+        """Window links (all, or of ``window_id``), and the notification mark of the listing."""
         line = f"list-windows -a -F '{_WINDOW_FORMAT}'"
         if window_id is not None:
-            if not (window_id.startswith("@") and window_id[1:].isdigit()):
-                raise TmuxError(f"invalid window id {window_id!r}", hint="this is a bug")
+            _check_id(window_id, "@")
             line += f" -f '#{{==:#{{window_id}},{window_id}}}'"
-        reply = await self.command_line(line)
+        reply, mark = await self._request(line)
         windows = []
         for text in reply.lines:
             fields = text.split(SEP)
@@ -494,7 +527,49 @@ class ControlClient:
                     hint="check `tmux -V` (3.2 or newer is supported)",
                 )
             windows.append(WindowInfo(session_id=fields[0], window_id=fields[1], name=fields[2]))
-        return windows
+        return windows, mark
+
+    async def list_session_ids_marked(self) -> tuple[list[str], int]:
+        """Only the session ids (cheap on a big server), and the notification mark."""
+        reply, mark = await self._request("list-sessions -F '#{session_id}'")
+        return list(reply.lines), mark
+
+    async def session_marked(self, session_id: str) -> tuple[SessionInfo | None, int]:
+        """One session's details by id (None when it is gone), and the notification mark."""
+        _check_id(session_id, "$")
+        reply, mark = await self._exchange(
+            f"display-message -t '{session_id}' -p \"{_SESSION_FORMAT}\""
+        )
+        if not reply.ok:
+            return None, mark  # can't find session: it ended already (display-message
+            # may also run without its target: the id check below catches that)
+        if len(reply.lines) != 1:
+            raise ProtocolError(
+                f"unexpected display-message reply: {reply.lines!r}",
+                hint="check `tmux -V` (3.2 or newer is supported)",
+            )
+        info = _session_of(reply.lines[0])
+        return (info if info.session_id == session_id else None), mark
+
+    async def window_links_marked(self, window_id: str) -> tuple[list[WindowInfo], int]:
+        """The sessions a window is linked to now (empty when it is gone), and the mark.
+
+        One ``display-message -t @W`` answers the common case (one link) without going
+        through every window of the server; a window in several sessions is listed fully.
+        """
+        _check_id(window_id, "@")
+        fmt = SEP.join(
+            ["#{session_id}", "#{window_linked_sessions}", "#{window_id}", "#{window_name}"]
+        )
+        reply, mark = await self._exchange(f"display-message -t '{window_id}' -p '{fmt}'")
+        fields = reply.lines[0].split(SEP, 3) if len(reply.lines) == 1 else []
+        if not reply.ok or len(fields) != 4 or fields[2] != window_id:
+            # display-message runs even when its target is missing (with empty or other
+            # values): the window is gone, no link is left.
+            return [], mark
+        if fields[1] == "1":
+            return [WindowInfo(session_id=fields[0], window_id=window_id, name=fields[3])], mark
+        return await self.list_windows_marked(window_id)
 
     # -- internals --
 
@@ -503,6 +578,7 @@ class ControlClient:
             if message.from_client and self._pending:
                 pending = self._pending.popleft()
                 pending.reply = message
+                pending.mark = self.delivered
                 pending.done.set()
             else:
                 # flags 0: the attach command itself, or after-hooks run on our behalf.
@@ -520,6 +596,7 @@ class ControlClient:
                     self.failure = f"tmux control client exited: {message.reason}"
             try:
                 self._send.send_nowait(message)
+                self.delivered += 1
             except anyio.WouldBlock:
                 # Never stop draining stdout (tmux would buffer without limit); a consumer
                 # that falls this far behind gets a closed connection and reconciles.

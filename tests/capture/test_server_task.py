@@ -408,3 +408,41 @@ async def test_a_hook_that_kicks_every_client_does_not_make_the_watcher_spin(
         assert connects < 12, connects  # back-off, not a hot loop
     names = await srv.session_names()
     assert list(names.values()) == ["a"]
+
+
+async def test_linked_window_in_two_sessions(srv: TmuxServer) -> None:
+    a = await srv.new_session("a")
+    b = await srv.new_session("b")
+    async with watching(srv) as w:
+        await w.expect("discovered", tmux_id=b)
+        wid = await srv.new_window(b, "shared")
+        await w.expect("window_added", tmux_id=b, window_id=wid)
+        await srv.run("link-window", "-s", wid, "-t", f"{a}:5")
+        ev = await w.expect("window_added", tmux_id=a, window_id=wid)
+        assert ev.data["window_name"] == "shared"
+        await srv.run("unlink-window", "-t", f"{a}:5")
+        await w.expect("window_closed", tmux_id=a, window_id=wid)
+        await srv.run("kill-window", "-t", wid)
+        await w.expect("window_closed", tmux_id=b, window_id=wid)
+        added = [e for e in w.events if e.event_type == "window_added"]
+        assert len(added) == 2
+
+
+def test_marks_skip_what_a_later_listing_already_shows() -> None:
+    from watcher import protocol as p
+    from watcher.server_task import _Marks
+
+    marks = _Marks()
+    marks.session_ids, marks.names_all, marks.clients, marks.windows = 5, 3, 4, 2
+    marks.names["$9"] = 8
+    marks.window["@1"] = 6
+    assert marks.reflects(p.SessionsChanged(), 4) and not marks.reflects(p.SessionsChanged(), 5)
+    assert marks.reflects(p.SessionRenamed("$0", "x"), 2)
+    assert not marks.reflects(p.SessionRenamed("$0", "x"), 3)
+    assert marks.reflects(p.SessionRenamed("$9", "x"), 7)
+    assert marks.reflects(p.ClientSessionChanged("/dev/pts/1", "$0", "x"), 3)
+    assert not marks.reflects(p.ClientDetached("/dev/pts/1"), 4)
+    assert marks.reflects(p.UnlinkedWindowAdd("@1"), 5)
+    assert not marks.reflects(p.UnlinkedWindowAdd("@2"), 5)
+    assert marks.reflects(p.WindowRenamed("@2", "n"), 1)
+    assert not marks.reflects(p.Exit(None), 0)

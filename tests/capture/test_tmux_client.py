@@ -192,6 +192,28 @@ async def test_control_client_snapshot_and_commands(srv: TmuxServer) -> None:
         assert results == {i: f"n{i}" for i in range(50)}
 
 
+async def test_single_session_and_window_lookups(srv: TmuxServer) -> None:
+    a = await srv.new_session("alpha", "-c", "/tmp")
+    b = await srv.new_session("beta two")
+    async with open_control_client(srv.socket_path, a) as client:
+        info, mark = await client.session_marked(b)
+        assert info is not None and (info.session_id, info.name) == (b, "beta two")
+        assert mark == client.delivered or mark <= client.delivered
+        assert (await client.session_marked("$99"))[0] is None
+        ids, _ = await client.list_session_ids_marked()
+        assert ids == [a, b]
+        wid = await srv.new_window(b, "w")
+        links, _ = await client.window_links_marked(wid)
+        assert [(w.session_id, w.window_id, w.name) for w in links] == [(b, wid, "w")]
+        await srv.run("link-window", "-s", wid, "-t", f"{a}:7")
+        links, _ = await client.window_links_marked(wid)
+        assert sorted(w.session_id for w in links) == [a, b]
+        await srv.run("kill-window", "-t", wid)
+        assert (await client.window_links_marked(wid))[0] == []
+        with pytest.raises(TmuxError):
+            await client.session_marked("alpha")  # ids only, never names
+
+
 async def test_control_client_notifications(srv: TmuxServer) -> None:
     a = await srv.new_session("a")
     async with open_control_client(srv.socket_path, a) as client:

@@ -332,3 +332,16 @@ def test_undecodable_bytes_are_stored_as_backslash_escapes() -> None:
     event.directory.encode("utf-8")  # storable
     tracker.sessions_listed([sess("$0", bad)], TS)
     assert clean_text("plain é") == "plain é"
+
+
+def test_sessions_present_ids_plus_new_details() -> None:
+    tracker = connected(sess("$0", "a"), sess("$1", "b"))
+    events = tracker.sessions_present(["$0", "$2", "$3"], [sess("$2", "c"), sess("$7", "x")], TS)
+    # $3 is listed but its details were not found (gone already): nothing for it;
+    # $7 has details but is not in the listing: ignored.
+    assert brief(events) == [
+        ("killed", "$1", "b", "ended", {}),
+        ("created", "$2", "c", "detached", {}),
+    ]
+    assert tracker.sessions_present(["$0", "$2"], [sess("$2", "c")], TS) == []
+    assert tracker.sessions_present(["$0", "$1", "$2"], [sess("$1", "b")], TS) == []
