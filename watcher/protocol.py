@@ -7,7 +7,7 @@ returns the messages completed by them: one frozen msgspec struct per notificati
 ``%begin``/``%end``/``%error`` block. Feeding the same bytes whole or one byte at a time gives the
 same messages. Broken framing raises :class:`store.errors.ProtocolError`; nothing else is raised.
 
-Decisions (see ``docs/capture.md``):
+Decisions (see ``docs/capture-tmux.md``):
 
 * Lines end in ``\\n``; a trailing ``\\r`` is dropped (``-C`` on a pty, ``-CC``), and the ``-CC``
   DCS introducer ``ESC P 1000 p`` at the very start of the stream is skipped.
