@@ -118,6 +118,8 @@ class Watcher:
                 data = json.loads(status.read_text())
             except (OSError, ValueError):
                 return False
+            if data.get("pid") != self.proc.pid or not data.get("running"):
+                return False  # a status file left by an earlier watcher
             servers = data.get("servers") or []
             return bool(servers) and all(
                 isinstance(s.get("state"), dict) and s["state"].get("connected") for s in servers

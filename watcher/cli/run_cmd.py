@@ -86,6 +86,7 @@ def run_run(args: argparse.Namespace) -> int:
     """Handler of ``run``."""
     import logging
     import os
+    import signal
     import sys
 
     import anyio
@@ -108,8 +109,28 @@ def run_run(args: argparse.Namespace) -> int:
         log_level=level,
     )
     service = Service(_db_path(args), config)
-    anyio.run(service.run)
+    # Until the service listens for signals itself (a few hundred ms of start-up: imports,
+    # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        anyio.run(service.run)
+    except _Terminated:
+        return 0
+    except BaseExceptionGroup as group:
+        if group.split(_Terminated)[1] is None:
+            return 0
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived during start-up (nothing was recorded yet, so nothing is lost)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def run_status(args: argparse.Namespace) -> int:
