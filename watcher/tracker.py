@@ -352,16 +352,16 @@ class SessionTracker:
             return []
         old = self.clients.get(client.name)
         self.clients[client.name] = client
-        if not self._human(client):
-            return []
-        if old is not None and old.session_id == client.session_id and self._human(old):
+        was_human = old is not None and self._human(old)
+        is_human = self._human(client)
+        if was_human and is_human and old is not None and old.session_id == client.session_id:
             return []
         events: list[Lifecycle] = []
-        if old is not None and self._human(old) and old.session_id in self.sessions:
+        if was_human and old is not None and old.session_id in self.sessions:
             events.append(
                 self._event(old.session_id, "detached", timestamp, {"client": client.name})
             )
-        if client.session_id in self.sessions:
+        if is_human and client.session_id in self.sessions:
             events.append(
                 self._event(client.session_id, "attached", timestamp, {"client": client.name})
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import signal
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -446,3 +448,22 @@ def test_marks_skip_what_a_later_listing_already_shows() -> None:
     assert not marks.reflects(p.UnlinkedWindowAdd("@2"), 5)
     assert marks.reflects(p.WindowRenamed("@2", "n"), 1)
     assert not marks.reflects(p.Exit(None), 0)
+
+
+async def test_server_crash_is_an_error_and_sessions_vanish(srv: TmuxServer) -> None:
+    a = await srv.new_session("a")
+    b = await srv.new_session("b")
+    pid = int((await srv.run("display-message", "-p", "#{pid}")).strip())
+    async with watching(srv) as w:
+        await w.expect("discovered", tmux_id=b)
+        await w.state(lambda s: s.connected)
+        os.kill(pid, signal.SIGKILL)
+        first = await w.expect(("vanished", "killed"), tmux_id=a)
+        second = await w.expect(("vanished", "killed"), tmux_id=b)
+        assert first.status == second.status == "ended"
+        state = await w.state(lambda s: not s.connected and s.last_error is not None)
+        assert "server exited unexpectedly" in (state.last_error or "")
+        # The stale socket is "no server"; a new server on it is picked up.
+        c = await srv.new_session("c")
+        ev = await w.expect(("created", "discovered"), tmux_id=c)
+        assert ev.server != first.server

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.events import KnownSession, Lifecycle
 from watcher.tracker import (
@@ -345,3 +348,101 @@ def test_sessions_present_ids_plus_new_details() -> None:
     ]
     assert tracker.sessions_present(["$0", "$2"], [sess("$2", "c")], TS) == []
     assert tracker.sessions_present(["$0", "$1", "$2"], [sess("$1", "b")], TS) == []
+
+
+# --- property: the store's view always matches the world ----------------------------------------
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["create", "kill", "rename", "attach", "attach_ctl", "detach", "reconnect", "restart"]
+        ),
+        st.integers(0, 5),
+        st.integers(0, 3),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_OPS)
+def test_events_keep_the_store_in_step_with_tmux(ops: list[tuple[str, int, int]]) -> None:
+    world: dict[str, str] = {}  # session id -> name
+    clients: dict[str, tuple[str, bool]] = {}  # client -> (session id, control)
+    server_no = 0
+    next_id = 0
+    server = f"{SOCK}#1@{server_no}"
+    store: dict[tuple[str, str], KnownSession] = {}
+    born: Counter[tuple[str, str]] = Counter()
+    ended: Counter[tuple[str, str]] = Counter()
+    tracker = SessionTracker(SOCK)
+
+    def snapshot() -> Snapshot:
+        return Snapshot(
+            server=server,
+            own_client=OWN,
+            sessions=tuple(sess(sid, name) for sid, name in world.items()),
+            clients=tuple(
+                ClientInfo(name=c, session_id=sid, control=ctl) for c, (sid, ctl) in clients.items()
+            ),
+        )
+
+    def apply(events: list[Lifecycle]) -> None:
+        for e in events:
+            key = (e.server, e.tmux_id)
+            if e.event_type in ("created", "discovered"):
+                born[key] += 1
+            if e.status == "ended":
+                ended[key] += 1
+            store[key] = KnownSession(
+                server=e.server, tmux_id=e.tmux_id, name=e.name, status=e.status
+            )
+
+    apply(tracker.reconcile(snapshot(), [], TS))
+    for op, a, b in ops:
+        sids = sorted(world, key=lambda s: int(s[1:]))
+        target = sids[a % len(sids)] if sids else None
+        client = f"/dev/pts/{b}"
+        if op == "create":
+            sid = f"${next_id}"
+            next_id += 1
+            world[sid] = f"n{a}"
+            apply(tracker.sessions_present(list(world), [sess(sid, world[sid])], TS))
+        elif op == "kill" and target:
+            del world[target]
+            for c in [c for c, (s, _) in clients.items() if s == target]:
+                del clients[c]
+            apply(tracker.sessions_present(list(world), [], TS))
+        elif op == "rename" and target:
+            world[target] = f"r{b}"
+            apply(tracker.session_renamed(target, world[target], TS))
+        elif op in ("attach", "attach_ctl") and target:
+            control = op == "attach_ctl" or clients.get(client, ("", False))[1]
+            clients[client] = (target, control)
+            info = ClientInfo(name=client, session_id=target, control=control)
+            apply(tracker.client_session_changed(info, TS))
+        elif op == "detach" and client in clients:
+            del clients[client]
+            apply(tracker.client_detached(client, TS))
+        elif op == "reconnect":
+            known = [k for k in store.values() if k.status != "ended"]
+            apply(tracker.reconcile(snapshot(), known, TS))
+            assert tracker.reconcile(snapshot(), known, TS) == []  # idempotent
+        elif op == "restart":
+            server_no += 1
+            server = f"{SOCK}#1@{server_no}"
+            world.clear()
+            clients.clear()
+            next_id = 0
+            known = [k for k in store.values() if k.status != "ended"]
+            apply(tracker.reconcile(snapshot(), known, TS))
+
+        # The store now says exactly what tmux says.
+        alive = {key: k for key, k in store.items() if k.status != "ended"}
+        assert set(alive) == {(server, sid) for sid in world}
+        for sid, name in world.items():
+            humans = any(s == sid and not ctl for s, ctl in clients.values())
+            assert alive[(server, sid)].name == name
+            assert alive[(server, sid)].status == ("attached" if humans else "detached")
+        assert all(n == 1 for n in born.values())
+        assert all(n <= 1 for n in ended.values())
