@@ -369,8 +369,16 @@ class ControlClient:
     the mark happened before the listing and are already reflected in it.
     """
 
-    def __init__(self, process: Process, socket_path: str, session_id: str, buffer: int) -> None:
+    def __init__(
+        self,
+        process: Process,
+        socket_path: str,
+        session_id: str,
+        buffer: int,
+        reply_timeout: float = 10.0,
+    ) -> None:
         self.socket_path = socket_path
+        self.reply_timeout = reply_timeout
         self.target = session_id
         self.session_id: str | None = None
         self.closed_reason: str | None = None
@@ -446,7 +454,15 @@ class ControlClient:
                     f"cannot write to the tmux control client: {exc!r}",
                     hint="the tmux client exited; the watcher reconnects by itself",
                 ) from exc
-        await pending.done.wait()
+        with anyio.move_on_after(self.reply_timeout) as waited:
+            await pending.done.wait()
+        if waited.cancelled_caught:
+            # Our commands are all quick. A reply that never comes means the stream is out of
+            # step (e.g. a hook printed a line that looks like %begin): start afresh.
+            self.failure = f"tmux did not answer within {self.reply_timeout:g} s: {line[:60]}"
+            self._set_reason(self.failure)
+            self._terminate()
+            raise TmuxError(self.failure, hint="the watcher reconnects by itself")
         if pending.error is not None:
             raise pending.error
         assert pending.reply is not None
@@ -692,12 +708,15 @@ async def open_control_client(
     tmux: str = "tmux",
     buffer: int = 10_000,
     attach_timeout: float = 10.0,
+    reply_timeout: float = 10.0,
 ) -> AsyncIterator[ControlClient]:
     """Attach a read-only, output-less control client to ``session_id`` on ``socket_path``.
 
     Returns once tmux confirmed the attach (``%session-changed``). Raises :class:`TmuxError`
-    when tmux cannot attach (no such session, no server). Leaving the context closes stdin,
-    which makes tmux detach the client; a client that does not exit is terminated.
+    when tmux cannot attach (no such session, no server). A command whose reply takes longer
+    than ``reply_timeout`` seconds ends the connection (its stream is out of step). Leaving the
+    context closes stdin, which makes tmux detach the client; one that does not exit is
+    terminated.
     """
     argv = [tmux, "-u", "-S", socket_path, "-C", "attach-session", "-f", CONTROL_FLAGS]
     argv += ["-t", session_id]
@@ -713,7 +732,7 @@ async def open_control_client(
         raise TmuxError(
             f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
         ) from exc
-    client = ControlClient(process, socket_path, session_id, buffer)
+    client = ControlClient(process, socket_path, session_id, buffer, reply_timeout)
     attach_error: TmuxError | None = None
     try:
         async with process, anyio.create_task_group() as tg:

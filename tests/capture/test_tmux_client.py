@@ -271,6 +271,21 @@ async def test_hostile_session_names_via_control_client(srv: TmuxServer) -> None
     assert not Path("/tmp/ccw-pwned").exists()
 
 
+async def test_a_hook_printing_a_fake_begin_cannot_hang_commands(srv: TmuxServer) -> None:
+    a = await srv.new_session("a")
+    # tmux prints a hook's display-message -p on the "best" client: possibly ours, outside
+    # any block. A line that looks like %begin then swallows everything after it.
+    await srv.run("set-hook", "-g", "session-created", "display-message -p '%%begin 1 2 3'")
+    async with open_control_client(srv.socket_path, a, reply_timeout=1.0) as client:
+        await srv.new_session("b")
+        with anyio.fail_after(10), pytest.raises(TmuxError, match="did not answer"):
+            while True:  # until the stray line has arrived and a reply is swallowed
+                await client.command("display-message", "-p", "x")
+                await anyio.sleep(0.05)
+        await client.wait_closed()
+        assert client.failure is not None
+
+
 async def test_attach_failure_is_a_tmux_error(srv: TmuxServer) -> None:
     await srv.new_session("a")
     with pytest.raises(TmuxError, match="can't find session"):
