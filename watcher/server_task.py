@@ -87,8 +87,8 @@ async def wait_for_socket_change(socket_path: str, timeout: float) -> bool:
                 folder,
                 stop_event=stop,
                 watch_filter=None,
-                debounce=20,
-                step=20,
+                debounce=50,
+                step=50,  # the watch thread wakes this often to look at ``stop``
                 recursive=False,
                 rust_timeout=int(timeout * 1000) + 1000,
             ):
