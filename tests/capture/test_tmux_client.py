@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import random
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,6 +249,17 @@ async def test_quoting_round_trips_hostile_values(srv: TmuxServer) -> None:
             shown = await srv.run("show-options", "-gqv", "@ccw")
             assert shown == value + "\n", value
     assert not Path("/tmp/ccw-pwned").exists()
+
+
+async def test_quoting_round_trips_random_hostile_text(srv: TmuxServer) -> None:
+    alphabet = [*"'\"\\$~;#{}%`!&|<>()*?[] \tab-=_,.:/", "é", "☃", "日", "\x01", "\x1b", "\x7f"]
+    rnd = random.Random(7)  # fixed seed: the same 200 values every run
+    a = await srv.new_session("a")
+    async with open_control_client(srv.socket_path, a) as client:
+        for _ in range(200):
+            value = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+            await client.command("set-option", "-g", "@ccw", value)
+            assert await srv.run("show-options", "-gqv", "@ccw") == value + "\n", value
 
 
 async def test_hostile_session_names_via_control_client(srv: TmuxServer) -> None:
