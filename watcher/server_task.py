@@ -310,7 +310,10 @@ class _ServerWatcher:
                 pass
 
     async def relink_window(self, client: ControlClient, window_id: str, marks: _Marks) -> None:
-        links, marks.window[window_id] = await client.window_links_marked(window_id)
+        links, session, marks.window[window_id] = await client.window_lookup_marked(window_id)
+        if session is not None and not self.tracker.knows_session(session.session_id):
+            marks.names[session.session_id] = marks.window[window_id]
+            await self.emit(self.tracker.session_seen(session, now_ts()))
         if any(not self.tracker.knows_session(link.session_id) for link in links):
             await self.refresh_sessions(client, marks)
         await self.emit(self.tracker.window_links(window_id, links, now_ts()))

@@ -547,8 +547,10 @@ class ControlClient:
 
     async def list_session_ids_marked(self) -> tuple[list[str], int]:
         """Only the session ids (cheap on a big server), and the notification mark."""
-        reply, mark = await self._request("list-sessions -F '#{session_id}'")
-        return list(reply.lines), mark
+        # One line for all sessions (a #{S:} loop) rather than one line per session: on a
+        # big server this is called for every %sessions-changed.
+        reply, mark = await self._request("display-message -p '#{S:#{session_id} }'")
+        return (reply.lines[0].split() if reply.lines else []), mark
 
     async def session_marked(self, session_id: str) -> tuple[SessionInfo | None, int]:
         """One session's details by id (None when it is gone), and the notification mark."""
@@ -567,25 +569,32 @@ class ControlClient:
         info = _session_of(reply.lines[0])
         return (info if info.session_id == session_id else None), mark
 
-    async def window_links_marked(self, window_id: str) -> tuple[list[WindowInfo], int]:
+    async def window_lookup_marked(
+        self, window_id: str
+    ) -> tuple[list[WindowInfo], SessionInfo | None, int]:
         """The sessions a window is linked to now (empty when it is gone), and the mark.
 
         One ``display-message -t @W`` answers the common case (one link) without going
-        through every window of the server; a window in several sessions is listed fully.
+        through every window of the server, and brings that session's details along (a new
+        session's first window is announced before the session); a window in several
+        sessions is listed fully (no details then).
         """
         _check_id(window_id, "@")
         fmt = SEP.join(
-            ["#{session_id}", "#{window_linked_sessions}", "#{window_id}", "#{window_name}"]
+            ["#{window_linked_sessions}", "#{window_id}", "#{window_name}", _SESSION_FORMAT]
         )
-        reply, mark = await self._exchange(f"display-message -t '{window_id}' -p '{fmt}'")
+        reply, mark = await self._exchange(f"display-message -t '{window_id}' -p \"{fmt}\"")
         fields = reply.lines[0].split(SEP, 3) if len(reply.lines) == 1 else []
-        if not reply.ok or len(fields) != 4 or fields[2] != window_id:
+        if not reply.ok or len(fields) != 4 or fields[1] != window_id:
             # display-message runs even when its target is missing (with empty or other
             # values): the window is gone, no link is left.
-            return [], mark
-        if fields[1] == "1":
-            return [WindowInfo(session_id=fields[0], window_id=window_id, name=fields[3])], mark
-        return await self.list_windows_marked(window_id)
+            return [], None, mark
+        if fields[0] != "1":
+            links, mark = await self.list_windows_marked(window_id)
+            return links, None, mark
+        session = _session_of(fields[3])
+        link = WindowInfo(session_id=session.session_id, window_id=window_id, name=fields[2])
+        return [link], session, mark
 
     # -- internals --
 

@@ -334,6 +334,10 @@ class SessionTracker:
             events.append(self._event(sid, "created", timestamp))
         return events
 
+    def session_seen(self, info: SessionInfo, timestamp: str) -> list[Lifecycle]:
+        """Details of a session met elsewhere (a window lookup): ``created`` if it is new."""
+        return self.sessions_present([*self.sessions, info.session_id], [info], timestamp)
+
     def session_renamed(self, session_id: str, name: str, timestamp: str) -> list[Lifecycle]:
         """``%session-renamed``: ``renamed`` with the old and new name (unknown ids: nothing)."""
         old = self.sessions.get(session_id)

@@ -204,13 +204,16 @@ async def test_single_session_and_window_lookups(srv: TmuxServer) -> None:
         ids, _ = await client.list_session_ids_marked()
         assert ids == [a, b]
         wid = await srv.new_window(b, "w")
-        links, _ = await client.window_links_marked(wid)
+        links, session, _ = await client.window_lookup_marked(wid)
         assert [(w.session_id, w.window_id, w.name) for w in links] == [(b, wid, "w")]
+        assert session is not None and (session.session_id, session.name) == (b, "beta two")
         await srv.run("link-window", "-s", wid, "-t", f"{a}:7")
-        links, _ = await client.window_links_marked(wid)
-        assert sorted(w.session_id for w in links) == [a, b]
+        links, session, _ = await client.window_lookup_marked(wid)
+        assert sorted(w.session_id for w in links) == [a, b] and session is None
         await srv.run("kill-window", "-t", wid)
-        assert (await client.window_links_marked(wid))[0] == []
+        assert (await client.window_lookup_marked(wid))[:2] == ([], None)
+        await srv.run("kill-session", "-t", b)
+        assert (await client.list_session_ids_marked())[0] == [a]
         with pytest.raises(TmuxError):
             await client.session_marked("alpha")  # ids only, never names
 
