@@ -48,6 +48,7 @@ from watcher.tracker import ClientInfo, SessionTracker, Snapshot
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
 
 KnownAlive = Callable[[str], Awaitable[list[KnownSession]]]
+_MAX_LEARNED = 64  # more unexplained creations than this means the pattern broke: list
 
 
 class ServerState(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,6 +267,7 @@ class _ServerWatcher:
         # Ids only, then details of the new ones: formatting every session's fields on every
         # %sessions-changed would cost tmux O(sessions) work per event on a big server.
         ids, marks.session_ids = await client.list_session_ids_marked()
+        marks.learned = 0  # the listing settles everything delivered before it
         new = []
         for sid in ids:
             if not self.tracker.knows_session(sid):
@@ -278,7 +280,12 @@ class _ServerWatcher:
         tracker = self.tracker
         match note:
             case SessionsChanged():
-                await self.refresh_sessions(client, marks)
+                if 0 < marks.learned <= _MAX_LEARNED:
+                    # This is the %sessions-changed of a session already learned from its
+                    # first window (see _Marks.learned): nothing else to list.
+                    marks.learned -= 1
+                else:
+                    await self.refresh_sessions(client, marks)
             case SessionRenamed(session_id=sid, name=name):
                 if tracker.knows_session(sid):
                     await self.emit(tracker.session_renamed(sid, name, now_ts()))
@@ -313,6 +320,7 @@ class _ServerWatcher:
         links, session, marks.window[window_id] = await client.window_lookup_marked(window_id)
         if session is not None and not self.tracker.knows_session(session.session_id):
             marks.names[session.session_id] = marks.window[window_id]
+            marks.learned += 1
             await self.emit(self.tracker.session_seen(session, now_ts()))
         if any(not self.tracker.knows_session(link.session_id) for link in links):
             await self.refresh_sessions(client, marks)
@@ -339,6 +347,12 @@ class _Marks:
     """
 
     def __init__(self) -> None:
+        # Sessions learned from a window lookup whose own %sessions-changed is still to come.
+        # tmux sends a new session's %window-add and then its %sessions-changed (one per
+        # create or destroy), so that notification needs no listing; every other one (a kill)
+        # still lists, and any listing resets the count. This spares tmux one O(sessions)
+        # listing per new session.
+        self.learned = 0
         self.session_ids = 0
         self.names_all = 0
         self.names: dict[str, int] = {}

@@ -467,3 +467,31 @@ async def test_server_crash_is_an_error_and_sessions_vanish(srv: TmuxServer) -> 
         c = await srv.new_session("c")
         ev = await w.expect(("created", "discovered"), tmux_id=c)
         assert ev.server != first.server
+
+
+async def test_interleaved_creates_and_kills_all_recorded(srv: TmuxServer) -> None:
+    await srv.new_session("base")
+    async with watching(srv) as w:
+        await w.expect("discovered")
+        ids = []
+        for i in range(30):  # back to back, never waiting for the watcher
+            ids.append(await srv.new_session(f"churn{i}"))
+            if i % 3 == 2:
+                await srv.run("kill-session", "-t", ids[i - 1])
+            if i % 5 == 4:
+                await srv.run("rename-session", "-t", ids[i], f"renamed{i}")
+        await srv.run("kill-session", "-t", ids[-1])
+        alive = await srv.session_names()
+        for sid in ids:
+            # Every session is born (it lived for at least one tmux command)...
+            await w.expect(("created", "discovered"), tmux_id=sid, timeout=TIMEOUT)
+            w.cursor = 0
+        for sid in ids:
+            if sid not in alive:  # ...and every killed one ends.
+                ev = await w.expect(("killed", "vanished"), tmux_id=sid)
+                assert ev.status == "ended"
+                w.cursor = 0
+        for sid, name in alive.items():
+            last = [e for e in w.events if e.tmux_id == sid][-1]
+            assert last.name == name and last.status == "detached"
+        assert_no_duplicates(w.events)
