@@ -281,3 +281,90 @@ class EventRepository:
 
 def _event_params(event: SessionEvent) -> tuple[str, str, str, str]:
     return (event.session_id, event.event_type, event.timestamp, _json_encode(event.data).decode())
+
+
+# --- What the watcher's writer needs (capture) ---------------------------------------------------
+
+# One lifecycle event folded into its session's row. ``directory`` and ``created_at`` only
+# overwrite what is stored when tmux told us (NULL keeps the stored value); ``last_access`` never
+# goes backwards; ``ended_at`` keeps the first end and is cleared if the session is alive again.
+_LIFECYCLE_UPSERT: Final = (
+    "INSERT INTO sessions (id, name, directory, created_at, updated_at, last_access, metadata, "
+    "status, ended_at, tmux_server, tmux_id) "
+    "VALUES (:id, :name, :directory, COALESCE(:created_at, :timestamp), :now, :timestamp, '{}', "
+    ":status, :ended_at, :server, :tmux_id) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "name = excluded.name, "
+    "directory = COALESCE(excluded.directory, sessions.directory), "
+    "created_at = COALESCE(:created_at, sessions.created_at), "
+    "updated_at = excluded.updated_at, "
+    "last_access = MAX(sessions.last_access, excluded.last_access), "
+    "status = excluded.status, "
+    "ended_at = CASE WHEN excluded.status = 'ended' "
+    "THEN COALESCE(sessions.ended_at, excluded.ended_at) ELSE NULL END"
+)
+
+# Enrichment guessed from a session's name never replaces what git said.
+_ENRICH_UPDATE: Final = (
+    "UPDATE sessions SET project = :project, worktree = :worktree, branch = :branch, "
+    "updated_at = :now, metadata = json_set(metadata, '$.enriched_from', :source) "
+    "WHERE id = :id AND NOT (:source = 'name' "
+    "AND json_extract(metadata, '$.enriched_from') IS 'git')"
+)
+
+
+class LifecycleRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The parameters of one lifecycle upsert (see :meth:`SessionRepository.apply_lifecycle`)."""
+
+    id: str
+    name: str
+    timestamp: str
+    status: str
+    server: str
+    tmux_id: str
+    directory: str | None = None
+    created_at: str | None = None
+    ended_at: str | None = None
+
+
+class EnrichmentRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Project, worktree and branch found for a session, and where they came from."""
+
+    id: str
+    project: str | None
+    worktree: str | None
+    branch: str | None
+    source: str
+
+
+async def apply_lifecycle(conn: aiosqlite.Connection, rows: Sequence[LifecycleRow]) -> None:
+    """Fold lifecycle events into their sessions' rows, in order, with one prepared statement."""
+    if not rows:
+        return
+    now = now_ts()
+    await conn.executemany(
+        _LIFECYCLE_UPSERT, [msgspec.structs.asdict(row) | {"now": now} for row in rows]
+    )
+
+
+async def apply_enrichment(conn: aiosqlite.Connection, rows: Sequence[EnrichmentRow]) -> None:
+    """Write project, worktree and branch of sessions (a name guess never overrides git)."""
+    if not rows:
+        return
+    now = now_ts()
+    await conn.executemany(_ENRICH_UPDATE, [msgspec.structs.asdict(r) | {"now": now} for r in rows])
+
+
+async def sessions_alive_on_socket(conn: aiosqlite.Connection, socket_path: str) -> list[Session]:
+    """Sessions believed alive on any server lifetime of this socket (status is not ``ended``)."""
+    # Server keys are "<socket>#<pid>@<start>": a range on the prefix uses ix_sessions_tmux.
+    # '$' is the character after '#', so [path#, path$) is exactly the keys of this socket.
+    async with conn.execute(
+        f"{_SESSION_SELECT} WHERE tmux_server >= ? AND tmux_server < ? AND tmux_id IS NOT NULL "
+        "AND status != 'ended' ORDER BY tmux_server, tmux_id",
+        (socket_path + "#", socket_path + "$"),
+    ) as cur:
+        rows = await cur.fetchall()
+    sessions = [session_from_row(row) for row in rows]
+    # A socket path may itself contain '#' ("/tmp/a#b"): keep exact matches of the socket part.
+    return [s for s in sessions if (s.tmux_server or "").rsplit("#", 1)[0] == socket_path]

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from watcher.cli import config_cmd, db_cmd, search_cmd
+from watcher.cli import config_cmd, db_cmd, run_cmd, search_cmd, session_cmd
 
 Registrar = Callable[[Any, Callable[[str, str], Any], Any], None]
 
 REGISTRARS: list[Registrar] = [
     db_cmd.register,
+    run_cmd.register,
+    session_cmd.register,
     search_cmd.register,
     config_cmd.register,
 ]

@@ -1,0 +1,194 @@
+"""``ccmgr-watch run`` (the watcher service) and ``ccmgr-watch status`` (is one running?)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    from store.errors import UsageError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"not a number: {text!r}", hint="--batch-size takes 1 or more") from None
+    if value < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {value}")
+    return value
+
+
+def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
+    """Add ``run`` and ``status``."""
+    run = commands.add_parser(
+        "run",
+        parents=[db_parent],
+        help="watch tmux servers and record every session's life (runs in the foreground)",
+        description="Attach to tmux servers in control mode and record sessions and their "
+        "events (created, renamed, attached, detached, killed, windows) into the database as they "
+        "happen. Without -L/-S/--all it watches your default tmux server. Stops cleanly (flushing "
+        "what is queued) on SIGTERM or Ctrl-C. Only one watcher runs per database.",
+    )
+    run.add_argument(
+        "-L",
+        "--socket-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="watch the server of `tmux -L NAME` (repeatable)",
+    )
+    run.add_argument(
+        "-S",
+        "--socket-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="watch the server of `tmux -S PATH` (repeatable)",
+    )
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help="watch every server socket in your tmux socket folder, including later ones",
+    )
+    run.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="most events committed in one transaction (default 256)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)"
+    )
+    run.set_defaults(handler=run_run)
+
+    status = commands.add_parser(
+        "status",
+        parents=[db_parent],
+        help="is a watcher running on this database, and what has it recorded",
+        description="Tell whether a watcher is running on the database (by its lock, not just its "
+        "status file), which servers it watches, when it started, how many events it wrote, the "
+        "last event and the last error. Exit 0 if a watcher is running, 1 if not.",
+    )
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+    status.set_defaults(handler=run_status)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from store.paths import resolve_db_path
+
+    return resolve_db_path(args.db)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Handler of ``run``."""
+    import logging
+    import os
+    import signal
+    import sys
+
+    import anyio
+
+    from watcher.service import Service, ServiceConfig, socket_for_name
+    from watcher.writer import DEFAULT_BATCH_SIZE
+
+    level = ("WARNING", "INFO", "DEBUG")[min(args.verbose, 2)]
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    sockets = [socket_for_name(name) for name in args.socket_name]
+    sockets += [os.path.abspath(os.path.expanduser(path)) for path in args.socket_path]
+    config = ServiceConfig(
+        sockets=tuple(dict.fromkeys(sockets)),
+        watch_all=args.all,
+        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+        log_level=level,
+    )
+    service = Service(_db_path(args), config)
+    # Until the service listens for signals itself (a few hundred ms of start-up: imports,
+    # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        anyio.run(service.run)
+    except _Terminated:
+        return 0
+    except BaseExceptionGroup as group:
+        if group.split(_Terminated)[1] is None:
+            return 0
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived during start-up (nothing was recorded yet, so nothing is lost)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Handler of ``status``."""
+    from watcher.cli.output import print_json
+    from watcher.service import lock_holder, read_status
+
+    path = _db_path(args)
+    holder = lock_holder(path)
+    last = read_status(path)
+    running = holder is not None
+    if running and last is not None and holder and last.get("pid") != holder:
+        last = None  # a status file left by an older watcher: not this one's
+    if args.json:
+        info: dict[str, Any] = {"database": str(path), "running": running, "pid": holder or None}
+        info["status"] = last
+        print_json(info)
+        return 0 if running else 1
+    _print_status(path, running, holder, last)
+    return 0 if running else 1
+
+
+def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, Any] | None) -> None:
+    from watcher.cli.output import relative_time
+
+    print(f"database: {path}")
+    if running:
+        started = last.get("started_at") if last else None
+        since = f" since {started} ({relative_time(started)})" if started else ""
+        print(f"watcher: running (pid {pid or '?'}){since}")
+    elif last is not None:
+        how = "stopped" if not last.get("running") else "died without cleaning up"
+        print(f"watcher: not running (the last one, pid {last.get('pid')}, {how})")
+    else:
+        print("watcher: not running")
+    if last is None:
+        return
+    servers = last.get("servers") or []
+    if last.get("watch_all"):
+        print(f"watching every server in {last.get('socket_dir')}")
+    for server in servers:
+        state = server.get("state")
+        error = server.get("last_error")
+        if isinstance(state, dict):
+            error = state.get("last_error") or error
+            if state.get("connected"):
+                state = f"connected, attached to session {state.get('session')}"
+            else:
+                state = "waiting for a server"
+        line = f"  {server.get('socket')}: {state}"
+        if error:
+            line += f" (last error: {error})"
+        print(line)
+    print(f"events written: {last.get('events_written', 0)}")
+    event = last.get("last_event")
+    if event:
+        stamp = event.get("timestamp")
+        print(
+            f"last event: {event.get('event_type')} {event.get('name')!r} ({relative_time(stamp)})"
+        )
+    print(f"last error: {last.get('last_error') or '-'}")

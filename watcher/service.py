@@ -1,0 +1,584 @@
+"""The watcher service: one task group that owns every task of ``ccmgr-watch run``.
+
+In it: one supervised ``watch_server`` task per tmux server, the one writer, the enricher, the
+status file, the signal handler and (with ``--all``) the watcher of the user's tmux socket folder.
+A second service on the same database is refused (an exclusive ``flock`` on
+``<db>.watcher.lock``). SIGTERM/SIGINT stop intake, flush what is queued under a shielded bounded
+scope, close the database and return. Settings can be changed while it runs
+(:meth:`Service.reconfigure`).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import signal
+import stat
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import msgspec
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
+
+from store.db import Database
+from store.errors import CcmgrError, WatcherError
+from store.paths import FILE_MODE, ensure_private_dir
+from store.timefmt import now_ts
+from watcher.enrich import run_enricher
+from watcher.events import KnownSession, Lifecycle
+from watcher.tmux import default_socket_path, socket_dir
+from watcher.writer import (
+    DEFAULT_BATCH_SIZE,
+    AliveQuery,
+    EnrichRequest,
+    SessionWriter,
+    WriterItem,
+)
+
+log = logging.getLogger("ccmgr_watch.service")
+
+QUEUE_SIZE = 4096  # lifecycle events waiting for the writer before tmux readers feel back-pressure
+ENRICH_QUEUE_SIZE = 1024
+FLUSH_TIMEOUT = 1.5  # SIGTERM to exit must stay under two seconds
+STATUS_INTERVAL = 0.5  # the status file is rewritten at most twice a second
+_RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)
+_LOGGERS = ("ccmgr_watch", "watcher")
+
+
+class ServerWatch(Protocol):
+    """The shape of ``watcher.server_task.watch_server`` (runs forever for one tmux server)."""
+
+    def __call__(
+        self,
+        address: str,
+        *,
+        send: MemoryObjectSendStream[Lifecycle],
+        known_alive: Callable[[str], Awaitable[list[KnownSession]]],
+        on_state: Callable[[Any], None] | None = None,
+    ) -> Awaitable[None]: ...
+
+
+# --- where the user's tmux sockets are ----------------------------------------------------------
+
+
+def socket_for_name(name: str) -> str:
+    """The socket path of ``tmux -L NAME``."""
+    if not name or "/" in name:
+        raise WatcherError(
+            f"not a tmux socket name: {name!r}", hint="use -S PATH for a socket given by its path"
+        )
+    return str(socket_dir() / name)
+
+
+def default_socket() -> str:
+    """The user's default tmux server (never ``$TMUX``: the watcher may run inside a pane)."""
+    return default_socket_path()
+
+
+def is_socket(path: str | Path) -> bool:
+    """True if ``path`` is a Unix socket we own (what a tmux server leaves in its folder)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISSOCK(st.st_mode) and st.st_uid == os.getuid()
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What the service watches and how; every field can change while it runs."""
+
+    sockets: tuple[str, ...] = ()
+    watch_all: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    log_level: str = "WARNING"
+
+    def explicit_sockets(self) -> set[str]:
+        """The sockets named by the settings (the default server when none are and not --all)."""
+        if not self.sockets and not self.watch_all:
+            return {default_socket()}
+        return {os.path.abspath(s) for s in self.sockets}
+
+
+# --- the lock and the status file -----------------------------------------------------------------
+
+
+def lock_path(db_path: Path) -> Path:
+    """``<db>.watcher.lock``: held (flock) by the running watcher of that database."""
+    return db_path.with_name(db_path.name + ".watcher.lock")
+
+
+def status_path(db_path: Path) -> Path:
+    """``<db>.watcher.json``: what the running (or last) watcher of that database reports."""
+    return db_path.with_name(db_path.name + ".watcher.json")
+
+
+@contextmanager
+def exclusive_lock(db_path: Path) -> Iterator[None]:
+    """Hold ``<db>.watcher.lock`` for the block, or raise WatcherError if another watcher does."""
+    path = lock_path(db_path)
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # `ccmgr-watch status` takes a shared lock for an instant; try again briefly.
+                if attempt == 4:
+                    pid = _read_pid(path)
+                    raise WatcherError(
+                        f"a watcher is already running on {db_path}"
+                        + (f" (pid {pid})" if pid else ""),
+                        hint="stop it first (or use another --db); `ccmgr-watch status` shows it",
+                    ) from None
+                time.sleep(0.02)  # start-up only, before any task runs
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def lock_holder(db_path: Path) -> int | None:
+    """The pid of the watcher holding this database's lock (0 if unknown), or None if none does."""
+    path = lock_path(db_path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(path) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def write_private_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (0600) so that readers see the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_status(db_path: Path) -> dict[str, Any] | None:
+    """The status file's contents, or None if it is missing or unreadable."""
+    try:
+        data = status_path(db_path).read_bytes()
+        value = msgspec.json.decode(data)
+    except (OSError, msgspec.DecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+class ServerRecord(msgspec.Struct, kw_only=True):
+    """What the status file says about one watched server."""
+
+    socket: str
+    state: Any = "starting"
+    since: str = msgspec.field(default_factory=now_ts)
+    restarts: int = 0
+    last_error: str | None = None
+
+
+class _ServerTask:
+    def __init__(self, socket: str) -> None:
+        self.scope = anyio.CancelScope()
+        self.record = ServerRecord(socket=socket)
+        self.state: Any = None
+        # Its socket file is gone (--all): stop once the task has reconciled the server's end.
+        self.retiring = False
+
+
+def _load_watch_server() -> ServerWatch:
+    from watcher.server_task import watch_server
+
+    return watch_server
+
+
+class Service:
+    """``ccmgr-watch run``: watches tmux servers and records what happens into one database."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        config: ServiceConfig | None = None,
+        *,
+        watch_server: ServerWatch | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.db_path = db_path
+        self.config = config or ServiceConfig()
+        self._watch_server = watch_server
+        self._watch: ServerWatch | None = None
+        self._handle_signals = handle_signals
+        self._started_at = now_ts()
+        self._servers: dict[str, _ServerTask] = {}
+        self._discovered: set[str] = set()
+        self._dir_scope: anyio.CancelScope | None = None
+        # watchfiles waits in a thread that only notices this event (not cancellation) promptly.
+        self._dir_stop = anyio.Event()
+        self._intake: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[WriterItem] | None = None
+        self._enrich_send: MemoryObjectSendStream[EnrichRequest] | None = None
+        self._writer: SessionWriter | None = None
+        self._dirty = anyio.Event()
+        self._last_error: str | None = None
+        self._enrich_dropped = 0
+        self._running = False
+        self._stopping = False
+
+    # -- control ------------------------------------------------------------------------------
+
+    def reconfigure(self, config: ServiceConfig) -> None:
+        """Apply new settings now: start and stop server tasks, resize batches, set log level.
+
+        Call it from the service's event loop (for example from a config watcher task).
+        """
+        if config.batch_size < 1:
+            raise WatcherError("batch size must be at least 1", hint="use --batch-size 1 or more")
+        self.config = config
+        set_log_level(config.log_level)
+        if self._writer is not None:
+            self._writer.set_batch_size(config.batch_size)
+        if self._intake is not None and not self._stopping:
+            self._apply_servers()
+        self._mark_dirty()
+
+    def stop(self) -> None:
+        """Stop intake and shut down (flushing what is queued); returns at once."""
+        self._stopping = True
+        self._dir_stop.set()
+        if self._intake is not None:
+            self._intake.cancel_scope.cancel()
+
+    def statistics(self) -> dict[str, Any]:
+        """Everything the status file reports, as plain JSON-ready values."""
+        writer = self._writer.statistics() if self._writer else None
+        return {
+            "pid": os.getpid(),
+            "database": str(self.db_path),
+            "running": self._running,
+            "started_at": self._started_at,
+            "updated_at": now_ts(),
+            "watch_all": self.config.watch_all,
+            "socket_dir": str(socket_dir()) if self.config.watch_all else None,
+            "batch_size": self.config.batch_size,
+            "servers": [
+                msgspec.to_builtins(task.record)
+                for _, task in sorted(self._servers.items(), key=lambda kv: kv[0])
+            ],
+            "events_written": writer.events_written if writer else 0,
+            "events_failed": writer.events_failed if writer else 0,
+            "enrichments_written": writer.enrichments_written if writer else 0,
+            "enrichments_dropped": self._enrich_dropped,
+            "batches": writer.batches if writer else 0,
+            "largest_batch": writer.largest_batch if writer else 0,
+            "last_event": writer.last_event if writer else None,
+            "last_commit_at": writer.last_commit_at if writer else None,
+            "last_error": (writer.last_error if writer and writer.last_error else None)
+            or self._last_error,
+        }
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until stopped (SIGTERM, SIGINT, :meth:`stop`) or until a task fails."""
+        set_log_level(self.config.log_level)
+        watch = self._watch_server or _load_watch_server()
+        with exclusive_lock(self.db_path):
+            db = await Database.open(self.db_path)
+            try:
+                await self._run_open(db, watch, task_status)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await db.close()
+                    self._running = False
+                    await self._write_status()
+
+    async def _run_open(
+        self, db: Database, watch: ServerWatch, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        send, receive = anyio.create_memory_object_stream[WriterItem](QUEUE_SIZE)
+        enrich_send, enrich_receive = anyio.create_memory_object_stream[EnrichRequest](
+            ENRICH_QUEUE_SIZE
+        )
+        self._send, self._enrich_send = send, enrich_send
+        self._writer = SessionWriter(
+            db,
+            batch_size=self.config.batch_size,
+            enrich=self._submit_enrichment,
+            on_commit=self._mark_dirty,
+        )
+        self._watch = watch
+        writer_done = anyio.Event()
+
+        async def run_writer(writer: SessionWriter) -> None:
+            try:
+                await writer.run(receive)
+            finally:
+                writer_done.set()
+
+        try:
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(run_writer, self._writer)
+                async with anyio.create_task_group() as intake:
+                    self._intake = intake
+                    self._running = True
+                    if self._handle_signals:
+                        await intake.start(self._signals)
+                    intake.start_soon(self._status_loop)
+                    intake.start_soon(run_enricher, enrich_receive, send.clone())
+                    self._apply_servers()
+                    if self._stopping:
+                        intake.cancel_scope.cancel()
+                    task_status.started()
+                # Intake is over: every server task has closed its sender. Let the writer drain
+                # the queue, but never for longer than the shutdown budget.
+                self._intake = None
+                send.close()
+                enrich_send.close()
+                with anyio.move_on_after(FLUSH_TIMEOUT, shield=True):
+                    await writer_done.wait()
+                outer.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise _unwrap(group) from None
+
+    def _apply_servers(self, *, retire: frozenset[str] = frozenset()) -> None:
+        """Start and stop server tasks to match the settings.
+
+        Sockets in ``retire`` (their file vanished) are not cancelled while their task is still
+        connected: it first sees the server end and records its sessions as gone.
+        """
+        assert self._intake is not None
+        wanted = self.config.explicit_sockets()
+        if self.config.watch_all:
+            wanted |= self._discovered
+            if self._dir_scope is None:
+                self._dir_scope = anyio.CancelScope()
+                self._dir_stop = anyio.Event()
+                self._intake.start_soon(self._watch_socket_dir, self._dir_scope, self._dir_stop)
+        elif self._dir_scope is not None:
+            self._dir_stop.set()
+            self._dir_scope.cancel()
+            self._dir_scope = None
+            self._discovered.clear()
+        for socket in sorted(set(self._servers) - wanted):
+            task = self._servers[socket]
+            if socket in retire and _is_live(task.state):
+                task.retiring = True
+                continue
+            log.info("no longer watching %s", socket)
+            self._servers.pop(socket).scope.cancel()
+        for socket in sorted(wanted & set(self._servers)):
+            self._servers[socket].retiring = False
+        for socket in sorted(wanted - set(self._servers)):
+            log.info("watching %s", socket)
+            task = _ServerTask(socket)
+            self._servers[socket] = task
+            self._intake.start_soon(self._supervise, task)
+        self._mark_dirty()
+
+    async def _supervise(self, task: _ServerTask) -> None:
+        """Run ``watch_server`` for one socket; restart it (with back-off) if it fails."""
+        assert self._send is not None
+        record = task.record
+        with task.scope:
+            attempt = 0
+            while True:
+                started = anyio.current_time()
+                try:
+                    assert self._watch is not None
+                    async with self._send.clone() as send:
+                        await self._watch(
+                            record.socket,
+                            send=send,
+                            known_alive=self._known_alive,
+                            on_state=lambda state: self._on_state(task, state),
+                        )
+                    message = "the server task ended"
+                except CcmgrError as exc:
+                    message = str(exc)
+                if anyio.current_time() - started > 60:
+                    attempt = 0
+                delay = _RESTART_DELAYS[min(attempt, len(_RESTART_DELAYS) - 1)]
+                attempt += 1
+                record.restarts += 1
+                record.last_error = message
+                record.state = "restarting"
+                self._last_error = f"{record.socket}: {message}"
+                log.warning("%s: %s; restarting in %ss", record.socket, message, delay)
+                self._mark_dirty()
+                await anyio.sleep(delay)
+
+    def _on_state(self, task: _ServerTask, state: Any) -> None:
+        task.state = state
+        record = task.record
+        record.state = msgspec.to_builtins(state) if isinstance(state, msgspec.Struct) else state
+        if not isinstance(record.state, (str, int, float, dict, list, type(None))):
+            record.state = str(record.state)
+        record.since = now_ts()
+        if task.retiring and not _is_live(state) and self._servers.get(record.socket) is task:
+            log.info("no longer watching %s (its socket is gone)", record.socket)
+            del self._servers[record.socket]
+            task.scope.cancel()
+        self._mark_dirty()
+
+    async def _known_alive(self, socket_path: str) -> list[KnownSession]:
+        """Sessions the store believes alive on this socket, after everything queued is written."""
+        if self._send is None:
+            raise WatcherError("the writer is not running")
+        query = AliveQuery(socket_path)
+        try:
+            await self._send.send(query)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise WatcherError("the writer has stopped") from None
+        sessions = await query.wait()
+        return [
+            KnownSession(
+                server=s.tmux_server or "", tmux_id=s.tmux_id or "", name=s.name, status=s.status
+            )
+            for s in sessions
+        ]
+
+    def _submit_enrichment(self, request: EnrichRequest) -> None:
+        # Never wait here (the writer calls this): a full queue drops the lookup, not an event.
+        if self._enrich_send is None:
+            return
+        try:
+            self._enrich_send.send_nowait(request)
+        except anyio.WouldBlock:
+            self._enrich_dropped += 1
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    async def _watch_socket_dir(self, scope: anyio.CancelScope, stop: anyio.Event) -> None:
+        """``--all``: watch every socket in the user's tmux folder, including later ones."""
+        import watchfiles
+
+        folder = socket_dir()
+        with scope:
+            while not folder.is_dir():
+                # Not even one tmux server has run yet: wait for the folder to appear.
+                if not folder.parent.is_dir():
+                    await anyio.sleep(1)  # $TMUX_TMPDIR itself is missing: rare, poll gently
+                    continue
+                async for _ in watchfiles.awatch(
+                    folder.parent,
+                    watch_filter=lambda _change, path: Path(path) == folder,
+                    recursive=False,
+                    debounce=50,
+                    stop_event=stop,
+                ):
+                    break
+            self._add_discovered(str(p) for p in folder.iterdir() if is_socket(p))
+            async for changes in watchfiles.awatch(
+                folder, watch_filter=None, recursive=False, debounce=50, step=20, stop_event=stop
+            ):
+                added = {p for change, p in changes if change != watchfiles.Change.deleted}
+                gone = {p for change, p in changes if change == watchfiles.Change.deleted}
+                self._add_discovered(p for p in added if is_socket(p))
+                gone = {p for p in gone if not is_socket(p)}
+                if gone & self._discovered:
+                    self._discovered -= gone
+                    self._apply_servers(retire=frozenset(gone))
+
+    def _add_discovered(self, sockets: Iterable[str]) -> None:
+        new = set(sockets) - self._discovered
+        if new and self.config.watch_all and not self._stopping:
+            self._discovered |= new
+            self._apply_servers()
+
+    async def _signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
+            async for signum in signals:
+                log.info("received %s: flushing and stopping", signal.Signals(signum).name)
+                self.stop()
+                return
+
+    # -- the status file ----------------------------------------------------------------------
+
+    def _mark_dirty(self) -> None:
+        self._dirty.set()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty = anyio.Event()
+            await self._write_status()
+            await anyio.sleep(STATUS_INTERVAL)
+
+    async def _write_status(self) -> None:
+        data = msgspec.json.encode(self.statistics())
+        try:
+            await anyio.to_thread.run_sync(write_private_atomic, status_path(self.db_path), data)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+                raise
+            self._last_error = f"cannot write the status file: {exc}"
+
+
+def _is_live(state: Any) -> bool:
+    """Whether a server task's published state says it is connected to a server."""
+    return bool(getattr(state, "connected", False) or getattr(state, "server", None))
+
+
+def set_log_level(level: str) -> None:
+    """Set the level of the project's loggers (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise WatcherError(f"unknown log level {level!r}", hint="use DEBUG, INFO, WARNING or ERROR")
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(numeric)
+
+
+def _unwrap(group: BaseExceptionGroup) -> BaseException:
+    """The one meaningful error of a failed task group (a CcmgrError if there is one)."""
+    flat: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            flat.append(exc)
+
+    walk(group)
+    for exc in flat:
+        if isinstance(exc, CcmgrError):
+            return exc
+    return flat[0] if flat else group
