@@ -6,6 +6,7 @@ Every wait polls the database (or the status file) with a deadline; nothing asse
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -267,3 +268,16 @@ def test_all_finds_servers_that_start_later(db: Path) -> None:
         first.kill_server()
         second.kill_server()
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def test_sigterm_while_waiting_for_a_server_exits_promptly(db: Path) -> None:
+    # Regression: the socket-folder watch thread used to hold shutdown for up to 30 s.
+    waiting = Watcher(db, "-L", f"ccmgr-watch-absent-{os.getpid()}").start()
+    status_file = db.with_name("data.db.watcher.json")
+
+    def started() -> bool:
+        return status_file.exists() and json.loads(status_file.read_text()).get("running") is True
+
+    wait_until(started, what="the watcher to start and wait for its server")
+    assert waiting.stop(signal.SIGTERM, timeout=5.0) == 0
+    assert "Traceback" not in waiting.stderr()
