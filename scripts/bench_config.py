@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.config.conftest import GO_WRITTEN
 from watcher.config.load import check_document
-from watcher.config.scopes import Scope, load_effective
+from watcher.config.locations import Scope
+from watcher.config.scopes import load_effective
 from watcher.config.yamlio import _yaml, dump_document, parse_document
 
 TARGETS_MS = {"check_one_file": 50.0, "effective_three_scopes": 150.0, "round_trip": 60.0}

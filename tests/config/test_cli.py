@@ -10,7 +10,7 @@ import pytest
 
 from tests.config.conftest import EXCERPT, GO_WRITTEN, write
 from watcher.cli.main import run
-from watcher.config.scopes import resolve_scopes
+from watcher.config.locations import resolve_scopes
 
 SECRET = "ghp_abcdefSECRET"
 

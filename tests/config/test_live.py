@@ -10,7 +10,8 @@ import pytest
 
 from tests.config.conftest import write
 from watcher.config.live import watch_config
-from watcher.config.scopes import Effective, resolve_scopes
+from watcher.config.locations import resolve_scopes
+from watcher.config.scopes import Effective
 
 
 def _replace(path: Path, text: str) -> None:

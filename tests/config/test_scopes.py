@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.config.conftest import write
-from watcher.config.scopes import find_project_dir, load_effective, resolve_scopes
+from watcher.config.locations import find_project_dir, resolve_scopes
+from watcher.config.scopes import load_effective
 
 
 def test_find_project_dir(tmp_path: Path) -> None:

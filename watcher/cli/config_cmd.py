@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from watcher.config.diff import Change
     from watcher.config.load import CheckedFile
-    from watcher.config.scopes import Scope
+    from watcher.config.locations import Scope
     from watcher.config.validate import Issue
     from watcher.config.yamlio import Document
 
@@ -173,7 +173,7 @@ def _redact_document(doc: Document) -> None:
 
 
 def _scopes(args: argparse.Namespace) -> dict[Scope, Path]:
-    from watcher.config.scopes import resolve_scopes
+    from watcher.config.locations import resolve_scopes
 
     return resolve_scopes(getattr(args, "project_dir", None))
 

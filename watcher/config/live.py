@@ -26,7 +26,8 @@ import anyio
 import anyio.to_thread
 
 from store.errors import ConfigError
-from watcher.config.scopes import Effective, Scope, load_effective
+from watcher.config.locations import Scope
+from watcher.config.scopes import Effective, load_effective
 
 OnChange = Callable[[Effective], Awaitable[None] | None]
 OnError = Callable[[str], Awaitable[None] | None]
