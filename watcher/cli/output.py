@@ -17,7 +17,9 @@ def print_json(value: Any, *, file: TextIO | None = None, sort_keys: bool = True
     """Write ``value`` (dicts, lists, msgspec structs, Values) as indented JSON and a newline.
 
     Dicts' keys are sorted (``sort_keys=False`` keeps their order); structs and Values keep
-    field order; NaN and infinities are null.
+    field order; NaN and infinities are null. The text is what msgspec wrote, but for the
+    spelling of very large or small floats (``1e+16``, ``5e-05`` for msgspec's ``1e16``,
+    ``0.00005``: the same numbers).
     """
     out = file or sys.stdout
     # Stdlib json: importing msgspec costs ~15 ms, too much for `ccmgr-watch query`'s start-up.
