@@ -12,6 +12,7 @@ Then, at the smallest size, the whole ``ccmgr-watch query ... --json`` process b
 ``python3 -c`` script running the same SQL. Prints one JSON object: numbers, targets, met/missed.
 
     .venv/bin/python scripts/bench_search.py [--sizes 10000,100000,1000000] [--quick]
+        [--process-only]
 
 Databases are cached in --workdir (default: $TMPDIR/ccmgr-watch-bench) and reused.
 """
@@ -462,6 +463,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
     )
+    parser.add_argument(
+        "--process-only",
+        action="store_true",
+        help="only the whole-process comparison, at the smallest size",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.quick and args.sizes == parser.get_default("sizes"):
@@ -491,6 +497,10 @@ def main() -> None:
         built: dict[str, Any] = {"reused": True}
         if not path.exists():
             built = build(path, size)
+        if args.process_only:
+            if size == min(sizes):
+                report["sizes"][str(size)] = {"database": built}
+            continue
         results = bench_size(path, repeat if size < 1_000_000 else max(15, repeat // 2))
         verdicts = _targets(size, results)
         report["sizes"][str(size)] = {"database": built, "shapes": results, "targets": verdicts}

@@ -8,27 +8,46 @@ keeps ``ccmgr-watch query`` quick to start.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import msgspec
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from store.errors import CcmgrError, StoreError
 from store.query.compiler import RESULT_COLUMNS, CompiledQuery
+from store.values import Value
 
 if TYPE_CHECKING:
     import aiosqlite
 
-_decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
 _BUSY_TIMEOUT_MS = 5000
 _MISSING_INDEX_HINT = "run `ccmgr-watch db migrate` to create the search index"
 
 
-class SearchHit(msgspec.Struct, kw_only=True):
+# Results and queries are plain values, not msgspec structs: they never leave the process, and
+# the CLI's search path must not pay for importing msgspec (see store.values).
+
+
+class SearchHit(Value):
     """One session found by a search; ``score`` (higher is better) only when ranked."""
 
+    __match_args__ = (
+        "id",
+        "name",
+        "project",
+        "worktree",
+        "branch",
+        "directory",
+        "status",
+        "created_at",
+        "updated_at",
+        "last_access",
+        "ended_at",
+        "metadata",
+        "score",
+    )
+    __slots__ = __match_args__
     id: str
     name: str
     project: str | None
@@ -41,12 +60,47 @@ class SearchHit(msgspec.Struct, kw_only=True):
     last_access: str
     ended_at: str | None
     metadata: dict[str, Any]
-    score: float | None = None
+    score: float | None
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        project: str | None,
+        worktree: str | None,
+        branch: str | None,
+        directory: str | None,
+        status: str,
+        created_at: str,
+        updated_at: str,
+        last_access: str,
+        ended_at: str | None,
+        metadata: dict[str, Any],
+        score: float | None = None,
+    ) -> None:
+        super().__init__(
+            id,
+            name,
+            project,
+            worktree,
+            branch,
+            directory,
+            status,
+            created_at,
+            updated_at,
+            last_access,
+            ended_at,
+            metadata,
+            score,
+        )
 
 
-class HistoryEvent(msgspec.Struct, kw_only=True):
+class HistoryEvent(Value):
     """One lifecycle event with its session's current name, as ``session history`` lists it."""
 
+    __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
+    __slots__ = __match_args__
     id: int
     session_id: str
     session_name: str | None
@@ -54,24 +108,56 @@ class HistoryEvent(msgspec.Struct, kw_only=True):
     timestamp: str
     data: dict[str, Any]
 
+    def __init__(
+        self,
+        *,
+        id: int,
+        session_id: str,
+        session_name: str | None,
+        event_type: str,
+        timestamp: str,
+        data: dict[str, Any],
+    ) -> None:
+        super().__init__(id, session_id, session_name, event_type, timestamp, data)
 
-class HistoryQuery(msgspec.Struct, kw_only=True, frozen=True):
+
+class HistoryQuery(Value):
     """What ``session history`` selects: bounds are stored timestamp text, newest first."""
 
-    since: str | None = None
-    until: str | None = None
-    session_ids: tuple[str, ...] | None = None
-    event_types: tuple[str, ...] | None = None
-    limit: int | None = 50
+    __match_args__ = ("since", "until", "session_ids", "event_types", "limit")
+    __slots__ = __match_args__
+    since: str | None
+    until: str | None
+    session_ids: tuple[str, ...] | None
+    event_types: tuple[str, ...] | None
+    limit: int | None
+
+    def __init__(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        session_ids: tuple[str, ...] | None = None,
+        event_types: tuple[str, ...] | None = None,
+        limit: int | None = 50,
+    ) -> None:
+        super().__init__(since, until, session_ids, event_types, limit)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _metadata(text: Any) -> dict[str, Any]:
+    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
     if not text:
         return {}
     try:
-        return _decode_obj(text)
-    except msgspec.DecodeError:
+        # NaN and Infinity are not JSON; refusing them keeps --json output valid.
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 def hit_from_row(row: Sequence[Any], *, ranked: bool) -> SearchHit:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-import msgspec
-
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
 from store.query.text import has_tokens
+from store.values import Value
 
 SearchSort = Literal["relevance", "recent", "created", "name"]
 SORTS: tuple[str, ...] = ("relevance", "recent", "created", "name")
@@ -57,16 +56,26 @@ _ORDER: Final = {
 }
 
 
-class CompiledQuery(msgspec.Struct, frozen=True):
+class CompiledQuery(Value):
     """SQL and its parameters; rows are RESULT_COLUMNS, then ``score`` when ``ranked``."""
 
+    __match_args__ = ("sql", "params", "ranked")
+    __slots__ = __match_args__
     sql: str
     params: tuple[Any, ...]
     ranked: bool
 
+    def __init__(self, sql: str, params: tuple[Any, ...], ranked: bool) -> None:
+        super().__init__(sql, params, ranked)
 
-class _Const(msgspec.Struct, frozen=True):
+
+class _Const(Value):
+    __match_args__ = ("value",)
+    __slots__ = __match_args__
     value: bool
+
+    def __init__(self, value: bool) -> None:
+        super().__init__(value)
 
 
 _Simple = Node | _Const

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-import msgspec
-
 from store.errors import QueryError
+from store.values import Value
 
 TokenKind = Literal["lparen", "rparen", "and", "or", "not", "word", "phrase", "qualifier", "end"]
 
@@ -23,14 +22,21 @@ _OPERATORS: dict[str, TokenKind] = {"AND": "and", "OR": "or", "NOT": "not"}
 _WORD_END = frozenset('()"')
 
 
-class Token(msgspec.Struct, frozen=True):
+class Token(Value):
     """One token: its kind, its text (unquoted), and where it starts in the query."""
 
+    __match_args__ = ("kind", "text", "position", "field", "quoted")
+    __slots__ = __match_args__
     kind: TokenKind
     text: str
     position: int
-    field: str = ""
-    quoted: bool = False
+    field: str
+    quoted: bool
+
+    def __init__(
+        self, kind: TokenKind, text: str, position: int, field: str = "", quoted: bool = False
+    ) -> None:
+        super().__init__(kind, text, position, field, quoted)
 
 
 def _read_quoted(query: str, start: int) -> tuple[str, int]:

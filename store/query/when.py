@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, tzinfo
 
-import msgspec
-
 from store.errors import QueryError
 from store.timefmt import format_ts
+from store.values import Value
 
 _UNITS: dict[str, str] = {
     "s": "seconds",
@@ -55,11 +54,16 @@ _HINT = (
 _MAX_DAYS = 100 * 366
 
 
-class Interval(msgspec.Struct, frozen=True):
+class Interval(Value):
     """A WHEN as stored timestamp text: ``start`` and ``end`` inclusive (equal for instants)."""
 
+    __match_args__ = ("start", "end")
+    __slots__ = __match_args__
     start: str
     end: str
+
+    def __init__(self, start: str, end: str) -> None:
+        super().__init__(start, end)
 
 
 def _error(message: str, text: str, position: int = 0) -> QueryError:

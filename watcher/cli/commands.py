@@ -1,9 +1,14 @@
 """The command groups the CLI registers, in the order ``--help`` lists them.
 
-Each registrar is ``register(commands, group, db_parent)``: ``commands`` is the top-level
+Each entry names a registrar module and every top-level command or group it adds (a group that
+two modules share, such as ``session``, is listed by both). The module's
+``register(commands, group, db_parent)`` builds its parsers: ``commands`` is the top-level
 subparsers object, ``group(name, help)`` returns (creating once) a nested group such as
 ``session``, and ``db_parent`` is the parent parser that adds ``--db`` to a leaf command.
-Registrars only build parsers; the work (and its imports) happens in the handlers.
+Registrars only build parsers and import only argparse-level modules at module level; the work
+(and its imports) happens in the handlers. ``ccmgr-watch`` imports and runs only the registrars
+whose commands appear on its command line (every one for ``--help`` or input it does not know),
+so one command's start-up does not pay for building every other command's parsers.
 """
 
 from __future__ import annotations
@@ -11,14 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from watcher.cli import config_cmd, db_cmd, run_cmd, search_cmd, session_cmd
-
 Registrar = Callable[[Any, Callable[[str, str], Any], Any], None]
 
-REGISTRARS: list[Registrar] = [
-    db_cmd.register,
-    run_cmd.register,
-    session_cmd.register,
-    search_cmd.register,
-    config_cmd.register,
+REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
+    ("watcher.cli.db_cmd", ("db",)),
+    ("watcher.cli.run_cmd", ("run", "status")),
+    ("watcher.cli.session_cmd", ("session",)),
+    ("watcher.cli.search_cmd", ("query", "session")),
+    ("watcher.cli.config_cmd", ("config",)),
 ]

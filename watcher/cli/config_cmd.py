@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from watcher.config.diff import Change
     from watcher.config.load import CheckedFile
     from watcher.config.locations import Scope
@@ -192,6 +193,8 @@ def _scope_path(args: argparse.Namespace, scope: str) -> Path:
 
 
 def _read(path: str | Path) -> Document:
+    from pathlib import Path
+
     from watcher.config.load import read_document
 
     return read_document(Path(path))
@@ -347,6 +350,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``config export``."""
+    from pathlib import Path
+
     from store.errors import ConfigError
     from watcher.config.scopes import load_effective
     from watcher.config.writer import atomic_write
@@ -471,6 +476,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Handler of ``config merge``."""
+    from pathlib import Path
+
     from watcher.cli.output import print_json
     from watcher.config.diff import apply_changes, diff_trees, merge3
     from watcher.config.writer import atomic_write

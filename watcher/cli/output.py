@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import msgspec
-
-_encoder = msgspec.json.Encoder(order="deterministic")
+from store.values import Value
 
 
-def print_json(value: Any, *, file: TextIO | None = None) -> None:
-    """Write ``value`` (structs, dicts, lists) as indented JSON and a newline."""
+def print_json(value: Any, *, file: TextIO | None = None, sort_keys: bool = True) -> None:
+    """Write ``value`` (dicts, lists, msgspec structs, Values) as indented JSON and a newline.
+
+    Dicts' keys are sorted (``sort_keys=False`` keeps their order); structs and Values keep
+    field order; NaN and infinities are null. The text is what msgspec wrote, but for the
+    spelling of very large or small floats (``1e+16``, ``5e-05`` for msgspec's ``1e16``,
+    ``0.00005``: the same numbers).
+    """
     out = file or sys.stdout
-    out.write(msgspec.json.format(_encoder.encode(value), indent=2).decode())
+    # Stdlib json: importing msgspec costs ~15 ms, too much for `ccmgr-watch query`'s start-up.
+    text = json.dumps(
+        _plain(value, sort_keys), indent=2, ensure_ascii=False, allow_nan=False, default=_default
+    )
+    out.write(text)
     out.write("\n")
+
+
+def _plain(value: Any, sort_keys: bool) -> Any:
+    """``value`` with its dicts' keys sorted (json's own sort_keys would reorder structs too)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # as msgspec wrote them
+    if isinstance(value, Value):
+        return {key: _plain(item, sort_keys) for key, item in value.as_dict().items()}
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: item[0]) if sort_keys else value.items()
+        return {key: _plain(item, sort_keys) for key, item in items}
+    if isinstance(value, list | tuple):
+        return [_plain(item, sort_keys) for item in value]
+    return value
+
+
+def _default(value: Any) -> Any:
+    """What json cannot encode itself (structs, datetimes, sets, ...), as msgspec encodes it."""
+    import msgspec
+
+    # to_builtins sorts dicts' keys itself ("deterministic") and keeps structs' field order.
+    return _plain(msgspec.to_builtins(value, order="deterministic"), sort_keys=False)
 
 
 def use_color(stream: TextIO | None = None) -> bool:

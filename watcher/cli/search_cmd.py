@@ -128,28 +128,20 @@ def run_query(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if args.json:
-        _print_json([_hit_dict(hit) for hit in hits])
+        from watcher.cli.output import print_json
+
+        # Not sorted: the fields in their declared order are the documented format.
+        print_json([_hit_dict(hit) for hit in hits], sort_keys=False)
     else:
         _print_hits(hits)
     return 0
 
 
 def _hit_dict(hit: SearchHit) -> dict[str, Any]:
-    import msgspec
-
-    data: dict[str, Any] = msgspec.structs.asdict(hit)
+    data = hit.as_dict()
     if hit.score is None:
         del data["score"]
     return data
-
-
-def _print_json(value: Any) -> None:
-    import sys
-
-    import msgspec
-
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
-    sys.stdout.write("\n")
 
 
 def _print_hits(hits: list[SearchHit]) -> None:
@@ -215,18 +207,17 @@ def run_history(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if args.json:
-        import msgspec
+        from watcher.cli.output import print_json
 
-        _print_json([msgspec.structs.asdict(e) for e in events])
+        print_json([e.as_dict() for e in events], sort_keys=False)
     else:
         _print_events(events)
     return 0
 
 
 def _print_events(events: list[HistoryEvent]) -> None:
+    import json
     import sys
-
-    import msgspec
 
     from watcher.cli.output import relative_time, table
 
@@ -239,7 +230,7 @@ def _print_events(events: list[HistoryEvent]) -> None:
             e.timestamp[:19].replace("T", " "),
             e.event_type,
             e.session_name or e.session_id[:12],
-            msgspec.json.encode(e.data).decode() if e.data else "",
+            json.dumps(e.data, ensure_ascii=False, separators=(",", ":")) if e.data else "",
         ]
         for e in events
     ]
