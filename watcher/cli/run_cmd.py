@@ -77,9 +77,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    from store.paths import resolve_db_path
+    from watcher.cli.database import db_path
 
-    return resolve_db_path(args.db)
+    return db_path(args)
 
 
 def run_run(args: argparse.Namespace) -> int:

@@ -114,15 +114,15 @@ def _context() -> dict[str, Any]:
 
 def run_query(args: argparse.Namespace) -> int:
     """Handler of ``query`` and ``session search``."""
-    from store.paths import resolve_db_path
     from store.query.compiler import compile_query
     from store.query.parser import parse_query
     from store.search import connect_reader_sync, search_sync
+    from watcher.cli.database import db_path
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
     compiled = compile_query(tree, sort=args.sort, limit=args.limit or None, offset=args.offset)
-    conn = connect_reader_sync(resolve_db_path(args.db))
+    conn = connect_reader_sync(db_path(args))
     try:
         hits = search_sync(conn, compiled)
     finally:
@@ -170,9 +170,9 @@ def _print_hits(hits: list[SearchHit]) -> None:
 def run_history(args: argparse.Namespace) -> int:
     """Handler of ``session history``."""
     from store.errors import QueryError
-    from store.paths import resolve_db_path
     from store.query.when import parse_when
     from store.search import HistoryQuery, connect_reader_sync, history_sync, resolve_session_sync
+    from watcher.cli.database import db_path
 
     ctx = _context()
     bounds: dict[str, str | None] = {"since": None, "until": None}
@@ -191,7 +191,7 @@ def run_history(args: argparse.Namespace) -> int:
     types = None
     if args.type:
         types = tuple(t.strip() for t in args.type.split(",") if t.strip()) or None
-    conn = connect_reader_sync(resolve_db_path(args.db))
+    conn = connect_reader_sync(db_path(args))
     try:
         ids = resolve_session_sync(conn, args.session) if args.session else None
         events = history_sync(

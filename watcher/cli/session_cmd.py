@@ -68,16 +68,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def _db_path(args: argparse.Namespace) -> Path:
     """The database to read; it must exist (checked here, before any connection is opened)."""
-    from store.errors import StoreError
-    from store.paths import resolve_db_path
+    from watcher.cli.database import existing_db_path
 
-    path = resolve_db_path(args.db)
-    if not path.exists():
-        raise StoreError(
-            f"no database at {path}",
-            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
-        )
-    return path
+    return existing_db_path(args)
 
 
 async def _find(conn: aiosqlite.Connection, key: str) -> Session | None:

@@ -1,0 +1,79 @@
+"""Every command picks the same database: --db, $CCMGR_WATCH_DB, storage.database, the default."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from watcher.cli.main import run
+
+
+@pytest.fixture
+def global_config(_isolated_home: Path) -> Path:
+    path = _isolated_home / ".config" / "ccmgr-ultra" / "config.yaml"
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def status_db(capsys, *argv: str) -> str:
+    assert run(["db", "status", "--json", *argv]) == 0
+    return str(json.loads(capsys.readouterr().out)["database"])
+
+
+def test_default_without_config(_isolated_home: Path, capsys) -> None:
+    assert status_db(capsys) == str(_isolated_home / ".config/ccmgr-ultra/data.db")
+
+
+def test_storage_database_from_the_config_is_used_by_every_command(
+    global_config: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "elsewhere" / "watch.db"
+    global_config.write_text(f"version: 2.1.0\nstorage:\n    database: {target}\n")
+    assert status_db(capsys) == str(target)
+    assert run(["db", "migrate"]) == 0
+    assert target.exists()
+    capsys.readouterr()
+    assert run(["query", "anything", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert run(["session", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # --db and the environment still win over the config
+    assert status_db(capsys, "--db", str(tmp_path / "flag.db")) == str(tmp_path / "flag.db")
+    monkeypatch.setenv("CCMGR_WATCH_DB", str(tmp_path / "env.db"))
+    assert status_db(capsys) == str(tmp_path / "env.db")
+
+
+def test_tilde_in_storage_database_is_expanded(
+    global_config: Path, _isolated_home: Path, capsys
+) -> None:
+    global_config.write_text("storage:\n    database: ~/dbs/watch.db\n")
+    assert status_db(capsys) == str(_isolated_home / "dbs/watch.db")
+
+
+def test_a_broken_storage_section_is_a_located_config_error(global_config: Path, capsys) -> None:
+    global_config.write_text("version: 2.1.0\nstorage:\n    database: [1, 2]\n")
+    assert run(["query", "x"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "config.yaml:3:" in err and "storage.database" in err
+    assert "Traceback" not in err
+
+
+def test_problems_elsewhere_in_the_config_do_not_block_reading(
+    global_config: Path, tmp_path: Path, capsys
+) -> None:
+    target = tmp_path / "w.db"
+    global_config.write_text(
+        f"version: 1.0.0\ntui:\n    default_screen: home\nstorage:\n    database: {target}\n"
+    )
+    assert status_db(capsys) == str(target)
+
+
+def test_unparseable_yaml_mentioning_storage_is_a_config_error(
+    global_config: Path, capsys
+) -> None:
+    global_config.write_text("storage:\n\tdatabase: x\n")
+    assert run(["db", "status"]) == 3
+    assert "tab" in capsys.readouterr().err
