@@ -17,10 +17,10 @@ import os
 import signal
 import stat
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -32,16 +32,22 @@ from store.db import Database
 from store.errors import CcmgrError, WatcherError
 from store.paths import FILE_MODE, ensure_private_dir
 from store.timefmt import now_ts
+from watcher.config.locations import Scope
+from watcher.config.schema import Config, WatcherConfig
 from watcher.enrich import run_enricher
 from watcher.events import KnownSession, Lifecycle
 from watcher.tmux import default_socket_path, socket_dir
 from watcher.writer import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_FLUSH_INTERVAL,
     AliveQuery,
     EnrichRequest,
     SessionWriter,
     WriterItem,
 )
+
+if TYPE_CHECKING:
+    from watcher.config.scopes import Effective
 
 log = logging.getLogger("ccmgr_watch.service")
 
@@ -96,12 +102,46 @@ def is_socket(path: str | Path) -> bool:
 
 
 class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """What the service watches and how; every field can change while it runs."""
+    """What the service watches and how; every field can change while it runs.
+
+    The defaults are the config schema's (``watcher`` section); :meth:`from_section` builds one
+    from a loaded config plus the command line's overrides.
+    """
 
     sockets: tuple[str, ...] = ()
     watch_all: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
-    log_level: str = "WARNING"
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    log_level: str = WatcherConfig().log_level.upper()
+
+    @classmethod
+    def from_section(
+        cls,
+        section: WatcherConfig,
+        *,
+        sockets: Iterable[str] = (),
+        watch_all: bool = False,
+        batch_size: int | None = None,
+        log_level: str | None = None,
+    ) -> ServiceConfig:
+        """Settings from the config's ``watcher`` section; command-line values win.
+
+        Servers named on the command line (``-L``/``-S``/``--all``) replace the configured ones.
+        """
+        named = list(sockets)
+        if named or watch_all:
+            chosen, every = tuple(dict.fromkeys(named)), watch_all
+        else:
+            configured = [socket_for_name(n) for n in section.socket_names]
+            configured += [os.path.abspath(os.path.expanduser(p)) for p in section.socket_paths]
+            chosen, every = tuple(dict.fromkeys(configured)), section.all_servers
+        return cls(
+            sockets=chosen,
+            watch_all=every,
+            batch_size=batch_size or section.batch_size,
+            flush_interval=section.flush_interval.seconds,
+            log_level=(log_level or section.log_level).upper(),
+        )
 
     def explicit_sockets(self) -> set[str]:
         """The sockets named by the settings (the default server when none are and not --all)."""
@@ -237,9 +277,16 @@ class Service:
         *,
         watch_server: ServerWatch | None = None,
         handle_signals: bool = True,
+        config_files: Mapping[Scope, Path] | None = None,
+        settings: Callable[[Config], ServiceConfig] | None = None,
+        config_error: str | None = None,
     ) -> None:
         self.db_path = db_path
         self.config = config or ServiceConfig()
+        # Live reload: the config files to watch and how a loaded config becomes settings.
+        self._config_files = dict(config_files) if config_files else None
+        self._settings = settings
+        self._config_error = config_error
         self._watch_server = watch_server
         self._watch: ServerWatch | None = None
         self._handle_signals = handle_signals
@@ -272,6 +319,7 @@ class Service:
         set_log_level(config.log_level)
         if self._writer is not None:
             self._writer.set_batch_size(config.batch_size)
+            self._writer.set_flush_interval(config.flush_interval)
         if self._intake is not None and not self._stopping:
             self._apply_servers()
         self._mark_dirty()
@@ -309,6 +357,14 @@ class Service:
             "last_commit_at": writer.last_commit_at if writer else None,
             "last_error": (writer.last_error if writer and writer.last_error else None)
             or self._last_error,
+            "flush_interval": self.config.flush_interval,
+            "log_level": self.config.log_level,
+            "config_files": (
+                {scope: str(path) for scope, path in self._config_files.items()}
+                if self._config_files
+                else None
+            ),
+            "config_error": self._config_error,
         }
 
     # -- running ------------------------------------------------------------------------------
@@ -340,6 +396,7 @@ class Service:
         self._writer = SessionWriter(
             db,
             batch_size=self.config.batch_size,
+            flush_interval=self.config.flush_interval,
             enrich=self._submit_enrichment,
             on_commit=self._mark_dirty,
         )
@@ -362,6 +419,8 @@ class Service:
                         await intake.start(self._signals)
                     intake.start_soon(self._status_loop)
                     intake.start_soon(run_enricher, enrich_receive, send.clone())
+                    if self._config_files is not None and self._settings is not None:
+                        intake.start_soon(self._watch_config, self._config_files)
                     self._apply_servers()
                     if self._stopping:
                         intake.cancel_scope.cancel()
@@ -529,6 +588,34 @@ class Service:
                 log.info("received %s: flushing and stopping", signal.Signals(signum).name)
                 self.stop()
                 return
+
+    # -- live configuration -------------------------------------------------------------------
+
+    async def _watch_config(self, files: dict[Scope, Path]) -> None:
+        from watcher.config.live import watch_config
+
+        await watch_config(files, self._config_changed, self._config_failed, initial=False)
+
+    def _config_changed(self, effective: Effective) -> None:
+        """A valid config was saved: apply it (what cannot apply is reported like an error)."""
+        assert self._settings is not None
+        try:
+            settings = self._settings(effective.config)
+            self.reconfigure(settings)
+        except CcmgrError as exc:
+            self._config_failed(exc.message)
+            return
+        if self._config_error is not None:
+            log.info("configuration is valid again")
+        self._config_error = None
+        log.info("configuration reloaded")
+        self._mark_dirty()
+
+    def _config_failed(self, message: str) -> None:
+        """A saved config does not load or validate: keep the settings in force, say why."""
+        self._config_error = message
+        log.error("configuration not applied (keeping the last good settings): %s", message)
+        self._mark_dirty()
 
     # -- the status file ----------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 The writer takes the first item and whatever else is already waiting (up to ``batch_size``) and
 commits them in one transaction at once: no fixed delay when tmux is quiet, bigger batches by
-themselves when a burst or a slow disk builds a backlog. Besides lifecycle events the same stream
-carries enrichment results (project, worktree, branch found after the session's row was
-committed) and known-alive queries (answered after everything sent before them is committed, so
-reconciliation never races the queue).
+themselves when a burst or a slow disk builds a backlog (a configured ``flush_interval`` trades
+latency for bigger batches: the writer then waits that long for more). Besides lifecycle events
+the same stream carries enrichment results (project, worktree, branch found after the session's
+row was committed) and known-alive queries (answered after everything sent before them is
+committed, so reconciliation never races the queue).
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ from store.repositories import (
     sessions_alive_on_socket,
 )
 from store.timefmt import now_ts
+from watcher.config.schema import WatcherConfig
 from watcher.events import Lifecycle, session_id
 
 log = logging.getLogger("ccmgr_watch.writer")
 
-DEFAULT_BATCH_SIZE = 256
+# The defaults live on the config schema (watcher.config.schema.WatcherConfig) and nowhere else.
+DEFAULT_BATCH_SIZE = WatcherConfig().batch_size
+DEFAULT_FLUSH_INTERVAL = WatcherConfig().flush_interval.seconds
 _ENDING = frozenset({"killed", "vanished"})
 # Events after which project/worktree/branch may have changed (or are not known yet).
 _ENRICH_ON = frozenset({"created", "discovered", "renamed"})
@@ -130,11 +134,13 @@ class SessionWriter:
         db: Database,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         enrich: Callable[[EnrichRequest], None] | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.batch_size = batch_size
+        self.flush_interval = flush_interval
         self._enrich = enrich
         self._on_commit = on_commit
         self._stats = WriterStatistics()
@@ -150,6 +156,12 @@ class SessionWriter:
         if batch_size < 1:
             raise ValueError("batch size must be at least 1")
         self.batch_size = batch_size
+
+    def set_flush_interval(self, seconds: float) -> None:
+        """Change how long a batch may wait for more events (0: commit at once)."""
+        if seconds < 0:
+            raise ValueError("flush interval cannot be negative")
+        self.flush_interval = seconds
 
     async def run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
         """Write batches until every sender has closed and the stream is drained."""
@@ -170,7 +182,20 @@ class SessionWriter:
                         batch.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
+                if self.flush_interval > 0:
+                    await self._gather(receive, batch)
                 await self.write(batch)
+
+    async def _gather(
+        self, receive: MemoryObjectReceiveStream[WriterItem], batch: list[WriterItem]
+    ) -> None:
+        """Wait up to ``flush_interval`` for more items (a configured trade of latency for size)."""
+        with anyio.move_on_after(self.flush_interval):
+            while len(batch) < self.batch_size and not isinstance(batch[-1], AliveQuery):
+                try:
+                    batch.append(await receive.receive())
+                except anyio.EndOfStream:
+                    return
 
     async def write(self, batch: Sequence[WriterItem]) -> None:
         """Commit one batch (isolating bad items if the whole batch fails), then follow it up."""

@@ -231,3 +231,27 @@ async def test_all_watches_sockets_that_appear_later(tmp_path: Path, monkeypatch
     finally:
         for sock in listeners:
             sock.close()
+
+
+def test_settings_from_the_config_section_and_the_command_line() -> None:
+    from watcher.config.duration import Duration
+    from watcher.config.schema import WatcherConfig
+    from watcher.service import ServiceConfig, socket_for_name
+
+    section = WatcherConfig(
+        socket_names=["work"],
+        socket_paths=["~/sock"],
+        batch_size=50,
+        flush_interval=Duration.parse("250ms"),
+        log_level="debug",
+    )
+    from_config = ServiceConfig.from_section(section)
+    assert from_config.sockets == (socket_for_name("work"), os.path.expanduser("~/sock"))
+    assert (from_config.batch_size, from_config.flush_interval) == (50, 0.25)
+    assert from_config.log_level == "DEBUG" and not from_config.watch_all
+    # Servers named on the command line replace the configured ones; other flags win too.
+    cli = ServiceConfig.from_section(section, sockets=["/x/a"], batch_size=9, log_level="info")
+    assert (cli.sockets, cli.batch_size, cli.log_level) == (("/x/a",), 9, "INFO")
+    assert ServiceConfig.from_section(section, watch_all=True).sockets == ()
+    defaults = ServiceConfig.from_section(WatcherConfig())
+    assert defaults == ServiceConfig()  # one set of defaults: the schema's

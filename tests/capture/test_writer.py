@@ -157,6 +157,34 @@ async def test_a_quiet_stream_commits_each_event_at_once(db: Database) -> None:
     assert writer.statistics().batches == 3
 
 
+async def test_a_flush_interval_gathers_events_that_arrive_later(db: Database) -> None:
+    # A long interval and a small batch: the batch commits when full, not when the time is up.
+    writer = SessionWriter(db, batch_size=3, flush_interval=60)
+    send, receive = anyio.create_memory_object_stream[WriterItem](10)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer.run, receive)
+            async with send:
+                for i in range(3):
+                    await send.send(ev("created", f"${i}"))
+                    await anyio.sleep(0.01)  # each arrives after the writer took the first
+                    if i < 2:
+                        assert writer.statistics().events_written == 0
+                while writer.statistics().events_written < 3:
+                    await anyio.sleep(0.001)
+    stats = writer.statistics()
+    assert (stats.batches, stats.largest_batch) == (1, 3)
+
+
+async def test_flush_interval_can_change_and_rejects_negatives(db: Database) -> None:
+    writer = SessionWriter(db)
+    assert writer.flush_interval == 0  # the config schema's default: commit at once
+    writer.set_flush_interval(0.25)
+    assert writer.flush_interval == 0.25
+    with pytest.raises(ValueError, match="negative"):
+        writer.set_flush_interval(-1)
+
+
 async def _install_failing_trigger(db: Database) -> None:
     async with db.transaction() as conn:
         await conn.execute(

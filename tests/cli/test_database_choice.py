@@ -71,9 +71,7 @@ def test_problems_elsewhere_in_the_config_do_not_block_reading(
     assert status_db(capsys) == str(target)
 
 
-def test_unparseable_yaml_mentioning_storage_is_a_config_error(
-    global_config: Path, capsys
-) -> None:
+def test_unparseable_yaml_mentioning_storage_is_a_config_error(global_config: Path, capsys) -> None:
     global_config.write_text("storage:\n\tdatabase: x\n")
     assert run(["db", "status"]) == 3
     assert "tab" in capsys.readouterr().err

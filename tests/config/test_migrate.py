@@ -30,7 +30,7 @@ def test_upgrade_from_0_9_0_to_current() -> None:
     assert tree["worktree"]["base_directory"] == "../.worktrees/{{.Project}}"
     assert tree["worktree"]["directory_pattern"] == "{{.Branch}}"
     assert tree["git"]["directory_pattern"] == "{{.Branch}}"
-    assert tree["watcher"]["flush_interval"] == "1s" and tree["search"]["default_limit"] == 20
+    assert tree["watcher"]["flush_interval"] == "0s" and tree["search"]["default_limit"] == 20
     assert "# my old config" in out and "# old style" in out
     assert "base_directory: '../.worktrees/{{.Project}}'" in out
 

@@ -204,9 +204,9 @@ RULES = [
     ),
     ("watcher:\n    socket_names: [a, a]\n", "watcher.socket_names[1]", "'a' is listed twice"),
     (
-        "watcher:\n    flush_interval: 0s\n",
+        "watcher:\n    flush_interval: -1s\n",
         "watcher.flush_interval",
-        "flush interval must be positive",
+        "flush interval cannot be negative",
     ),
     (
         "watcher:\n    flush_interval: 2m\n",

@@ -91,24 +91,47 @@ def run_run(args: argparse.Namespace) -> int:
 
     import anyio
 
+    from watcher.config.live import reload
+    from watcher.config.locations import resolve_scopes
+    from watcher.config.schema import Config
     from watcher.service import Service, ServiceConfig, socket_for_name
-    from watcher.writer import DEFAULT_BATCH_SIZE
 
-    level = ("WARNING", "INFO", "DEBUG")[min(args.verbose, 2)]
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Command-line settings win over the config's `watcher` section, now and after reloads.
     sockets = [socket_for_name(name) for name in args.socket_name]
     sockets += [os.path.abspath(os.path.expanduser(path)) for path in args.socket_path]
-    config = ServiceConfig(
-        sockets=tuple(dict.fromkeys(sockets)),
-        watch_all=args.all,
-        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-        log_level=level,
+    level = (None, "INFO", "DEBUG")[min(args.verbose, 2)]
+
+    def settings(config: Config) -> ServiceConfig:
+        return ServiceConfig.from_section(
+            config.watcher,
+            sockets=sockets,
+            watch_all=args.all,
+            batch_size=args.batch_size,
+            log_level=level,
+        )
+
+    config_files = resolve_scopes(None)
+    loaded = reload(config_files)
+    config_error = loaded if isinstance(loaded, str) else None
+    if config_error is not None:
+        # A background service must not stay down over a typo in a file that mostly belongs to
+        # ccmgr-ultra: run on the defaults, say so, and take the file once it is fixed.
+        logging.getLogger("ccmgr_watch.service").error(
+            "configuration not applied, running with defaults: %s", config_error
+        )
+    config = loaded.config if not isinstance(loaded, str) else Config()
+    service = Service(
+        _db_path(args),
+        settings(config),
+        config_files=config_files,
+        settings=settings,
+        config_error=config_error,
     )
-    service = Service(_db_path(args), config)
     # Until the service listens for signals itself (a few hundred ms of start-up: imports,
     # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -192,3 +215,5 @@ def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, An
             f"last event: {event.get('event_type')} {event.get('name')!r} ({relative_time(stamp)})"
         )
     print(f"last error: {last.get('last_error') or '-'}")
+    if last.get("config_error"):
+        print(f"config error (the last good settings stay in force): {last['config_error']}")

@@ -11,7 +11,8 @@ Use from the service's task group::
 
 ``on_change(effective)`` receives a :class:`watcher.config.scopes.Effective` (``.config`` is the
 typed :class:`watcher.config.schema.Config`); it is called once at start with the initial config
-(unless ``initial=False``) and then after every valid change that alters the effective values.
+(unless ``initial=False``) and then after every valid change that alters the effective values
+(or that ends a run of errors, so a consumer showing an error learns it is over).
 Callbacks may be plain functions or coroutine functions.
 """
 
@@ -74,6 +75,39 @@ async def watch_config(
     stop_event: anyio.Event | None = None,
 ) -> None:
     """Watch ``paths`` until cancelled (or ``stop_event`` is set); see the module docstring."""
+    stop = stop_event or anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch, paths, on_change, on_error, debounce_ms, initial, stop)
+        try:
+            await stop.wait()
+        finally:
+            # watchfiles waits in a thread that notices ``stop`` (every 50 ms), not cancellation:
+            # set it inside the task group, or cancelling us would wait out the thread's timeout.
+            stop.set()
+
+
+async def _watch(
+    paths: Mapping[Scope, Path],
+    on_change: OnChange,
+    on_error: OnError,
+    debounce_ms: int,
+    initial: bool,
+    stop_event: anyio.Event,
+) -> None:
+    try:
+        await _watch_until_stopped(paths, on_change, on_error, debounce_ms, initial, stop_event)
+    finally:
+        stop_event.set()
+
+
+async def _watch_until_stopped(
+    paths: Mapping[Scope, Path],
+    on_change: OnChange,
+    on_error: OnError,
+    debounce_ms: int,
+    initial: bool,
+    stop_event: anyio.Event,
+) -> None:
     from watchfiles import awatch
 
     from watcher.config.schema import to_plain
@@ -82,8 +116,12 @@ async def watch_config(
         str(p.resolve()) for p in paths.values()
     }
     last_good: dict[str, Any] | None = None
+    # After an error, the next valid load is reported even if it equals the last good config,
+    # so a consumer that showed the error learns it is over.
+    failing = False
     first = await anyio.to_thread.run_sync(reload, paths)
     if isinstance(first, str):
+        failing = True
         await _call(on_error, first)
     else:
         last_good = to_plain(first.config)
@@ -112,11 +150,12 @@ async def watch_config(
         ):
             result = await anyio.to_thread.run_sync(reload, paths)
             if isinstance(result, str):
+                failing = True
                 await _call(on_error, result)
             else:
                 plain = to_plain(result.config)
-                if plain != last_good:
-                    last_good = plain
+                if plain != last_good or failing:
+                    last_good, failing = plain, False
                     await _call(on_change, result)
             if any(path in ancestors for _, path in changes) and _folders(paths) != folders:
                 restart = True

@@ -245,10 +245,14 @@ def _check_watch(r: _Rules, config: Config) -> None:
             if item and item in seen:
                 r.add(("watcher", label, i), f"{item!r} is listed twice", "delete the repeat")
             seen.add(item)
-    if w.flush_interval.nanoseconds <= 0:
-        r.add(("watcher", "flush_interval"), "flush interval must be positive", 'e.g. "1s"')
+    if w.flush_interval.nanoseconds < 0:
+        r.add(
+            ("watcher", "flush_interval"),
+            "flush interval cannot be negative",
+            '"0s" commits every event at once; e.g. "100ms" gathers bigger batches',
+        )
     elif w.flush_interval.nanoseconds > MINUTE:
-        r.add(("watcher", "flush_interval"), "flush interval cannot exceed 1m0s", 'e.g. "1s"')
+        r.add(("watcher", "flush_interval"), "flush interval cannot exceed 1m0s", 'e.g. "100ms"')
     if w.batch_size < 1:
         r.add(("watcher", "batch_size"), "batch size must be at least 1", "e.g. 500")
     elif w.batch_size > 100_000:

@@ -266,7 +266,9 @@ class WatcherConfig(Section):
     socket_names: list[str] = []
     socket_paths: list[str] = []
     all_servers: bool = False
-    flush_interval: Duration = _d("1s")
+    # How long the writer may wait, after the first event of a batch, for more events to commit
+    # with it. 0s commits at once (capture latency in milliseconds); a burst still batches itself.
+    flush_interval: Duration = _d("0s")
     batch_size: int = 500
     log_level: str = "info"
 
