@@ -18,6 +18,10 @@ from store.errors import CcmgrError, StoreError
 from store.query.compiler import RESULT_COLUMNS, CompiledQuery
 from store.values import Value
 
+DEFAULT_LIMIT = 20
+"""Sessions a search shows by default; the config's ``search.default_limit`` (whose default this
+is) changes it."""
+
 if TYPE_CHECKING:
     import aiosqlite
 

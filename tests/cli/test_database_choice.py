@@ -75,3 +75,36 @@ def test_unparseable_yaml_mentioning_storage_is_a_config_error(global_config: Pa
     global_config.write_text("storage:\n\tdatabase: x\n")
     assert run(["db", "status"]) == 3
     assert "tab" in capsys.readouterr().err
+
+
+def test_search_limit_comes_from_the_config_unless_given(
+    global_config: Path, tmp_path: Path, capsys
+) -> None:
+    import sqlite3
+
+    from store.db import migrate_sync
+    from store.search import DEFAULT_LIMIT
+    from watcher.config.schema import SearchConfig
+
+    assert SearchConfig().default_limit == DEFAULT_LIMIT  # one default
+    db = tmp_path / "w.db"
+    migrate_sync(db)
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO sessions (id, name, created_at, updated_at, last_access) "
+            "VALUES (?, ?, '2026-11-26T10:00:00.000000Z', '2026-11-26T10:00:00.000000Z', ?)",
+            [(f"s{i}", f"work {i}", f"2026-11-26T10:{i:02d}:00.000000Z") for i in range(30)],
+        )
+
+    def count(*argv: str) -> int:
+        assert run(["query", "work", "--json", "--db", str(db), *argv]) == 0
+        return len(json.loads(capsys.readouterr().out))
+
+    assert count() == DEFAULT_LIMIT
+    global_config.write_text("search:\n    default_limit: 3\n")
+    assert count() == 3
+    assert count("--limit", "5") == 5
+    assert count("--limit", "0") == 30
+    global_config.write_text("search:\n    default_limit: many\n")
+    assert run(["query", "work", "--db", str(db)]) == 3
+    assert "search.default_limit" in capsys.readouterr().err

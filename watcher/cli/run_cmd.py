@@ -77,7 +77,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    from watcher.cli.database import db_path
+    from watcher.cli.settings import db_path
 
     return db_path(args)
 

@@ -40,7 +40,11 @@ def _non_negative(text: str) -> int:
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", nargs="*", help="the query (words are joined)")
     parser.add_argument(
-        "--limit", type=_non_negative, default=20, metavar="N", help="at most N (0: all; 20)"
+        "--limit",
+        type=_non_negative,
+        default=None,
+        metavar="N",
+        help="at most N (0: all; default: the config's search.default_limit, 20)",
     )
     parser.add_argument(
         "--offset", type=_non_negative, default=0, metavar="N", help="skip the first N"
@@ -117,11 +121,11 @@ def run_query(args: argparse.Namespace) -> int:
     from store.query.compiler import compile_query
     from store.query.parser import parse_query
     from store.search import connect_reader_sync, search_sync
-    from watcher.cli.database import db_path
+    from watcher.cli.settings import db_path, search_limit
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
-    compiled = compile_query(tree, sort=args.sort, limit=args.limit or None, offset=args.offset)
+    compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
     conn = connect_reader_sync(db_path(args))
     try:
         hits = search_sync(conn, compiled)
@@ -172,7 +176,7 @@ def run_history(args: argparse.Namespace) -> int:
     from store.errors import QueryError
     from store.query.when import parse_when
     from store.search import HistoryQuery, connect_reader_sync, history_sync, resolve_session_sync
-    from watcher.cli.database import db_path
+    from watcher.cli.settings import db_path
 
     ctx = _context()
     bounds: dict[str, str | None] = {"since": None, "until": None}

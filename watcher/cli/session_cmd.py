@@ -68,7 +68,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def _db_path(args: argparse.Namespace) -> Path:
     """The database to read; it must exist (checked here, before any connection is opened)."""
-    from watcher.cli.database import existing_db_path
+    from watcher.cli.settings import existing_db_path
 
     return existing_db_path(args)
 

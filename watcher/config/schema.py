@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import msgspec
 
+from store.search import DEFAULT_LIMIT
 from watcher.config.duration import Duration
 
 CURRENT_VERSION: Final = "2.1.0"
@@ -300,7 +301,7 @@ class BackupConfig(Section):
 class SearchConfig(Section):
     """Defaults for ``ccmgr-watch search`` and friends."""
 
-    default_limit: int = 20
+    default_limit: int = DEFAULT_LIMIT  # declared beside the search code, which must start fast
 
 
 class Config(Section):
