@@ -14,7 +14,8 @@ from store.errors import ProtocolError
 from watcher import protocol as p
 from watcher.protocol import ControlParser, Reply, StrayLine
 
-TRANSCRIPTS = Path("/work/shared/reference/transcripts")
+# Real tmux 3.3a captures, copied from the project's shared reference (reference/transcripts/).
+TRANSCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "transcripts"
 
 # --- turning the rendered transcripts back into the bytes tmux sent ------------------------------
 
@@ -111,6 +112,7 @@ def parse(text: str | bytes) -> list[p.Message]:
 
 
 def test_every_transcript_has_control_streams() -> None:
+    assert len(list(TRANSCRIPTS.glob("*.txt"))) == 19  # a missing folder must not pass silently
     names = {key.split(":")[0] for key, _ in STREAMS}
     expected = {
         path.name
