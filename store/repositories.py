@@ -13,28 +13,13 @@ from typing import Any, Final
 import aiosqlite
 import msgspec
 
+from store.columns import SESSION_COLUMNS
 from store.models import EventFilter, Session, SessionEvent, SessionFilter
 from store.timefmt import now_ts
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
 
-SESSION_COLUMNS: Final = (
-    "id",
-    "name",
-    "project",
-    "worktree",
-    "branch",
-    "directory",
-    "created_at",
-    "updated_at",
-    "last_access",
-    "metadata",
-    "status",
-    "ended_at",
-    "tmux_server",
-    "tmux_id",
-)
 _SESSION_SELECT: Final = "SELECT " + ", ".join(SESSION_COLUMNS) + " FROM sessions"
 _UPDATABLE: Final = frozenset(SESSION_COLUMNS) - {"id", "created_at"}
 _SORT_COLUMNS: Final = {

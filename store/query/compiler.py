@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
+from store.columns import SESSION_COLUMNS
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
 from store.query.text import has_tokens
 from store.values import Value
@@ -28,22 +29,7 @@ SORTS: tuple[str, ...] = ("relevance", "recent", "created", "name")
 FTS_TABLE: Final = "sessions_fts"
 # bm25 column weights in the index's column order: name, project, worktree, branch, directory.
 BM25_WEIGHTS: Final = (10.0, 4.0, 3.0, 3.0, 1.0)
-RESULT_COLUMNS: Final = (
-    "id",
-    "name",
-    "project",
-    "worktree",
-    "branch",
-    "directory",
-    "created_at",
-    "updated_at",
-    "last_access",
-    "metadata",
-    "status",
-    "ended_at",
-    "tmux_server",
-    "tmux_id",
-)
+RESULT_COLUMNS: Final = SESSION_COLUMNS
 _SELECT: Final = ", ".join(f"sessions.{c}" for c in RESULT_COLUMNS)
 _FTS_IN: Final = f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
 _FTS_NOT_IN: Final = (

@@ -7,17 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    from store.errors import UsageError
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"not a number: {text!r}", hint="--batch-size takes 1 or more") from None
-    if value < 1:
-        raise UsageError(f"--batch-size must be at least 1, not {value}")
-    return value
+from watcher.cli.argtypes import whole_number
 
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
@@ -54,7 +44,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     )
     run.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=whole_number(1),
         default=None,
         metavar="N",
         help="most events committed in one transaction (default 256)",

@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from watcher.cli.argtypes import whole_number
+
 if TYPE_CHECKING:
     from store.search import HistoryEvent, SearchHit
 
@@ -25,29 +27,17 @@ QUERY_HELP = (
 )
 
 
-def _non_negative(text: str) -> int:
-    from store.errors import UsageError
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise UsageError(f"{text!r} must be 0 or more")
-    return value
-
-
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", nargs="*", help="the query (words are joined)")
     parser.add_argument(
         "--limit",
-        type=_non_negative,
+        type=whole_number(0),
         default=None,
         metavar="N",
         help="at most N (0: all; default: the config's search.default_limit, 20)",
     )
     parser.add_argument(
-        "--offset", type=_non_negative, default=0, metavar="N", help="skip the first N"
+        "--offset", type=whole_number(0), default=0, metavar="N", help="skip the first N"
     )
     parser.add_argument(
         "--sort",
@@ -98,7 +88,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="only these event types, comma-separated (e.g. created,attached)",
     )
     history.add_argument(
-        "--limit", type=_non_negative, default=50, metavar="N", help="at most N (0: all; 50)"
+        "--limit", type=whole_number(0), default=50, metavar="N", help="at most N (0: all; 50)"
     )
     history.add_argument("--json", action="store_true", help="print a JSON array of events")
     history.set_defaults(handler=run_history)

@@ -7,24 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from watcher.cli.argtypes import whole_number
+
 if TYPE_CHECKING:
     import aiosqlite
 
     from store.models import Session
 
 DEFAULT_LIMIT = 50
-
-
-def _limit(text: str) -> int:
-    from store.errors import UsageError
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"not a number: {text!r}", hint="--limit takes 1 or more") from None
-    if value < 1:
-        raise UsageError(f"--limit must be at least 1, not {value}")
-    return value
 
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
@@ -57,7 +47,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     listing.add_argument("--project", metavar="NAME", help="only sessions of this project")
     listing.add_argument(
         "--limit",
-        type=_limit,
+        type=whole_number(1),
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"at most N sessions (default {DEFAULT_LIMIT})",
@@ -75,8 +65,9 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 async def _find(conn: aiosqlite.Connection, key: str) -> Session | None:
     """By id, then by name, then by a unique id prefix."""
+    from store.columns import SESSION_COLUMNS
     from store.errors import UsageError
-    from store.repositories import SESSION_COLUMNS, SessionRepository, session_from_row
+    from store.repositories import SessionRepository, session_from_row
 
     repo = SessionRepository(conn)
     found = await repo.get(key) or await repo.get_by_name(key)
