@@ -9,9 +9,12 @@ quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is se
 obeyed; everything else is a bound parameter.
 
 Ranking (``relevance``, only when the query has words): bm25 over the words that are not negated,
-name weighted highest, then the most recent first. The scores come from one MATERIALIZED pass
-over the index (a set, joined by rowid, so never a per-row probe); when that pass is exactly the
-query's top-level full-text part it also serves as that part's filter.
+name weighted highest, then the most recent first. The scores come from one pass over the index,
+a sub-select that is always the outer loop (MATERIALIZED, or flattened under a CROSS JOIN, which
+fixes the join order), so the index is never probed once per row. When that pass is exactly the
+query's top-level full-text part it is also that part's filter: with other filters, bm25 is
+computed only for the matches that pass them; with words alone, only the matches that can reach
+the page (by score) are looked up in ``sessions``.
 """
 
 from __future__ import annotations
@@ -286,24 +289,63 @@ def compile_query(
         sql = f"SELECT {_SELECT} FROM sessions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         return CompiledQuery(sql, (*params, *page), ranked=False)
     match, covers = rank
-    where = _sql(node, params, ranked_join=covers)
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    # MATERIALIZED: bm25 is computed in one pass over the FTS index, never once per row (the
-    # join trap). When the ranking MATCH is the query's own full-text part, the inner join with
-    # that one pass is the filter too (a second pass for the sub-select would double the cost);
-    # otherwise a LEFT JOIN scores what the WHERE, sub-selects and all, lets through. The page is
-    # chosen on (rowid, score, last_access) alone; only its rows are read in full.
-    join = "JOIN" if covers else "LEFT JOIN"
-    sql = (
-        f"WITH ranked (rid, score) AS MATERIALIZED ("
-        f"SELECT rowid, bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} "
-        f"WHERE {FTS_TABLE} MATCH ?), "
-        f"page (rid, score, last_access) AS MATERIALIZED ("
-        f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
-        f"FROM sessions {join} ranked ON ranked.rid = sessions.rowid WHERE {where} "
-        f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) "
+    bm25 = f"bm25({FTS_TABLE}, {weights})"
+    final = (
         f"SELECT {_SELECT}, -page.score AS score FROM page "
         f"JOIN sessions ON sessions.rowid = page.rid "
         f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
     )
-    return CompiledQuery(sql, (match, *params, *page), ranked=True)
+    page_order = f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?"
+    if not covers:
+        # Some results may match none of the ranked words (``auth OR project:x``): a LEFT JOIN
+        # scores what the WHERE, sub-selects and all, lets through. MATERIALIZED: bm25 comes
+        # from one pass over the index, never once per row (the join trap).
+        where = _sql(node, params)
+        sql = (
+            f"WITH ranked (rid, score) AS MATERIALIZED ("
+            f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
+            f"page (rid, score, last_access) AS MATERIALIZED ("
+            f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
+            f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
+            f"{page_order}) {final}"
+        )
+        return CompiledQuery(sql, (match, *params, *page), ranked=True)
+    # The ranking MATCH is the query's own full-text part, so its one pass is also the filter
+    # (a second pass for a sub-select would double the cost). It is always the outer loop:
+    # CROSS JOIN fixes SQLite's join order, so the planner can never drive from a filter's index
+    # and probe the index once per row (the join trap: hundreds of times slower at 1 M).
+    if isinstance(node, _Const) or _fts(node) is None:
+        # Other filters too: the sub-select is flattened into the join, so bm25 is computed
+        # only for the matches that pass them, each looked up once by rowid.
+        where = _sql(node, params, ranked_join=True)
+        sql = (
+            f"WITH page (rid, score, last_access) AS MATERIALIZED ("
+            f"SELECT ranked.rid, ranked.score, sessions.last_access "
+            f"FROM (SELECT rowid AS rid, {bm25} AS score FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH ?) AS ranked "
+            f"CROSS JOIN sessions ON sessions.rowid = ranked.rid WHERE {where} "
+            f"{page_order}) {final}"
+        )
+        return CompiledQuery(sql, (match, *params, *page), ranked=True)
+    # Words alone: every match is a result and needs its score anyway, but only the page needs
+    # last_access (the tie-break). The score of the page's last row, found in the one bm25
+    # pass, bounds the page: only matches scoring at least as well (ties included) are looked
+    # up in sessions, not all of them.
+    cut = ""
+    cut_params: tuple[Any, ...] = ()
+    if limit is not None and limit > 0:
+        cut = (
+            "WHERE ranked.score <= coalesce((SELECT r.score FROM ranked AS r "
+            "ORDER BY r.score LIMIT 1 OFFSET ?), ranked.score) "
+        )
+        cut_params = (limit + max(0, offset) - 1,)
+    sql = (
+        f"WITH ranked (rid, score) AS MATERIALIZED ("
+        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
+        f"page (rid, score, last_access) AS MATERIALIZED ("
+        f"SELECT ranked.rid, ranked.score, sessions.last_access "
+        f"FROM ranked CROSS JOIN sessions ON sessions.rowid = ranked.rid {cut}"
+        f"{page_order}) {final}"
+    )
+    return CompiledQuery(sql, (match, *cut_params, *page), ranked=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ import pytest
 
 from store.errors import QueryError
 from store.query import CompiledQuery, compile_query, parse_query
-from store.query.compiler import fts_quote
+from store.query.compiler import RESULT_COLUMNS, fts_quote
 
 from .conftest import insert_sessions, make_session
 
@@ -54,9 +55,13 @@ def test_relevance_ranks_only_when_there_are_words() -> None:
     assert ranked.ranked
     assert "bm25(sessions_fts, 10.0" in ranked.sql
     assert "MATERIALIZED" in ranked.sql
-    # The one bm25 pass is also the filter; no second pass over the index.
+    # The one bm25 pass is also the filter, and the outer loop; no second pass over the index.
     assert ranked.sql.count("MATCH ?") == 1
-    assert "JOIN ranked" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    assert "FROM ranked CROSS JOIN sessions" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    filtered = compiled("auth project:x since:7d -status:ended")
+    assert filtered.sql.count("MATCH ?") == 1
+    assert "MATCH ?) AS ranked CROSS JOIN sessions" in filtered.sql
+    assert "LEFT JOIN" not in filtered.sql
     mixed = compiled("auth OR project:x")
     assert mixed.ranked and "LEFT JOIN ranked" in mixed.sql and FTS_IN in mixed.sql
     for text in ("auth", "auth project:x -wip", "auth OR project:x", "(a OR b) -c status:ended"):
@@ -184,3 +189,77 @@ def test_relevance_weights_name_highest(conn: sqlite3.Connection) -> None:
     assert [row[0] for row in rows] == ["s0002", "s0003", "s0001"]
     scores = [row[-1] for row in rows]
     assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+
+
+def _fts_plan_lines(conn: sqlite3.Connection, query: CompiledQuery) -> list[str]:
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query.sql, query.params)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "auth",
+        "auth api",
+        "auth name:ccmgr-app7-main",
+        "auth project:app7 since:2026-11-20",
+        "auth dir:/code/app7",
+        "auth -status:ended",
+        "auth OR project:app7",
+    ],
+)
+def test_the_index_is_scanned_once_never_probed_per_row(
+    conn: sqlite3.Connection, text: str
+) -> None:
+    # With statistics saying name:/project: pick out a handful of rows, SQLite's planner would
+    # rather walk that index and run the full-text query once per row (FTS5 plan ":=M", rowid
+    # equality): the trap that is hundreds of times slower when the filter is not selective.
+    insert_sessions(
+        conn,
+        [
+            make_session(
+                n,
+                name=f"ccmgr-app{n}-main",
+                project=f"app{n}",
+                directory=f"/code/app{n}",
+                branch="feat/auth" if n % 2 else "fix/api",
+            )
+            for n in range(400)
+        ],
+    )
+    conn.execute("ANALYZE")
+    for sort in ("relevance", "recent"):
+        query = compiled(text, sort=sort)
+        plan = _fts_plan_lines(conn, query)
+        fts_lines = [line for line in plan if "sessions_fts VIRTUAL TABLE" in line]
+        assert fts_lines, plan
+        assert not [line for line in fts_lines if ":=" in line], (sort, plan)
+        conn.execute(query.sql, query.params).fetchall()
+
+
+def test_relevance_order_is_score_then_most_recent(conn: sqlite3.Connection) -> None:
+    # Many equal scores (same field lengths), so the tie-break and the page's score cut-off
+    # (only matches scoring at least as well as the page's last row are looked up) both matter.
+    insert_sessions(
+        conn,
+        [
+            make_session(
+                n,
+                name="auth" if n % 3 else f"auth-{n}",
+                project="p" if n % 2 else None,
+                last_access=f"2026-11-{10 + n % 7:02d}T00:00:00.000000Z",
+            )
+            for n in range(60)
+        ],
+    )
+    whole = compiled("auth", limit=None)
+    rows = conn.execute(whole.sql, whole.params).fetchall()
+    at = RESULT_COLUMNS.index("last_access")
+    keys = [(-row[-1], row[at]) for row in rows]  # score (higher first), then last_access
+    assert len(rows) == 60
+    assert all(a[0] < b[0] or (a[0] == b[0] and a[1] >= b[1]) for a, b in pairwise(keys))
+    ids = [row[0] for row in rows]
+    for limit in (1, 5, 20, 59, 60, 61):
+        for offset in (0, 1, 19, 40, 59, 60, 70):
+            page = compiled("auth", limit=limit, offset=offset)
+            got = [row[0] for row in conn.execute(page.sql, page.params)]
+            assert got == ids[offset : offset + limit], (limit, offset)

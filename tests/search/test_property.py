@@ -199,3 +199,62 @@ def test_any_text_parses_or_raises_query_error_and_sql_never_fails(
     for sort in ("relevance", "recent"):
         compiled = compile_query(tree, sort=sort)
         shared_db.execute(compiled.sql, compiled.params).fetchall()
+
+
+def word_queries() -> st.SearchStrategy[str]:
+    """Queries of words and phrases only: ranked by the cut-off path (no other filter)."""
+    words = [w for w in WORDS if w != "&"]  # a word without tokens leaves nothing to rank
+    word = st.sampled_from(words) | st.lists(st.sampled_from(words), min_size=1, max_size=2).map(
+        lambda w: _quote(" ".join(w))
+    )
+    return st.recursive(
+        word,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} OR {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} -{p[1]}"),
+        ),
+        max_leaves=4,
+    )
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=sessions(),
+    copies=st.integers(1, 4),
+    text=word_queries(),
+    filtered=st.sampled_from(["", " -status:ended", " since:2026-11-21", " project:my*"]),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 8),
+)
+def test_ranked_pages_with_ties_are_slices_of_the_full_order(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    copies: int,
+    text: str,
+    filtered: str,
+    limit: int,
+    offset: int,
+) -> None:
+    # Copies of each row score the same, so the page's edge often falls inside a tie.
+    many = [dict(r, id=f"{r['id']}c{i}") for r in rows for i in range(copies)]
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, many)
+    tree = parse_query(text + filtered, now=NOW, tz=TZ)
+    whole = compile_query(tree, limit=None)
+    assert whole.ranked
+    got = shared_db.execute(whole.sql, whole.params).fetchall()
+    all_ids = [r[0] for r in got]
+    assert set(all_ids) == {r["id"] for r in many if matches(tree, r)}
+    # The documented order: score (higher first), then last access, then rowid (newest first).
+    rowid = dict(shared_db.execute("SELECT id, rowid FROM sessions").fetchall())
+    last = {r["id"]: r["last_access"] for r in many}
+    expected = sorted(got, key=lambda r: rowid[r[0]], reverse=True)
+    expected.sort(key=lambda r: last[r[0]], reverse=True)
+    expected.sort(key=lambda r: r[-1], reverse=True)
+    assert all_ids == [r[0] for r in expected]
+    page = compile_query(tree, limit=limit, offset=offset)
+    page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
+    assert page_ids == all_ids[offset : offset + limit]
