@@ -275,10 +275,27 @@ def connect_reader_sync(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def statement_sync(
+    conn: sqlite3.Connection, compiled: CompiledQuery
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and parameters to run for ``compiled``: its narrowed plan if the probe says so."""
+    narrowed = compiled.narrowed
+    if narrowed is None:
+        return compiled.sql, compiled.params
+    (matches,) = conn.execute(narrowed.matches_sql, narrowed.matches_params).fetchone()
+    limit = narrowed.candidate_limit(matches)
+    if limit > 0:
+        params = (*narrowed.candidates_params, limit)
+        (candidates,) = conn.execute(narrowed.candidates_sql, params).fetchone()
+        if candidates < limit:
+            return narrowed.sql, narrowed.params
+    return compiled.sql, compiled.params
+
+
 def search_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[SearchHit]:
     """Run a compiled search on a stdlib connection."""
     try:
-        rows = conn.execute(compiled.sql, compiled.params).fetchall()
+        rows = conn.execute(*statement_sync(conn, compiled)).fetchall()
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
@@ -328,9 +345,21 @@ def rebuild_index_sync(conn: sqlite3.Connection) -> int:
 
 
 async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[SearchHit]:
-    """Run a compiled search on a reader connection."""
+    """Run a compiled search on a reader connection (choosing a plan as search_sync does)."""
     try:
-        async with conn.execute(compiled.sql, compiled.params) as cursor:
+        sql, params = compiled.sql, compiled.params
+        narrowed = compiled.narrowed
+        if narrowed is not None:
+            async with conn.execute(narrowed.matches_sql, narrowed.matches_params) as cursor:
+                (matches,) = await cursor.fetchone() or (0,)
+            limit = narrowed.candidate_limit(matches)
+            if limit > 0:
+                count_params = (*narrowed.candidates_params, limit)
+                async with conn.execute(narrowed.candidates_sql, count_params) as cursor:
+                    (candidates,) = await cursor.fetchone() or (limit,)
+                if candidates < limit:
+                    sql, params = narrowed.sql, narrowed.params
+        async with conn.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc

@@ -45,17 +45,76 @@ _ORDER: Final = {
 }
 
 
-class CompiledQuery(Value):
-    """SQL and its parameters; rows are RESULT_COLUMNS, then ``score`` when ``ranked``."""
+NARROW_CAP: Final = 4096
+"""Most candidates an index may pick out for the narrowed plan (see :class:`Narrowed`)."""
 
-    __match_args__ = ("sql", "params", "ranked")
+
+class Narrowed(Value):
+    """A second plan for a ranked query with words and an indexed filter, chosen at run time.
+
+    ``sql``/``params`` return exactly what the query's main plan returns. The main plan looks
+    up every full-text match in ``sessions`` to test the filters; this one first takes the
+    rowids the filter's index picks out (a set, read once), so only the matches among them are
+    looked up and scored. That wins when the index picks out few rows and loses badly when it
+    picks out most of the table, so the full-text matches are counted first (``matches_sql``,
+    up to half of :data:`NARROW_CAP`), then the candidates (``candidates_sql``, up to the
+    bound :meth:`candidate_limit` gives, its last parameter): both cheap and bounded.
+    """
+
+    __match_args__ = ("sql", "params", "matches_sql", "candidates_sql", "candidates_params")
+    __slots__ = __match_args__
+    sql: str
+    params: tuple[Any, ...]
+    matches_sql: str
+    candidates_sql: str
+    candidates_params: tuple[Any, ...]
+
+    def __init__(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        matches_sql: str,
+        candidates_sql: str,
+        candidates_params: tuple[Any, ...],
+    ) -> None:
+        super().__init__(sql, params, matches_sql, candidates_sql, candidates_params)
+
+    @property
+    def matches_params(self) -> tuple[Any, ...]:
+        """Parameters of ``matches_sql``: the MATCH, and how many matches are worth counting."""
+        return (self.params[0], NARROW_CAP // 2)
+
+    @staticmethod
+    def candidate_limit(matches: int) -> int:
+        """How many candidates to count: the narrowed plan runs only if there are fewer.
+
+        Collecting a candidate costs about a third of looking a match up in ``sessions``: fewer
+        than twice as many candidates as matches is never much slower and usually far faster.
+        """
+        return min(NARROW_CAP, 2 * matches)
+
+
+class CompiledQuery(Value):
+    """SQL and its parameters; rows are RESULT_COLUMNS, then ``score`` when ``ranked``.
+
+    ``narrowed``: an equivalent plan to run instead when its probe says so (store.search does).
+    """
+
+    __match_args__ = ("sql", "params", "ranked", "narrowed")
     __slots__ = __match_args__
     sql: str
     params: tuple[Any, ...]
     ranked: bool
+    narrowed: Narrowed | None
 
-    def __init__(self, sql: str, params: tuple[Any, ...], ranked: bool) -> None:
-        super().__init__(sql, params, ranked)
+    def __init__(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        ranked: bool,
+        narrowed: Narrowed | None = None,
+    ) -> None:
+        super().__init__(sql, params, ranked, narrowed)
 
 
 class _Const(Value):
@@ -273,6 +332,24 @@ def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
     return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
 
 
+def _indexed_filter(node: And) -> tuple[str, list[Any]] | None:
+    """Top-level conjuncts one index answers alone, as SQL and parameters, or None.
+
+    An exact ``name:``/``project:``/``worktree:``/``branch:`` (its NOCASE index, with
+    last_access second) with any ``since:``/``until:``, or those alone (the last_access index):
+    counting and collecting their rows reads only the index, never the table.
+    """
+    fields = [
+        c for c in node.children if isinstance(c, Field) and c.pattern and "*" not in c.pattern
+    ]
+    times: list[Node] = [c for c in node.children if isinstance(c, Since | Until)]
+    parts = [*fields[:1], *times]
+    if not parts:
+        return None
+    params: list[Any] = []
+    return " AND ".join(_leaf_sql(part, params) for part in parts), params
+
+
 def compile_query(
     tree: Node, *, sort: SearchSort = "relevance", limit: int | None = 20, offset: int = 0
 ) -> CompiledQuery:
@@ -319,15 +396,34 @@ def compile_query(
         # Other filters too: the sub-select is flattened into the join, so bm25 is computed
         # only for the matches that pass them, each looked up once by rowid.
         where = _sql(node, params, ranked_join=True)
-        sql = (
-            f"WITH page (rid, score, last_access) AS MATERIALIZED ("
-            f"SELECT ranked.rid, ranked.score, sessions.last_access "
-            f"FROM (SELECT rowid AS rid, {bm25} AS score FROM {FTS_TABLE} "
-            f"WHERE {FTS_TABLE} MATCH ?) AS ranked "
-            f"CROSS JOIN sessions ON sessions.rowid = ranked.rid WHERE {where} "
-            f"{page_order}) {final}"
-        )
-        return CompiledQuery(sql, (match, *params, *page), ranked=True)
+
+        def ranked_with(narrow: str) -> str:
+            return (
+                f"WITH page (rid, score, last_access) AS MATERIALIZED ("
+                f"SELECT ranked.rid, ranked.score, sessions.last_access "
+                f"FROM (SELECT rowid AS rid, {bm25} AS score FROM {FTS_TABLE} "
+                f"WHERE {FTS_TABLE} MATCH ?{narrow}) AS ranked "
+                f"CROSS JOIN sessions ON sessions.rowid = ranked.rid WHERE {where} "
+                f"{page_order}) {final}"
+            )
+
+        narrowed = None
+        indexed = _indexed_filter(node) if isinstance(node, And) else None
+        if indexed is not None:
+            narrow_sql, narrow_params = indexed
+            # "+rowid": a set to test each match against, never handed to FTS5 as a rowid
+            # constraint (which would run the full-text query once per candidate).
+            narrowed = Narrowed(
+                ranked_with(
+                    f" AND +rowid IN (SELECT sessions.rowid FROM sessions WHERE {narrow_sql})"
+                ),
+                (match, *narrow_params, *params, *page),
+                f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} "
+                f"WHERE {FTS_TABLE} MATCH ? LIMIT ?)",
+                f"SELECT count(*) FROM (SELECT 1 FROM sessions WHERE {narrow_sql} LIMIT ?)",
+                tuple(narrow_params),
+            )
+        return CompiledQuery(ranked_with(""), (match, *params, *page), True, narrowed)
     # Words alone: every match is a result and needs its score anyway, but only the page needs
     # last_access (the tie-break). The score of the page's last row, found in the one bm25
     # pass, bounds the page: only matches scoring at least as well (ties included) are looked

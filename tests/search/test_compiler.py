@@ -12,7 +12,8 @@ import pytest
 
 from store.errors import QueryError
 from store.query import CompiledQuery, compile_query, parse_query
-from store.query.compiler import RESULT_COLUMNS, fts_quote
+from store.query.compiler import NARROW_CAP, RESULT_COLUMNS, Narrowed, fts_quote
+from store.search import statement_sync
 
 from .conftest import insert_sessions, make_session
 
@@ -191,8 +192,8 @@ def test_relevance_weights_name_highest(conn: sqlite3.Connection) -> None:
     assert scores == sorted(scores, reverse=True) and scores[-1] > 0
 
 
-def _fts_plan_lines(conn: sqlite3.Connection, query: CompiledQuery) -> list[str]:
-    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query.sql, query.params)]
+def _fts_plan_lines(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[str]:
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
 
 @pytest.mark.parametrize(
@@ -229,11 +230,53 @@ def test_the_index_is_scanned_once_never_probed_per_row(
     conn.execute("ANALYZE")
     for sort in ("relevance", "recent"):
         query = compiled(text, sort=sort)
-        plan = _fts_plan_lines(conn, query)
-        fts_lines = [line for line in plan if "sessions_fts VIRTUAL TABLE" in line]
-        assert fts_lines, plan
-        assert not [line for line in fts_lines if ":=" in line], (sort, plan)
+        plans = [_fts_plan_lines(conn, query.sql, query.params)]
+        if query.narrowed is not None:
+            plans.append(_fts_plan_lines(conn, query.narrowed.sql, query.narrowed.params))
+        for plan in plans:
+            fts_lines = [line for line in plan if "sessions_fts VIRTUAL TABLE" in line]
+            assert fts_lines, plan
+            assert not [line for line in fts_lines if ":=" in line], (sort, plan)
         conn.execute(query.sql, query.params).fetchall()
+
+
+def test_narrowed_plan_only_for_words_beside_an_indexed_filter() -> None:
+    assert compiled("auth project:x").narrowed is not None
+    assert compiled("auth since:1d -status:ended").narrowed is not None
+    assert compiled("auth name:x until:2026-01-01").narrowed is not None
+    for text in ("auth", "auth project:x*", "auth status:active", "auth dir:/a", "auth OR name:x"):
+        assert compiled(text).narrowed is None, text
+    assert compiled("auth project:x", sort="recent").narrowed is None
+    narrowed = compiled("auth project:x").narrowed
+    assert narrowed is not None and "+rowid IN (SELECT sessions.rowid" in narrowed.sql
+    assert narrowed.sql.count("MATCH ?") == 1
+
+
+def test_run_time_choice_follows_the_counts(conn: sqlite3.Connection) -> None:
+    # 30 sessions match "auth"; project "big" holds 100 sessions, "small" 3.
+    rows = [
+        make_session(n, name=f"auth-{n}", project="big" if n < 20 else "small") for n in range(23)
+    ]
+    rows += [make_session(n, name=f"other-{n}", project="big") for n in range(100, 180)]
+    rows += [make_session(n, name=f"auth-x-{n}", project="none") for n in range(200, 207)]
+    insert_sessions(conn, rows)
+    few = compiled("auth project:small")
+    many = compiled("auth project:big")
+    assert few.narrowed is not None and many.narrowed is not None
+    assert statement_sync(conn, few) == (few.narrowed.sql, few.narrowed.params)
+    assert statement_sync(conn, many) == (many.sql, many.params)  # 100 candidates >= 2 * 30
+    none = compiled("auth project:nothing-here")
+    assert none.narrowed is not None
+    assert conn.execute(*statement_sync(conn, none)).fetchall() == []
+    nothing = compiled("zzz project:small")  # no match at all: no candidate counting either
+    assert statement_sync(conn, nothing) == (nothing.sql, nothing.params)
+    for query in (few, many):
+        assert [r[0] for r in conn.execute(*statement_sync(conn, query))] == [
+            r[0] for r in conn.execute(query.sql, query.params)
+        ]
+    assert Narrowed.candidate_limit(0) == 0
+    assert Narrowed.candidate_limit(10) == 20
+    assert Narrowed.candidate_limit(10**6) == NARROW_CAP
 
 
 def test_relevance_order_is_score_then_most_recent(conn: sqlite3.Connection) -> None:

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.errors import QueryError
-from store.query import compile_query, parse_query
+from store.query import CompiledQuery, compile_query, parse_query
+from store.search import statement_sync
 
 from .conftest import insert_sessions
 from .reference import matches
@@ -163,6 +164,16 @@ def test_compiled_sql_agrees_with_reference(
             got = [row[0] for row in shared_db.execute(compiled.sql, compiled.params)]
             assert len(got) == len(set(got)), (text, sort)
             assert set(got) == expected, (text, sort, compiled.sql, compiled.params)
+            assert_narrowed_agrees(shared_db, compiled)
+
+
+def assert_narrowed_agrees(conn: sqlite3.Connection, compiled: CompiledQuery) -> None:
+    """The plan chosen at run time returns exactly the rows, in order, of the main plan."""
+    main = conn.execute(compiled.sql, compiled.params).fetchall()
+    if compiled.narrowed is not None:
+        narrowed = compiled.narrowed
+        assert conn.execute(narrowed.sql, narrowed.params).fetchall() == main
+    assert conn.execute(*statement_sync(conn, compiled)).fetchall() == main
 
 
 @settings(
@@ -181,6 +192,7 @@ def test_pages_are_slices_of_the_full_order(
         all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
         page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
         assert page_ids == all_ids[offset : offset + limit]
+        assert_narrowed_agrees(shared_db, page)
 
 
 @settings(
@@ -225,7 +237,18 @@ def word_queries() -> st.SearchStrategy[str]:
     rows=sessions(),
     copies=st.integers(1, 4),
     text=word_queries(),
-    filtered=st.sampled_from(["", " -status:ended", " since:2026-11-21", " project:my*"]),
+    filtered=st.sampled_from(
+        [
+            "",
+            " -status:ended",
+            " since:2026-11-21",
+            " project:my*",
+            " project:myapp",
+            " project:MYAPP since:2026-11-20 until:2026-11-25 -status:ended",
+            " worktree:main branch:main",
+            " branch:feat/auth (status:ended OR dir:/a)",
+        ]
+    ),
     limit=st.integers(1, 8),
     offset=st.integers(0, 8),
 )
@@ -258,3 +281,5 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
     page = compile_query(tree, limit=limit, offset=offset)
     page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
     assert page_ids == all_ids[offset : offset + limit]
+    assert_narrowed_agrees(shared_db, whole)
+    assert_narrowed_agrees(shared_db, page)

@@ -35,6 +35,13 @@ async def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connectio
         hits = await search(reader, compile_query(parse_query("myapp", now=NOW)))
         assert [h.id for h in hits] == ["s0001"]
         assert hits[0].score is not None and hits[0].score > 0
+        # Words beside an indexed filter: the plan is chosen at run time, by counts.
+        narrowed = compile_query(parse_query("myapp project:MYAPP", now=NOW))
+        assert narrowed.narrowed is not None
+        assert [h.id for h in await search(reader, narrowed)] == ["s0001"]
+        unnarrowed = compile_query(parse_query("notes project:docs", now=NOW))
+        assert [h.id for h in await search(reader, unnarrowed)] == ["s0002"]
+        assert await search(reader, compile_query(parse_query("zzz project:docs", now=NOW))) == []
         plain = await search(reader, compile_query(parse_query("", now=NOW), sort="name"))
         assert [h.name for h in plain] == ["ccmgr-myapp-main", "notes"]
         assert plain[0].score is None
