@@ -47,6 +47,8 @@ _ORDER: Final = {
 
 NARROW_CAP: Final = 4096
 """Most candidates an index may pick out for the narrowed plan (see :class:`Narrowed`)."""
+NARROW_MIN_MATCHES: Final = 128
+"""Fewer full-text matches than this are cheaper to look up than to count candidates for."""
 
 
 class Narrowed(Value):
@@ -90,7 +92,10 @@ class Narrowed(Value):
 
         Collecting a candidate costs about a third of looking a match up in ``sessions``: fewer
         than twice as many candidates as matches is never much slower and usually far faster.
+        0 (do not count, run the main plan) for a handful of matches.
         """
+        if matches < NARROW_MIN_MATCHES:
+            return 0
         return min(NARROW_CAP, 2 * matches)
 
 

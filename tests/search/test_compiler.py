@@ -12,7 +12,7 @@ import pytest
 
 from store.errors import QueryError
 from store.query import CompiledQuery, compile_query, parse_query
-from store.query.compiler import NARROW_CAP, RESULT_COLUMNS, Narrowed, fts_quote
+from store.query.compiler import NARROW_CAP, NARROW_MIN_MATCHES, RESULT_COLUMNS, Narrowed, fts_quote
 from store.search import statement_sync
 
 from .conftest import insert_sessions, make_session
@@ -253,29 +253,31 @@ def test_narrowed_plan_only_for_words_beside_an_indexed_filter() -> None:
 
 
 def test_run_time_choice_follows_the_counts(conn: sqlite3.Connection) -> None:
-    # 30 sessions match "auth"; project "big" holds 100 sessions, "small" 3.
-    rows = [
-        make_session(n, name=f"auth-{n}", project="big" if n < 20 else "small") for n in range(23)
-    ]
-    rows += [make_session(n, name=f"other-{n}", project="big") for n in range(100, 180)]
-    rows += [make_session(n, name=f"auth-x-{n}", project="none") for n in range(200, 207)]
+    # 153 sessions match "auth"; project "big" holds 350 sessions (>= 2 x 153), "small" 3.
+    rows = [make_session(n, name=f"auth-{n}", project="big") for n in range(150)]
+    rows += [make_session(n, name=f"auth-s-{n}", project="small") for n in range(150, 153)]
+    rows += [make_session(n, name=f"other-{n}", project="big") for n in range(200, 400)]
+    rows += [make_session(n, name=f"rare-{n}", project="small") for n in range(400, 402)]
     insert_sessions(conn, rows)
     few = compiled("auth project:small")
     many = compiled("auth project:big")
-    assert few.narrowed is not None and many.narrowed is not None
+    rare = compiled("rare project:small")  # 2 matches: looking them up beats any counting
+    assert few.narrowed is not None and many.narrowed is not None and rare.narrowed is not None
     assert statement_sync(conn, few) == (few.narrowed.sql, few.narrowed.params)
-    assert statement_sync(conn, many) == (many.sql, many.params)  # 100 candidates >= 2 * 30
+    assert statement_sync(conn, many) == (many.sql, many.params)
+    assert statement_sync(conn, rare) == (rare.sql, rare.params)
     none = compiled("auth project:nothing-here")
     assert none.narrowed is not None
+    assert statement_sync(conn, none)[0] == none.narrowed.sql
     assert conn.execute(*statement_sync(conn, none)).fetchall() == []
-    nothing = compiled("zzz project:small")  # no match at all: no candidate counting either
-    assert statement_sync(conn, nothing) == (nothing.sql, nothing.params)
-    for query in (few, many):
-        assert [r[0] for r in conn.execute(*statement_sync(conn, query))] == [
-            r[0] for r in conn.execute(query.sql, query.params)
-        ]
+    for query in (few, many, rare):
+        main = conn.execute(query.sql, query.params).fetchall()
+        assert query.narrowed is not None
+        assert conn.execute(query.narrowed.sql, query.narrowed.params).fetchall() == main
+        assert len(main) == {id(few): 3, id(many): 20, id(rare): 2}[id(query)]
     assert Narrowed.candidate_limit(0) == 0
-    assert Narrowed.candidate_limit(10) == 20
+    assert Narrowed.candidate_limit(NARROW_MIN_MATCHES - 1) == 0
+    assert Narrowed.candidate_limit(NARROW_MIN_MATCHES) == 2 * NARROW_MIN_MATCHES
     assert Narrowed.candidate_limit(10**6) == NARROW_CAP
 
 

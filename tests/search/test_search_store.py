@@ -11,7 +11,14 @@ import pytest
 from store.db import Database, open_reader
 from store.errors import CcmgrError, StoreError
 from store.query import compile_query, parse_query
-from store.search import HistoryQuery, history, resolve_session, search
+from store.search import (
+    HistoryQuery,
+    history,
+    resolve_session,
+    search,
+    search_sync,
+    statement_sync,
+)
 
 from .conftest import insert_sessions, make_session
 
@@ -63,3 +70,24 @@ async def test_search_without_the_index_is_a_store_error(tmp_path: Path) -> None
     async with open_reader(path) as reader:
         with pytest.raises(StoreError, match="search index"):
             await search(reader, compile_query(parse_query("x", now=NOW)))
+
+
+@pytest.mark.anyio
+async def test_search_chooses_the_narrowed_plan_by_counts(
+    db_path: Path, conn: sqlite3.Connection
+) -> None:
+    rows = [make_session(n, name=f"auth-{n}", project="big") for n in range(200)]
+    rows += [make_session(n, name=f"auth-s-{n}", project="small") for n in range(200, 203)]
+    rows += [make_session(n, name=f"other-{n}", project="big") for n in range(300, 600)]
+    insert_sessions(conn, rows)  # 203 matches; "big" holds 500 >= 2 x 203, "small" 3
+    few = compile_query(parse_query("auth project:small", now=NOW), limit=None)
+    many = compile_query(parse_query("auth project:big", now=NOW), limit=None)
+    async with open_reader(db_path) as reader:
+        assert {h.id for h in await search(reader, few)} == {"s0200", "s0201", "s0202"}
+        assert len(await search(reader, many)) == 200
+    for query in (few, many):
+        assert [h.id for h in search_sync(conn, query)] == [
+            row[0] for row in conn.execute(query.sql, query.params)
+        ]
+    assert few.narrowed is not None and statement_sync(conn, few)[0] == few.narrowed.sql
+    assert many.narrowed is not None and statement_sync(conn, many)[0] == many.sql
