@@ -432,7 +432,8 @@ def compile_query(
     # Words alone: every match is a result and needs its score anyway, but only the page needs
     # last_access (the tie-break). The score of the page's last row, found in the one bm25
     # pass, bounds the page: only matches scoring at least as well (ties included) are looked
-    # up in sessions, not all of them.
+    # up in sessions, not all of them; so few rows are left that they are read in full at once
+    # (no narrow page first: every temporary table and sorter costs memory churn per query).
     cut = ""
     cut_params: tuple[Any, ...] = ()
     if limit is not None and limit > 0:
@@ -443,10 +444,9 @@ def compile_query(
         cut_params = (limit + max(0, offset) - 1,)
     sql = (
         f"WITH ranked (rid, score) AS MATERIALIZED ("
-        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
-        f"page (rid, score, last_access) AS MATERIALIZED ("
-        f"SELECT ranked.rid, ranked.score, sessions.last_access "
+        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?) "
+        f"SELECT {_SELECT}, -ranked.score AS score "
         f"FROM ranked CROSS JOIN sessions ON sessions.rowid = ranked.rid {cut}"
-        f"{page_order}) {final}"
+        f"ORDER BY ranked.score, {_ORDER['recent']} LIMIT ? OFFSET ?"
     )
     return CompiledQuery(sql, (match, *cut_params, *page), ranked=True)
