@@ -7,6 +7,7 @@ several writes in one ``Database.transaction()``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -322,22 +323,47 @@ class EnrichmentRow(msgspec.Struct, frozen=True, kw_only=True):
     source: str
 
 
+def _lifecycle_params(rows: Sequence[LifecycleRow], now: str) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(row) | {"now": now} for row in rows]
+
+
+def _enrichment_params(rows: Sequence[EnrichmentRow], now: str) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(row) | {"now": now} for row in rows]
+
+
 async def apply_lifecycle(conn: aiosqlite.Connection, rows: Sequence[LifecycleRow]) -> None:
     """Fold lifecycle events into their sessions' rows, in order, with one prepared statement."""
     if not rows:
         return
-    now = now_ts()
-    await conn.executemany(
-        _LIFECYCLE_UPSERT, [msgspec.structs.asdict(row) | {"now": now} for row in rows]
-    )
+    await conn.executemany(_LIFECYCLE_UPSERT, _lifecycle_params(rows, now_ts()))
 
 
 async def apply_enrichment(conn: aiosqlite.Connection, rows: Sequence[EnrichmentRow]) -> None:
     """Write project, worktree and branch of sessions (a name guess never overrides git)."""
     if not rows:
         return
+    await conn.executemany(_ENRICH_UPDATE, _enrichment_params(rows, now_ts()))
+
+
+def write_capture_sync(
+    conn: sqlite3.Connection,
+    lifecycle: Sequence[LifecycleRow],
+    events: Sequence[SessionEvent],
+    enrichments: Sequence[EnrichmentRow],
+) -> None:
+    """One capture batch on a stdlib connection: the statements of :func:`apply_lifecycle`,
+    :meth:`EventRepository.insert_batch` and :func:`apply_enrichment`, in that order.
+
+    Meant for ``Database.transact`` (the caller owns the transaction); runs in the writer's
+    thread, so the JSON encoding of event data is done there too.
+    """
     now = now_ts()
-    await conn.executemany(_ENRICH_UPDATE, [msgspec.structs.asdict(r) | {"now": now} for r in rows])
+    if lifecycle:
+        conn.executemany(_LIFECYCLE_UPSERT, _lifecycle_params(lifecycle, now))
+    if events:
+        conn.executemany(_EVENT_INSERT, [_event_params(e) for e in events])
+    if enrichments:
+        conn.executemany(_ENRICH_UPDATE, _enrichment_params(enrichments, now))
 
 
 async def sessions_alive_on_socket(conn: aiosqlite.Connection, socket_path: str) -> list[Session]:
