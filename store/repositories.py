@@ -274,20 +274,26 @@ def _event_params(event: SessionEvent) -> tuple[str, str, str, str]:
 # One lifecycle event folded into its session's row. ``directory`` and ``created_at`` only
 # overwrite what is stored when tmux told us (NULL keeps the stored value); ``last_access`` never
 # goes backwards; ``ended_at`` keeps the first end and is cleared if the session is alive again.
+# Name and directory of an existing row are set by a second statement, only when they change:
+# the full-text index's update trigger fires for any UPDATE that names an indexed column, and
+# re-indexing the row for every attach, window or kill was a large part of a write's cost.
 _LIFECYCLE_UPSERT: Final = (
     "INSERT INTO sessions (id, name, directory, created_at, updated_at, last_access, metadata, "
     "status, ended_at, tmux_server, tmux_id) "
     "VALUES (:id, :name, :directory, COALESCE(:created_at, :timestamp), :now, :timestamp, '{}', "
     ":status, :ended_at, :server, :tmux_id) "
     "ON CONFLICT (id) DO UPDATE SET "
-    "name = excluded.name, "
-    "directory = COALESCE(excluded.directory, sessions.directory), "
     "created_at = COALESCE(:created_at, sessions.created_at), "
     "updated_at = excluded.updated_at, "
     "last_access = MAX(sessions.last_access, excluded.last_access), "
     "status = excluded.status, "
     "ended_at = CASE WHEN excluded.status = 'ended' "
     "THEN COALESCE(sessions.ended_at, excluded.ended_at) ELSE NULL END"
+)
+_LIFECYCLE_RENAME: Final = (
+    "UPDATE sessions SET name = :name, directory = COALESCE(:directory, directory) "
+    "WHERE id = :id AND (name IS NOT :name "
+    "OR (:directory IS NOT NULL AND directory IS NOT :directory))"
 )
 
 # Enrichment guessed from a session's name never replaces what git said.
@@ -335,7 +341,9 @@ async def apply_lifecycle(conn: aiosqlite.Connection, rows: Sequence[LifecycleRo
     """Fold lifecycle events into their sessions' rows, in order, with one prepared statement."""
     if not rows:
         return
-    await conn.executemany(_LIFECYCLE_UPSERT, _lifecycle_params(rows, now_ts()))
+    params = _lifecycle_params(rows, now_ts())
+    await conn.executemany(_LIFECYCLE_UPSERT, params)
+    await conn.executemany(_LIFECYCLE_RENAME, params)
 
 
 async def apply_enrichment(conn: aiosqlite.Connection, rows: Sequence[EnrichmentRow]) -> None:
@@ -359,7 +367,9 @@ def write_capture_sync(
     """
     now = now_ts()
     if lifecycle:
-        conn.executemany(_LIFECYCLE_UPSERT, _lifecycle_params(lifecycle, now))
+        params = _lifecycle_params(lifecycle, now)
+        conn.executemany(_LIFECYCLE_UPSERT, params)
+        conn.executemany(_LIFECYCLE_RENAME, params)
     if events:
         conn.executemany(_EVENT_INSERT, [_event_params(e) for e in events])
     if enrichments:

@@ -368,3 +368,33 @@ async def test_a_rename_in_the_same_batch_is_enriched_with_the_known_directory(
         # After its end the session's directory is forgotten, as after a committed end.
         EnrichRequest(session_id=sid, name="c", directory=None),
     ]
+
+
+async def test_the_search_index_follows_renames_and_directories(db: Database) -> None:
+    writer = SessionWriter(db)
+    await feed(writer, [ev("created", "$1", name="alpha", directory="/srv/one")])
+    await feed(
+        writer,
+        [
+            ev("window_added", "$1", name="alpha", data={"window_id": "@1"}),
+            ev("renamed", "$1", name="beta", data={"old_name": "alpha", "new_name": "beta"}),
+            ev("attached", "$1", name="beta", directory="/srv/two", status="attached"),
+        ],
+    )
+    await feed(writer, [ev("killed", "$1", name="beta", status="ended")])
+
+    def found(term: str) -> list[tuple[Any, ...]]:
+        return rows(
+            db,
+            "SELECT s.name, s.directory FROM sessions_fts JOIN sessions s "
+            "ON s.rowid = sessions_fts.rowid WHERE sessions_fts MATCH ?",
+            term,
+        )
+
+    assert found("beta") == [("beta", "/srv/two")]
+    assert found("two") == [("beta", "/srv/two")]
+    assert found("alpha") == []
+    assert found("one") == []
+    assert rows(db, "SELECT name, directory, status FROM sessions") == [
+        ("beta", "/srv/two", "ended")
+    ]
