@@ -9,6 +9,11 @@ from typing import Any
 
 from watcher.cli.argtypes import whole_number
 
+# The watcher reacts to tmux at the very moments tmux is busy (a session was just created): at
+# normal priority it competes with tmux for the CPU and slows the user's tmux commands. Lower
+# priority makes it wait for a free CPU instead; on an idle CPU it runs at once just the same.
+DEFAULT_NICE = 10
+
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``run`` and ``status``."""
@@ -50,6 +55,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="most events committed in one transaction (default 256)",
     )
     run.add_argument(
+        "--nice",
+        type=whole_number(0),
+        default=DEFAULT_NICE,
+        metavar="N",
+        help=f"lower the watcher's CPU priority by N (default {DEFAULT_NICE}; 0: leave it) so "
+        "that tmux itself always runs first",
+    )
+    run.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)"
     )
     run.set_defaults(handler=run_run)
@@ -74,6 +87,7 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 def run_run(args: argparse.Namespace) -> int:
     """Handler of ``run``."""
+    import contextlib
     import logging
     import os
     import signal
@@ -125,6 +139,11 @@ def run_run(args: argparse.Namespace) -> int:
     # Until the service listens for signals itself (a few hundred ms of start-up: imports,
     # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
     previous = signal.signal(signal.SIGTERM, _terminate)
+    if args.nice:
+        # Before any thread starts: on Linux niceness is per thread, and new threads (the
+        # database thread, the tmux client) inherit it from this one.
+        with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
+            os.nice(args.nice)
     try:
         anyio.run(service.run)
     except _Terminated:
