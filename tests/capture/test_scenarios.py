@@ -306,4 +306,6 @@ def test_the_watcher_lowers_its_cpu_priority(
     tasks = list(Path(f"/proc/{waiting.proc.pid}/task").iterdir())
     expected = min(19, os.nice(0) + increment)
     assert {_niceness(int(t.name)) for t in tasks} == {expected}
+    if increment and hasattr(os, "SCHED_BATCH"):
+        assert {os.sched_getscheduler(int(t.name)) for t in tasks} == {os.SCHED_BATCH}
     assert waiting.stop(signal.SIGTERM, timeout=5.0) == 0
