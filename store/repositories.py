@@ -7,6 +7,7 @@ several writes in one ``Database.transaction()``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -273,20 +274,26 @@ def _event_params(event: SessionEvent) -> tuple[str, str, str, str]:
 # One lifecycle event folded into its session's row. ``directory`` and ``created_at`` only
 # overwrite what is stored when tmux told us (NULL keeps the stored value); ``last_access`` never
 # goes backwards; ``ended_at`` keeps the first end and is cleared if the session is alive again.
+# Name and directory of an existing row are set by a second statement, only when they change:
+# the full-text index's update trigger fires for any UPDATE that names an indexed column, and
+# re-indexing the row for every attach, window or kill was a large part of a write's cost.
 _LIFECYCLE_UPSERT: Final = (
     "INSERT INTO sessions (id, name, directory, created_at, updated_at, last_access, metadata, "
     "status, ended_at, tmux_server, tmux_id) "
     "VALUES (:id, :name, :directory, COALESCE(:created_at, :timestamp), :now, :timestamp, '{}', "
     ":status, :ended_at, :server, :tmux_id) "
     "ON CONFLICT (id) DO UPDATE SET "
-    "name = excluded.name, "
-    "directory = COALESCE(excluded.directory, sessions.directory), "
     "created_at = COALESCE(:created_at, sessions.created_at), "
     "updated_at = excluded.updated_at, "
     "last_access = MAX(sessions.last_access, excluded.last_access), "
     "status = excluded.status, "
     "ended_at = CASE WHEN excluded.status = 'ended' "
     "THEN COALESCE(sessions.ended_at, excluded.ended_at) ELSE NULL END"
+)
+_LIFECYCLE_RENAME: Final = (
+    "UPDATE sessions SET name = :name, directory = COALESCE(:directory, directory) "
+    "WHERE id = :id AND (name IS NOT :name "
+    "OR (:directory IS NOT NULL AND directory IS NOT :directory))"
 )
 
 # Enrichment guessed from a session's name never replaces what git said.
@@ -322,22 +329,51 @@ class EnrichmentRow(msgspec.Struct, frozen=True, kw_only=True):
     source: str
 
 
+def _lifecycle_params(rows: Sequence[LifecycleRow], now: str) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(row) | {"now": now} for row in rows]
+
+
+def _enrichment_params(rows: Sequence[EnrichmentRow], now: str) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(row) | {"now": now} for row in rows]
+
+
 async def apply_lifecycle(conn: aiosqlite.Connection, rows: Sequence[LifecycleRow]) -> None:
     """Fold lifecycle events into their sessions' rows, in order, with one prepared statement."""
     if not rows:
         return
-    now = now_ts()
-    await conn.executemany(
-        _LIFECYCLE_UPSERT, [msgspec.structs.asdict(row) | {"now": now} for row in rows]
-    )
+    params = _lifecycle_params(rows, now_ts())
+    await conn.executemany(_LIFECYCLE_UPSERT, params)
+    await conn.executemany(_LIFECYCLE_RENAME, params)
 
 
 async def apply_enrichment(conn: aiosqlite.Connection, rows: Sequence[EnrichmentRow]) -> None:
     """Write project, worktree and branch of sessions (a name guess never overrides git)."""
     if not rows:
         return
+    await conn.executemany(_ENRICH_UPDATE, _enrichment_params(rows, now_ts()))
+
+
+def write_capture_sync(
+    conn: sqlite3.Connection,
+    lifecycle: Sequence[LifecycleRow],
+    events: Sequence[SessionEvent],
+    enrichments: Sequence[EnrichmentRow],
+) -> None:
+    """One capture batch on a stdlib connection: the statements of :func:`apply_lifecycle`,
+    :meth:`EventRepository.insert_batch` and :func:`apply_enrichment`, in that order.
+
+    Meant for ``Database.transact`` (the caller owns the transaction); runs in the writer's
+    thread, so the JSON encoding of event data is done there too.
+    """
     now = now_ts()
-    await conn.executemany(_ENRICH_UPDATE, [msgspec.structs.asdict(r) | {"now": now} for r in rows])
+    if lifecycle:
+        params = _lifecycle_params(lifecycle, now)
+        conn.executemany(_LIFECYCLE_UPSERT, params)
+        conn.executemany(_LIFECYCLE_RENAME, params)
+    if events:
+        conn.executemany(_EVENT_INSERT, [_event_params(e) for e in events])
+    if enrichments:
+        conn.executemany(_ENRICH_UPDATE, _enrichment_params(enrichments, now))
 
 
 async def sessions_alive_on_socket(conn: aiosqlite.Connection, socket_path: str) -> list[Session]:

@@ -26,7 +26,13 @@ def format_ts(moment: datetime) -> str:
     """Format an aware datetime as stored text (naive datetimes are taken to be UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year >= 1000:
+        # The same text as the strftime below, several times faster (the watcher stamps every
+        # event): isoformat of an aware UTC time is "YYYY-MM-DDTHH:MM:SS.ffffff+00:00".
+        return moment.isoformat(timespec="microseconds")[:26] + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def now_ts() -> str:

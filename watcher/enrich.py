@@ -112,6 +112,16 @@ class GitCache:
         self._answers: dict[str, tuple[float, Enrichment | None]] = {}
         self._pending: dict[str, anyio.Event] = {}
 
+    def peek(self, directory: str) -> tuple[bool, Enrichment | None]:
+        """``(True, answer)`` if a fresh answer for ``directory`` is cached, else ``(False, None)``.
+
+        Never runs git, so the writer can call it while building a batch.
+        """
+        cached = self._answers.get(directory)
+        if cached is not None and anyio.current_time() - cached[0] < self.ttl:
+            return True, cached[1]
+        return False, None
+
     async def lookup(self, directory: str) -> Enrichment | None:
         """What git says about ``directory``, at most ``ttl`` seconds old."""
         while True:
@@ -138,19 +148,40 @@ async def enrich(
     request: EnrichRequest, *, timeout: float = GIT_TIMEOUT, cache: GitCache | None = None
 ) -> Enrichment | None:
     """What to store for one session: git for its directory first, else its ccmgr-style name."""
+    found = None
     if request.directory:
         if cache is not None:
             found = await cache.lookup(request.directory)
         else:
             found = await git_info(request.directory, timeout=timeout)
-        if found is not None:
-            return Enrichment(
-                session_id=request.session_id,
-                project=found.project,
-                worktree=found.worktree,
-                branch=found.branch,
-                source="git",
-            )
+    return _result(request, found)
+
+
+def enrich_now(request: EnrichRequest, cache: GitCache) -> tuple[bool, Enrichment | None]:
+    """``(True, what enrich() would return)`` when that is known without running git (no
+    directory, or git's answer for it is cached); ``(False, None)`` when git must be asked.
+
+    Lets the writer store a session's enrichment in the same transaction as its row: the
+    common case (a burst of sessions in one worktree) then costs no extra transaction.
+    """
+    found = None
+    if request.directory:
+        known, found = cache.peek(request.directory)
+        if not known:
+            return False, None
+    return True, _result(request, found)
+
+
+def _result(request: EnrichRequest, found: Enrichment | None) -> Enrichment | None:
+    """git's answer for the session (``found``), else the guess from its name, else None."""
+    if found is not None:
+        return Enrichment(
+            session_id=request.session_id,
+            project=found.project,
+            worktree=found.worktree,
+            branch=found.branch,
+            source="git",
+        )
     parts = parse_ccmgr_name(request.name)
     if parts is None:
         return None
@@ -171,10 +202,16 @@ async def run_enricher(
     timeout: float = GIT_TIMEOUT,
     concurrency: int = CONCURRENCY,
     cache_ttl: float = CACHE_TTL,
+    cache: GitCache | None = None,
 ) -> None:
-    """Look up every request (at most ``concurrency`` at once) and send results to the writer."""
+    """Look up every request (at most ``concurrency`` at once) and send results to the writer.
+
+    ``cache`` (default: a new one with ``cache_ttl`` and ``timeout``) can be shared with the
+    writer's :func:`enrich_now`.
+    """
     limiter = anyio.CapacityLimiter(concurrency)
-    cache = GitCache(ttl=cache_ttl, timeout=timeout)
+    if cache is None:
+        cache = GitCache(ttl=cache_ttl, timeout=timeout)
 
     async def one(request: EnrichRequest, token: object) -> None:
         try:

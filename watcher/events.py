@@ -9,6 +9,7 @@ sides.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -74,6 +75,8 @@ def socket_of(server: str) -> str:
     return server.rsplit("#", 1)[0]
 
 
+# The writer asks for the same few sessions' ids several times per event.
+@lru_cache(maxsize=4096)
 def session_id(server: str, tmux_id: str) -> str:
     """The stored session id: stable across watcher restarts, unique across servers."""
     digest = hashlib.sha256(f"{server}\0{tmux_id}".encode()).hexdigest()

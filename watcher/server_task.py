@@ -164,7 +164,12 @@ class _ServerWatcher:
 
     async def emit(self, events: Sequence[Lifecycle]) -> None:
         for event in events:
-            await self.send.send(event)
+            # Without a detour through the event loop while the queue has room (it nearly
+            # always has): a notification's events then reach the writer together.
+            try:
+                self.send.send_nowait(event)
+            except anyio.WouldBlock:
+                await self.send.send(event)
 
     async def run(self, fallback_interval: float, retry_delay: float) -> None:
         if self.on_state is not None:
@@ -249,7 +254,19 @@ class _ServerWatcher:
         await self.emit(events)
 
         index = -1
-        async for note in client.notifications:
+        notes = client.notifications
+        while True:
+            # Take what is queued already without a detour through the event loop; wait only
+            # when nothing is.
+            try:
+                note = notes.receive_nowait()
+            except anyio.WouldBlock:
+                try:
+                    note = await notes.receive()
+                except anyio.EndOfStream:
+                    return
+            except anyio.EndOfStream:
+                return
             index += 1
             if marks.reflects(note, index):
                 # A listing made after this notification already showed its effect (and a

@@ -19,6 +19,7 @@ import stat
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,7 +35,7 @@ from store.paths import FILE_MODE, ensure_private_dir
 from store.timefmt import now_ts
 from watcher.config.locations import Scope
 from watcher.config.schema import Config, WatcherConfig
-from watcher.enrich import run_enricher
+from watcher.enrich import GitCache, enrich_now, run_enricher
 from watcher.events import KnownSession, Lifecycle
 from watcher.tmux import default_socket_path, socket_dir
 from watcher.writer import (
@@ -393,11 +394,16 @@ class Service:
             ENRICH_QUEUE_SIZE
         )
         self._send, self._enrich_send = send, enrich_send
+        # One cache of git's answers for the enricher and the writer: with a fresh answer the
+        # writer stores a session's project, worktree and branch in the same transaction as its
+        # row, without a trip through the enricher or another transaction.
+        git_cache = GitCache()
         self._writer = SessionWriter(
             db,
             batch_size=self.config.batch_size,
             flush_interval=self.config.flush_interval,
             enrich=self._submit_enrichment,
+            enrich_now=partial(enrich_now, cache=git_cache),
             on_commit=self._mark_dirty,
         )
         self._watch = watch
@@ -418,7 +424,9 @@ class Service:
                     if self._handle_signals:
                         await intake.start(self._signals)
                     intake.start_soon(self._status_loop)
-                    intake.start_soon(run_enricher, enrich_receive, send.clone())
+                    intake.start_soon(
+                        partial(run_enricher, cache=git_cache), enrich_receive, send.clone()
+                    )
                     if self._config_files is not None and self._settings is not None:
                         intake.start_soon(self._watch_config, self._config_files)
                     self._apply_servers()

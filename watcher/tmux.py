@@ -392,7 +392,9 @@ class ControlClient:
         self._process = process
         self._parser = ControlParser()
         self._pending: deque[_Pending] = deque()
-        self._write_lock = anyio.Lock()
+        # Uncontended nearly always (one task sends commands): fast_acquire skips the extra
+        # trip through the event loop that a plain acquire costs.
+        self._write_lock = anyio.Lock(fast_acquire=True)
         self._attached = anyio.Event()
         self._closed = anyio.Event()
         self._last_unsolicited_error = ""

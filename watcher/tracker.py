@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import msgspec
@@ -97,6 +98,7 @@ def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
     return {k: clean_text(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
+@lru_cache(maxsize=1024)  # every event of a session carries its creation time
 def _created_at(epoch: int) -> str | None:
     if epoch <= 0:
         return None

@@ -9,7 +9,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from watcher.enrich import GitCache, enrich, git_info, parse_ccmgr_name, run_enricher
+from watcher.enrich import (
+    GitCache,
+    enrich,
+    enrich_now,
+    git_info,
+    parse_ccmgr_name,
+    run_enricher,
+)
 from watcher.writer import Enrichment, EnrichRequest, WriterItem
 
 pytestmark = pytest.mark.anyio
@@ -171,3 +178,17 @@ async def test_git_cache_asks_git_once_per_directory(
     assert len(calls.read_text().splitlines()) == 2  # rev-parse + branch, once
     await GitCache(ttl=0).lookup(str(repo))
     assert len(calls.read_text().splitlines()) == 4
+
+
+async def test_enrich_now_answers_without_git_only_when_it_can(repo: Path) -> None:
+    cache = GitCache(ttl=60)
+    request = EnrichRequest(session_id="a", name="ccmgr-p-w-b", directory=str(repo))
+    assert enrich_now(request, cache) == (False, None)  # git not asked yet
+    slow = await enrich(request, cache=cache)
+    assert slow is not None and slow.source == "git"
+    assert enrich_now(request, cache) == (True, slow)  # the same answer, from the cache
+    no_dir = EnrichRequest(session_id="b", name="ccmgr-p-w-b", directory=None)
+    assert enrich_now(no_dir, cache) == (True, await enrich(no_dir, cache=cache))
+    plain = EnrichRequest(session_id="c", name="plain", directory=None)
+    assert enrich_now(plain, cache) == (True, None)
+    assert enrich_now(request, GitCache(ttl=0)) == (False, None)

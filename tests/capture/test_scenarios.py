@@ -281,3 +281,31 @@ def test_sigterm_while_waiting_for_a_server_exits_promptly(db: Path) -> None:
     wait_until(started, what="the watcher to start and wait for its server")
     assert waiting.stop(signal.SIGTERM, timeout=5.0) == 0
     assert "Traceback" not in waiting.stderr()
+
+
+def _niceness(pid: int) -> int:
+    # /proc/<pid>/stat: the 19th field is the nice value (fields after the command's ")").
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.parametrize(
+    ("option", "increment"), [((), 10), (("--nice", "3"), 3), (("--nice", "0"), 0)]
+)
+def test_the_watcher_lowers_its_cpu_priority(
+    db: Path, option: tuple[str, ...], increment: int
+) -> None:
+    waiting = Watcher(db, "-L", f"ccmgr-watch-absent-{os.getpid()}", *option).start()
+    status_file = db.with_name("data.db.watcher.json")
+
+    def started() -> bool:
+        return status_file.exists() and json.loads(status_file.read_text()).get("running") is True
+
+    wait_until(started, what="the watcher to start")
+    assert waiting.proc is not None
+    # Every thread (the database thread too) runs at the lowered priority.
+    tasks = list(Path(f"/proc/{waiting.proc.pid}/task").iterdir())
+    expected = min(19, os.nice(0) + increment)
+    assert {_niceness(int(t.name)) for t in tasks} == {expected}
+    if increment and hasattr(os, "SCHED_BATCH"):
+        assert {os.sched_getscheduler(int(t.name)) for t in tasks} == {os.SCHED_BATCH}
+    assert waiting.stop(signal.SIGTERM, timeout=5.0) == 0

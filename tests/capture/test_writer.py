@@ -296,3 +296,105 @@ async def test_hostile_names_and_data_are_stored_exactly(db: Database) -> None:
     )
     stored = rows(db, "SELECT name FROM sessions ORDER BY CAST(substr(tmux_id, 2) AS INTEGER)")
     assert [r[0] for r in stored] == names
+
+
+async def test_enrichment_known_at_once_is_written_in_the_same_transaction(db: Database) -> None:
+    later: list[EnrichRequest] = []
+    asked: list[EnrichRequest] = []
+
+    def enrich_now(request: EnrichRequest) -> tuple[bool, Enrichment | None]:
+        asked.append(request)
+        if request.directory == "/srv/slow":
+            return False, None  # git must be asked: after the commit, as before
+        if request.directory == "/srv/plain":
+            return True, None  # known: nothing to store
+        return True, Enrichment(
+            session_id=request.session_id,
+            project="repo",
+            worktree="wt",
+            branch="main",
+            source="git",
+        )
+
+    writer = SessionWriter(db, enrich=later.append, enrich_now=enrich_now)
+    await feed(
+        writer,
+        [
+            ev("created", "$1", directory="/srv/repo"),
+            ev("window_added", "$1", data={"window_id": "@1"}),
+            ev("created", "$2", directory="/srv/slow"),
+            ev("created", "$3", directory="/srv/plain"),
+        ],
+    )
+    stats = writer.statistics()
+    assert stats.batches == 1
+    assert stats.enrichments_written == 1
+    assert rows(
+        db, "SELECT tmux_id, project, worktree, branch, metadata FROM sessions ORDER BY tmux_id"
+    ) == [
+        ("$1", "repo", "wt", "main", '{"enriched_from":"git"}'),
+        ("$2", None, None, None, "{}"),
+        ("$3", None, None, None, "{}"),
+    ]
+    assert [r.directory for r in asked] == ["/srv/repo", "/srv/slow", "/srv/plain"]
+    assert later == [
+        EnrichRequest(session_id=session_id(SERVER, "$2"), name="work", directory="/srv/slow")
+    ]
+
+
+async def test_a_rename_in_the_same_batch_is_enriched_with_the_known_directory(
+    db: Database,
+) -> None:
+    asked: list[EnrichRequest] = []
+
+    def enrich_now(request: EnrichRequest) -> tuple[bool, Enrichment | None]:
+        asked.append(request)
+        return False, None
+
+    writer = SessionWriter(db, enrich_now=enrich_now)
+    await feed(
+        writer,
+        [
+            ev("created", "$1", directory="/srv/a"),
+            ev("renamed", "$1", name="b", data={"old_name": "work", "new_name": "b"}),
+            ev("killed", "$1", status="ended"),
+            ev("renamed", "$1", name="c", data={"old_name": "b", "new_name": "c"}),
+        ],
+    )
+    sid = session_id(SERVER, "$1")
+    assert asked == [
+        EnrichRequest(session_id=sid, name="work", directory="/srv/a"),
+        EnrichRequest(session_id=sid, name="b", directory="/srv/a"),
+        # After its end the session's directory is forgotten, as after a committed end.
+        EnrichRequest(session_id=sid, name="c", directory=None),
+    ]
+
+
+async def test_the_search_index_follows_renames_and_directories(db: Database) -> None:
+    writer = SessionWriter(db)
+    await feed(writer, [ev("created", "$1", name="alpha", directory="/srv/one")])
+    await feed(
+        writer,
+        [
+            ev("window_added", "$1", name="alpha", data={"window_id": "@1"}),
+            ev("renamed", "$1", name="beta", data={"old_name": "alpha", "new_name": "beta"}),
+            ev("attached", "$1", name="beta", directory="/srv/two", status="attached"),
+        ],
+    )
+    await feed(writer, [ev("killed", "$1", name="beta", status="ended")])
+
+    def found(term: str) -> list[tuple[Any, ...]]:
+        return rows(
+            db,
+            "SELECT s.name, s.directory FROM sessions_fts JOIN sessions s "
+            "ON s.rowid = sessions_fts.rowid WHERE sessions_fts MATCH ?",
+            term,
+        )
+
+    assert found("beta") == [("beta", "/srv/two")]
+    assert found("two") == [("beta", "/srv/two")]
+    assert found("alpha") == []
+    assert found("one") == []
+    assert rows(db, "SELECT name, directory, status FROM sessions") == [
+        ("beta", "/srv/two", "ended")
+    ]

@@ -257,3 +257,45 @@ async def test_reader_of_a_missing_database_is_a_store_error(tmp_path: Path) -> 
         async with open_reader(tmp_path / "missing.db"):
             pass
     assert not (tmp_path / "missing.db").exists()
+
+
+async def test_transact_commits_work_in_one_transaction(db: Database) -> None:
+    def work(conn: sqlite3.Connection) -> int:
+        assert conn.in_transaction
+        conn.execute(
+            "INSERT INTO sessions (id, name, created_at, updated_at, last_access) "
+            "VALUES ('t1', 'one', ?, ?, ?)",
+            (ts(1), ts(1), ts(1)),
+        )
+        return 7
+
+    assert await db.transact(work) == 7
+    assert (await SessionRepository(db.writer).get("t1")) is not None
+    async with db.writer.execute("SELECT 1") as cur:  # not left inside a transaction
+        await cur.fetchone()
+    assert not db.writer.in_transaction
+
+
+async def test_transact_rolls_back_everything_when_work_fails(db: Database) -> None:
+    def work(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO sessions (id, name, created_at, updated_at, last_access) "
+            "VALUES ('t2', 'two', ?, ?, ?)",
+            (ts(1), ts(1), ts(1)),
+        )
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        await db.transact(work)
+    assert (await SessionRepository(db.writer).get("t2")) is None
+    assert not db.writer.in_transaction
+    # The writer is usable again, also through transaction().
+    async with db.transaction() as conn:
+        await SessionRepository(conn).create(make_session("t3", "three", 1))
+    assert (await SessionRepository(db.writer).get("t3")) is not None
+
+
+async def test_transact_does_not_nest_with_transaction(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="nest"):
+        async with db.transaction():
+            await db.transact(lambda conn: None)

@@ -9,6 +9,12 @@ from typing import Any
 
 from watcher.cli.argtypes import whole_number
 
+# The watcher reacts to tmux at the very moments tmux is busy (a session was just created): at
+# normal priority it competes with tmux for the CPU and slows the user's tmux commands. Lower
+# priority makes it wait for a free CPU instead; on an idle CPU it runs at once just the same
+# (see _give_way).
+DEFAULT_NICE = 10
+
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``run`` and ``status``."""
@@ -50,6 +56,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="most events committed in one transaction (default 256)",
     )
     run.add_argument(
+        "--nice",
+        type=whole_number(0),
+        default=DEFAULT_NICE,
+        metavar="N",
+        help=f"lower the watcher's CPU priority by N (default {DEFAULT_NICE}; 0: leave it "
+        "alone) so that tmux itself always runs first",
+    )
+    run.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)"
     )
     run.set_defaults(handler=run_run)
@@ -70,6 +84,26 @@ def _db_path(args: argparse.Namespace) -> Path:
     from watcher.cli.settings import db_path
 
     return db_path(args)
+
+
+def _give_way(nice: int) -> None:
+    """Lower this process's CPU priority by ``nice``, and (Linux) never preempt on wake-up.
+
+    Called before any thread starts: on Linux niceness and scheduling policy are per thread,
+    and new threads (the database thread, the tmux client) inherit them from this one.
+    SCHED_BATCH keeps the watcher, woken by a notification, from preempting the tmux process
+    that is still working; it runs as soon as a CPU is free (measured: a create+kill loop ~9%
+    slower at normal priority, ~3% with nice alone, within noise with both).
+    """
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
+        os.nice(nice)
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, policy, os.sched_param(0))
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -125,6 +159,8 @@ def run_run(args: argparse.Namespace) -> int:
     # Until the service listens for signals itself (a few hundred ms of start-up: imports,
     # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
     previous = signal.signal(signal.SIGTERM, _terminate)
+    if args.nice:
+        _give_way(args.nice)
     try:
         anyio.run(service.run)
     except _Terminated:
