@@ -289,11 +289,26 @@ def _niceness(pid: int) -> int:
 
 
 @pytest.mark.parametrize(
-    ("option", "increment"), [((), 10), (("--nice", "3"), 3), (("--nice", "0"), 0)]
+    ("option", "configured", "increment"),
+    [
+        ((), None, 10),
+        (("--nice", "3"), None, 3),
+        (("--nice", "0"), None, 0),
+        ((), 5, 5),  # the config's watcher.nice
+        (("--nice", "2"), 5, 2),  # the option wins
+    ],
 )
 def test_the_watcher_lowers_its_cpu_priority(
-    db: Path, option: tuple[str, ...], increment: int
+    db: Path,
+    _isolated_home: Path,
+    option: tuple[str, ...],
+    configured: int | None,
+    increment: int,
 ) -> None:
+    if configured is not None:
+        config = _isolated_home / ".config" / "ccmgr-ultra" / "config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"watcher:\n    nice: {configured}\n")
     waiting = Watcher(db, "-L", f"ccmgr-watch-absent-{os.getpid()}", *option).start()
     status_file = db.with_name("data.db.watcher.json")
 

@@ -203,6 +203,7 @@ RULES = [
         "socket path must be absolute",
     ),
     ("watcher:\n    socket_names: [a, a]\n", "watcher.socket_names[1]", "'a' is listed twice"),
+    ("watcher:\n    nice: 25\n", "watcher.nice", "nice must be between 0 and 19, not 25"),
     (
         "watcher:\n    flush_interval: -1s\n",
         "watcher.flush_interval",

@@ -13,7 +13,6 @@ from watcher.cli.argtypes import whole_number
 # normal priority it competes with tmux for the CPU and slows the user's tmux commands. Lower
 # priority makes it wait for a free CPU instead; on an idle CPU it runs at once just the same
 # (see _give_way).
-DEFAULT_NICE = 10
 
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
@@ -53,15 +52,16 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         type=whole_number(1),
         default=None,
         metavar="N",
-        help="most events committed in one transaction (default 256)",
+        help="most events committed in one transaction (default: the config's "
+        "watcher.batch_size, 500)",
     )
     run.add_argument(
         "--nice",
         type=whole_number(0),
-        default=DEFAULT_NICE,
+        default=None,
         metavar="N",
-        help=f"lower the watcher's CPU priority by N (default {DEFAULT_NICE}; 0: leave it "
-        "alone) so that tmux itself always runs first",
+        help="lower the watcher's CPU priority by N at start (0: leave it alone; default: the "
+        "config's watcher.nice, 10) so that tmux itself always runs first",
     )
     run.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)"
@@ -159,8 +159,9 @@ def run_run(args: argparse.Namespace) -> int:
     # Until the service listens for signals itself (a few hundred ms of start-up: imports,
     # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
     previous = signal.signal(signal.SIGTERM, _terminate)
-    if args.nice:
-        _give_way(args.nice)
+    nice = args.nice if args.nice is not None else config.watcher.nice
+    if nice:
+        _give_way(nice)
     try:
         anyio.run(service.run)
     except _Terminated:

@@ -253,6 +253,8 @@ def _check_watch(r: _Rules, config: Config) -> None:
         )
     elif w.flush_interval.nanoseconds > MINUTE:
         r.add(("watcher", "flush_interval"), "flush interval cannot exceed 1m0s", 'e.g. "100ms"')
+    if not 0 <= w.nice <= 19:
+        r.add(("watcher", "nice"), f"nice must be between 0 and 19, not {w.nice}", "e.g. 10")
     if w.batch_size < 1:
         r.add(("watcher", "batch_size"), "batch size must be at least 1", "e.g. 500")
     elif w.batch_size > 100_000:

@@ -272,6 +272,9 @@ class WatcherConfig(Section):
     flush_interval: Duration = _d("0s")
     batch_size: int = 500
     log_level: str = "info"
+    # How much to lower the watcher's CPU priority at start (0: not at all), so that tmux and
+    # your work always run first; a background recorder only needs spare CPU.
+    nice: int = 10
 
 
 class BackupRetentionConfig(Section):
