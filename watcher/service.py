@@ -17,8 +17,8 @@ import os
 import signal
 import stat
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -164,9 +164,11 @@ def status_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".watcher.json")
 
 
-@contextmanager
-def exclusive_lock(db_path: Path) -> Iterator[None]:
-    """Hold ``<db>.watcher.lock`` for the block, or raise WatcherError if another watcher does."""
+def _acquire_lock(db_path: Path) -> int:
+    """Take ``<db>.watcher.lock`` (flock) and write our pid in it; returns the open descriptor.
+
+    Blocking (it may wait a few ms for `ccmgr-watch status`): run it in a worker thread.
+    """
     path = lock_path(db_path)
     ensure_private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
@@ -184,9 +186,20 @@ def exclusive_lock(db_path: Path) -> Iterator[None]:
                         + (f" (pid {pid})" if pid else ""),
                         hint="stop it first (or use another --db); `ccmgr-watch status` shows it",
                     ) from None
-                time.sleep(0.02)  # start-up only, before any task runs
+                time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@asynccontextmanager
+async def exclusive_lock(db_path: Path) -> AsyncIterator[None]:
+    """Hold ``<db>.watcher.lock`` for the block, or raise WatcherError if another watcher does."""
+    fd = await anyio.to_thread.run_sync(_acquire_lock, db_path)
+    try:
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -376,7 +389,7 @@ class Service:
         """Run until stopped (SIGTERM, SIGINT, :meth:`stop`) or until a task fails."""
         set_log_level(self.config.log_level)
         watch = self._watch_server or _load_watch_server()
-        with exclusive_lock(self.db_path):
+        async with exclusive_lock(self.db_path):
             db = await Database.open(self.db_path)
             try:
                 await self._run_open(db, watch, task_status)
