@@ -22,10 +22,12 @@ with a StoreError before SQLite touches them: a write there would crash the proc
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -360,7 +362,7 @@ class SessionWriter:
         except sqlite3.OperationalError as exc:
             # Busy (another process holds the write lock past busy_timeout), I/O, disk full, a
             # schema dropped under us: the batch is fine, the database is not.
-            raise _Unavailable(_describe(exc)) from exc
+            raise _Unavailable(_describe(exc, self.db.path)) from exc
         except (sqlite3.Error, msgspec.EncodeError, ValueError, TypeError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and await self._check_file():
                 raise _Unavailable(f"database file changed: {exc}") from exc
@@ -569,9 +571,14 @@ class _Unavailable(Exception):
     """The database refused a write for a reason that time may fix (full disk, busy, gone)."""
 
 
-def _describe(exc: sqlite3.OperationalError) -> str:
-    """A short, plain reason for a failed write."""
+def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
+    """A short, plain reason for a failed write (SQLite reports a full disk in several ways)."""
     text = str(exc)
-    if "full" in text:
+    try:
+        st = os.statvfs(path.parent)
+        full = st.f_bavail * st.f_frsize < 64 * 1024
+    except OSError:
+        full = False
+    if full or "full" in text:
         return f"disk full ({text})"
     return text

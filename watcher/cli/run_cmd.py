@@ -222,7 +222,6 @@ def run_status(args: argparse.Namespace) -> int:
     """Handler of ``status``."""
     # Only the standard library and the light status_file module: `status` reads a JSON file
     # and must start like a plain script that does (the service is never imported here).
-    from watcher.cli.output import print_json
     from watcher.status_file import lock_holder, read_status
 
     path = _db_path(args)
@@ -243,7 +242,11 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         info: dict[str, Any] = {"database": str(path), "running": running, "pid": holder or None}
         info["status"] = last
-        print_json(info)
+        import json
+
+        # Plain dicts from a JSON file: the stdlib prints them as print_json would, without
+        # importing the rendering module (datetime and friends) for nothing.
+        print(json.dumps(info, indent=2, ensure_ascii=False, sort_keys=True))
         return 0 if running else 1
     _print_status(path, running, holder, last)
     return 0 if running else 1
