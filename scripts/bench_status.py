@@ -78,7 +78,9 @@ def main() -> None:
         for _ in range(3):  # warm the page cache and byte-compile
             timed(tool, tool_env)
             timed(floor, env)
-        tools, floors, ratios = [], [], []
+        tools: list[float] = []
+        floors: list[float] = []
+        ratios: list[float] = []
         for i in range(args.rounds):
             pair = [(tool, tool_env, tools), (floor, env, floors)]
             if i % 2:
