@@ -257,7 +257,8 @@ class SessionWriter:
         held = self._held
         if self._stats.failing is not None:
             return False  # take everything: tmux readers must never wait on a failing database
-        return len(held) >= self.batch_size or any(isinstance(i, AliveQuery) for i in held)
+        # Only the newest item can be a query: taking stops right after one.
+        return len(held) >= self.batch_size or (bool(held) and isinstance(held[-1], AliveQuery))
 
     def _take_ready(self, receive: MemoryObjectReceiveStream[WriterItem]) -> bool:
         """Move what is waiting in the stream into the queue; False once the stream has ended."""
