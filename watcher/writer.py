@@ -229,10 +229,11 @@ class SessionWriter:
                         continue
                     open_ = await self._back_off(receive, open_)
         finally:
-            if self._held:
+            lost = sum(1 for item in self._held if isinstance(item, Lifecycle))
+            if lost:
                 log.error(
                     "stopping with %d events not written to %s (%s)",
-                    sum(1 for item in self._held if isinstance(item, Lifecycle)),
+                    lost,
                     self.db.path,
                     self._stats.failing or "the writer was stopped",
                 )
