@@ -7,6 +7,8 @@ transactions are explicit (:meth:`Database.transaction`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +25,54 @@ from store.paths import ensure_private_dir, ensure_private_file
 
 BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
+# The database's own files: SQLite maps ``-shm`` into memory and writes to it even to read.
+_SUFFIXES = ("", "-wal", "-shm")
+
+
+def unwritable_files(path: Path) -> str | None:
+    """Why SQLite must not write the database's files, or None when they are writable.
+
+    A file marked immutable (``chattr +i``) or on a read-only mount cannot be written; SQLite
+    would not fail cleanly there but crash the process (SIGBUS on a write through its
+    memory-mapped ``-shm``). Only path-based calls (``access``, ``statvfs``): opening and
+    closing a file descriptor of a database file would drop SQLite's POSIX locks on it.
+    Missing files are fine.
+    """
+    for suffix in _SUFFIXES:
+        name = path.with_name(path.name + suffix)
+        if os.access(name, os.W_OK) or not os.path.lexists(name):
+            continue
+        try:
+            if os.statvfs(name).f_flag & os.ST_RDONLY:
+                return f"{name} is on a read-only file system"
+            st = os.stat(name)
+        except OSError:
+            continue
+        if os.geteuid() == 0 or (st.st_uid == os.geteuid() and st.st_mode & 0o200):
+            # Its mode lets us write: only an inode flag can forbid it.
+            return f"{name} is marked immutable (chattr +i)"
+        return f"{name} is not writable by this user (mode {st.st_mode & 0o777:o})"
+    return None
+
+
+def check_usable_files(path: Path) -> None:
+    """Raise StoreError if the database's files cannot be written (see :func:`unwritable_files`)."""
+    problem = unwritable_files(path)
+    if problem is not None:
+        raise StoreError(
+            f"the database cannot be written: {problem}",
+            hint="make the files writable again (chattr -i, or a writable mount), or use "
+            "another --db",
+        )
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the file at ``path``, or None if there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _apply_pragmas(conn: sqlite3.Connection, *, readonly: bool) -> None:
@@ -66,6 +116,11 @@ def prepare_file(path: Path) -> None:
 
 def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A stdlib connection with the project's pragmas, in autocommit mode."""
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder, not a database file",
+            hint=f"give the database file, e.g. --db {path / 'data.db'}",
+        )
     if readonly:
         if not path.exists():
             raise StoreError(
@@ -75,6 +130,8 @@ def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     else:
+        # Say so plainly rather than let SQLite fail with "readonly database" half-way.
+        check_usable_files(path)
         try:
             prepare_file(path)
         except OSError as exc:
@@ -153,6 +210,11 @@ class Database:
         self.path = path
         self.writer = writer
         self._in_transaction = False
+        # Which file the writer has open: a file deleted or replaced under us is noticed by
+        # comparing this with what the path names now (see :meth:`file_changed`).
+        self.identity = file_identity(path)
+        # True when the writer connection was left open on purpose (see :meth:`close`).
+        self.abandoned = False
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
@@ -162,8 +224,39 @@ class Database:
         writer = await _connect_async(path, readonly=False)
         return cls(path, writer)
 
+    def file_changed(self) -> str | None:
+        """``"deleted"`` or ``"replaced"`` if the path no longer names the open file, else None."""
+        now = file_identity(self.path)
+        if now is None:
+            return "deleted"
+        if self.identity is not None and now != self.identity:
+            return "replaced"
+        return None
+
+    async def reopen(self) -> None:
+        """Close the writer and open whatever file the path names now (creating and migrating it).
+
+        For a database file deleted or replaced while open. On failure (StoreError) the old
+        connection is closed and the next call tries again.
+        """
+        old = self.writer
+        with contextlib.suppress(sqlite3.Error):  # its last checkpoint failed: it is gone anyway
+            await old.close()
+        await anyio.to_thread.run_sync(migrate_sync, self.path)
+        self.writer = await _connect_async(self.path, readonly=False)
+        self.identity = file_identity(self.path)
+
     async def close(self) -> None:
-        """Close the writer connection (idempotent)."""
+        """Close the writer connection (idempotent).
+
+        If the files became unwritable (immutable, read-only mount), closing would make SQLite
+        checkpoint into a memory-mapped ``-shm`` and the kernel would kill the process with
+        SIGBUS: the connection is then left open (``abandoned``) for the process to exit without
+        closing it (``os._exit``).
+        """
+        if self.file_changed() is None and unwritable_files(self.path) is not None:
+            self.abandoned = True
+            return
         await self.writer.close()
 
     async def __aenter__(self) -> Database:

@@ -30,13 +30,14 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from store.db import Database
-from store.errors import CcmgrError, WatcherError
+from store.errors import CcmgrError, StoreError, WatcherError
 from store.paths import FILE_MODE, ensure_private_dir
 from store.timefmt import now_ts
 from watcher.config.locations import Scope
 from watcher.config.schema import Config, WatcherConfig
 from watcher.enrich import GitCache, enrich_now, run_enricher
 from watcher.events import KnownSession, Lifecycle
+from watcher.status_file import lock_holder, lock_path, read_pid, read_status, status_path
 from watcher.tmux import default_socket_path, socket_dir
 from watcher.writer import (
     DEFAULT_BATCH_SIZE,
@@ -49,6 +50,16 @@ from watcher.writer import (
 
 if TYPE_CHECKING:
     from watcher.config.scopes import Effective
+
+__all__ = [
+    "Service",
+    "ServiceConfig",
+    "exclusive_lock",
+    "lock_holder",
+    "lock_path",
+    "read_status",
+    "status_path",
+]
 
 log = logging.getLogger("ccmgr_watch.service")
 
@@ -154,24 +165,24 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
 # --- the lock and the status file -----------------------------------------------------------------
 
 
-def lock_path(db_path: Path) -> Path:
-    """``<db>.watcher.lock``: held (flock) by the running watcher of that database."""
-    return db_path.with_name(db_path.name + ".watcher.lock")
-
-
-def status_path(db_path: Path) -> Path:
-    """``<db>.watcher.json``: what the running (or last) watcher of that database reports."""
-    return db_path.with_name(db_path.name + ".watcher.json")
-
-
 def _acquire_lock(db_path: Path) -> int:
     """Take ``<db>.watcher.lock`` (flock) and write our pid in it; returns the open descriptor.
 
     Blocking (it may wait a few ms for `ccmgr-watch status`): run it in a worker thread.
     """
     path = lock_path(db_path)
-    ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        # The lock file is the first thing written next to the database: a folder that cannot
+        # be written (permissions, a read-only mount) shows here. That is the user's setup, not
+        # a bug: say which folder.
+        raise StoreError(
+            f"cannot write in the database's folder {path.parent}: {exc.strerror or exc}",
+            hint="choose a database in a folder you can write (--db PATH or CCMGR_WATCH_DB), "
+            "or make that folder writable",
+        ) from exc
     try:
         for attempt in range(5):
             try:
@@ -180,7 +191,7 @@ def _acquire_lock(db_path: Path) -> int:
             except BlockingIOError:
                 # `ccmgr-watch status` takes a shared lock for an instant; try again briefly.
                 if attempt == 4:
-                    pid = _read_pid(path)
+                    pid = read_pid(path)
                     raise WatcherError(
                         f"a watcher is already running on {db_path}"
                         + (f" (pid {pid})" if pid else ""),
@@ -205,32 +216,6 @@ async def exclusive_lock(db_path: Path) -> AsyncIterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def lock_holder(db_path: Path) -> int | None:
-    """The pid of the watcher holding this database's lock (0 if unknown), or None if none does."""
-    path = lock_path(db_path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_pid(path) or 0
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
 def write_private_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` (0600) so that readers see the old or the new file, whole."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -238,19 +223,37 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     try:
         os.write(fd, data)
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
 
 
-def read_status(db_path: Path) -> dict[str, Any] | None:
-    """The status file's contents, or None if it is missing or unreadable."""
+_STATUS_BLOCK = 4096
+
+
+def write_status_file(path: Path, data: bytes) -> None:
+    """Write the status file: atomically, or in place when the disk is full.
+
+    The text is padded with spaces (valid JSON) to whole 4 KiB blocks, so that on a full disk
+    the file's own blocks can take the new text in place: ``status`` must be able to say that
+    the disk is full exactly then.
+    """
+    padded = data + b" " * (-len(data) % _STATUS_BLOCK)
     try:
-        data = status_path(db_path).read_bytes()
-        value = msgspec.json.decode(data)
-    except (OSError, msgspec.DecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+        write_private_atomic(path, padded)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            if os.fstat(fd).st_size < len(padded):
+                raise
+            os.pwrite(fd, padded + b" " * (os.fstat(fd).st_size - len(padded)), 0)
+        finally:
+            os.close(fd)
 
 
 # --- the service ----------------------------------------------------------------------------------
@@ -316,7 +319,11 @@ class Service:
         self._writer: SessionWriter | None = None
         self._dirty = anyio.Event()
         self._last_error: str | None = None
+        self._last_error_at: str | None = None
         self._enrich_dropped = 0
+        # True when the database connection had to be left open at the end (its files became
+        # unwritable: closing would crash the process); the caller must then exit with os._exit.
+        self.database_abandoned = False
         self._running = False
         self._stopping = False
 
@@ -348,6 +355,19 @@ class Service:
     def statistics(self) -> dict[str, Any]:
         """Everything the status file reports, as plain JSON-ready values."""
         writer = self._writer.statistics() if self._writer else None
+        servers = [
+            msgspec.to_builtins(task.record)
+            for _, task in sorted(self._servers.items(), key=lambda kv: kv[0])
+        ]
+        if not self._running:
+            for server in servers:
+                server["state"] = "stopped"  # nothing is connected once the watcher stops
+        # The most recent error, kept as history (with its time) after the problem is over;
+        # the current state of the database is in "database".
+        errors = [(self._last_error_at or "", self._last_error)]
+        if writer is not None:
+            errors.append((writer.last_error_at or "", writer.last_error))
+        last_at, last_error = max((e for e in errors if e[1]), default=("", None))
         return {
             "pid": os.getpid(),
             "database": str(self.db_path),
@@ -357,10 +377,15 @@ class Service:
             "watch_all": self.config.watch_all,
             "socket_dir": str(socket_dir()) if self.config.watch_all else None,
             "batch_size": self.config.batch_size,
-            "servers": [
-                msgspec.to_builtins(task.record)
-                for _, task in sorted(self._servers.items(), key=lambda kv: kv[0])
-            ],
+            "servers": servers,
+            "database_state": {
+                "ok": writer is None or writer.failing is None,
+                "failing": writer.failing if writer else None,
+                "failing_since": writer.failing_since if writer else None,
+                "events_waiting": writer.events_waiting if writer else 0,
+                "events_dropped": writer.events_dropped if writer else 0,
+                "reopened": writer.reopened if writer else 0,
+            },
             "events_written": writer.events_written if writer else 0,
             "events_failed": writer.events_failed if writer else 0,
             "enrichments_written": writer.enrichments_written if writer else 0,
@@ -369,8 +394,8 @@ class Service:
             "largest_batch": writer.largest_batch if writer else 0,
             "last_event": writer.last_event if writer else None,
             "last_commit_at": writer.last_commit_at if writer else None,
-            "last_error": (writer.last_error if writer and writer.last_error else None)
-            or self._last_error,
+            "last_error": last_error,
+            "last_error_at": last_at or None,
             "flush_interval": self.config.flush_interval,
             "log_level": self.config.log_level,
             "config_files": (
@@ -396,6 +421,7 @@ class Service:
             finally:
                 with anyio.CancelScope(shield=True):
                     await db.close()
+                    self.database_abandoned = db.abandoned
                     self._running = False
                     await self._write_status()
 
@@ -418,6 +444,8 @@ class Service:
             enrich=self._submit_enrichment,
             enrich_now=partial(enrich_now, cache=git_cache),
             on_commit=self._mark_dirty,
+            on_change=self._mark_dirty,
+            on_resync=self._resync_servers,
         )
         self._watch = watch
         writer_done = anyio.Event()
@@ -492,6 +520,21 @@ class Service:
             self._intake.start_soon(self._supervise, task)
         self._mark_dirty()
 
+    def _resync_servers(self) -> None:
+        """Restart every server task, so each reconciles a fresh snapshot against the store.
+
+        Called by the writer when the store may miss what tmux has: the database file was
+        replaced, or events were dropped while writes failed. A new task starts with an empty
+        tracker, so every live session missing from the store is recorded (``discovered``) and
+        every session the store wrongly believes alive ends (``vanished``).
+        """
+        if self._intake is None or self._stopping:
+            return
+        log.warning("reconciling every tmux server with the database")
+        for socket in sorted(self._servers):
+            self._servers.pop(socket).scope.cancel()
+        self._apply_servers()
+
     async def _supervise(self, task: _ServerTask) -> None:
         """Run ``watch_server`` for one socket; restart it (with back-off) if it fails."""
         assert self._send is not None
@@ -520,6 +563,7 @@ class Service:
                 record.last_error = message
                 record.state = "restarting"
                 self._last_error = f"{record.socket}: {message}"
+                self._last_error_at = now_ts()
                 log.warning("%s: %s; restarting in %ss", record.socket, message, delay)
                 self._mark_dirty()
                 await anyio.sleep(delay)
@@ -653,11 +697,21 @@ class Service:
     async def _write_status(self) -> None:
         data = msgspec.json.encode(self.statistics())
         try:
-            await anyio.to_thread.run_sync(write_private_atomic, status_path(self.db_path), data)
+            await anyio.to_thread.run_sync(write_status_file, status_path(self.db_path), data)
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+            # A full disk, a read-only or deleted folder: the status file must never stop the
+            # watcher (the database side says what is wrong in the log).
+            if exc.errno not in (
+                errno.ENOSPC,
+                errno.EROFS,
+                errno.EACCES,
+                errno.EPERM,
+                errno.ENOENT,
+                errno.EDQUOT,
+            ):
                 raise
             self._last_error = f"cannot write the status file: {exc}"
+            self._last_error_at = now_ts()
 
 
 def _is_live(state: Any) -> bool:

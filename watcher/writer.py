@@ -7,14 +7,27 @@ latency for bigger batches: the writer then waits that long for more). Besides l
 the same stream carries enrichment results (project, worktree, branch found after the session's
 row was committed) and known-alive queries (answered after everything sent before them is
 committed, so reconciliation never races the queue).
+
+Faults of the database do not stop the watcher. When writes fail (a full disk, a lock held past
+``busy_timeout``, a schema dropped by a forced ``db migrate``) the writer keeps what it could not
+write, keeps taking events from the stream (so tmux readers never stall) up to ``HOLD_LIMIT``,
+backs off, and writes everything once the database takes writes again; events beyond the limit
+are dropped and counted, and ``on_resync`` asks for a fresh reconciliation from tmux. A database
+file deleted or replaced under the watcher (checked every ``CHECK_INTERVAL`` and after every
+error) is reopened at its path, created and migrated if needed, followed by the same
+reconciliation. Files that became unwritable (``chattr +i``, a read-only mount) stop the writer
+with a StoreError before SQLite touches them: a write there would crash the process (SIGBUS).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,7 +35,7 @@ import anyio.lowlevel
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from store.db import Database
+from store.db import Database, unwritable_files
 from store.errors import StoreError
 from store.models import Session, SessionEvent
 from store.repositories import (
@@ -43,8 +56,11 @@ DEFAULT_FLUSH_INTERVAL = WatcherConfig().flush_interval.seconds
 _ENDING = frozenset({"killed", "vanished"})
 # Events after which project/worktree/branch may have changed (or are not known yet).
 _ENRICH_ON = frozenset({"created", "discovered", "renamed"})
-# Retries of a batch that hit a busy or failing database (a backup, `db migrate`, a full disk).
-_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+# Waits between attempts while writes fail (a backup, `db migrate`, a full disk): quick at
+# first (a busy database frees up in milliseconds), then every few seconds, without end.
+_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 5.0)
+CHECK_INTERVAL = 2.0  # how often the open file is compared with the path (and after any error)
+HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are dropped and reconciled
 _DIRECTORY_CACHE = 10_000
 
 
@@ -97,6 +113,13 @@ class WriterStatistics(msgspec.Struct, kw_only=True):
     last_event: dict[str, Any] | None = None
     last_commit_at: str | None = None
     last_error: str | None = None
+    last_error_at: str | None = None
+    # The current problem (None when writes succeed): since when, and what.
+    failing_since: str | None = None
+    failing: str | None = None
+    events_waiting: int = 0  # held while writes fail
+    events_dropped: int = 0  # did not fit while writes failed (reconciled from tmux after)
+    reopened: int = 0  # times the database file was found deleted or replaced and reopened
 
 
 def lifecycle_row(event: Lifecycle) -> LifecycleRow:
@@ -137,6 +160,8 @@ class SessionWriter:
         enrich: Callable[[EnrichRequest], None] | None = None,
         enrich_now: Callable[[EnrichRequest], tuple[bool, Enrichment | None]] | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_change: Callable[[], None] | None = None,
+        on_resync: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.batch_size = batch_size
@@ -146,13 +171,24 @@ class SessionWriter:
         # batch's own transaction; the rest go to ``enrich`` after the commit.
         self._enrich_now = enrich_now
         self._on_commit = on_commit
+        # ``on_change``: the database's state changed (failing, recovered, reopened), for status.
+        self._on_change = on_change
+        # ``on_resync``: the store may now miss sessions tmux has (events were dropped, or the
+        # file was replaced): reconcile every server from a fresh snapshot.
+        self._on_resync = on_resync
         self._stats = WriterStatistics()
         # Directories of live sessions, so a rename (which does not carry one) can be enriched.
         self._directories: dict[str, str] = {}
+        # Items taken from the stream and not yet written, oldest first.
+        self._held: deque[WriterItem] = deque()
+        self._attempt = 0  # failed attempts in a row
+        self._resync_pending = False
+        self._next_check = 0.0
 
     def statistics(self) -> WriterStatistics:
         """A copy of the counters."""
-        return msgspec.structs.replace(self._stats)
+        waiting = sum(1 for item in self._held if isinstance(item, Lifecycle))
+        return msgspec.structs.replace(self._stats, events_waiting=waiting)
 
     def set_batch_size(self, batch_size: int) -> None:
         """Change the largest batch (takes effect with the next batch)."""
@@ -167,51 +203,251 @@ class SessionWriter:
         self.flush_interval = seconds
 
     async def run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
-        """Write batches until every sender has closed and the stream is drained."""
-        async with receive:
-            while True:
-                try:
-                    first = await receive.receive()
-                except anyio.EndOfStream:
-                    return
-                # Let producers that are ready run first (one turn of the event loop, not a
-                # timer): a session's events come in quick succession, and one commit for
-                # several of them costs far less than one commit each.
-                await anyio.lowlevel.checkpoint()
-                batch = [first]
-                # A query ends the batch: it must see everything before it committed.
-                while len(batch) < self.batch_size and not isinstance(batch[-1], AliveQuery):
-                    try:
-                        batch.append(receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                if self.flush_interval > 0:
-                    await self._gather(receive, batch)
-                await self.write(batch)
+        """Write batches until every sender has closed and everything taken is written."""
+        self._next_check = anyio.current_time() + CHECK_INTERVAL
+        try:
+            async with receive:
+                open_ = True
+                while open_ or self._held:
+                    if not self._held:
+                        try:
+                            first = await self._receive_checking(receive)
+                        except anyio.EndOfStream:
+                            return
+                        if first is None:
+                            continue  # idle: the file was checked
+                        self._held.append(first)
+                        # Let producers that are ready run first (one turn of the event loop,
+                        # not a timer): a session's events come in quick succession, and one
+                        # commit for several of them costs far less than one commit each.
+                        await anyio.lowlevel.checkpoint()
+                    if open_:
+                        open_ = self._take_ready(receive)
+                        if open_ and self.flush_interval > 0 and self._stats.failing is None:
+                            open_ = await self._gather(receive)
+                    if await self._write_front():
+                        continue
+                    open_ = await self._back_off(receive, open_)
+        finally:
+            lost = sum(1 for item in self._held if isinstance(item, Lifecycle))
+            if lost:
+                log.error(
+                    "stopping with %d events not written to %s (%s)",
+                    lost,
+                    self.db.path,
+                    self._stats.failing or "the writer was stopped",
+                )
 
-    async def _gather(
-        self, receive: MemoryObjectReceiveStream[WriterItem], batch: list[WriterItem]
-    ) -> None:
+    async def _receive_checking(
+        self, receive: MemoryObjectReceiveStream[WriterItem]
+    ) -> WriterItem | None:
+        """The next item, or None (after checking the file) when none came before the check."""
+        with anyio.move_on_after(max(0.0, self._next_check - anyio.current_time())):
+            return await receive.receive()
+        try:
+            changed = await self._check_file()
+        except _Unavailable as exc:
+            await self._failing(str(exc))
+            return None
+        if changed or self._stats.failing is not None:
+            self._recovered()  # nothing is held: the reopened file is all there is to check
+        return None
+
+    def _batch_ready(self) -> bool:
+        """Whether the front of the queue already makes a whole batch (or ends in a query)."""
+        held = self._held
+        if self._stats.failing is not None:
+            return False  # take everything: tmux readers must never wait on a failing database
+        # Only the newest item can be a query: taking stops right after one.
+        return len(held) >= self.batch_size or (bool(held) and isinstance(held[-1], AliveQuery))
+
+    def _take_ready(self, receive: MemoryObjectReceiveStream[WriterItem]) -> bool:
+        """Move what is waiting in the stream into the queue; False once the stream has ended."""
+        while not self._batch_ready():
+            try:
+                item = receive.receive_nowait()
+            except anyio.WouldBlock:
+                return True
+            except anyio.EndOfStream:
+                return False
+            self._hold(item)
+        return True
+
+    def _hold(self, item: WriterItem) -> None:
+        if len(self._held) < HOLD_LIMIT or isinstance(item, AliveQuery):
+            self._held.append(item)  # a query is always kept: a server task waits for it
+            return
+        if isinstance(item, Lifecycle):
+            self._stats.events_dropped += 1
+            if not self._resync_pending:
+                log.error(
+                    "more than %d events waiting for the database: dropping events; every "
+                    "tmux server will be reconciled once writes succeed again",
+                    HOLD_LIMIT,
+                )
+            self._resync_pending = True
+
+    async def _gather(self, receive: MemoryObjectReceiveStream[WriterItem]) -> bool:
         """Wait up to ``flush_interval`` for more items (a configured trade of latency for size)."""
         with anyio.move_on_after(self.flush_interval):
-            while len(batch) < self.batch_size and not isinstance(batch[-1], AliveQuery):
+            while not self._batch_ready():
                 try:
-                    batch.append(await receive.receive())
+                    self._hold(await receive.receive())
                 except anyio.EndOfStream:
-                    return
+                    return False
+        return True
 
-    async def write(self, batch: Sequence[WriterItem]) -> None:
-        """Commit one batch (isolating bad items if the whole batch fails), then follow it up."""
-        try:
-            await self._commit_with_retries(batch)
-        except _BadBatch:
-            # Something in the batch cannot be stored: store the rest one by one.
-            for item in batch:
+    async def _back_off(self, receive: MemoryObjectReceiveStream[WriterItem], open_: bool) -> bool:
+        """Wait before the next attempt, taking in what arrives meanwhile; returns ``open_``."""
+        delay = _RETRY_DELAYS[min(self._attempt - 1, len(_RETRY_DELAYS) - 1)]
+        with anyio.move_on_after(delay):
+            while open_:
                 try:
-                    await self._commit_with_retries([item])
-                except _BadBatch as exc:
-                    self._failed(item, exc.__cause__ or exc)
+                    self._hold(await receive.receive())
+                except anyio.EndOfStream:
+                    open_ = False
+            await anyio.sleep_forever()
+        return open_
+
+    def _front_batch(self) -> list[WriterItem]:
+        """The oldest items, up to ``batch_size``; a query ends the batch (it must see them)."""
+        batch: list[WriterItem] = []
+        for item in self._held:
+            batch.append(item)
+            if len(batch) >= self.batch_size or isinstance(item, AliveQuery):
+                break
+        return batch
+
+    async def _write_front(self) -> bool:
+        """Commit the front batch (isolating bad items); False if the database failed."""
+        batch = self._front_batch()
+        try:
+            if anyio.current_time() >= self._next_check:
+                await self._check_file()
+            try:
+                await self._commit(batch)
+            except _BadBatch:
+                if len(batch) == 1:
+                    raise
+                # Something in the batch cannot be stored: store the rest one by one.
+                for item in batch:
+                    try:
+                        await self._commit([item])
+                    except _BadBatch as exc:
+                        self._failed(item, exc.__cause__ or exc)
+                    self._held.popleft()
+                    await self._answer_queries([item])
+                self._recovered()
+                return True
+        except _BadBatch as exc:
+            self._failed(batch[0], exc.__cause__ or exc)
+        except _Unavailable as exc:
+            await self._failing(str(exc))
+            return False
+        for _ in batch:
+            self._held.popleft()
+        self._recovered()
         await self._answer_queries(batch)
+        return True
+
+    async def _commit(self, batch: Sequence[WriterItem]) -> None:
+        # Before SQLite writes: files that became immutable would crash the process (SIGBUS).
+        problem = unwritable_files(self.db.path)
+        if problem is not None and self.db.file_changed() is None:
+            raise StoreError(
+                f"the database cannot be written: {problem}",
+                hint="make the files writable again (chattr -i, or a writable mount), then "
+                "restart the watcher",
+            )
+        try:
+            await self.write_batch(batch)
+        except sqlite3.OperationalError as exc:
+            # Busy (another process holds the write lock past busy_timeout), I/O, disk full, a
+            # schema dropped under us: the batch is fine, the database is not.
+            raise _Unavailable(_describe(exc, self.db.path)) from exc
+        except (sqlite3.Error, msgspec.EncodeError, ValueError, TypeError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and await self._check_file():
+                raise _Unavailable(f"database file changed: {exc}") from exc
+            raise _BadBatch(str(exc)) from exc
+
+    async def _check_file(self) -> bool:
+        """Reopen the database if its file was deleted or replaced; True if it was."""
+        self._next_check = anyio.current_time() + CHECK_INTERVAL
+        change = self.db.file_changed()
+        if change is None:
+            return False
+        log.warning(
+            "the database file %s was %s while the watcher was writing to it; opening the file "
+            "at that path now (creating it if needed) and reconciling every tmux server into it",
+            self.db.path,
+            change,
+        )
+        self._stats.reopened += 1
+        self._note_error(f"the database file was {change} while in use; reopened it")
+        try:
+            await self.db.reopen()
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            raise _Unavailable(f"cannot reopen the database: {exc}") from exc
+        self._resync_pending = True
+        # The reconciliation must start after what is held now (it asks in stream order), so
+        # it is requested once the next batch is written.
+        self._changed()
+        return True
+
+    async def _failing(self, reason: str) -> None:
+        """A write failed for a reason that time may fix: keep everything, say so."""
+        stats = self._stats
+        self._attempt += 1
+        first = stats.failing is None
+        if first:
+            stats.failing_since = now_ts()
+        stats.failing = reason
+        self._note_error(reason)
+        if first:
+            log.warning(
+                "database writes failing: %s; holding events and retrying (%d waiting)",
+                reason,
+                self.statistics().events_waiting,
+            )
+        else:
+            log.debug("database writes still failing (attempt %d): %s", self._attempt, reason)
+        # The file may have been deleted or replaced: check it after every error.
+        await self._check_file_quietly()
+        self._changed()
+
+    async def _check_file_quietly(self) -> None:
+        try:
+            await self._check_file()
+        except _Unavailable as exc:
+            self._stats.failing = str(exc)
+
+    def _recovered(self) -> None:
+        stats = self._stats
+        if stats.failing is not None:
+            log.warning(
+                "database writes succeed again (failing since %s: %s); %d events were held, "
+                "%d dropped",
+                stats.failing_since,
+                stats.failing,
+                self.statistics().events_waiting,
+                stats.events_dropped,
+            )
+            stats.failing = None
+            stats.failing_since = None
+            self._changed()
+        self._attempt = 0
+        if self._resync_pending:
+            self._resync_pending = False
+            if self._on_resync is not None:
+                self._on_resync()
+
+    def _note_error(self, message: str) -> None:
+        self._stats.last_error = f"database: {message}"
+        self._stats.last_error_at = now_ts()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     async def write_batch(self, batch: Sequence[WriterItem]) -> None:
         """Commit ``batch`` in one transaction; on any error nothing of it is stored."""
@@ -270,26 +506,6 @@ class SessionWriter:
                 requests.append(EnrichRequest(session_id=sid, name=event.name, directory=directory))
         return requests
 
-    async def _commit_with_retries(self, batch: Sequence[WriterItem]) -> None:
-        for delay in (*_RETRY_DELAYS, None):
-            try:
-                await self.write_batch(batch)
-                return
-            except sqlite3.OperationalError as exc:
-                # Busy (another process holds the write lock past busy_timeout), I/O, disk full:
-                # the batch is fine, the database is not; back-pressure builds while we retry.
-                self._stats.last_error = f"database: {exc}"
-                if delay is None:
-                    raise StoreError(
-                        f"cannot write to {self.db.path}: {exc}",
-                        hint="check free disk space and whether another program locks the "
-                        "database, then restart the watcher",
-                    ) from exc
-                log.warning("write failed (%s); retrying in %.2fs", exc, delay)
-                await anyio.sleep(delay)
-            except (sqlite3.Error, msgspec.EncodeError, ValueError, TypeError) as exc:
-                raise _BadBatch(str(exc)) from exc
-
     def _committed(
         self,
         events: list[Lifecycle],
@@ -335,6 +551,7 @@ class SessionWriter:
         self._stats.last_error = (
             f"dropped a {type(item).__name__.lower()} that cannot be stored: {exc}"
         )
+        self._stats.last_error_at = now_ts()
         log.error("%s", self._stats.last_error)
 
     async def _answer_queries(self, batch: Sequence[WriterItem]) -> None:
@@ -350,3 +567,20 @@ class SessionWriter:
 
 class _BadBatch(Exception):
     """A batch failed for a reason that retrying the same batch will not fix."""
+
+
+class _Unavailable(Exception):
+    """The database refused a write for a reason that time may fix (full disk, busy, gone)."""
+
+
+def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
+    """A short, plain reason for a failed write (SQLite reports a full disk in several ways)."""
+    text = str(exc)
+    try:
+        st = os.statvfs(path.parent)
+        full = st.f_bavail * st.f_frsize < 64 * 1024
+    except OSError:
+        full = False
+    if full or "full" in text:
+        return f"disk full ({text})"
+    return text

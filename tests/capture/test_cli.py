@@ -131,6 +131,30 @@ def test_status_when_nothing_runs(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["running"] is False
 
 
+def test_status_of_a_folder_says_it_is_a_folder(tmp_path: Path, capsys) -> None:
+    assert run(["status", "--db", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert f"Error: {tmp_path} is a folder, not a database file" in captured.err
+    assert "Hint:" in captured.err and "not running" not in captured.out
+
+
+def test_status_does_not_import_the_service(tmp_path: Path) -> None:
+    """`status` reads a JSON file: it must not pay for the service, anyio and aiosqlite."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from watcher.cli.main import run; "
+        f"run(['status', '--db', {str(tmp_path / 'data.db')!r}]); "
+        "print(sorted(m for m in ('watcher.service', 'aiosqlite', 'anyio', 'msgspec') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.anyio
 async def test_status_while_a_watcher_runs(tmp_path: Path, capsys) -> None:
     async def idle(address: str, **_: Any) -> None:

@@ -398,3 +398,108 @@ async def test_the_search_index_follows_renames_and_directories(db: Database) ->
     assert rows(db, "SELECT name, directory, status FROM sessions") == [
         ("beta", "/srv/two", "ended")
     ]
+
+
+# --- database faults: the file deleted or replaced, a full disk (issue 9 §3) ---------------------
+
+
+async def _wait(predicate: Any, timeout: float = 15) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.01)
+
+
+def _count(path: Any, sql: str = "SELECT count(*) FROM sessions") -> int:
+    try:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.Error:
+        return -1
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_deleted_or_replaced_database_file_is_reopened(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from watcher import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "CHECK_INTERVAL", 0.1)
+    path = tmp_path / "data.db"
+    db = await Database.open(path)
+    resyncs: list[int] = []
+    writer = SessionWriter(db, on_resync=lambda: resyncs.append(1))
+    send, receive = anyio.create_memory_object_stream[WriterItem](100)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer.run, receive)
+            async with send:
+                await send.send(ev("created", "$1"))
+                await _wait(lambda: _count(path) == 1)
+                if how == "replaced":
+                    # A backup restored over it: another database, already migrated.
+                    other = tmp_path / "restored.db"
+                    async with await Database.open(other):
+                        pass
+                    other.rename(path)
+                for suffix in ("" if how == "deleted" else "-none", "-wal", "-shm"):
+                    path.with_name(path.name + suffix).unlink(missing_ok=True)
+                # Noticed while idle, reopened, and a reconciliation asked for.
+                await _wait(lambda: resyncs == [1] and _count(path) == 0)
+                await send.send(ev("created", "$2"))
+                await _wait(lambda: _count(path) == 1)
+    finally:
+        await db.close()
+    assert rows(db, "SELECT tmux_id FROM sessions") == [("$2",)]
+    stats = writer.statistics()
+    assert stats.reopened == 1 and stats.failing is None
+    assert stats.last_error is not None and how in stats.last_error
+    assert stats.last_error_at is not None
+
+
+async def test_a_full_disk_holds_the_events_and_writes_them_when_space_returns(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fsfaults import fill, small_tmpfs
+    from watcher import writer as writer_module
+
+    # A real full file system (a small tmpfs), not a simulated error; a small hold limit so
+    # the overflow path runs too.
+    monkeypatch.setattr(writer_module, "HOLD_LIMIT", 150)
+    with small_tmpfs(tmp_path / "fs", "2m") as fs:
+        path = fs / "data.db"
+        db = await Database.open(path)
+        resyncs: list[int] = []
+        changes: list[str | None] = []
+        writer: SessionWriter
+
+        def changed() -> None:
+            changes.append(writer.statistics().failing)
+
+        writer = SessionWriter(db, on_change=changed, on_resync=lambda: resyncs.append(1))
+        send, receive = anyio.create_memory_object_stream[WriterItem](1000)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer.run, receive)
+                async with send:
+                    await send.send(ev("created", "$0"))
+                    await _wait(lambda: _count(path) == 1)
+                    filler = fill(fs)
+                    for i in range(1, 201):
+                        await send.send(ev("created", f"${i}", name="x" * 500))
+                    await _wait(lambda: writer.statistics().events_dropped == 50)
+                    stats = writer.statistics()
+                    # The current problem, right away (not only after the next commit).
+                    assert stats.failing is not None and "disk full" in stats.failing
+                    assert stats.failing_since is not None and changes and changes[0]
+                    assert stats.events_waiting == 150 and stats.events_written == 1
+                    assert resyncs == []
+                    filler.unlink()
+                    await _wait(lambda: writer.statistics().events_written == 151)
+        finally:
+            await db.close()
+        assert _count(path) == 151
+    stats = writer.statistics()
+    assert stats.failing is None and stats.failing_since is None and stats.events_waiting == 0
+    assert stats.last_error is not None and "full" in stats.last_error  # kept as history
+    # What did not fit is recovered by reconciling tmux, asked for once writes succeed.
+    assert resyncs == [1]

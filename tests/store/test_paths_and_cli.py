@@ -109,8 +109,10 @@ def test_tampered_checksum_is_reported_with_exit_5(tmp_path: Path, capsys) -> No
     "argv, code, message",
     [
         (["db", "migrate", "--to", "abc"], 2, "invalid int value"),
-        (["db", "migrate", "--to", "-1"], 5, "no schema version -1"),
-        (["db", "migrate", "--to", "999"], 5, "no schema version 999"),
+        # A version that does not exist is a usage mistake (issue 8.12), not a database problem.
+        (["db", "migrate", "--to", "-1"], 2, "no schema version -1"),
+        (["db", "migrate", "--to", "999"], 2, "no schema version 999"),
+        (["db", "migrate", "--to", "5"], 2, "no schema version 5"),
         (["db", "frobnicate"], 2, "invalid choice"),
         (["nonsense"], 2, "invalid choice"),
         ([], 2, "required"),
@@ -120,6 +122,16 @@ def test_usage_mistakes(tmp_path: Path, capsys, argv: list[str], code: int, mess
     assert run([*argv, "--db", str(tmp_path / "x.db")] if argv else argv) == code
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.db").exists()  # nothing is created by a mistaken command
+
+
+def test_migrate_beyond_the_latest_names_the_latest(tmp_path: Path, capsys) -> None:
+    from store.migrations import load_migrations
+
+    latest = len(load_migrations())
+    assert run(["db", "migrate", "--to", str(latest + 3), "--db", str(tmp_path / "x.db")]) == 2
+    err = capsys.readouterr().err
+    assert f"Hint: the latest is {latest}" in err
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,16 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         parents=[db_parent],
         help="apply pending migrations (or go to --to N, up or down)",
         description="Bring the database to the latest schema version, or to --to N (up or down). "
-        "Creates the database (0600, in a 0700 folder) if it does not exist.",
+        "Creates the database (0600, in a 0700 folder) if it does not exist. Refused (exit 6) "
+        "while a watcher is recording into the database, unless --force.",
     )
     migrate.add_argument("--to", type=int, metavar="N", help="target schema version (0 = empty)")
+    migrate.add_argument(
+        "--force",
+        action="store_true",
+        help="migrate even while a watcher is recording into the database (it may lose events "
+        "or stop; stop the watcher instead)",
+    )
     migrate.add_argument("--json", action="store_true", help="print the steps taken as JSON")
     migrate.set_defaults(handler=run_migrate)
 
@@ -58,6 +65,9 @@ def run_migrate(args: argparse.Namespace) -> int:
     from watcher.cli.output import print_json
 
     path = _db_path(args)
+    if args.to is not None:
+        _check_target(args.to)
+    _check_no_watcher(path, force=args.force)
     steps = migrate_sync(path, args.to)
     if args.json:
         print_json(
@@ -73,6 +83,43 @@ def run_migrate(args: argparse.Namespace) -> int:
         arrow = "applied" if direction == "up" else "reverted"
         print(f"{arrow} {migration.filename}")
     return 0
+
+
+def _check_target(target: int) -> None:
+    """A version this program does not ship is a usage mistake (exit 2), found before any write."""
+    from store import migrations
+    from store.errors import UsageError
+
+    latest = max((m.version for m in migrations.load_migrations()), default=0)
+    if not 0 <= target <= latest:
+        raise UsageError(
+            f"there is no schema version {target}",
+            hint=f"the latest is {latest}; choose --to from 0 (empty) to {latest}",
+        )
+
+
+def _check_no_watcher(path: Path, *, force: bool) -> None:
+    """Refuse to migrate under a running watcher (it would lose events or stop), unless forced."""
+    import sys
+
+    from store.errors import WatcherError
+    from watcher.status_file import lock_holder
+
+    pid = lock_holder(path)
+    if pid is None:
+        return
+    who = f"a watcher (pid {pid})" if pid else "a watcher"
+    if not force:
+        raise WatcherError(
+            f"{who} is recording into {path}; migrating under it would drop or change tables "
+            "it writes",
+            hint="stop the watcher first (e.g. `systemctl --user stop ccmgr-watch`), migrate, "
+            "then start it again; --force migrates anyway",
+        )
+    sys.stderr.write(
+        f"WARNING: --force: migrating {path} while {who} is recording into it; the watcher "
+        "may lose events or stop. Restart it afterwards.\n"
+    )
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -108,9 +108,27 @@ def _give_way(nice: int) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     """Handler of ``run``."""
+    import signal
+
+    # First of all: until the service listens for signals itself (imports, the config, the
+    # migrations take a few hundred ms, a big config longer), SIGTERM from a service manager
+    # still means "stop cleanly", not death by signal.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args)
+    except _Terminated:
+        return 0
+    except BaseExceptionGroup as group:
+        if group.split(_Terminated)[1] is None:
+            return 0
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     import logging
     import os
-    import signal
     import sys
 
     import anyio
@@ -156,23 +174,40 @@ def run_run(args: argparse.Namespace) -> int:
         settings=settings,
         config_error=config_error,
     )
-    # Until the service listens for signals itself (a few hundred ms of start-up: imports,
-    # migrations), a SIGTERM from a service manager still means "stop cleanly", not a crash.
-    previous = signal.signal(signal.SIGTERM, _terminate)
     nice = args.nice if args.nice is not None else config.watcher.nice
     if nice:
         _give_way(nice)
     try:
         anyio.run(service.run)
-    except _Terminated:
-        return 0
-    except BaseExceptionGroup as group:
-        if group.split(_Terminated)[1] is None:
-            return 0
-        raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if service.database_abandoned:
+            _exit_leaving_database_open()
     return 0
+
+
+def _exit_leaving_database_open() -> None:
+    """Report the error being raised and end the process without closing SQLite.
+
+    The database's files became unwritable (immutable, read-only mount) under the open
+    connection: SQLite's close would write to its memory-mapped ``-shm`` and the kernel would
+    kill the process with SIGBUS, so the process ends here, at once, with exit code 5.
+    """
+    import os
+    import sys
+
+    from store.errors import CcmgrError, StoreError
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, BaseExceptionGroup):
+        found = exc.subgroup(lambda e: isinstance(e, CcmgrError))
+        exc = found.exceptions[0] if found else exc
+    error = exc if isinstance(exc, CcmgrError) else StoreError("the database cannot be written")
+    sys.stderr.write(f"Error: {error.message}\n")
+    if error.hint:
+        sys.stderr.write(f"Hint: {error.hint}\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(StoreError.exit_code)
 
 
 class _Terminated(BaseException):
@@ -185,22 +220,48 @@ def _terminate(signum: int, frame: object) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     """Handler of ``status``."""
-    from watcher.cli.output import print_json
-    from watcher.service import lock_holder, read_status
+    # Only the standard library and the light status_file module: `status` reads a JSON file
+    # and must start like a plain script that does (the service is never imported here).
+    from watcher.status_file import lock_holder, read_status
 
     path = _db_path(args)
+    if path.is_dir():
+        from store.errors import UsageError
+
+        raise UsageError(
+            f"{path} is a folder, not a database file",
+            hint=f"give the database file, e.g. --db {path / 'data.db'}",
+        )
     holder = lock_holder(path)
     last = read_status(path)
     running = holder is not None
     if running and last is not None and holder and last.get("pid") != holder:
         last = None  # a status file left by an older watcher: not this one's
+    if not running and last is not None:
+        _mark_stopped(last)
     if args.json:
         info: dict[str, Any] = {"database": str(path), "running": running, "pid": holder or None}
         info["status"] = last
-        print_json(info)
+        import json
+
+        # Plain dicts from a JSON file: the stdlib prints them as print_json would, without
+        # importing the rendering module (datetime and friends) for nothing.
+        print(json.dumps(info, indent=2, ensure_ascii=False, sort_keys=True))
         return 0 if running else 1
     _print_status(path, running, holder, last)
     return 0 if running else 1
+
+
+def _mark_stopped(last: dict[str, Any]) -> None:
+    """A status file whose watcher is gone (stopped, or killed before it could say so): nothing
+    it lists is connected any more, and its database state is history."""
+    for server in last.get("servers") or []:
+        if isinstance(server, dict):
+            server["state"] = "stopped"
+    state = last.get("database_state")
+    if isinstance(state, dict):
+        state["ok"] = True
+        state["failing"] = state["failing_since"] = None
 
 
 def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, Any] | None) -> None:
@@ -218,19 +279,33 @@ def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, An
         print("watcher: not running")
     if last is None:
         return
+    state = last.get("database_state") or {}
+    if running and state.get("failing"):
+        failing_since = state.get("failing_since")
+        print(
+            f"database: WRITES FAILING since {failing_since} ({relative_time(failing_since)}): "
+            f"{state['failing']}; {state.get('events_waiting', 0)} events waiting"
+        )
+    if state.get("events_dropped"):
+        print(
+            f"database: {state['events_dropped']} events did not fit while writes failed "
+            "(tmux was reconciled after)"
+        )
     servers = last.get("servers") or []
     if last.get("watch_all"):
         print(f"watching every server in {last.get('socket_dir')}")
     for server in servers:
-        state = server.get("state")
+        server_state = server.get("state")
         error = server.get("last_error")
-        if isinstance(state, dict):
-            error = state.get("last_error") or error
-            if state.get("connected"):
-                state = f"connected, attached to session {state.get('session')}"
+        if not running:
+            server_state = "not watched (the watcher is not running)"
+        elif isinstance(server_state, dict):
+            error = server_state.get("last_error") or error
+            if server_state.get("connected"):
+                server_state = f"connected, attached to session {server_state.get('session')}"
             else:
-                state = "waiting for a server"
-        line = f"  {server.get('socket')}: {state}"
+                server_state = "waiting for a server"
+        line = f"  {server.get('socket')}: {server_state}"
         if error:
             line += f" (last error: {error})"
         print(line)
@@ -241,6 +316,12 @@ def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, An
         print(
             f"last event: {event.get('event_type')} {event.get('name')!r} ({relative_time(stamp)})"
         )
-    print(f"last error: {last.get('last_error') or '-'}")
+    error_at = last.get("last_error_at")
+    if last.get("last_error"):
+        when = f" at {error_at} ({relative_time(error_at)})" if error_at else ""
+        past = "" if running and state.get("failing") else " (past)"
+        print(f"last error{past}{when}: {last['last_error']}")
+    else:
+        print("last error: -")
     if last.get("config_error"):
         print(f"config error (the last good settings stay in force): {last['config_error']}")
