@@ -54,19 +54,70 @@ class _Formatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake raises UsageError so it is reported like every error."""
+    """argparse, but a usage mistake raises UsageError so it is reported like every error.
+
+    A command whose positional argument may start with '-' (a query's negation, a session named
+    ``-x``) sets ``dash_example``, the same command with that argument after ``--``: the hint
+    shows it when such a word was taken for an unknown option, and only then.
+    """
+
+    dash_example: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+        self._seen: list[str] = []
+        # The deepest parser's defaults win: after parsing, the namespace names the command.
+        self.set_defaults(_prog=self.prog)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse's, remembering the words this parser was given (for :meth:`error`)."""
+        self._seen = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's; unknown words are reported with the help of the command they were
+        given to (argparse reports them from the top-level parser)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog: str = getattr(parsed, "_prog", self.prog)
+            example: str | None = getattr(parsed, "_dash_example", None)
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(extras)}",
+                hint=_usage_hint(prog, example, extras),
+            )
+        return parsed
 
     def error(self, message: str) -> NoReturn:
-        hint = f"see `{self.prog} --help`"
-        if message.startswith("unrecognized arguments: -"):
-            # Most often a search query that starts with "-" (a negation): argparse takes it
-            # for an option.
-            hint += "; put a value that starts with '-' after '--': query -- -status:ended"
-        raise UsageError(message, hint=hint)
+        """Raise a UsageError with a hint (argparse prints usage and exits 2 instead)."""
+        dashed = [word for word in self._seen if self._looks_unknown(word)]
+        raise UsageError(message, hint=_usage_hint(self.prog, self.dash_example, dashed))
+
+    def _looks_unknown(self, word: str) -> bool:
+        return (
+            word.startswith("-")
+            and word != "--"
+            and word.split("=", 1)[0] not in self._option_string_actions
+        )
+
+
+def allow_dash_values(parser: argparse.ArgumentParser, example: str) -> None:
+    """Say that ``parser``'s positional argument may start with '-', as in ``example``
+    (the command line with that argument after ``--``)."""
+    if isinstance(parser, _Parser):
+        parser.dash_example = example
+    parser.set_defaults(_dash_example=example)
+
+
+def _usage_hint(prog: str, example: str | None, unknown: Sequence[str]) -> str:
+    hint = f"see `{prog} --help`"
+    if example and any(word.startswith("-") for word in unknown):
+        hint += f"; a value that starts with '-' goes after '--': {example}"
+    return hint
 
 
 SubParsers = Any  # argparse's _SubParsersAction, which is private
@@ -121,7 +172,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     def group(name: str, help_text: str) -> SubParsers:
         if name not in groups:
-            sub = commands.add_parser(name, help=help_text, description=help_text)
+            # One style everywhere: summaries lower case without a period, descriptions as
+            # sentences.
+            summary = help_text[:1].lower() + help_text[1:].rstrip(".")
+            description = help_text[:1].upper() + help_text[1:].rstrip(".") + "."
+            sub = commands.add_parser(name, help=summary, description=description)
             groups[name] = sub.add_subparsers(
                 dest=f"{name}_command", metavar="COMMAND", required=True, parser_class=_Parser
             )

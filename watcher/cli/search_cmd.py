@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from watcher.cli.argtypes import whole_number
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    from store.errors import StoreError
     from store.search import HistoryEvent, SearchHit
 
 QUERY_HELP = (
@@ -51,6 +54,9 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``query``, ``session search`` and ``session history``."""
+    from store.reads import EVENT_TYPES, PREFIX_RULE
+    from watcher.cli.main import allow_dash_values
+
     query = commands.add_parser(
         "query",
         parents=[db_parent],
@@ -58,8 +64,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(query)
+    allow_dash_values(query, "ccmgr-watch query -- -status:ended")
 
-    session = group("session", "Look at recorded sessions and their history.")
+    session = group("session", "look at recorded sessions and their history")
     search = session.add_parser(
         "search",
         parents=[db_parent],
@@ -67,6 +74,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(search)
+    allow_dash_values(search, "ccmgr-watch session search -- -status:ended")
 
     history = session.add_parser(
         "history",
@@ -80,12 +88,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     history.add_argument("--since", metavar="WHEN", help="events at or after WHEN")
     history.add_argument("--until", metavar="WHEN", help="events at or before WHEN")
     history.add_argument(
-        "--session", metavar="NAME_OR_ID", help="one session's events (an id, id prefix or name)"
+        "--session",
+        metavar="NAME_OR_ID",
+        help=f"one session's events (its id or name; {PREFIX_RULE})",
     )
     history.add_argument(
         "--type",
         metavar="TYPES",
-        help="only these event types, comma-separated (e.g. created,attached)",
+        help=f"only these event types, comma-separated: {', '.join(EVENT_TYPES)}",
     )
     history.add_argument(
         "--limit", type=whole_number(0), default=50, metavar="N", help="at most N (0: all; 50)"
@@ -108,17 +118,22 @@ def _context() -> dict[str, Any]:
 
 def run_query(args: argparse.Namespace) -> int:
     """Handler of ``query`` and ``session search``."""
+    from store.errors import StoreError
     from store.query.compiler import compile_query
     from store.query.parser import parse_query
-    from store.search import connect_reader_sync, search_sync
+    from store.reads import open_reader
+    from store.search import search_sync
     from watcher.cli.settings import db_path, search_limit
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
     compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
-    conn = connect_reader_sync(db_path(args))
+    path = str(db_path(args))
+    conn = open_reader(path)
     try:
         hits = search_sync(conn, compiled)
+    except StoreError as exc:
+        raise _explained(path, exc) from exc
     finally:
         conn.close()
     if args.json:
@@ -129,6 +144,17 @@ def run_query(args: argparse.Namespace) -> int:
     else:
         _print_hits(hits)
     return 0
+
+
+def _explained(path: str, exc: StoreError) -> StoreError:
+    """``exc`` if it says how to fix it, else what its SQLite error means for ``path``."""
+    import sqlite3
+
+    from store.reads import read_error
+
+    if exc.hint is None and isinstance(exc.__cause__, sqlite3.Error):
+        return read_error(path, exc.__cause__)
+    return exc
 
 
 def _hit_dict(hit: SearchHit) -> dict[str, Any]:
@@ -158,14 +184,17 @@ def _print_hits(hits: list[SearchHit]) -> None:
         ]
         for hit in hits
     ]
-    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST USED", "DIRECTORY", "ID"], rows)
+    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
 
 
 def run_history(args: argparse.Namespace) -> int:
     """Handler of ``session history``."""
-    from store.errors import QueryError
+    import sqlite3
+
+    from store.errors import QueryError, StoreError
     from store.query.when import parse_when
-    from store.search import HistoryQuery, connect_reader_sync, history_sync, resolve_session_sync
+    from store.reads import open_reader, read_error, resolve_sessions
+    from store.search import HistoryQuery, history_sync
     from watcher.cli.settings import db_path
 
     ctx = _context()
@@ -182,12 +211,11 @@ def run_history(args: argparse.Namespace) -> int:
             ) from None
         bounds[option] = interval.start if option == "since" else interval.end
     since, until = bounds["since"], bounds["until"]
-    types = None
-    if args.type:
-        types = tuple(t.strip() for t in args.type.split(",") if t.strip()) or None
-    conn = connect_reader_sync(db_path(args))
+    path = str(db_path(args))
+    conn = open_reader(path)
     try:
-        ids = resolve_session_sync(conn, args.session) if args.session else None
+        types = _event_types(conn, args.type) if args.type else None
+        ids = resolve_sessions(conn, args.session) if args.session else None
         events = history_sync(
             conn,
             HistoryQuery(
@@ -198,6 +226,10 @@ def run_history(args: argparse.Namespace) -> int:
                 limit=args.limit or None,
             ),
         )
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
+    except StoreError as exc:
+        raise _explained(path, exc) from exc
     finally:
         conn.close()
     if args.json:
@@ -207,6 +239,31 @@ def run_history(args: argparse.Namespace) -> int:
     else:
         _print_events(events)
     return 0
+
+
+def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
+    """The event types of ``--type``: each one the watcher records, or one found in the
+    database (other tools may add their own); anything else is a usage mistake."""
+    from store.errors import UsageError
+    from store.reads import EVENT_TYPES
+
+    types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    unknown = [
+        t
+        for t in types
+        if t not in EVENT_TYPES
+        and conn.execute(
+            "SELECT 1 FROM session_events WHERE event_type = ? LIMIT 1", (t,)
+        ).fetchone()
+        is None
+    ]
+    if not types or unknown:
+        what = ", ".join(repr(t) for t in unknown) if unknown else repr(text)
+        raise UsageError(
+            f"--type: unknown event type {what}",
+            hint=f"use one or more of {', '.join(EVENT_TYPES)}, comma-separated",
+        )
+    return types
 
 
 def _print_events(events: list[HistoryEvent]) -> None:
