@@ -126,8 +126,16 @@ def open_reader(path: str) -> sqlite3.Connection:
             f"no database at {path}",
             hint="run `ccmgr-watch db migrate` or start the watcher to create it",
         )
-    # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    if os.path.isdir(path):
+        raise StoreError(
+            f"{path} is a folder, not a database file",
+            hint=f"give the database file itself, e.g. --db {os.path.join(path, 'data.db')}",
+        )
+    try:
+        # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")

@@ -94,7 +94,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Raise a UsageError with a hint (argparse prints usage and exits 2 instead)."""
-        dashed = [word for word in self._seen if self._looks_unknown(word)]
+        dashed: list[str] = []
+        if message.startswith(("the following arguments are required", "unrecognized")):
+            dashed = [word for word in self._seen if self._looks_unknown(word)]
         raise UsageError(message, hint=_usage_hint(self.prog, self.dash_example, dashed))
 
     def _looks_unknown(self, word: str) -> bool:
@@ -102,12 +104,13 @@ class _Parser(argparse.ArgumentParser):
             word.startswith("-")
             and word != "--"
             and word.split("=", 1)[0] not in self._option_string_actions
+            and not self._negative_number_matcher.match(word)
         )
 
 
 def allow_dash_values(parser: argparse.ArgumentParser, example: str) -> None:
-    """Say that ``parser``'s positional argument may start with '-', as in ``example``
-    (the command line with that argument after ``--``)."""
+    """Say that ``parser``'s positional argument may start with '-'; ``example`` is the command
+    line with that argument after ``--``, its ``{}`` standing for the word that was given."""
     if isinstance(parser, _Parser):
         parser.dash_example = example
     parser.set_defaults(_dash_example=example)
@@ -115,8 +118,9 @@ def allow_dash_values(parser: argparse.ArgumentParser, example: str) -> None:
 
 def _usage_hint(prog: str, example: str | None, unknown: Sequence[str]) -> str:
     hint = f"see `{prog} --help`"
-    if example and any(word.startswith("-") for word in unknown):
-        hint += f"; a value that starts with '-' goes after '--': {example}"
+    dashed = [word for word in unknown if word.startswith("-")]
+    if example and dashed:
+        hint += f"; a value that starts with '-' goes after '--': {example.format(dashed[0])}"
     return hint
 
 
@@ -214,8 +218,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
             _report(
                 f"the database cannot be used: {exc}",
-                "check that --db (or CCMGR_WATCH_DB) names a ccmgr-watch database; "
-                "`ccmgr-watch db status` tells more",
+                "check that --db (or CCMGR_WATCH_DB) names the database the watcher writes; "
+                "`sqlite3 PATH 'PRAGMA integrity_check'` checks the file itself",
             )
             return EXIT_CODES["store"]
         _report(
@@ -240,15 +244,15 @@ def _pointer(exc: CcmgrError) -> str:
     """For a QueryError: the query (a window of it, if long) with a caret under the position."""
     if not isinstance(exc, QueryError) or not exc.query:
         return ""
-    import unicodedata
+    from watcher.cli.output import display_width
 
     text, at = exc.query, max(0, min(exc.position, len(exc.query)))
     start = max(0, at - _POINTER_WIDTH // 2)
     end = min(len(text), start + _POINTER_WIDTH)
     shown = "".join(c if c.isprintable() else " " for c in text[start:end])
     before = "".join(c if c.isprintable() else " " for c in text[start:at])
-    # East Asian wide characters take two columns; pad so the caret lands under the right one.
-    pad = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in before)
+    # Wide characters take two columns: pad so the caret lands under the right one.
+    pad = display_width(before)
     left = "..." if start > 0 else ""
     right = "..." if end < len(text) else ""
     return f"  {left}{shown}{right}\n  {' ' * (len(left) + pad)}^ (position {at + 1})\n"

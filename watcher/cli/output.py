@@ -104,17 +104,44 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 time``, ``2 times``, ``0 windows``; ``many`` when adding an s is wrong."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide characters and most emoji take two,
+    combining marks and zero-width characters none."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
+
+
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, file: TextIO | None = None
 ) -> None:
-    """Print left-aligned columns separated by two spaces; the header is bold on a TTY."""
+    """Print left-aligned columns separated by two spaces; the header is bold on a TTY.
+
+    Columns are measured in terminal columns, so names with emoji or CJK stay aligned.
+    """
     out = file or sys.stdout
     color = use_color(out)
-    widths = [len(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+            widths[i] = max(widths[i], display_width(cell))
+    line = "  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()
     out.write(style(line, "bold", enabled=color) + "\n")
     for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

@@ -64,7 +64,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(query)
-    allow_dash_values(query, "ccmgr-watch query -- -status:ended")
+    allow_dash_values(query, "ccmgr-watch query -- {}")
 
     session = group("session", "look at recorded sessions and their history")
     search = session.add_parser(
@@ -74,7 +74,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(search)
-    allow_dash_values(search, "ccmgr-watch session search -- -status:ended")
+    allow_dash_values(search, "ccmgr-watch session search -- {}")
 
     history = session.add_parser(
         "history",
@@ -147,13 +147,17 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def _explained(path: str, exc: StoreError) -> StoreError:
-    """``exc`` if it says how to fix it, else what its SQLite error means for ``path``."""
+    """What ``exc`` (a failed read) means for ``path``, with a hint that helps.
+
+    store.search's own message is kept where it is right: a missing search index.
+    """
     import sqlite3
 
     from store.reads import read_error
 
-    if exc.hint is None and isinstance(exc.__cause__, sqlite3.Error):
-        return read_error(path, exc.__cause__)
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error) and "sessions_fts" not in str(cause):
+        return read_error(path, cause)
     return exc
 
 

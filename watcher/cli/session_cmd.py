@@ -26,12 +26,13 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="one session: its record, its events and statistics",
         description="Show one recorded session, found by its id (or a unique id prefix) or its "
         "name (the most recently used session of that name), with every event and statistics: "
-        "times attached, total attached time, lifetime, windows opened. Exit 1 if none matches.",
+        "times attached, total attached time, lifetime, windows opened. Exit 1 if none matches, "
+        "2 if an id prefix matches several.",
     )
     show.add_argument(
         "session", metavar="NAME_OR_ID", help=f"the session's id or name; {PREFIX_RULE}"
     )
-    allow_dash_values(show, "ccmgr-watch session show -- -name")
+    allow_dash_values(show, "ccmgr-watch session show -- {}")
     show.add_argument("--json", action="store_true", help="print a JSON object")
     show.set_defaults(handler=run_show)
 
@@ -95,7 +96,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def _print_show(session: Any, events: list[Any], stats: Any) -> None:
-    from watcher.cli.output import duration, relative_time, table
+    from watcher.cli.output import duration, plural, relative_time, table
 
     fields = [
         ("name", session.name),
@@ -117,8 +118,9 @@ def _print_show(session: Any, events: list[Any], stats: Any) -> None:
     print()
     lifetime = "-" if stats.lifetime_seconds is None else duration(stats.lifetime_seconds)
     print(
-        f"attached {stats.times_attached} times for {duration(stats.attached_seconds)} in all; "
-        f"lifetime {lifetime}; {stats.windows_opened} windows opened, {stats.renames} renames"
+        f"attached {plural(stats.times_attached, 'time')} for "
+        f"{duration(stats.attached_seconds)} in all; lifetime {lifetime}; "
+        f"{plural(stats.windows_opened, 'window')} opened, {plural(stats.renames, 'rename')}"
     )
     print()
     table(
