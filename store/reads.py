@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
 
 from store.columns import SESSION_COLUMNS
 from store.errors import CcmgrError, StoreError, UsageError
 from store.values import Value
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 _BUSY_TIMEOUT_MS = 5000
 ID_PREFIX = "s-"

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
 
 from store.timefmt import parse_ts
 from store.values import Value
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class _SessionTimes(Protocol):
-    created_at: str
-    ended_at: str | None
+    class _SessionTimes(Protocol):
+        created_at: str
+        ended_at: str | None
 
-
-class _Event(Protocol):
-    event_type: str
-    timestamp: str
-    data: dict[str, Any]
+    class _Event(Protocol):
+        event_type: str
+        timestamp: str
+        data: dict[str, Any]
 
 
 class SessionStatistics(Value):

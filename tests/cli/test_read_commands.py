@@ -387,3 +387,35 @@ def test_read_commands_import_nothing_heavy(db: Path, argv: list[str]) -> None:
     )
     assert done.returncode in (0, 1), done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_light_db_env_name_is_the_real_one() -> None:
+    from store.paths import DB_ENV
+    from watcher.cli import settings
+
+    assert settings.DB_ENV == DB_ENV
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["session", "list"],
+        ["session", "show", "77aa", "--json"],
+        ["session", "show", "77aa"],
+    ],
+    ids=" ".join,
+)
+def test_session_list_and_show_import_neither_typing_nor_pathlib(db: Path, argv: list[str]) -> None:
+    # Together ~20% of these commands' start-up; the query language's modules are not needed.
+    heavy = ("typing", "pathlib", "_strptime", "store.query", "store.search", "watcher.config")
+    code = (
+        "import sys; from watcher.cli.main import run; "
+        f"rc = run({[*argv, '--db', str(db)]!r}); "
+        f"heavy = sorted(m for m in {heavy!r} if m in sys.modules); "
+        "print(heavy, file=sys.stderr); sys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"

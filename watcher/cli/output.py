@@ -8,9 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
 
 from store.values import Value
+
+# typing is imported by type checkers only: it costs the read commands' start-up ~10%.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 def print_json(value: Any, *, file: TextIO | None = None, sort_keys: bool = True) -> None:
@@ -74,10 +78,8 @@ def relative_time(stamp: str | None, *, now: datetime | None = None) -> str:
     """``3m ago``, ``2h ago``, ``5d ago`` for a stored timestamp; ``-`` for None."""
     if not stamp:
         return "-"
-    from store.timefmt import parse_ts
-
     try:
-        moment = parse_ts(stamp)
+        moment = _parse_stamp(stamp)
     except ValueError:
         return stamp
     seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
@@ -90,6 +92,19 @@ def relative_time(stamp: str | None, *, now: datetime | None = None) -> str:
     else:
         amount = f"{int(seconds)}s"
     return f"in {amount}" if future else f"{amount} ago"
+
+
+def _parse_stamp(stamp: str) -> datetime:
+    """A stored timestamp as a datetime; the stored form without store.timefmt's strptime,
+    whose first call imports _strptime, calendar and locale (~4 ms of a table's start-up)."""
+    if len(stamp) == 27 and stamp[10] == "T" and stamp.endswith("Z"):
+        try:
+            return datetime.fromisoformat(stamp[:26]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    from store.timefmt import parse_ts
+
+    return parse_ts(stamp)
 
 
 def duration(seconds: float) -> str:

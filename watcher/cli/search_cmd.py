@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from watcher.cli.argtypes import whole_number
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
     from store.errors import StoreError
     from store.search import HistoryEvent, SearchHit
@@ -123,12 +124,12 @@ def run_query(args: argparse.Namespace) -> int:
     from store.query.parser import parse_query
     from store.reads import open_reader
     from store.search import search_sync
-    from watcher.cli.settings import db_path, search_limit
+    from watcher.cli.settings import db_file, search_limit
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
     compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
-    path = str(db_path(args))
+    path = db_file(args)
     conn = open_reader(path)
     try:
         hits = search_sync(conn, compiled)
@@ -199,7 +200,7 @@ def run_history(args: argparse.Namespace) -> int:
     from store.query.when import parse_when
     from store.reads import open_reader, read_error, resolve_sessions
     from store.search import HistoryQuery, history_sync
-    from watcher.cli.settings import db_path
+    from watcher.cli.settings import db_file
 
     ctx = _context()
     bounds: dict[str, str | None] = {"since": None, "until": None}
@@ -215,7 +216,7 @@ def run_history(args: argparse.Namespace) -> int:
             ) from None
         bounds[option] = interval.start if option == "since" else interval.end
     since, until = bounds["since"], bounds["until"]
-    path = str(db_path(args))
+    path = db_file(args)
     conn = open_reader(path)
     try:
         types = _event_types(conn, args.type) if args.type else None

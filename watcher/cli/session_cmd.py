@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from watcher.cli.argtypes import whole_number
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
 DEFAULT_LIMIT = 50
 
@@ -63,9 +64,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 def _connect(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
     """The database the command names (it must exist) and a read-only connection to it."""
     from store.reads import open_reader
-    from watcher.cli.settings import db_path
+    from watcher.cli.settings import db_file
 
-    path = str(db_path(args))
+    path = db_file(args)
     return path, open_reader(path)
 
 
