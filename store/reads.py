@@ -19,7 +19,7 @@ from store.values import Value
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
 _BUSY_TIMEOUT_MS = 5000
 ID_PREFIX = "s-"
@@ -98,13 +98,18 @@ class EventRecord(Value):
     id: int | None
 
 
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(text: Any) -> dict[str, Any]:
-    """A stored JSON object; anything else reads as empty (as the repositories decode it)."""
+    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
+        # NaN and Infinity are not JSON; refusing them keeps --json output valid.
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -279,3 +284,53 @@ def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
         (session_id,),
     )
     return [EventRecord(r[0], r[1], r[2], _json_object(r[3]), r[4]) for r in rows]
+
+
+class HistoryRecord(Value):
+    """One lifecycle event with its session's current name, as ``session history`` lists it.
+
+    The fields of :class:`store.search.HistoryEvent`; here so that ``session history`` does not
+    import the query language (store.search) unless ``--since``/``--until`` need it.
+    """
+
+    __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
+    __slots__ = __match_args__
+    id: int
+    session_id: str
+    session_name: str | None
+    event_type: str
+    timestamp: str
+    data: dict[str, Any]
+
+
+def list_events(
+    conn: sqlite3.Connection,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    session_ids: Sequence[str] | None = None,
+    event_types: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[HistoryRecord]:
+    """Events newest first; bounds are stored timestamp text (inclusive), None means any."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (("e.session_id", session_ids), ("e.event_type", event_types)):
+        if values is not None:
+            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    if since is not None:
+        clauses.append("e.timestamp >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("e.timestamp <= ?")
+        params.append(until)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    params.append(limit if limit is not None else -1)
+    rows = conn.execute(
+        "SELECT e.id, e.session_id, s.name, e.event_type, e.timestamp, e.data "
+        f"FROM session_events AS e LEFT JOIN sessions AS s ON s.id = e.session_id{where} "
+        "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
+        params,
+    )
+    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], _json_object(r[5])) for r in rows]

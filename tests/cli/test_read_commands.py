@@ -402,10 +402,12 @@ def test_the_light_db_env_name_is_the_real_one() -> None:
         ["session", "list"],
         ["session", "show", "77aa", "--json"],
         ["session", "show", "77aa"],
+        ["session", "history", "--session", "77aa", "--type", "created"],
+        ["session", "history", "--json"],
     ],
     ids=" ".join,
 )
-def test_session_list_and_show_import_neither_typing_nor_pathlib(db: Path, argv: list[str]) -> None:
+def test_session_commands_import_neither_typing_nor_pathlib(db: Path, argv: list[str]) -> None:
     # Together ~20% of these commands' start-up; the query language's modules are not needed.
     heavy = ("typing", "pathlib", "_strptime", "store.query", "store.search", "watcher.config")
     code = (

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from store.errors import StoreError
-    from store.search import HistoryEvent, SearchHit
+    from store.reads import HistoryRecord
+    from store.search import SearchHit
 
 QUERY_HELP = (
     "Words match the start of any token of a session's name, project, worktree, branch or "
@@ -196,45 +197,25 @@ def run_history(args: argparse.Namespace) -> int:
     """Handler of ``session history``."""
     import sqlite3
 
-    from store.errors import QueryError, StoreError
-    from store.query.when import parse_when
-    from store.reads import open_reader, read_error, resolve_sessions
-    from store.search import HistoryQuery, history_sync
+    from store.reads import list_events, open_reader, read_error, resolve_sessions
     from watcher.cli.settings import db_file
 
-    ctx = _context()
-    bounds: dict[str, str | None] = {"since": None, "until": None}
-    for option in bounds:
-        text = getattr(args, option)
-        if text is None:
-            continue
-        try:
-            interval = parse_when(text, now=ctx["now"])
-        except QueryError as exc:
-            raise QueryError(
-                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
-            ) from None
-        bounds[option] = interval.start if option == "since" else interval.end
-    since, until = bounds["since"], bounds["until"]
+    since, until = _history_bounds(args)
     path = db_file(args)
     conn = open_reader(path)
     try:
         types = _event_types(conn, args.type) if args.type else None
         ids = resolve_sessions(conn, args.session) if args.session else None
-        events = history_sync(
+        events = list_events(
             conn,
-            HistoryQuery(
-                since=since,
-                until=until,
-                session_ids=ids,
-                event_types=types,
-                limit=args.limit or None,
-            ),
+            since=since,
+            until=until,
+            session_ids=ids,
+            event_types=types,
+            limit=args.limit or None,
         )
     except sqlite3.Error as exc:
         raise read_error(path, exc) from exc
-    except StoreError as exc:
-        raise _explained(path, exc) from exc
     finally:
         conn.close()
     if args.json:
@@ -244,6 +225,29 @@ def run_history(args: argparse.Namespace) -> int:
     else:
         _print_events(events)
     return 0
+
+
+def _history_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """``--since`` and ``--until`` as stored timestamp text (WHEN is read as in a query)."""
+    if args.since is None and args.until is None:
+        return None, None  # the query language's modules are not needed: not imported
+    from store.errors import QueryError
+    from store.query.when import parse_when
+
+    now = _context()["now"]
+    bounds: dict[str, str | None] = {"since": None, "until": None}
+    for option in bounds:
+        text = getattr(args, option)
+        if text is None:
+            continue
+        try:
+            interval = parse_when(text, now=now)
+        except QueryError as exc:
+            raise QueryError(
+                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
+            ) from None
+        bounds[option] = interval.start if option == "since" else interval.end
+    return bounds["since"], bounds["until"]
 
 
 def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
@@ -271,7 +275,7 @@ def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
     return types
 
 
-def _print_events(events: list[HistoryEvent]) -> None:
+def _print_events(events: list[HistoryRecord]) -> None:
     import json
     import sys
 
