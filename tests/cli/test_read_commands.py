@@ -421,3 +421,20 @@ def test_session_commands_import_neither_typing_nor_pathlib(db: Path, argv: list
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_console_command_words_messages_as_in_process(db: Path, capsys) -> None:
+    # main() skips argparse's gettext lookups (start-up time): what is shown must not change.
+    cli = str(Path(sys.executable).with_name("ccmgr-watch"))
+    env = {k: v for k, v in os.environ.items() if k != "CCMGR_WATCH_DB"} | {"LANG": "C.UTF-8"}
+    for argv in (["session", "list", "--bogus"], ["session", "list", "--limit", "x"]):
+        done = subprocess.run(
+            [cli, *argv, "--db", str(db)], capture_output=True, text=True, env=env, check=False
+        )
+        assert run([*argv, "--db", str(db)]) == done.returncode == 2
+        assert capsys.readouterr().err == done.stderr
+    shown = subprocess.run(
+        [cli, "session", "list", "--help"], capture_output=True, text=True, env=env, check=True
+    )
+    assert shown.stdout.startswith("usage: ccmgr-watch session list [-h]")
+    assert "options:\n" in shown.stdout

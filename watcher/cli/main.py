@@ -260,6 +260,20 @@ def _pointer(exc: CcmgrError) -> str:
     return f"  {left}{shown}{right}\n  {' ' * (len(left) + pad)}^ (position {at + 1})\n"
 
 
+def _skip_argparse_translations() -> None:
+    """Have argparse use its messages as written, without asking gettext for a translation.
+
+    argparse passes every help and error text through gettext while it builds the parsers, and
+    gettext, which keeps no record of catalogs it did not find, looks for one on disk each time:
+    with ``LANG=en_US.UTF-8`` that is ~100 stat calls and ~2.5 ms, 5 % of a read command's run.
+    No catalog for argparse's domain ships with Python, and ccmgr-watch's own messages are
+    English only, so nothing that would have been shown changes.
+    """
+    argparse._ = lambda message: message  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
+
+
 def main() -> NoReturn:
     """Console-script entry point."""
+    _skip_argparse_translations()
     sys.exit(run())
