@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -438,3 +439,45 @@ def test_the_console_command_words_messages_as_in_process(db: Path, capsys) -> N
     )
     assert shown.stdout.startswith("usage: ccmgr-watch session list [-h]")
     assert "options:\n" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        (["session", "list"], ()),
+        (["session", "show", "77aa", "--json"], ()),
+        (["session", "history"], ()),
+        (["query", "launch", "--json"], ("typing",)),  # the query language's modules use it
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_read_commands_find_the_default_database_without_pathlib(
+    db: Path, _isolated_home: Path, tmp_path: Path, argv: list[str], allowed: tuple[str, ...]
+) -> None:
+    # No --db: the config scopes of the project around the cwd and the default path are found
+    # as text; pathlib with urllib.parse and ipaddress would cost ~10 % of the run.
+    default = _isolated_home / ".config" / "ccmgr-ultra" / "data.db"
+    default.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(db, default)
+    project = tmp_path / "repo" / "sub"
+    (tmp_path / "repo" / ".ccmgr-ultra").mkdir(parents=True)
+    (tmp_path / "repo" / ".ccmgr-ultra" / "config.yaml").write_text("version: 2.1.0\n")
+    project.mkdir()
+    heavy = ("typing", "pathlib", "urllib.parse", "ipaddress", "watcher.config.scopes")
+    code = (
+        "import sys; from watcher.cli.main import run; "
+        f"rc = run({argv!r}); "
+        f"heavy = sorted(m for m in {heavy!r} if m in sys.modules); "
+        "print(heavy, file=sys.stderr); sys.exit(rc)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CCMGR_WATCH_DB"}
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == str(sorted(allowed))
