@@ -135,6 +135,12 @@ def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         try:
             prepare_file(path)
         except OSError as exc:
+            if path.exists():  # there, but not writable: creating it was never the problem
+                raise StoreError(
+                    f"cannot write to the database at {path}: {exc.strerror or exc}",
+                    hint="this command writes to the database: check the permissions of the file "
+                    "and its folder (reading commands such as `ccmgr-watch query` still work)",
+                ) from exc
             raise StoreError(
                 f"cannot create the database at {path}: {exc.strerror or exc}",
                 hint="choose a writable place with --db PATH or CCMGR_WATCH_DB",

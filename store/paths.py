@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+# pathlib (with urllib.parse and ipaddress) is imported where a Path is made: the read commands
+# find their files with the *_text twins and never need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DB_ENV = "CCMGR_WATCH_DB"
 APP_DIR_NAME = "ccmgr-ultra"
@@ -12,29 +17,52 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def config_home() -> Path:
+def config_home_text() -> str:
     """``$XDG_CONFIG_HOME`` when it is an absolute path, else ``~/.config`` (per the XDG spec)."""
     xdg = os.environ.get("XDG_CONFIG_HOME", "")
     if xdg and os.path.isabs(xdg):
-        return Path(xdg)
-    return Path.home() / ".config"
+        return xdg
+    return os.path.join(os.path.expanduser("~"), ".config")
+
+
+def config_home() -> Path:
+    """:func:`config_home_text` as a Path."""
+    from pathlib import Path
+
+    return Path(config_home_text())
+
+
+def app_dir_text() -> str:
+    """ccmgr-ultra's folder, shared with it: ``$XDG_CONFIG_HOME/ccmgr-ultra``."""
+    return os.path.join(config_home_text(), APP_DIR_NAME)
 
 
 def app_dir() -> Path:
-    """ccmgr-ultra's folder, shared with it: ``$XDG_CONFIG_HOME/ccmgr-ultra``."""
-    return config_home() / APP_DIR_NAME
+    """:func:`app_dir_text` as a Path."""
+    from pathlib import Path
+
+    return Path(app_dir_text())
 
 
-def default_db_path() -> Path:
+def default_db_text() -> str:
     """The database path: ``$CCMGR_WATCH_DB`` if set, else ``<app dir>/data.db``."""
     env = os.environ.get(DB_ENV, "")
     if env:
-        return Path(env).expanduser()
-    return app_dir() / DB_FILE_NAME
+        return os.path.expanduser(env)
+    return os.path.join(app_dir_text(), DB_FILE_NAME)
+
+
+def default_db_path() -> Path:
+    """:func:`default_db_text` as a Path."""
+    from pathlib import Path
+
+    return Path(default_db_text())
 
 
 def resolve_db_path(explicit: str | os.PathLike[str] | None) -> Path:
     """The database path a command uses: ``--db`` wins over the environment and the default."""
+    from pathlib import Path
+
     if explicit:
         return Path(explicit).expanduser()
     return default_db_path()

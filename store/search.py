@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from store.errors import CcmgrError, StoreError
@@ -23,6 +22,8 @@ DEFAULT_LIMIT = 20
 is) changes it."""
 
 if TYPE_CHECKING:
+    from pathlib import Path  # not at run time: pathlib costs `ccmgr-watch query` ~10 %
+
     import aiosqlite
 
 _BUSY_TIMEOUT_MS = 5000

@@ -5,15 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import msgspec
-
-from store.models import Session, SessionEvent
 from store.timefmt import parse_ts
+from store.values import Value
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class _SessionTimes(Protocol):
+        created_at: str
+        ended_at: str | None
+
+    class _Event(Protocol):
+        event_type: str
+        timestamp: str
+        data: dict[str, Any]
 
 
-class SessionStatistics(msgspec.Struct, kw_only=True):
-    """What ``session show`` reports about a session's life."""
+class SessionStatistics(Value):
+    """What ``session show`` reports about a session's life.
 
+    A plain value, not a msgspec struct: ``session show`` must start fast (see store.values).
+    """
+
+    __match_args__ = (
+        "events",
+        "times_attached",
+        "attached_seconds",
+        "lifetime_seconds",
+        "windows_opened",
+        "windows_closed",
+        "renames",
+    )
+    __slots__ = __match_args__
     events: int
     times_attached: int
     attached_seconds: float
@@ -21,6 +45,27 @@ class SessionStatistics(msgspec.Struct, kw_only=True):
     windows_opened: int
     windows_closed: int
     renames: int
+
+    def __init__(
+        self,
+        *,
+        events: int,
+        times_attached: int,
+        attached_seconds: float,
+        lifetime_seconds: float | None,
+        windows_opened: int,
+        windows_closed: int,
+        renames: int,
+    ) -> None:
+        super().__init__(
+            events,
+            times_attached,
+            attached_seconds,
+            lifetime_seconds,
+            windows_opened,
+            windows_closed,
+            renames,
+        )
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -33,7 +78,7 @@ def _ts(text: str | None) -> datetime | None:
 
 
 def session_statistics(
-    session: Session, events: Sequence[SessionEvent], *, now: datetime
+    session: _SessionTimes, events: Sequence[_Event], *, now: datetime
 ) -> SessionStatistics:
     """Count a session's events (oldest first) and measure its time with a client attached.
 

@@ -116,7 +116,9 @@ def test_session_list_filters(filled: Path, capsys) -> None:
     assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["other"]
     assert run(["session", "list", "--db", str(filled)]) == 0
     assert "NAME" in capsys.readouterr().out
-    assert run(["session", "list", "--db", str(filled), "--limit", "0"]) == 2
+    assert run(["session", "list", "--db", str(filled), "--json", "--limit", "0"]) == 0  # all
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert run(["session", "list", "--db", str(filled), "--limit", "-1"]) == 2
 
 
 def test_session_list_without_database(tmp_path: Path, capsys) -> None:

@@ -110,7 +110,7 @@ def test_query_table(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "PROJECT",
         "BRANCH",
         "LAST",
-        "USED",
+        "ACCESS",
         "DIRECTORY",
         "ID",
     ]

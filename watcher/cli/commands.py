@@ -13,10 +13,12 @@ so one command's start-up does not pay for building every other command's parser
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
-Registrar = Callable[[Any, Callable[[str, str], Any], Any], None]
+    Registrar = Callable[[Any, Callable[[str, str], Any], Any], None]
 
 REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.db_cmd", ("db",)),

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from watcher.cli.argtypes import whole_number
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    from store.search import HistoryEvent, SearchHit
+    import sqlite3
+    from typing import Any
+
+    from store.errors import StoreError
+    from store.reads import HistoryRecord
+    from store.search import SearchHit
 
 QUERY_HELP = (
     "Words match the start of any token of a session's name, project, worktree, branch or "
@@ -51,6 +56,9 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``query``, ``session search`` and ``session history``."""
+    from store.reads import EVENT_TYPES, PREFIX_RULE
+    from watcher.cli.main import allow_dash_values
+
     query = commands.add_parser(
         "query",
         parents=[db_parent],
@@ -58,8 +66,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(query)
+    allow_dash_values(query, "ccmgr-watch query -- {}")
 
-    session = group("session", "Look at recorded sessions and their history.")
+    session = group("session", "look at recorded sessions and their history")
     search = session.add_parser(
         "search",
         parents=[db_parent],
@@ -67,6 +76,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="Search the recorded sessions. " + QUERY_HELP,
     )
     _add_search_arguments(search)
+    allow_dash_values(search, "ccmgr-watch session search -- {}")
 
     history = session.add_parser(
         "history",
@@ -80,12 +90,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     history.add_argument("--since", metavar="WHEN", help="events at or after WHEN")
     history.add_argument("--until", metavar="WHEN", help="events at or before WHEN")
     history.add_argument(
-        "--session", metavar="NAME_OR_ID", help="one session's events (an id, id prefix or name)"
+        "--session",
+        metavar="NAME_OR_ID",
+        help=f"one session's events (its id or name; {PREFIX_RULE})",
     )
     history.add_argument(
         "--type",
         metavar="TYPES",
-        help="only these event types, comma-separated (e.g. created,attached)",
+        help=f"only these event types, comma-separated: {', '.join(EVENT_TYPES)}",
     )
     history.add_argument(
         "--limit", type=whole_number(0), default=50, metavar="N", help="at most N (0: all; 50)"
@@ -108,17 +120,22 @@ def _context() -> dict[str, Any]:
 
 def run_query(args: argparse.Namespace) -> int:
     """Handler of ``query`` and ``session search``."""
+    from store.errors import StoreError
     from store.query.compiler import compile_query
     from store.query.parser import parse_query
-    from store.search import connect_reader_sync, search_sync
-    from watcher.cli.settings import db_path, search_limit
+    from store.reads import open_reader
+    from store.search import search_sync
+    from watcher.cli.settings import db_file, search_limit
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
     compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
-    conn = connect_reader_sync(db_path(args))
+    path = db_file(args)
+    conn = open_reader(path)
     try:
         hits = search_sync(conn, compiled)
+    except StoreError as exc:
+        raise _explained(path, exc) from exc
     finally:
         conn.close()
     if args.json:
@@ -129,6 +146,21 @@ def run_query(args: argparse.Namespace) -> int:
     else:
         _print_hits(hits)
     return 0
+
+
+def _explained(path: str, exc: StoreError) -> StoreError:
+    """What ``exc`` (a failed read) means for ``path``, with a hint that helps.
+
+    store.search's own message is kept where it is right: a missing search index.
+    """
+    import sqlite3
+
+    from store.reads import read_error
+
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error) and "sessions_fts" not in str(cause):
+        return read_error(path, cause)
+    return exc
 
 
 def _hit_dict(hit: SearchHit) -> dict[str, Any]:
@@ -158,46 +190,32 @@ def _print_hits(hits: list[SearchHit]) -> None:
         ]
         for hit in hits
     ]
-    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST USED", "DIRECTORY", "ID"], rows)
+    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
 
 
 def run_history(args: argparse.Namespace) -> int:
     """Handler of ``session history``."""
-    from store.errors import QueryError
-    from store.query.when import parse_when
-    from store.search import HistoryQuery, connect_reader_sync, history_sync, resolve_session_sync
-    from watcher.cli.settings import db_path
+    import sqlite3
 
-    ctx = _context()
-    bounds: dict[str, str | None] = {"since": None, "until": None}
-    for option in bounds:
-        text = getattr(args, option)
-        if text is None:
-            continue
-        try:
-            interval = parse_when(text, now=ctx["now"])
-        except QueryError as exc:
-            raise QueryError(
-                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
-            ) from None
-        bounds[option] = interval.start if option == "since" else interval.end
-    since, until = bounds["since"], bounds["until"]
-    types = None
-    if args.type:
-        types = tuple(t.strip() for t in args.type.split(",") if t.strip()) or None
-    conn = connect_reader_sync(db_path(args))
+    from store.reads import list_events, open_reader, read_error, resolve_sessions
+    from watcher.cli.settings import db_file
+
+    since, until = _history_bounds(args)
+    path = db_file(args)
+    conn = open_reader(path)
     try:
-        ids = resolve_session_sync(conn, args.session) if args.session else None
-        events = history_sync(
+        types = _event_types(conn, args.type) if args.type else None
+        ids = resolve_sessions(conn, args.session) if args.session else None
+        events = list_events(
             conn,
-            HistoryQuery(
-                since=since,
-                until=until,
-                session_ids=ids,
-                event_types=types,
-                limit=args.limit or None,
-            ),
+            since=since,
+            until=until,
+            session_ids=ids,
+            event_types=types,
+            limit=args.limit or None,
         )
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
     finally:
         conn.close()
     if args.json:
@@ -209,7 +227,55 @@ def run_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_events(events: list[HistoryEvent]) -> None:
+def _history_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """``--since`` and ``--until`` as stored timestamp text (WHEN is read as in a query)."""
+    if args.since is None and args.until is None:
+        return None, None  # the query language's modules are not needed: not imported
+    from store.errors import QueryError
+    from store.query.when import parse_when
+
+    now = _context()["now"]
+    bounds: dict[str, str | None] = {"since": None, "until": None}
+    for option in bounds:
+        text = getattr(args, option)
+        if text is None:
+            continue
+        try:
+            interval = parse_when(text, now=now)
+        except QueryError as exc:
+            raise QueryError(
+                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
+            ) from None
+        bounds[option] = interval.start if option == "since" else interval.end
+    return bounds["since"], bounds["until"]
+
+
+def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
+    """The event types of ``--type``: each one the watcher records, or one found in the
+    database (other tools may add their own); anything else is a usage mistake."""
+    from store.errors import UsageError
+    from store.reads import EVENT_TYPES
+
+    types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    unknown = [
+        t
+        for t in types
+        if t not in EVENT_TYPES
+        and conn.execute(
+            "SELECT 1 FROM session_events WHERE event_type = ? LIMIT 1", (t,)
+        ).fetchone()
+        is None
+    ]
+    if not types or unknown:
+        what = ", ".join(repr(t) for t in unknown) if unknown else repr(text)
+        raise UsageError(
+            f"--type: unknown event type {what}",
+            hint=f"use one or more of {', '.join(EVENT_TYPES)}, comma-separated",
+        )
+    return types
+
+
+def _print_events(events: list[HistoryRecord]) -> None:
     import json
     import sys
 

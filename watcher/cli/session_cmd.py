@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from watcher.cli.argtypes import whole_number
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import aiosqlite
-
-    from store.models import Session
+    import sqlite3
+    from typing import Any
 
 DEFAULT_LIMIT = 50
 
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``session show`` and ``session list`` to the ``session`` group."""
-    session = group("session", "Look at recorded tmux sessions.")
+    from store.reads import PREFIX_RULE
+    from watcher.cli.main import allow_dash_values
+
+    session = group("session", "look at recorded sessions and their history")
     show = session.add_parser(
         "show",
         parents=[db_parent],
         help="one session: its record, its events and statistics",
         description="Show one recorded session, found by its id (or a unique id prefix) or its "
         "name (the most recently used session of that name), with every event and statistics: "
-        "times attached, total attached time, lifetime, windows opened. Exit 1 if none matches.",
+        "times attached, total attached time, lifetime, windows opened. Exit 1 if none matches, "
+        "2 if an id prefix matches several.",
     )
-    show.add_argument("session", metavar="NAME_OR_ID", help="session id, id prefix, or name")
+    show.add_argument(
+        "session", metavar="NAME_OR_ID", help=f"the session's id or name; {PREFIX_RULE}"
+    )
+    allow_dash_values(show, "ccmgr-watch session show -- {}")
     show.add_argument("--json", action="store_true", help="print a JSON object")
     show.set_defaults(handler=run_show)
 
@@ -47,69 +52,40 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     listing.add_argument("--project", metavar="NAME", help="only sessions of this project")
     listing.add_argument(
         "--limit",
-        type=whole_number(1),
+        type=whole_number(0),
         default=DEFAULT_LIMIT,
         metavar="N",
-        help=f"at most N sessions (default {DEFAULT_LIMIT})",
+        help=f"at most N sessions (0: all; default {DEFAULT_LIMIT})",
     )
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(handler=run_list)
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    """The database to read; it must exist (checked here, before any connection is opened)."""
-    from watcher.cli.settings import existing_db_path
+def _connect(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
+    """The database the command names (it must exist) and a read-only connection to it."""
+    from store.reads import open_reader
+    from watcher.cli.settings import db_file
 
-    return existing_db_path(args)
-
-
-async def _find(conn: aiosqlite.Connection, key: str) -> Session | None:
-    """By id, then by name, then by a unique id prefix."""
-    from store.columns import SESSION_COLUMNS
-    from store.errors import UsageError
-    from store.repositories import SessionRepository, session_from_row
-
-    repo = SessionRepository(conn)
-    found = await repo.get(key) or await repo.get_by_name(key)
-    if found is not None or len(key) < 4 or not key.startswith("s-"):
-        return found
-    # Escape LIKE's wildcards: the prefix is user input.
-    pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    async with conn.execute(
-        f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
-        (pattern,),
-    ) as cur:
-        rows = list(await cur.fetchall())
-    if len(rows) > 1:
-        raise UsageError(f"{key!r} matches several sessions", hint="give more of the id")
-    return session_from_row(rows[0]) if rows else None
+    path = db_file(args)
+    return path, open_reader(path)
 
 
 def run_show(args: argparse.Namespace) -> int:
     """Handler of ``session show``."""
-    import anyio
+    import sqlite3
 
-    from store.db import open_reader
-    from store.errors import CcmgrError
-    from store.repositories import EventRepository
+    from store.reads import events_of, find_session, read_error
     from store.timefmt import utcnow
     from watcher.session_stats import session_statistics
 
-    path = _db_path(args)
-
-    async def load() -> tuple[Any, Any]:
-        async with open_reader(path) as conn:
-            session = await _find(conn, args.session)
-            if session is None:
-                return None, []
-            return session, await EventRepository(conn).list_for_session(session.id)
-
-    session, events = anyio.run(load)
-    if session is None:
-        raise CcmgrError(
-            f"no session with the id or name {args.session!r}",
-            hint="`ccmgr-watch session list` shows the recorded sessions",
-        )
+    path, conn = _connect(args)
+    try:
+        session = find_session(conn, args.session)
+        events = events_of(conn, session.id)
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
+    finally:
+        conn.close()
     stats = session_statistics(session, events, now=utcnow())
     if args.json:
         from watcher.cli.output import print_json
@@ -121,7 +97,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def _print_show(session: Any, events: list[Any], stats: Any) -> None:
-    from watcher.cli.output import duration, relative_time, table
+    from watcher.cli.output import duration, plural, relative_time, table
 
     fields = [
         ("name", session.name),
@@ -143,8 +119,9 @@ def _print_show(session: Any, events: list[Any], stats: Any) -> None:
     print()
     lifetime = "-" if stats.lifetime_seconds is None else duration(stats.lifetime_seconds)
     print(
-        f"attached {stats.times_attached} times for {duration(stats.attached_seconds)} in all; "
-        f"lifetime {lifetime}; {stats.windows_opened} windows opened, {stats.renames} renames"
+        f"attached {plural(stats.times_attached, 'time')} for "
+        f"{duration(stats.attached_seconds)} in all; lifetime {lifetime}; "
+        f"{plural(stats.windows_opened, 'window')} opened, {plural(stats.renames, 'rename')}"
     )
     print()
     table(
@@ -161,44 +138,38 @@ def _details(data: dict[str, Any]) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     """Handler of ``session list``."""
-    import anyio
+    import sqlite3
+    import sys
 
-    from store.db import open_reader
-    from store.models import SessionFilter
-    from store.repositories import SessionRepository
+    from store.reads import has_sessions, list_sessions, read_error
 
     statuses: set[str] = set(args.status or [])
     if "alive" in statuses:
         statuses |= {"attached", "detached"}
         statuses.discard("alive")
-
-    path = _db_path(args)
-
-    async def load() -> list[Any]:
-        async with open_reader(path) as conn:
-            repo = SessionRepository(conn)
-            if len(statuses) <= 1:
-                status = next(iter(statuses), None)
-                flt = SessionFilter(project=args.project, status=status, limit=args.limit)  # type: ignore[arg-type]
-                return await repo.list(flt)
-            found: list[Any] = []
-            for status in sorted(statuses):
-                flt = SessionFilter(project=args.project, status=status, limit=args.limit)  # type: ignore[arg-type]
-                found += await repo.list(flt)
-            found.sort(key=lambda s: s.last_access, reverse=True)
-            return found[: args.limit]
-
-    sessions = anyio.run(load)
+    path, conn = _connect(args)
+    try:
+        sessions = list_sessions(
+            conn, statuses=sorted(statuses), project=args.project, limit=args.limit or None
+        )
+        anything = bool(sessions) or has_sessions(conn)
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
+    finally:
+        conn.close()
     if args.json:
         from watcher.cli.output import print_json
 
         print_json(sessions)
         return 0
+    if not sessions:
+        if anything:
+            print(f"No sessions match {_filters(args)}.", file=sys.stderr)
+        else:
+            print("No sessions recorded yet.", file=sys.stderr)
+        return 0
     from watcher.cli.output import relative_time, table
 
-    if not sessions:
-        print("no sessions recorded yet")
-        return 0
     table(
         ["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "ID"],
         [
@@ -214,3 +185,11 @@ def run_list(args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+def _filters(args: argparse.Namespace) -> str:
+    """The filters of a ``session list`` as typed: ``--status attached --project x``."""
+    given = [f"--status {status}" for status in args.status or []]
+    if args.project is not None:
+        given.append(f"--project {args.project}")
+    return " ".join(given)

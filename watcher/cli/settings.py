@@ -9,24 +9,37 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from store.paths import DB_ENV, default_db_path, resolve_db_path
-from watcher.config.locations import Scope, resolve_scopes
-
+# Imported where used: pathlib (with urllib.parse and ipaddress) and typing cost the read
+# commands ~20% of their start-up, and with --db or $CCMGR_WATCH_DB they need neither.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from watcher.config.locations import Scope
     from watcher.config.schema import Config
+
+DB_ENV = "CCMGR_WATCH_DB"
+"""store.paths.DB_ENV, here without importing pathlib (a test keeps the two equal)."""
 
 
 def db_path(args: argparse.Namespace) -> Path:
     """``--db``, else ``$CCMGR_WATCH_DB``, else ``storage.database``, else the default path."""
-    explicit = getattr(args, "db", None)
-    if explicit or os.environ.get(DB_ENV):
-        return resolve_db_path(explicit)
+    from pathlib import Path
+
+    return Path(db_file(args))
+
+
+def db_file(args: argparse.Namespace) -> str:
+    """:func:`db_path` as text: the read commands need no pathlib (see the module's note)."""
+    from store.paths import default_db_text
+
+    explicit = getattr(args, "db", None) or os.environ.get(DB_ENV)
+    if explicit:
+        return os.path.expanduser(explicit)
     configured = configured_database(_scopes(args))
-    return Path(configured).expanduser() if configured else default_db_path()
+    return os.path.expanduser(configured) if configured else default_db_text()
 
 
 def existing_db_path(args: argparse.Namespace) -> Path:
@@ -53,7 +66,7 @@ def search_limit(args: argparse.Namespace) -> int | None:
     return given or None
 
 
-def configured_database(paths: Mapping[Scope, Path]) -> str | None:
+def configured_database(paths: Mapping[Scope, str | Path]) -> str | None:
     """``storage.database`` of the effective config, or None when no scope sets it.
 
     Raises ConfigError (with file:line:column) when the ``storage`` section itself is invalid;
@@ -63,18 +76,24 @@ def configured_database(paths: Mapping[Scope, Path]) -> str | None:
     return (config.storage.database or None) if config is not None else None
 
 
-def _scopes(args: argparse.Namespace) -> dict[Scope, Path]:
-    return resolve_scopes(getattr(args, "project_dir", None))
+def _scopes(args: argparse.Namespace) -> dict[Scope, str]:
+    from watcher.config.locations import resolve_scope_files
+
+    return resolve_scope_files(getattr(args, "project_dir", None))
 
 
-def _load_if_mentioned(paths: Mapping[Scope, Path], word: bytes, section: str) -> Config | None:
+def _load_if_mentioned(
+    paths: Mapping[Scope, str | Path], word: bytes, section: str
+) -> Config | None:
     """The effective config if any scope file contains ``word``; errors in ``section`` raise."""
     if not any(_mentions(path, word) for path in paths.values()):
         return None
+    from pathlib import Path
+
     from store.errors import ConfigError
     from watcher.config.scopes import load_effective
 
-    effective = load_effective(dict(paths))
+    effective = load_effective({scope: Path(path) for scope, path in paths.items()})
     broken = [issue for issue in effective.errors if issue.keys[:1] == (section,)]
     if broken:
         raise ConfigError(
@@ -84,8 +103,9 @@ def _load_if_mentioned(paths: Mapping[Scope, Path], word: bytes, section: str) -
     return effective.config
 
 
-def _mentions(path: Path, word: bytes) -> bool:
+def _mentions(path: str | Path, word: bytes) -> bool:
     try:
-        return word in path.read_bytes()
+        with open(path, "rb") as file:
+            return word in file.read()
     except OSError:
         return False

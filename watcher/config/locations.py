@@ -9,43 +9,78 @@ Scopes, lowest precedence first: **global** (``$XDG_CONFIG_HOME/ccmgr-ultra/conf
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Final, Literal
 
-from store.paths import app_dir
+from store.paths import app_dir_text
 
-Scope = Literal["global", "project", "user"]
+# typing and pathlib are imported where needed: `ccmgr-watch query` and `session ...` find their
+# scope files with the *_text functions, as text, and need neither (~20 % of their start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Final, Literal
+
+    Scope = Literal["global", "project", "user"]
+else:
+    Scope = str  # at run time; type checkers see the Literal above
+
 SCOPES: Final[tuple[Scope, ...]] = ("global", "project", "user")
 PROJECT_DIR_NAME: Final = ".ccmgr-ultra"
 CONFIG_FILE_NAME: Final = "config.yaml"
 LOCAL_FILE_NAME: Final = "config.local.yaml"
 
 
-def find_project_dir(start: Path) -> Path | None:
+def find_project_folder(start: str) -> str | None:
     """The nearest folder at or above ``start`` holding ``.ccmgr-ultra/`` or ``.git``."""
-    here = start.resolve()
-    home = Path.home().resolve()
-    for folder in (here, *here.parents):
+    folder = os.path.realpath(start)
+    home = os.path.realpath(os.path.expanduser("~"))
+    while True:
         # The global folder lives at ~/.config/ccmgr-ultra, but a ~/.ccmgr-ultra would make
         # every folder under home a "project"; home is never a project.
-        if folder == home:
-            continue
-        if (folder / PROJECT_DIR_NAME).is_dir() or (folder / ".git").exists():
+        if folder != home and (
+            os.path.isdir(os.path.join(folder, PROJECT_DIR_NAME))
+            or os.path.exists(os.path.join(folder, ".git"))
+        ):
             return folder
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def find_project_dir(start: Path) -> Path | None:
+    """:func:`find_project_folder` for Paths."""
+    from pathlib import Path
+
+    found = find_project_folder(os.fspath(start))
+    return Path(found) if found is not None else None
+
+
+def scope_files(project_dir: str | None) -> dict[Scope, str]:
+    """The file of each scope; project and user only when there is a project folder."""
+    files: dict[Scope, str] = {"global": os.path.join(app_dir_text(), CONFIG_FILE_NAME)}
+    if project_dir is not None:
+        files["project"] = os.path.join(project_dir, PROJECT_DIR_NAME, CONFIG_FILE_NAME)
+        files["user"] = os.path.join(project_dir, PROJECT_DIR_NAME, LOCAL_FILE_NAME)
+    return files
 
 
 def scope_paths(project_dir: Path | None) -> dict[Scope, Path]:
-    """The file of each scope; project and user only when there is a project folder."""
-    paths: dict[Scope, Path] = {"global": app_dir() / CONFIG_FILE_NAME}
+    """:func:`scope_files` as Paths."""
+    from pathlib import Path
+
+    folder = os.fspath(project_dir) if project_dir is not None else None
+    return {scope: Path(file) for scope, file in scope_files(folder).items()}
+
+
+def resolve_scope_files(project_dir: str | os.PathLike[str] | None = None) -> dict[Scope, str]:
+    """Scope files for ``--project-dir`` if given, else for the project around the cwd."""
     if project_dir is not None:
-        paths["project"] = project_dir / PROJECT_DIR_NAME / CONFIG_FILE_NAME
-        paths["user"] = project_dir / PROJECT_DIR_NAME / LOCAL_FILE_NAME
-    return paths
+        return scope_files(os.path.realpath(os.path.expanduser(os.fspath(project_dir))))
+    return scope_files(find_project_folder(os.getcwd()))
 
 
 def resolve_scopes(project_dir: str | os.PathLike[str] | None = None) -> dict[Scope, Path]:
-    """Scope files for ``--project-dir`` if given, else for the project around the cwd."""
-    if project_dir is not None:
-        return scope_paths(Path(project_dir).expanduser().resolve())
-    return scope_paths(find_project_dir(Path.cwd()))
+    """:func:`resolve_scope_files` as Paths."""
+    from pathlib import Path
+
+    return {scope: Path(file) for scope, file in resolve_scope_files(project_dir).items()}

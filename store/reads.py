@@ -1,0 +1,336 @@
+"""The CLI's plain reads of sessions and events: one stdlib connection, no event loop.
+
+``session list`` and ``session show`` run one or two indexed queries and exit; like
+``ccmgr-watch query`` (see :mod:`store.search`) they skip anyio, aiosqlite and msgspec, whose
+imports cost more than the work. Records are :class:`store.values.Value` objects with the same
+fields, in the same order, as :class:`store.models.Session` and :class:`store.models.SessionEvent`,
+so their JSON is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from store.columns import SESSION_COLUMNS
+from store.errors import CcmgrError, StoreError, UsageError
+from store.values import Value
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
+_BUSY_TIMEOUT_MS = 5000
+ID_PREFIX = "s-"
+"""What every id the watcher gives a session starts with (``s-`` and 16 hex digits)."""
+MIN_PREFIX = 4
+"""Characters of an id (not counting its ``s-``) a shortened id needs."""
+PREFIX_RULE = (
+    f"an id may be shortened to a unique prefix of {MIN_PREFIX}+ characters, "
+    f"with or without its '{ID_PREFIX}'"
+)
+_CANDIDATES_SHOWN = 5
+
+EVENT_TYPES: tuple[str, ...] = (
+    "created",
+    "renamed",
+    "attached",
+    "detached",
+    "killed",
+    "window_added",
+    "window_closed",
+    "window_renamed",
+    "discovered",
+    "vanished",
+    "migrated",
+    "imported",
+)
+"""The event types the watcher and the imports write: :data:`store.models.EVENT_TYPES`, which
+costs msgspec to import (a test keeps the two equal)."""
+
+
+class SessionRecord(Value):
+    """One row of ``sessions`` (the fields of :class:`store.models.Session`, in its order)."""
+
+    __match_args__ = (
+        "id",
+        "name",
+        "created_at",
+        "updated_at",
+        "last_access",
+        "project",
+        "worktree",
+        "branch",
+        "directory",
+        "metadata",
+        "status",
+        "ended_at",
+        "tmux_server",
+        "tmux_id",
+    )
+    __slots__ = __match_args__
+    id: str
+    name: str
+    created_at: str
+    updated_at: str
+    last_access: str
+    project: str | None
+    worktree: str | None
+    branch: str | None
+    directory: str | None
+    metadata: dict[str, Any]
+    status: str
+    ended_at: str | None
+    tmux_server: str | None
+    tmux_id: str | None
+
+
+class EventRecord(Value):
+    """One row of ``session_events`` (the fields of :class:`store.models.SessionEvent`)."""
+
+    __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
+    __slots__ = __match_args__
+    session_id: str
+    event_type: str
+    timestamp: str
+    data: dict[str, Any]
+    id: int | None
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
+    if not text:
+        return {}
+    try:
+        # NaN and Infinity are not JSON; refusing them keeps --json output valid.
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _session(row: Sequence[Any]) -> SessionRecord:
+    values = dict(zip(SESSION_COLUMNS, row, strict=True))
+    values["metadata"] = _json_object(values["metadata"])
+    return SessionRecord(*(values[name] for name in SessionRecord.__match_args__))
+
+
+_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
+
+
+def open_reader(path: str) -> sqlite3.Connection:
+    """A read-only stdlib connection to an existing database, with the project's pragmas."""
+    import os
+
+    if not os.path.exists(path):
+        raise StoreError(
+            f"no database at {path}",
+            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
+        )
+    if os.path.isdir(path):
+        raise StoreError(
+            f"{path} is a folder, not a database file",
+            hint=f"give the database file itself, e.g. --db {os.path.join(path, 'data.db')}",
+        )
+    try:
+        # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise read_error(path, exc) from exc
+    return conn
+
+
+def read_error(path: object, exc: sqlite3.Error) -> StoreError:
+    """What a failed read of the database at ``path`` means, with a hint that helps."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return StoreError(
+            f"{path} is not a usable ccmgr-watch database ({text})",
+            hint="point --db (or CCMGR_WATCH_DB) at the database the watcher writes",
+        )
+    if "no such table" in text or "no such column" in text:
+        return StoreError(
+            f"{path} has no ccmgr-watch schema, or an old one ({text})",
+            hint="run `ccmgr-watch db migrate --db PATH` to create or upgrade it",
+        )
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"the database {path} stayed locked for {_BUSY_TIMEOUT_MS // 1000}s ({text})",
+            hint="another program holds a long write transaction on it; try again",
+        )
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(
+            f"cannot read the database {path} ({text})",
+            hint="a database in WAL mode needs its folder writable for the -shm file, or a "
+            "running watcher; check the permissions of the file and its folder",
+        )
+    return StoreError(
+        f"reading the database {path} failed ({text})",
+        hint="check the file with `sqlite3 PATH 'PRAGMA integrity_check'`",
+    )
+
+
+def list_sessions(
+    conn: sqlite3.Connection,
+    *,
+    statuses: Sequence[str] = (),
+    project: str | None = None,
+    limit: int | None = None,
+) -> list[SessionRecord]:
+    """Sessions with any of ``statuses`` (all when empty) of ``project``, most recent first."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(statuses)
+    if project is not None:
+        clauses.append("project = ?")
+        params.append(project)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    params.append(limit if limit is not None else -1)
+    sql = f"{_SELECT}{where} ORDER BY last_access DESC, rowid DESC LIMIT ?"
+    return [_session(row) for row in conn.execute(sql, params)]
+
+
+def has_sessions(conn: sqlite3.Connection) -> bool:
+    """Whether any session is recorded at all."""
+    return conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchone() is not None
+
+
+def _prefix_patterns(ref: str) -> list[str]:
+    """LIKE patterns for ``ref`` as an id prefix ([] when too short); the ``s-`` is optional."""
+    core = ref[len(ID_PREFIX) :] if ref.startswith(ID_PREFIX) else ref
+    if len(core) < MIN_PREFIX:
+        return []
+    # Escape LIKE's wildcards: the prefix is user input.
+    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [escaped] if ref.startswith(ID_PREFIX) else [escaped, ID_PREFIX + escaped]
+
+
+def _by_prefix(conn: sqlite3.Connection, ref: str) -> list[SessionRecord]:
+    patterns = _prefix_patterns(ref)
+    if not patterns:
+        return []
+    where = " OR ".join("id LIKE ? ESCAPE '\\'" for _ in patterns)
+    sql = f"{_SELECT} WHERE {where} ORDER BY last_access DESC LIMIT {_CANDIDATES_SHOWN + 1}"
+    return [_session(row) for row in conn.execute(sql, patterns)]
+
+
+def _ambiguous(ref: str, found: list[SessionRecord]) -> UsageError:
+    shown = ", ".join(f"{s.id} ({s.name})" for s in found[:_CANDIDATES_SHOWN])
+    more = ", ..." if len(found) > _CANDIDATES_SHOWN else ""
+    return UsageError(
+        f"{ref!r} is the start of several session ids: {shown}{more}",
+        hint="give more characters of the id",
+    )
+
+
+def not_found(ref: str) -> CcmgrError:
+    """The error for a session reference that names nothing."""
+    return CcmgrError(
+        f"no session has the id or name {ref!r}",
+        hint=f"`ccmgr-watch session list` or `ccmgr-watch query WORDS` finds it; {PREFIX_RULE}",
+    )
+
+
+def find_session(conn: sqlite3.Connection, ref: str) -> SessionRecord:
+    """The session ``ref`` names: its id, else its name (the most recently used session of that
+    name: names are reused), else a unique id prefix. Raises when none or several match."""
+    row = conn.execute(f"{_SELECT} WHERE id = ?", (ref,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            f"{_SELECT} WHERE name = ? ORDER BY last_access DESC, rowid DESC LIMIT 1", (ref,)
+        ).fetchone()
+    if row is not None:
+        return _session(row)
+    found = _by_prefix(conn, ref)
+    if len(found) > 1:
+        raise _ambiguous(ref, found)
+    if not found:
+        raise not_found(ref)
+    return found[0]
+
+
+def resolve_sessions(conn: sqlite3.Connection, ref: str) -> tuple[str, ...]:
+    """Ids of every session ``ref`` names: its id, every session of that name, or a unique id
+    prefix (an ambiguous prefix raises, as for :func:`find_session`)."""
+    rows = conn.execute("SELECT id FROM sessions WHERE id = ? OR name = ?", (ref, ref)).fetchall()
+    if rows:
+        return tuple(row[0] for row in rows)
+    found = _by_prefix(conn, ref)
+    if len(found) > 1:
+        raise _ambiguous(ref, found)
+    if not found:
+        raise not_found(ref)
+    return (found[0].id,)
+
+
+def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
+    """A session's events, oldest first."""
+    rows = conn.execute(
+        "SELECT session_id, event_type, timestamp, data, id FROM session_events "
+        "WHERE session_id = ? ORDER BY timestamp, id",
+        (session_id,),
+    )
+    return [EventRecord(r[0], r[1], r[2], _json_object(r[3]), r[4]) for r in rows]
+
+
+class HistoryRecord(Value):
+    """One lifecycle event with its session's current name, as ``session history`` lists it.
+
+    The fields of :class:`store.search.HistoryEvent`; here so that ``session history`` does not
+    import the query language (store.search) unless ``--since``/``--until`` need it.
+    """
+
+    __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
+    __slots__ = __match_args__
+    id: int
+    session_id: str
+    session_name: str | None
+    event_type: str
+    timestamp: str
+    data: dict[str, Any]
+
+
+def list_events(
+    conn: sqlite3.Connection,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    session_ids: Sequence[str] | None = None,
+    event_types: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[HistoryRecord]:
+    """Events newest first; bounds are stored timestamp text (inclusive), None means any."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (("e.session_id", session_ids), ("e.event_type", event_types)):
+        if values is not None:
+            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    if since is not None:
+        clauses.append("e.timestamp >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("e.timestamp <= ?")
+        params.append(until)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    params.append(limit if limit is not None else -1)
+    rows = conn.execute(
+        "SELECT e.id, e.session_id, s.name, e.event_type, e.timestamp, e.data "
+        f"FROM session_events AS e LEFT JOIN sessions AS s ON s.id = e.session_id{where} "
+        "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
+        params,
+    )
+    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], _json_object(r[5])) for r in rows]
