@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from watcher.cli.argtypes import whole_number
+from watcher.cli.argtypes import text, whole_number
 
 if TYPE_CHECKING:
     from store.search import HistoryEvent, SearchHit
@@ -80,11 +80,15 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     history.add_argument("--since", metavar="WHEN", help="events at or after WHEN")
     history.add_argument("--until", metavar="WHEN", help="events at or before WHEN")
     history.add_argument(
-        "--session", metavar="NAME_OR_ID", help="one session's events (an id, id prefix or name)"
+        "--session",
+        metavar="NAME_OR_ID",
+        type=text,
+        help="one session's events (an id, id prefix or name)",
     )
     history.add_argument(
         "--type",
         metavar="TYPES",
+        type=text,
         help="only these event types, comma-separated (e.g. created,attached)",
     )
     history.add_argument(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watcher.cli.argtypes import whole_number
+from watcher.cli.argtypes import text, whole_number
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -28,7 +28,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         "name (the most recently used session of that name), with every event and statistics: "
         "times attached, total attached time, lifetime, windows opened. Exit 1 if none matches.",
     )
-    show.add_argument("session", metavar="NAME_OR_ID", help="session id, id prefix, or name")
+    show.add_argument(
+        "session", metavar="NAME_OR_ID", type=text, help="session id, id prefix, or name"
+    )
     show.add_argument("--json", action="store_true", help="print a JSON object")
     show.set_defaults(handler=run_show)
 
@@ -44,7 +46,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         choices=("attached", "detached", "ended", "alive"),
         help="only sessions with this status (repeatable; alive = attached or detached)",
     )
-    listing.add_argument("--project", metavar="NAME", help="only sessions of this project")
+    listing.add_argument(
+        "--project", metavar="NAME", type=text, help="only sessions of this project"
+    )
     listing.add_argument(
         "--limit",
         type=whole_number(1),
