@@ -454,7 +454,7 @@ def test_a_line_past_the_limit_without_newline_is_refused_not_kept() -> None:
     with pytest.raises(ProtocolError, match="longer than"):
         for _ in range(64):
             parser.feed(chunk)
-    assert len(parser._buffer) == 0  # noqa: SLF001  # nothing of it is kept
+    assert len(parser._buffer) == 0  # nothing of it is kept
     with pytest.raises(ProtocolError):  # sticky
         parser.feed(b"%sessions-changed\n")
 
