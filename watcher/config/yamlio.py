@@ -36,6 +36,10 @@ Path = tuple[str | int, ...]
 
 MAX_BYTES: Final = 1024 * 1024
 """Bigger files are refused: no real config is a megabyte, and parsing one takes seconds."""
+MAX_ITEMS: Final = 10_000
+"""Most lines plus commas (flow items) a file may have. ruamel's round-trip parser costs ~0.1-0.3
+ms a key, so a 1 MiB file of 100,000 short keys would take half a minute to read; ccmgr-ultra's
+own full config is under 200 lines."""
 MAX_NODES: Final = 100_000
 """Aliases can make a small file an exponentially large tree; stop walking it here."""
 OLD_BOOLS: Final = frozenset(
@@ -148,6 +152,16 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
     if "\x00" in text:
         line, col = _line_col(text, text.index("\x00"))
         raise _error(filename, line, col, "binary data (NUL byte)", "is this a binary file?")
+    items = text.count("\n") + text.count(",")
+    if items > MAX_ITEMS:
+        raise _error(
+            filename,
+            1,
+            1,
+            f"file has {items:,} lines and flow items; a config file may have at most "
+            f"{MAX_ITEMS:,}",
+            "is this the right file? config.yaml files have a few hundred lines",
+        )
     deep = _too_deep(text)
     if deep is not None:
         line, col = _line_col(text, deep)
