@@ -115,7 +115,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from watcher.config.live import reload
+    from watcher.config.live import describe_errors, reload
     from watcher.config.locations import resolve_scopes
     from watcher.config.schema import Config
     from watcher.service import Service, ServiceConfig, socket_for_name
@@ -141,14 +141,15 @@ def run_run(args: argparse.Namespace) -> int:
 
     config_files = resolve_scopes(None)
     loaded = reload(config_files)
-    config_error = loaded if isinstance(loaded, str) else None
+    config_error = describe_errors(loaded)
     if config_error is not None:
         # A background service must not stay down over a typo in a file that mostly belongs to
-        # ccmgr-ultra: run on the defaults, say so, and take the file once it is fixed.
+        # ccmgr-ultra: every valid value applies, the invalid ones (and files that cannot be
+        # read) are left out, said once here, and taken once they are fixed.
         logging.getLogger("ccmgr_watch.service").error(
-            "configuration not applied, running with defaults: %s", config_error
+            "configuration not applied where it is invalid (defaults used there): %s", config_error
         )
-    config = loaded.config if not isinstance(loaded, str) else Config()
+    config = loaded.config
     service = Service(
         _db_path(args),
         settings(config),

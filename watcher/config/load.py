@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,14 @@ from watcher.config.validate import (
     check_types,
     unknown_keys,
 )
-from watcher.config.yamlio import Document, decode_text, parse_document, to_plain
+from watcher.config.yamlio import (
+    MAX_BYTES,
+    Document,
+    decode_text,
+    parse_document,
+    size_error,
+    to_plain,
+)
 
 DEFAULT_VERSION = "0.9.0"
 """What ccmgr-ultra's ``DetectConfigVersion`` assumes when a file has no ``version``."""
@@ -115,24 +125,122 @@ def check_document(document: Document) -> CheckedFile:
             )
             tree.pop("version", None)
     config, _ = build_config([tree])
-    issues += check_rules(config)
+    broken = check_rules(config)
+    for issue in broken:
+        # An invalid value is not used: the lower scope's, else the default, applies instead
+        # (docs/config.md, "Invalid values"). check_types already left out wrong types.
+        drop_path(tree, issue.keys)
+    issues += broken
     return CheckedFile(document, tree, locate_issues(issues, document), unknown_keys(raw))
 
 
-def read_document(path: Path, *, label: str | None = None) -> Document:
-    """Read and parse ``path``; a missing, unreadable or malformed file is a ``ConfigError``."""
+def drop_path(tree: dict[str, Any], keys: tuple[str | int, ...]) -> bool:
+    """Remove the value at ``keys`` from plain ``tree`` if it is there; True if it was."""
+    node: Any = tree
+    for key in keys[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    if keys and isinstance(node, dict) and keys[-1] in node:
+        del node[keys[-1]]
+        return True
+    return False
+
+
+def config_exists(path: Path) -> bool:
+    """Whether anything is at ``path`` (a file, a folder, a FIFO, a dangling or looping link).
+
+    Only a path with nothing at all is "no config"; anything else is read, and what cannot be read
+    as a config file is an error rather than silently ignored.
+    """
+    return os.path.lexists(path)
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(name: str, mode: int) -> ConfigError:
+    kind = next((what for test, what in _KINDS if test(mode)), "not a regular file")
+    return ConfigError(
+        f"{name}: is {kind}, not a regular file",
+        hint="a config file is a regular YAML file; replace or remove what is at that path",
+    )
+
+
+def read_config_bytes(path: Path, *, label: str | None = None) -> bytes:
+    """The bytes of the config file at ``path``; anything but a readable regular file of at most
+    ``MAX_BYTES`` is a ``ConfigError`` naming the path.
+
+    What is at the path is checked before it is read, and it is opened non-blocking: a FIFO would
+    block the reader forever and ``/dev/zero`` would be read until memory runs out.
+    """
     name = label or str(path)
     try:
-        raw = path.read_bytes()
+        info = os.stat(path)  # follows links: a symlinked config (dotfile managers) is fine
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise ConfigError(
+                f"{name}: is a link to a missing file ({os.readlink(path)})",
+                hint="point the link at the config file, or remove it",
+            ) from None
         raise ConfigError(f"{name}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}: is a folder, not a file", hint="name the config file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"{name}: is a symbolic link loop",
+                hint="point the link at the config file, or remove it",
+            ) from None
+        raise ConfigError(
+            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(name, info.st_mode)
+    if info.st_size > MAX_BYTES:
+        raise size_error(name, info.st_size)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a loop since the stat
+            raise ConfigError(
+                f"{name}: is a symbolic link loop",
+                hint="point the link at the config file, or remove it",
+            ) from None
+        raise ConfigError(
+            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
+        ) from None
+    try:
+        # The path may have been replaced between the stat and the open: check what was opened.
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise _not_regular(name, opened.st_mode)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:  # one byte past the cap is enough to refuse the file
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except OSError as exc:
         raise ConfigError(
             f"{name}: cannot read: {exc.strerror}", hint="check permissions"
         ) from None
-    return parse_document(decode_text(raw, name), name)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_document(path: Path, *, label: str | None = None) -> Document:
+    """Read and parse ``path``; a missing, unreadable, special or malformed file is a
+    ``ConfigError``."""
+    name = label or str(path)
+    return parse_document(decode_text(read_config_bytes(path, label=name), name), name)
 
 
 def load_file(path: Path, *, label: str | None = None) -> CheckedFile:

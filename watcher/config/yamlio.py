@@ -123,16 +123,21 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def size_error(filename: str, size: int) -> ConfigError:
+    """The error for a file of ``size`` bytes, over :data:`MAX_BYTES`."""
+    return _error(
+        filename,
+        1,
+        1,
+        f"file is {size:,} bytes; a config file may be at most {MAX_BYTES:,}",
+        "is this the right file? config.yaml files are a few kilobytes",
+    )
+
+
 def decode_text(raw: bytes, filename: str) -> str:
     """UTF-8 bytes to text, refusing binary, oversize files and invalid UTF-8 with a location."""
     if len(raw) > MAX_BYTES:
-        raise _error(
-            filename,
-            1,
-            1,
-            f"file is {len(raw):,} bytes; a config file may be at most {MAX_BYTES:,}",
-            "is this the right file? config.yaml files are a few kilobytes",
-        )
+        raise size_error(filename, len(raw))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
