@@ -17,7 +17,11 @@ from watcher.config.scopes import load_effective
 
 # A wrong type and an out-of-range value, each over a valid value from the global file.
 GLOBAL = "version: 2.1.0\nwatcher:\n    batch_size: 40\nsearch:\n    default_limit: 30\n"
-USER = "watcher:\n    batch_size: 0\nsearch:\n    default_limit: lots\ntmux:\n    max_session_name: -5\n"
+USER = (
+    "watcher:\n    batch_size: 0\n"
+    "search:\n    default_limit: lots\n"
+    "tmux:\n    max_session_name: -5\n"
+)
 
 
 @pytest.fixture
