@@ -114,6 +114,7 @@ def _options(*path: str) -> dict[str, str | None]:
     parser = build_parser(list(path))
     for name in path:
         sub = next(a for a in parser._actions if a.dest.endswith("command"))
+        assert isinstance(sub.choices, dict)
         parser = sub.choices[name]
     return {o: a.help for a in parser._actions for o in a.option_strings}
 
