@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.errors import QueryError, UsageError
-from store.query import compile_query, parse_query
+from store.query import SearchSort, compile_query, parse_query
 from store.search import search_sync
 from watcher.cli.argtypes import whole_number
 
@@ -99,7 +99,12 @@ def _count(text: str, default: int) -> int:
     sort=st.sampled_from(["relevance", "recent", "created", "name"]),
 )
 def test_any_query_gives_results_or_a_usage_error(
-    small_db: sqlite3.Connection, query: str, limit: str, offset: str, zone: ZoneInfo, sort: str
+    small_db: sqlite3.Connection,
+    query: str,
+    limit: str,
+    offset: str,
+    zone: ZoneInfo,
+    sort: SearchSort,
 ) -> None:
     try:
         tree = parse_query(query, now=NOW, tz=zone, home="/home/u", cwd="/tmp")
