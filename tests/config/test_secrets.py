@@ -198,3 +198,19 @@ def test_importing_a_redacted_export_never_writes_the_placeholder(
         assert "the user file keeps its own value" in capsys.readouterr().out
         user = paths["user"].read_text()
         assert "ghp_theUsersOwnToken000000" in user and REDACTED not in user
+
+
+@pytest.mark.parametrize("argv", [["config", "show"], ["config", "validate"], ["query", "x"]])
+def test_a_yaml_error_never_quotes_a_secret(
+    argv: list[str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ruamel's duplicate-key message quotes both values."""
+    write(
+        resolve_scopes()["global"],
+        "storage:\n    database: x\ngit:\n    github_token: plainOldSecret1\n"
+        "    github_token: ghp_newerToken12345\n",
+    )
+    assert run(argv) == 3
+    out, err = capsys.readouterr()
+    assert "duplicate key" in err
+    assert "plainOldSecret1" not in out + err and "ghp_newerToken12345" not in out + err

@@ -176,10 +176,19 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     def run(args: argparse.Namespace) -> int:
         if getattr(args, "include_secrets", False):
             return handler(args)
+        from store.errors import CcmgrError
+        from watcher.config.secrets import redact_text
+
         out, err = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _RedactingStream(out), _RedactingStream(err)
         try:
             return handler(args)
+        except CcmgrError as exc:
+            # Printed by the entry point after this returns: a YAML error can quote a value
+            # (ruamel's "found duplicate key ... with value ...").
+            exc.message = redact_text(exc.message)
+            exc.hint = redact_text(exc.hint) if exc.hint else exc.hint
+            raise
         finally:
             sys.stdout, sys.stderr = out, err
 

@@ -30,6 +30,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from store.errors import ConfigError
+from watcher.config.secrets import redact_text
 
 Path = tuple[str | int, ...]
 """A key path into the document: map keys and list indexes."""
@@ -214,6 +215,7 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
 
 
 MAX_FLOW_DEPTH: Final = 100
+_DUPLICATE_VALUES = re.compile(r' with value ".*$')
 
 
 def _too_deep(text: str) -> int | None:
@@ -233,6 +235,9 @@ def _marked(exc: MarkedYAMLError, filename: str) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+    # ruamel quotes values ("found duplicate key ... with value ..."): never a token.
+    problem = _DUPLICATE_VALUES.sub("", problem)
+    problem = redact_text(problem)
     hint = "check the YAML syntax at that position"
     if "\t" in problem or "'\\t'" in problem:
         problem = "a tab character; YAML indents with spaces"
