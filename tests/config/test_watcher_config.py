@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.capture.tmuxenv import Tmux, Watcher, query, wait_until
+from tests.capture.tmuxenv import CCMGR_WATCH, Tmux, Watcher, clean_env, query, wait_until
 
 pytestmark = pytest.mark.tmux
 
@@ -153,3 +154,28 @@ def test_a_special_config_at_start_and_while_running_neither_hangs_nor_kills(
     finally:
         assert watcher.stop() == 0
     assert "Traceback" not in watcher.stderr()
+
+
+def test_without_db_a_fifo_config_does_not_stop_the_watcher_at_start(
+    config: Path, server: Tmux
+) -> None:
+    """The database then comes from the files that can be read (here: the default path)."""
+    os.mkfifo(config)
+    server.new("one")
+    db = config.parent / "data.db"  # the default database of this (private) home
+    watcher = Watcher(db, "-L", server.name)
+    env = clean_env(TMUX_TMPDIR=server.env["TMUX_TMPDIR"])
+    env.pop("CCMGR_WATCH_DB", None)  # no --db, no $CCMGR_WATCH_DB: the config decides
+    watcher.proc = subprocess.Popen(
+        [CCMGR_WATCH, "run", "-L", server.name],
+        env=env,
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        watcher.wait_connected()
+        wait_until(lambda: recorded(db, "one"), what="capture into the default database")
+        assert "FIFO" in status(db)["config_error"]
+    finally:
+        assert watcher.stop() == 0

@@ -118,6 +118,7 @@ def run_run(args: argparse.Namespace) -> int:
     from watcher.config.live import describe_errors, reload
     from watcher.config.locations import resolve_scopes
     from watcher.config.schema import Config
+    from watcher.config.scopes import database_path
     from watcher.service import Service, ServiceConfig, socket_for_name
 
     logging.basicConfig(
@@ -151,7 +152,9 @@ def run_run(args: argparse.Namespace) -> int:
         )
     config = loaded.config
     service = Service(
-        _db_path(args),
+        # From the config just loaded (leniently): a config file the watcher cannot read must
+        # not stop it at start, where the commands that read the database refuse (exit 3).
+        database_path(config, getattr(args, "db", None)),
         settings(config),
         config_files=config_files,
         settings=settings,
