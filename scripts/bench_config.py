@@ -34,7 +34,9 @@ HUGE_KEYS = 100_000  # issue 9: a 100k-key file under 1 MiB took > 20 s to valid
 
 def unknown_keys_text(count: int) -> str:
     """A file of ``count`` keys nobody knows, one short line each."""
-    return "version: 2.1.0\ntmux:\n" + "".join(f"    k{i}: {i}\n" for i in range(count))
+    return "version: 2.1.0\ntmux:\n" + "".join(
+        f"    monitor_intervals_{i}: {i}\n" for i in range(count)
+    )
 
 
 def validate(text: str) -> None:
