@@ -20,6 +20,10 @@ Decisions (see ``docs/capture-tmux.md``):
   a line such as ``%end 1 2 1`` inside a block is content. ``%exit`` inside a block ends the
   block as failed (tmux 1.8 sent no end guard; a server that dies mid-reply sends ``%exit``),
   as iTerm2 does.
+* Numbers and ids (``$1``, ``@2``, ``%3``, guards, ages) are ASCII digits only, at most 20 of them
+  (tmux prints them with ``%u``/``%lld``); ``$²`` or ``@٣`` is a ``ProtocolError``.
+* A line may be at most :data:`MAX_LINE_BYTES` long; a longer one (or an unterminated run of bytes
+  past it) is a ``ProtocolError``, so a broken stream cannot fill memory.
 """
 
 from __future__ import annotations
@@ -278,7 +282,16 @@ class Reply(Message, frozen=True):
 # --- helpers ------------------------------------------------------------------------------------
 
 _OCTAL = re.compile(rb"\\([0-3][0-7][0-7])")
-_GUARD = re.compile(r"^(\d+) (\d+) (\d+)$")
+# tmux prints these numbers with %u, %d or %lld: 20 digits hold any of them, and int() of a
+# longer run (4,301 digits) raises ValueError.
+_NUMBER = re.compile(r"[0-9]{1,20}")
+_GUARD = re.compile(r"([0-9]{1,20}) ([0-9]{1,20}) ([0-9]{1,20})")
+MAX_LINE_BYTES = 8 * 1024 * 1024
+"""The longest line accepted. The longest text tmux can legitimately put on one line is a name:
+a window name set by a program through an escape sequence may be up to tmux's input buffer limit
+(1 MiB, ``INPUT_BUF_LIMIT`` in input.c), and tmux vis-encodes names, up to 4 bytes per byte (4 MiB);
+paths are PATH_MAX (4 KiB, 16 KiB encoded) and names given on a command line are bounded by tmux's
+16 KiB message size. Twice the largest, so no real line is refused and no broken stream is kept."""
 _DCS_START = b"\x1bP1000p"
 
 
@@ -302,7 +315,7 @@ def _fail(message: str, line: str) -> ProtocolError:
 
 
 def _check_id(value: str, sigil: str, what: str, line: str) -> str:
-    if len(value) < 2 or value[0] != sigil or not value[1:].isdigit():
+    if len(value) < 2 or value[0] != sigil or _NUMBER.fullmatch(value, 1) is None:
         raise _fail(f"malformed {what} {value!r}", line)
     return value
 
@@ -430,14 +443,14 @@ def _parse_extended_output(raw: bytes, line: str) -> Notification:
         else:
             raise _fail("%extended-output without ' : '", line)
     fields = head.decode("utf-8", "surrogateescape").split(" ")
-    if len(fields) < 3 or not fields[2].isdigit():
+    if len(fields) < 3 or _NUMBER.fullmatch(fields[2]) is None:
         raise _fail("malformed %extended-output", line)
     pane = _check_id(fields[1], "%", "pane id", line)
     return ExtendedOutput(pane, int(fields[2]), decode_octal(payload), tuple(fields[3:]))
 
 
 def _guard(rest: str) -> tuple[int, int, int] | None:
-    match = _GUARD.match(rest)
+    match = _GUARD.fullmatch(rest)
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
@@ -489,6 +502,7 @@ class ControlParser:
             raw = bytes(buffer[start:newline])
             start = newline + 1
             try:
+                self._check_length(len(raw), raw)
                 self._line(raw, messages)
             except ProtocolError:
                 # Hand out what came before the bad line; the (sticky) error is raised by the
@@ -499,7 +513,25 @@ class ControlParser:
         if start:
             del buffer[:start]
         self._scan_from = len(buffer)
+        if len(buffer) > MAX_LINE_BYTES + 1:  # +1: a line's trailing "\r" may still be to come
+            try:
+                self._check_length(len(buffer), bytes(buffer[:120]))
+            except ProtocolError:
+                buffer.clear()
+                self._scan_from = 0
+                if messages:
+                    return messages
+                raise
         return messages
+
+    def _check_length(self, length: int, raw: bytes) -> None:
+        """A line longer than MAX_LINE_BYTES (its ``\\r`` aside) breaks the stream."""
+        if length - raw.endswith(b"\r") > MAX_LINE_BYTES:
+            self._error = _fail(
+                f"a line longer than {MAX_LINE_BYTES:,} bytes",
+                bytes(raw[:120]).decode("utf-8", "surrogateescape"),
+            )
+            raise self._error
 
     def feed_eof(self) -> list[Message]:
         """The stream ended: flush a last unterminated line; an open block is a ProtocolError."""
@@ -510,6 +542,7 @@ class ControlParser:
             raw = bytes(self._buffer)
             self._buffer.clear()
             self._scan_from = 0
+            self._check_length(len(raw), raw)
             self._line(raw, messages)
         self._ended = True
         if self._block is not None:

@@ -670,9 +670,10 @@ class Service:
         except CcmgrError as exc:
             self._config_failed(exc.message)
             return
-        if self._config_error is not None:
-            log.info("configuration is valid again")
-        self._config_error = None
+        if not effective.errors:  # else the errors follow (on_error): still in error
+            if self._config_error is not None:
+                log.info("configuration is valid again")
+            self._config_error = None
         log.info("configuration reloaded")
         self._mark_dirty()
 

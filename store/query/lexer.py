@@ -17,6 +17,7 @@ TokenKind = Literal["lparen", "rparen", "and", "or", "not", "word", "phrase", "q
 
 MAX_QUERY_LENGTH = 10_000
 _QUALIFIER = re.compile(r"[A-Za-z_]+:")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _OPERATORS: dict[str, TokenKind] = {"AND": "and", "OR": "or", "NOT": "not"}
 # Characters that end a bare word; a qualifier's unquoted value ends only at space or ")".
 _WORD_END = frozenset('()"')
@@ -69,6 +70,17 @@ def tokenize(query: str) -> list[Token]:
             query=query,
             position=MAX_QUERY_LENGTH,
             hint="search for fewer, shorter words",
+        )
+    # Arguments that are not UTF-8 arrive as lone surrogates (Python's surrogateescape): SQLite
+    # cannot take them, and they match nothing a session was recorded with.
+    undecodable = _SURROGATE.search(query)
+    if undecodable is not None:
+        raise QueryError(
+            "the query is not valid UTF-8 text",
+            query=query,
+            position=undecodable.start(),
+            hint="type the query as UTF-8 (check LANG/LC_ALL); a byte that is not UTF-8 "
+            "matches nothing recorded",
         )
     tokens: list[Token] = []
     i, n = 0, len(query)

@@ -9,7 +9,7 @@ at yesterday's midnight. Dates and times without an offset are in the user's loc
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from store.errors import QueryError
 from store.timefmt import format_ts
@@ -52,6 +52,12 @@ _HINT = (
     "'3 days ago', or 30m / 12h / 7d / 2w"
 )
 _MAX_DAYS = 100 * 366
+# The times a WHEN may name, in UTC. Python's datetimes stop at years 1 and 9999 (a day, or a
+# zone offset, past them overflows), and stored text sorts as time only with four-digit years;
+# no session was recorded outside these.
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+_RANGE = "the years 1000 to 9998 (UTC)"
 
 
 class Interval(Value):
@@ -78,14 +84,31 @@ def _midnight(day: date, tz: tzinfo | None) -> datetime:
     return naive.replace(tzinfo=tz)
 
 
+class _OutOfRange(Exception):
+    """A WHEN that names a time outside ``EARLIEST``..``LATEST``."""
+
+
+def _stamp(moment: datetime) -> str:
+    try:
+        utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _OutOfRange from None
+    if not EARLIEST <= utc <= LATEST:
+        raise _OutOfRange
+    return format_ts(utc)
+
+
 def _day(day: date, tz: tzinfo | None) -> Interval:
-    start = _midnight(day, tz)
-    end = _midnight(day + timedelta(days=1), tz) - timedelta(microseconds=1)
-    return Interval(start=format_ts(start), end=format_ts(end))
+    try:
+        start = _midnight(day, tz)
+        end = _midnight(day + timedelta(days=1), tz) - timedelta(microseconds=1)
+    except (ValueError, OverflowError):
+        raise _OutOfRange from None
+    return Interval(start=_stamp(start), end=_stamp(end))
 
 
 def _instant(moment: datetime) -> Interval:
-    stamp = format_ts(moment)
+    stamp = _stamp(moment)
     return Interval(start=stamp, end=stamp)
 
 
@@ -109,6 +132,15 @@ def parse_when(text: str, *, now: datetime, tz: tzinfo | None = None) -> Interva
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    try:
+        return _parse(text, now, tz)
+    except _OutOfRange:
+        raise _error(
+            f"{text.strip()!r} is out of range: a time must fall within {_RANGE}", text
+        ) from None
+
+
+def _parse(text: str, now: datetime, tz: tzinfo | None) -> Interval:
     zone = tz
     raw = text
     value = " ".join(text.strip().lower().split())

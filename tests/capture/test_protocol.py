@@ -297,6 +297,17 @@ MALFORMED = [
     "%window-pane-changed @1",
     "%layout-change @1",
     "%pause 0",
+    # Numbers that int() refuses or that are not ASCII digits (issue 9 §4).
+    "%begin 1 " + "9" * 4301 + " 1",
+    "%begin 1 2 " + "9" * 21,
+    "%begin ¹ 2 1",
+    "%extended-output %0 ² : x",
+    "%extended-output %0 " + "9" * 4301 + " : x",
+    "%session-renamed $² x",
+    "%window-add @٣",
+    "%pause %٣",
+    "%window-pane-changed @1 %¹",
+    "%session-window-changed $１ @1",
 ]
 
 
@@ -403,6 +414,11 @@ _FRAGMENTS = [
     b"%",
     b"plain\n",
     b"\xff\xfe",
+    "%begin 1 \u00b2 1\n".encode(),
+    "%extended-output %1 \u00b2 : x\n".encode(),
+    "%window-add @\u0663\n".encode(),
+    b"%begin 1 " + b"9" * 30 + b" 1\n",
+    b"0123456789",
 ]
 
 
@@ -426,3 +442,50 @@ def test_any_bytes_give_structs_or_protocol_error(chunks: list[bytes]) -> None:
     # Splitting differently never changes the result.
     data = b"".join(chunks)
     assert _run([data[i : i + 1] for i in range(len(data))]) == _run([data])
+
+
+# --- line length ---------------------------------------------------------------------------------
+
+
+def test_a_line_past_the_limit_without_newline_is_refused_not_kept() -> None:
+    """64 MB without a newline: ProtocolError once the limit is passed, and the buffer freed."""
+    parser = ControlParser()
+    chunk = b"x" * (1 << 20)
+    with pytest.raises(ProtocolError, match="longer than"):
+        for _ in range(64):
+            parser.feed(chunk)
+    assert len(parser._buffer) == 0  # nothing of it is kept
+    with pytest.raises(ProtocolError):  # sticky
+        parser.feed(b"%sessions-changed\n")
+
+
+def test_messages_before_a_too_long_line_are_returned_first() -> None:
+    parser = ControlParser()
+    out = parser.feed(b"%sessions-changed\n" + b"y" * (p.MAX_LINE_BYTES + 10))
+    assert out == [p.SessionsChanged()]
+    with pytest.raises(ProtocolError):
+        parser.feed(b"\n")
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_a_line_of_exactly_the_limit_is_accepted_whole_and_in_pieces(ending: bytes) -> None:
+    name = b"n" * (p.MAX_LINE_BYTES - len(b"%window-renamed @1 "))
+    data = b"%window-renamed @1 " + name + ending
+    whole = ControlParser().feed(data)
+    pieces = ControlParser()
+    got: list[p.Message] = []
+    for i in range(0, len(data), 1 << 20):
+        got += pieces.feed(data[i : i + (1 << 20)])
+    assert whole == got == [p.WindowRenamed("@1", name.decode())]
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_line_one_byte_past_the_limit_is_refused_however_it_arrives(split: bool) -> None:
+    data = b"%window-renamed @1 " + b"n" * p.MAX_LINE_BYTES + b"\n"
+    parser = ControlParser()
+    with pytest.raises(ProtocolError, match="longer than"):
+        if split:
+            for i in range(0, len(data), 1 << 20):
+                parser.feed(data[i : i + (1 << 20)])
+        else:
+            parser.feed(data)

@@ -53,11 +53,15 @@ def test_tilde_in_storage_database_is_expanded(
     assert status_db(capsys) == str(_isolated_home / "dbs/watch.db")
 
 
-def test_a_broken_storage_section_is_a_located_config_error(global_config: Path, capsys) -> None:
+def test_an_invalid_storage_value_is_not_used_and_said_with_its_place(
+    global_config: Path, capsys
+) -> None:
+    """docs/config.md, "Invalid values": the default is used, with a located warning."""
     global_config.write_text("version: 2.1.0\nstorage:\n    database: [1, 2]\n")
-    assert run(["query", "x"]) == 3
-    err = capsys.readouterr().err
-    assert err.startswith("Error: ") and "config.yaml:3:" in err and "storage.database" in err
+    assert run(["db", "status", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["database"] == str(global_config.parent / "data.db")
+    assert err.startswith("warning: ") and "config.yaml:3:" in err and "storage.database" in err
     assert "Traceback" not in err
 
 
@@ -106,5 +110,7 @@ def test_search_limit_comes_from_the_config_unless_given(
     assert count("--limit", "5") == 5
     assert count("--limit", "0") == 30
     global_config.write_text("search:\n    default_limit: many\n")
-    assert run(["query", "work", "--db", str(db)]) == 3
-    assert "search.default_limit" in capsys.readouterr().err
+    assert run(["query", "work", "--json", "--db", str(db)]) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)) == DEFAULT_LIMIT  # the invalid value is not used: the default
+    assert "search.default_limit" in err and "config.yaml:2:5" in err and "using 20" in err

@@ -90,6 +90,7 @@ def test_export_redacts_unless_asked(capsys, scopes, tmp_path) -> None:
     code, out, _ = cli(capsys, "export", "--profile", "global", "--include-secrets")
     assert out == GO_WRITTEN
     target = tmp_path / "out" / "exp.json"
+    target.parent.mkdir(mode=0o700)  # -o creates no folders (issue 8.11)
     code, _, _ = cli(capsys, "export", "--format", "json", "-o", str(target))
     assert code == 0 and stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700

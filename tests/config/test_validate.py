@@ -396,3 +396,15 @@ def test_rules_on_unfilled_values(tree, path, message) -> None:
     # ...and a file with the same empty value is accepted, as ccmgr-ultra accepts it.
     config, _ = build_config([tree])
     assert check_rules(config) == []
+
+
+def test_many_unknown_keys_are_all_reported_but_only_the_first_get_suggestions() -> None:
+    """The 'did you mean' search (difflib) was most of validate's cost per unknown key."""
+    from watcher.config.validate import MAX_SUGGESTIONS, check_types
+
+    lines = [f"    monitor_intervl{i}: 2s" for i in range(MAX_SUGGESTIONS + 50)]
+    _, issues = check_types({"tmux": {line.split(":")[0].strip(): "2s" for line in lines}})
+    assert len(issues) == MAX_SUGGESTIONS + 50
+    assert all(i.message == "unknown key" for i in issues)
+    assert "did you mean" in (issues[0].hint or "")
+    assert "did you mean" not in (issues[-1].hint or "")

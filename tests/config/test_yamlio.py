@@ -153,3 +153,15 @@ def test_tagged_values_are_read_as_text() -> None:
     )
     tree = to_plain(doc.data)
     assert tree["b"] == "x" and tree["c"] == ["x", "y"] and isinstance(tree["a"], str)
+
+
+def test_a_file_of_too_many_lines_is_refused_before_parsing() -> None:
+    """Issue 9 §4: 100,000 keys under the size cap took > 20 s to validate; now refused at once."""
+    from store.errors import ConfigError
+    from watcher.config.yamlio import MAX_ITEMS
+
+    text = "k: 1\n" * 100_000
+    with pytest.raises(ConfigError, match=f"at most {MAX_ITEMS:,}"):
+        parse_document(text, "big.yaml")
+    with pytest.raises(ConfigError, match="flow items"):
+        parse_document("x: [" + "1," * MAX_ITEMS + "]\n", "flow.yaml")

@@ -300,3 +300,51 @@ def test_search_commands_import_nothing_heavy(filled: Path, argv: list[str]) -> 
     )
     assert done.returncode in (0, 2), done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "until:9999-12-31"],
+        ["query", "since:0001-01-01"],
+        ["query", 'since:"9999-12-31T23:59-01:00"'],
+        ["query", "since:100000d"],
+        ["query", "name:\udcff"],
+        ["query", "x", "--limit", str(2**63)],
+        ["query", "x", "--offset", str(2**63)],
+        ["query", "x", "--limit", str(2**64 + 1)],
+        ["query", "x", "--limit", "1" + "0" * 4300],
+        ["query", "x", "--offset", "-1"],
+        ["query", "x", "--limit", "\u0663"],
+        ["session", "show", "\udcff"],
+        ["session", "list", "--project", "a\udcffb"],
+        ["session", "list", "--limit", str(2**63)],
+        ["session", "history", "--since", "0001-01-01"],
+        ["session", "history", "--until", "9999-12-31"],
+        ["session", "history", "--session", "\udcff"],
+        ["session", "history", "--type", "created,\udcff"],
+        ["session", "history", "--limit", str(2**63)],
+    ],
+)
+def test_hostile_input_is_a_usage_error_never_internal(
+    filled: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Issue 9 §4: every one of these ended in "internal error" (exit 70), or must not."""
+    assert run([*argv, "--db", str(filled)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "internal error" not in err and "Hint: " in err
+
+
+def test_undecodable_arguments_under_lang_c_exit_2(filled: Path) -> None:
+    """The real process, as a shell under LANG=C passes $'\\xff'."""
+    env = {**_env(), "LANG": "C", "LC_ALL": "C"}
+    env.pop("PYTHONUTF8", None)
+    for argv in ([b"query", b"name:\xff"], [b"session", b"show", b"\xff"]):
+        done = subprocess.run(
+            [CLI.encode(), *argv, b"--db", str(filled).encode()],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert b"not valid UTF-8" in done.stderr and b"internal error" not in done.stderr

@@ -176,3 +176,15 @@ def test_limits() -> None:
     with pytest.raises(QueryError, match="too long"):
         parse("x" * (MAX_QUERY_LENGTH + 1))
     assert parse("NOT " * 2000 + "a") == w("a")  # no recursion per NOT
+
+
+@pytest.mark.parametrize(
+    ("query", "position"),
+    [("name:\udcff", 5), ("auth \udcff", 5), ('"a\ud800"', 2), ("\udfff", 0)],
+)
+def test_undecodable_text_is_a_query_error_at_its_place(query: str, position: int) -> None:
+    """Arguments that are not UTF-8 (LANG=C) arrive as lone surrogates: SQLite refused them
+    with UnicodeEncodeError (exit 70)."""
+    with pytest.raises(QueryError, match="not valid UTF-8") as caught:
+        parse_query(query, now=NOW)
+    assert caught.value.position == position

@@ -116,3 +116,39 @@ def test_bad_when_raises_query_error_with_hint(text: str) -> None:
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError):
         parse_when("today", now=datetime(2026, 1, 1))
+
+
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14
+ADAK = ZoneInfo("America/Adak")  # UTC-10 in November
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31",
+        "0001-01-01",
+        "9999-12-31T23:59-01:00",
+        "0001-01-01T00:00+01:00",
+        "9999-12-31T23:59:59.999999Z",
+        "0999-12-31",
+        "9999-01-01",
+    ],
+)
+@pytest.mark.parametrize("zone", [UTC_ZONE, KIRITIMATI, ADAK, None])
+def test_times_out_of_range_are_query_errors(text: str, zone: ZoneInfo | None) -> None:
+    """Issue 9 §4: these ended in OverflowError/ValueError (exit 70)."""
+    with pytest.raises(QueryError, match="out of range: a time must fall within the years"):
+        parse_when(text, now=NOW, tz=zone)
+
+
+@pytest.mark.parametrize("text", ["100000d", "999999 days ago", "1201 months ago"])
+def test_too_far_back_is_a_query_error(text: str) -> None:
+    with pytest.raises(QueryError):
+        parse_when(text, now=NOW, tz=UTC_ZONE)
+
+
+def test_the_edges_of_the_range_are_accepted() -> None:
+    first = parse_when("1000-01-01", now=NOW, tz=UTC_ZONE)
+    last = parse_when("9998-12-31", now=NOW, tz=UTC_ZONE)
+    assert first.start == "1000-01-01T00:00:00.000000Z"
+    assert last.end == "9998-12-31T23:59:59.999999Z"

@@ -1,8 +1,9 @@
 """``ccmgr-watch config``: show, validate, export, import, diff, merge and migrate config files.
 
 Every write goes through ``watcher.config.writer.atomic_write`` (temp file, fsync, rename, 0600);
-secrets (``github_token``, ``gitlab_token``, ``bitbucket_token``) are never printed unless
-``export --include-secrets`` asks for them.
+secrets are never printed unless ``export --include-secrets`` asks for them: what counts as one,
+and how it is hidden, is ``watcher.config.secrets``; every handler's output also passes through
+its text filter (comments, messages) on the way out.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ if TYPE_CHECKING:
     from watcher.config.validate import Issue
     from watcher.config.yamlio import Document
 
-REDACTED = "<redacted>"
+REDACTED = "<redacted>"  # watcher.config.secrets.REDACTED, without importing it at start-up
 _PROFILES = ("global", "project", "user", "effective")
 _SCOPES = ("global", "project", "user")
 
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
-    """Add the ``config`` command group."""
+    """Add the ``config`` command group (no ``--db``: no config command opens a database)."""
     config = group("config", "Show, check, export, import, diff, merge and migrate config files.")
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
@@ -39,7 +40,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
     show = config.add_parser(
         "show",
-        parents=[db_parent, where],
+        parents=[where],
         help="print a scope's settings or the effective configuration",
         description="Print the settings of one scope file, or the effective configuration "
         "(defaults < global < project < user). Secrets are always redacted.",
@@ -48,11 +49,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     show.add_argument("--origin", action="store_true", help="say where each value came from")
     show.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
     show.add_argument("--json", action="store_true", help="same as --format json")
-    show.set_defaults(handler=run_show)
+    show.set_defaults(handler=_guarded(run_show))
 
     validate = config.add_parser(
         "validate",
-        parents=[db_parent, where],
+        parents=[where],
         help="check a file (or every scope file) and list every problem",
         description="Check FILE, or every scope file that exists and their combination. Lists "
         "every problem with file:line:column, key path and a hint. Exit 3 if there are errors "
@@ -60,11 +61,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     )
     validate.add_argument("file", nargs="?", metavar="FILE", help="the file to check")
     validate.add_argument("--json", action="store_true", help="print the issues as JSON")
-    validate.set_defaults(handler=run_validate)
+    validate.set_defaults(handler=_guarded(run_validate))
 
     export = config.add_parser(
         "export",
-        parents=[db_parent, where],
+        parents=[where],
         help="write a scope's settings or the effective configuration to stdout or a file",
         description="Export settings as YAML or JSON. Secrets are redacted unless "
         "--include-secrets is given.",
@@ -76,11 +77,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     export.add_argument(
         "--include-secrets", action="store_true", help="keep github/gitlab/bitbucket tokens"
     )
-    export.set_defaults(handler=run_export)
+    export.set_defaults(handler=_guarded(run_export))
 
     imp = config.add_parser(
         "import",
-        parents=[db_parent, where],
+        parents=[where],
         help="merge a file into a scope, or replace the scope with it",
         description="Validate FILE, then deep-merge it into the scope's file (--merge, the "
         "default) or replace the scope's file with it (--replace). The change is shown as a "
@@ -88,17 +89,28 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     )
     imp.add_argument("file", metavar="FILE", help="a YAML (or JSON) config file")
     mode = imp.add_mutually_exclusive_group()
-    mode.add_argument("--merge", dest="mode", action="store_const", const="merge", help="merge")
-    mode.add_argument("--replace", dest="mode", action="store_const", const="replace")
+    mode.add_argument(
+        "--merge",
+        dest="mode",
+        action="store_const",
+        const="merge",
+        help="deep-merge FILE into the scope's file, keeping its comments (the default)",
+    )
+    mode.add_argument(
+        "--replace",
+        dest="mode",
+        action="store_const",
+        const="replace",
+        help="replace the scope's file with FILE (its redacted secrets keep the current value)",
+    )
     imp.set_defaults(mode="merge")
     imp.add_argument("--profile", choices=_SCOPES, default="global", help="the scope to change")
     imp.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
     imp.add_argument("--json", action="store_true", help="print the change as JSON")
-    imp.set_defaults(handler=run_import)
+    imp.set_defaults(handler=_guarded(run_import))
 
     diff = config.add_parser(
         "diff",
-        parents=[db_parent],
         help="compare two config files key by key",
         description="Path-addressed, type-aware comparison (durations by value). Exit 0 when "
         "they are the same, 1 when they differ, like diff(1).",
@@ -106,11 +118,10 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     diff.add_argument("file1", metavar="FILE1")
     diff.add_argument("file2", metavar="FILE2")
     diff.add_argument("--json", action="store_true", help="print the changes as JSON")
-    diff.set_defaults(handler=run_diff)
+    diff.set_defaults(handler=_guarded(run_diff))
 
     merge = config.add_parser(
         "merge",
-        parents=[db_parent],
         help="three-way merge of config files",
         description="Merge the changes BASE→OURS and BASE→THEIRS. Changes to different keys "
         "both apply; the same change applies once; different changes to one key are conflicts "
@@ -123,11 +134,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     merge.add_argument("-o", "--output", metavar="FILE", help="write the result here (0600)")
     merge.add_argument("--strategy", choices=("ours", "theirs"), help="resolve conflicts")
     merge.add_argument("--json", action="store_true", help="print result and conflicts as JSON")
-    merge.set_defaults(handler=run_merge)
+    merge.set_defaults(handler=_guarded(run_merge))
 
     migrate = config.add_parser(
         "migrate",
-        parents=[db_parent, where],
+        parents=[where],
         help="upgrade scope files to the current config version",
         description="Upgrade every scope file that exists (or --profile's) through ccmgr-ultra's "
         "versions to ccmgr-watch's. Shows the change as a diff and keeps the old file as "
@@ -136,41 +147,69 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     migrate.add_argument("--profile", choices=_SCOPES, help="only this scope")
     migrate.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
     migrate.add_argument("--json", action="store_true", help="print what changed as JSON")
-    migrate.set_defaults(handler=run_migrate)
+    migrate.set_defaults(handler=_guarded(run_migrate))
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
+class _RedactingStream:
+    """A text stream that hides token-shaped strings in everything written to it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from watcher.config.secrets import redact_text
+
+        return int(self._stream.write(redact_text(text)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``handler`` with stdout and stderr filtered through the secrets' text filter (the last
+    net: a token in a comment, a message or a key nobody knows is still hidden), unless
+    ``--include-secrets``."""
+
+    def run(args: argparse.Namespace) -> int:
+        if getattr(args, "include_secrets", False):
+            return handler(args)
+        from store.errors import CcmgrError
+        from watcher.config.secrets import redact_text
+
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _RedactingStream(out), _RedactingStream(err)
+        try:
+            return handler(args)
+        except CcmgrError as exc:
+            # Printed by the entry point after this returns: a YAML error can quote a value
+            # (ruamel's "found duplicate key ... with value ...").
+            exc.message = redact_text(exc.message)
+            exc.hint = redact_text(exc.hint) if exc.hint else exc.hint
+            raise
+        finally:
+            sys.stdout, sys.stderr = out, err
+
+    run.__doc__ = handler.__doc__
+    return run
+
+
 def redact(value: Any) -> Any:
-    """A copy of plain data with every non-empty secret replaced by ``<redacted>``."""
-    from watcher.config.schema import SECRET_KEYS
+    """A copy of plain data with every secret replaced by ``<redacted>``."""
+    from watcher.config.secrets import redact_plain
 
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if k in SECRET_KEYS and v not in (None, "") else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+    return redact_plain(value)
 
 
-def _redact_document(doc: Document) -> None:
-    from watcher.config.schema import SECRET_KEYS
+def _redacted_yaml(doc: Document) -> str:
+    """The document as YAML with every secret hidden, in values and in comments."""
+    from watcher.config.secrets import redact_document, redact_text
+    from watcher.config.yamlio import dump_document
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in list(node):
-                if key in SECRET_KEYS and node[key] not in (None, ""):
-                    node[key] = REDACTED
-                else:
-                    walk(node[key])
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(doc.data)
+    known = redact_document(doc.data)
+    return redact_text(dump_document(doc), known)
 
 
 def _scopes(args: argparse.Namespace) -> dict[Scope, Path]:
@@ -190,6 +229,29 @@ def _scope_path(args: argparse.Namespace, scope: str) -> Path:
             "--project-dir DIR",
         )
     return paths[scope]  # type: ignore[index,unused-ignore]
+
+
+def _check_output(output: str | None) -> None:
+    """``-o FILE`` must be in a folder that exists: a typo must not create folders (exit 2)."""
+    if output is None:
+        return
+    from pathlib import Path
+
+    from store.errors import UsageError
+
+    folder = Path(output).parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(
+            f"-o {output}: the folder {folder} {what}; nothing was written",
+            hint="create the folder first, or write somewhere else",
+        )
+
+
+def _exists(path: Path) -> bool:
+    from watcher.config.load import config_exists
+
+    return config_exists(path)
 
 
 def _read(path: str | Path) -> Document:
@@ -237,11 +299,11 @@ def _print_changes(changes: list[Change]) -> None:
 def _redacted_changes(changes: list[Change]) -> list[Change]:
     import msgspec
 
-    from watcher.config.schema import SECRET_KEYS
+    from watcher.config.secrets import is_secret_key
 
     out = []
     for change in changes:
-        if change.keys and change.keys[-1] in SECRET_KEYS:
+        if change.keys and is_secret_key(change.keys[-1]):
             change = msgspec.structs.replace(
                 change,
                 old=REDACTED if change.old else change.old,
@@ -277,8 +339,8 @@ def run_show(args: argparse.Namespace) -> int:
     if args.profile == "effective":
         effective = load_effective(_scopes(args))
         tree = redact(effective.tree)
-        for issue in effective.errors:
-            sys.stderr.write(f"warning: {issue.render()}\n")
+        for issue in effective.errors:  # docs/config.md, "Invalid values": shown, not used
+            sys.stderr.write(effective.fallback(issue) + "\n")
         if args.origin:
             from watcher.config.diff import show
             from watcher.config.validate import dotted
@@ -295,17 +357,14 @@ def run_show(args: argparse.Namespace) -> int:
         sys.stdout.write(_json_or_yaml(tree, fmt))
         return 0
     path = _scope_path(args, args.profile)
-    if not path.is_file():
+    if not _exists(path):
         raise ConfigError(
             f"the {args.profile} scope has no file ({path})",
             hint=f"create it with `ccmgr-watch config import FILE --profile {args.profile}`",
         )
     doc = _read(path)
     if fmt == "yaml" and not args.origin:
-        from watcher.config.yamlio import dump_document
-
-        _redact_document(doc)
-        sys.stdout.write(dump_document(doc))
+        sys.stdout.write(_redacted_yaml(doc))
         return 0
     tree = redact(to_plain(doc.data))
     if args.origin:
@@ -329,7 +388,7 @@ def run_validate(args: argparse.Namespace) -> int:
         paths = _scopes(args)
         effective = load_effective(paths)
         issues = effective.issues
-        files = [str(p) for p in paths.values() if p.is_file()]
+        files = [str(p) for p in paths.values() if _exists(p)]
     errors = [i for i in issues if i.severity == "error"]
     if args.json:
         print_json({"files": files, "ok": not errors, "issues": [_issue_json(i) for i in issues]})
@@ -357,22 +416,40 @@ def run_export(args: argparse.Namespace) -> int:
     from watcher.config.writer import atomic_write
     from watcher.config.yamlio import dump_document, to_plain
 
+    _check_output(args.output)
     fmt = "json" if args.json else args.format
     if args.profile == "effective":
-        tree = load_effective(_scopes(args)).tree
+        effective = load_effective(_scopes(args))
+        if effective.errors:
+            # The effective values of an invalid config are partly defaults standing in for the
+            # invalid values: exported, they would look chosen. Refuse, like `validate`.
+            _print_issues(effective.errors)
+            raise ConfigError(
+                f"the configuration has {len(effective.errors)} error(s); nothing was exported",
+                hint="fix the errors listed above (`ccmgr-watch config validate` lists every "
+                "problem), or export one scope's file as written with --profile",
+            )
+        tree = effective.tree
         text = _json_or_yaml(tree if args.include_secrets else redact(tree), fmt)
     else:
         path = _scope_path(args, args.profile)
-        if not path.is_file():
+        if not _exists(path):
             raise ConfigError(
                 f"the {args.profile} scope has no file ({path})", hint="nothing to export"
             )
         doc = _read(path)
-        if not args.include_secrets:
-            _redact_document(doc)
-        text = dump_document(doc) if fmt == "yaml" else _json_or_yaml(to_plain(doc.data), fmt)
+        from watcher.config.load import check_document
+
+        for issue in check_document(doc).errors:  # exported as written, but not silently
+            sys.stderr.write(f"warning: {issue.render()} (exported as written)\n")
+        if args.include_secrets:
+            text = dump_document(doc) if fmt == "yaml" else _json_or_yaml(to_plain(doc.data), fmt)
+        elif fmt == "yaml":
+            text = _redacted_yaml(doc)
+        else:
+            text = _json_or_yaml(redact(to_plain(doc.data)), fmt)
     if args.output:
-        atomic_write(Path(args.output), text)
+        atomic_write(Path(args.output), text, create_folder=False)
         sys.stderr.write(f"wrote {args.output}\n")
     else:
         sys.stdout.write(text)
@@ -384,30 +461,41 @@ def run_import(args: argparse.Namespace) -> int:
     from watcher.cli.output import print_json
     from watcher.config.diff import Change, apply_changes, diff_trees
     from watcher.config.load import check_document
-    from watcher.config.schema import SECRET_KEYS
-    from watcher.config.validate import deep_merge
+    from watcher.config.validate import deep_merge, dotted
     from watcher.config.writer import atomic_write
     from watcher.config.yamlio import dump_document, dump_plain, parse_document, to_plain
 
     incoming = _read(args.file)
     _refuse_errors(check_document(incoming), args.file)
     target = _scope_path(args, args.profile)
-    current = _read(target) if target.exists() else parse_document("", str(target))
+    current = _read(target) if _exists(target) else parse_document("", str(target))
     old = to_plain(current.data)
     new_part = to_plain(incoming.data)
 
-    # An exported file has `<redacted>` tokens: keep the scope's real ones.
+    # An exported file has `<redacted>` placeholders (tokens, and anything that looked like one).
+    # A placeholder is never written as a value: the scope keeps its own value, or, when it has
+    # none, the key is left out (an empty token in a project file would override the real one
+    # from the global file for ccmgr-ultra).
     fixes: list[Change] = []
+    kept: list[str] = []
+    left_out: list[str] = []
 
     def unredact(node: Any, keys: tuple[str | int, ...]) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                here = (*keys, key)
-                if key in SECRET_KEYS and value == REDACTED:
-                    prior = _get(old, here)
-                    fixes.append(Change(keys=here, kind="changed", old=value, new=prior or ""))
-                else:
-                    unredact(value, here)
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            here = (*keys, key)
+            redacted = value == REDACTED or (isinstance(value, list) and REDACTED in value)
+            if not redacted:
+                unredact(value, here)
+                continue
+            prior = _get(old, here)
+            if prior is None:
+                fixes.append(Change(keys=here, kind="removed", old=value))
+                left_out.append(dotted(here))
+            else:
+                fixes.append(Change(keys=here, kind="changed", old=value, new=prior))
+                kept.append(dotted(here))
 
     unredact(new_part, ())
     apply_changes(new_part, fixes)
@@ -431,11 +519,18 @@ def run_import(args: argparse.Namespace) -> int:
                 "mode": args.mode,
                 "dry_run": args.dry_run,
                 "changes": [c.to_json() for c in _redacted_changes(changes)],
+                "redacted_kept": kept,
+                "redacted_left_out": left_out,
             }
         )
     else:
         _print_changes(_redacted_changes(changes))
-    if not changes and target.exists():
+        scope = f"the {args.profile} file"
+        for path in kept:
+            sys.stdout.write(f"{path}: redacted in {args.file}; {scope} keeps its own value\n")
+        for path in left_out:
+            sys.stdout.write(f"{path}: redacted in {args.file} and not set in {scope}; left out\n")
+    if not changes and _exists(target):
         if not args.json:
             sys.stdout.write(f"no changes to {target}\n")
         return 0
@@ -483,6 +578,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from watcher.config.writer import atomic_write
     from watcher.config.yamlio import dump_document, to_plain
 
+    _check_output(args.output)
     base, ours_doc, theirs = (_read(p) for p in (args.base, args.ours, args.theirs))
     ours = to_plain(ours_doc.data)
     result = merge3(to_plain(base.data), ours, to_plain(theirs.data), strategy=args.strategy)
@@ -506,7 +602,7 @@ def run_merge(args: argparse.Namespace) -> int:
         )
         return 1
     if args.output:
-        atomic_write(Path(args.output), text)
+        atomic_write(Path(args.output), text, create_folder=False)
         sys.stderr.write(f"wrote {args.output}\n")
     elif not args.json:
         sys.stdout.write(text)
@@ -517,9 +613,9 @@ def _redact_conflict(conflict: Any) -> Any:
     import msgspec
 
     from watcher.config.diff import MISSING
-    from watcher.config.schema import SECRET_KEYS
+    from watcher.config.secrets import is_secret_key
 
-    secret = bool(conflict.keys) and conflict.keys[-1] in SECRET_KEYS
+    secret = bool(conflict.keys) and is_secret_key(conflict.keys[-1])
 
     def hide(value: Any) -> Any:
         if value is MISSING:
@@ -552,7 +648,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         paths = {args.profile: _scope_path(args, args.profile)}
     report = []
     for scope, path in paths.items():
-        if not path.is_file():
+        if not _exists(path):
             continue
         doc = _read(path)
         before = to_plain(doc.data)

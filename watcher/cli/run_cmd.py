@@ -133,9 +133,10 @@ def _run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from watcher.config.live import reload
+    from watcher.config.live import describe_errors, reload
     from watcher.config.locations import resolve_scopes
     from watcher.config.schema import Config
+    from watcher.config.scopes import database_path
     from watcher.service import Service, ServiceConfig, socket_for_name
 
     logging.basicConfig(
@@ -159,16 +160,19 @@ def _run(args: argparse.Namespace) -> int:
 
     config_files = resolve_scopes(None)
     loaded = reload(config_files)
-    config_error = loaded if isinstance(loaded, str) else None
+    config_error = describe_errors(loaded)
     if config_error is not None:
         # A background service must not stay down over a typo in a file that mostly belongs to
-        # ccmgr-ultra: run on the defaults, say so, and take the file once it is fixed.
+        # ccmgr-ultra: every valid value applies, the invalid ones (and files that cannot be
+        # read) are left out, said once here, and taken once they are fixed.
         logging.getLogger("ccmgr_watch.service").error(
-            "configuration not applied, running with defaults: %s", config_error
+            "configuration not applied where it is invalid (defaults used there): %s", config_error
         )
-    config = loaded.config if not isinstance(loaded, str) else Config()
+    config = loaded.config
     service = Service(
-        _db_path(args),
+        # From the config just loaded (leniently): a config file the watcher cannot read must
+        # not stop it at start, where the commands that read the database refuse (exit 3).
+        database_path(config, getattr(args, "db", None)),
         settings(config),
         config_files=config_files,
         settings=settings,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from watcher.cli.argtypes import whole_number
+from watcher.cli.argtypes import text, whole_number
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
@@ -92,11 +92,13 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     history.add_argument(
         "--session",
         metavar="NAME_OR_ID",
+        type=text,
         help=f"one session's events (its id or name; {PREFIX_RULE})",
     )
     history.add_argument(
         "--type",
         metavar="TYPES",
+        type=text,
         help=f"only these event types, comma-separated: {', '.join(EVENT_TYPES)}",
     )
     history.add_argument(

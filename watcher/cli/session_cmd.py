@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from watcher.cli.argtypes import whole_number
+from watcher.cli.argtypes import text, whole_number
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
@@ -31,7 +31,10 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         "2 if an id prefix matches several.",
     )
     show.add_argument(
-        "session", metavar="NAME_OR_ID", help=f"the session's id or name; {PREFIX_RULE}"
+        "session",
+        metavar="NAME_OR_ID",
+        type=text,
+        help=f"the session's id or name; {PREFIX_RULE}",
     )
     allow_dash_values(show, "ccmgr-watch session show -- {}")
     show.add_argument("--json", action="store_true", help="print a JSON object")
@@ -49,7 +52,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         choices=("attached", "detached", "ended", "alive"),
         help="only sessions with this status (repeatable; alive = attached or detached)",
     )
-    listing.add_argument("--project", metavar="NAME", help="only sessions of this project")
+    listing.add_argument(
+        "--project", metavar="NAME", type=text, help="only sessions of this project"
+    )
     listing.add_argument(
         "--limit",
         type=whole_number(0),

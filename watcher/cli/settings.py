@@ -69,8 +69,8 @@ def search_limit(args: argparse.Namespace) -> int | None:
 def configured_database(paths: Mapping[Scope, str | Path]) -> str | None:
     """``storage.database`` of the effective config, or None when no scope sets it.
 
-    Raises ConfigError (with file:line:column) when the ``storage`` section itself is invalid;
-    problems elsewhere in the files are not this command's business.
+    An invalid ``storage.database`` is not used (warning on stderr); a config file that cannot be
+    read raises ConfigError. Problems elsewhere in the files are not this command's business.
     """
     config = _load_if_mentioned(paths, b"storage", "storage")
     return (config.storage.database or None) if config is not None else None
@@ -85,27 +85,32 @@ def _scopes(args: argparse.Namespace) -> dict[Scope, str]:
 def _load_if_mentioned(
     paths: Mapping[Scope, str | Path], word: bytes, section: str
 ) -> Config | None:
-    """The effective config if any scope file contains ``word``; errors in ``section`` raise."""
+    """The effective config if any scope file contains ``word``.
+
+    The rule of docs/config.md: a file that cannot be read is an error (ConfigError, exit 3); an
+    invalid value in ``section`` is not used (the lower scope's or the default is), with a
+    warning on stderr naming its file and line. Problems elsewhere are not this command's
+    business.
+    """
     if not any(_mentions(path, word) for path in paths.values()):
         return None
+    import sys
     from pathlib import Path
 
-    from store.errors import ConfigError
     from watcher.config.scopes import load_effective
 
     effective = load_effective({scope: Path(path) for scope, path in paths.items()})
-    broken = [issue for issue in effective.errors if issue.keys[:1] == (section,)]
-    if broken:
-        raise ConfigError(
-            broken[0].render(),
-            hint=broken[0].hint or f"fix the {section} section of that file",
-        )
+    for issue in effective.errors:
+        if issue.keys[:1] == (section,):
+            sys.stderr.write(effective.fallback(issue) + "\n")
     return effective.config
 
 
 def _mentions(path: str | Path, word: bytes) -> bool:
-    try:
-        with open(path, "rb") as file:
-            return word in file.read()
-    except OSError:
+    """Whether the file at ``path`` contains ``word``; a path that is there but cannot be read as
+    a config file (a FIFO, a folder, a link loop) raises ConfigError: see docs/config.md."""
+    if not os.path.lexists(path):
         return False
+    from watcher.config.readfile import read_config_bytes
+
+    return word in read_config_bytes(path)

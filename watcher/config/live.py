@@ -1,8 +1,9 @@
 """Live reload: watch the config files' folders and hand each valid new config to a callback.
 
 Editors save by writing a new file and renaming it over the old one, so the *folders* are watched
-(watchfiles), filtered to the config files themselves, and debounced. A change that does not load
-or validate goes to ``on_error`` with its file and line, and the last good config stays in force.
+(watchfiles), filtered to the config files themselves, and debounced. Every valid section applies;
+a section with an invalid value keeps its last good values, and a file that cannot be read at all
+keeps the whole last good config; the problems go to ``on_error`` with their file and line.
 
 Use from the service's task group::
 
@@ -12,13 +13,15 @@ Use from the service's task group::
 ``on_change(effective)`` receives a :class:`watcher.config.scopes.Effective` (``.config`` is the
 typed :class:`watcher.config.schema.Config`); it is called once at start with the initial config
 (unless ``initial=False``) and then after every valid change that alters the effective values
-(or that ends a run of errors, so a consumer showing an error learns it is over).
+(or that ends a run of errors, so a consumer showing an error learns it is over); ``on_error``
+after every load that has errors.
 Callbacks may be plain functions or coroutine functions.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,9 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from store.errors import ConfigError
 from watcher.config.locations import Scope
 from watcher.config.scopes import Effective, load_effective
+from watcher.config.validate import Issue
 
 OnChange = Callable[[Effective], Awaitable[None] | None]
 OnError = Callable[[str], Awaitable[None] | None]
@@ -46,17 +49,43 @@ def _folders(paths: Mapping[Scope, Path]) -> list[Path]:
     return found
 
 
-def reload(paths: Mapping[Scope, Path]) -> Effective | str:
-    """Load and validate the effective config: the config, or an error message with file:line."""
-    try:
-        effective = load_effective(dict(paths))
-    except ConfigError as exc:
-        return exc.message
+def reload(paths: Mapping[Scope, Path]) -> Effective:
+    """Load the effective config leniently: a file that cannot be read is left out, and it and
+    every invalid value are in ``errors`` (invalid values are not used: see docs/config.md)."""
+    return load_effective(dict(paths), lenient=True)
+
+
+def describe_errors(effective: Effective) -> str | None:
+    """The first error (with file:line) and how many more, or None when there is none."""
     errors = effective.errors
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return errors[0].render() + more
-    return effective
+    if not errors:
+        return None
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return errors[0].render() + more
+
+
+def keep_last_good(new: Effective, last: Effective | None) -> Effective:
+    """``new``, except that a section with an error keeps its values from ``last`` (all of it
+    when a file could not be read at all); at start (no ``last``) ``new`` as it is."""
+    if last is None or not new.errors:
+        return new
+    import msgspec
+
+    from watcher.config.schema import Config
+
+    sections = {f.encode_name: f.name for f in msgspec.structs.fields(Config)}
+    broken = {_section(issue) for issue in new.errors}
+    if None in broken:
+        config = last.config
+    else:
+        kept = {sections[name]: getattr(last.config, sections[name]) for name in broken if name}
+        config = msgspec.structs.replace(new.config, **kept)
+    return Effective(config, new.tree, new.origins, new.files, new.issues)
+
+
+def _section(issue: Issue) -> str | None:
+    """The top-level section an issue is in; None for a whole file (unreadable)."""
+    return str(issue.keys[0]) if issue.keys else None
 
 
 async def _call(callback: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
@@ -112,21 +141,21 @@ async def _watch_until_stopped(
 
     from watcher.config.schema import to_plain
 
+    # os.path.realpath, not Path.resolve: a symlink loop in place of a config file makes
+    # Path.resolve raise RuntimeError (Python < 3.13), which killed the watcher.
     targets = {str(p.absolute()) for p in paths.values()} | {
-        str(p.resolve()) for p in paths.values()
+        os.path.realpath(p) for p in paths.values()
     }
-    last_good: dict[str, Any] | None = None
-    # After an error, the next valid load is reported even if it equals the last good config,
-    # so a consumer that showed the error learns it is over.
-    failing = False
     first = await anyio.to_thread.run_sync(reload, paths)
-    if isinstance(first, str):
-        failing = True
-        await _call(on_error, first)
-    else:
-        last_good = to_plain(first.config)
-        if initial:
-            await _call(on_change, first)
+    in_force = first
+    message = describe_errors(first)
+    # After an error, the next load is reported even if it equals the config in force, so a
+    # consumer that showed the error learns it is over.
+    failing = message is not None
+    if initial:  # else the caller loaded (and reported) the same files already
+        await _call(on_change, first)
+        if message is not None:
+            await _call(on_error, message)
 
     while True:
         folders = _folders(paths)
@@ -137,7 +166,7 @@ async def _watch_until_stopped(
         }
 
         def wanted(_change: Any, path: str, ancestors: set[str] = ancestors) -> bool:
-            return path in targets or path in ancestors or str(Path(path).resolve()) in targets
+            return path in targets or path in ancestors or os.path.realpath(path) in targets
 
         restart = False
         async for changes in awatch(
@@ -149,14 +178,13 @@ async def _watch_until_stopped(
             stop_event=stop_event,
         ):
             result = await anyio.to_thread.run_sync(reload, paths)
-            if isinstance(result, str):
-                failing = True
-                await _call(on_error, result)
-            else:
-                plain = to_plain(result.config)
-                if plain != last_good or failing:
-                    last_good, failing = plain, False
-                    await _call(on_change, result)
+            applied = keep_last_good(result, in_force)
+            message = describe_errors(result)
+            if to_plain(applied.config) != to_plain(in_force.config) or (failing and not message):
+                await _call(on_change, applied)
+            in_force, failing = applied, message is not None
+            if message is not None:
+                await _call(on_error, message)
             if any(path in ancestors for _, path in changes) and _folders(paths) != folders:
                 restart = True
                 break

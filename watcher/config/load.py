@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from store.errors import ConfigError
+from watcher.config.readfile import config_exists, read_config_bytes
 from watcher.config.rules import check_rules
 from watcher.config.schema import CURRENT_VERSION
 from watcher.config.validate import (
@@ -21,7 +22,14 @@ from watcher.config.validate import (
     check_types,
     unknown_keys,
 )
-from watcher.config.yamlio import Document, decode_text, parse_document, to_plain
+
+__all__ = ["config_exists", "read_config_bytes"]  # re-exported: the loader's I/O edge
+from watcher.config.yamlio import (
+    Document,
+    decode_text,
+    parse_document,
+    to_plain,
+)
 
 DEFAULT_VERSION = "0.9.0"
 """What ccmgr-ultra's ``DetectConfigVersion`` assumes when a file has no ``version``."""
@@ -115,24 +123,33 @@ def check_document(document: Document) -> CheckedFile:
             )
             tree.pop("version", None)
     config, _ = build_config([tree])
-    issues += check_rules(config)
+    broken = check_rules(config)
+    for issue in broken:
+        # An invalid value is not used: the lower scope's, else the default, applies instead
+        # (docs/config.md, "Invalid values"). check_types already left out wrong types.
+        drop_path(tree, issue.keys)
+    issues += broken
     return CheckedFile(document, tree, locate_issues(issues, document), unknown_keys(raw))
 
 
+def drop_path(tree: dict[str, Any], keys: tuple[str | int, ...]) -> bool:
+    """Remove the value at ``keys`` from plain ``tree`` if it is there; True if it was."""
+    node: Any = tree
+    for key in keys[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    if keys and isinstance(node, dict) and keys[-1] in node:
+        del node[keys[-1]]
+        return True
+    return False
+
+
 def read_document(path: Path, *, label: str | None = None) -> Document:
-    """Read and parse ``path``; a missing, unreadable or malformed file is a ``ConfigError``."""
+    """Read and parse ``path``; a missing, unreadable, special or malformed file is a
+    ``ConfigError``."""
     name = label or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}: is a folder, not a file", hint="name the config file") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
-        ) from None
-    return parse_document(decode_text(raw, name), name)
+    return parse_document(decode_text(read_config_bytes(path, label=name), name), name)
 
 
 def load_file(path: Path, *, label: str | None = None) -> CheckedFile:

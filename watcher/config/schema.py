@@ -17,6 +17,7 @@ import msgspec
 
 from store.search import DEFAULT_LIMIT
 from watcher.config.duration import Duration
+from watcher.config.secrets import SECRET_KEYS as SECRET_KEYS  # defined there, kept importable
 
 CURRENT_VERSION: Final = "2.1.0"
 """The version this ccmgr-watch writes: ccmgr-ultra's 2.0.0 plus the storage/watcher/backup/search
@@ -39,8 +40,6 @@ CCMGR_SECTIONS: Final = (
     "refresh_interval",
 )
 WATCH_SECTIONS: Final = ("storage", "watcher", "backup", "search")
-SECRET_KEYS: Final = frozenset({"github_token", "gitlab_token", "bitbucket_token"})
-"""Keys whose values are never printed unless the user asks (``export --include-secrets``)."""
 
 _HOOKS_DIR = "~/.config/ccmgr-ultra/hooks"
 

@@ -8,6 +8,7 @@ and scalars are replaced. Missing files are simply absent layers.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ from typing import Any
 import msgspec
 
 from store.paths import app_dir
-from watcher.config.load import CheckedFile, check_document, locate_issues, read_document
+from watcher.config.load import (
+    CheckedFile,
+    check_document,
+    config_exists,
+    drop_path,
+    locate_issues,
+    read_document,
+)
 from watcher.config.locations import (
     SCOPES,
     Scope,
@@ -67,6 +75,25 @@ class Effective:
         """Issues of severity error, from every file and from the merge."""
         return [i for i in self.issues if i.severity == "error"]
 
+    def fallback(self, issue: Issue) -> str:
+        """``issue`` as a warning that says what is used instead of the invalid value."""
+        from watcher.config.diff import show
+        from watcher.config.secrets import REDACTED, is_secret_key
+        from watcher.config.yamlio import get_path
+
+        text = f"warning: {issue.render()}"
+        if not issue.keys:
+            return text + " (the file is left out)"
+        try:
+            value = get_path(self.tree, issue.keys)
+        except KeyError:
+            return text
+        if is_secret_key(issue.keys[-1]) and value:
+            value = REDACTED
+        origin = self.origins.get(issue.keys)
+        source = "the default" if origin is None or origin.scope == "default" else origin.scope
+        return f"{text}; using {show(value)} ({source}) instead"
+
 
 def _leaves(tree: Any, keys: KeyPath = ()) -> list[KeyPath]:
     if isinstance(tree, dict) and tree:
@@ -86,18 +113,30 @@ def _has(tree: Any, keys: KeyPath) -> bool:
     return True
 
 
-def combine(files: dict[Scope, CheckedFile]) -> Effective:
-    """Merge checked scope files (pure): the effective config, its origins and every issue."""
+def combine(files: dict[Scope, CheckedFile], unreadable: list[Issue] | None = None) -> Effective:
+    """Merge checked scope files (pure): the effective config, its origins and every issue.
+
+    ``unreadable``: issues for scope files that could not be read at all (lenient loading).
+    """
     merged: dict[str, Any] = {}
     for scope in SCOPES:
         if scope in files:
             merged = deep_merge(merged, files[scope].tree)
+    # Values that are fine alone can break a rule together (batch_size from one file, buffer_size
+    # from another): those values are not used either, like any invalid value.
+    config, filled = build_config([merged])
+    seen = {(i.keys, i.message) for scope in files for i in files[scope].issues}
+    combined = [i for i in check_rules(config) if (i.keys, i.message) not in seen]
+    if combined:
+        merged = copy.deepcopy(merged)  # deep_merge shares subtrees with the files' trees
+        for issue in combined:
+            drop_path(merged, issue.keys)
+        config, filled = build_config([merged])
     extras: dict[str, Any] = {}
     for scope in SCOPES:
         if scope in files:
             extras = deep_merge(extras, files[scope].extras)
     # Unknown keys are part of the effective tree (export keeps them) but not of the Config.
-    config, filled = build_config([merged])
     # The tree shows the values in force (zero values filled as ccmgr-ultra fills them) plus the
     # unknown keys, which are not part of the Config but are kept (export passes them through).
     tree = deep_merge(to_plain(config), extras)
@@ -113,15 +152,10 @@ def combine(files: dict[Scope, CheckedFile]) -> Effective:
         origins[keys] = origin
     for keys in filled:
         origins[keys] = Origin(scope="default")
-    issues = [issue for scope in SCOPES if scope in files for issue in files[scope].issues]
-    seen = {(i.keys, i.message) for i in issues}
-    # Values that are fine alone can break a rule together (batch_size from one file, buffer_size
-    # from another): report those at the file the value came from.
-    for issue in check_rules(config):
-        if (issue.keys, issue.message) in seen:
-            continue
-        issue = _locate_merged(issue, files)
-        issues.append(issue)
+    issues = list(unreadable or [])
+    issues += [issue for scope in SCOPES if scope in files for issue in files[scope].issues]
+    # Reported at the file the value came from.
+    issues += [_locate_merged(issue, files) for issue in combined]
     return Effective(config, tree, origins, files, issues)
 
 
@@ -135,18 +169,35 @@ def _locate_merged(issue: Issue, files: dict[Scope, CheckedFile]) -> Issue:
     return issue
 
 
-def load_scopes(paths: dict[Scope, Path]) -> dict[Scope, CheckedFile]:
-    """Read and check every scope file that exists; a malformed one raises ``ConfigError``."""
+def load_scopes(
+    paths: dict[Scope, Path], unreadable: list[Issue] | None = None
+) -> dict[Scope, CheckedFile]:
+    """Read and check every scope file that exists; one that cannot be read as a config file (a
+    folder, a FIFO, a link loop, malformed YAML...) raises ``ConfigError``, or, when a list is
+    given as ``unreadable``, is left out and reported there as an issue."""
+    from store.errors import ConfigError
+
     files: dict[Scope, CheckedFile] = {}
     for scope, path in paths.items():
-        if path.is_file():
-            files[scope] = check_document(read_document(path))
+        if config_exists(path):
+            try:
+                files[scope] = check_document(read_document(path))
+            except ConfigError as exc:
+                if unreadable is None:
+                    raise
+                unreadable.append(Issue(keys=(), message=exc.message, hint=exc.hint))
     return files
 
 
-def load_effective(paths: dict[Scope, Path]) -> Effective:
-    """The effective configuration of the given scope files."""
-    return combine(load_scopes(paths))
+def load_effective(paths: dict[Scope, Path], *, lenient: bool = False) -> Effective:
+    """The effective configuration of the given scope files.
+
+    A file that cannot be read raises ``ConfigError``; with ``lenient`` (the watcher) it is left
+    out and reported as an error issue with an empty key path instead.
+    """
+    unreadable: list[Issue] | None = [] if lenient else None
+    files = load_scopes(paths, unreadable)
+    return combine(files, unreadable)
 
 
 def load_config(project_dir: str | os.PathLike[str] | None = None) -> Config:

@@ -146,7 +146,9 @@ def _check_struct(value: Any, cls: type, keys: KeyPath, issues: list[Issue]) -> 
     for key, item in value.items():
         field = fields.get(key)
         if field is None:
-            issues.append(_unknown((*keys, key), list(fields)))
+            issues.append(
+                _unknown((*keys, key), list(fields), suggest=len(issues) < MAX_SUGGESTIONS)
+            )
             continue
         if item is None:  # yaml.v3 leaves the zero value; the default applies
             continue
@@ -165,7 +167,13 @@ _RENAMED: Final = {
 }
 
 
-def _unknown(keys: KeyPath, known: list[str]) -> Issue:
+MAX_SUGGESTIONS: Final = 100
+"""Problems in a file after which unknown keys get no "did you mean" hint. Finding the closest
+known name costs ~0.2 ms a key (difflib); a file with thousands of unknown keys is not a set of
+typos, and validating it must not take seconds for hints nobody reads."""
+
+
+def _unknown(keys: KeyPath, known: list[str], *, suggest: bool = True) -> Issue:
     name = str(keys[-1])
     hint: str
     if keys in _RENAMED:
@@ -173,7 +181,7 @@ def _unknown(keys: KeyPath, known: list[str]) -> Issue:
             f"this is the 0.9.0 name of `{_RENAMED[keys]}`; `ccmgr-watch config migrate` renames it"
         )
     else:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75) if suggest else []
         hint = (
             f"did you mean `{close[0]}`?"
             if close

@@ -15,14 +15,27 @@ from store.errors import ConfigError
 from store.paths import FILE_MODE, ensure_private_dir
 
 
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Replace ``path`` with ``text`` atomically (0600; a missing folder is created 0700).
+def atomic_write(path: Path, text: str | bytes, *, create_folder: bool = True) -> None:
+    """Replace ``path`` with ``text`` atomically (0600; a missing folder is created 0700, unless
+    ``create_folder`` is False: then it is a ``ConfigError``).
 
     A symlinked config (dotfile managers do this) is written through: its target is replaced.
     """
     if path.is_symlink():
-        path = path.resolve()
+        # os.path.realpath, not Path.resolve: a link loop must be an error, not RuntimeError.
+        target = Path(os.path.realpath(path))
+        if target.is_symlink():
+            raise ConfigError(
+                f"{path}: is a symbolic link loop",
+                hint="point the link at the config file, or remove it",
+            )
+        path = target
     folder = path.parent
+    if not create_folder and not folder.is_dir():
+        raise ConfigError(
+            f"{path}: cannot write: the folder {folder} does not exist",
+            hint="create the folder first, or write somewhere else",
+        )
     try:
         if not folder.exists():
             ensure_private_dir(folder)

@@ -30,12 +30,16 @@ from ruamel.yaml.scalarstring import (
 )
 
 from store.errors import ConfigError
+from watcher.config.readfile import MAX_BYTES, size_error
+from watcher.config.secrets import redact_text
 
 Path = tuple[str | int, ...]
 """A key path into the document: map keys and list indexes."""
 
-MAX_BYTES: Final = 1024 * 1024
-"""Bigger files are refused: no real config is a megabyte, and parsing one takes seconds."""
+MAX_ITEMS: Final = 10_000
+"""Most lines plus commas (flow items) a file may have. ruamel's round-trip parser costs ~0.1-0.3
+ms a key, so a 1 MiB file of 100,000 short keys would take half a minute to read; ccmgr-ultra's
+own full config is under 200 lines."""
 MAX_NODES: Final = 100_000
 """Aliases can make a small file an exponentially large tree; stop walking it here."""
 OLD_BOOLS: Final = frozenset(
@@ -122,13 +126,7 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 def decode_text(raw: bytes, filename: str) -> str:
     """UTF-8 bytes to text, refusing binary, oversize files and invalid UTF-8 with a location."""
     if len(raw) > MAX_BYTES:
-        raise _error(
-            filename,
-            1,
-            1,
-            f"file is {len(raw):,} bytes; a config file may be at most {MAX_BYTES:,}",
-            "is this the right file? config.yaml files are a few kilobytes",
-        )
+        raise size_error(filename, len(raw))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -148,6 +146,16 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
     if "\x00" in text:
         line, col = _line_col(text, text.index("\x00"))
         raise _error(filename, line, col, "binary data (NUL byte)", "is this a binary file?")
+    items = text.count("\n") + text.count(",")
+    if items > MAX_ITEMS:
+        raise _error(
+            filename,
+            1,
+            1,
+            f"file has {items:,} lines and flow items; a config file may have at most "
+            f"{MAX_ITEMS:,}",
+            "is this the right file? config.yaml files have a few hundred lines",
+        )
     deep = _too_deep(text)
     if deep is not None:
         line, col = _line_col(text, deep)
@@ -195,6 +203,7 @@ def parse_document(text: str, filename: str = "config.yaml") -> Document:
 
 
 MAX_FLOW_DEPTH: Final = 100
+_DUPLICATE_VALUES = re.compile(r' with value ".*$')
 
 
 def _too_deep(text: str) -> int | None:
@@ -214,6 +223,9 @@ def _marked(exc: MarkedYAMLError, filename: str) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+    # ruamel quotes values ("found duplicate key ... with value ..."): never a token.
+    problem = _DUPLICATE_VALUES.sub("", problem)
+    problem = redact_text(problem)
     hint = "check the YAML syntax at that position"
     if "\t" in problem or "'\\t'" in problem:
         problem = "a tab character; YAML indents with spaces"
