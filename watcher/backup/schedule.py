@@ -1,0 +1,134 @@
+"""The watcher's backup task: a backup on ``backup.schedule``, then pruning.
+
+``run_backup_schedule`` runs forever in the service's task group. The next backup is due one
+interval after the newest backup in the folder (whoever made it), so a slot missed while the
+machine slept or the watcher was stopped runs at start-up. The config is read again at every
+wake-up (at least every ``poll`` seconds), so a live edit of ``backup.schedule`` (or of any other
+backup setting) applies without a restart. Backups are made in a worker thread with stdlib
+sqlite3, reading through SQLite's online backup API: the writer keeps writing meanwhile. A failed
+backup is logged and published, and retried after ``RETRY`` (or the interval, if shorter); it
+never stops the watcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from store.errors import CcmgrError
+from store.timefmt import format_ts, utcnow
+
+if TYPE_CHECKING:
+    from watcher.config.schema import Config
+
+log = logging.getLogger("ccmgr_watch.backup")
+
+POLL = 30.0
+RETRY = timedelta(minutes=10)
+
+
+class BackupScheduleStatus(msgspec.Struct, kw_only=True):
+    """What ``status`` shows about scheduled backups."""
+
+    schedule: str = "off"
+    last_id: str | None = None
+    last_at: str | None = None
+    last_result: str | None = None  # "ok" | "failed"
+    last_error: str | None = None
+    next_at: str | None = None
+    pruned: int = 0
+
+
+def _newest(folder: Path) -> datetime | None:
+    from watcher.backup.catalog import list_backups
+
+    entries = list_backups(folder)
+    return entries[-1].created() if entries else None
+
+
+def _backup_now(db_path: Path, config: Config) -> tuple[str, int]:
+    """One scheduled backup and prune (blocking: runs in a worker thread)."""
+    from watcher.backup.catalog import settings_from
+    from watcher.backup.create import create_backup
+    from watcher.backup.prune import prune_backups
+    from watcher.config.locations import resolve_scopes
+
+    settings = settings_from(config)
+    scopes = {k: v for k, v in resolve_scopes(None).items() if k == "global"}
+    entry = create_backup(db_path, settings, config_files=scopes)
+    pruned = 0
+    if not settings.policy.keeps_nothing():
+        pruned = sum(1 for d in prune_backups(settings) if d["action"] == "remove")
+    else:
+        log.warning("backup.retention keeps nothing: scheduled pruning skipped")
+    return entry.id, pruned
+
+
+async def run_backup_schedule(
+    db_path: Path,
+    current_config: Callable[[], Config],
+    publish: Callable[[BackupScheduleStatus], None],
+    *,
+    poll: float = POLL,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Make backups of ``db_path`` on the schedule of ``current_config().backup`` forever.
+
+    ``publish`` gets the status after every change (for the status file and ``status``).
+    """
+    from watcher.config.rules import backup_interval
+    from watcher.config.scopes import backup_folder
+
+    status = BackupScheduleStatus()
+    retry_at: datetime | None = None
+    while True:
+        config = current_config()
+        interval = backup_interval(config.backup.schedule)
+        status.schedule = config.backup.schedule
+        if interval is None or interval.nanoseconds <= 0:
+            status.next_at = None
+            publish(status)
+            await anyio.sleep(poll)
+            continue
+        every = timedelta(microseconds=interval.nanoseconds // 1000)
+        newest = await anyio.to_thread.run_sync(_newest, backup_folder(config))
+        due = clock() if newest is None else newest + every
+        if retry_at is not None and status.last_result == "failed":
+            due = max(due, retry_at)
+        now = clock()
+        if due > now:
+            status.next_at = format_ts(due)
+            publish(status)
+            await anyio.sleep(min((due - now).total_seconds(), poll))
+            continue
+        status.next_at = None
+        publish(status)
+        log.info("scheduled backup of %s starting", db_path)
+        try:
+            backup_id, pruned = await anyio.to_thread.run_sync(_backup_now, db_path, config)
+        except (CcmgrError, OSError, ValueError) as exc:
+            _failed(status, str(exc), clock())
+            log.warning("scheduled backup failed: %s", exc)
+            retry_at = clock() + min(RETRY, every)
+            continue
+        except Exception as exc:  # a bug must not stop the recording
+            _failed(status, f"{type(exc).__name__}: {exc}", clock())
+            log.exception("scheduled backup failed")
+            retry_at = clock() + min(RETRY, every)
+            continue
+        status.last_id, status.last_at = backup_id, format_ts(clock())
+        status.last_result, status.last_error, status.pruned = "ok", None, pruned
+        retry_at = None
+        log.info("scheduled backup %s done; %d pruned", backup_id, pruned)
+
+
+def _failed(status: BackupScheduleStatus, message: str, now: datetime) -> None:
+    status.last_at = format_ts(now)
+    status.last_result, status.last_error = "failed", message
