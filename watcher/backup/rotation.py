@@ -111,10 +111,11 @@ def plan_rotation(backups: Sequence[BackupRef], policy: Policy, now: datetime) -
     if newest_full is not None:
         reasons[newest_full.id].append("newest full")
     by_id = {b.id: b for b in ordered}
-    # Newest first: a parent kept only because a newer incremental needs it is reached later
-    # and then brings its own parents along (the chain is walked whole anyway).
+    # The chains of the backups a rule keeps, walked whole (a parent kept only because of its
+    # child adds no reasons of its own to its parents).
+    kept_by_rule = {b.id for b in ordered if reasons[b.id]}
     for backup in ordered:
-        if not reasons[backup.id] or backup.kind != "incremental":
+        if backup.id not in kept_by_rule or backup.kind != "incremental":
             continue
         child, seen = backup, {backup.id}
         while child.kind == "incremental" and child.parent in by_id and child.parent not in seen:
