@@ -11,19 +11,20 @@ import stat
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.backup.conftest import add_rows, dump, set_keys
 
 
-def created(cli, db: Path, *extra: str) -> dict:
+def created(cli, db: Path, *extra: str) -> Any:
     code, out, err = cli("backup", "create", "--db", str(db), "--json", *extra)
     assert code == 0, err
     return json.loads(out)
 
 
-def restored(cli, db: Path, backup_id: str, *extra: str) -> dict:
+def restored(cli, db: Path, backup_id: str, *extra: str) -> Any:
     code, out, err = cli("backup", "restore", backup_id, "--db", str(db), "--json", *extra)
     assert code == 0, err
     return json.loads(out)
