@@ -263,7 +263,7 @@ def test_hostile_archive_is_refused(cli, db, real_db, plant, message) -> None:
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 def test_truncated_archive(cli, db, folder, write_config, compression, cut) -> None:
     write_config(f"backup:\n    compression: {compression}\n")
-    code, out, _ = cli("backup", "create", "--db", str(db), "--json")
+    _, out, _ = cli("backup", "create", "--db", str(db), "--json")
     path = Path(json.loads(out)["path"])
     data = path.read_bytes()
     # Near the end: the last 5 bytes of a compressed stream, the last data byte of a plain tar
@@ -278,7 +278,7 @@ def test_truncated_archive(cli, db, folder, write_config, compression, cut) -> N
 def test_wrong_passphrase_is_refused(cli, db, folder, write_config, monkeypatch) -> None:
     write_config("backup:\n    encryption: age\n")
     monkeypatch.setenv("CCMGR_WATCH_BACKUP_PASSPHRASE", "right")
-    code, out, _ = cli("backup", "create", "--db", str(db), "--json")
+    _, out, _ = cli("backup", "create", "--db", str(db), "--json")
     path = Path(json.loads(out)["path"])
     path.rename(folder / path.name.replace(path.name[12:27], "20261120-000000"))
     (folder / "index.json").unlink()
