@@ -42,7 +42,7 @@ def backups(db: Path) -> list[dict[str, Any]]:
 def sound(db: Path) -> bool:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return bool(conn.execute("PRAGMA integrity_check").fetchone() == ("ok",))
     finally:
         conn.close()
 
