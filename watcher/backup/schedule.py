@@ -46,14 +46,14 @@ class BackupScheduleStatus(msgspec.Struct, kw_only=True):
     pruned: int = 0
 
 
-def _newest(folder: Path) -> datetime | None:
+def _newest(folder: Path) -> tuple[str, datetime] | None:
     from watcher.backup.catalog import list_backups
 
     entries = list_backups(folder)
-    return entries[-1].created() if entries else None
+    return (entries[-1].id, entries[-1].created()) if entries else None
 
 
-def _backup_now(db_path: Path, config: Config) -> tuple[str, int]:
+def _backup_now(db_path: Path, config: Config, now: datetime) -> tuple[str, int]:
     """One scheduled backup and prune (blocking: runs in a worker thread)."""
     from watcher.backup.catalog import settings_from
     from watcher.backup.create import create_backup
@@ -62,10 +62,11 @@ def _backup_now(db_path: Path, config: Config) -> tuple[str, int]:
 
     settings = settings_from(config)
     scopes = {k: v for k, v in resolve_scopes(None).items() if k == "global"}
-    entry = create_backup(db_path, settings, config_files=scopes)
+    entry = create_backup(db_path, settings, config_files=scopes, now=now)
     pruned = 0
     if not settings.policy.keeps_nothing():
-        pruned = sum(1 for d in prune_backups(settings) if d["action"] == "remove")
+        plan = prune_backups(settings, now=now)
+        pruned = sum(1 for d in plan if d["action"] == "remove")
     else:
         log.warning("backup.retention keeps nothing: scheduled pruning skipped")
     return entry.id, pruned
@@ -81,12 +82,14 @@ async def run_backup_schedule(
 ) -> None:
     """Make backups of ``db_path`` on the schedule of ``current_config().backup`` forever.
 
-    ``publish`` gets the status after every change (for the status file and ``status``).
+    ``publish`` gets a copy of the status after every change (for the status file and
+    ``status``); ``clock`` is the current time (tests pass their own).
     """
     from watcher.config.rules import backup_interval
     from watcher.config.scopes import backup_folder
 
     status = BackupScheduleStatus()
+    shown: BackupScheduleStatus | None = None
     retry_at: datetime | None = None
     while True:
         config = current_config()
@@ -94,25 +97,31 @@ async def run_backup_schedule(
         status.schedule = config.backup.schedule
         if interval is None or interval.nanoseconds <= 0:
             status.next_at = None
-            publish(status)
+            shown = _publish(publish, status, shown)
             await anyio.sleep(poll)
             continue
         every = timedelta(microseconds=interval.nanoseconds // 1000)
         newest = await anyio.to_thread.run_sync(_newest, backup_folder(config))
-        due = clock() if newest is None else newest + every
+        if newest is not None and status.last_result != "failed":
+            # The newest backup in the folder, whoever made it (a manual create counts).
+            status.last_id, status.last_at = newest[0], format_ts(newest[1])
+            status.last_result = "ok"
+        due = clock() if newest is None else newest[1] + every
         if retry_at is not None and status.last_result == "failed":
             due = max(due, retry_at)
         now = clock()
         if due > now:
             status.next_at = format_ts(due)
-            publish(status)
+            shown = _publish(publish, status, shown)
             await anyio.sleep(min((due - now).total_seconds(), poll))
             continue
         status.next_at = None
-        publish(status)
+        shown = _publish(publish, status, shown)
         log.info("scheduled backup of %s starting", db_path)
         try:
-            backup_id, pruned = await anyio.to_thread.run_sync(_backup_now, db_path, config)
+            backup_id, pruned = await anyio.to_thread.run_sync(
+                _backup_now, db_path, config, clock()
+            )
         except (CcmgrError, OSError, ValueError) as exc:
             _failed(status, str(exc), clock())
             log.warning("scheduled backup failed: %s", exc)
@@ -123,10 +132,22 @@ async def run_backup_schedule(
             log.exception("scheduled backup failed")
             retry_at = clock() + min(RETRY, every)
             continue
-        status.last_id, status.last_at = backup_id, format_ts(clock())
         status.last_result, status.last_error, status.pruned = "ok", None, pruned
         retry_at = None
         log.info("scheduled backup %s done; %d pruned", backup_id, pruned)
+
+
+def _publish(
+    publish: Callable[[BackupScheduleStatus], None],
+    status: BackupScheduleStatus,
+    shown: BackupScheduleStatus | None,
+) -> BackupScheduleStatus:
+    """Publish a copy of ``status`` if it differs from what was published last."""
+    if status == shown:
+        return status if shown is None else shown
+    copy = msgspec.structs.replace(status)
+    publish(copy)
+    return copy
 
 
 def _failed(status: BackupScheduleStatus, message: str, now: datetime) -> None:
