@@ -77,8 +77,10 @@ def test_full_backup_round_trip(cli, db: Path, folder: Path, write_config, compr
     add_rows(db, range(100, 105))
     touch_session(db, "s-1", "2026-11-21T00:00:00.000000Z", "changed")
     changed = dump(db)
-    report = restored(cli, db, entry["id"][:11])
+    report = restored(cli, db, entry["id"][:11], "--dry-run")
     assert report["changes"]["sessions"] == {"added": 0, "replaced": 1, "kept": 19, "removed": 5}
+    report = restored(cli, db, entry["id"][:11])
+    assert report["changes"]["sessions"] == {"before": 25, "after": 20}
     assert dump(db) == before
     rollback = Path(report["rollback"])
     assert rollback == db.with_name("data.db.rollback") and dump(rollback) == changed

@@ -289,11 +289,18 @@ def restore_backup(
         if only == "config":
             report["config"] = _config_plan(built, db_path, write=True)
             return report
-        report["changes"] = _compare(db_path, Path(built.database), only)
         if only is not None:
+            report["changes"] = _compare(db_path, Path(built.database), only)
             _merge(db_path, Path(built.database), only)
         else:
+            # Row by row comparison costs as much as the rest of a restore at a million
+            # events: --dry-run does it; a restore reports the counts before and after.
+            before = _counts(db_path)
             report["rollback"] = _swap(db_path, Path(built.database))
+            after = _counts(db_path)
+            report["changes"] = {
+                t: {"before": before.get(t, 0), "after": n} for t, n in after.items()
+            }
     log.info("restored backup %s into %s (%s)", target.id, db_path, report["mode"])
     return report
 
@@ -314,6 +321,16 @@ def _compare(db_path: Path, restored: Path, only: str | None) -> dict[str, dict[
         raise DataError(f"cannot compare with {db_path}: {exc}") from None
     finally:
         conn.close()
+
+
+def _counts(db_path: Path) -> dict[str, int]:
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        return {}
+    try:
+        with contextlib.closing(_open(db_path)) as conn:
+            return backup_sql.counts(conn)
+    except sqlite3.DatabaseError:
+        return {}  # not a ccmgr-watch database (yet): it is replaced all the same
 
 
 def _merge(db_path: Path, restored: Path, only: str) -> None:
