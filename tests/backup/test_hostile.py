@@ -291,3 +291,11 @@ def test_an_unreadable_archive_is_still_listed(cli, db, plant) -> None:
     code, out, _ = cli("backup", "list", "--db", str(db), "--json")
     (item,) = json.loads(out)
     assert code == 0 and item["readable"] is False and item["id"] == "20261120-000000"
+
+
+def test_prune_refuses_while_a_backup_cannot_be_read(cli, db, plant) -> None:
+    plant(b"garbage")
+    code, _, err = cli("backup", "prune", "--db", str(db))
+    assert code == 1 and "nothing is pruned" in err
+    code, out, _ = cli("backup", "list", "--db", str(db), "--json")
+    assert len(json.loads(out)) == 1

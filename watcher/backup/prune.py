@@ -49,6 +49,14 @@ def plan(settings: Settings, now: datetime | None = None) -> list[Decision]:
 
 
 def _plan(entries: list[Entry], settings: Settings, now: datetime | None) -> list[Decision]:
+    unreadable = [e.id for e in entries if not e.readable]
+    if unreadable:
+        # Without its manifest, a backup's parent is unknown: pruning could break its chain.
+        raise CcmgrError(
+            f"cannot read the manifest of {', '.join(unreadable)}: nothing is pruned",
+            hint="`ccmgr-watch backup list --identity FILE` (or with the passphrase set) "
+            "reads them into the index; or delete the damaged files",
+        )
     try:
         return plan_rotation([e.ref() for e in entries], settings.policy, (now or utcnow()))
     except EmptyPolicyError:
