@@ -113,3 +113,25 @@ async def test_a_failed_backup_is_reported_and_retried_later(tmp_path: Path) -> 
         assert len([s for s in h.statuses if s.last_result == "failed"]) == failures
         tg.cancel_scope.cancel()
     assert msgspec.json.decode(msgspec.json.encode(h.last()), type=BackupScheduleStatus)
+
+
+def test_describe_for_status() -> None:
+    from watcher.backup.schedule import describe
+
+    assert describe(None) == []
+    assert describe({"schedule": "off"}) == ["backups: off"]
+    ok = BackupScheduleStatus(
+        schedule="daily",
+        last_id="20261127-120000",
+        last_at="2026-11-27T12:00:00.000000Z",
+        last_result="ok",
+        next_at="2026-11-28T12:00:00.000000Z",
+    )
+    assert describe(msgspec.to_builtins(ok)) == [
+        "last backup: 20261127-120000 at 2026-11-27T12:00:00.000000Z",
+        "next backup: 2026-11-28T12:00:00.000000Z (schedule daily)",
+    ]
+    failed = msgspec.structs.replace(ok, last_result="failed", last_error="disk full")
+    assert describe(msgspec.to_builtins(failed))[0] == (
+        "last backup: failed at 2026-11-27T12:00:00.000000Z: disk full"
+    )
