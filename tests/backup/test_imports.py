@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ def loaded_after(argv: list[str]) -> tuple[int, list[str]]:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), check=False
     )
-    return done.returncode, eval(done.stderr.strip().splitlines()[-1])  # noqa: S307
+    return done.returncode, ast.literal_eval(done.stderr.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("argv", [["backup", "create"], ["backup", "list", "--json"]])
