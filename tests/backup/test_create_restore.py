@@ -366,3 +366,15 @@ def test_progress_only_on_a_terminal(db) -> None:
         check=False,
     )
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_automatic_backups_start_a_new_chain_every_seven(cli, db: Path) -> None:
+    kinds = [created(cli, db)["kind"] for _ in range(8)]
+    assert kinds == ["full"] + ["incremental"] * 6 + ["full"]
+    # An explicit --incremental extends a chain of any length.
+    for _ in range(7):
+        created(cli, db)
+    last = created(cli, db, "--incremental")
+    assert last["kind"] == "incremental"
+    # totals: what the chain restores
+    assert last["totals"] == {"sessions": 20, "events": 60}

@@ -177,10 +177,11 @@ def write_archive(
         with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             tar.copybufsize = _CHUNK
             body = msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n"
-            tar.addfile(_info(MANIFEST, len(body), manifest), io.BytesIO(body))
+            mtime = _mtime(manifest)
+            tar.addfile(_info(MANIFEST, len(body), mtime), io.BytesIO(body))
             for member in manifest.members:
                 with sources[member.name].open("rb") as handle:
-                    tar.addfile(_info(member.name, member.size, manifest), handle)
+                    tar.addfile(_info(member.name, member.size, mtime), handle)
         sink.close()
         if keys is not None:
             assert isinstance(raw, io.BytesIO)
@@ -193,15 +194,22 @@ def write_archive(
         raw.close()
 
 
-def _info(name: str, size: int, manifest: Manifest) -> tarfile.TarInfo:
+def _info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
     info.mode = FILE_MODE
-    with contextlib.suppress(ValueError):
-        from store.timefmt import parse_ts
-
-        info.mtime = int(parse_ts(manifest.created_at).timestamp())
+    info.mtime = mtime
     return info
+
+
+def _mtime(manifest: Manifest) -> int:
+    """The members' modification time: when the backup was taken."""
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(manifest.created_at.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
 
 
 # --- reading ------------------------------------------------------------------------------------

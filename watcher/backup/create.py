@@ -44,11 +44,13 @@ log = logging.getLogger("ccmgr_watch.backup")
 KINDS = ("auto", "full", "incremental")
 
 
-def choose_parent(entries: list[Entry], schema_version: int) -> Entry | None:
-    """The backup an automatic incremental builds on, or None when a full one is due.
+def choose_parent(
+    entries: list[Entry], schema_version: int, *, longest: int | None = FULL_EVERY
+) -> Entry | None:
+    """The backup an incremental builds on, or None when a full one is due.
 
     The newest backup, if its chain is complete and readable, its schema is the database's,
-    and the chain since its full backup is shorter than ``FULL_EVERY``.
+    and the chain since its full backup is shorter than ``longest`` (None: any length).
     """
     if not entries:
         return None
@@ -59,7 +61,7 @@ def choose_parent(entries: list[Entry], schema_version: int) -> Entry | None:
         return None
     if not all(e.readable for e in links) or newest.schema_version != schema_version:
         return None
-    return newest if len(links) < FULL_EVERY else None
+    return newest if longest is None or len(links) < longest else None
 
 
 def create_backup(
@@ -99,7 +101,9 @@ def create_backup(
             source.execute("PRAGMA busy_timeout = 5000")
             source.execute("PRAGMA query_only = ON")
             version = backup_sql.schema_version(source)
-            parent = None if kind == "full" else choose_parent(entries, version)
+            # An explicit --incremental extends a chain of any length.
+            longest = FULL_EVERY if kind == "auto" else None
+            parent = None if kind == "full" else choose_parent(entries, version, longest=longest)
             if kind == "incremental" and parent is None:
                 raise UsageError(
                     "no backup to build an incremental backup on (none yet, its chain is "
@@ -204,7 +208,7 @@ def _stage_incremental(
     encoder = msgspec.json.Encoder()
     backup_sql.begin_read(source)
     try:
-        marks = backup_sql.read_watermarks(source)
+        marks = backup_sql.read_watermarks(source, count_events=False)
         version = backup_sql.schema_version(source)
         cols = {t: backup_sql.columns(source, t) for t in backup_sql.TABLES}
         counts = {}
@@ -241,7 +245,11 @@ def _stage_incremental(
         ),
         base=base,
         counts=counts,
-        totals={"sessions": marks.sessions, "events": marks.events},
+        # Events as the chain restores them: the parent's plus the new ones (replay only adds).
+        totals={
+            "sessions": marks.sessions,
+            "events": parent.totals.get("events", 0) + counts["events"],
+        },
         columns=cols,
         members=[_member(staging, "sessions.jsonl"), _member(staging, "events.jsonl")],
     )
