@@ -378,3 +378,35 @@ def test_automatic_backups_start_a_new_chain_every_seven(cli, db: Path) -> None:
     assert last["kind"] == "incremental"
     # totals: what the chain restores
     assert last["totals"] == {"sessions": 20, "events": 60}
+
+
+def test_encryption_without_a_secret_is_refused_up_front(cli, db, folder, write_config, tmp_path):
+    write_config("backup:\n    encryption: age\n")
+    code, _, err = cli("backup", "create", "--db", str(db))
+    assert code == 3 and "no passphrase" in err and "CCMGR_WATCH_BACKUP_PASSPHRASE" in err
+    assert not folder.exists() or not [p for p in folder.iterdir() if p.name != ".lock"]
+    # A passphrase file that is gone matters only when new backups need it.
+    write_config(f"backup:\n    passphrase_file: {tmp_path / 'gone.txt'}\n")
+    assert created(cli, db)["kind"] == "full"
+
+
+def test_an_encrypted_backup_missing_from_the_index_says_which_key(
+    cli, db, folder, write_config, tmp_path, monkeypatch
+):
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    recipients = tmp_path / "recipients.txt"
+    recipients.write_text(f"{identity.to_public()}\n")
+    write_config(f"backup:\n    encryption: age\n    recipients_file: {recipients}\n")
+    entry = created(cli, db)
+    (folder / "index.json").unlink()
+    code, out, _ = cli("backup", "list", "--db", str(db), "--json")
+    assert json.loads(out)[0]["readable"] is False
+    code, _, err = cli("backup", "restore", entry["id"], "--db", str(db))
+    assert code == 4 and "--identity" in err
+    key = set_keys(tmp_path / "key.txt", str(identity))
+    code, out, _ = cli("backup", "list", "--db", str(db), "--json", "--identity", str(key))
+    assert json.loads(out)[0]["readable"] is True  # and back in the index
+    code, out, _ = cli("backup", "list", "--db", str(db), "--json")
+    assert json.loads(out)[0]["readable"] is True

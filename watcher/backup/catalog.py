@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from store.errors import DataError, UsageError
+from store.errors import ConfigError, DataError, UsageError
 from store.paths import FILE_MODE, ensure_private_dir
 from watcher.backup import archive, crypto
 from watcher.backup.rotation import BackupRef, Policy
@@ -60,13 +60,19 @@ def settings_from(config: Config, identities: list[str] | None = None) -> Settin
 
     b = config.backup
     keys = crypto.Keys(identities=list(identities or []))
-    if b.recipients_file:
+    if b.encryption == "age" and b.recipients_file:
         path = Path(b.recipients_file).expanduser()
         keys.recipients = crypto.load_recipients(path)
         keys.where = str(path)
-    if b.passphrase_file or b.encryption != "none" or not keys.recipients:
+    # The passphrase also opens older backups, whatever encryption is set now; a problem with
+    # it matters only when new backups need it.
+    needs_passphrase = b.encryption != "none" and not keys.recipients
+    try:
         keys.passphrase, where = crypto.load_passphrase(b.passphrase_file, b.passphrase_env)
         keys.where = keys.where or where
+    except ConfigError:
+        if needs_passphrase:
+            raise
     if not keys.identities and os.environ.get(crypto.IDENTITY_ENV):
         keys.identities = crypto.load_identities(Path(os.environ[crypto.IDENTITY_ENV]))
     r = b.retention

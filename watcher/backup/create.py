@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from store import backup_sql
-from store.errors import StoreError, UsageError
+from store.errors import ConfigError, StoreError, UsageError
 from store.paths import ensure_private_dir
 from store.timefmt import format_ts, utcnow
 from watcher import __version__
@@ -86,6 +86,14 @@ def create_backup(
             f"no database at {db_path}",
             hint="run `ccmgr-watch db migrate` or start the watcher to create it",
         )
+    encrypted = settings.encryption != "none"
+    if encrypted and not settings.keys.recipients and not settings.keys.passphrase:
+        raise ConfigError(
+            f"backup.encryption is {settings.encryption} but no passphrase is set "
+            f"({settings.keys.where or 'none'} is empty)",
+            hint="set backup.passphrase_file, $CCMGR_WATCH_BACKUP_PASSPHRASE or "
+            "backup.recipients_file (age public keys)",
+        )
     folder = settings.folder
     ensure_private_dir(folder)
     with folder_lock(folder):
@@ -114,6 +122,9 @@ def create_backup(
                 manifest = _stage_full(source, staging, config_files or {})
             else:
                 manifest = _stage_incremental(source, staging, parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         finally:
             source.close()
         crashpoint("create:staged")
@@ -125,18 +136,24 @@ def create_backup(
             note=note,
             database=str(db_path),
         )
-        encrypted = settings.encryption != "none"
         name = archive.file_name(backup_id, manifest.kind, settings.compression, encrypted)
         partial = folder / f"{TEMP_PREFIX}{name}"
         sources = {m.name: staging / m.name for m in manifest.members}
-        archive.write_archive(
-            partial,
-            manifest,
-            sources,
-            compression=settings.compression,
-            keys=settings.keys if encrypted else None,
-            progress=progress,
-        )
+        try:
+            archive.write_archive(
+                partial,
+                manifest,
+                sources,
+                compression=settings.compression,
+                keys=settings.keys if encrypted else None,
+                progress=progress,
+            )
+        except BaseException:
+            # A full disk, a bad key: leave no temporary files behind (a crash leaves them to
+            # the next create).
+            partial.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         crashpoint("create:written")
         final = folder / name
         partial.rename(final)

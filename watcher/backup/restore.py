@@ -72,6 +72,8 @@ def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
+    # A database from an archive is untrusted: no functions with side effects in its schema.
+    conn.execute("PRAGMA trusted_schema = OFF")
     return conn
 
 
@@ -107,6 +109,9 @@ def assemble(
 
     Raises DataError for any problem with the archives or the rebuilt database.
     """
+    if not target.readable:
+        # The index does not know it and the keys at hand cannot open it: say exactly why.
+        archive.read_manifest(settings.folder / target.file, settings.keys)
     links = chain(entries, target)
     manifests: list[archive.Manifest] = []
     base = workdir / "0"
