@@ -135,3 +135,30 @@ def test_describe_for_status() -> None:
     assert describe(msgspec.to_builtins(failed))[0] == (
         "last backup: failed at 2026-11-27T12:00:00.000000Z: disk full"
     )
+
+
+@pytest.mark.anyio
+async def test_shutdown_does_not_wait_for_a_backup_in_progress(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from watcher.backup import schedule
+
+    started, stopped = threading.Event(), threading.Event()
+
+    def slow_backup(db_path, config, now, stop: threading.Event) -> tuple[str, int]:
+        started.set()
+        stop.wait(30)  # a backup of a huge database, checking its stop flag
+        stopped.set()
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(schedule, "_backup_now", slow_backup)
+    h = Harness(db, tmp_path / "backups", "1h")
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(h.task())
+            while not started.is_set():
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    assert await anyio.to_thread.run_sync(stopped.wait, 5)

@@ -12,11 +12,14 @@ never stops the watcher.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ccmgr_watch.backup")
 
+T = TypeVar("T")
 POLL = 30.0
 RETRY = timedelta(minutes=10)
 
@@ -53,8 +57,51 @@ def _newest(folder: Path) -> tuple[str, datetime] | None:
     return (entries[-1].id, entries[-1].created()) if entries else None
 
 
-def _backup_now(db_path: Path, config: Config, now: datetime) -> tuple[str, int]:
-    """One scheduled backup and prune (blocking: runs in a worker thread)."""
+class _Stopped(Exception):
+    """The watcher is shutting down: the backup in progress gives up (its files are temporary)."""
+
+
+async def _in_daemon_thread(fn: Callable[[threading.Event], T]) -> T:
+    """``fn(stop)`` in a daemon thread; on cancellation ``stop`` is set and nobody waits.
+
+    anyio's worker threads are joined at exit, so a backup of a large database would hold up
+    the watcher's shutdown (which must take under two seconds); a daemon thread does not, and
+    ``fn`` gives up at its next check of ``stop``.
+    """
+    import anyio.from_thread
+    import anyio.lowlevel
+
+    stop = threading.Event()
+    done = anyio.Event()
+    outcome: list[Any] = []
+    token = anyio.lowlevel.current_token()
+
+    def work() -> None:
+        try:
+            outcome.append((True, fn(stop)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        # RuntimeError: the event loop is gone, nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=work, name="ccmgr-watch backup", daemon=True).start()
+    try:
+        await done.wait()
+    except BaseException:
+        stop.set()
+        raise
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result
+
+
+def _backup_now(
+    db_path: Path, config: Config, now: datetime, stop: threading.Event
+) -> tuple[str, int]:
+    """One scheduled backup and prune (blocking: runs in a daemon thread)."""
     from watcher.backup.catalog import settings_from
     from watcher.backup.create import create_backup
     from watcher.backup.prune import prune_backups
@@ -62,7 +109,14 @@ def _backup_now(db_path: Path, config: Config, now: datetime) -> tuple[str, int]
 
     settings = settings_from(config)
     scopes = {k: v for k, v in resolve_scopes(None).items() if k == "global"}
-    entry = create_backup(db_path, settings, config_files=scopes, now=now)
+
+    def check(_: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    entry = create_backup(db_path, settings, config_files=scopes, now=now, progress=check)
+    if stop.is_set():
+        raise _Stopped
     pruned = 0
     if not settings.policy.keeps_nothing():
         plan = prune_backups(settings, now=now)
@@ -119,8 +173,8 @@ async def run_backup_schedule(
         shown = _publish(publish, status, shown)
         log.info("scheduled backup of %s starting", db_path)
         try:
-            backup_id, pruned = await anyio.to_thread.run_sync(
-                _backup_now, db_path, config, clock()
+            backup_id, pruned = await _in_daemon_thread(
+                partial(_backup_now, db_path, config, clock())
             )
         except (CcmgrError, OSError, ValueError) as exc:
             _failed(status, str(exc), clock())
