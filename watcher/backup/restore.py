@@ -72,8 +72,6 @@ def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
-    # A database from an archive is untrusted: no functions with side effects in its schema.
-    conn.execute("PRAGMA trusted_schema = OFF")
     return conn
 
 
