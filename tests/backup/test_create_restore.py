@@ -410,3 +410,18 @@ def test_an_encrypted_backup_missing_from_the_index_says_which_key(
     assert json.loads(out)[0]["readable"] is True  # and back in the index
     code, out, _ = cli("backup", "list", "--db", str(db), "--json")
     assert json.loads(out)[0]["readable"] is True
+
+
+def test_a_listing_never_writes_the_index_while_a_create_holds_the_folder(cli, db, folder):
+    created(cli, db)
+    (folder / "index.json").unlink()
+    fd = os.open(folder / ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        code, out, _ = cli("backup", "list", "--db", str(db), "--json")
+        assert code == 0 and len(json.loads(out)) == 1
+        assert not (folder / "index.json").exists()
+    finally:
+        os.close(fd)
+    cli("backup", "list", "--db", str(db))
+    assert (folder / "index.json").exists()

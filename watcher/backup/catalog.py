@@ -212,9 +212,32 @@ def list_backups(folder: Path, keys: crypto.Keys | None = None) -> list[Entry]:
             )
     entries.sort(key=lambda e: e.id)
     if learned or len(index) != sum(1 for e in entries if e.readable):
-        with contextlib.suppress(OSError):
-            write_index(folder, entries)
+        _update_index(folder, entries)
     return entries
+
+
+def _update_index(folder: Path, entries: list[Entry]) -> None:
+    """Write what a listing learned, unless a create, delete or prune holds the folder (it
+    writes the index itself); a listing must never replace a newer index with an older one."""
+    try:
+        fd = os.open(
+            folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE
+        )
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        current = {e.file for e in entries}
+        # Entries another process indexed since we read the index, for files we saw.
+        merged = {e.file: e for e in entries}
+        for name, known in _read_index(folder).items():
+            if name in current and not merged[name].readable:
+                merged[name] = known
+        write_index(folder, list(merged.values()))
+    except OSError:
+        pass  # busy (BlockingIOError) or read-only: the index is only a cache
+    finally:
+        os.close(fd)
 
 
 def resolve(entries: list[Entry], wanted: str) -> Entry:
