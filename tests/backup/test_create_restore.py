@@ -425,3 +425,19 @@ def test_a_listing_never_writes_the_index_while_a_create_holds_the_folder(cli, d
         os.close(fd)
     cli("backup", "list", "--db", str(db))
     assert (folder / "index.json").exists()
+
+
+def test_progress_on_a_terminal(db: Path) -> None:
+    from tests.capture.tmuxenv import CCMGR_WATCH, clean_env
+
+    # `script` gives the command a pseudo-terminal, as a person's shell would.
+    command = f"{CCMGR_WATCH} backup create --db {db}"
+    result = subprocess.run(
+        ["script", "-q", "-e", "-c", command, "/dev/null"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "writing backup:" in result.stdout and "MB" in result.stdout

@@ -50,6 +50,7 @@ class Harness:
             self.statuses.append,
             poll=0.01,
             clock=lambda: self.now,
+            start_delay=0,
         )
 
 
@@ -162,3 +163,23 @@ async def test_shutdown_does_not_wait_for_a_backup_in_progress(
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
     assert await anyio.to_thread.run_sync(stopped.wait, 5)
+
+
+@pytest.mark.anyio
+async def test_a_backup_due_at_start_up_waits_a_minute(db: Path, tmp_path: Path) -> None:
+    h = Harness(db, tmp_path / "backups", "1h")
+    task = partial(
+        run_backup_schedule,
+        db,
+        lambda: h.config,
+        h.statuses.append,
+        poll=0.01,
+        clock=lambda: h.now,
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(task)
+        await h.until(lambda: h.statuses, "the first status")
+        assert h.last().next_at == "2026-11-27T12:01:00.000000Z" and h.ids() == []
+        h.now += timedelta(seconds=61)
+        await h.until(lambda: len(h.ids()) == 1, "the backup a minute later")
+        tg.cancel_scope.cancel()

@@ -35,6 +35,7 @@ log = logging.getLogger("ccmgr_watch.backup")
 
 T = TypeVar("T")
 POLL = 30.0
+START_DELAY = 60.0
 RETRY = timedelta(minutes=10)
 
 
@@ -133,11 +134,14 @@ async def run_backup_schedule(
     *,
     poll: float = POLL,
     clock: Callable[[], datetime] = utcnow,
+    start_delay: float = START_DELAY,
 ) -> None:
     """Make backups of ``db_path`` on the schedule of ``current_config().backup`` forever.
 
     ``publish`` gets a copy of the status after every change (for the status file and
-    ``status``); ``clock`` is the current time (tests pass their own).
+    ``status``); ``clock`` is the current time (tests pass their own). A backup due at start-up
+    waits ``start_delay`` seconds, so the watcher first catches up with tmux (and a watcher
+    that only runs for a moment makes none).
     """
     from watcher.config.rules import backup_interval
     from watcher.config.scopes import backup_folder
@@ -145,6 +149,7 @@ async def run_backup_schedule(
     status = BackupScheduleStatus()
     shown: BackupScheduleStatus | None = None
     retry_at: datetime | None = None
+    not_before = clock() + timedelta(seconds=start_delay)
     while True:
         config = current_config()
         interval = backup_interval(config.backup.schedule)
@@ -160,7 +165,7 @@ async def run_backup_schedule(
             # The newest backup in the folder, whoever made it (a manual create counts).
             status.last_id, status.last_at = newest[0], format_ts(newest[1])
             status.last_result = "ok"
-        due = clock() if newest is None else newest[1] + every
+        due = max(clock() if newest is None else newest[1] + every, not_before)
         if retry_at is not None and status.last_result == "failed":
             due = max(due, retry_at)
         now = clock()
