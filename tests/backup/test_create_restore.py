@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import shlex
 import os
 import sqlite3
 import stat
@@ -431,7 +432,7 @@ def test_progress_on_a_terminal(db: Path) -> None:
     from tests.capture.tmuxenv import CCMGR_WATCH, clean_env
 
     # `script` gives the command a pseudo-terminal, as a person's shell would.
-    command = f"{CCMGR_WATCH} backup create --db {db}"
+    command = shlex.join([CCMGR_WATCH, "backup", "create", "--db", str(db)])
     result = subprocess.run(
         ["script", "-q", "-e", "-c", command, "/dev/null"],
         capture_output=True,
