@@ -5,8 +5,8 @@ from __future__ import annotations
 import fcntl
 import io
 import json
-import shlex
 import os
+import shlex
 import sqlite3
 import stat
 import subprocess
