@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ccmgr_watch.backup")
 
 T = TypeVar("T")
-POLL = 30.0
+POLL = 5.0  # how soon a live edit of the schedule applies
+RELIST = timedelta(minutes=5)  # how soon a backup made by hand moves the next one
 START_DELAY = 60.0
 RETRY = timedelta(minutes=10)
 
@@ -150,6 +151,18 @@ async def run_backup_schedule(
     shown: BackupScheduleStatus | None = None
     retry_at: datetime | None = None
     not_before = clock() + timedelta(seconds=start_delay)
+    # What the folder held when last looked at, and for which config: a wake-up that finds
+    # the same config and nothing due costs a function call, not a folder scan.
+    newest: tuple[str, datetime] | None = None
+    listed_for: Config | None = None
+    listed_at: datetime | None = None
+
+    def due_at(every: timedelta, now: datetime) -> datetime:
+        due = max(now if newest is None else newest[1] + every, not_before)
+        if retry_at is not None and status.last_result == "failed":
+            due = max(due, retry_at)
+        return due
+
     while True:
         config = current_config()
         interval = backup_interval(config.backup.schedule)
@@ -160,15 +173,21 @@ async def run_backup_schedule(
             await anyio.sleep(poll)
             continue
         every = timedelta(microseconds=interval.nanoseconds // 1000)
-        newest = await anyio.to_thread.run_sync(_newest, backup_folder(config))
-        if newest is not None and status.last_result != "failed":
-            # The newest backup in the folder, whoever made it (a manual create counts).
-            status.last_id, status.last_at = newest[0], format_ts(newest[1])
-            status.last_result = "ok"
-        due = max(clock() if newest is None else newest[1] + every, not_before)
-        if retry_at is not None and status.last_result == "failed":
-            due = max(due, retry_at)
         now = clock()
+        if (
+            config is not listed_for
+            or listed_at is None
+            or now - listed_at >= RELIST
+            or due_at(every, now) <= now
+        ):
+            newest = await anyio.to_thread.run_sync(_newest, backup_folder(config))
+            listed_for, listed_at = config, now
+            if newest is not None and status.last_result != "failed":
+                # The newest backup in the folder, whoever made it (a manual create counts).
+                status.last_id, status.last_at = newest[0], format_ts(newest[1])
+                status.last_result = "ok"
+        now = clock()
+        due = due_at(every, now)
         if due > now:
             status.next_at = format_ts(due)
             shown = _publish(publish, status, shown)
