@@ -442,3 +442,11 @@ def test_progress_on_a_terminal(db: Path) -> None:
     )
     assert result.returncode == 0, result.stdout
     assert "writing backup:" in result.stdout and "MB" in result.stdout
+
+
+def test_config_restore_has_no_target_database(cli, db: Path, tmp_path: Path) -> None:
+    created(cli, db)
+    code, _, err = cli(
+        "backup", "restore", "latest", "--only", "config", "--to", str(tmp_path / "x")
+    )
+    assert code == 2 and "--to" in err

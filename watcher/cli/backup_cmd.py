@@ -246,6 +246,13 @@ def run_restore(args: argparse.Namespace) -> int:
     from watcher.backup.restore import restore_backup
     from watcher.cli.output import print_json
 
+    if args.to and args.only == "config":
+        from store.errors import UsageError
+
+        raise UsageError(
+            "--to names a database file; config files go back where they were",
+            hint="drop --to, or use --dry-run to see where they would go",
+        )
     settings = _settings(args)
     entries, target = _find(settings, args.backup_id)
     db_path = Path(args.to).expanduser().absolute() if args.to else _db(args).absolute()
