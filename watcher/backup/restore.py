@@ -282,16 +282,20 @@ def restore_backup(
             built = assemble(entries, target, settings, work, progress)
             report["chain"] = built.chain
             if only == "config":
-                report["config"] = _config_plan(built, db_path, write=False)
+                report["config"] = _config_plan(built, write=False)
             else:
                 report["changes"] = _compare(db_path, Path(built.database), only)
+        return report
+    if only == "config":
+        # The database is not touched: no lock, and a running watcher reloads the files.
+        with _workdir(None, target.id) as work:
+            built = assemble(entries, target, settings, work, progress)
+            report["chain"] = built.chain
+            report["config"] = _config_plan(built, write=True)
         return report
     with watcher_lock(db_path), _workdir(db_path, target.id) as work:
         built = assemble(entries, target, settings, work, progress)
         report["chain"] = built.chain
-        if only == "config":
-            report["config"] = _config_plan(built, db_path, write=True)
-            return report
         if only is not None:
             report["changes"] = _compare(db_path, Path(built.database), only)
             _merge(db_path, Path(built.database), only)
@@ -387,11 +391,10 @@ def _swap(db_path: Path, restored: Path) -> str | None:
     return str(rollback) if rollback else None
 
 
-def _config_plan(built: Assembled, db_path: Path, *, write: bool) -> list[dict[str, str]]:
+def _config_plan(built: Assembled, *, write: bool) -> list[dict[str, str]]:
     """The config files of the full backup and where they go back; written when ``write``."""
     from watcher.config.writer import atomic_write, backup_file
 
-    del db_path
     full = built.manifests[0]
     folder = Path(built.workdir) / "0"
     done = []
