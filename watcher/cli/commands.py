@@ -26,4 +26,5 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.session_cmd", ("session",)),
     ("watcher.cli.search_cmd", ("query", "session")),
     ("watcher.cli.config_cmd", ("config",)),
+    ("watcher.cli.backup_cmd", ("backup",)),
 ]

@@ -17,8 +17,8 @@ from watcher.config.validate import Issue, KeyPath
 _SCREENS: Final = ("dashboard", "sessions", "worktrees", "config", "help")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 SCHEDULES: Final = {"hourly": 3600 * SECOND, "daily": 86400 * SECOND, "weekly": 7 * 86400 * SECOND}
-COMPRESSIONS: Final = ("none", "gzip")
-ENCRYPTIONS: Final = ("none", "passphrase")
+COMPRESSIONS: Final = ("none", "gzip", "zstd")
+ENCRYPTIONS: Final = ("none", "age", "passphrase")
 
 
 class _Rules:
@@ -284,11 +284,17 @@ def _check_watch(r: _Rules, config: Config) -> None:
             f"invalid encryption: {b.encryption}",
             "one of " + ", ".join(ENCRYPTIONS),
         )
-    elif b.encryption == "passphrase" and not b.passphrase_file:
+    elif b.encryption == "passphrase" and not (b.passphrase_file or b.passphrase_env):
         r.add(
             ("backup", "passphrase_file"),
             "passphrase file is required when encryption is passphrase",
-            "point it at a 0600 file holding the passphrase",
+            "point it at a 0600 file holding the passphrase (or set passphrase_env)",
+        )
+    if b.passphrase_env and not b.passphrase_env.replace("_", "").isalnum():
+        r.add(
+            ("backup", "passphrase_env"),
+            f"invalid environment variable name: {b.passphrase_env}",
+            "e.g. CCMGR_WATCH_BACKUP_PASSPHRASE",
         )
     for field in msgspec.structs.fields(b.retention):
         if getattr(b.retention, field.name) < 0:

@@ -283,13 +283,18 @@ class BackupRetentionConfig(Section):
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 6
+    keep_hourly: int = 0
 
 
 class BackupConfig(Section):
     """Scheduled database backups.
 
     ``folder`` empty means ``$XDG_CONFIG_HOME/ccmgr-ultra/backups``. ``schedule`` is ``off``,
-    ``hourly``, ``daily``, ``weekly`` or a Go duration (at least ``1m``).
+    ``hourly``, ``daily``, ``weekly`` or a Go duration (at least ``1m``). ``encryption: age``
+    encrypts to the public keys in ``recipients_file`` when set (the watcher can then write
+    backups only the private key opens), else with the passphrase from ``passphrase_file`` or
+    the environment variable ``passphrase_env`` names (``""``: ``CCMGR_WATCH_BACKUP_PASSPHRASE``);
+    ``passphrase`` is age with a passphrase.
     """
 
     folder: str = ""
@@ -298,6 +303,8 @@ class BackupConfig(Section):
     encryption: str = "none"
     passphrase_file: str = ""
     retention: BackupRetentionConfig = msgspec.field(default_factory=BackupRetentionConfig)
+    recipients_file: str = ""
+    passphrase_env: str = ""
 
 
 class SearchConfig(Section):

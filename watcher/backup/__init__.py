@@ -1,0 +1,1 @@
+"""Backups: manifest archives (full and incremental), encryption, rotation, restore, schedule."""
