@@ -49,6 +49,7 @@ from watcher.writer import (
 )
 
 if TYPE_CHECKING:
+    from watcher.backup.schedule import BackupScheduleStatus
     from watcher.config.scopes import Effective
 
 __all__ = [
@@ -297,8 +298,12 @@ class Service:
         config_files: Mapping[Scope, Path] | None = None,
         settings: Callable[[Config], ServiceConfig] | None = None,
         config_error: str | None = None,
+        backup_config: Config | None = None,
     ) -> None:
         self.db_path = db_path
+        # Scheduled backups follow the effective config (live edits included); None: no backups.
+        self._backup_config = backup_config
+        self._backup_status: BackupScheduleStatus | None = None
         self.config = config or ServiceConfig()
         # Live reload: the config files to watch and how a loaded config becomes settings.
         self._config_files = dict(config_files) if config_files else None
@@ -398,6 +403,7 @@ class Service:
             "last_error_at": last_at or None,
             "flush_interval": self.config.flush_interval,
             "log_level": self.config.log_level,
+            "backup": msgspec.to_builtins(self._backup_status) if self._backup_status else None,
             "config_files": (
                 {scope: str(path) for scope, path in self._config_files.items()}
                 if self._config_files
@@ -470,6 +476,8 @@ class Service:
                     )
                     if self._config_files is not None and self._settings is not None:
                         intake.start_soon(self._watch_config, self._config_files)
+                    if self._backup_config is not None:
+                        intake.start_soon(self._run_backups)
                     self._apply_servers()
                     if self._stopping:
                         intake.cancel_scope.cancel()
@@ -670,11 +678,28 @@ class Service:
         except CcmgrError as exc:
             self._config_failed(exc.message)
             return
+        if self._backup_config is not None:
+            self._backup_config = effective.config
         if not effective.errors:  # else the errors follow (on_error): still in error
             if self._config_error is not None:
                 log.info("configuration is valid again")
             self._config_error = None
         log.info("configuration reloaded")
+        self._mark_dirty()
+
+    # -- scheduled backups --------------------------------------------------------------------
+
+    async def _run_backups(self) -> None:
+        from watcher.backup.schedule import run_backup_schedule
+
+        await run_backup_schedule(self.db_path, self._current_config, self._backup_published)
+
+    def _current_config(self) -> Config:
+        assert self._backup_config is not None
+        return self._backup_config
+
+    def _backup_published(self, status: BackupScheduleStatus) -> None:
+        self._backup_status = status
         self._mark_dirty()
 
     def _config_failed(self, message: str) -> None:

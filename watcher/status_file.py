@@ -60,3 +60,19 @@ def read_status(db_path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def backup_lines(status: dict[str, Any] | None) -> list[str]:
+    """The lines ``ccmgr-watch status`` prints for the status file's ``backup`` entry."""
+    if not status:
+        return []
+    if status.get("schedule") == "off" and not status.get("last_id"):
+        return ["backups: off"]
+    last = status.get("last_id") or "none yet"
+    result = status.get("last_result")
+    if result == "failed":
+        last = f"failed at {status.get('last_at')}: {status.get('last_error')}"
+    elif status.get("last_at"):
+        last += f" at {status.get('last_at')}"
+    upcoming = status.get("next_at") or ("off" if status.get("schedule") == "off" else "now")
+    return [f"last backup: {last}", f"next backup: {upcoming} (schedule {status.get('schedule')})"]

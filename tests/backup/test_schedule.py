@@ -117,7 +117,7 @@ async def test_a_failed_backup_is_reported_and_retried_later(tmp_path: Path) -> 
 
 
 def test_describe_for_status() -> None:
-    from watcher.backup.schedule import describe
+    from watcher.status_file import backup_lines as describe
 
     assert describe(None) == []
     assert describe({"schedule": "off"}) == ["backups: off"]

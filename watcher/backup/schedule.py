@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -231,19 +231,3 @@ def _publish(
 def _failed(status: BackupScheduleStatus, message: str, now: datetime) -> None:
     status.last_at = format_ts(now)
     status.last_result, status.last_error = "failed", message
-
-
-def describe(status: Mapping[str, Any] | None) -> list[str]:
-    """The lines ``ccmgr-watch status`` prints for the status file's ``backup`` entry."""
-    if not status:
-        return []
-    if status.get("schedule") == "off" and not status.get("last_id"):
-        return ["backups: off"]
-    last = status.get("last_id") or "none yet"
-    result = status.get("last_result")
-    if result == "failed":
-        last = f"failed at {status.get('last_at')}: {status.get('last_error')}"
-    elif status.get("last_at"):
-        last += f" at {status.get('last_at')}"
-    upcoming = status.get("next_at") or ("off" if status.get("schedule") == "off" else "now")
-    return [f"last backup: {last}", f"next backup: {upcoming} (schedule {status.get('schedule')})"]

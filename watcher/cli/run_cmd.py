@@ -177,6 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         config_files=config_files,
         settings=settings,
         config_error=config_error,
+        backup_config=config,
     )
     nice = args.nice if args.nice is not None else config.watcher.nice
     if nice:
@@ -327,5 +328,10 @@ def _print_status(path: Path, running: bool, pid: int | None, last: dict[str, An
         print(f"last error{past}{when}: {last['last_error']}")
     else:
         print("last error: -")
+    from watcher.status_file import backup_lines
+
+    backup = last.get("backup")
+    for line in backup_lines(backup if isinstance(backup, dict) else None):
+        print(line)
     if last.get("config_error"):
         print(f"config error (the last good settings stay in force): {last['config_error']}")
