@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from store.errors import CcmgrError, StoreError
-from store.query.compiler import RESULT_COLUMNS, CompiledQuery
+from store.query.compiler import (
+    FILTER_CAP,
+    RELEVANCE_WINDOW,
+    RESULT_COLUMNS,
+    SAMPLE_SIZE,
+    CompiledQuery,
+    Plan,
+)
 from store.values import Value
 
 DEFAULT_LIMIT = 20
@@ -275,27 +282,129 @@ def connect_reader_sync(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def statement_sync(
-    conn: sqlite3.Connection, compiled: CompiledQuery
-) -> tuple[str, tuple[Any, ...]]:
-    """The SQL and parameters to run for ``compiled``: its narrowed plan if the probe says so."""
-    narrowed = compiled.narrowed
-    if narrowed is None:
-        return compiled.sql, compiled.params
-    (matches,) = conn.execute(narrowed.matches_sql, narrowed.matches_params).fetchone()
-    limit = narrowed.candidate_limit(matches)
-    if limit > 0:
-        params = (*narrowed.candidates_params, limit)
-        (candidates,) = conn.execute(narrowed.candidates_sql, params).fetchone()
-        if candidates < limit:
-            return narrowed.sql, narrowed.params
-    return compiled.sql, compiled.params
+# --- the planner ----------------------------------------------------------------------------------
+#
+# Every plan of a query returns the same rows in the same order (property-tested); the planner
+# only decides which is cheapest, from bounded reads (never by counting every match): the newest
+# SAMPLE_SIZE full-text matches (how densely the words match: the rowids they span), and an
+# indexed filter's rows counted in its index up to FILTER_CAP. Costs are in microseconds per
+# unit of work, measured at 1 M sessions (docs/search.md); only their ratios matter.
+
+_COST_PROBE = 12.0  # one FTS5 lookup by rowid (order_walk, filter_first, filter_ranked)
+_COST_ROW = 1.5  # one session row read by rowid, or one full-text match streamed and looked up
+_COST_MATCH = 2.0  # fts_first: one match read as a set, looked up and sorted
+_COST_BM25 = 8.0  # bm25 of one hit
+
+# The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
+# 4+ letters would merge doclists on every row, so only the default plan may run.
+_PREFIXES_SQL = (
+    "SELECT count(*) FROM sqlite_master WHERE name = 'sessions_fts' "
+    "AND sql LIKE '%prefix = ''1 2 3 4 5 6 7 8''%'"
+)
+
+
+def choose_plan(
+    compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
+) -> Plan:
+    """The cheapest plan by the cost model, given the planner's reads (pure).
+
+    ``sample``: how many of the newest SAMPLE_SIZE matches there were, the lowest of their
+    rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
+    to FILTER_CAP, or None without one.
+    """
+    facts = compiled.facts
+    if facts is None or len(compiled.plans) == 1:
+        return compiled.plans[0]
+    found, lowest, top = sample
+    top = max(1, top or 1)
+    if found < SAMPLE_SIZE or lowest is None:
+        matches = float(found)  # the sample read every match
+    else:
+        matches = found * top / max(1, top - lowest + 1)
+    if facts.sample_negated:
+        matches = max(0.0, top - matches)
+    share = max(matches, 1.0) / top
+    few = candidates is not None and candidates < FILTER_CAP
+    # The filters' share of rows: known when the index holds few, else taken as "most".
+    filter_share = max(candidates or 0, 1) / top if few and candidates is not None else 1.0
+    needed = facts.needed
+    hits = matches * filter_share
+    cost: dict[str, float] = {}
+    budgets: dict[str, int] = {}
+    for plan in compiled.plans:
+        if plan.name == "fts_first":
+            cost[plan.name] = matches * _COST_MATCH
+        elif plan.name == "order_walk" and needed is not None:
+            # Twice the rows the estimate says hold a page (plus a margin): when the words
+            # cluster away from the top of the order (a name sort), the walk falls short and
+            # the exact fallback (fts_first) runs after it.
+            walked = min(top, 2 * needed / max(share * filter_share, 1 / top) + 64)
+            budgets[plan.name] = int(walked)
+            cost[plan.name] = walked * (_COST_ROW + filter_share * _COST_PROBE)
+        elif plan.name in ("filter_first", "filter_ranked") and few and candidates is not None:
+            cost[plan.name] = candidates * (_COST_ROW + _COST_PROBE) + hits * _COST_BM25 * (
+                plan.name == "filter_ranked"
+            )
+        elif plan.name == "newest_ranked":
+            wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
+            streamed = min(matches, wanted / filter_share)
+            cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25
+    if not cost:
+        return compiled.plans[0]
+    best = min(cost, key=lambda name: cost[name])
+    chosen = compiled.plan(best)
+    return chosen.with_budget(budgets[best]) if best in budgets else chosen
+
+
+_WALK_RETRY = 16  # a walk that falls short is tried once more, this many times longer
+_WALK_MAX = 65536  # ... but never past this many rows (the exact fallback is cheaper then)
+
+
+def retry_walk(plan: Plan, compiled: CompiledQuery) -> Plan:
+    """After a walk fell short (its filters keep fewer rows than estimated): a longer walk, or
+    the exact default plan when that would be too long."""
+    budget = plan.params[plan.walk_budget or 0] * _WALK_RETRY
+    if plan.walk_budget is None or budget > _WALK_MAX:
+        return compiled.plans[0]
+    return plan.with_budget(budget)
+
+
+def falls_short(plan: Plan, rows: int) -> bool:
+    """Whether ``plan`` (a bounded walk) may have missed rows: it did not fill its page."""
+    return plan.walk_budget is not None and (plan.params[-2] < 0 or rows < plan.params[-2])
+
+
+def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
+    """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
+    facts = compiled.facts
+    if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
+        return compiled.plans[0]
+    (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
+    if not prefixed:
+        return compiled.plans[0]
+    sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
+    candidates = None
+    if facts.candidates_sql is not None:
+        (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+    return choose_plan(compiled, sample, candidates)
+
+
+def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
+    """The rows of ``compiled``: the chosen plan, then the exact fallback if a walk fell short."""
+    plan = plan_sync(conn, compiled)
+    rows = conn.execute(plan.sql, plan.params).fetchall()
+    if falls_short(plan, len(rows)):
+        plan = retry_walk(plan, compiled)
+        rows = conn.execute(plan.sql, plan.params).fetchall()
+        if falls_short(plan, len(rows)):
+            rows = conn.execute(compiled.sql, compiled.params).fetchall()
+    return rows
 
 
 def search_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[SearchHit]:
     """Run a compiled search on a stdlib connection."""
     try:
-        rows = conn.execute(*statement_sync(conn, compiled)).fetchall()
+        rows = rows_sync(conn, compiled)
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
@@ -347,20 +456,29 @@ def rebuild_index_sync(conn: sqlite3.Connection) -> int:
 async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[SearchHit]:
     """Run a compiled search on a reader connection (choosing a plan as search_sync does)."""
     try:
-        sql, params = compiled.sql, compiled.params
-        narrowed = compiled.narrowed
-        if narrowed is not None:
-            async with conn.execute(narrowed.matches_sql, narrowed.matches_params) as cursor:
-                (matches,) = await cursor.fetchone() or (0,)
-            limit = narrowed.candidate_limit(matches)
-            if limit > 0:
-                count_params = (*narrowed.candidates_params, limit)
-                async with conn.execute(narrowed.candidates_sql, count_params) as cursor:
-                    (candidates,) = await cursor.fetchone() or (limit,)
-                if candidates < limit:
-                    sql, params = narrowed.sql, narrowed.params
-        async with conn.execute(sql, params) as cursor:
-            rows = await cursor.fetchall()
+        plan = compiled.plans[0]
+        facts = compiled.facts
+        if facts is not None and facts.sample_sql is not None and len(compiled.plans) > 1:
+            async with conn.execute(_PREFIXES_SQL) as cursor:
+                (prefixed,) = await cursor.fetchone() or (0,)
+            if prefixed:
+                async with conn.execute(facts.sample_sql, facts.sample_params) as cursor:
+                    sample = await cursor.fetchone() or (0, None, None)
+                candidates = None
+                if facts.candidates_sql is not None:
+                    params = facts.candidates_params
+                    async with conn.execute(facts.candidates_sql, params) as cursor:
+                        (candidates,) = await cursor.fetchone() or (FILTER_CAP,)
+                plan = choose_plan(compiled, (sample[0], sample[1], sample[2]), candidates)
+        async with conn.execute(plan.sql, plan.params) as cursor:
+            rows = list(await cursor.fetchall())
+        if falls_short(plan, len(rows)):
+            plan = retry_walk(plan, compiled)
+            async with conn.execute(plan.sql, plan.params) as cursor:
+                rows = list(await cursor.fetchall())
+            if falls_short(plan, len(rows)):
+                async with conn.execute(compiled.sql, compiled.params) as cursor:
+                    rows = list(await cursor.fetchall())
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
