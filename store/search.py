@@ -329,18 +329,26 @@ def choose_plan(
     filter_share = max(candidates or 0, 1) / top if few and candidates is not None else 1.0
     needed = facts.needed
     hits = matches * filter_share
+    # Reading the matches as a set costs about their count times the phrases FTS5 intersects
+    # or unites (an AND of two dense words reads both doclists, however few rows both hold).
+    phrases = max(1, (facts.sample_params[0].count('"') if facts.sample_params else 2) // 2)
+    fts_cost = matches * _COST_MATCH * phrases
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
+    retries: dict[str, int] = {}
     for plan in compiled.plans:
         if plan.name == "fts_first":
-            cost[plan.name] = matches * _COST_MATCH
+            cost[plan.name] = fts_cost
         elif plan.name == "order_walk" and needed is not None:
             # Twice the rows the estimate says hold a page (plus a margin): when the words
             # cluster away from the top of the order (a name sort), the walk falls short and
             # the exact fallback (fts_first) runs after it.
-            walked = min(top, 2 * needed / max(share * filter_share, 1 / top) + 64)
+            per_row = _COST_ROW + filter_share * _COST_PROBE * phrases
+            walked = min(top, 1.5 * needed / max(share * filter_share, 1 / top) + 32)
             budgets[plan.name] = int(walked)
-            cost[plan.name] = walked * (_COST_ROW + filter_share * _COST_PROBE)
+            # The retry may cost as much as reading the matches would have (never more).
+            retries[plan.name] = int(min(walked * _WALK_RETRY, fts_cost / per_row))
+            cost[plan.name] = walked * per_row
         elif plan.name in ("filter_first", "filter_ranked") and few and candidates is not None:
             cost[plan.name] = candidates * (_COST_ROW + _COST_PROBE) + hits * _COST_BM25 * (
                 plan.name == "filter_ranked"
@@ -353,20 +361,18 @@ def choose_plan(
         return compiled.plans[0]
     best = min(cost, key=lambda name: cost[name])
     chosen = compiled.plan(best)
-    return chosen.with_budget(budgets[best]) if best in budgets else chosen
+    return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
 
 
-_WALK_RETRY = 16  # a walk that falls short is tried once more, this many times longer
-_WALK_MAX = 65536  # ... but never past this many rows (the exact fallback is cheaper then)
+_WALK_RETRY = 16  # a walk that falls short may be tried once more, this many times longer
 
 
 def retry_walk(plan: Plan, compiled: CompiledQuery) -> Plan:
-    """After a walk fell short (its filters keep fewer rows than estimated): a longer walk, or
-    the exact default plan when that would be too long."""
-    budget = plan.params[plan.walk_budget or 0] * _WALK_RETRY
-    if plan.walk_budget is None or budget > _WALK_MAX:
+    """After a walk fell short (the words or filters keep fewer rows near the top of the sort
+    order than estimated): the longer walk the planner allowed, or the exact default plan."""
+    if plan.walk_budget is None or plan.retry <= plan.params[plan.walk_budget]:
         return compiled.plans[0]
-    return plan.with_budget(budget)
+    return plan.with_budget(plan.retry)
 
 
 def falls_short(plan: Plan, rows: int) -> bool:

@@ -51,8 +51,8 @@ _ORDER: Final = {
 }
 
 
-RELEVANCE_WINDOW: Final = 1000
-"""Relevance ranks (bm25) the this-many most recently recorded matches; older ones follow."""
+RELEVANCE_WINDOW: Final = 500
+"""Relevance ranks (bm25) this many of the most recently recorded matches; older ones follow."""
 FILTER_CAP: Final = 2048
 """Most candidates the filter-first plan reads from a filter's index (planner's capped count)."""
 SAMPLE_SIZE: Final = 256
@@ -80,29 +80,36 @@ class Plan(Value):
     """One way to run a query: every plan of a query returns the same rows in the same order.
 
     ``walk_budget``: for ``order_walk``, which reads only the first rows of the sort order,
-    the index of the parameter that bounds how many (the planner sets it). Such a plan is
-    exact only when it fills the page; store.search runs ``fts_first`` when it does not.
+    the index of the parameter that bounds how many (the planner sets it, and ``retry``: how
+    many rows a second, longer walk may read). Such a plan is exact only when it fills the
+    page; store.search otherwise retries it once, longer, or runs the default plan.
     """
 
-    __match_args__ = ("name", "sql", "params", "walk_budget")
+    __match_args__ = ("name", "sql", "params", "walk_budget", "retry")
     __slots__ = __match_args__
     name: PlanName
     sql: str
     params: tuple[Any, ...]
     walk_budget: int | None
+    retry: int
 
     def __init__(
-        self, name: PlanName, sql: str, params: tuple[Any, ...], walk_budget: int | None = None
+        self,
+        name: PlanName,
+        sql: str,
+        params: tuple[Any, ...],
+        walk_budget: int | None = None,
+        retry: int = 0,
     ) -> None:
-        super().__init__(name, sql, params, walk_budget)
+        super().__init__(name, sql, params, walk_budget, retry)
 
-    def with_budget(self, rows: int) -> Plan:
-        """This walk, reading at most ``rows`` rows of the sort order."""
+    def with_budget(self, rows: int, retry: int = 0) -> Plan:
+        """This walk, reading at most ``rows`` rows of the sort order (then ``retry``)."""
         if self.walk_budget is None:
             return self
         params = list(self.params)
         params[self.walk_budget] = rows
-        return Plan(self.name, self.sql, tuple(params), self.walk_budget)
+        return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry)
 
 
 class PlanFacts(Value):
