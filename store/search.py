@@ -303,59 +303,89 @@ _PREFIXES_SQL = (
 )
 
 
+class _Estimate:
+    """What the planner's reads say: matches of the words, their share of all rows, the
+    filters' share (1 when unknown), and how many rows a walk should read to fill the page."""
+
+    def __init__(
+        self,
+        compiled: CompiledQuery,
+        sample: tuple[int, int | None, int | None],
+        candidates: int | None,
+    ) -> None:
+        facts = compiled.facts
+        found, lowest, top = sample
+        self.top = max(1, top or 1)
+        if found < SAMPLE_SIZE or lowest is None:
+            matches = float(found)  # the sample read every match
+        else:
+            matches = found * self.top / max(1, self.top - lowest + 1)
+        if facts is not None and facts.sample_negated:
+            matches = max(0.0, self.top - matches)
+        self.matches = matches
+        self.share = max(matches, 1.0) / self.top
+        self.few = candidates is not None and candidates < FILTER_CAP
+        self.candidates = candidates or 0
+        # The filters' share of rows: known when the index holds few, else taken as "most".
+        self.filter_share = max(self.candidates, 1) / self.top if self.few else 1.0
+        self.needed = None if facts is None else facts.needed
+        # Reading the matches as a set costs about their count times the phrases FTS5
+        # intersects or unites (an AND of two dense words reads both doclists).
+        text = facts.sample_params[0] if facts is not None and facts.sample_params else '""'
+        self.phrases = max(1, str(text).count('"') // 2)
+        self.fts_cost = matches * _COST_MATCH * self.phrases
+        density = max(self.share * self.filter_share, 1 / self.top)
+        # One and a half times the rows the estimate says hold a page, plus a margin.
+        self.walk = int(min(self.top, 1.5 * (self.needed or 0) / density + 32))
+
+
 def choose_plan(
-    compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None],
+    candidates: int | None,
+    span: tuple[int | None, int | None] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
     ``sample``: how many of the newest SAMPLE_SIZE matches there were, the lowest of their
     rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
-    to FILTER_CAP, or None without one.
+    to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
+    rows a walk would read (None: not read).
     """
-    facts = compiled.facts
-    if facts is None or len(compiled.plans) == 1:
+    if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
-    found, lowest, top = sample
-    top = max(1, top or 1)
-    if found < SAMPLE_SIZE or lowest is None:
-        matches = float(found)  # the sample read every match
-    else:
-        matches = found * top / max(1, top - lowest + 1)
-    if facts.sample_negated:
-        matches = max(0.0, top - matches)
-    share = max(matches, 1.0) / top
-    few = candidates is not None and candidates < FILTER_CAP
-    # The filters' share of rows: known when the index holds few, else taken as "most".
-    filter_share = max(candidates or 0, 1) / top if few and candidates is not None else 1.0
-    needed = facts.needed
-    hits = matches * filter_share
-    # Reading the matches as a set costs about their count times the phrases FTS5 intersects
-    # or unites (an AND of two dense words reads both doclists, however few rows both hold).
-    phrases = max(1, (facts.sample_params[0].count('"') if facts.sample_params else 2) // 2)
-    fts_cost = matches * _COST_MATCH * phrases
+    est = _Estimate(compiled, sample, candidates)
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
     for plan in compiled.plans:
         if plan.name == "fts_first":
-            cost[plan.name] = fts_cost
-        elif plan.name == "order_walk" and needed is not None:
-            # Twice the rows the estimate says hold a page (plus a margin): when the words
-            # cluster away from the top of the order (a name sort), the walk falls short and
-            # the exact fallback (fts_first) runs after it.
-            per_row = _COST_ROW + filter_share * _COST_PROBE * phrases
-            walked = min(top, 1.5 * needed / max(share * filter_share, 1 / top) + 32)
-            budgets[plan.name] = int(walked)
-            # The retry may cost as much as reading the matches would have (never more).
-            retries[plan.name] = int(min(walked * _WALK_RETRY, fts_cost / per_row))
-            cost[plan.name] = walked * per_row
-        elif plan.name in ("filter_first", "filter_ranked") and few and candidates is not None:
-            cost[plan.name] = candidates * (_COST_ROW + _COST_PROBE) + hits * _COST_BM25 * (
+            cost[plan.name] = est.fts_cost
+        elif plan.name in ("order_walk", "order_range") and est.needed is not None:
+            if plan.name == "order_walk":
+                per_row = _COST_ROW + est.filter_share * _COST_PROBE * est.phrases
+                fixed = 0.0
+            elif span is not None and span[0] is not None and span[1] is not None:
+                # The matches within the walked rows' rowid range, read once.
+                fraction = (span[1] - span[0] + 1) / est.top
+                per_row = 2 * _COST_ROW
+                fixed = est.matches * fraction * _COST_MATCH * est.phrases
+            else:
+                continue
+            budgets[plan.name] = est.walk
+            # A retry may cost as much as reading the matches would have (never more).
+            retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
+            cost[plan.name] = est.walk * per_row + fixed
+        elif plan.name in ("filter_first", "filter_ranked") and est.few:
+            scoring = est.matches * est.filter_share * _COST_BM25
+            cost[plan.name] = est.candidates * (_COST_ROW + _COST_PROBE) + scoring * (
                 plan.name == "filter_ranked"
             )
         elif plan.name == "newest_ranked":
+            hits = est.matches * est.filter_share
+            needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
-            streamed = min(matches, wanted / filter_share)
+            streamed = min(est.matches, wanted / est.filter_share)
             cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25
     if not cost:
         return compiled.plans[0]
@@ -364,15 +394,25 @@ def choose_plan(
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
 
 
-_WALK_RETRY = 16  # a walk that falls short may be tried once more, this many times longer
+def walk_rows(
+    compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
+) -> int:
+    """How many rows of the sort order a walk would read (what the span is read over)."""
+    return _Estimate(compiled, sample, candidates).walk
 
 
-def retry_walk(plan: Plan, compiled: CompiledQuery) -> Plan:
-    """After a walk fell short (the words or filters keep fewer rows near the top of the sort
-    order than estimated): the longer walk the planner allowed, or the exact default plan."""
-    if plan.walk_budget is None or plan.retry <= plan.params[plan.walk_budget]:
+def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
+    """After a walk fell short (the words or filters are sparser near the top of the sort
+    order than estimated): a walk long enough at the density it saw, if the planner's bound
+    allows it, else the exact default plan."""
+    if plan.walk_budget is None:
         return compiled.plans[0]
-    return plan.with_budget(plan.retry)
+    walked = plan.params[plan.walk_budget]
+    needed = max(1, plan.params[-2]) + plan.params[-1]
+    longer = int(walked * needed / max(found, 0.5) * 1.5) + 32
+    if longer > plan.retry:
+        return compiled.plans[0]
+    return plan.with_budget(longer)
 
 
 def falls_short(plan: Plan, rows: int) -> bool:
@@ -392,7 +432,11 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     candidates = None
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-    return choose_plan(compiled, sample, candidates)
+    span = None
+    if facts.span_sql is not None:
+        rows = walk_rows(compiled, sample, candidates)
+        span = conn.execute(facts.span_sql, (rows,)).fetchone()
+    return choose_plan(compiled, sample, candidates, span)
 
 
 def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
@@ -400,7 +444,7 @@ def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     plan = plan_sync(conn, compiled)
     rows = conn.execute(plan.sql, plan.params).fetchall()
     if falls_short(plan, len(rows)):
-        plan = retry_walk(plan, compiled)
+        plan = retry_walk(plan, compiled, len(rows))
         rows = conn.execute(plan.sql, plan.params).fetchall()
         if falls_short(plan, len(rows)):
             rows = conn.execute(compiled.sql, compiled.params).fetchall()
@@ -475,11 +519,18 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
                     params = facts.candidates_params
                     async with conn.execute(facts.candidates_sql, params) as cursor:
                         (candidates,) = await cursor.fetchone() or (FILTER_CAP,)
-                plan = choose_plan(compiled, (sample[0], sample[1], sample[2]), candidates)
+                found = (sample[0], sample[1], sample[2])
+                span = None
+                if facts.span_sql is not None:
+                    rows_walked = (walk_rows(compiled, found, candidates),)
+                    async with conn.execute(facts.span_sql, rows_walked) as cursor:
+                        low_high = await cursor.fetchone()
+                    span = (low_high[0], low_high[1]) if low_high is not None else None
+                plan = choose_plan(compiled, found, candidates, span)
         async with conn.execute(plan.sql, plan.params) as cursor:
             rows = list(await cursor.fetchall())
         if falls_short(plan, len(rows)):
-            plan = retry_walk(plan, compiled)
+            plan = retry_walk(plan, compiled, len(rows))
             async with conn.execute(plan.sql, plan.params) as cursor:
                 rows = list(await cursor.fetchall())
             if falls_short(plan, len(rows)):

@@ -44,6 +44,13 @@ _FTS_PROBE: Final = (
     f"AND {FTS_TABLE}.rowid = sessions.rowid)"
 )
 _FTS_NOT_PROBE: Final = "NOT " + _FTS_PROBE
+# The matches whose rowids lie within the walked rows' (order_range): one FTS5 pass over that
+# slice of each doclist, which is short when recent sessions have recent rowids.
+_FTS_RANGED: Final = (
+    f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid "
+    f"BETWEEN (SELECT min(rid) FROM walk) AND (SELECT max(rid) FROM walk))"
+)
+_FTS_NOT_RANGED: Final = _FTS_RANGED.replace("sessions.rowid IN", "sessions.rowid NOT IN", 1)
 _ORDER: Final = {
     "recent": "sessions.last_access DESC, sessions.rowid DESC",
     "created": "sessions.created_at DESC, sessions.rowid DESC",
@@ -60,7 +67,9 @@ SAMPLE_SIZE: Final = 256
 INDEXED_PREFIX_MAX: Final = 8
 """The longest prefix the FTS index holds (migration 003: ``prefix='1 2 3 4 5 6 7 8'``)."""
 
-PlanName = Literal["fts_first", "order_walk", "filter_first", "newest_ranked", "filter_ranked"]
+PlanName = Literal[
+    "fts_first", "order_walk", "order_range", "filter_first", "newest_ranked", "filter_ranked"
+]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
 _ORDER_INDEX: Final = {
@@ -120,7 +129,8 @@ class PlanFacts(Value):
     merge in full just to sample). ``sample_negated``: the sample is of the negated words (the
     query has no positive ones). ``candidates_sql``: how many rows an indexed filter picks out,
     counted in the index up to :data:`FILTER_CAP` (None without such a filter). ``needed``:
-    limit + offset (None: every row).
+    limit + offset (None: every row). ``span_sql``: the rowid range of the first rows (a
+    parameter) of the sort order, for the walks.
     """
 
     __match_args__ = (
@@ -130,6 +140,7 @@ class PlanFacts(Value):
         "candidates_sql",
         "candidates_params",
         "needed",
+        "span_sql",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -138,6 +149,7 @@ class PlanFacts(Value):
     candidates_sql: str | None
     candidates_params: tuple[Any, ...]
     needed: int | None
+    span_sql: str | None
 
     def __init__(
         self,
@@ -147,9 +159,16 @@ class PlanFacts(Value):
         candidates_sql: str | None,
         candidates_params: tuple[Any, ...],
         needed: int | None,
+        span_sql: str | None = None,
     ) -> None:
         super().__init__(
-            sample_sql, sample_params, sample_negated, candidates_sql, candidates_params, needed
+            sample_sql,
+            sample_params,
+            sample_negated,
+            candidates_sql,
+            candidates_params,
+            needed,
+            span_sql,
         )
 
 
@@ -323,7 +342,12 @@ def _leaf_sql(node: Node, params: list[Any]) -> str:
 
 
 def _sql(
-    node: _Simple, params: list[Any], *, ranked_join: bool = False, probe: bool = False
+    node: _Simple,
+    params: list[Any],
+    *,
+    ranked_join: bool = False,
+    probe: bool = False,
+    ranged: bool = False,
 ) -> str:
     """A WHERE expression for ``node`` that is never NULL.
 
@@ -332,8 +356,16 @@ def _sql(
     ``probe``: the rows come from an index walk (a sort order or a selective filter), so each
     full-text part tests the row by its rowid (one FTS5 lookup a row) instead of reading every
     match as a set; those tests come after the plain filters, which are cheaper.
+    ``ranged``: the rows come from the ``walk`` CTE; each full-text part reads only the matches
+    within the walked rowids' range, as a set.
     """
-    fts_in, fts_not_in = (_FTS_PROBE, _FTS_NOT_PROBE) if probe else (_FTS_IN, _FTS_NOT_IN)
+    fts_in, fts_not_in = (
+        (_FTS_PROBE, _FTS_NOT_PROBE)
+        if probe
+        else (_FTS_RANGED, _FTS_NOT_RANGED)
+        if ranged
+        else (_FTS_IN, _FTS_NOT_IN)
+    )
     if isinstance(node, _Const):
         return "1" if node.value else "0"
     whole = _fts(node)
@@ -347,7 +379,7 @@ def _sql(
         if inner is not None:
             params.append(inner)
             return fts_not_in
-        return f"NOT ({_sql(node.child, params, probe=probe)})"
+        return f"NOT ({_sql(node.child, params, probe=probe, ranged=ranged)})"
     if isinstance(node, And):
         positive, negative = _split_and(node.children)
         text_parts: list[str] = []
@@ -365,7 +397,7 @@ def _sql(
         for child in node.children:
             if _is_fts_conjunct(child):
                 continue
-            parts.append(_sql(child, params, probe=probe))
+            parts.append(_sql(child, params, probe=probe, ranged=ranged))
         if probe:
             parts.extend(text_parts)
             params.extend(text_params)
@@ -376,7 +408,9 @@ def _sql(
         if texts:
             params.append(" OR ".join(f"({t})" for t in texts))
             parts.append(fts_in)
-        parts.extend(_sql(c, params, probe=probe) for c in node.children if _fts(c) is None)
+        parts.extend(
+            _sql(c, params, probe=probe, ranged=ranged) for c in node.children if _fts(c) is None
+        )
         return "(" + " OR ".join(parts) + ")"
     return _leaf_sql(node, params)
 
@@ -504,6 +538,25 @@ def _walk_sql(select: str, where: str, sort: str) -> str:
     )
 
 
+def _range_sql(select: str, where: str, sort: str) -> str:
+    """Like :func:`_walk_sql`, but the walked rows are tested against the full-text matches
+    within their rowid range, read once as a set (no lookup per row)."""
+    return (
+        f"WITH walk (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?) "
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN (SELECT rid FROM walk) "
+        f"AND {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
+def span_sql(sort: str) -> str:
+    """The lowest and highest rowid among the first rows (a parameter) of a sort order."""
+    return (
+        f"SELECT min(rid), max(rid) FROM (SELECT sessions.rowid AS rid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?)"
+    )
+
+
 def _windowed_sql(hits: str) -> str:
     """Rank ``hits`` (rid, score, last_access: matches that pass every filter) by relevance.
 
@@ -565,6 +618,7 @@ def compile_query(
             candidates_sql,
             candidates_params,
             needed,
+            span_sql(order_sort) if rank is None and needed is not None else None,
         )
     if rank is None:
         params: list[Any] = []
@@ -590,6 +644,16 @@ def compile_query(
                         "order_walk",
                         _walk_sql(_SELECT, probe_where, order_sort),
                         (4 * needed, *probe_params, *page),
+                        walk_budget=0,
+                    )
+                )
+                range_params: list[Any] = []
+                range_where = _sql(node, range_params, ranged=True)
+                plans.append(
+                    Plan(
+                        "order_range",
+                        _range_sql(_SELECT, range_where, order_sort),
+                        (4 * needed, *range_params, *page),
                         walk_budget=0,
                     )
                 )
