@@ -397,8 +397,11 @@ def choose_plan(
 def walk_rows(
     compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
 ) -> int:
-    """How many rows of the sort order a walk would read (what the span is read over)."""
-    return _Estimate(compiled, sample, candidates).walk
+    """How many rows of the sort order a walk would read (what the span is read over), or 0
+    when even reading them would cost more than reading the matches (then no walk can win and
+    the span is not read: it would cost as much as the walk)."""
+    est = _Estimate(compiled, sample, candidates)
+    return est.walk if est.walk * 2 * _COST_ROW < est.fts_cost else 0
 
 
 def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
@@ -433,8 +436,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
     span = None
-    if facts.span_sql is not None:
-        rows = walk_rows(compiled, sample, candidates)
+    rows = walk_rows(compiled, sample, candidates)
+    if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     return choose_plan(compiled, sample, candidates, span)
 
@@ -521,8 +524,8 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
                         (candidates,) = await cursor.fetchone() or (FILTER_CAP,)
                 found = (sample[0], sample[1], sample[2])
                 span = None
-                if facts.span_sql is not None:
-                    rows_walked = (walk_rows(compiled, found, candidates),)
+                rows_walked = (walk_rows(compiled, found, candidates),)
+                if facts.span_sql is not None and rows_walked[0] > 0:
                     async with conn.execute(facts.span_sql, rows_walked) as cursor:
                         low_high = await cursor.fetchone()
                     span = (low_high[0], low_high[1]) if low_high is not None else None

@@ -623,14 +623,10 @@ def compile_query(
     if rank is None:
         params: list[Any] = []
         where = _sql(node, params)
-        # fts_first: every result matches the query's full-text part, read once as a set;
-        # NOT INDEXED keeps SQLite from driving the query from a filter's index instead (its
-        # statistics hold averages: a project in 30 % of sessions looks as selective as one
-        # with 5) and testing each row against that set. Rows are still found by rowid.
-        hint = " NOT INDEXED" if sample is not None and not sample[1] else ""
+        # fts_first: the full-text part read once as a set (SQLite picks the join order).
         default = Plan(
             "fts_first",
-            f"SELECT {_SELECT} FROM sessions{hint} WHERE {where} "
+            f"SELECT {_SELECT} FROM sessions WHERE {where} "
             f"ORDER BY {_ORDER[order_sort]} LIMIT ? OFFSET ?",
             (*params, *page),
         )
