@@ -442,6 +442,15 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     return choose_plan(compiled, sample, candidates, span)
 
 
+def statement_sync(
+    conn: sqlite3.Connection, compiled: CompiledQuery
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and parameters of the plan :func:`plan_sync` chooses (without a walk's
+    fallback: run queries with :func:`rows_sync` or :func:`search_sync`)."""
+    plan = plan_sync(conn, compiled)
+    return plan.sql, plan.params
+
+
 def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     """The rows of ``compiled``: the chosen plan, then the exact fallback if a walk fell short."""
     plan = plan_sync(conn, compiled)
