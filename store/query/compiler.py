@@ -9,12 +9,15 @@ quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is se
 obeyed; everything else is a bound parameter.
 
 Ranking (``relevance``, only when the query has words): bm25 over the words that are not negated,
-name weighted highest, then the most recent first. The scores come from one pass over the index,
-a sub-select that is always the outer loop (MATERIALIZED, or flattened under a CROSS JOIN, which
-fixes the join order), so the index is never probed once per row. When that pass is exactly the
-query's top-level full-text part it is also that part's filter: with other filters, bm25 is
-computed only for the matches that pass them; with words alone, only the matches that can reach
-the page (by score) are looked up in ``sessions``.
+name weighted highest, then the most recent first, among the RELEVANCE_WINDOW most recently
+recorded matches (older matches follow, most recent first): FTS5 streams the matches newest first
+and the stream stops once the window is full, so a word in half of all sessions is not scored a
+million times.
+
+Each query compiles to a default plan and the alternatives the planner in store.search may choose
+instead (one function shape each: fts_first, order_walk, order_range, filter_first,
+newest_ranked, filter_ranked; docs/search.md). All plans of a query return the same rows in the
+same order.
 """
 
 from __future__ import annotations
