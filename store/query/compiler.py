@@ -1,9 +1,11 @@
 """The query compiler: a syntax tree in, one parameterised SQL statement out.
 
-Pure. Every full-text part becomes ``sessions.rowid IN (SELECT rowid FROM sessions_fts WHERE
-sessions_fts MATCH ?)``: joining the FTS table with ordinary filters lets SQLite's planner probe
-the index once per row, hundreds of times slower at a million sessions (see the project's
-performance notes). Neighbouring full-text parts of one AND or OR are merged into one MATCH, where
+Pure. In the default plans every full-text part becomes ``sessions.rowid IN (SELECT rowid FROM
+sessions_fts WHERE sessions_fts MATCH ?)``: joining the FTS table with ordinary filters lets
+SQLite's planner probe the index once per row, hundreds of times slower at a million sessions
+when the filter is not selective (see the project's performance notes). Only the walking plans
+test rows one by one, on purpose, and only when the planner has estimated few such tests.
+Neighbouring full-text parts of one AND or OR are merged into one MATCH, where
 FTS5 intersects and unites doclists itself. User text reaches FTS5 only inside double quotes (with
 quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is searched for, never
 obeyed; everything else is a bound parameter.
