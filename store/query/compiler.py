@@ -1,20 +1,25 @@
 """The query compiler: a syntax tree in, one parameterised SQL statement out.
 
-Pure. Every full-text part becomes ``sessions.rowid IN (SELECT rowid FROM sessions_fts WHERE
-sessions_fts MATCH ?)``: joining the FTS table with ordinary filters lets SQLite's planner probe
-the index once per row, hundreds of times slower at a million sessions (see the project's
-performance notes). Neighbouring full-text parts of one AND or OR are merged into one MATCH, where
+Pure. In the default plans every full-text part becomes ``sessions.rowid IN (SELECT rowid FROM
+sessions_fts WHERE sessions_fts MATCH ?)``: joining the FTS table with ordinary filters lets
+SQLite's planner probe the index once per row, hundreds of times slower at a million sessions
+when the filter is not selective (see the project's performance notes). Only the walking plans
+test rows one by one, on purpose, and only when the planner has estimated few such tests.
+Neighbouring full-text parts of one AND or OR are merged into one MATCH, where
 FTS5 intersects and unites doclists itself. User text reaches FTS5 only inside double quotes (with
 quotes doubled), so FTS5 syntax in a query (``NEAR``, ``^``, ``*``, ``:``) is searched for, never
 obeyed; everything else is a bound parameter.
 
 Ranking (``relevance``, only when the query has words): bm25 over the words that are not negated,
-name weighted highest, then the most recent first. The scores come from one pass over the index,
-a sub-select that is always the outer loop (MATERIALIZED, or flattened under a CROSS JOIN, which
-fixes the join order), so the index is never probed once per row. When that pass is exactly the
-query's top-level full-text part it is also that part's filter: with other filters, bm25 is
-computed only for the matches that pass them; with words alone, only the matches that can reach
-the page (by score) are looked up in ``sessions``.
+name weighted highest, then the most recent first, among the RELEVANCE_WINDOW most recently
+recorded matches (older matches follow, most recent first): FTS5 streams the matches newest first
+and the stream stops once the window is full, so a word in half of all sessions is not scored a
+million times.
+
+Each query compiles to a default plan and the alternatives the planner in store.search may choose
+instead (one function shape each: fts_first, order_walk, order_range, filter_first,
+newest_ranked, filter_ranked; docs/search.md). All plans of a query return the same rows in the
+same order.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Final, Literal
 
 from store.columns import SESSION_COLUMNS
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
-from store.query.text import has_tokens
+from store.query.text import fts_tokens, has_tokens
 from store.values import Value
 
 SearchSort = Literal["relevance", "recent", "created", "name"]
@@ -38,6 +43,19 @@ _FTS_IN: Final = f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_T
 _FTS_NOT_IN: Final = (
     f"sessions.rowid NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
 )
+# One FTS5 lookup by rowid for the row at hand: for plans that walk an index, never for a set.
+_FTS_PROBE: Final = (
+    f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? "
+    f"AND {FTS_TABLE}.rowid = sessions.rowid)"
+)
+_FTS_NOT_PROBE: Final = "NOT " + _FTS_PROBE
+# The matches whose rowids lie within the walked rows' (order_range): one FTS5 pass over that
+# slice of each doclist, which is short when recent sessions have recent rowids.
+_FTS_RANGED: Final = (
+    f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid "
+    f"BETWEEN (SELECT min(rid) FROM walk) AND (SELECT max(rid) FROM walk))"
+)
+_FTS_NOT_RANGED: Final = _FTS_RANGED.replace("sessions.rowid IN", "sessions.rowid NOT IN", 1)
 _ORDER: Final = {
     "recent": "sessions.last_access DESC, sessions.rowid DESC",
     "created": "sessions.created_at DESC, sessions.rowid DESC",
@@ -45,81 +63,154 @@ _ORDER: Final = {
 }
 
 
-NARROW_CAP: Final = 4096
-"""Most candidates an index may pick out for the narrowed plan (see :class:`Narrowed`)."""
-NARROW_MIN_MATCHES: Final = 128
-"""Fewer full-text matches than this are cheaper to look up than to count candidates for."""
+RELEVANCE_WINDOW: Final = 500
+"""Relevance ranks (bm25) this many of the most recently recorded matches; older ones follow."""
+FILTER_CAP: Final = 2048
+"""Most candidates the filter-first plan reads from a filter's index (planner's capped count)."""
+SAMPLE_SIZE: Final = 256
+"""Newest full-text matches the planner reads to estimate how many sessions match."""
+INDEXED_PREFIX_MAX: Final = 8
+"""The longest prefix the FTS index holds (migration 003: ``prefix='1 2 3 4 5 6 7 8'``)."""
+
+PlanName = Literal[
+    "fts_first", "order_walk", "order_range", "filter_first", "newest_ranked", "filter_ranked"
+]
+
+# The index that gives each sort's order (the order walk reads it newest first, or A-Z).
+_ORDER_INDEX: Final = {
+    "recent": "ix_sessions_last_access",
+    "created": "ix_sessions_created_at",
+    "name": "ix_sessions_name_nocase",
+}
+_FIELD_INDEX: Final = {
+    "name": "ix_sessions_name_nocase",
+    "project": "ix_sessions_project_nocase",
+    "worktree": "ix_sessions_worktree_nocase",
+    "branch": "ix_sessions_branch_nocase",
+}
 
 
-class Narrowed(Value):
-    """A second plan for a ranked query with words and an indexed filter, chosen at run time.
+class Plan(Value):
+    """One way to run a query: every plan of a query returns the same rows in the same order.
 
-    ``sql``/``params`` return exactly what the query's main plan returns. The main plan looks
-    up every full-text match in ``sessions`` to test the filters; this one first takes the
-    rowids the filter's index picks out (a set, read once), so only the matches among them are
-    looked up and scored. That wins when the index picks out few rows and loses badly when it
-    picks out most of the table, so the full-text matches are counted first (``matches_sql``,
-    up to half of :data:`NARROW_CAP`), then the candidates (``candidates_sql``, up to the
-    bound :meth:`candidate_limit` gives, its last parameter): both cheap and bounded.
+    ``walk_budget``: for ``order_walk``, which reads only the first rows of the sort order,
+    the index of the parameter that bounds how many (the planner sets it, and ``retry``: how
+    many rows a second, longer walk may read). Such a plan is exact only when it fills the
+    page; store.search otherwise retries it once, longer, or runs the default plan.
     """
 
-    __match_args__ = ("sql", "params", "matches_sql", "candidates_sql", "candidates_params")
+    __match_args__ = ("name", "sql", "params", "walk_budget", "retry")
     __slots__ = __match_args__
+    name: PlanName
     sql: str
     params: tuple[Any, ...]
-    matches_sql: str
-    candidates_sql: str
-    candidates_params: tuple[Any, ...]
+    walk_budget: int | None
+    retry: int
 
     def __init__(
         self,
+        name: PlanName,
         sql: str,
         params: tuple[Any, ...],
-        matches_sql: str,
-        candidates_sql: str,
-        candidates_params: tuple[Any, ...],
+        walk_budget: int | None = None,
+        retry: int = 0,
     ) -> None:
-        super().__init__(sql, params, matches_sql, candidates_sql, candidates_params)
+        super().__init__(name, sql, params, walk_budget, retry)
 
-    @property
-    def matches_params(self) -> tuple[Any, ...]:
-        """Parameters of ``matches_sql``: the MATCH, and how many matches are worth counting."""
-        return (self.params[0], NARROW_CAP // 2)
+    def with_budget(self, rows: int, retry: int = 0) -> Plan:
+        """This walk, reading at most ``rows`` rows of the sort order (then ``retry``)."""
+        if self.walk_budget is None:
+            return self
+        params = list(self.params)
+        params[self.walk_budget] = rows
+        return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry)
 
-    @staticmethod
-    def candidate_limit(matches: int) -> int:
-        """How many candidates to count: the narrowed plan runs only if there are fewer.
 
-        Collecting a candidate costs about a third of looking a match up in ``sessions``: fewer
-        than twice as many candidates as matches is never much slower and usually far faster.
-        0 (do not count, run the main plan) for a handful of matches.
-        """
-        if matches < NARROW_MIN_MATCHES:
-            return 0
-        return min(NARROW_CAP, 2 * matches)
+class PlanFacts(Value):
+    """The cheap, bounded reads the planner (store.search) makes to choose among the plans.
+
+    ``sample_sql``: the rowids of the newest :data:`SAMPLE_SIZE` full-text matches (how densely
+    the words match; None when a word is a prefix the index does not hold, which FTS5 would
+    merge in full just to sample). ``sample_negated``: the sample is of the negated words (the
+    query has no positive ones). ``candidates_sql``: how many rows an indexed filter picks out,
+    counted in the index up to :data:`FILTER_CAP` (None without such a filter). ``needed``:
+    limit + offset (None: every row). ``span_sql``: the rowid range of the first rows (a
+    parameter) of the sort order, for the walks.
+    """
+
+    __match_args__ = (
+        "sample_sql",
+        "sample_params",
+        "sample_negated",
+        "candidates_sql",
+        "candidates_params",
+        "needed",
+        "span_sql",
+    )
+    __slots__ = __match_args__
+    sample_sql: str | None
+    sample_params: tuple[Any, ...]
+    sample_negated: bool
+    candidates_sql: str | None
+    candidates_params: tuple[Any, ...]
+    needed: int | None
+    span_sql: str | None
+
+    def __init__(
+        self,
+        sample_sql: str | None,
+        sample_params: tuple[Any, ...],
+        sample_negated: bool,
+        candidates_sql: str | None,
+        candidates_params: tuple[Any, ...],
+        needed: int | None,
+        span_sql: str | None = None,
+    ) -> None:
+        super().__init__(
+            sample_sql,
+            sample_params,
+            sample_negated,
+            candidates_sql,
+            candidates_params,
+            needed,
+            span_sql,
+        )
 
 
 class CompiledQuery(Value):
     """SQL and its parameters; rows are RESULT_COLUMNS, then ``score`` when ``ranked``.
 
-    ``narrowed``: an equivalent plan to run instead when its probe says so (store.search does).
+    ``sql``/``params`` are the default plan (``plans[0]``); ``plans`` are every plan the
+    planner may choose (all return the same rows in the same order), ``facts`` what it reads
+    to choose (None when there is no choice).
     """
 
-    __match_args__ = ("sql", "params", "ranked", "narrowed")
+    __match_args__ = ("sql", "params", "ranked", "plans", "facts")
     __slots__ = __match_args__
     sql: str
     params: tuple[Any, ...]
     ranked: bool
-    narrowed: Narrowed | None
+    plans: tuple[Plan, ...]
+    facts: PlanFacts | None
 
     def __init__(
         self,
         sql: str,
         params: tuple[Any, ...],
         ranked: bool,
-        narrowed: Narrowed | None = None,
+        plans: tuple[Plan, ...] = (),
+        facts: PlanFacts | None = None,
     ) -> None:
-        super().__init__(sql, params, ranked, narrowed)
+        if not plans:
+            plans = (Plan("fts_first", sql, params),)
+        super().__init__(sql, params, ranked, plans, facts)
+
+    def plan(self, name: str) -> Plan:
+        """The plan called ``name`` (KeyError if this query has none)."""
+        for plan in self.plans:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
 
 
 class _Const(Value):
@@ -255,12 +346,31 @@ def _leaf_sql(node: Node, params: list[Any]) -> str:
     raise TypeError(f"not a leaf: {node!r}")  # pragma: no cover
 
 
-def _sql(node: _Simple, params: list[Any], *, ranked_join: bool = False) -> str:
+def _sql(
+    node: _Simple,
+    params: list[Any],
+    *,
+    ranked_join: bool = False,
+    probe: bool = False,
+    ranged: bool = False,
+) -> str:
     """A WHERE expression for ``node`` that is never NULL.
 
     ``ranked_join``: the query joins the materialized ranking of this node's top-level full-text
     part, which already restricts the rows to it; that part is then left out here.
+    ``probe``: the rows come from an index walk (a sort order or a selective filter), so each
+    full-text part tests the row by its rowid (one FTS5 lookup a row) instead of reading every
+    match as a set; those tests come after the plain filters, which are cheaper.
+    ``ranged``: the rows come from the ``walk`` CTE; each full-text part reads only the matches
+    within the walked rowids' range, as a set.
     """
+    fts_in, fts_not_in = (
+        (_FTS_PROBE, _FTS_NOT_PROBE)
+        if probe
+        else (_FTS_RANGED, _FTS_NOT_RANGED)
+        if ranged
+        else (_FTS_IN, _FTS_NOT_IN)
+    )
     if isinstance(node, _Const):
         return "1" if node.value else "0"
     whole = _fts(node)
@@ -268,35 +378,44 @@ def _sql(node: _Simple, params: list[Any], *, ranked_join: bool = False) -> str:
         if ranked_join:
             return "1"
         params.append(whole)
-        return _FTS_IN
+        return fts_in
     if isinstance(node, Not):
         inner = _fts(node.child)
         if inner is not None:
             params.append(inner)
-            return _FTS_NOT_IN
-        return f"NOT ({_sql(node.child, params)})"
+            return fts_not_in
+        return f"NOT ({_sql(node.child, params, probe=probe, ranged=ranged)})"
     if isinstance(node, And):
         positive, negative = _split_and(node.children)
-        parts: list[str] = []
+        text_parts: list[str] = []
+        text_params: list[Any] = []
         if positive:
             if not ranked_join:
-                params.append(_and_fts(positive, negative))
-                parts.append(_FTS_IN)
+                text_params.append(_and_fts(positive, negative))
+                text_parts.append(fts_in)
         elif negative:
-            params.append(" OR ".join(f"({n})" for n in negative))
-            parts.append(_FTS_NOT_IN)
+            text_params.append(" OR ".join(f"({n})" for n in negative))
+            text_parts.append(fts_not_in)
+        if not probe:
+            params.extend(text_params)
+        parts = [] if probe else text_parts
         for child in node.children:
             if _is_fts_conjunct(child):
                 continue
-            parts.append(_sql(child, params))
+            parts.append(_sql(child, params, probe=probe, ranged=ranged))
+        if probe:
+            parts.extend(text_parts)
+            params.extend(text_params)
         return "(" + " AND ".join(parts or ["1"]) + ")"
     if isinstance(node, Or):
         texts = [e for e in (_fts(c) for c in node.children) if e is not None]
         parts = []
         if texts:
             params.append(" OR ".join(f"({t})" for t in texts))
-            parts.append(_FTS_IN)
-        parts.extend(_sql(c, params) for c in node.children if _fts(c) is None)
+            parts.append(fts_in)
+        parts.extend(
+            _sql(c, params, probe=probe, ranged=ranged) for c in node.children if _fts(c) is None
+        )
         return "(" + " OR ".join(parts) + ")"
     return _leaf_sql(node, params)
 
@@ -337,116 +456,279 @@ def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
     return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
 
 
-def _indexed_filter(node: And) -> tuple[str, list[Any]] | None:
-    """Top-level conjuncts one index answers alone, as SQL and parameters, or None.
+def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+    """The index that picks out the rows of the query's top-level filters, the SQL of those
+    filters and its parameters; or None.
 
-    An exact ``name:``/``project:``/``worktree:``/``branch:`` (its NOCASE index, with
-    last_access second) with any ``since:``/``until:``, or those alone (the last_access index):
-    counting and collecting their rows reads only the index, never the table.
+    An exact ``name:``/``project:``/``worktree:``/``branch:`` (its NOCASE index, last_access
+    second), else a ``status:`` (status, last_access), each with any ``since:``/``until:``; or
+    those alone (the last_access index). Counting their rows reads only the index.
     """
-    fields = [
-        c for c in node.children if isinstance(c, Field) and c.pattern and "*" not in c.pattern
-    ]
-    times: list[Node] = [c for c in node.children if isinstance(c, Since | Until)]
-    parts = [*fields[:1], *times]
-    if not parts:
+    children = node.children if isinstance(node, And) else (node,)
+    fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
+    statuses = [c for c in children if isinstance(c, Status)]
+    times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
+    first: list[Node] = []
+    if fields:
+        index, first = _FIELD_INDEX[fields[0].name], [fields[0]]
+    elif statuses:
+        index, first = "ix_sessions_status", [statuses[0]]
+    elif times:
+        index = "ix_sessions_last_access"
+    else:
         return None
     params: list[Any] = []
-    return " AND ".join(_leaf_sql(part, params) for part in parts), params
+    sql = " AND ".join(_leaf_sql(part, params) for part in [*first, *times])
+    return index, sql, params
+
+
+def _probe_safe(node: _Simple) -> bool:
+    """Whether every word's full-text test is one indexed lookup (cheap to repeat per row).
+
+    A bare word is a prefix query; FTS5 answers it from its index only when the prefix's
+    length is one the index holds (1 to 8 letters), and otherwise merges the doclist of every
+    term that starts with it on every evaluation: once is fine, once per row is not.
+    """
+    if isinstance(node, Term):
+        tokens = fts_tokens(node.text)
+        return node.phrase or not tokens or len(tokens[-1]) <= INDEXED_PREFIX_MAX
+    if isinstance(node, Not):
+        return _probe_safe(node.child)
+    if isinstance(node, And | Or):
+        return all(_probe_safe(child) for child in node.children)
+    return True
+
+
+def _sample_expr(node: _Simple) -> tuple[str, bool] | None:
+    """The full-text expression every result must match (or, ``True``, must not), or None."""
+    if isinstance(node, _Const):
+        return None
+    whole = _fts(node)
+    if whole is not None:
+        return whole, False
+    if isinstance(node, Not):
+        inner = _fts(node.child)
+        return (inner, True) if inner is not None else None
+    if isinstance(node, And):
+        positive, negative = _split_and(node.children)
+        if positive:
+            return _and_fts(positive, negative), False
+        if negative:
+            return " OR ".join(f"({n})" for n in negative), True
+    return None
+
+
+_SAMPLE_SQL: Final = (
+    f"SELECT count(*), min(rowid), (SELECT max(rowid) FROM sessions) FROM ("
+    f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?)"
+)
+
+
+def _page_sql(select: str, where: str, sort: str, index: str) -> str:
+    """An unranked plan that reads ``index`` (a selective filter's) and tests each row."""
+    return (
+        f"SELECT {select} FROM sessions INDEXED BY {index} WHERE {where} "
+        f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
+def _walk_sql(select: str, where: str, sort: str) -> str:
+    """An unranked plan that reads the first rows (a budget, the first parameter) of the sort
+    order from its index and tests each of them; exact when it fills the page."""
+    return (
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {_ORDER_INDEX[sort]} "
+        f"ORDER BY {_ORDER[sort]} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
+def _range_sql(select: str, where: str, sort: str) -> str:
+    """Like :func:`_walk_sql`, but the walked rows are tested against the full-text matches
+    within their rowid range, read once as a set (no lookup per row)."""
+    return (
+        f"WITH walk (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?) "
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN (SELECT rid FROM walk) "
+        f"AND {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
+def span_sql(sort: str) -> str:
+    """The lowest and highest rowid among the first rows (a parameter) of a sort order."""
+    return (
+        f"SELECT min(rid), max(rid) FROM (SELECT sessions.rowid AS rid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?)"
+    )
+
+
+def _windowed_sql(hits: str) -> str:
+    """Rank ``hits`` (rid, score, last_access: matches that pass every filter) by relevance.
+
+    The newest :data:`RELEVANCE_WINDOW` hits (by rowid, the order sessions were recorded in) are
+    ranked by bm25, ties most recent first; older hits, when a page reaches past the window,
+    follow most recent first. The page is cut before the sessions are read in full.
+    """
+    return (
+        f"WITH hits (rid, score, last_access) AS MATERIALIZED ({hits}), "
+        f"edge (rid) AS (SELECT rid FROM hits ORDER BY rid DESC LIMIT 1 OFFSET ?), "
+        f"page (rid, score, last_access, outside) AS MATERIALIZED ("
+        f"SELECT rid, score, last_access, coalesce(rid < (SELECT rid FROM edge), 0) AS outside "
+        f"FROM hits ORDER BY outside, CASE WHEN outside THEN 0.0 ELSE score END, "
+        f"last_access DESC, rid DESC LIMIT ? OFFSET ?) "
+        f"SELECT {_SELECT}, -page.score AS score FROM page "
+        f"JOIN sessions ON sessions.rowid = page.rid "
+        f"ORDER BY page.outside, CASE WHEN page.outside THEN 0.0 ELSE page.score END, "
+        f"page.last_access DESC, page.rid DESC"
+    )
 
 
 def compile_query(
-    tree: Node, *, sort: SearchSort = "relevance", limit: int | None = 20, offset: int = 0
+    tree: Node,
+    *,
+    sort: SearchSort = "relevance",
+    limit: int | None = 20,
+    offset: int = 0,
+    window: int = RELEVANCE_WINDOW,
 ) -> CompiledQuery:
-    """Compile a syntax tree into SQL over ``sessions``; ``limit=None`` means no limit."""
+    """Compile a syntax tree into SQL over ``sessions``; ``limit=None`` means no limit.
+
+    Returns the default plan and every alternative the planner (store.search) may choose
+    instead; ``window`` is how many of the newest matches relevance ranks (tests shrink it).
+    """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     node = _simplify(tree)
-    params: list[Any] = []
     rank = _rank_expr(node) if sort == "relevance" else None
-    page = [limit if limit is not None else -1, max(0, offset)]
+    page = (limit if limit is not None else -1, max(0, offset))
+    needed = None if limit is None else limit + max(0, offset)
+    order_sort = "recent" if sort == "relevance" else sort
+    sample = _sample_expr(node)
+    safe = _probe_safe(node)
+    indexed = _indexed_filter(node)
+    facts = None
+    if sample is not None:
+        candidates_sql = None
+        candidates_params: tuple[Any, ...] = ()
+        if indexed is not None and safe:
+            candidates_sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {indexed[0]} "
+                f"WHERE {indexed[1]} LIMIT ?)"
+            )
+            candidates_params = (*indexed[2], FILTER_CAP)
+        facts = PlanFacts(
+            _SAMPLE_SQL if safe else None,
+            (sample[0], SAMPLE_SIZE),
+            sample[1],
+            candidates_sql,
+            candidates_params,
+            needed,
+            span_sql(order_sort) if rank is None and needed is not None else None,
+        )
     if rank is None:
+        params: list[Any] = []
         where = _sql(node, params)
-        order = _ORDER["recent" if sort == "relevance" else sort]
-        sql = f"SELECT {_SELECT} FROM sessions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        return CompiledQuery(sql, (*params, *page), ranked=False)
+        # fts_first: the full-text part read once as a set (SQLite picks the join order).
+        default = Plan(
+            "fts_first",
+            f"SELECT {_SELECT} FROM sessions WHERE {where} "
+            f"ORDER BY {_ORDER[order_sort]} LIMIT ? OFFSET ?",
+            (*params, *page),
+        )
+        plans = [default]
+        if sample is not None and safe:
+            probe_params: list[Any] = []
+            probe_where = _sql(node, probe_params, probe=True)
+            if needed is not None:
+                plans.append(
+                    Plan(
+                        "order_walk",
+                        _walk_sql(_SELECT, probe_where, order_sort),
+                        (4 * needed, *probe_params, *page),
+                        walk_budget=0,
+                    )
+                )
+                range_params: list[Any] = []
+                range_where = _sql(node, range_params, ranged=True)
+                plans.append(
+                    Plan(
+                        "order_range",
+                        _range_sql(_SELECT, range_where, order_sort),
+                        (4 * needed, *range_params, *page),
+                        walk_budget=0,
+                    )
+                )
+            if indexed is not None:
+                plans.append(
+                    Plan(
+                        "filter_first",
+                        _page_sql(_SELECT, probe_where, order_sort, indexed[0]),
+                        (*probe_params, *page),
+                    )
+                )
+        return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     bm25 = f"bm25({FTS_TABLE}, {weights})"
-    final = (
-        f"SELECT {_SELECT}, -page.score AS score FROM page "
-        f"JOIN sessions ON sessions.rowid = page.rid "
-        f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
-    )
-    page_order = f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?"
     if not covers:
         # Some results may match none of the ranked words (``auth OR project:x``): a LEFT JOIN
         # scores what the WHERE, sub-selects and all, lets through. MATERIALIZED: bm25 comes
-        # from one pass over the index, never once per row (the join trap).
+        # from one pass over the index, never once per row (the join trap). Every match is
+        # ranked here (no window): this shape is rare and has no cheaper exact plan.
+        params = []
         where = _sql(node, params)
+        final = (
+            f"SELECT {_SELECT}, -page.score AS score FROM page "
+            f"JOIN sessions ON sessions.rowid = page.rid "
+            f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
+        )
         sql = (
             f"WITH ranked (rid, score) AS MATERIALIZED ("
             f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
             f"page (rid, score, last_access) AS MATERIALIZED ("
             f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
             f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
-            f"{page_order}) {final}"
+            f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) {final}"
         )
         return CompiledQuery(sql, (match, *params, *page), ranked=True)
-    # The ranking MATCH is the query's own full-text part, so its one pass is also the filter
-    # (a second pass for a sub-select would double the cost). It is always the outer loop:
-    # CROSS JOIN fixes SQLite's join order, so the planner can never drive from a filter's index
-    # and probe the index once per row (the join trap: hundreds of times slower at 1 M).
-    if isinstance(node, _Const) or _fts(node) is None:
-        # Other filters too: the sub-select is flattened into the join, so bm25 is computed
-        # only for the matches that pass them, each looked up once by rowid.
-        where = _sql(node, params, ranked_join=True)
-
-        def ranked_with(narrow: str) -> str:
-            return (
-                f"WITH page (rid, score, last_access) AS MATERIALIZED ("
-                f"SELECT ranked.rid, ranked.score, sessions.last_access "
-                f"FROM (SELECT rowid AS rid, {bm25} AS score FROM {FTS_TABLE} "
-                f"WHERE {FTS_TABLE} MATCH ?{narrow}) AS ranked "
-                f"CROSS JOIN sessions ON sessions.rowid = ranked.rid WHERE {where} "
-                f"{page_order}) {final}"
-            )
-
-        narrowed = None
-        indexed = _indexed_filter(node) if isinstance(node, And) else None
-        if indexed is not None:
-            narrow_sql, narrow_params = indexed
-            # "+rowid": a set to test each match against, never handed to FTS5 as a rowid
-            # constraint (which would run the full-text query once per candidate).
-            narrowed = Narrowed(
-                ranked_with(
-                    f" AND +rowid IN (SELECT sessions.rowid FROM sessions WHERE {narrow_sql})"
-                ),
-                (match, *narrow_params, *params, *page),
-                f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} "
-                f"WHERE {FTS_TABLE} MATCH ? LIMIT ?)",
-                f"SELECT count(*) FROM (SELECT 1 FROM sessions WHERE {narrow_sql} LIMIT ?)",
-                tuple(narrow_params),
-            )
-        return CompiledQuery(ranked_with(""), (match, *params, *page), True, narrowed)
-    # Words alone: every match is a result and needs its score anyway, but only the page needs
-    # last_access (the tie-break). The score of the page's last row, found in the one bm25
-    # pass, bounds the page: only matches scoring at least as well (ties included) are looked
-    # up in sessions, not all of them; so few rows are left that they are read in full at once
-    # (no narrow page first: every temporary table and sorter costs memory churn per query).
-    cut = ""
-    cut_params: tuple[Any, ...] = ()
-    if limit is not None and limit > 0:
-        cut = (
-            "WHERE ranked.score <= coalesce((SELECT r.score FROM ranked AS r "
-            "ORDER BY r.score LIMIT 1 OFFSET ?), ranked.score) "
-        )
-        cut_params = (limit + max(0, offset) - 1,)
-    sql = (
-        f"WITH ranked (rid, score) AS MATERIALIZED ("
-        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?) "
-        f"SELECT {_SELECT}, -ranked.score AS score "
-        f"FROM ranked CROSS JOIN sessions ON sessions.rowid = ranked.rid {cut}"
-        f"ORDER BY ranked.score, {_ORDER['recent']} LIMIT ? OFFSET ?"
+    # The ranking MATCH is the query's own full-text part (with any negated words), so it is
+    # also that part's filter; the rest of the WHERE tests each hit.
+    # How many hits the ranking needs: the window, or all of them when the page reaches past it.
+    hits_limit = window if needed is not None and needed <= window else -1
+    edge = (max(1, window) - 1,)
+    params = []
+    where = _sql(node, params, ranked_join=True)
+    # newest_ranked: FTS5 streams the matches newest first (rowid DESC, no sort); CROSS JOIN
+    # keeps it the outer loop; bm25 is computed only for hits that pass the filters, and the
+    # stream stops once the window is full.
+    newest = (
+        f"SELECT {FTS_TABLE}.rowid, {bm25}, sessions.last_access FROM {FTS_TABLE} "
+        f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
+        f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
     )
-    return CompiledQuery(sql, (match, *cut_params, *page), ranked=True)
+    default = Plan(
+        "newest_ranked",
+        _windowed_sql(newest),
+        (match, *params, hits_limit, *edge, *page),
+    )
+    plans = [default]
+    if indexed is not None and safe:
+        # filter_ranked: a selective filter's index picks the candidates, each tested against
+        # the index by rowid (no bm25 there: FTS5 computes bm25's document frequencies with a
+        # pass over each word's whole doclist, per lookup); one bm25 pass then scores the hits.
+        probe_params = []
+        probe_where = _sql(node, probe_params, probe=True)
+        by_filter = (
+            f"SELECT {FTS_TABLE}.rowid, {bm25}, sessions.last_access FROM {FTS_TABLE} "
+            f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
+            f"WHERE {FTS_TABLE} MATCH ? AND +{FTS_TABLE}.rowid IN ("
+            f"SELECT sessions.rowid FROM sessions INDEXED BY {indexed[0]} WHERE {probe_where})"
+        )
+        plans.append(
+            Plan(
+                "filter_ranked",
+                _windowed_sql(by_filter),
+                (match, *probe_params, *edge, *page),
+            )
+        )
+    return CompiledQuery(default.sql, default.params, True, tuple(plans), facts)

@@ -12,8 +12,7 @@ import pytest
 
 from store.errors import QueryError
 from store.query import CompiledQuery, compile_query, parse_query
-from store.query.compiler import NARROW_CAP, NARROW_MIN_MATCHES, RESULT_COLUMNS, Narrowed, fts_quote
-from store.search import statement_sync
+from store.query.compiler import RESULT_COLUMNS, fts_quote
 
 from .conftest import insert_sessions, make_session
 
@@ -58,10 +57,12 @@ def test_relevance_ranks_only_when_there_are_words() -> None:
     assert "MATERIALIZED" in ranked.sql
     # The one bm25 pass is also the filter, and the outer loop; no second pass over the index.
     assert ranked.sql.count("MATCH ?") == 1
-    assert "FROM ranked CROSS JOIN sessions" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    assert "FROM sessions_fts CROSS JOIN sessions" in ranked.sql and "LEFT JOIN" not in ranked.sql
+    # Newest matches first, straight from the index, until the relevance window is full.
+    assert "ORDER BY sessions_fts.rowid DESC LIMIT ?" in ranked.sql
     filtered = compiled("auth project:x since:7d -status:ended")
     assert filtered.sql.count("MATCH ?") == 1
-    assert "MATCH ?) AS ranked CROSS JOIN sessions" in filtered.sql
+    assert "FROM sessions_fts CROSS JOIN sessions" in filtered.sql
     assert "LEFT JOIN" not in filtered.sql
     mixed = compiled("auth OR project:x")
     assert mixed.ranked and "LEFT JOIN ranked" in mixed.sql and FTS_IN in mixed.sql
@@ -208,12 +209,13 @@ def _fts_plan_lines(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...])
         "auth OR project:app7",
     ],
 )
-def test_the_index_is_scanned_once_never_probed_per_row(
+def test_the_default_plan_reads_the_index_once_never_per_row(
     conn: sqlite3.Connection, text: str
 ) -> None:
     # With statistics saying name:/project: pick out a handful of rows, SQLite's planner would
     # rather walk that index and run the full-text query once per row (FTS5 plan ":=M", rowid
     # equality): the trap that is hundreds of times slower when the filter is not selective.
+    # Only the planner's walking plans test rows one by one, and only when it chose them.
     insert_sessions(
         conn,
         [
@@ -230,55 +232,42 @@ def test_the_index_is_scanned_once_never_probed_per_row(
     conn.execute("ANALYZE")
     for sort in ("relevance", "recent"):
         query = compiled(text, sort=sort)
-        plans = [_fts_plan_lines(conn, query.sql, query.params)]
-        if query.narrowed is not None:
-            plans.append(_fts_plan_lines(conn, query.narrowed.sql, query.narrowed.params))
-        for plan in plans:
-            fts_lines = [line for line in plan if "sessions_fts VIRTUAL TABLE" in line]
-            assert fts_lines, plan
-            assert not [line for line in fts_lines if ":=" in line], (sort, plan)
+        plan = _fts_plan_lines(conn, query.sql, query.params)
+        fts_lines = [line for line in plan if "sessions_fts VIRTUAL TABLE" in line]
+        assert fts_lines, plan
+        assert not [line for line in fts_lines if ":=" in line], (sort, plan)
         conn.execute(query.sql, query.params).fetchall()
+        for other in query.plans[1:]:
+            lines = _fts_plan_lines(conn, other.sql, other.params)
+            probes = [line for line in lines if ":=" in line]
+            # order_range reads a slice of the matches as a set; the others test row by row.
+            assert bool(probes) == (other.name != "order_range"), (other.name, lines)
 
 
-def test_narrowed_plan_only_for_words_beside_an_indexed_filter() -> None:
-    assert compiled("auth project:x").narrowed is not None
-    assert compiled("auth since:1d -status:ended").narrowed is not None
-    assert compiled("auth name:x until:2026-01-01").narrowed is not None
-    for text in ("auth", "auth project:x*", "auth status:active", "auth dir:/a", "auth OR name:x"):
-        assert compiled(text).narrowed is None, text
-    assert compiled("auth project:x", sort="recent").narrowed is None
-    narrowed = compiled("auth project:x").narrowed
-    assert narrowed is not None and "+rowid IN (SELECT sessions.rowid" in narrowed.sql
-    assert narrowed.sql.count("MATCH ?") == 1
+def test_plans_offered_by_shape() -> None:
+    def names(text: str, **kwargs: Any) -> list[str]:
+        return [plan.name for plan in compiled(text, **kwargs).plans]
 
-
-def test_run_time_choice_follows_the_counts(conn: sqlite3.Connection) -> None:
-    # 153 sessions match "auth"; project "big" holds 350 sessions (>= 2 x 153), "small" 3.
-    rows = [make_session(n, name=f"auth-{n}", project="big") for n in range(150)]
-    rows += [make_session(n, name=f"auth-s-{n}", project="small") for n in range(150, 153)]
-    rows += [make_session(n, name=f"other-{n}", project="big") for n in range(200, 400)]
-    rows += [make_session(n, name=f"rare-{n}", project="small") for n in range(400, 402)]
-    insert_sessions(conn, rows)
-    few = compiled("auth project:small")
-    many = compiled("auth project:big")
-    rare = compiled("rare project:small")  # 2 matches: looking them up beats any counting
-    assert few.narrowed is not None and many.narrowed is not None and rare.narrowed is not None
-    assert statement_sync(conn, few) == (few.narrowed.sql, few.narrowed.params)
-    assert statement_sync(conn, many) == (many.sql, many.params)
-    assert statement_sync(conn, rare) == (rare.sql, rare.params)
-    none = compiled("auth project:nothing-here")
-    assert none.narrowed is not None
-    assert statement_sync(conn, none)[0] == none.narrowed.sql
-    assert conn.execute(*statement_sync(conn, none)).fetchall() == []
-    for query in (few, many, rare):
-        main = conn.execute(query.sql, query.params).fetchall()
-        assert query.narrowed is not None
-        assert conn.execute(query.narrowed.sql, query.narrowed.params).fetchall() == main
-        assert len(main) == {id(few): 3, id(many): 20, id(rare): 2}[id(query)]
-    assert Narrowed.candidate_limit(0) == 0
-    assert Narrowed.candidate_limit(NARROW_MIN_MATCHES - 1) == 0
-    assert Narrowed.candidate_limit(NARROW_MIN_MATCHES) == 2 * NARROW_MIN_MATCHES
-    assert Narrowed.candidate_limit(10**6) == NARROW_CAP
+    assert names("auth") == ["newest_ranked"]
+    assert names("auth project:x") == ["newest_ranked", "filter_ranked"]
+    assert names("auth status:active") == ["newest_ranked", "filter_ranked"]
+    assert names("auth since:1d -status:ended") == ["newest_ranked", "filter_ranked"]
+    assert names("auth", sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert names("auth", sort="recent", limit=None) == ["fts_first"]
+    assert names("auth project:x", sort="name") == [
+        "fts_first",
+        "order_walk",
+        "order_range",
+        "filter_first",
+    ]
+    assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range"]
+    # Nothing to choose: no words, words OR a filter, a word longer than the prefix index.
+    assert names("project:x") == ["fts_first"]
+    assert names("auth OR project:x") == ["fts_first"]
+    assert names("authentication", sort="recent") == ["fts_first"]
+    assert names('"authentication"', sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert compiled("authentication").facts is not None
+    assert compiled("authentication").facts.sample_sql is None  # type: ignore[union-attr]
 
 
 def test_relevance_order_is_score_then_most_recent(conn: sqlite3.Connection) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.errors import QueryError
-from store.query import CompiledQuery, compile_query, parse_query
-from store.search import statement_sync
+from store.query import CompiledQuery, Plan, compile_query, parse_query
+from store.search import rows_sync
 
 from .conftest import insert_sessions
 from .reference import matches
@@ -164,16 +164,29 @@ def test_compiled_sql_agrees_with_reference(
             got = [row[0] for row in shared_db.execute(compiled.sql, compiled.params)]
             assert len(got) == len(set(got)), (text, sort)
             assert set(got) == expected, (text, sort, compiled.sql, compiled.params)
-            assert_narrowed_agrees(shared_db, compiled)
+            assert_every_plan_agrees(shared_db, compiled)
 
 
-def assert_narrowed_agrees(conn: sqlite3.Connection, compiled: CompiledQuery) -> None:
-    """The plan chosen at run time returns exactly the rows, in order, of the main plan."""
+def assert_every_plan_agrees(conn: sqlite3.Connection, compiled: CompiledQuery) -> None:
+    """Every plan the planner can choose, forced in turn, returns exactly the rows, in order,
+    of the default plan; so does the plan it chooses (with its fallback)."""
     main = conn.execute(compiled.sql, compiled.params).fetchall()
-    if compiled.narrowed is not None:
-        narrowed = compiled.narrowed
-        assert conn.execute(narrowed.sql, narrowed.params).fetchall() == main
-    assert conn.execute(*statement_sync(conn, compiled)).fetchall() == main
+    for plan in compiled.plans:
+        if plan.walk_budget is None:
+            assert conn.execute(plan.sql, plan.params).fetchall() == main, plan.name
+            continue
+        # A walk reads only the first rows of the order: long enough, it is the whole answer;
+        # short, it is exact whenever it fills the page (else the planner falls back).
+        assert conn.execute(*_sql(plan.with_budget(10**9))).fetchall() == main, plan.name
+        for budget in (1, 2, 5):
+            rows = conn.execute(*_sql(plan.with_budget(budget))).fetchall()
+            if len(rows) == plan.params[-2]:
+                assert rows == main, (plan.name, budget)
+    assert rows_sync(conn, compiled) == main
+
+
+def _sql(plan: Plan) -> tuple[str, tuple[Any, ...]]:
+    return plan.sql, plan.params
 
 
 @settings(
@@ -192,7 +205,7 @@ def test_pages_are_slices_of_the_full_order(
         all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
         page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
         assert page_ids == all_ids[offset : offset + limit]
-        assert_narrowed_agrees(shared_db, page)
+        assert_every_plan_agrees(shared_db, page)
 
 
 @settings(
@@ -281,5 +294,61 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
     page = compile_query(tree, limit=limit, offset=offset)
     page_ids = [r[0] for r in shared_db.execute(page.sql, page.params)]
     assert page_ids == all_ids[offset : offset + limit]
-    assert_narrowed_agrees(shared_db, whole)
-    assert_narrowed_agrees(shared_db, page)
+    assert_every_plan_agrees(shared_db, whole)
+    assert_every_plan_agrees(shared_db, page)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=sessions(),
+    copies=st.integers(1, 3),
+    text=word_queries(),
+    filtered=st.sampled_from(["", " -status:ended", " project:myapp", " status:active"]),
+    window=st.integers(1, 6),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 8),
+)
+def test_relevance_ranks_the_newest_matches_within_its_window(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    copies: int,
+    text: str,
+    filtered: str,
+    window: int,
+    limit: int,
+    offset: int,
+) -> None:
+    # The documented bound: the `window` most recently recorded matches (highest rowid) by
+    # bm25, ties most recent first; then the older matches, most recent first.
+    many = [dict(r, id=f"{r['id']}c{i}") for r in rows for i in range(copies)]
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, many)
+    tree = parse_query(text + filtered, now=NOW, tz=TZ)
+    exact = compile_query(tree, limit=None, window=10**9)
+    score = {r[0]: r[-1] for r in shared_db.execute(exact.sql, exact.params)}
+    assert set(score) == {r["id"] for r in many if matches(tree, r)}
+    rowid = dict(shared_db.execute("SELECT id, rowid FROM sessions").fetchall())
+    last = {r["id"]: r["last_access"] for r in many}
+    whole = compile_query(tree, limit=None, window=window)
+    # Words OR a filter (``a OR (b -status:ended)``) rank every match: no window there.
+    size = window if whole.plans[0].name == "newest_ranked" else len(score)
+    newest = set(sorted(score, key=lambda i: rowid[i], reverse=True)[:size])
+
+    def key(i: str) -> tuple[Any, ...]:
+        inside = i in newest
+        return (not inside, -score[i] if inside else 0.0, _desc(last[i]), -rowid[i])
+
+    expected = sorted(score, key=key)
+    assert [r[0] for r in shared_db.execute(whole.sql, whole.params)] == expected
+    page = compile_query(tree, limit=limit, offset=offset, window=window)
+    got = [r[0] for r in shared_db.execute(page.sql, page.params)]
+    assert got == expected[offset : offset + limit]
+    assert_every_plan_agrees(shared_db, whole)
+    assert_every_plan_agrees(shared_db, page)
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    """A key that sorts ``text`` descending."""
+    return (*(-ord(c) for c in text), 1)

@@ -14,10 +14,10 @@ from store.query import compile_query, parse_query
 from store.search import (
     HistoryQuery,
     history,
+    plan_sync,
     resolve_session,
     search,
     search_sync,
-    statement_sync,
 )
 
 from .conftest import insert_sessions, make_session
@@ -42,10 +42,10 @@ async def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connectio
         hits = await search(reader, compile_query(parse_query("myapp", now=NOW)))
         assert [h.id for h in hits] == ["s0001"]
         assert hits[0].score is not None and hits[0].score > 0
-        # Words beside an indexed filter: the plan is chosen at run time, by counts.
-        narrowed = compile_query(parse_query("myapp project:MYAPP", now=NOW))
-        assert narrowed.narrowed is not None
-        assert [h.id for h in await search(reader, narrowed)] == ["s0001"]
+        # Words beside an indexed filter: the plan is chosen at run time, by cheap reads.
+        filtered = compile_query(parse_query("myapp project:MYAPP", now=NOW))
+        assert [p.name for p in filtered.plans] == ["newest_ranked", "filter_ranked"]
+        assert [h.id for h in await search(reader, filtered)] == ["s0001"]
         unnarrowed = compile_query(parse_query("notes project:docs", now=NOW))
         assert [h.id for h in await search(reader, unnarrowed)] == ["s0002"]
         assert await search(reader, compile_query(parse_query("zzz project:docs", now=NOW))) == []
@@ -73,21 +73,24 @@ async def test_search_without_the_index_is_a_store_error(tmp_path: Path) -> None
 
 
 @pytest.mark.anyio
-async def test_search_chooses_the_narrowed_plan_by_counts(
+async def test_search_chooses_the_same_plan_sync_and_async(
     db_path: Path, conn: sqlite3.Connection
 ) -> None:
     rows = [make_session(n, name=f"auth-{n}", project="big") for n in range(200)]
     rows += [make_session(n, name=f"auth-s-{n}", project="small") for n in range(200, 203)]
     rows += [make_session(n, name=f"other-{n}", project="big") for n in range(300, 600)]
-    insert_sessions(conn, rows)  # 203 matches; "big" holds 500 >= 2 x 203, "small" 3
+    insert_sessions(conn, rows)
     few = compile_query(parse_query("auth project:small", now=NOW), limit=None)
     many = compile_query(parse_query("auth project:big", now=NOW), limit=None)
+    walk = compile_query(parse_query("auth", now=NOW), sort="recent", limit=5)
     async with open_reader(db_path) as reader:
         assert {h.id for h in await search(reader, few)} == {"s0200", "s0201", "s0202"}
         assert len(await search(reader, many)) == 200
-    for query in (few, many):
+        assert len(await search(reader, walk)) == 5
+    for query in (few, many, walk):
         assert [h.id for h in search_sync(conn, query)] == [
             row[0] for row in conn.execute(query.sql, query.params)
         ]
-    assert few.narrowed is not None and statement_sync(conn, few)[0] == few.narrowed.sql
-    assert many.narrowed is not None and statement_sync(conn, many)[0] == many.sql
+    assert plan_sync(conn, few).name == "filter_ranked"
+    assert plan_sync(conn, many).name == "newest_ranked"
+    assert plan_sync(conn, walk).name == "fts_first"  # 203 matches: read at once, cheaper

@@ -48,7 +48,8 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
         "--sort",
         choices=("relevance", "recent", "created", "name"),
         default="relevance",
-        help="order (default relevance: bm25 when the query has words, else most recent)",
+        help="order (default relevance: bm25 over the 500 most recently recorded matches, "
+        "the older ones after them, most recent first; without words: most recent)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array of sessions")
     parser.set_defaults(handler=run_query)

@@ -1,0 +1,119 @@
+"""The planner's choice, and SQLite's plan for it, on dense and rare words and filters.
+
+6,000 sessions: "auth" in half of them, "zanzibar" in one, project "tiny" holds 5 sessions and
+project "big" half. What is checked is the shape of EXPLAIN QUERY PLAN: which side drives the
+query, and whether the full-text index is read once as a set or tested row by row (FTS5's
+":=" plan: a rowid lookup).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from store.db import migrate_sync
+from store.query import compile_query, parse_query
+from store.search import plan_sync, search_sync
+
+from .conftest import insert_sessions, make_session
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path = tmp_path_factory.mktemp("plans") / "data.db"
+    migrate_sync(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = []
+    for n in range(6000):
+        word = "auth" if n % 2 else "other"
+        project = "tiny" if n % 1200 == 7 else ("big" if n % 2 else f"p{n % 50}")
+        name = f"{project}-{word}-{n}" + ("-zanzibar" if n == 3001 else "")
+        stamp = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00.{n:06d}Z"
+        rows.append(make_session(n, name=name, project=project, last_access=stamp))
+    conn.execute("BEGIN")
+    insert_sessions(conn, rows)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    yield conn
+    conn.close()
+
+
+def _explain(conn: sqlite3.Connection, text: str, sort: str) -> tuple[str, list[str]]:
+    query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
+    plan = plan_sync(conn, query)
+    lines = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)]
+    # Whatever the plan, the rows are the default plan's.
+    expected = [row[0] for row in conn.execute(query.sql, query.params)]
+    assert [hit.id for hit in search_sync(conn, query)] == expected
+    return plan.name, lines
+
+
+def _fts(lines: list[str]) -> list[str]:
+    return [line for line in lines if "sessions_fts VIRTUAL TABLE" in line]
+
+
+def _probes(lines: list[str]) -> bool:
+    return any(":=" in line for line in _fts(lines))
+
+
+@pytest.mark.parametrize("sort", ["recent", "created", "name"])
+def test_a_dense_word_walks_the_sort_order_and_probes_each_row(
+    dense: sqlite3.Connection, sort: str
+) -> None:
+    name, lines = _explain(dense, "auth", sort)
+    assert name == "order_walk"
+    index = {"recent": "last_access", "created": "created_at", "name": "name_nocase"}[sort]
+    assert any(f"USING COVERING INDEX ix_sessions_{index}" in line for line in lines), lines
+    assert _probes(lines), lines
+
+
+def test_a_dense_word_ranked_streams_the_newest_matches(dense: sqlite3.Connection) -> None:
+    name, lines = _explain(dense, "auth", "relevance")
+    assert name == "newest_ranked"
+    assert _fts(lines) and not _probes(lines), lines
+    # The index hands the matches over newest first: no sort between it and the window.
+    fts_at = lines.index(_fts(lines)[0])
+    assert "USE TEMP B-TREE" not in lines[fts_at + 1], lines
+
+
+@pytest.mark.parametrize("sort", ["recent", "relevance"])
+def test_a_rare_word_reads_its_matches_once(dense: sqlite3.Connection, sort: str) -> None:
+    name, lines = _explain(dense, "zanzibar", sort)
+    assert name == ("fts_first" if sort == "recent" else "newest_ranked")
+    assert _fts(lines) and not _probes(lines), lines
+    assert not any("USING COVERING INDEX" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"), [("recent", "filter_first"), ("relevance", "filter_ranked")]
+)
+def test_a_dense_word_with_a_selective_filter_starts_from_the_filter(
+    dense: sqlite3.Connection, sort: str, expected: str
+) -> None:
+    name, lines = _explain(dense, "auth project:tiny", sort)
+    assert name == expected
+    assert any("INDEX ix_sessions_project_nocase (project=?)" in line for line in lines), lines
+    assert _probes(lines), lines  # ~5 lookups, not a pass over 3,000 matches
+
+
+@pytest.mark.parametrize("sort", ["recent", "relevance"])
+def test_a_selective_word_with_a_dense_filter_starts_from_the_word(
+    dense: sqlite3.Connection, sort: str
+) -> None:
+    name, lines = _explain(dense, "zanzibar project:big", sort)
+    assert name == ("fts_first" if sort == "recent" else "newest_ranked")
+    assert _fts(lines) and not _probes(lines), lines
+    assert not any("ix_sessions_project_nocase" in line for line in lines), lines
+
+
+def test_a_walk_that_falls_short_still_returns_every_row(dense: sqlite3.Connection) -> None:
+    # "auth" is dense, but among names A-Z the matches of "big auth" come late: a walk sized
+    # by the estimate falls short, and the exact plan answers.
+    query = compile_query(parse_query("auth p1*", now=NOW), sort="name", limit=50)
+    expected = [row[0] for row in dense.execute(query.sql, query.params)]
+    assert [hit.id for hit in search_sync(dense, query)] == expected
