@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Restart the real watcher under session churn and count tmux server crashes; prints JSON.
+
+The scenario of issue 9 §1: a private tmux server, a thread creating sessions back to back
+(about three alive, the oldest killed), and ``ccmgr-watch run`` restarted again and again, each
+run ended by SIGTERM or SIGKILL after 0.3-1 s, with a 0-0.5 s gap before the next start. A run
+ends early when the server dies (a crash: tmux 3.3a's ``segfault at 20`` in control_write).
+
+    .venv/bin/python scripts/stress_restarts.py --runs 5 --restarts 40
+    .venv/bin/python scripts/stress_restarts.py --client binary   # the old `tmux -C` client
+
+``--client binary`` sets ``CCMGR_WATCH_TMUX_CLIENT=binary`` in the watcher's environment: the
+watcher then starts ``tmux -C`` processes as before this change (kept as the fallback for
+servers that speak another protocol version), which is what the "before" numbers measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env.setdefault("TERM", "xterm")
+    env.update(extra)
+    return env
+
+
+class Churn(threading.Thread):
+    """Creates sessions back to back on one server, keeping ``keep`` alive (oldest killed)."""
+
+    def __init__(self, name: str, keep: int = 3) -> None:
+        super().__init__(daemon=True)
+        self.name = name
+        self.server_pid = 0  # set by :meth:`start_server`; the churn stops when it dies
+        self.keep = keep
+        self.stop = threading.Event()
+        self.created = 0
+
+    def tmux(self, *args: str) -> int:
+        return subprocess.run(
+            ["tmux", "-L", self.name, "-f", "/dev/null", *args],
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        ).returncode
+
+    def start_server(self) -> int:
+        """Start the server with one session (``anchor``); returns the server's pid."""
+        self.tmux("new-session", "-d", "-s", "anchor", "sleep 3600")
+        self.tmux("set", "-g", "exit-empty", "off")
+        result = subprocess.run(
+            ["tmux", "-L", self.name, "display-message", "-p", "#{pid}"],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        self.server_pid = int(result.stdout.strip())
+        return self.server_pid
+
+    def server_alive(self) -> bool:
+        """True while the server started by :meth:`start_server` runs (a crash ends it)."""
+        return pid_alive(self.server_pid)
+
+    def run(self) -> None:
+        alive: list[str] = []
+        # After a crash, new-session would start a new server and hide the crash.
+        while not self.stop.is_set() and self.server_alive():
+            name = f"churn-{self.created}"
+            if self.tmux("new-session", "-d", "-s", name, "sleep 3600") == 0:
+                self.created += 1
+                alive.append(name)
+            if len(alive) > self.keep:
+                self.tmux("kill-session", "-t", "=" + alive.pop(0))
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def server_alive(name: str) -> bool:
+    """True when the server answers a command."""
+    result = subprocess.run(
+        ["tmux", "-L", name, "list-sessions"],
+        env=_env(),
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def stray_clients(name: str) -> list[str]:
+    """Control clients left attached (ours all end with the watcher)."""
+    result = subprocess.run(
+        ["tmux", "-L", name, "list-clients", "-F", "#{client_name} #{client_control_mode}"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in result.stdout.splitlines() if line.endswith(" 1")]
+
+
+def tmux_children(pids: set[int]) -> list[int]:
+    """``tmux`` processes whose parent was one of our watchers, or that were reparented to 1."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if cmdline and cmdline[0].endswith(b"tmux") and b"-C" in cmdline and ppid in pids:
+            found.append(int(entry.name))
+    return found
+
+
+def run_once(
+    restarts: int, client: str, seed: int, watch: str, deadline: float | None = None
+) -> dict[str, Any]:
+    """One run of the scenario; returns what happened."""
+    rng = random.Random(seed)
+    name = f"ccw-stress-{uuid.uuid4().hex[:8]}"
+    env_extra = {"CCMGR_WATCH_TMUX_CLIENT": client} if client == "binary" else {}
+    churn = Churn(name)
+    with tempfile.TemporaryDirectory(prefix="ccw-stress-") as tmp:
+        db = Path(tmp) / "data.db"
+        churn.start_server()
+        churn.start()
+        done = 0
+        crashed_after: int | None = None
+        watcher_pids: set[int] = set()
+        kinds = {"SIGTERM": 0, "SIGKILL": 0}
+        started = time.monotonic()
+        try:
+            for i in range(restarts):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                proc = subprocess.Popen(
+                    [watch, "run", "-L", name],
+                    env=_env(CCMGR_WATCH_DB=str(db), **env_extra),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                watcher_pids.add(proc.pid)
+                time.sleep(rng.uniform(0.3, 1.0))
+                sig = rng.choice([signal.SIGTERM, signal.SIGKILL])
+                kinds[sig.name] += 1
+                proc.send_signal(sig)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                done = i + 1
+                if not churn.server_alive():
+                    crashed_after = done
+                    break
+                time.sleep(rng.uniform(0.0, 0.5))
+        finally:
+            churn.stop.set()
+            churn.join(timeout=10)
+        time.sleep(0.3)  # a stray client of the last watcher would still be attached now
+        alive = churn.server_alive() and server_alive(name)
+        strays = stray_clients(name) if alive else []
+        orphans = tmux_children(watcher_pids | {1})
+        subprocess.run(
+            ["tmux", "-L", name, "kill-server"],
+            env=_env(),
+            capture_output=True,
+            check=False,
+        )
+        return {
+            "restarts": done,
+            "signals": kinds,
+            "sessions_created": churn.created,
+            "crashed": crashed_after is not None or not alive,
+            "crashed_after": crashed_after,
+            "stray_control_clients": strays,
+            "orphan_tmux_clients": orphans,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+
+
+def main() -> None:
+    """Run the scenario ``--runs`` times and print per-run results and totals as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--restarts", type=int, default=40)
+    parser.add_argument("--client", choices=["native", "binary"], default="native")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--watch", default=str(VENV_BIN / "ccmgr-watch"))
+    args = parser.parse_args()
+    runs = [
+        run_once(args.restarts, args.client, args.seed + i, args.watch) for i in range(args.runs)
+    ]
+    print(
+        json.dumps(
+            {
+                "client": args.client,
+                "runs": runs,
+                "crashes": sum(r["crashed"] for r in runs),
+                "restarts_total": sum(r["restarts"] for r in runs),
+                "tmux": subprocess.run(
+                    ["tmux", "-V"], capture_output=True, text=True, check=False
+                ).stdout.strip(),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
