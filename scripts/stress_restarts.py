@@ -3,15 +3,16 @@
 
 The scenario of issue 9 §1: a private tmux server, a thread creating sessions back to back
 (about three alive, the oldest killed), and ``ccmgr-watch run`` restarted again and again, each
-run ended by SIGTERM or SIGKILL after 0.3-1 s, with a 0-0.5 s gap before the next start. A run
-ends early when the server dies (a crash: tmux 3.3a's ``segfault at 20`` in control_write).
+run ended by SIGTERM or SIGKILL 0-0.7 s after it connected, with a 0-0.5 s gap before the next
+start. A run ends early when the server dies (tmux 3.3a: ``segfault at 20`` in control_write).
 
-    .venv/bin/python scripts/stress_restarts.py --runs 5 --restarts 40
-    .venv/bin/python scripts/stress_restarts.py --client binary   # the old `tmux -C` client
+    .venv/bin/python scripts/stress_restarts.py --runs 3 --restarts 40
+    .venv/bin/python scripts/stress_restarts.py --client binary    # the `tmux -C` fallback
+    .venv/bin/python scripts/stress_restarts.py --watch OLD/ccmgr-watch  # another checkout
 
 ``--client binary`` sets ``CCMGR_WATCH_TMUX_CLIENT=binary`` in the watcher's environment: the
-watcher then starts ``tmux -C`` processes as before this change (kept as the fallback for
-servers that speak another protocol version), which is what the "before" numbers measure.
+watcher then runs ``tmux -C`` child processes (kept as the fallback for servers of another
+protocol version), as every version before the native client did.
 """
 
 from __future__ import annotations
@@ -128,6 +129,24 @@ def stray_clients(name: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.endswith(" 1")]
 
 
+def wait_connected(db: Path, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Until the watcher's status file says it is connected (False: it exited or timed out)."""
+    status = db.with_name(db.name + ".watcher.json")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            data = json.loads(status.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if data.get("pid") == proc.pid and any(
+            isinstance(s.get("state"), dict) and s["state"].get("connected")
+            for s in data.get("servers") or []
+        ):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def tmux_children(pids: set[int]) -> list[int]:
     """``tmux`` processes whose parent was one of our watchers, or that were reparented to 1."""
     found = []
@@ -161,6 +180,7 @@ def run_once(
         crashed_after: int | None = None
         watcher_pids: set[int] = set()
         kinds = {"SIGTERM": 0, "SIGKILL": 0}
+        attached = 0
         started = time.monotonic()
         try:
             for i in range(restarts):
@@ -173,7 +193,12 @@ def run_once(
                     stderr=subprocess.DEVNULL,
                 )
                 watcher_pids.add(proc.pid)
-                time.sleep(rng.uniform(0.3, 1.0))
+                # Stop it 0-0.7 s after its control client started (the window is the
+                # client's start while sessions come and go); a watcher that is killed while
+                # still importing Python would test nothing on a slow machine.
+                if wait_connected(db, proc, timeout=10):
+                    attached += 1
+                time.sleep(rng.uniform(0.0, 0.7))
                 sig = rng.choice([signal.SIGTERM, signal.SIGKILL])
                 kinds[sig.name] += 1
                 proc.send_signal(sig)
@@ -202,6 +227,7 @@ def run_once(
         )
         return {
             "restarts": done,
+            "attached": attached,
             "signals": kinds,
             "sessions_created": churn.created,
             "crashed": crashed_after is not None or not alive,
