@@ -24,7 +24,7 @@ import subprocess
 import sys
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -271,9 +271,12 @@ async def wait_for_sessions_changed(
             tg.start_soon(link.run)
             with anyio.move_on_after(timeout):
                 try:
-                    async for chunk in link.chunks():
-                        if any(isinstance(m, (SessionsChanged, Exit)) for m in parser.feed(chunk)):
-                            break
+                    async with contextlib.aclosing(link.chunks()) as chunks:
+                        async for chunk in chunks:
+                            if any(
+                                isinstance(m, (SessionsChanged, Exit)) for m in parser.feed(chunk)
+                            ):
+                                break
                 except (ProtocolError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     pass
                 except OSError:
@@ -456,7 +459,7 @@ class _NativeLink:
                 continue
             view = view[written:]
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes]:
         """What the server writes to the client, until it closes the pipe."""
         while (fd := self._stdout) is not None:
             try:
@@ -644,7 +647,7 @@ class _ProcessLink:
         assert self._process.stdin is not None
         await self._process.stdin.send(data)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes]:
         """The child's stdout."""
         assert self._process.stdout is not None
         async for chunk in self._process.stdout:
@@ -1085,9 +1088,10 @@ class ControlClient:
         link = self._link
         try:
             try:
-                async for chunk in link.chunks():
-                    for message in self._parser.feed(chunk):
-                        self._deliver(message)
+                async with contextlib.aclosing(link.chunks()) as chunks:
+                    async for chunk in chunks:
+                        for message in self._parser.feed(chunk):
+                            self._deliver(message)
                 for message in self._parser.feed_eof():
                     self._deliver(message)
             except ProtocolError as exc:
