@@ -9,6 +9,7 @@ start. A run ends early when the server dies (tmux 3.3a: ``segfault at 20`` in c
     .venv/bin/python scripts/stress_restarts.py --runs 3 --restarts 40
     .venv/bin/python scripts/stress_restarts.py --client binary    # the `tmux -C` fallback
     .venv/bin/python scripts/stress_restarts.py --watch OLD/ccmgr-watch  # another checkout
+    .venv/bin/python scripts/stress_restarts.py --clients 300 --client binary  # no watcher
 
 ``--client binary`` sets ``CCMGR_WATCH_TMUX_CLIENT=binary`` in the watcher's environment: the
 watcher then runs ``tmux -C`` child processes (kept as the fallback for servers of another
@@ -18,6 +19,7 @@ protocol version), as every version before the native client did.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -238,6 +240,75 @@ def run_once(
         }
 
 
+def clients_once(starts: int, client: str, seed: int) -> dict[str, Any]:
+    """Control clients alone (no watcher) started one after another under the same churn.
+
+    ``binary`` runs ``tmux -u -C attach-session`` as every version before the native client
+    did; ``native`` uses the watcher's own client (:func:`watcher.tmux.open_control_client`).
+    Each lives 0.05-0.4 s and is ended by closing its input (binary: or by SIGKILL, at random).
+    """
+    import anyio
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from watcher.tmux import CONTROL_FLAGS, open_control_client, socket_dir
+
+    rng = random.Random(seed)
+    name = f"ccw-stress-{uuid.uuid4().hex[:8]}"
+    churn = Churn(name)
+    churn.start_server()
+    churn.start()
+    socket_path = str(socket_dir() / name)
+    done = 0
+    crashed_after: int | None = None
+
+    async def native_client(life: float) -> None:
+        async with open_control_client(socket_path, "$0"):
+            await anyio.sleep(life)
+
+    started = time.monotonic()
+    try:
+        for i in range(starts):
+            life = rng.uniform(0.05, 0.4)
+            if client == "binary":
+                argv = ["tmux", "-u", "-S", socket_path, "-C", "attach-session"]
+                proc = subprocess.Popen(
+                    [*argv, "-f", CONTROL_FLAGS, "-t", "$0"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=_env(),
+                )
+                time.sleep(life)
+                if rng.random() < 0.5:
+                    proc.kill()
+                else:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            else:
+                with contextlib.suppress(Exception):  # a crashed server shows below
+                    anyio.run(native_client, life)
+            done = i + 1
+            if not churn.server_alive():
+                crashed_after = done
+                break
+    finally:
+        churn.stop.set()
+        churn.join(timeout=10)
+    subprocess.run(["tmux", "-L", name, "kill-server"], env=_env(), capture_output=True)
+    return {
+        "starts": done,
+        "sessions_created": churn.created,
+        "crashed": crashed_after is not None,
+        "crashed_after": crashed_after,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
 def main() -> None:
     """Run the scenario ``--runs`` times and print per-run results and totals as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -246,17 +317,31 @@ def main() -> None:
     parser.add_argument("--client", choices=["native", "binary"], default="native")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--watch", default=str(VENV_BIN / "ccmgr-watch"))
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start N bare control clients per run instead of restarting the watcher",
+    )
     args = parser.parse_args()
-    runs = [
-        run_once(args.restarts, args.client, args.seed + i, args.watch) for i in range(args.runs)
-    ]
+    if args.clients:
+        runs = [clients_once(args.clients, args.client, args.seed + i) for i in range(args.runs)]
+        restarts = sum(r["starts"] for r in runs)
+    else:
+        runs = [
+            run_once(args.restarts, args.client, args.seed + i, args.watch)
+            for i in range(args.runs)
+        ]
+        restarts = sum(r["restarts"] for r in runs)
     print(
         json.dumps(
             {
                 "client": args.client,
                 "runs": runs,
                 "crashes": sum(r["crashed"] for r in runs),
-                "restarts_total": sum(r["restarts"] for r in runs),
+                "scenario": "bare clients" if args.clients else "watcher restarts",
+                "starts_total": restarts,
                 "tmux": subprocess.run(
                     ["tmux", "-V"], capture_output=True, text=True, check=False
                 ).stdout.strip(),

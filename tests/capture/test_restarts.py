@@ -101,17 +101,19 @@ def test_kill_9_during_a_burst_leaves_no_client_and_kill_server_works(
     pid = server_pid(tmux)
     env = {"CCMGR_WATCH_TMUX_CLIENT": client}
     watcher = Watcher(tmp_path / "data.db", "-L", tmux.name, env=env).start()
-    watcher.wait_connected()
-    assert watcher.proc is not None
-    if client == "binary":  # the fallback runs a child; it must die with the watcher
-        assert clients_of_socket(tmux, pid)
-    else:
-        assert clients_of_socket(tmux, pid) == []
     burst = Burst(tmux, 60)
-    burst.start()
-    wait_until(lambda: burst.created >= 10, what="the burst to start")
-    watcher.stop(signal.SIGKILL)
-    burst.join(timeout=60)
+    try:
+        watcher.wait_connected()
+        if client == "binary":  # the fallback runs a child; it must die with the watcher
+            assert clients_of_socket(tmux, pid)
+        else:
+            assert clients_of_socket(tmux, pid) == []
+        burst.start()
+        wait_until(lambda: burst.created >= 10, what="the burst to start")
+    finally:
+        watcher.stop(signal.SIGKILL)
+        if burst.is_alive():
+            burst.join(timeout=60)
     wait_until(lambda: not clients_of_socket(tmux, pid), timeout=10, what="no client left")
     tmux("kill-server")
     wait_until(lambda: gone(pid), timeout=10, what="the server to stop")
