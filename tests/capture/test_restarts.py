@@ -131,7 +131,7 @@ def test_restarts_under_churn_never_crash_the_server(tmp_path: Path) -> None:
         client="native",
         seed=random.randrange(1 << 30),
         watch=str(Path(sys.executable).parent / "ccmgr-watch"),
-        deadline=time.monotonic() + 150,
+        deadline=time.monotonic() + 300,  # a cap for a very slow machine: 40 restarts take ~1-2 min
     )
     assert not result["crashed"], result
     assert result["restarts"] >= 40, result
