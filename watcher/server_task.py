@@ -231,8 +231,10 @@ class _ServerWatcher:
                         self.fall_back()
                         continue
                     except TmuxError as exc:
+                        # The server went away meanwhile, or refuses us: look again, calmly.
                         log.debug("waiting for sessions on %s failed: %s", self.address, exc)
-                        changed = True
+                        await anyio.sleep(1.0)
+                        continue
                     if changed:
                         await anyio.sleep(retry_delay)  # never spin on a misbehaving server
                 continue
