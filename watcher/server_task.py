@@ -11,6 +11,8 @@ again: another session or a wait for the next server, and another reconciliation
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -38,7 +40,9 @@ from watcher.protocol import (
 )
 from watcher.tmux import (
     ControlClient,
+    ProtocolMismatch,
     choose_session,
+    native_by_default,
     open_control_client,
     probe_server,
     wait_for_sessions_changed,
@@ -46,6 +50,8 @@ from watcher.tmux import (
 from watcher.tracker import ClientInfo, SessionTracker, Snapshot
 
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
+
+log = logging.getLogger("ccmgr_watch.server")
 
 KnownAlive = Callable[[str], Awaitable[list[KnownSession]]]
 _MAX_LEARNED = 64  # more unexplained creations than this means the pattern broke: list
@@ -122,6 +128,7 @@ async def watch_server(
     tmux: str = "tmux",
     fallback_interval: float = 30.0,
     retry_delay: float = 0.05,
+    native: bool | None = None,
 ) -> None:
     """Watch the tmux server(s) on socket path ``address`` forever, sending lifecycle events.
 
@@ -129,9 +136,12 @@ async def watch_server(
     (any server key built from the same socket path); it is read before every reconciliation.
     ``on_state`` gets a new :class:`ServerState` on every change. ``fallback_interval`` is the
     slow probe used when the folder watch sees nothing; ``retry_delay`` starts the back-off
-    for connections that fail or drop at once.
+    for connections that fail or drop at once. ``native`` (default: True unless
+    ``$CCMGR_WATCH_TMUX_CLIENT`` is ``binary``) speaks tmux's client protocol instead of running
+    ``tmux -C``; a server of another protocol version falls back to the binary by itself.
     """
     watcher = _ServerWatcher(address, send, known_alive, on_state, tmux)
+    watcher.native = native_by_default() if native is None else native
     await watcher.run(fallback_interval, retry_delay)
 
 
@@ -154,6 +164,18 @@ class _ServerWatcher:
         # True when the connection ended right after an unprocessed %sessions-changed: the
         # sessions missing at the next reconciliation were then killed, not lost in a gap.
         self.missed_change = False
+        self.native = True
+        # Epoch seconds since when this socket has had no session as far as we looked (None:
+        # not waiting). Sessions created since then were seen to appear: ``created``.
+        self.waiting_since: float | None = None
+        self._said = ""  # the last state change logged at INFO (each is said once)
+
+    def say(self, message: str, *args: object) -> None:
+        """Log a state change at INFO, once (waiting loops repeat the same state)."""
+        text = message % args if args else message
+        if text != self._said:
+            self._said = text
+            log.info("%s", text)
 
     def publish(self, **changes: object) -> None:
         state = msgspec.structs.replace(self.state, **changes)
@@ -179,10 +201,14 @@ class _ServerWatcher:
             try:
                 probe = await probe_server(self.address, tmux=self.tmux)
             except TmuxError as exc:
+                self.say("cannot look for a tmux server at %s: %s", self.address, exc)
                 self.publish(connected=False, last_error=str(exc))
                 await anyio.sleep(fallback_interval)
                 continue
+            log.debug("probe of %s: %s", self.address, probe)
             if probe is None or not probe.sessions:
+                if self.waiting_since is None:
+                    self.waiting_since = time.time()
                 # No server (or one without sessions): everything believed alive is gone.
                 known = await self.known_alive(self.address)
                 await self.emit(
@@ -191,25 +217,45 @@ class _ServerWatcher:
                 self.missed_change = False
                 self.publish(connected=False, server=None, session=None)
                 if probe is None:
+                    self.say("no tmux server at %s; waiting for one", self.address)
                     await wait_for_socket_change(self.address, fallback_interval)
                 else:
+                    self.say("the tmux server at %s has no sessions; waiting for one", self.address)
                     # A server with exit-empty off and no sessions: creating a session changes
                     # no file, so listen with a session-less control client instead.
-                    if await wait_for_sessions_changed(
-                        self.address, fallback_interval, tmux=self.tmux
-                    ):
+                    try:
+                        changed = await wait_for_sessions_changed(
+                            self.address, fallback_interval, tmux=self.tmux, native=self.native
+                        )
+                    except ProtocolMismatch:
+                        self.fall_back()
+                        continue
+                    except TmuxError as exc:
+                        # The server went away meanwhile, or refuses us: look again, calmly.
+                        log.debug("waiting for sessions on %s failed: %s", self.address, exc)
+                        await anyio.sleep(1.0)
+                        continue
+                    if changed:
                         await anyio.sleep(retry_delay)  # never spin on a misbehaving server
                 continue
             target = choose_session(probe)
             assert target is not None
+            log.debug("attaching to %s on %s", target, self.address)
             started = anyio.current_time()
             error: str | None = None
             try:
-                async with open_control_client(self.address, target, tmux=self.tmux) as client:
+                async with open_control_client(
+                    self.address, target, tmux=self.tmux, native=self.native
+                ) as client:
                     await self.follow(client)
                 error = client.failure
+                reason = client.closed_reason or "the tmux client ended"
+            except ProtocolMismatch:
+                self.fall_back()
+                continue
             except TmuxError as exc:
                 error = str(exc)
+                reason = error
             changes: dict[str, object] = {"connected": False, "session": None}
             if error is not None:
                 changes["last_error"] = error
@@ -217,11 +263,25 @@ class _ServerWatcher:
             # Reconnecting at once is right after a kill or a kick; but a connection that keeps
             # failing or dropping straight away (a hook that detaches every new client, a
             # session that dies between probe and attach) must not spin.
+            delay = 0.0
             if anyio.current_time() - started < 2.0:
                 setbacks += 1
-                await anyio.sleep(min(retry_delay * 2 ** (setbacks - 1), 10.0))
+                delay = min(retry_delay * 2 ** (setbacks - 1), 10.0)
             else:
                 setbacks = 0
+            self.say(
+                "lost the connection to %s (%s); retrying in %.2g s", self.address, reason, delay
+            )
+            await anyio.sleep(delay)
+
+    def fall_back(self) -> None:
+        """The server speaks another protocol version: use the ``tmux`` binary from now on."""
+        log.warning(
+            "the tmux server at %s speaks another client protocol version than tmux 3.2-3.7;"
+            " using the tmux binary (`tmux -C`) for it instead",
+            self.address,
+        )
+        self.native = False
 
     def _missing_as(self) -> Literal["vanished", "killed"]:
         return "killed" if self.missed_change else "vanished"
@@ -248,9 +308,28 @@ class _ServerWatcher:
         except TmuxError:
             return
         known = await self.known_alive(self.address)
-        events = self.tracker.reconcile(snapshot, known, now_ts(), missing_as=self._missing_as())
+        since = self.waiting_since
+        events = self.tracker.reconcile(
+            snapshot,
+            known,
+            now_ts(),
+            missing_as=self._missing_as(),
+            appeared_since=None if since is None else int(since) - 1,
+        )
         self.missed_change = False
+        self.waiting_since = None
         self.publish(connected=True, server=snapshot.server, session=client.session_id)
+        self.say(
+            "connected to %s (session %s, %d sessions)",
+            self.address,
+            client.session_id,
+            len(snapshot.sessions),
+        )
+        log.debug(
+            "reconciled %s: %s",
+            snapshot.server,
+            ", ".join(f"{e.event_type} {e.tmux_id}" for e in events) or "no changes",
+        )
         await self.emit(events)
 
         index = -1

@@ -1,28 +1,35 @@
 """The I/O edge for one tmux server: addresses, a no-side-effect probe, and the control client.
 
-Everything here talks to a ``tmux`` binary through argv lists (never a shell) with ``$TMUX``
-removed from the environment and an explicit ``-S <socket>``, so the watcher never reaches a
-server it was not asked to watch and never starts one. The control client
-(:func:`open_control_client`) is one long-lived ``tmux -u -C attach-session -f no-output,...``
-process whose stdout is drained without pause by a reader task; commands go over the same
-connection and are matched to replies in FIFO order among the blocks that tmux flags as ours.
-Never use ``refresh-client -B`` subscriptions or the ``wait-exit`` flag here: on tmux < 3.7 the
-pair crashes the whole tmux server when the watcher's session is killed.
+The control client (:func:`open_control_client`) is made by speaking tmux's own client protocol
+on the server's socket (see "how the watcher reaches a server" below for why: it closes a
+window in which tmux < 3.7 crashes, and leaves no child process behind), with two pipes for the
+control protocol; a server of another protocol version gets a ``tmux -u -C attach-session``
+child process instead. Either way the client is read-only and output-less, its output is
+drained without pause by a reader task, and commands go over the same connection and are
+matched to replies in FIFO order among the blocks that tmux flags as ours. One-off commands
+(the probe) run the ``tmux`` binary through argv lists (never a shell) with ``$TMUX`` removed
+and an explicit ``-S <socket>``, so the watcher never reaches a server it was not asked to
+watch and never starts one. Never use ``refresh-client -B`` subscriptions or the ``wait-exit``
+flag here: on tmux < 3.7 the pair crashes the whole tmux server when the watcher's session is
+killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import struct
 import subprocess
+import sys
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
 import msgspec
-from anyio.abc import Process
+from anyio.abc import Process, UNIXSocketStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from store.errors import ProtocolError, TmuxError
@@ -38,18 +45,24 @@ from watcher.protocol import (
 from watcher.tracker import ClientInfo, SessionInfo, WindowInfo
 
 __all__ = [
+    "CLIENT_ENV",
     "CONTROL_FLAGS",
     "ControlClient",
     "ProbeResult",
+    "ProtocolMismatch",
     "ServerInfo",
     "choose_session",
     "control_env",
     "default_socket_path",
+    "identify_and_command",
+    "imsg",
+    "native_by_default",
     "open_control_client",
     "probe_server",
     "quote_argument",
     "resolve_address",
     "socket_dir",
+    "split_messages",
     "wait_for_sessions_changed",
 ]
 
@@ -240,52 +253,480 @@ def choose_session(probe: ProbeResult, *, avoid: Sequence[str] = ()) -> str | No
 
 
 async def wait_for_sessions_changed(
-    socket_path: str, timeout: float, *, tmux: str = "tmux"
+    socket_path: str, timeout: float, *, tmux: str = "tmux", native: bool = True
 ) -> bool:
     """On a running server without sessions, wait until one is created (or the server exits).
 
-    Uses a session-less control client (``tmux -C wait-for <unique channel>``): it receives
+    Uses a session-less control client running ``wait-for <unique channel>``: it receives
     ``%sessions-changed`` and ``%exit`` but is attached to no session, so it has none of an
     attached client's side effects, and no polling is needed. Returns False on timeout.
+    Raises :class:`ProtocolMismatch` when ``native`` and the server speaks another protocol.
     """
     channel = f"ccmgr-watch-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    argv = [tmux, "-u", "-S", socket_path, "-C", "wait-for", channel]
+    link = await _open_link(socket_path, ["wait-for", channel], tmux=tmux, native=native)
+    parser = ControlParser()
+    changed = False
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(link.run)
+            with anyio.move_on_after(timeout):
+                try:
+                    async with contextlib.aclosing(link.chunks()) as chunks:
+                        async for chunk in chunks:
+                            if any(
+                                isinstance(m, (SessionsChanged, Exit)) for m in parser.feed(chunk)
+                            ):
+                                break
+                except (ProtocolError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass
+                except OSError:
+                    pass
+                # A change, the server's exit, or a client that could not start: look again.
+                changed = True
+            with anyio.CancelScope(shield=True):
+                await _end_link(link)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await link.aclose()
+    if link.version_mismatch:
+        raise ProtocolMismatch(
+            f"the tmux server at {socket_path} speaks another client protocol",
+            hint="the watcher uses the tmux binary for this server instead",
+        )
+    return changed
+
+
+async def _end_link(link: _NativeLink | _ProcessLink) -> None:
+    # Ask politely (input closed: tmux detaches the client), then insist.
+    await link.close_input()
+    with anyio.move_on_after(2):
+        await link.wait()
+        return
+    link.abort()
+    with anyio.move_on_after(1):
+        await link.wait()
+        return
+    link.kill()
+    with anyio.move_on_after(1):
+        await link.wait()
+
+
+# --- how the watcher reaches a server: tmux's own client protocol, or a `tmux -C` process ------
+#
+# tmux 3.2 ... 3.6 (fixed in 3.7, PRs #4980 #5004) crash when a notification reaches a control
+# client whose identification is half done: MSG_IDENTIFY_FLAGS marks it a control client at
+# once, but only MSG_IDENTIFY_DONE creates its control state, and the `tmux` binary sends its
+# identification in several writes (each descriptor ends one), between which the server runs
+# other clients' commands (a new session's %sessions-changed then hits the NULL state:
+# "segfault at 20"). Speaking the protocol ourselves closes that window: both descriptors go
+# first (harmless before the flags), then FLAGS ... DONE and the command in ONE write, which
+# the server reads and dispatches in one go (proc.c proc_event_cb). It also leaves no child
+# process behind: when the watcher dies, the kernel closes its socket and pipes and the server
+# drops the client.
+
+PROTOCOL_VERSION = 8  # tmux-protocol.h, the same in every release 3.2 ... 3.7 and master
+_HEADER = struct.Struct("=IHHII")  # imsg: type, len (with header), flags, peerid, pid
+_IMSGF_HASFD = 1
+_MAX_IMSG = 16384  # MAX_IMSGSIZE: larger messages are refused by the server
+MSG_VERSION = 12
+MSG_IDENTIFY_FLAGS = 100
+MSG_IDENTIFY_TERM = 101
+MSG_IDENTIFY_TTYNAME = 102
+MSG_IDENTIFY_STDIN = 104
+MSG_IDENTIFY_ENVIRON = 105
+MSG_IDENTIFY_DONE = 106
+MSG_IDENTIFY_CLIENTPID = 107
+MSG_IDENTIFY_CWD = 108
+MSG_IDENTIFY_FEATURES = 109
+MSG_IDENTIFY_STDOUT = 110
+MSG_IDENTIFY_LONGFLAGS = 111
+MSG_COMMAND = 200
+MSG_DETACH = 201
+MSG_DETACHKILL = 202
+MSG_EXIT = 203
+MSG_EXITED = 204
+MSG_EXITING = 205
+MSG_LOCK = 206
+MSG_READY = 207
+MSG_RESIZE = 208
+MSG_SHUTDOWN = 210
+MSG_UNLOCK = 215
+MSG_READ_OPEN = 300
+MSG_READ_DONE = 302
+MSG_WRITE_OPEN = 303
+MSG_WRITE_READY = 305
+CLIENT_CONTROL = 0x2000  # tmux.h (3.2 ... 3.7): `tmux -C`
+CLIENT_UTF8 = 0x10000  # `tmux -u`
+_EBADF = 9
+# The client's environment matters only for sessions it creates (never) and update-environment
+# on attach (off: attach-session -E). Little is sent, so identification stays one small write.
+_ENV_KEYS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE")
+CLIENT_ENV = "CCMGR_WATCH_TMUX_CLIENT"  # "binary": always use `tmux -C` (for comparisons)
+
+
+class ProtocolMismatch(TmuxError):
+    """The server speaks another client protocol version (it answered MSG_VERSION)."""
+
+
+def imsg(kind: int, payload: bytes = b"", *, has_fd: bool = False, pid: int = 0) -> bytes:
+    """One tmux protocol message (imsg header in native byte order, then the payload)."""
+    flags = _IMSGF_HASFD if has_fd else 0
+    return _HEADER.pack(kind, _HEADER.size + len(payload), flags, PROTOCOL_VERSION, pid) + payload
+
+
+def identify_and_command(
+    argv: Sequence[str], *, pid: int, cwd: str, term: str, environ: Mapping[str, str]
+) -> bytes:
+    """Everything after the two descriptors, as one write: FLAGS ... DONE, then the command.
+
+    The same messages as tmux's client.c client_send_identify (minus the descriptors), for a
+    control client (``-C``) with UTF-8 (``-u``), no tty and no terminal features.
+    """
+
+    def text(value: str) -> bytes:
+        return value.encode("utf-8", "surrogateescape") + b"\0"
+
+    flags = CLIENT_CONTROL | CLIENT_UTF8
+    parts = [
+        imsg(MSG_IDENTIFY_FLAGS, struct.pack("=i", flags), pid=pid),
+        imsg(MSG_IDENTIFY_LONGFLAGS, struct.pack("=Q", flags), pid=pid),
+        imsg(MSG_IDENTIFY_TERM, text(term), pid=pid),
+        imsg(MSG_IDENTIFY_FEATURES, struct.pack("=i", 0), pid=pid),
+        imsg(MSG_IDENTIFY_TTYNAME, b"\0", pid=pid),
+        imsg(MSG_IDENTIFY_CWD, text(cwd), pid=pid),
+        imsg(MSG_IDENTIFY_CLIENTPID, struct.pack("=i", pid), pid=pid),
+    ]
+    for key, value in environ.items():
+        entry = text(f"{key}={value}")
+        if len(entry) + _HEADER.size <= _MAX_IMSG:
+            parts.append(imsg(MSG_IDENTIFY_ENVIRON, entry, pid=pid))
+    parts.append(imsg(MSG_IDENTIFY_DONE, pid=pid))
+    packed = b"".join(text(a) for a in argv)
+    command = imsg(MSG_COMMAND, struct.pack("=i", len(argv)) + packed, pid=pid)
+    if len(command) > _MAX_IMSG:
+        raise TmuxError("tmux command too long", hint="this is a bug in ccmgr-watch")
+    parts.append(command)
+    return b"".join(parts)
+
+
+def split_messages(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Take the complete messages (type, payload) off the front of ``buffer``."""
+    messages = []
+    while len(buffer) >= _HEADER.size:
+        kind, length, _flags, _peer, _pid = _HEADER.unpack_from(buffer)
+        if length < _HEADER.size:
+            raise ProtocolError(
+                f"bad tmux message length {length}", hint="check `tmux -V` (3.2+ is supported)"
+            )
+        if len(buffer) < length:
+            break
+        messages.append((kind, bytes(buffer[_HEADER.size : length])))
+        del buffer[:length]
+    return messages
+
+
+class _NativeLink:
+    """A control client made by speaking tmux's protocol on the server socket.
+
+    Commands go into a pipe whose read end the server holds (the client's "stdin"), the
+    control protocol comes out of another (its "stdout"); the socket carries only the
+    identification and the server's exit messages, which are answered as tmux's client does.
+    """
+
+    def __init__(self, stream: UNIXSocketStream, stdin_fd: int, stdout_fd: int) -> None:
+        self._stream = stream
+        self._stdin: int | None = stdin_fd
+        self._stdout: int | None = stdout_fd
+        self._pid = os.getpid()
+        self._done = anyio.Event()
+        self.exit_reason: str | None = None  # what tmux's client would print after %exit
+        self.lost = False  # the socket ended without an exit message
+        self.version_mismatch = False
+        self.returncode: int | None = None
+        self.detail = ""
+
+    async def send(self, data: bytes) -> None:
+        """Write to the client's command pipe (never blocks the loop)."""
+        view = memoryview(data)
+        while view:
+            fd = self._stdin
+            if fd is None:
+                raise anyio.ClosedResourceError
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                await anyio.wait_writable(fd)
+                continue
+            view = view[written:]
+
+    async def chunks(self) -> AsyncGenerator[bytes]:
+        """What the server writes to the client, until it closes the pipe."""
+        while (fd := self._stdout) is not None:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+                continue
+            if not data:
+                return
+            yield data
+
+    async def close_input(self) -> None:
+        """Close the command pipe: tmux then detaches the client (as on stdin EOF)."""
+        fd, self._stdin = self._stdin, None
+        if fd is not None:
+            anyio.notify_closing(fd)
+            os.close(fd)
+
+    def abort(self) -> None:
+        """Drop the connection at once (the server sees the socket close and frees the client)."""
+        raw = self._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+
+    def kill(self) -> None:
+        """Drop the connection and stop reading (for a server that no longer answers)."""
+        self.abort()
+        fd, self._stdout = self._stdout, None
+        if fd is not None:
+            anyio.notify_closing(fd)
+            os.close(fd)
+
+    async def wait(self) -> None:
+        """Until the socket is closed."""
+        await self._done.wait()
+
+    async def aclose(self) -> None:
+        """Release the descriptors (after :meth:`run` and the readers ended)."""
+        await self.close_input()
+        fd, self._stdout = self._stdout, None
+        if fd is not None:
+            anyio.notify_closing(fd)
+            os.close(fd)
+        await self._stream.aclose()
+
+    async def run(self) -> None:
+        """Read the socket until the client's end, answering as tmux's client.c does."""
+        buffer = bytearray()
+        try:
+            while True:
+                try:
+                    data = await self._stream.receive(65536)
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    break
+                except OSError:
+                    break
+                buffer += data
+                try:
+                    messages = split_messages(buffer)
+                except ProtocolError as exc:
+                    self.detail = str(exc)
+                    break
+                for kind, payload in messages:
+                    if await self._dispatch(kind, payload):
+                        return
+        finally:
+            if self.exit_reason is None:
+                self.lost = True
+                self.exit_reason = "server exited unexpectedly"
+            # The server frees the client (and closes our pipes' other ends) when it sees
+            # the socket close, as when tmux's client process exits.
+            self.abort()
+            self._done.set()
+
+    async def _dispatch(self, kind: int, payload: bytes) -> bool:
+        # True when the client's life is over (tmux's client would exit now).
+        if kind == MSG_VERSION:
+            self.version_mismatch = True
+            self.exit_reason = "protocol version mismatch"
+            return True
+        if kind == MSG_EXIT:
+            if len(payload) >= 4:
+                self.returncode = struct.unpack_from("=i", payload)[0]
+            message = payload[4:].split(b"\0", 1)[0].decode("utf-8", "replace")
+            self.exit_reason = message
+            return True
+        if kind == MSG_SHUTDOWN:
+            self.exit_reason = "server exited"
+            return True
+        if kind == MSG_EXITED:
+            if self.exit_reason is None:
+                self.exit_reason = ""
+            return True
+        if kind in (MSG_DETACH, MSG_DETACHKILL):
+            self.exit_reason = "detached"
+            await self._reply(MSG_EXITING)
+        elif kind == MSG_READY:
+            await self._reply(MSG_RESIZE)
+        elif kind == MSG_LOCK:
+            await self._reply(MSG_UNLOCK)
+        elif kind in (MSG_READ_OPEN, MSG_WRITE_OPEN) and len(payload) >= 4:
+            # The server asks the client to open a file or stream for it: never (a control
+            # client of tmux's own refuses streams too); EBADF as tmux's file.c answers.
+            stream = struct.unpack_from("=i", payload)[0]
+            answer = MSG_READ_DONE if kind == MSG_READ_OPEN else MSG_WRITE_READY
+            await self._reply(answer, struct.pack("=ii", stream, _EBADF))
+        return False  # MSG_FLAGS, MSG_WRITE, ...: nothing to do
+
+    async def _reply(self, kind: int, payload: bytes = b"") -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            await self._stream.send(imsg(kind, payload, pid=self._pid))
+
+
+async def _open_native(socket_path: str, argv: Sequence[str]) -> _NativeLink:
+    """Connect to the server and identify as a control client running ``argv``."""
+    try:
+        stream = await anyio.connect_unix(socket_path)
+    except OSError as exc:
+        raise TmuxError(
+            f"cannot connect to the tmux server at {socket_path}: {exc.strerror or exc}",
+            hint="the server may have just stopped; the watcher waits for the next one",
+        ) from exc
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    os.set_blocking(in_write, False)
+    os.set_blocking(out_read, False)
+    pid = os.getpid()
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = "/"
+    env = control_env()
+    batch = identify_and_command(
+        argv,
+        pid=pid,
+        cwd=cwd,
+        term=env.get("TERM", ""),
+        environ={k: env[k] for k in _ENV_KEYS if k in env},
+    )
+    try:
+        # Each descriptor in its own write (the server takes one per read), then the rest.
+        await stream.send_fds(imsg(MSG_IDENTIFY_STDIN, has_fd=True, pid=pid), [in_read])
+        await stream.send_fds(imsg(MSG_IDENTIFY_STDOUT, has_fd=True, pid=pid), [out_write])
+        await stream.send(batch)
+    except BaseException as exc:
+        for fd in (in_write, out_read):
+            os.close(fd)
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+        if isinstance(exc, (OSError, anyio.BrokenResourceError)):
+            raise TmuxError(
+                f"cannot identify to the tmux server at {socket_path}: {exc!r}",
+                hint="the server may have just stopped; the watcher waits for the next one",
+            ) from exc
+        raise
+    finally:
+        # The server holds its own copies now; ours would keep the pipes open forever.
+        os.close(in_read)
+        os.close(out_write)
+    return _NativeLink(stream, in_write, out_read)
+
+
+class _ProcessLink:
+    """A control client run as a ``tmux -C`` child process (servers of another protocol).
+
+    On Linux the child gets PR_SET_PDEATHSIG through a tiny exec shim, so it dies with the
+    watcher whatever kills the watcher (a ``kill -9`` included).
+    """
+
+    def __init__(self, process: Process) -> None:
+        self._process = process
+        self.exit_reason: str | None = None  # the binary prints its own %exit line
+        self.lost = False
+        self.version_mismatch = False
+        self.returncode: int | None = None
+        self._stderr = b""
+
+    @property
+    def detail(self) -> str:
+        """The end of what tmux printed on stderr."""
+        return self._stderr.decode("utf-8", "replace").strip()
+
+    async def send(self, data: bytes) -> None:
+        """Write to the child's stdin."""
+        assert self._process.stdin is not None
+        await self._process.stdin.send(data)
+
+    async def chunks(self) -> AsyncGenerator[bytes]:
+        """The child's stdout."""
+        assert self._process.stdout is not None
+        async for chunk in self._process.stdout:
+            yield chunk
+
+    async def close_input(self) -> None:
+        """Close the child's stdin: tmux detaches the client and the child exits."""
+        if self._process.stdin is not None:
+            with contextlib.suppress(Exception):
+                await self._process.stdin.aclose()
+
+    def abort(self) -> None:
+        """SIGTERM the child."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            self._process.terminate()
+
+    def kill(self) -> None:
+        """SIGKILL the child."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            self._process.kill()
+
+    async def wait(self) -> None:
+        """Until the child exited."""
+        self.returncode = await self._process.wait()
+
+    async def aclose(self) -> None:
+        """Reap the child and close its pipes."""
+        await self._process.aclose()
+
+    async def run(self) -> None:
+        """Collect stderr (for the reason of an unexpected end) until the child closes it."""
+        stderr = self._process.stderr
+        if stderr is None:
+            return
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            async for chunk in stderr:
+                self._stderr = (self._stderr + chunk)[-2000:]
+
+
+# Sets the parent-death signal, then becomes tmux; exits at once if the parent is gone already.
+_PDEATHSIG_SHIM = (
+    "import ctypes,os,signal,sys\n"
+    "ctypes.CDLL(None,use_errno=True).prctl(1,signal.SIGKILL)\n"
+    "os.getppid()!=int(sys.argv[1]) and sys.exit(1)\n"
+    "os.execvp(sys.argv[2],sys.argv[2:])\n"
+)
+
+
+async def _open_process(tmux: str, socket_path: str, argv: Sequence[str]) -> _ProcessLink:
+    command = [tmux, "-u", "-S", socket_path, "-C", *argv]
+    if sys.platform.startswith("linux"):
+        command = [sys.executable, "-c", _PDEATHSIG_SHIM, str(os.getpid()), *command]
     try:
         process = await anyio.open_process(
-            argv,
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env=control_env(),
         )
     except OSError as exc:
         raise TmuxError(
             f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
         ) from exc
-    parser = ControlParser()
-    changed = False
-    try:
-        with anyio.move_on_after(timeout):
-            stdout = process.stdout
-            assert stdout is not None
-            try:
-                async for chunk in stdout:
-                    if any(isinstance(m, (SessionsChanged, Exit)) for m in parser.feed(chunk)):
-                        break
-            except (ProtocolError, anyio.BrokenResourceError, OSError):
-                pass
-            # A change, the server's exit, or a client that could not start: look again.
-            changed = True
-    finally:
-        with anyio.CancelScope(shield=True):
-            with contextlib.suppress(ProcessLookupError, OSError):
-                process.terminate()
-            with anyio.move_on_after(2):
-                await process.wait()
-            with contextlib.suppress(ProcessLookupError, OSError):
-                process.kill()
-            await process.aclose()
-    return changed
+    return _ProcessLink(process)
+
+
+async def _open_link(
+    socket_path: str, argv: Sequence[str], *, tmux: str, native: bool
+) -> _NativeLink | _ProcessLink:
+    if native:
+        return await _open_native(socket_path, argv)
+    return await _open_process(tmux, socket_path, argv)
+
+
+def native_by_default(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to speak tmux's protocol (the default) rather than run ``tmux -C``."""
+    env = os.environ if environ is None else environ
+    return env.get(CLIENT_ENV, "").strip().lower() != "binary"
 
 
 # --- the control client -------------------------------------------------------------------------
@@ -371,7 +812,7 @@ class ControlClient:
 
     def __init__(
         self,
-        process: Process,
+        link: _NativeLink | _ProcessLink,
         socket_path: str,
         session_id: str,
         buffer: int,
@@ -389,7 +830,8 @@ class ControlClient:
         self.stray_lines = 0
         self.unsolicited_replies = 0
         self.delivered = 0  # notifications put into ``notifications`` so far
-        self._process = process
+        self._link = link
+        self._saw_exit = False
         self._parser = ControlParser()
         self._pending: deque[_Pending] = deque()
         # Uncontended nearly always (one task sends commands): fast_acquire skips the extra
@@ -398,7 +840,6 @@ class ControlClient:
         self._attached = anyio.Event()
         self._closed = anyio.Event()
         self._last_unsolicited_error = ""
-        self._stderr_tail = b""
         send, receive = anyio.create_memory_object_stream[Notification](buffer)
         self._send: MemoryObjectSendStream[Notification] = send
         self.notifications: MemoryObjectReceiveStream[Notification] = receive
@@ -448,7 +889,7 @@ class ControlClient:
             # before its command is written.
             self._pending.append(pending)
             try:
-                await self._process.stdin.send(line.encode("utf-8", "surrogateescape") + b"\n")  # type: ignore[union-attr]
+                await self._link.send(line.encode("utf-8", "surrogateescape") + b"\n")
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
                 with contextlib.suppress(ValueError):
                     self._pending.remove(pending)
@@ -618,6 +1059,7 @@ class ControlClient:
                 self.session_id = message.session_id
                 self._attached.set()
             elif isinstance(message, Exit):
+                self._saw_exit = True
                 self._set_reason(f"tmux said %exit {message.reason or ''}".strip())
                 if message.reason and not _benign_exit(message.reason):
                     self.failure = f"tmux control client exited: {message.reason}"
@@ -640,17 +1082,16 @@ class ControlClient:
             self.closed_reason = reason
 
     def _terminate(self) -> None:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            self._process.terminate()
+        self._link.abort()
 
     async def _read_stdout(self) -> None:
-        stdout = self._process.stdout
-        assert stdout is not None
+        link = self._link
         try:
             try:
-                async for chunk in stdout:
-                    for message in self._parser.feed(chunk):
-                        self._deliver(message)
+                async with contextlib.aclosing(link.chunks()) as chunks:
+                    async for chunk in chunks:
+                        for message in self._parser.feed(chunk):
+                            self._deliver(message)
                 for message in self._parser.feed_eof():
                     self._deliver(message)
             except ProtocolError as exc:
@@ -663,21 +1104,15 @@ class ControlClient:
                 self.failure = self.closed_reason
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-                self.returncode = await self._process.wait()
+                await link.wait()
+            self.returncode = link.returncode
+            if not self._saw_exit and link.exit_reason is not None:
+                # Without a tmux binary nobody prints %exit: say what it would have said.
+                self._deliver(Exit(reason=link.exit_reason or None))
             self._finish()
 
-    async def _read_stderr(self) -> None:
-        stderr = self._process.stderr
-        if stderr is None:
-            return
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            async for chunk in stderr:
-                self._stderr_tail = (self._stderr_tail + chunk)[-2000:]
-
     def _finish(self) -> None:
-        detail = (
-            self._last_unsolicited_error or self._stderr_tail.decode("utf-8", "replace").strip()
-        )
+        detail = self._last_unsolicited_error or self._link.detail
         reason = self.closed_reason or "tmux control client ended"
         if detail:
             reason = f"{reason}: {detail}"
@@ -695,10 +1130,7 @@ class ControlClient:
         self._attached.set()  # wake an attach waiter; it checks ``closed``
 
     async def _shutdown(self) -> None:
-        stdin = self._process.stdin
-        if stdin is not None:
-            with contextlib.suppress(Exception):
-                await stdin.aclose()  # stdin EOF makes tmux detach and exit cleanly
+        await self._link.close_input()  # input EOF makes tmux detach the client cleanly
         with anyio.move_on_after(2):
             await self._closed.wait()
             return
@@ -706,8 +1138,7 @@ class ControlClient:
         with anyio.move_on_after(1):
             await self._closed.wait()
             return
-        with contextlib.suppress(ProcessLookupError, OSError):
-            self._process.kill()
+        self._link.kill()
         await self._closed.wait()
 
 
@@ -720,35 +1151,26 @@ async def open_control_client(
     buffer: int = 10_000,
     attach_timeout: float = 10.0,
     reply_timeout: float = 10.0,
+    native: bool = True,
 ) -> AsyncIterator[ControlClient]:
     """Attach a read-only, output-less control client to ``session_id`` on ``socket_path``.
 
     Returns once tmux confirmed the attach (``%session-changed``). Raises :class:`TmuxError`
-    when tmux cannot attach (no such session, no server). A command whose reply takes longer
-    than ``reply_timeout`` seconds ends the connection (its stream is out of step). Leaving the
-    context closes stdin, which makes tmux detach the client; one that does not exit is
-    terminated.
+    when tmux cannot attach (no such session, no server), :class:`ProtocolMismatch` when
+    ``native`` and the server speaks another protocol version. A command whose reply takes
+    longer than ``reply_timeout`` seconds ends the connection (its stream is out of step).
+    Leaving the context closes the client's input, which makes tmux detach the client; one
+    that does not go is dropped. ``native=False`` runs a ``tmux -C`` child process instead.
     """
-    argv = [tmux, "-u", "-S", socket_path, "-C", "attach-session", "-f", CONTROL_FLAGS]
-    argv += ["-t", session_id]
-    try:
-        process = await anyio.open_process(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=control_env(),
-        )
-    except OSError as exc:
-        raise TmuxError(
-            f"cannot run tmux: {exc}", hint="install tmux 3.2 or newer and put it on PATH"
-        ) from exc
-    client = ControlClient(process, socket_path, session_id, buffer, reply_timeout)
+    # -E: never copy the watcher's environment into the session (update-environment).
+    argv = ["attach-session", "-E", "-f", CONTROL_FLAGS, "-t", session_id]
+    link = await _open_link(socket_path, argv, tmux=tmux, native=native)
+    client = ControlClient(link, socket_path, session_id, buffer, reply_timeout)
     attach_error: TmuxError | None = None
     try:
-        async with process, anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(link.run)
             tg.start_soon(client._read_stdout)
-            tg.start_soon(client._read_stderr)
             try:
                 with anyio.move_on_after(attach_timeout) as scope:
                     await client._attached.wait()
@@ -763,11 +1185,22 @@ async def open_control_client(
             finally:
                 with anyio.CancelScope(shield=True):
                     await client._shutdown()
+                    with anyio.move_on_after(1):
+                        await link.wait()
+                    link.kill()
     except BaseExceptionGroup as group:
         # The reader tasks never raise, so a group holds the body's own exception: unwrap it
         # so callers can catch TmuxError and friends directly.
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await link.aclose()
+    if link.version_mismatch:
+        raise ProtocolMismatch(
+            f"the tmux server at {socket_path} speaks another client protocol",
+            hint="the watcher uses the tmux binary for this server instead",
+        )
     if attach_error is not None:
         raise attach_error

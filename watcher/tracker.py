@@ -159,6 +159,7 @@ class SessionTracker:
         timestamp: str,
         *,
         missing_as: Literal["vanished", "killed"] = "vanished",
+        appeared_since: int | None = None,
     ) -> list[Lifecycle]:
         """Compare a fresh snapshot (None: no server running) with what we and the store knew.
 
@@ -167,7 +168,9 @@ class SessionTracker:
         changes become ``renamed`` and client changes ``attached``/``detached``. When the snapshot
         is from the same server lifetime as our memory, window link changes are reported too.
         ``missing_as="killed"`` labels the missing sessions ``killed`` instead (the caller knows
-        they ended just before the connection dropped).
+        they ended just before the connection dropped). ``appeared_since`` (epoch seconds) says
+        the caller watched the socket without a session since then: new sessions created since
+        then were seen to appear, so they are ``created``, with a ``window_added`` per window.
         """
         events: list[Lifecycle] = []
         new_server = snapshot.server if snapshot is not None else None
@@ -269,10 +272,21 @@ class SessionTracker:
                         events.append(self._event(sid, "attached", timestamp, {"client": client}))
         self.clients = new_clients
 
-        # 4. discovered
+        # 4. discovered, or created when the caller saw the socket empty before
         for sid in sorted(new_sessions, key=_id_number):
-            if (snapshot.server, sid) not in prior:
+            if (snapshot.server, sid) in prior:
+                continue
+            if appeared_since is None or new_sessions[sid].created < appeared_since:
                 events.append(self._event(sid, "discovered", timestamp))
+                continue
+            events.append(self._event(sid, "created", timestamp))
+            for link in sorted(snapshot.windows, key=lambda w: _id_number(w.window_id)):
+                if link.session_id == sid:
+                    events.append(
+                        self._window_event(
+                            sid, "window_added", link.window_id, link.name, timestamp
+                        )
+                    )
 
         # 5. windows (only diffable within one server lifetime)
         new_windows: dict[str, dict[str, str]] = {}

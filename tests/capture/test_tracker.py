@@ -82,6 +82,31 @@ def test_first_connect_discovers_everything_with_status_and_metadata() -> None:
     assert events[0].timestamp == TS
 
 
+def test_sessions_that_appeared_while_the_socket_was_watched_are_created() -> None:
+    # The caller saw no session on this socket since `appeared_since`: what is there now
+    # appeared under its eyes (a server's first session), so it is created, with its windows;
+    # an older session (a server the probe could not reach) is only discovered.
+    tracker = SessionTracker(SOCK)
+    events = tracker.reconcile(
+        snap(
+            sess("$0", "old", created=1795689000),
+            sess("$1", "first", created=1795690000),
+            windows=(W("$0", "@0", "sh"), W("$1", "@2", "b"), W("$1", "@1", "a")),
+        ),
+        [],
+        TS,
+        appeared_since=1795690000,
+    )
+    assert brief(events) == [
+        ("discovered", "$0", "old", "detached", {}),
+        ("created", "$1", "first", "detached", {}),
+        ("window_added", "$1", "first", "detached", {"window_id": "@1", "window_name": "a"}),
+        ("window_added", "$1", "first", "detached", {"window_id": "@2", "window_name": "b"}),
+    ]
+    # Nothing is reported again by the next window notification.
+    assert tracker.window_links("@1", [W("$1", "@1", "a")], TS) == []
+
+
 def test_reconcile_against_store_only() -> None:
     tracker = SessionTracker(SOCK)
     known = [

@@ -64,7 +64,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         "config's watcher.nice, 10) so that tmux itself always runs first",
     )
     run.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log debug detail to stderr (-vv: also of the libraries used)",
     )
     run.set_defaults(handler=run_run)
 
@@ -147,7 +151,11 @@ def _run(args: argparse.Namespace) -> int:
     # Command-line settings win over the config's `watcher` section, now and after reloads.
     sockets = [socket_for_name(name) for name in args.socket_name]
     sockets += [os.path.abspath(os.path.expanduser(path)) for path in args.socket_path]
-    level = (None, "INFO", "DEBUG")[min(args.verbose, 2)]
+    # The default (the config's log_level, info) already logs every state change: -v adds
+    # ccmgr-watch's own detail, -vv that of the libraries under it (watchfiles, asyncio).
+    level = None if args.verbose == 0 else "DEBUG"
+    if args.verbose >= 2:
+        logging.getLogger().setLevel(logging.DEBUG)
 
     def settings(config: Config) -> ServiceConfig:
         return ServiceConfig.from_section(
