@@ -535,6 +535,7 @@ def test_queries_import_no_typing_and_compile_no_pattern(
     # typing (Literal, get_args), patterns compiled at import, unicodedata for ASCII words and
     # store.timefmt's patterns were ~15% of `ccmgr-watch query`'s start-up (issue 8 item 17).
     heavy = ("typing", "pathlib", "unicodedata", "store.timefmt", "watcher.config.scopes")
+    heavy += ("gettext", "importlib")  # argparse's translations; registrars are __import__ed
     rc, seen = _light_probe([*argv, "--db", str(db)], heavy)
     assert rc == 0
     assert seen == {"heavy": allowed, "compiled": []}
@@ -552,12 +553,16 @@ def test_a_when_compiles_its_patterns_when_it_is_parsed(db: Path) -> None:
 def test_status_imports_neither_typing_nor_pathlib(tmp_path: Path) -> None:
     # `status` reads a JSON file: it starts like a plain script that does (issue 8 item 17).
     heavy = ("typing", "pathlib", "urllib.parse", "ipaddress", "contextlib", "watcher.service")
+    heavy += ("gettext", "importlib", "datetime", "store.reads")
     path = tmp_path / "data.db"
     (tmp_path / "data.db.watcher.json").write_text(json.dumps({"pid": 1, "running": True}))
-    for argv in (["status", "--json", "--db", str(path)], ["status", "--db", str(path)]):
+    for argv, allowed in (
+        (["status", "--json", "--db", str(path)], []),
+        (["status", "--db", str(path)], ["datetime"]),  # "3 minutes ago" for people
+    ):
         rc, seen = _light_probe(argv, heavy)
         assert rc == 1  # no watcher holds the lock
-        assert seen == {"heavy": [], "compiled": []}
+        assert seen == {"heavy": allowed, "compiled": []}
 
 
 @pytest.mark.parametrize(
@@ -613,3 +618,15 @@ def test_the_runtime_value_tuples_are_the_literals_type_checkers_see() -> None:
             values = python_ast.literal_eval(node.value.slice)
             literals[name.id] = values if isinstance(values, tuple) else (values,)
     assert literals == {"FieldName": ast.FIELDS, "StatusValue": ast.STATUSES}
+
+
+def test_gettext_stays_importable_after_argparse_is(tmp_path: Path) -> None:
+    # main imports argparse without gettext; gettext itself is untouched for whoever needs it.
+    code = (
+        "import sys; import watcher.cli.main; import gettext; "
+        "print(gettext.gettext('x'), 'translation' in dir(gettext), 'gettext' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["x", "True", "True"]
