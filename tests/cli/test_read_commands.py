@@ -534,7 +534,8 @@ def test_queries_import_no_typing_and_compile_no_pattern(
 ) -> None:
     # typing (Literal, get_args), patterns compiled at import, unicodedata for ASCII words and
     # store.timefmt's patterns were ~15% of `ccmgr-watch query`'s start-up (issue 8 item 17).
-    heavy = ("typing", "pathlib", "unicodedata", "store.timefmt", "watcher.config.scopes")
+    heavy: tuple[str, ...] = ("typing", "pathlib", "unicodedata", "store.timefmt")
+    heavy += ("watcher.config.scopes",)
     heavy += ("gettext", "importlib")  # argparse's translations; registrars are __import__ed
     rc, seen = _light_probe([*argv, "--db", str(db)], heavy)
     assert rc == 0
@@ -552,7 +553,8 @@ def test_a_when_compiles_its_patterns_when_it_is_parsed(db: Path) -> None:
 
 def test_status_imports_neither_typing_nor_pathlib(tmp_path: Path) -> None:
     # `status` reads a JSON file: it starts like a plain script that does (issue 8 item 17).
-    heavy = ("typing", "pathlib", "urllib.parse", "ipaddress", "contextlib", "watcher.service")
+    heavy: tuple[str, ...] = ("typing", "pathlib", "urllib.parse", "ipaddress", "contextlib")
+    heavy += ("watcher.service",)
     heavy += ("gettext", "importlib", "datetime", "store.reads")
     path = tmp_path / "data.db"
     (tmp_path / "data.db.watcher.json").write_text(json.dumps({"pid": 1, "running": True}))
