@@ -314,7 +314,8 @@ def main() -> None:
         "notes": [
             "times in ms for the whole process; each command is paired with its own floor run, "
             "in alternating order; ratio_of_medians is the figure the target applies to",
-            "status_json is measured for comparison; another change owns its start-up",
+            "status_json is compared here with the database floor; scripts/bench_status.py "
+            "compares it with its own floor (a python reading the status file)",
         ],
         "commands": results,
         "all_within_target": all(r[f"within_{TARGET_RATIO}x"] for r in results.values()),

@@ -8,6 +8,10 @@ target (status within 1.5x of the floor, issue 8 item 17).
 
 ``--source DIR`` runs ccmgr-watch from another checkout's source (PYTHONPATH=DIR), e.g. the
 code before a change, against the same floor in the same loop.
+
+The figure for the target is that of a byte-compiled ``pip install .``: run this script with the
+python of the venv scripts/bench_cli.py installs (``$TMPDIR/ccmgr-watch-bench-cli/venv-*``).
+Source run with --source under PYTHONDONTWRITEBYTECODE is compiled on every start, and slower.
 """
 
 from __future__ import annotations
