@@ -632,3 +632,17 @@ def test_gettext_stays_importable_after_argparse_is(tmp_path: Path) -> None:
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["x", "True", "True"]
+
+
+def test_help_follows_columns_though_the_width_is_found_once(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The width is looked up once per process (argparse asks ~30 times per command), but a
+    # different $COLUMNS is a different width.
+    widest = {}
+    for columns in ("50", "200", "50"):
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit):
+            run(["query", "--help"])
+        widest[columns] = max(len(line) for line in capsys.readouterr().out.splitlines())
+    assert widest["50"] < widest["200"]

@@ -56,8 +56,23 @@ if TYPE_CHECKING:
     GroupFactory = Callable[[str, str], SubParsers]
 
 
+_widths: dict[tuple[str | None, int], int] = {}
+
+
 def _help_width() -> int:
-    """The width argparse gives help text: the terminal's columns (as shutil finds them) - 2."""
+    """The width argparse gives help text: the terminal's columns (as shutil finds them) - 2.
+
+    Found once per process (per $COLUMNS): argparse makes a formatter for every argument it
+    adds, ~30 per command, and asking the terminal each time is a failing ioctl when stdout is
+    a pipe."""
+    key = (os.environ.get("COLUMNS"), id(sys.__stdout__))
+    width = _widths.get(key)
+    if width is None:
+        width = _widths[key] = _find_help_width()
+    return width
+
+
+def _find_help_width() -> int:
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
