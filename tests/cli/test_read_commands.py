@@ -646,3 +646,28 @@ def test_help_follows_columns_though_the_width_is_found_once(
             run(["query", "--help"])
         widest[columns] = max(len(line) for line in capsys.readouterr().out.splitlines())
     assert widest["50"] < widest["200"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "built"),
+    [
+        (["query", "auth"], ["query"]),
+        (["session", "list"], ["session"]),
+        (["status"], ["status"]),
+        (["--help"], None),
+        (["nonsense"], None),
+    ],
+    ids=["query", "session list", "status", "help", "unknown"],
+)
+def test_only_the_command_given_gets_its_parsers(argv: list[str], built: list[str] | None) -> None:
+    # search_cmd adds `query` and `session search|history`, run_cmd `run` and `status`: a
+    # command's start-up builds its own parsers only (~30 argparse formatters each).
+    parser = build_parser(argv)
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    everything = build_parser(None)
+    (all_commands,) = [a for a in everything._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(commands.choices) == sorted(built or all_commands.choices)
+    if built == ["session"]:  # the whole group: its help lists every session command
+        session = commands.choices["session"]
+        (sub,) = [a for a in session._actions if isinstance(a, argparse._SubParsersAction)]
+        assert {"list", "show", "search", "history"} <= set(sub.choices)

@@ -220,8 +220,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, SubParsers] = {}
     db_parent = _db_parent()
+    registrars = _needed_registrars(argv)
+    # A registrar adds more than the command given (search_cmd adds `query` and `session
+    # search|history`): when argv names one command, the others' parsers are not built.
+    wanted = argv[0] if argv and len(registrars) < len(_all_registrars()) else None
+    adder: SubParsers = commands if wanted is None else _OnlyCommand(commands, wanted)
 
     def group(name: str, help_text: str) -> SubParsers:
+        if wanted is not None and name != wanted:
+            return _UNUSED
         if name not in groups:
             # One style everywhere: summaries lower case without a period, descriptions as
             # sentences.
@@ -233,11 +240,45 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             )
         return groups[name]
 
-    for module in _needed_registrars(argv):
+    for module in registrars:
         __import__(module)  # not importlib: one import less at start-up
         register: Registrar = sys.modules[module].register
-        register(commands, group, db_parent)
+        register(adder, group, db_parent)
     return parser
+
+
+def _all_registrars() -> list[tuple[str, tuple[str, ...]]]:
+    from watcher.cli.commands import REGISTRARS
+
+    return REGISTRARS
+
+
+class _Unused:
+    """What a registrar gets for a command that is not on the command line: it takes every
+    call (add_parser, add_argument, set_defaults...) and builds nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unused]:
+        return self._take
+
+    def _take(self, *args: object, **kwargs: object) -> _Unused:
+        return self
+
+
+_UNUSED = _Unused()
+
+
+class _OnlyCommand:
+    """The top-level subparsers, adding only the command given on the command line."""
+
+    def __init__(self, commands: SubParsers, wanted: str) -> None:
+        self._commands = commands
+        self._wanted = wanted
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        """argparse's add_parser for the wanted command; nothing for the others."""
+        if name != self._wanted:
+            return _UNUSED
+        return self._commands.add_parser(name, **kwargs)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
