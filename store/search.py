@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from store.errors import CcmgrError, StoreError
 from store.query.compiler import (
@@ -28,8 +27,10 @@ DEFAULT_LIMIT = 20
 """Sessions a search shows by default; the config's ``search.default_limit`` (whose default this
 is) changes it."""
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path  # not at run time: pathlib costs `ccmgr-watch query` ~10 %
+    from typing import Any, NoReturn
 
     import aiosqlite
 

@@ -16,34 +16,35 @@ from __future__ import annotations
 
 import posixpath
 from datetime import datetime, tzinfo
-from typing import get_args
 
 from store.errors import QueryError
 from store.query.ast import (
+    FIELDS,
+    STATUSES,
     And,
     Dir,
     Field,
-    FieldName,
     MatchAll,
     Node,
     Not,
     Or,
     Since,
     Status,
-    StatusValue,
     Term,
     Until,
 )
-from store.query.lexer import Token, TokenKind, tokenize
+from store.query.lexer import Token, tokenize
 from store.query.when import parse_when
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from store.query.lexer import TokenKind
 
 MAX_DEPTH = 32
 """Most parentheses that may nest."""
 MAX_TERMS = 200
 """Most words, phrases and qualifiers in one query (keeps the SQL and FTS expressions small)."""
 
-FIELDS: tuple[str, ...] = get_args(FieldName)
-STATUSES: tuple[str, ...] = get_args(StatusValue)
 QUALIFIERS: tuple[str, ...] = (*FIELDS, "dir", "status", "since", "until")
 _QUALIFIER_HINT = "qualifiers are " + ", ".join(f"{q}:" for q in QUALIFIERS)
 

@@ -12,7 +12,6 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from store.errors import QueryError
-from store.timefmt import format_ts
 from store.values import Value
 
 _UNITS: dict[str, str] = {
@@ -40,13 +39,13 @@ _UNITS: dict[str, str] = {
     "month": "months",
     "months": "months",
 }
-_SHORT = re.compile(r"^(\d{1,6})\s*(s|m|h|d|w)$")
-_AGO = re.compile(r"^(\d{1,6}|an?|one)\s*([a-z]+)\s+ago$")
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# Patterns, compiled by re (and kept in its cache) the first time a WHEN is parsed: compiling them
+# at import would cost every `ccmgr-watch query` ~2% of its start-up, most of them for nothing.
+_SHORT = r"^(\d{1,6})\s*(s|m|h|d|w)$"
+_AGO = r"^(\d{1,6}|an?|one)\s*([a-z]+)\s+ago$"
+_DATE = r"^(\d{4})-(\d{2})-(\d{2})$"
 # Matched against the lower-cased text: "t" and "z" are ISO's T and Z.
-_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(z|[+-]\d{2}:?\d{2})?$"
-)
+_DATETIME = r"^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(z|[+-]\d{2}:?\d{2})?$"
 _HINT = (
     "use an ISO date or time (2026-11-20, 2026-11-20T14:30), today, yesterday, "
     "'3 days ago', or 30m / 12h / 7d / 2w"
@@ -95,6 +94,10 @@ def _stamp(moment: datetime) -> str:
         raise _OutOfRange from None
     if not EARLIEST <= utc <= LATEST:
         raise _OutOfRange
+    # Imported here: store.timefmt compiles patterns at import, which a query without a WHEN
+    # (most of them) would pay for nothing.
+    from store.timefmt import format_ts
+
     return format_ts(utc)
 
 
@@ -153,8 +156,8 @@ def _parse(text: str, now: datetime, tz: tzinfo | None) -> Interval:
         return _day(local_now.date(), zone)
     if value == "yesterday":
         return _day(local_now.date() - timedelta(days=1), zone)
-    short = _SHORT.match(value)
-    ago = _AGO.match(value)
+    short = re.match(_SHORT, value)
+    ago = re.match(_AGO, value)
     if short or ago:
         if short:
             amount, unit = int(short[1]), _UNITS[short[2]]
@@ -176,13 +179,13 @@ def _parse(text: str, now: datetime, tz: tzinfo | None) -> Interval:
             return _instant(now - delta)
         except (ValueError, OverflowError):
             raise _error(f"{text.strip()!r} is too far in the past", raw) from None
-    if _DATE.match(value):
+    if re.match(_DATE, value):
         try:
             day = date.fromisoformat(value)
         except ValueError:
             raise _error(f"{text.strip()!r} is not a valid date", raw) from None
         return _day(day, zone)
-    if _DATETIME.match(value):
+    if re.match(_DATETIME, value):
         try:
             moment = datetime.fromisoformat(value.upper().replace(" ", "T"))
         except ValueError:

@@ -447,7 +447,7 @@ def test_the_console_command_words_messages_as_in_process(db: Path, capsys) -> N
         (["session", "list"], ()),
         (["session", "show", "77aa", "--json"], ()),
         (["session", "history"], ()),
-        (["query", "launch", "--json"], ("typing",)),  # the query language's modules use it
+        (["query", "launch", "--json"], ()),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -481,3 +481,193 @@ def test_read_commands_find_the_default_database_without_pathlib(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == str(sorted(allowed))
+
+
+# --- 8.17: what the query language and `status` no longer do at start-up stays undone ---
+
+_LIGHT_PROBE = """
+import json, re, sys
+compiled = []
+_compile = re.compile
+
+
+def spy(pattern, flags=0):
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    if caller.split(".")[0] in ("store", "watcher"):  # argparse compiles its own
+        compiled.append(f"{caller}: {pattern}")
+    return _compile(pattern, flags)
+
+
+re.compile = spy
+from watcher.cli.main import run
+rc = run(json.loads(sys.argv[1]))
+heavy = sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)
+print(json.dumps({"heavy": heavy, "compiled": [str(p) for p in compiled]}), file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def _light_probe(argv: list[str], heavy: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", _LIGHT_PROBE, json.dumps(argv), json.dumps(heavy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        (["query", "auth project:myapp", "--json"], []),
+        (["query", "launch", "--json"], []),
+        # The table measures "🚀 launch" to align its columns.
+        (["query", "launch"], ["unicodedata"]),
+        (["query", "auth -status:ended", "--sort", "recent", "--json"], []),
+        (["query", "NOT web OR (api dir:/tmp)", "--json"], []),
+    ],
+    ids=lambda value: " ".join(value) if value and value[0] == "query" else None,
+)
+def test_queries_import_no_typing_and_compile_no_pattern(
+    db: Path, argv: list[str], allowed: list[str]
+) -> None:
+    # typing (Literal, get_args), patterns compiled at import, unicodedata for ASCII words and
+    # store.timefmt's patterns were ~15% of `ccmgr-watch query`'s start-up (issue 8 item 17).
+    heavy: tuple[str, ...] = ("typing", "pathlib", "unicodedata", "store.timefmt")
+    heavy += ("watcher.config.scopes",)
+    heavy += ("gettext", "importlib")  # argparse's translations; registrars are __import__ed
+    rc, seen = _light_probe([*argv, "--db", str(db)], heavy)
+    assert rc == 0
+    assert seen == {"heavy": allowed, "compiled": []}
+
+
+def test_a_when_compiles_its_patterns_when_it_is_parsed(db: Path) -> None:
+    # The WHEN patterns are compiled at first use, not at import: a since: still parses.
+    rc, seen = _light_probe(["query", "since:3d", "until:2026-11-20", "--db", str(db)], ())
+    assert rc == 0
+    # re.match compiles them through re's cache; store.timefmt (which writes the bounds) still
+    # compiles its own at import, imported only now.
+    assert [p for p in seen["compiled"] if not p.startswith("store.timefmt:")] == []
+
+
+def test_status_imports_neither_typing_nor_pathlib(tmp_path: Path) -> None:
+    # `status` reads a JSON file: it starts like a plain script that does (issue 8 item 17).
+    heavy: tuple[str, ...] = ("typing", "pathlib", "urllib.parse", "ipaddress", "contextlib")
+    heavy += ("watcher.service",)
+    heavy += ("gettext", "importlib", "datetime", "store.reads")
+    path = tmp_path / "data.db"
+    (tmp_path / "data.db.watcher.json").write_text(json.dumps({"pid": 1, "running": True}))
+    for argv, allowed in (
+        (["status", "--json", "--db", str(path)], []),
+        (["status", "--db", str(path)], ["datetime"]),  # "3 minutes ago" for people
+    ):
+        rc, seen = _light_probe(argv, heavy)
+        assert rc == 1  # no watcher holds the lock
+        assert seen == {"heavy": allowed, "compiled": []}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "data.db",
+        "./data.db",
+        "a//b/./c/",
+        "/x/y/data.db",
+        "//host/share/data.db",
+        "///root//data.db",
+        ".",
+        "",
+        "a/../b",
+        "~/x",
+        "/",
+        "./",
+        "é/ü.db",
+    ],
+)
+def test_status_path_text_is_what_pathlib_shows(text: str) -> None:
+    from watcher.status_file import path_text
+
+    assert path_text(text) == str(Path(text))
+
+
+def test_status_shows_the_database_as_pathlib_would(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data.db.watcher.json").write_text(json.dumps({"pid": 1, "running": False}))
+    given = f"{tmp_path}//./data.db"
+    assert run(["status", "--json", "--db", given]) == 1
+    info = json.loads(capsys.readouterr().out)
+    assert info["database"] == str(tmp_path / "data.db")
+    assert info["status"]["pid"] == 1
+    assert run(["status", "--db", f"{tmp_path}/."]) == 2
+    err = capsys.readouterr().err
+    assert f"Error: {tmp_path} is a folder" in err
+    assert f"--db {tmp_path / 'data.db'}" in err
+
+
+def test_the_runtime_value_tuples_are_the_literals_type_checkers_see() -> None:
+    # FieldName and StatusValue exist for type checkers only (typing costs start-up time): the
+    # tuples the parser checks against must list the same values.
+    import ast as python_ast
+    import inspect
+
+    from store.query import ast
+
+    literals: dict[str, tuple[str, ...]] = {}
+    for node in python_ast.walk(python_ast.parse(inspect.getsource(ast))):
+        if isinstance(node, python_ast.Assign) and isinstance(node.value, python_ast.Subscript):
+            name = node.targets[0]
+            assert isinstance(name, python_ast.Name)
+            values = python_ast.literal_eval(node.value.slice)
+            literals[name.id] = values if isinstance(values, tuple) else (values,)
+    assert literals == {"FieldName": ast.FIELDS, "StatusValue": ast.STATUSES}
+
+
+def test_gettext_stays_importable_after_argparse_is(tmp_path: Path) -> None:
+    # main imports argparse without gettext; gettext itself is untouched for whoever needs it.
+    code = (
+        "import sys; import watcher.cli.main; import gettext; "
+        "print(gettext.gettext('x'), 'translation' in dir(gettext), 'gettext' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["x", "True", "True"]
+
+
+def test_help_follows_columns_though_the_width_is_found_once(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The width is looked up once per process (argparse asks ~30 times per command), but a
+    # different $COLUMNS is a different width.
+    widest = {}
+    for columns in ("50", "200", "50"):
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit):
+            run(["query", "--help"])
+        widest[columns] = max(len(line) for line in capsys.readouterr().out.splitlines())
+    assert widest["50"] < widest["200"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "built"),
+    [
+        (["query", "auth"], ["query"]),
+        (["session", "list"], ["session"]),
+        (["status"], ["status"]),
+        (["--help"], None),
+        (["nonsense"], None),
+    ],
+    ids=["query", "session list", "status", "help", "unknown"],
+)
+def test_only_the_command_given_gets_its_parsers(argv: list[str], built: list[str] | None) -> None:
+    # search_cmd adds `query` and `session search|history`, run_cmd `run` and `status`: a
+    # command's start-up builds its own parsers only (~30 argparse formatters each).
+    parser = build_parser(argv)
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    everything = build_parser(None)
+    (all_commands,) = [a for a in everything._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(commands.choices) == sorted(built or all_commands.choices)
+    if built == ["session"]:  # the whole group: its help lists every session command
+        session = commands.choices["session"]
+        (sub,) = [a for a in session._actions if isinstance(a, argparse._SubParsersAction)]
+        assert {"list", "show", "search", "history"} <= set(sub.choices)

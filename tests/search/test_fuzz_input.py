@@ -26,11 +26,15 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.errors import QueryError, UsageError
-from store.query import SearchSort, compile_query, parse_query
+from store.query import compile_query, parse_query
 from store.search import search_sync
 from watcher.cli.argtypes import whole_number
 
 from .conftest import insert_sessions, make_session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from store.query import SearchSort
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ZONES = [None, ZoneInfo("UTC"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("America/Adak")]

@@ -7,13 +7,43 @@ anything else is a bug (exit 70), shown without a traceback unless ``CCMGR_WATCH
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from store.errors import EXIT_CODES, CcmgrError, QueryError, UsageError
 from watcher import __version__
+
+
+def _import_argparse_without_gettext() -> None:
+    """Import argparse with its messages as written, without importing gettext.
+
+    argparse imports gettext (~1 ms, 2% of a read command's run) only to take its ``gettext``
+    and ``ngettext``; ccmgr-watch's messages are English only and no catalog for argparse's
+    domain ships with Python (see :func:`_skip_argparse_translations`), so argparse is handed
+    functions that return the message. gettext itself stays importable as ever.
+    """
+    if "argparse" in sys.modules or "gettext" in sys.modules:
+        return
+    import types
+
+    untranslated = types.ModuleType("gettext")
+    untranslated.gettext = lambda message: message  # type: ignore[attr-defined]
+    untranslated.ngettext = _ngettext  # type: ignore[attr-defined]
+    sys.modules["gettext"] = untranslated
+    try:
+        import argparse  # noqa: F401  # imported here with the untranslated functions
+    finally:
+        del sys.modules["gettext"]
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+_import_argparse_without_gettext()
+
+import argparse  # noqa: E402  # after the function above
 
 # typing is imported by type checkers only: it costs the read commands' start-up ~10%.
 TYPE_CHECKING = False
@@ -26,8 +56,23 @@ if TYPE_CHECKING:
     GroupFactory = Callable[[str, str], SubParsers]
 
 
+_widths: dict[tuple[str | None, int], int] = {}
+
+
 def _help_width() -> int:
-    """The width argparse gives help text: the terminal's columns (as shutil finds them) - 2."""
+    """The width argparse gives help text: the terminal's columns (as shutil finds them) - 2.
+
+    Found once per process (per $COLUMNS): argparse makes a formatter for every argument it
+    adds, ~30 per command, and asking the terminal each time is a failing ioctl when stdout is
+    a pipe."""
+    key = (os.environ.get("COLUMNS"), id(sys.__stdout__))
+    width = _widths.get(key)
+    if width is None:
+        width = _widths[key] = _find_help_width()
+    return width
+
+
+def _find_help_width() -> int:
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -175,8 +220,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, SubParsers] = {}
     db_parent = _db_parent()
+    registrars = _needed_registrars(argv)
+    # A registrar adds more than the command given (search_cmd adds `query` and `session
+    # search|history`): when argv names one command, the others' parsers are not built.
+    wanted = argv[0] if argv and len(registrars) < len(_all_registrars()) else None
+    adder: SubParsers = commands if wanted is None else _OnlyCommand(commands, wanted)
 
     def group(name: str, help_text: str) -> SubParsers:
+        if wanted is not None and name != wanted:
+            return _UNUSED
         if name not in groups:
             # One style everywhere: summaries lower case without a period, descriptions as
             # sentences.
@@ -188,12 +240,45 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             )
         return groups[name]
 
-    import importlib
-
-    for module in _needed_registrars(argv):
-        register: Registrar = importlib.import_module(module).register
-        register(commands, group, db_parent)
+    for module in registrars:
+        __import__(module)  # not importlib: one import less at start-up
+        register: Registrar = sys.modules[module].register
+        register(adder, group, db_parent)
     return parser
+
+
+def _all_registrars() -> list[tuple[str, tuple[str, ...]]]:
+    from watcher.cli.commands import REGISTRARS
+
+    return REGISTRARS
+
+
+class _Unused:
+    """What a registrar gets for a command that is not on the command line: it takes every
+    call (add_parser, add_argument, set_defaults...) and builds nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unused]:
+        return self._take
+
+    def _take(self, *args: object, **kwargs: object) -> _Unused:
+        return self
+
+
+_UNUSED = _Unused()
+
+
+class _OnlyCommand:
+    """The top-level subparsers, adding only the command given on the command line."""
+
+    def __init__(self, commands: SubParsers, wanted: str) -> None:
+        self._commands = commands
+        self._wanted = wanted
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        """argparse's add_parser for the wanted command; nothing for the others."""
+        if name != self._wanted:
+            return _UNUSED
+        return self._commands.add_parser(name, **kwargs)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -270,7 +355,7 @@ def _skip_argparse_translations() -> None:
     English only, so nothing that would have been shown changes.
     """
     argparse._ = lambda message: message  # type: ignore[attr-defined]
-    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
+    argparse.ngettext = _ngettext  # type: ignore[attr-defined]
 
 
 def main() -> NoReturn:
