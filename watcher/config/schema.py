@@ -15,7 +15,6 @@ from typing import Any, Final
 
 import msgspec
 
-from store.search import DEFAULT_LIMIT
 from watcher.config.duration import Duration
 from watcher.config.secrets import SECRET_KEYS as SECRET_KEYS  # defined there, kept importable
 
@@ -310,7 +309,7 @@ class BackupConfig(Section):
 class SearchConfig(Section):
     """Defaults for ``ccmgr-watch search`` and friends."""
 
-    default_limit: int = DEFAULT_LIMIT  # declared beside the search code, which must start fast
+    default_limit: int = 20  # the CLI's start-up copy: watcher.cli.settings.DEFAULT_LIMIT
 
 
 class Config(Section):
