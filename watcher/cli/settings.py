@@ -45,19 +45,6 @@ def db_file(args: argparse.Namespace) -> str:
     return os.path.expanduser(configured) if configured else default_db_text()
 
 
-def existing_db_path(args: argparse.Namespace) -> Path:
-    """:func:`db_path`, for commands that only read: it must exist already."""
-    from store.errors import StoreError
-
-    path = db_path(args)
-    if not path.exists():
-        raise StoreError(
-            f"no database at {path}",
-            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
-        )
-    return path
-
-
 def search_limit(args: argparse.Namespace) -> int | None:
     """``--limit`` (0: no limit), else ``search.default_limit``; None means no limit."""
     given: int | None = getattr(args, "limit", None)

@@ -40,6 +40,34 @@ CCMGR_SECTIONS: Final = (
 )
 WATCH_SECTIONS: Final = ("storage", "watcher", "backup", "search")
 
+OLD_BOOLS: Final = frozenset(
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    ]
+)
+"""Strings YAML 1.1 (and yaml.v3 decoding into a bool) reads as booleans."""
+
 _HOOKS_DIR = "~/.config/ccmgr-ultra/hooks"
 
 
