@@ -57,6 +57,15 @@ def _not_regular(name: str, mode: int) -> ConfigError:
     )
 
 
+def _os_error(name: str, exc: OSError) -> ConfigError:
+    if exc.errno == errno.ELOOP:
+        return ConfigError(
+            f"{name}: is a symbolic link loop",
+            hint="point the link at the config file, or remove it",
+        )
+    return ConfigError(f"{name}: cannot read: {exc.strerror}", hint="check permissions")
+
+
 def read_config_bytes(path: str | os.PathLike[str], *, label: str | None = None) -> bytes:
     """The bytes of the config file at ``path``; anything but a readable regular file of at most
     ``MAX_BYTES`` is a ``ConfigError`` naming the path.
@@ -75,14 +84,7 @@ def read_config_bytes(path: str | os.PathLike[str], *, label: str | None = None)
             ) from None
         raise ConfigError(f"{name}: no such file", hint="check the path") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ConfigError(
-                f"{name}: is a symbolic link loop",
-                hint="point the link at the config file, or remove it",
-            ) from None
-        raise ConfigError(
-            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
-        ) from None
+        raise _os_error(name, exc) from None
     if not stat.S_ISREG(info.st_mode):
         raise _not_regular(name, info.st_mode)
     if info.st_size > MAX_BYTES:
@@ -90,14 +92,7 @@ def read_config_bytes(path: str | os.PathLike[str], *, label: str | None = None)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:  # replaced by a loop since the stat
-            raise ConfigError(
-                f"{name}: is a symbolic link loop",
-                hint="point the link at the config file, or remove it",
-            ) from None
-        raise ConfigError(
-            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
-        ) from None
+        raise _os_error(name, exc) from None  # ELOOP: replaced by a loop since the stat
     try:
         # The path may have been replaced between the stat and the open: check what was opened.
         opened = os.fstat(fd)
@@ -112,9 +107,7 @@ def read_config_bytes(path: str | os.PathLike[str], *, label: str | None = None)
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise ConfigError(
-            f"{name}: cannot read: {exc.strerror}", hint="check permissions"
-        ) from None
+        raise _os_error(name, exc) from None
     finally:
         os.close(fd)
     return b"".join(chunks)
