@@ -15,6 +15,7 @@ Locating an issue in a file (line and column) is the loader's job; issues carry 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import typing
 from collections.abc import Sequence
@@ -217,8 +218,16 @@ def unknown_keys(tree: dict[str, Any], cls: type = Config) -> dict[str, Any]:
     return extras
 
 
+@functools.cache
+def _struct_fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
+    # msgspec re-evaluates every annotation on each call (most of the time a merge of three
+    # scopes took went here); the schema's structs never change, so ask once per struct.
+    return msgspec.structs.fields(cls)
+
+
+@functools.cache
 def _fields(cls: type) -> dict[str, msgspec.structs.FieldInfo]:
-    return {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    return {f.encode_name: f for f in _struct_fields(cls)}
 
 
 def _check_struct(value: Any, cls: type, keys: KeyPath, issues: list[Issue]) -> Any:
@@ -394,13 +403,14 @@ def build_config(tree: dict[str, Any], *, fill: bool = True) -> tuple[Config, li
     return config, filled
 
 
-def free_map_paths() -> set[KeyPath]:
+@functools.cache
+def free_map_paths() -> frozenset[KeyPath]:
     """Paths of the schema's free-form maps (shortcuts, default_env...), replaced not merged
     over their defaults: ccmgr-ultra uses its default shortcuts only when the map is empty."""
     found: set[KeyPath] = set()
 
     def walk(cls: type, keys: KeyPath) -> None:
-        for field in msgspec.structs.fields(cls):
+        for field in _struct_fields(cls):
             kind = field.type
             if typing.get_origin(kind) is dict:
                 found.add((*keys, field.encode_name))
@@ -408,11 +418,11 @@ def free_map_paths() -> set[KeyPath]:
                 walk(kind, (*keys, field.encode_name))
 
     walk(Config, ())
-    return found
+    return frozenset(found)
 
 
 def overlay_defaults(
-    defaults: dict[str, Any], tree: dict[str, Any], replace: set[KeyPath], keys: KeyPath = ()
+    defaults: dict[str, Any], tree: dict[str, Any], replace: frozenset[KeyPath], keys: KeyPath = ()
 ) -> dict[str, Any]:
     """``tree`` over ``defaults``; the free-form maps at ``replace`` paths replace their default."""
     result = dict(defaults)
@@ -439,7 +449,7 @@ def _fill(obj: Any, defaults: Any, name: str, keys: KeyPath, filled: list[KeyPat
     value = getattr(obj, name)
     default = getattr(defaults, name)
     if isinstance(value, msgspec.Struct):
-        for field in msgspec.structs.fields(value):
+        for field in _struct_fields(type(value)):
             _fill(value, default, field.name, (*keys, field.encode_name), filled)
     elif _zero(value) and not _zero(default):
         setattr(obj, name, default)
