@@ -23,10 +23,6 @@ from store.query.compiler import (
 )
 from store.values import Value
 
-DEFAULT_LIMIT = 20
-"""Sessions a search shows by default; the config's ``search.default_limit`` (whose default this
-is) changes it."""
-
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path  # not at run time: pathlib costs `ccmgr-watch query` ~10 %

@@ -87,10 +87,10 @@ def test_search_limit_comes_from_the_config_unless_given(
     import sqlite3
 
     from store.db import migrate_sync
-    from store.search import DEFAULT_LIMIT
+    from watcher.cli.settings import DEFAULT_LIMIT
     from watcher.config.schema import SearchConfig
 
-    assert SearchConfig().default_limit == DEFAULT_LIMIT  # one default
+    assert SearchConfig().default_limit == DEFAULT_LIMIT  # the schema's default, copied for speed
     db = tmp_path / "w.db"
     migrate_sync(db)
     with sqlite3.connect(db) as conn:

@@ -5,19 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.config.conftest import write
-from watcher.config.locations import find_project_dir, resolve_scopes
+from watcher.config.locations import find_project_folder, resolve_scopes
 from watcher.config.scopes import load_effective
 
 
-def test_find_project_dir(tmp_path: Path) -> None:
+def test_find_project_folder(tmp_path: Path) -> None:
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "repo" / "sub" / "deep").mkdir(parents=True)
-    assert find_project_dir(tmp_path / "repo" / "sub" / "deep") == (tmp_path / "repo").resolve()
+    deep = str(tmp_path / "repo" / "sub" / "deep")
+    assert find_project_folder(deep) == str((tmp_path / "repo").resolve())
     (tmp_path / "repo" / "sub" / ".ccmgr-ultra").mkdir()
-    assert (
-        find_project_dir(tmp_path / "repo" / "sub" / "deep")
-        == (tmp_path / "repo" / "sub").resolve()
-    )
+    assert find_project_folder(deep) == str((tmp_path / "repo" / "sub").resolve())
 
 
 def test_layers_merge_and_say_where_values_came_from(home: Path) -> None:

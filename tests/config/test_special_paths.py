@@ -17,8 +17,7 @@ from store.db import migrate_sync
 from store.errors import ConfigError
 from tests.capture.tmuxenv import CCMGR_WATCH, clean_env
 from watcher.cli.main import run
-from watcher.config.load import read_config_bytes
-from watcher.config.readfile import MAX_BYTES
+from watcher.config.readfile import MAX_BYTES, read_config_bytes
 
 
 def _loop(path: Path) -> str:

@@ -308,7 +308,8 @@ def test_zero_means_unset_like_set_defaults() -> None:
 
 def test_unknown_keys_are_warnings_with_suggestions() -> None:
     text = "tmux:\n    monitor_intervall: 2s\nhooks: {}\nmy_tool: {a: 1}\n"
-    warnings = {i.path: i for i in check_document(parse_document(text)).warnings}
+    issues = check_document(parse_document(text)).issues
+    warnings = {i.path: i for i in issues if i.severity == "warning"}
     assert warnings["tmux.monitor_intervall"].hint == "did you mean `monitor_interval`?"
     assert "0.9.0 name of `status_hooks`" in (warnings["hooks"].hint or "")
     assert warnings["my_tool"].message == "unknown key"
@@ -316,7 +317,8 @@ def test_unknown_keys_are_warnings_with_suggestions() -> None:
 
 def test_forced_booleans_are_warned_about() -> None:
     text = "status_hooks:\n    idle:\n        async: false\ntui:\n    debug_mode: true\n"
-    warnings = [i.render() for i in check_document(parse_document(text, "c.yaml")).warnings]
+    issues = check_document(parse_document(text, "c.yaml")).issues
+    warnings = [i.render() for i in issues if i.severity == "warning"]
     assert (
         "c.yaml:3:9: warning: status_hooks.idle.async: "
         "ccmgr-ultra ignores this value and always uses true" in warnings
@@ -390,11 +392,11 @@ def test_rules_on_unfilled_values(tree, path, message) -> None:
     from watcher.config.rules import check_rules
     from watcher.config.validate import build_config
 
-    config, _ = build_config([tree], fill=False)
+    config, _ = build_config(tree, fill=False)
     issues = check_rules(config)
     assert [(i.path, i.message) for i in issues] == [(path, message)]
     # ...and a file with the same empty value is accepted, as ccmgr-ultra accepts it.
-    config, _ = build_config([tree])
+    config, _ = build_config(tree)
     assert check_rules(config) == []
 
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from store.errors import ConfigError
 from tests.config.conftest import EXCERPT, GO_WRITTEN
 from watcher.config.diff import apply_changes, diff_trees
+from watcher.config.readfile import decode_text
 from watcher.config.yamlio import (
-    decode_text,
     dump_document,
     dump_plain,
     parse_document,

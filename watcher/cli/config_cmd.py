@@ -1,9 +1,10 @@
 """``ccmgr-watch config``: show, validate, export, import, diff, merge and migrate config files.
 
+Argument parsing and printing only: the settings are shaped by ``watcher.config.export``, imports
+merged by ``watcher.config.merge``, changes and conflicts redacted by ``watcher.config.diff``.
 Every write goes through ``watcher.config.writer.atomic_write`` (temp file, fsync, rename, 0600);
-secrets are never printed unless ``export --include-secrets`` asks for them: what counts as one,
-and how it is hidden, is ``watcher.config.secrets``; every handler's output also passes through
-its text filter (comments, messages) on the way out.
+secrets are never printed unless ``export --include-secrets`` asks for them, and every handler's
+output also passes through ``watcher.config.secrets``' text filter on the way out.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from watcher.config.validate import Issue
     from watcher.config.yamlio import Document
 
-REDACTED = "<redacted>"  # watcher.config.secrets.REDACTED, without importing it at start-up
 _PROFILES = ("global", "project", "user", "effective")
 _SCOPES = ("global", "project", "user")
 
@@ -196,22 +196,6 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
-def redact(value: Any) -> Any:
-    """A copy of plain data with every secret replaced by ``<redacted>``."""
-    from watcher.config.secrets import redact_plain
-
-    return redact_plain(value)
-
-
-def _redacted_yaml(doc: Document) -> str:
-    """The document as YAML with every secret hidden, in values and in comments."""
-    from watcher.config.secrets import redact_document, redact_text
-    from watcher.config.yamlio import dump_document
-
-    known = redact_document(doc.data)
-    return redact_text(dump_document(doc), known)
-
-
 def _scopes(args: argparse.Namespace) -> dict[Scope, Path]:
     from watcher.config.locations import resolve_scopes
 
@@ -249,27 +233,15 @@ def _check_output(output: str | None) -> None:
 
 
 def _exists(path: Path) -> bool:
-    from watcher.config.load import config_exists
+    from watcher.config.readfile import config_exists
 
     return config_exists(path)
 
 
 def _read(path: str | Path) -> Document:
-    from pathlib import Path
+    from watcher.config.readfile import read_document
 
-    from watcher.config.load import read_document
-
-    return read_document(Path(path))
-
-
-def _json_or_yaml(value: Any, fmt: str) -> str:
-    import msgspec
-
-    from watcher.config.yamlio import dump_plain
-
-    if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n"
-    return dump_plain(value)
+    return read_document(path)
 
 
 def _print_issues(issues: list[Issue]) -> None:
@@ -296,25 +268,6 @@ def _print_changes(changes: list[Change]) -> None:
         sys.stdout.write(change.render() + "\n")
 
 
-def _redacted_changes(changes: list[Change]) -> list[Change]:
-    import msgspec
-
-    from watcher.config.secrets import is_secret_key
-
-    out = []
-    for change in changes:
-        if change.keys and is_secret_key(change.keys[-1]):
-            change = msgspec.structs.replace(
-                change,
-                old=REDACTED if change.old else change.old,
-                new=REDACTED if change.new else change.new,
-            )
-        else:
-            change = msgspec.structs.replace(change, old=redact(change.old), new=redact(change.new))
-        out.append(change)
-    return out
-
-
 def _refuse_errors(checked: CheckedFile, what: str) -> None:
     from store.errors import ConfigError
 
@@ -332,29 +285,15 @@ def _refuse_errors(checked: CheckedFile, what: str) -> None:
 def run_show(args: argparse.Namespace) -> int:
     """Handler of ``config show``."""
     from store.errors import ConfigError
+    from watcher.config.export import show_effective, show_scope
     from watcher.config.scopes import load_effective
-    from watcher.config.yamlio import to_plain
 
     fmt = "json" if args.json else args.format
     if args.profile == "effective":
         effective = load_effective(_scopes(args))
-        tree = redact(effective.tree)
         for issue in effective.errors:  # docs/config.md, "Invalid values": shown, not used
             sys.stderr.write(effective.fallback(issue) + "\n")
-        if args.origin:
-            from watcher.config.diff import show
-            from watcher.config.validate import dotted
-            from watcher.config.yamlio import get_path
-
-            if fmt == "json":
-                origins = {dotted(k): o.render() for k, o in effective.origins.items()}
-                sys.stdout.write(_json_or_yaml({"config": tree, "origins": origins}, "json"))
-                return 0
-            for keys, origin in effective.origins.items():
-                value = get_path(tree, keys)
-                sys.stdout.write(f"{dotted(keys)}: {show(value)}    # {origin.render()}\n")
-            return 0
-        sys.stdout.write(_json_or_yaml(tree, fmt))
+        sys.stdout.write(show_effective(effective, fmt, origin=args.origin))
         return 0
     path = _scope_path(args, args.profile)
     if not _exists(path):
@@ -362,14 +301,7 @@ def run_show(args: argparse.Namespace) -> int:
             f"the {args.profile} scope has no file ({path})",
             hint=f"create it with `ccmgr-watch config import FILE --profile {args.profile}`",
         )
-    doc = _read(path)
-    if fmt == "yaml" and not args.origin:
-        sys.stdout.write(_redacted_yaml(doc))
-        return 0
-    tree = redact(to_plain(doc.data))
-    if args.origin:
-        tree = {"config": tree, "file": str(path)}
-    sys.stdout.write(_json_or_yaml(tree, fmt))
+    sys.stdout.write(show_scope(_read(path), fmt, origin=args.origin))
     return 0
 
 
@@ -412,9 +344,11 @@ def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from store.errors import ConfigError
+    from watcher.config.export import as_text, export_scope
+    from watcher.config.load import check_document
     from watcher.config.scopes import load_effective
+    from watcher.config.secrets import redact_plain
     from watcher.config.writer import atomic_write
-    from watcher.config.yamlio import dump_document, to_plain
 
     _check_output(args.output)
     fmt = "json" if args.json else args.format
@@ -430,7 +364,7 @@ def run_export(args: argparse.Namespace) -> int:
                 "problem), or export one scope's file as written with --profile",
             )
         tree = effective.tree
-        text = _json_or_yaml(tree if args.include_secrets else redact(tree), fmt)
+        text = as_text(tree if args.include_secrets else redact_plain(tree), fmt)
     else:
         path = _scope_path(args, args.profile)
         if not _exists(path):
@@ -438,16 +372,9 @@ def run_export(args: argparse.Namespace) -> int:
                 f"the {args.profile} scope has no file ({path})", hint="nothing to export"
             )
         doc = _read(path)
-        from watcher.config.load import check_document
-
         for issue in check_document(doc).errors:  # exported as written, but not silently
             sys.stderr.write(f"warning: {issue.render()} (exported as written)\n")
-        if args.include_secrets:
-            text = dump_document(doc) if fmt == "yaml" else _json_or_yaml(to_plain(doc.data), fmt)
-        elif fmt == "yaml":
-            text = _redacted_yaml(doc)
-        else:
-            text = _json_or_yaml(redact(to_plain(doc.data)), fmt)
+        text = export_scope(doc, fmt, include_secrets=args.include_secrets)
     if args.output:
         atomic_write(Path(args.output), text, create_folder=False)
         sys.stderr.write(f"wrote {args.output}\n")
@@ -459,9 +386,9 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     """Handler of ``config import``."""
     from watcher.cli.output import print_json
-    from watcher.config.diff import Change, apply_changes, diff_trees
+    from watcher.config.diff import apply_changes, diff_trees, redact_changes
     from watcher.config.load import check_document
-    from watcher.config.validate import deep_merge, dotted
+    from watcher.config.merge import merge_import
     from watcher.config.writer import atomic_write
     from watcher.config.yamlio import dump_document, dump_plain, parse_document, to_plain
 
@@ -470,65 +397,37 @@ def run_import(args: argparse.Namespace) -> int:
     target = _scope_path(args, args.profile)
     current = _read(target) if _exists(target) else parse_document("", str(target))
     old = to_plain(current.data)
-    new_part = to_plain(incoming.data)
-
-    # An exported file has `<redacted>` placeholders (tokens, and anything that looked like one).
-    # A placeholder is never written as a value: the scope keeps its own value, or, when it has
-    # none, the key is left out (an empty token in a project file would override the real one
-    # from the global file for ccmgr-ultra).
-    fixes: list[Change] = []
-    kept: list[str] = []
-    left_out: list[str] = []
-
-    def unredact(node: Any, keys: tuple[str | int, ...]) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            here = (*keys, key)
-            redacted = value == REDACTED or (isinstance(value, list) and REDACTED in value)
-            if not redacted:
-                unredact(value, here)
-                continue
-            prior = _get(old, here)
-            if prior is None:
-                fixes.append(Change(keys=here, kind="removed", old=value))
-                left_out.append(dotted(here))
-            else:
-                fixes.append(Change(keys=here, kind="changed", old=value, new=prior))
-                kept.append(dotted(here))
-
-    unredact(new_part, ())
-    apply_changes(new_part, fixes)
-    new = deep_merge(old, new_part) if args.mode == "merge" else new_part
-    changes = diff_trees(old, new)
+    imported = merge_import(old, to_plain(incoming.data), replace=args.mode == "replace")
+    changes = diff_trees(old, imported.tree)
     if args.mode == "merge":
         result: Document = current
         apply_changes(result.data, changes)
     elif incoming.data.fa.flow_style():
         # A JSON file (JSON is YAML): keep the scope file in block style, as ccmgr-ultra does.
-        result = parse_document(dump_plain(new_part), str(target))
+        result = parse_document(dump_plain(imported.incoming), str(target))
     else:
         result = incoming
-        apply_changes(result.data, fixes)
+        apply_changes(result.data, imported.fixes)
     text = dump_document(result)
     _refuse_errors(check_document(parse_document(text, str(target))), "the result")
+    shown = redact_changes(changes)
     if args.json:
         print_json(
             {
                 "file": str(target),
                 "mode": args.mode,
                 "dry_run": args.dry_run,
-                "changes": [c.to_json() for c in _redacted_changes(changes)],
-                "redacted_kept": kept,
-                "redacted_left_out": left_out,
+                "changes": [c.to_json() for c in shown],
+                "redacted_kept": imported.kept,
+                "redacted_left_out": imported.left_out,
             }
         )
     else:
-        _print_changes(_redacted_changes(changes))
+        _print_changes(shown)
         scope = f"the {args.profile} file"
-        for path in kept:
+        for path in imported.kept:
             sys.stdout.write(f"{path}: redacted in {args.file}; {scope} keeps its own value\n")
-        for path in left_out:
+        for path in imported.left_out:
             sys.stdout.write(f"{path}: redacted in {args.file} and not set in {scope}; left out\n")
     if not changes and _exists(target):
         if not args.json:
@@ -544,24 +443,15 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _get(tree: Any, keys: tuple[str | int, ...]) -> Any:
-    from watcher.config.yamlio import get_path
-
-    try:
-        return get_path(tree, keys)
-    except KeyError:
-        return None
-
-
 def run_diff(args: argparse.Namespace) -> int:
     """Handler of ``config diff``."""
     from watcher.cli.output import print_json
-    from watcher.config.diff import diff_trees
+    from watcher.config.diff import diff_trees, redact_changes
     from watcher.config.yamlio import to_plain
 
     a = to_plain(_read(args.file1).data)
     b = to_plain(_read(args.file2).data)
-    changes = _redacted_changes(diff_trees(a, b))
+    changes = redact_changes(diff_trees(a, b))
     if args.json:
         print_json({"same": not changes, "changes": [c.to_json() for c in changes]})
     else:
@@ -574,7 +464,8 @@ def run_merge(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from watcher.cli.output import print_json
-    from watcher.config.diff import apply_changes, diff_trees, merge3
+    from watcher.config.diff import apply_changes, diff_trees, merge3, redact_conflict
+    from watcher.config.secrets import redact_plain
     from watcher.config.writer import atomic_write
     from watcher.config.yamlio import dump_document, to_plain
 
@@ -586,13 +477,13 @@ def run_merge(args: argparse.Namespace) -> int:
     text = dump_document(ours_doc)
     for conflict in result.conflicts:
         state = f"resolved as {args.strategy}" if args.strategy else "CONFLICT"
-        sys.stderr.write(f"{state}: {redact_conflict(conflict)}\n")
+        sys.stderr.write(f"{state}: {redact_conflict(conflict).render()}\n")
     if args.json:
         print_json(
             {
                 "resolved": result.resolved,
-                "conflicts": [_redact_conflict(c).to_json() for c in result.conflicts],
-                "result": redact(result.tree),
+                "conflicts": [redact_conflict(c).to_json() for c in result.conflicts],
+                "result": redact_plain(result.tree),
             }
         )
     if not result.resolved:
@@ -609,36 +500,10 @@ def run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redact_conflict(conflict: Any) -> Any:
-    import msgspec
-
-    from watcher.config.diff import MISSING
-    from watcher.config.secrets import is_secret_key
-
-    secret = bool(conflict.keys) and is_secret_key(conflict.keys[-1])
-
-    def hide(value: Any) -> Any:
-        if value is MISSING:
-            return value
-        return REDACTED if secret and value not in (None, "") else redact(value)
-
-    return msgspec.structs.replace(
-        conflict, base=hide(conflict.base), ours=hide(conflict.ours), theirs=hide(conflict.theirs)
-    )
-
-
-def redact_conflict(conflict: Any) -> str:
-    """A conflict's one-line rendering with secret values hidden."""
-
-    conflict = _redact_conflict(conflict)
-    rendered: str = conflict.render()
-    return rendered
-
-
 def run_migrate(args: argparse.Namespace) -> int:
     """Handler of ``config migrate``."""
     from watcher.cli.output import print_json
-    from watcher.config.diff import diff_trees
+    from watcher.config.diff import diff_trees, redact_changes
     from watcher.config.migrate import migrate_tree
     from watcher.config.writer import atomic_write, backup_file
     from watcher.config.yamlio import dump_document, parse_document, to_plain
@@ -654,7 +519,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         before = to_plain(doc.data)
         work = parse_document(doc.text, doc.filename)
         steps = migrate_tree(work.data, add_sections=scope == "global")
-        changes = _redacted_changes(diff_trees(before, to_plain(work.data)))
+        changes = redact_changes(diff_trees(before, to_plain(work.data)))
         entry: dict[str, Any] = {
             "scope": scope,
             "file": str(path),

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 DB_ENV = "CCMGR_WATCH_DB"
 """store.paths.DB_ENV, here without importing pathlib (a test keeps the two equal)."""
+DEFAULT_LIMIT = 20
+"""``SearchConfig().default_limit`` (the schema holds the default), here without importing msgspec,
+which would double ``ccmgr-watch query``'s start-up (a test keeps the two equal)."""
 
 
 def db_path(args: argparse.Namespace) -> Path:
@@ -42,23 +45,8 @@ def db_file(args: argparse.Namespace) -> str:
     return os.path.expanduser(configured) if configured else default_db_text()
 
 
-def existing_db_path(args: argparse.Namespace) -> Path:
-    """:func:`db_path`, for commands that only read: it must exist already."""
-    from store.errors import StoreError
-
-    path = db_path(args)
-    if not path.exists():
-        raise StoreError(
-            f"no database at {path}",
-            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
-        )
-    return path
-
-
 def search_limit(args: argparse.Namespace) -> int | None:
     """``--limit`` (0: no limit), else ``search.default_limit``; None means no limit."""
-    from store.search import DEFAULT_LIMIT
-
     given: int | None = getattr(args, "limit", None)
     if given is None:
         config = _load_if_mentioned(_scopes(args), b"default_limit", "search")

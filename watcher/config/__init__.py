@@ -1,10 +1,10 @@
 """Configuration: ccmgr-ultra's ``config.yaml`` plus ccmgr-watch's sections, in three scopes.
 
-Modules (pure unless noted): ``duration`` (Go durations), ``schema`` (the structs and every
-default), ``yamlio`` (round-trip YAML text), ``validate`` (types and defaults), ``rules``
-(ccmgr-ultra's checks and ours), ``load`` (one file; reads files), ``scopes`` (global/project/user
-and the effective config; reads files), ``diff`` (diff, apply, three-way merge), ``migrate``
-(version upgrades), ``writer`` (atomic writes and backups; writes files), ``live`` (async reload).
+The pipeline runs one way, each step handing the next a value: ``readfile`` (bytes → text →
+``yamlio.Document``) → ``load`` (check one file: ``validate`` types, ``rules``) → ``scopes``
+(merge the scopes into the effective config, with origins). docs/architecture-config.md has the
+module map; the pure modules (``diff``, ``merge``, ``validate``, ``rules``, ``schema``,
+``duration``, ``secrets``) import no I/O library (tests/config/test_boundaries.py).
 
 Reading settings from a command or the service::
 

@@ -16,6 +16,7 @@ import msgspec
 
 from watcher.config.duration import Duration
 from watcher.config.schema import Config
+from watcher.config.secrets import REDACTED, is_secret_key, redact_plain
 from watcher.config.validate import KeyPath, dotted
 
 
@@ -165,13 +166,6 @@ def apply_changes(tree: MutableMapping[str, Any], changes: Sequence[Change]) -> 
             parent[last] = value
 
 
-def apply_diff(tree: dict[str, Any], changes: Sequence[Change]) -> dict[str, Any]:
-    """A copy of ``tree`` with ``changes`` applied."""
-    result = copy.deepcopy(tree)
-    apply_changes(result, changes)
-    return result
-
-
 # --- three-way merge ---------------------------------------------------------------------------
 
 
@@ -273,3 +267,35 @@ def _same(a: Any, b: Any, keys: KeyPath) -> bool:
     if a is MISSING or b is MISSING:
         return a is b
     return same(a, b, keys)
+
+
+def redact_changes(changes: Sequence[Change]) -> list[Change]:
+    """``changes`` with secret values hidden, for printing."""
+    out = []
+    for change in changes:
+        if change.keys and is_secret_key(change.keys[-1]):
+            change = msgspec.structs.replace(
+                change,
+                old=REDACTED if change.old else change.old,
+                new=REDACTED if change.new else change.new,
+            )
+        else:
+            change = msgspec.structs.replace(
+                change, old=redact_plain(change.old), new=redact_plain(change.new)
+            )
+        out.append(change)
+    return out
+
+
+def redact_conflict(conflict: Conflict) -> Conflict:
+    """``conflict`` with secret values hidden, for printing."""
+    secret = bool(conflict.keys) and is_secret_key(conflict.keys[-1])
+
+    def hide(value: Any) -> Any:
+        if value is MISSING:
+            return value
+        return REDACTED if secret and value not in (None, "") else redact_plain(value)
+
+    return msgspec.structs.replace(
+        conflict, base=hide(conflict.base), ours=hide(conflict.ours), theirs=hide(conflict.theirs)
+    )

@@ -47,14 +47,6 @@ def find_project_folder(start: str) -> str | None:
         folder = parent
 
 
-def find_project_dir(start: Path) -> Path | None:
-    """:func:`find_project_folder` for Paths."""
-    from pathlib import Path
-
-    found = find_project_folder(os.fspath(start))
-    return Path(found) if found is not None else None
-
-
 def scope_files(project_dir: str | None) -> dict[Scope, str]:
     """The file of each scope; project and user only when there is a project folder."""
     files: dict[Scope, str] = {"global": os.path.join(app_dir_text(), CONFIG_FILE_NAME)}
@@ -62,14 +54,6 @@ def scope_files(project_dir: str | None) -> dict[Scope, str]:
         files["project"] = os.path.join(project_dir, PROJECT_DIR_NAME, CONFIG_FILE_NAME)
         files["user"] = os.path.join(project_dir, PROJECT_DIR_NAME, LOCAL_FILE_NAME)
     return files
-
-
-def scope_paths(project_dir: Path | None) -> dict[Scope, Path]:
-    """:func:`scope_files` as Paths."""
-    from pathlib import Path
-
-    folder = os.fspath(project_dir) if project_dir is not None else None
-    return {scope: Path(file) for scope, file in scope_files(folder).items()}
 
 
 def resolve_scope_files(project_dir: str | os.PathLike[str] | None = None) -> dict[Scope, str]:

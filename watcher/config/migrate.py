@@ -21,7 +21,6 @@ from typing import Any, Final
 from ruamel.yaml.comments import CommentedMap
 
 from store.errors import ConfigError
-from watcher.config.load import file_version, parse_version
 from watcher.config.schema import (
     CURRENT_VERSION,
     BackupConfig,
@@ -31,6 +30,7 @@ from watcher.config.schema import (
     WorktreeConfig,
     to_plain,
 )
+from watcher.config.validate import file_version, parse_version
 from watcher.config.yamlio import to_node
 
 Tree = MutableMapping[str, Any]
@@ -141,11 +141,3 @@ def migrate_tree(tree: Tree, *, add_sections: bool = True) -> list[str]:
             done.append(f"version {version}")
             current = parse_version(version)
     return done
-
-
-def needs_migration(tree: Tree) -> bool:
-    """Whether ``tree`` is older than :data:`CURRENT_VERSION`."""
-    try:
-        return parse_version(file_version(dict(tree))) < parse_version(CURRENT_VERSION)
-    except ValueError:
-        return False

@@ -6,13 +6,14 @@ and return issues with key paths; locating them in a file is the loader's job. P
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Final
 
 import msgspec
 
 from watcher.config.duration import MINUTE, SECOND, Duration
 from watcher.config.schema import Config
-from watcher.config.validate import Issue, KeyPath
+from watcher.config.validate import Issue, KeyPath, build_config, drop_path
 
 _SCREENS: Final = ("dashboard", "sessions", "worktrees", "config", "help")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
@@ -32,6 +33,24 @@ class _Rules:
 
 def _template(text: str) -> bool:
     return "{{" in text and "}}" in text
+
+
+def apply_rules(
+    tree: dict[str, Any], reported: set[tuple[KeyPath, str]] | None = None
+) -> tuple[dict[str, Any], Config, list[KeyPath], list[Issue]]:
+    """A checked tree's :class:`Config` with the rules applied: a value that breaks one is not
+    used (docs/config.md, "Invalid values"), so it is left out of the tree (a copy, when any is)
+    and of the Config. Returns the tree, the Config, the paths filled with defaults, and the
+    issues; issues already ``reported`` (keys, message) are neither reported nor dropped again.
+    """
+    config, filled = build_config(tree)
+    issues = [i for i in check_rules(config) if (i.keys, i.message) not in (reported or set())]
+    if issues:
+        tree = copy.deepcopy(tree)  # callers' trees can share subtrees with other files' trees
+        for issue in issues:
+            drop_path(tree, issue.keys)
+        config, filled = build_config(tree)
+    return tree, config, filled, issues
 
 
 def check_rules(config: Config) -> list[Issue]:

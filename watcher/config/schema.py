@@ -15,7 +15,6 @@ from typing import Any, Final
 
 import msgspec
 
-from store.search import DEFAULT_LIMIT
 from watcher.config.duration import Duration
 from watcher.config.secrets import SECRET_KEYS as SECRET_KEYS  # defined there, kept importable
 
@@ -40,6 +39,34 @@ CCMGR_SECTIONS: Final = (
     "refresh_interval",
 )
 WATCH_SECTIONS: Final = ("storage", "watcher", "backup", "search")
+
+OLD_BOOLS: Final = frozenset(
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    ]
+)
+"""Strings YAML 1.1 (and yaml.v3 decoding into a bool) reads as booleans."""
 
 _HOOKS_DIR = "~/.config/ccmgr-ultra/hooks"
 
@@ -310,7 +337,7 @@ class BackupConfig(Section):
 class SearchConfig(Section):
     """Defaults for ``ccmgr-watch search`` and friends."""
 
-    default_limit: int = DEFAULT_LIMIT  # declared beside the search code, which must start fast
+    default_limit: int = 20  # the CLI's start-up copy: watcher.cli.settings.DEFAULT_LIMIT
 
 
 class Config(Section):

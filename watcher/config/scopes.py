@@ -1,14 +1,16 @@
-"""The three config scopes and the effective config with origins.
+"""The pipeline's last steps: checked scope files merged into the effective config, with origins.
 
 Scopes, lowest precedence first: **global** (``$XDG_CONFIG_HOME/ccmgr-ultra/config.yaml``),
 **project** (``<repo>/.ccmgr-ultra/config.yaml``, shared with the team) and **user**
 (``<repo>/.ccmgr-ultra/config.local.yaml``, personal, not committed). Maps merge key by key; lists
 and scalars are replaced. Missing files are simply absent layers.
+
+:func:`load_effective` runs the pipeline in one direction, each step handing the next a value:
+read (``readfile``) → check one file (``load``) → merge the scopes (:func:`combine`, pure).
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -16,27 +18,13 @@ from typing import Any
 import msgspec
 
 from store.paths import app_dir
-from watcher.config.load import (
-    CheckedFile,
-    check_document,
-    config_exists,
-    drop_path,
-    locate_issues,
-    read_document,
-)
-from watcher.config.locations import (
-    SCOPES,
-    Scope,
-    resolve_scopes,
-)
-from watcher.config.rules import check_rules
+from watcher.config.load import CheckedFile, check_document
+from watcher.config.locations import SCOPES, Scope, resolve_scopes
+from watcher.config.merge import deep_merge, layer
+from watcher.config.readfile import config_exists, read_document
+from watcher.config.rules import apply_rules
 from watcher.config.schema import Config, to_plain
-from watcher.config.validate import (
-    Issue,
-    KeyPath,
-    build_config,
-    deep_merge,
-)
+from watcher.config.validate import Issue, KeyPath, get_path
 
 
 class Origin(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +67,6 @@ class Effective:
         """``issue`` as a warning that says what is used instead of the invalid value."""
         from watcher.config.diff import show
         from watcher.config.secrets import REDACTED, is_secret_key
-        from watcher.config.yamlio import get_path
 
         text = f"warning: {issue.render()}"
         if not issue.keys:
@@ -118,24 +105,13 @@ def combine(files: dict[Scope, CheckedFile], unreadable: list[Issue] | None = No
 
     ``unreadable``: issues for scope files that could not be read at all (lenient loading).
     """
-    merged: dict[str, Any] = {}
-    for scope in SCOPES:
-        if scope in files:
-            merged = deep_merge(merged, files[scope].tree)
+    ordered = [files[scope] for scope in SCOPES if scope in files]
+    merged = layer([f.tree for f in ordered])
     # Values that are fine alone can break a rule together (batch_size from one file, buffer_size
     # from another): those values are not used either, like any invalid value.
-    config, filled = build_config([merged])
-    seen = {(i.keys, i.message) for scope in files for i in files[scope].issues}
-    combined = [i for i in check_rules(config) if (i.keys, i.message) not in seen]
-    if combined:
-        merged = copy.deepcopy(merged)  # deep_merge shares subtrees with the files' trees
-        for issue in combined:
-            drop_path(merged, issue.keys)
-        config, filled = build_config([merged])
-    extras: dict[str, Any] = {}
-    for scope in SCOPES:
-        if scope in files:
-            extras = deep_merge(extras, files[scope].extras)
+    seen = {(i.keys, i.message) for f in ordered for i in f.issues}
+    merged, config, filled, combined = apply_rules(merged, seen)
+    extras = layer([f.extras for f in ordered])
     # Unknown keys are part of the effective tree (export keeps them) but not of the Config.
     # The tree shows the values in force (zero values filled as ccmgr-ultra fills them) plus the
     # unknown keys, which are not part of the Config but are kept (export passes them through).
@@ -165,38 +141,29 @@ def _locate_merged(issue: Issue, files: dict[Scope, CheckedFile]) -> Issue:
         for scope in reversed(SCOPES):
             checked = files.get(scope)
             if checked is not None and _has(checked.tree, issue.keys[:depth]):
-                return locate_issues([issue], checked.document)[0]
+                return issue.located(checked.document)
     return issue
 
 
-def load_scopes(
-    paths: dict[Scope, Path], unreadable: list[Issue] | None = None
-) -> dict[Scope, CheckedFile]:
-    """Read and check every scope file that exists; one that cannot be read as a config file (a
-    folder, a FIFO, a link loop, malformed YAML...) raises ``ConfigError``, or, when a list is
-    given as ``unreadable``, is left out and reported there as an issue."""
+def load_effective(paths: dict[Scope, Path], *, lenient: bool = False) -> Effective:
+    """The effective configuration of the given scope files: read, check, merge.
+
+    A file that cannot be read as a config file (a folder, a FIFO, a link loop, malformed
+    YAML...) raises ``ConfigError``; with ``lenient`` (the watcher) it is left out and reported as
+    an error issue with an empty key path instead.
+    """
     from store.errors import ConfigError
 
     files: dict[Scope, CheckedFile] = {}
+    unreadable: list[Issue] = []
     for scope, path in paths.items():
         if config_exists(path):
             try:
                 files[scope] = check_document(read_document(path))
             except ConfigError as exc:
-                if unreadable is None:
+                if not lenient:
                     raise
                 unreadable.append(Issue(keys=(), message=exc.message, hint=exc.hint))
-    return files
-
-
-def load_effective(paths: dict[Scope, Path], *, lenient: bool = False) -> Effective:
-    """The effective configuration of the given scope files.
-
-    A file that cannot be read raises ``ConfigError``; with ``lenient`` (the watcher) it is left
-    out and reported as an error issue with an empty key path instead.
-    """
-    unreadable: list[Issue] | None = [] if lenient else None
-    files = load_scopes(paths, unreadable)
     return combine(files, unreadable)
 
 

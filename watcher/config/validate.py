@@ -15,21 +15,29 @@ Locating an issue in a file (line and column) is the loader's job; issues carry 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import typing
-from collections.abc import Iterable, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Sequence
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
 from store.errors import ConfigError
 from store.timefmt import parse_ts
 from watcher.config.duration import Duration
-from watcher.config.schema import CCMGR_SECTIONS, Config, dec_hook
-from watcher.config.yamlio import OLD_BOOLS
+from watcher.config.schema import CCMGR_SECTIONS, CURRENT_VERSION, OLD_BOOLS, Config, dec_hook
 
 KeyPath = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
+
+
+class _Locates(Protocol):
+    """A parsed file that knows where its keys are (``watcher.config.yamlio.Document``)."""
+
+    filename: str
+
+    def locate(self, path: Sequence[str | int]) -> tuple[int, int]: ...
 
 
 class Issue(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +56,11 @@ class Issue(msgspec.Struct, frozen=True, kw_only=True):
         """The dotted key path (``tmux.monitor_interval``, ``git.protected_branches[1]``)."""
         return dotted(self.keys)
 
+    def located(self, document: _Locates) -> Issue:
+        """This issue with the file, line and column of its key in ``document``."""
+        line, column = document.locate(self.keys)
+        return msgspec.structs.replace(self, file=document.filename, line=line, column=column)
+
     def render(self) -> str:
         """``config.yaml:14:5: tmux.monitor_interval: <message>`` (plus `` (warning)``)."""
         where = ""
@@ -56,6 +69,32 @@ class Issue(msgspec.Struct, frozen=True, kw_only=True):
         label = "warning: " if self.severity == "warning" else ""
         path = f"{self.path}: " if self.keys else ""
         return f"{where}{label}{path}{self.message}"
+
+
+def get_path(tree: Any, keys: Sequence[str | int]) -> Any:
+    """The value at ``keys`` in plain data; raises ``KeyError`` when any step is missing."""
+    node = tree
+    for key in keys:
+        found = (isinstance(node, dict) and key in node) or (
+            isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        )
+        if not found:
+            raise KeyError(key)
+        node = node[key]
+    return node
+
+
+def drop_path(tree: dict[str, Any], keys: KeyPath) -> bool:
+    """Remove the value at ``keys`` from plain ``tree`` if it is there; True if it was."""
+    node: Any = tree
+    for key in keys[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    if keys and isinstance(node, dict) and keys[-1] in node:
+        del node[keys[-1]]
+        return True
+    return False
 
 
 def dotted(keys: Sequence[str | int]) -> str:
@@ -85,6 +124,58 @@ def _show(value: Any) -> str:
 
 _INVALID: Final = object()
 DURATION_HINT: Final = 'use Go duration units ns, us, ms, s, m, h, e.g. "500ms", "2s", "1h30m0s"'
+
+
+DEFAULT_VERSION = "0.9.0"
+"""What ccmgr-ultra's ``DetectConfigVersion`` assumes when a file has no ``version``."""
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``"2.0.0"`` → ``(2, 0, 0)``; ccmgr-ultra compares versions as integer triples."""
+    parts = text.strip().lstrip("v").split(".")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"not a version: {text!r}")
+    numbers = [int(p) for p in parts] + [0] * (3 - len(parts))
+    return numbers[0], numbers[1], numbers[2]
+
+
+def file_version(tree: dict[str, Any]) -> str:
+    """The version a file declares, read as ccmgr-ultra does (missing or empty means 0.9.0)."""
+    value = tree.get("version")
+    if value is None or value == "":
+        return DEFAULT_VERSION
+    return str(value)
+
+
+def check_file_tree(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Issue], dict[str, Any]]:
+    """Every check of one file's plain data that needs no :class:`Config`: types, durations,
+    unknown keys, the version, and booleans ccmgr-ultra overrides. Returns the values that passed,
+    the issues, and the keys the schema does not know (kept as written)."""
+    tree, issues = check_types(raw)
+    issues += check_forced_bools(tree)
+    version = file_version(raw)
+    if "version" in raw:
+        try:
+            if parse_version(version) > parse_version(CURRENT_VERSION):
+                issues.append(
+                    Issue(
+                        keys=("version",),
+                        message=f"version {version} is newer than this ccmgr-watch "
+                        f"understands ({CURRENT_VERSION})",
+                        severity="warning",
+                        hint="upgrade ccmgr-watch; settings it does not know are kept as written",
+                    )
+                )
+        except ValueError:
+            issues.append(
+                Issue(
+                    keys=("version",),
+                    message=f'expected a version like "{CURRENT_VERSION}", got {version!r}',
+                    hint="ccmgr-ultra compares versions as three numbers, MAJOR.MINOR.PATCH",
+                )
+            )
+            tree.pop("version", None)
+    return tree, issues, unknown_keys(raw)
 
 
 def check_types(tree: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
@@ -127,8 +218,16 @@ def unknown_keys(tree: dict[str, Any], cls: type = Config) -> dict[str, Any]:
     return extras
 
 
+@functools.cache
+def _struct_fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
+    # msgspec re-evaluates every annotation on each call (most of the time a merge of three
+    # scopes took went here); the schema's structs never change, so ask once per struct.
+    return msgspec.structs.fields(cls)
+
+
+@functools.cache
 def _fields(cls: type) -> dict[str, msgspec.structs.FieldInfo]:
-    return {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    return {f.encode_name: f for f in _struct_fields(cls)}
 
 
 def _check_struct(value: Any, cls: type, keys: KeyPath, issues: list[Issue]) -> Any:
@@ -278,33 +377,17 @@ def _bad(keys: KeyPath, expected: str, value: Any, hint: str, issues: list[Issue
 # --- building the typed config -----------------------------------------------------------------
 
 
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` laid on ``base``: maps merge key by key; lists and scalars are replaced."""
-    result = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = value
-    return result
-
-
-def build_config(
-    layers: Iterable[dict[str, Any]], *, fill: bool = True
-) -> tuple[Config, list[KeyPath]]:
-    """Checked trees (lowest precedence first) over the defaults, as a :class:`Config`.
+def build_config(tree: dict[str, Any], *, fill: bool = True) -> tuple[Config, list[KeyPath]]:
+    """A checked tree over the defaults, as a :class:`Config`.
 
     With ``fill``, zero values in ccmgr-ultra's sections take the default as ``SetDefaults`` does;
     the filled paths are returned so origins can say "default".
     """
     from watcher.config.schema import defaults_tree
 
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep_merge(merged, layer)
-    tree = overlay_defaults(defaults_tree(), merged, free_map_paths())
+    full = overlay_defaults(defaults_tree(), tree, free_map_paths())
     try:
-        config = msgspec.convert(tree, Config, dec_hook=dec_hook, str_keys=True)
+        config = msgspec.convert(full, Config, dec_hook=dec_hook, str_keys=True)
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
         # check_types lets only convertible values through; reaching this is a bug, but the
         # user should still see a config error rather than a traceback.
@@ -320,13 +403,14 @@ def build_config(
     return config, filled
 
 
-def free_map_paths() -> set[KeyPath]:
+@functools.cache
+def free_map_paths() -> frozenset[KeyPath]:
     """Paths of the schema's free-form maps (shortcuts, default_env...), replaced not merged
     over their defaults: ccmgr-ultra uses its default shortcuts only when the map is empty."""
     found: set[KeyPath] = set()
 
     def walk(cls: type, keys: KeyPath) -> None:
-        for field in msgspec.structs.fields(cls):
+        for field in _struct_fields(cls):
             kind = field.type
             if typing.get_origin(kind) is dict:
                 found.add((*keys, field.encode_name))
@@ -334,11 +418,11 @@ def free_map_paths() -> set[KeyPath]:
                 walk(kind, (*keys, field.encode_name))
 
     walk(Config, ())
-    return found
+    return frozenset(found)
 
 
 def overlay_defaults(
-    defaults: dict[str, Any], tree: dict[str, Any], replace: set[KeyPath], keys: KeyPath = ()
+    defaults: dict[str, Any], tree: dict[str, Any], replace: frozenset[KeyPath], keys: KeyPath = ()
 ) -> dict[str, Any]:
     """``tree`` over ``defaults``; the free-form maps at ``replace`` paths replace their default."""
     result = dict(defaults)
@@ -365,7 +449,7 @@ def _fill(obj: Any, defaults: Any, name: str, keys: KeyPath, filled: list[KeyPat
     value = getattr(obj, name)
     default = getattr(defaults, name)
     if isinstance(value, msgspec.Struct):
-        for field in msgspec.structs.fields(value):
+        for field in _struct_fields(type(value)):
             _fill(value, default, field.name, (*keys, field.encode_name), filled)
     elif _zero(value) and not _zero(default):
         setattr(obj, name, default)

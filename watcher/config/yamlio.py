@@ -30,7 +30,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from store.errors import ConfigError
-from watcher.config.readfile import MAX_BYTES, size_error
+from watcher.config.schema import OLD_BOOLS
 from watcher.config.secrets import redact_text
 
 Path = tuple[str | int, ...]
@@ -42,33 +42,6 @@ ms a key, so a 1 MiB file of 100,000 short keys would take half a minute to read
 own full config is under 200 lines."""
 MAX_NODES: Final = 100_000
 """Aliases can make a small file an exponentially large tree; stop walking it here."""
-OLD_BOOLS: Final = frozenset(
-    [
-        "y",
-        "Y",
-        "yes",
-        "Yes",
-        "YES",
-        "n",
-        "N",
-        "no",
-        "No",
-        "NO",
-        "true",
-        "True",
-        "TRUE",
-        "false",
-        "False",
-        "FALSE",
-        "on",
-        "On",
-        "ON",
-        "off",
-        "Off",
-        "OFF",
-    ]
-)
-"""Strings YAML 1.1 (and yaml.v3 decoding into a bool) reads as booleans."""
 
 
 class _Resolver(VersionedResolver):
@@ -121,24 +94,6 @@ def _error(filename: str, line: int, column: int, message: str, hint: str) -> Co
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
-def decode_text(raw: bytes, filename: str) -> str:
-    """UTF-8 bytes to text, refusing binary, oversize files and invalid UTF-8 with a location."""
-    if len(raw) > MAX_BYTES:
-        raise size_error(filename, len(raw))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, col = _line_col(raw[: exc.start].decode("utf-8", "replace"), exc.start)
-        raise _error(
-            filename,
-            line,
-            col,
-            f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-            "config files are UTF-8 YAML; is this a binary file?",
-        ) from None
-    return text.removeprefix("\ufeff")
 
 
 def parse_document(text: str, filename: str = "config.yaml") -> Document:
@@ -395,38 +350,3 @@ def locate(data: Any, path: Sequence[str | int]) -> tuple[int, int]:
         except (KeyError, TypeError, IndexError, AttributeError):
             break
     return line, col
-
-
-def get_path(data: Any, path: Sequence[str | int]) -> Any:
-    """The value at ``path``; raises ``KeyError`` when any step is missing."""
-    node = data
-    for part in path:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            continue
-        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            continue
-        raise KeyError(part)
-    return node
-
-
-def set_path(data: CommentedMap, path: Sequence[str | int], value: Any) -> None:
-    """Set ``path`` to ``value`` in place, creating missing maps; keeps the key's position."""
-    node: Any = data
-    for part in path[:-1]:
-        if not isinstance(node.get(part) if isinstance(node, dict) else None, dict):
-            node[part] = CommentedMap()
-        node = node[part]
-    last = path[-1]
-    node[last] = to_node(value)
-
-
-def delete_path(data: CommentedMap, path: Sequence[str | int]) -> None:
-    """Remove ``path`` if it exists."""
-    try:
-        parent = get_path(data, path[:-1])
-    except KeyError:
-        return
-    if isinstance(parent, dict):
-        parent.pop(path[-1], None)
