@@ -33,13 +33,10 @@ from store.db import Database
 from store.errors import CcmgrError, StoreError, WatcherError
 from store.paths import FILE_MODE, ensure_private_dir
 from store.timefmt import now_ts
-from watcher.config.locations import Scope
-from watcher.config.schema import Config, WatcherConfig
-from watcher.enrich import GitCache, enrich_now, run_enricher
-from watcher.events import KnownSession, Lifecycle
-from watcher.status_file import lock_holder, lock_path, read_pid, read_status, status_path
-from watcher.tmux import default_socket_path, socket_dir
-from watcher.writer import (
+from watcher.capture.enrich import GitCache, enrich_now, run_enricher
+from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.tmux_client import default_socket_path, socket_dir
+from watcher.capture.writer import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FLUSH_INTERVAL,
     AliveQuery,
@@ -47,6 +44,9 @@ from watcher.writer import (
     SessionWriter,
     WriterItem,
 )
+from watcher.config.locations import Scope
+from watcher.config.schema import Config, WatcherConfig
+from watcher.status_file import lock_holder, lock_path, read_pid, read_status, status_path
 
 if TYPE_CHECKING:
     from watcher.backup.schedule import BackupScheduleStatus
@@ -73,7 +73,7 @@ _LOGGERS = ("ccmgr_watch", "watcher")
 
 
 class ServerWatch(Protocol):
-    """The shape of ``watcher.server_task.watch_server`` (runs forever for one tmux server)."""
+    """The shape of ``server_task.watch_server`` (runs forever for one tmux server)."""
 
     def __call__(
         self,
@@ -280,7 +280,7 @@ class _ServerTask:
 
 
 def _load_watch_server() -> ServerWatch:
-    from watcher.server_task import watch_server
+    from watcher.capture.server_task import watch_server
 
     return watch_server
 

@@ -14,7 +14,8 @@ import anyio
 import pytest
 
 from store.errors import TmuxError, WatcherError
-from watcher.events import KnownSession, Lifecycle, server_key
+from watcher.capture.events import KnownSession, Lifecycle, server_key
+from watcher.capture.tmux_client import socket_dir
 from watcher.service import (
     Service,
     ServiceConfig,
@@ -22,7 +23,6 @@ from watcher.service import (
     read_status,
     status_path,
 )
-from watcher.tmux import socket_dir
 
 pytestmark = pytest.mark.anyio
 

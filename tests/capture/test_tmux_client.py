@@ -14,8 +14,8 @@ import pytest
 
 from store.errors import TmuxError
 from tests.tmux_server import TmuxServer, private_server
-from watcher import protocol as p
-from watcher.tmux import (
+from watcher.capture import protocol as p
+from watcher.capture.tmux_client import (
     ProbeResult,
     choose_session,
     control_env,
@@ -353,8 +353,8 @@ def _string_constants(path: Path) -> list[str]:
 
 def test_no_subscriptions_or_wait_exit_in_the_code() -> None:
     # Guard against the tmux < 3.7 server crash (reference §6): no subscriptions, no wait-exit.
-    for module in ("tmux.py", "server_task.py"):
-        for text in _string_constants(Path(__file__).parents[2] / "watcher" / module):
+    for module in sorted((Path(__file__).parents[2] / "watcher" / "capture").glob("*.py")):
+        for text in _string_constants(module):
             assert "refresh-client" not in text and "wait-exit" not in text, text
 
 

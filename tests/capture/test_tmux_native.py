@@ -20,9 +20,13 @@ import pytest
 
 from store.errors import TmuxError
 from tests.tmux_server import TmuxServer, private_server
-from watcher import protocol as p
-from watcher import tmux as t
-from watcher.tmux import ProtocolMismatch, open_control_client, wait_for_sessions_changed
+from watcher.capture import protocol as p
+from watcher.capture import tmux_client as t
+from watcher.capture.tmux_client import (
+    ProtocolMismatch,
+    open_control_client,
+    wait_for_sessions_changed,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.events import KnownSession, Lifecycle
-from watcher.tracker import (
+from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.tracker import (
     ClientInfo,
     SessionInfo,
     SessionTracker,

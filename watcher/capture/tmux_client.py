@@ -33,7 +33,7 @@ from anyio.abc import Process, UNIXSocketStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from store.errors import ProtocolError, TmuxError
-from watcher.protocol import (
+from watcher.capture.protocol import (
     ControlParser,
     Exit,
     Message,
@@ -42,7 +42,7 @@ from watcher.protocol import (
     SessionChanged,
     SessionsChanged,
 )
-from watcher.tracker import ClientInfo, SessionInfo, WindowInfo
+from watcher.capture.tracker import ClientInfo, SessionInfo, WindowInfo
 
 __all__ = [
     "CLIENT_ENV",

@@ -1,7 +1,7 @@
 """Session lifecycle derivation for one tmux socket: snapshots + notifications in, events out.
 
 Pure (no I/O, no clock): every method takes values, including the event timestamp, and returns
-the :class:`watcher.events.Lifecycle` structs it derives. The state survives reconnects and new
+the :class:`~.events.Lifecycle` structs it derives. The state survives reconnects and new
 server lifetimes on the same socket, so that a reconnect's reconciliation reports only what
 really changed during the gap and nothing is reported twice.
 
@@ -21,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from store.timefmt import format_ts
-from watcher.events import KnownSession, Lifecycle, LifecycleType, StatusAfter, socket_of
+from watcher.capture.events import KnownSession, Lifecycle, LifecycleType, StatusAfter, socket_of
 
 __all__ = [
     "ClientInfo",

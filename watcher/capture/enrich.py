@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from watcher.writer import Enrichment, EnrichRequest, WriterItem
+from watcher.capture.writer import Enrichment, EnrichRequest, WriterItem
 
 log = logging.getLogger("ccmgr_watch.enrich")
 

@@ -45,8 +45,8 @@ from store.repositories import (
     write_capture_sync,
 )
 from store.timefmt import now_ts
+from watcher.capture.events import Lifecycle, session_id
 from watcher.config.schema import WatcherConfig
-from watcher.events import Lifecycle, session_id
 
 log = logging.getLogger("ccmgr_watch.writer")
 
@@ -167,7 +167,7 @@ class SessionWriter:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._enrich = enrich
-        # Answers known without running git (see watcher.enrich.enrich_now) are stored in the
+        # Answers known without running git (see enrich.enrich_now) are stored in the
         # batch's own transaction; the rest go to ``enrich`` after the commit.
         self._enrich_now = enrich_now
         self._on_commit = on_commit

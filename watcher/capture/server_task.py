@@ -3,7 +3,7 @@
 ``watch_server`` never returns on its own. It waits for a server without polling hard (a
 watchfiles watch on the socket folder plus a slow fallback probe), attaches a control client to
 a deterministically chosen session, reconciles a fresh snapshot against what the store and its
-own memory believe, then turns notifications into :class:`watcher.events.Lifecycle` events sent
+own memory believe, then turns notifications into :class:`~.events.Lifecycle` events sent
 into the writer's bounded stream (``await send.send``: back-pressure is the point). When the
 control client exits (its session killed, ``kill-server``, a user's ``attach -d``) it goes round
 again: another session or a wait for the next server, and another reconciliation.
@@ -23,8 +23,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from store.errors import TmuxError
 from store.timefmt import now_ts
-from watcher.events import KnownSession, Lifecycle, server_key
-from watcher.protocol import (
+from watcher.capture.events import KnownSession, Lifecycle, server_key
+from watcher.capture.protocol import (
     ClientDetached,
     ClientSessionChanged,
     Notification,
@@ -38,7 +38,7 @@ from watcher.protocol import (
     WindowClose,
     WindowRenamed,
 )
-from watcher.tmux import (
+from watcher.capture.tmux_client import (
     ControlClient,
     ProtocolMismatch,
     choose_session,
@@ -47,7 +47,7 @@ from watcher.tmux import (
     probe_server,
     wait_for_sessions_changed,
 )
-from watcher.tracker import ClientInfo, SessionTracker, Snapshot
+from watcher.capture.tracker import ClientInfo, SessionTracker, Snapshot
 
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
 
@@ -437,7 +437,7 @@ class _ServerWatcher:
 class _Marks:
     """Per connection: up to which notification each kind of listing is already up to date.
 
-    See :class:`watcher.tmux.ControlClient`: a notification numbered below a listing's mark
+    See :class:`~.tmux_client.ControlClient`: a notification numbered below a listing's mark
     happened before that listing. Handling it again would replay an older state over a newer
     one (a client that attached and switched before the snapshot would seem to switch back).
     """
