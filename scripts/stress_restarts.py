@@ -251,7 +251,8 @@ def clients_once(starts: int, client: str, seed: int) -> dict[str, Any]:
     import anyio
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from watcher.capture.tmux_client import CONTROL_FLAGS, open_control_client, socket_dir
+    from watcher.capture.tmux_address import CONTROL_FLAGS, socket_dir
+    from watcher.capture.tmux_client import open_control_client
 
     rng = random.Random(seed)
     name = f"ccw-stress-{uuid.uuid4().hex[:8]}"

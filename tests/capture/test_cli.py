@@ -15,7 +15,8 @@ from store.models import Session, SessionEvent
 from watcher.capture.events import Lifecycle, server_key, session_id
 from watcher.capture.writer import Enrichment, SessionWriter, WriterItem
 from watcher.cli.main import run
-from watcher.service import Service, ServiceConfig
+from watcher.service import Service
+from watcher.service_config import ServiceConfig
 from watcher.session_stats import session_statistics
 
 SERVER = server_key("/tmp/tmux-1000/default", 7, 1)

@@ -21,7 +21,6 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
-from store.errors import TmuxError
 from store.timefmt import now_ts
 from watcher.capture.events import KnownSession, Lifecycle, server_key
 from watcher.capture.protocol import (
@@ -38,16 +37,12 @@ from watcher.capture.protocol import (
     WindowClose,
     WindowRenamed,
 )
-from watcher.capture.tmux_client import (
-    ControlClient,
-    ProtocolMismatch,
-    choose_session,
-    native_by_default,
-    open_control_client,
-    probe_server,
-    wait_for_sessions_changed,
-)
+from watcher.capture.tmux_address import native_by_default
+from watcher.capture.tmux_client import ControlClient, open_control_client
+from watcher.capture.tmux_probe import probe_server, wait_for_sessions_changed
+from watcher.capture.tmux_replies import choose_session
 from watcher.capture.tracker import ClientInfo, SessionTracker, Snapshot
+from watcher.errors import ProtocolMismatch, TmuxError
 
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
 
