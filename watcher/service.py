@@ -28,10 +28,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 from store.db import Database
 from store.errors import CcmgrError
 from store.timefmt import now_ts
-from watcher.capture.enrich import GitCache, enrich_now, run_enricher
+from watcher.capture.enrich import EnrichRequest, GitCache, enrich_now, run_enricher
 from watcher.capture.events import KnownSession, Lifecycle
 from watcher.capture.tmux_address import socket_dir
-from watcher.capture.writer import AliveQuery, EnrichRequest, SessionWriter, WriterItem
+from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 from watcher.config.locations import Scope
 from watcher.config.schema import Config
 from watcher.errors import WatcherError

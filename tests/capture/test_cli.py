@@ -12,8 +12,9 @@ import pytest
 
 from store.db import Database
 from store.models import Session, SessionEvent
+from watcher.capture.enrich import Enrichment
 from watcher.capture.events import Lifecycle, server_key, session_id
-from watcher.capture.writer import Enrichment, SessionWriter, WriterItem
+from watcher.capture.writer import SessionWriter, WriterItem
 from watcher.cli.main import run
 from watcher.service import Service
 from watcher.service_config import ServiceConfig

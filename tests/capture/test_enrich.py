@@ -10,6 +10,8 @@ import anyio
 import pytest
 
 from watcher.capture.enrich import (
+    Enrichment,
+    EnrichRequest,
     GitCache,
     enrich,
     enrich_now,
@@ -17,7 +19,7 @@ from watcher.capture.enrich import (
     parse_ccmgr_name,
     run_enricher,
 )
-from watcher.capture.writer import Enrichment, EnrichRequest, WriterItem
+from watcher.capture.writer import WriterItem
 
 pytestmark = pytest.mark.anyio
 

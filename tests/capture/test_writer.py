@@ -9,8 +9,9 @@ import anyio
 import pytest
 
 from store.db import Database
+from watcher.capture.enrich import Enrichment, EnrichRequest
 from watcher.capture.events import Lifecycle, server_key, session_id
-from watcher.capture.writer import AliveQuery, Enrichment, EnrichRequest, SessionWriter, WriterItem
+from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 
 pytestmark = pytest.mark.anyio
 

@@ -302,37 +302,13 @@ class SessionTracker:
 
     # -- sessions --
 
-    def sessions_listed(self, sessions: Sequence[SessionInfo], timestamp: str) -> list[Lifecycle]:
-        """A fresh ``list-sessions`` (after ``%sessions-changed``): ``killed`` and ``created``."""
-        events: list[Lifecycle] = []
-        listed = {s.session_id: s for s in sessions}
-        for sid in sorted(set(self.sessions) - set(listed), key=_id_number):
-            events.append(self._event(sid, "killed", timestamp, status="ended"))
-            self._drop_session(sid)
-        for sid in sorted(listed, key=_id_number):
-            info = listed[sid]
-            old = self.sessions.get(sid)
-            self.sessions[sid] = info
-            if old is None:
-                if self.server is not None and (self.server, sid) in self._ended:
-                    del self.sessions[sid]  # a stale listing of a session we saw end
-                    continue
-                events.append(self._event(sid, "created", timestamp))
-            elif old.name != info.name:
-                events.append(
-                    self._event(
-                        sid, "renamed", timestamp, {"old_name": old.name, "new_name": info.name}
-                    )
-                )
-        return events
-
     def sessions_present(
         self, session_ids: Collection[str], new: Sequence[SessionInfo], timestamp: str
     ) -> list[Lifecycle]:
         """A fresh list of session ids plus details of the ones we did not know.
 
-        The cheap form of :meth:`sessions_listed` for big servers: ``killed`` for known
-        sessions that are missing, ``created`` for each session in ``new`` (names of known
+        Cheap on big servers (names are not listed): ``killed`` for known sessions that are
+        missing, ``created`` for each session in ``new`` (names of known
         sessions are left to ``%session-renamed``).
         """
         events: list[Lifecycle] = []
