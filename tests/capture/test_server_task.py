@@ -432,9 +432,9 @@ async def test_linked_window_in_two_sessions(srv: TmuxServer) -> None:
 
 def test_marks_skip_what_a_later_listing_already_shows() -> None:
     from watcher.capture import protocol as p
-    from watcher.capture.server_task import _Marks
+    from watcher.capture.follow import Marks
 
-    marks = _Marks()
+    marks = Marks()
     marks.session_ids, marks.names_all, marks.clients, marks.windows = 5, 3, 4, 2
     marks.names["$9"] = 8
     marks.window["@1"] = 6
