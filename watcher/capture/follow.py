@@ -32,17 +32,6 @@ from watcher.capture.protocol import (
 )
 from watcher.capture.tracker import ClientInfo, SessionInfo, SessionTracker
 
-__all__ = [
-    "Emit",
-    "Follower",
-    "ListClients",
-    "ListSessionIds",
-    "LookupWindow",
-    "Marks",
-    "ShowSession",
-    "Step",
-]
-
 MAX_LEARNED = 64  # more unexplained creations than this means the pattern broke: list
 
 

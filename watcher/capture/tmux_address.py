@@ -12,20 +12,6 @@ from pathlib import Path
 
 from watcher.errors import TmuxError, WatcherError
 
-__all__ = [
-    "CLIENT_ENV",
-    "CONTROL_FLAGS",
-    "check_id",
-    "control_env",
-    "default_socket_path",
-    "is_socket",
-    "line_of",
-    "native_by_default",
-    "quote_argument",
-    "socket_dir",
-    "socket_for_name",
-]
-
 # no-detach-on-destroy is 3.6+; older tmux ignores unknown client flags (verified on 3.3a).
 CONTROL_FLAGS = "no-output,ignore-size,read-only,no-detach-on-destroy"
 CLIENT_ENV = "CCMGR_WATCH_TMUX_CLIENT"  # "binary": always use `tmux -C` (for comparisons)

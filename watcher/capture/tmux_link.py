@@ -17,30 +17,8 @@ from collections.abc import AsyncGenerator, Sequence
 import anyio
 from anyio.abc import Process, UNIXSocketStream
 
+from watcher.capture import tmux_wire as wire
 from watcher.capture.tmux_address import control_env
-from watcher.capture.tmux_wire import (
-    EBADF,
-    MSG_DETACH,
-    MSG_DETACHKILL,
-    MSG_EXIT,
-    MSG_EXITED,
-    MSG_EXITING,
-    MSG_IDENTIFY_STDIN,
-    MSG_IDENTIFY_STDOUT,
-    MSG_LOCK,
-    MSG_READ_DONE,
-    MSG_READ_OPEN,
-    MSG_READY,
-    MSG_RESIZE,
-    MSG_SHUTDOWN,
-    MSG_UNLOCK,
-    MSG_VERSION,
-    MSG_WRITE_OPEN,
-    MSG_WRITE_READY,
-    identify_and_command,
-    imsg,
-    split_messages,
-)
 from watcher.errors import ProtocolError, TmuxError
 
 __all__ = ["Link", "NativeLink", "ProcessLink", "end_link", "open_link"]
@@ -143,7 +121,7 @@ class NativeLink:
                     break
                 buffer += data
                 try:
-                    messages = split_messages(buffer)
+                    messages = wire.split_messages(buffer)
                 except ProtocolError as exc:
                     self.detail = str(exc)
                     break
@@ -161,41 +139,41 @@ class NativeLink:
 
     async def _dispatch(self, kind: int, payload: bytes) -> bool:
         # True when the client's life is over (tmux's client would exit now).
-        if kind == MSG_VERSION:
+        if kind == wire.MSG_VERSION:
             self.version_mismatch = True
             self.exit_reason = "protocol version mismatch"
             return True
-        if kind == MSG_EXIT:
+        if kind == wire.MSG_EXIT:
             if len(payload) >= 4:
                 self.returncode = struct.unpack_from("=i", payload)[0]
             message = payload[4:].split(b"\0", 1)[0].decode("utf-8", "replace")
             self.exit_reason = message
             return True
-        if kind == MSG_SHUTDOWN:
+        if kind == wire.MSG_SHUTDOWN:
             self.exit_reason = "server exited"
             return True
-        if kind == MSG_EXITED:
+        if kind == wire.MSG_EXITED:
             if self.exit_reason is None:
                 self.exit_reason = ""
             return True
-        if kind in (MSG_DETACH, MSG_DETACHKILL):
+        if kind in (wire.MSG_DETACH, wire.MSG_DETACHKILL):
             self.exit_reason = "detached"
-            await self._reply(MSG_EXITING)
-        elif kind == MSG_READY:
-            await self._reply(MSG_RESIZE)
-        elif kind == MSG_LOCK:
-            await self._reply(MSG_UNLOCK)
-        elif kind in (MSG_READ_OPEN, MSG_WRITE_OPEN) and len(payload) >= 4:
+            await self._reply(wire.MSG_EXITING)
+        elif kind == wire.MSG_READY:
+            await self._reply(wire.MSG_RESIZE)
+        elif kind == wire.MSG_LOCK:
+            await self._reply(wire.MSG_UNLOCK)
+        elif kind in (wire.MSG_READ_OPEN, wire.MSG_WRITE_OPEN) and len(payload) >= 4:
             # The server asks the client to open a file or stream for it: never (a control
-            # client of tmux's own refuses streams too); EBADF as tmux's file.c answers.
+            # client of tmux's own refuses streams too); wire.EBADF as tmux's file.c answers.
             stream = struct.unpack_from("=i", payload)[0]
-            answer = MSG_READ_DONE if kind == MSG_READ_OPEN else MSG_WRITE_READY
-            await self._reply(answer, struct.pack("=ii", stream, EBADF))
+            answer = wire.MSG_READ_DONE if kind == wire.MSG_READ_OPEN else wire.MSG_WRITE_READY
+            await self._reply(answer, struct.pack("=ii", stream, wire.EBADF))
         return False  # MSG_FLAGS, MSG_WRITE, ...: nothing to do
 
     async def _reply(self, kind: int, payload: bytes = b"") -> None:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            await self._stream.send(imsg(kind, payload, pid=self._pid))
+            await self._stream.send(wire.imsg(kind, payload, pid=self._pid))
 
 
 async def open_native(socket_path: str, argv: Sequence[str]) -> NativeLink:
@@ -217,7 +195,7 @@ async def open_native(socket_path: str, argv: Sequence[str]) -> NativeLink:
     except OSError:
         cwd = "/"
     env = control_env()
-    batch = identify_and_command(
+    batch = wire.identify_and_command(
         argv,
         pid=pid,
         cwd=cwd,
@@ -226,8 +204,10 @@ async def open_native(socket_path: str, argv: Sequence[str]) -> NativeLink:
     )
     try:
         # Each descriptor in its own write (the server takes one per read), then the rest.
-        await stream.send_fds(imsg(MSG_IDENTIFY_STDIN, has_fd=True, pid=pid), [in_read])
-        await stream.send_fds(imsg(MSG_IDENTIFY_STDOUT, has_fd=True, pid=pid), [out_write])
+        await stream.send_fds(wire.imsg(wire.MSG_IDENTIFY_STDIN, has_fd=True, pid=pid), [in_read])
+        await stream.send_fds(
+            wire.imsg(wire.MSG_IDENTIFY_STDOUT, has_fd=True, pid=pid), [out_write]
+        )
         await stream.send(batch)
     except BaseException as exc:
         for fd in (in_write, out_read):

@@ -13,25 +13,6 @@ import msgspec
 from watcher.capture.tracker import ClientInfo, SessionInfo, WindowInfo
 from watcher.errors import ProtocolError
 
-__all__ = [
-    "CLIENT_FORMAT",
-    "INFO_FORMAT",
-    "PROBE_CLIENTS",
-    "PROBE_SESSIONS",
-    "SEP",
-    "SESSION_FORMAT",
-    "WINDOW_FORMAT",
-    "ProbeResult",
-    "ServerInfo",
-    "benign_exit",
-    "choose_session",
-    "parse_clients",
-    "parse_probe",
-    "parse_server_info",
-    "parse_windows",
-    "session_of",
-]
-
 SEP = "\x1f"  # unit separator: names are vis-encoded by tmux, so it never occurs inside one
 
 SESSION_FORMAT = SEP.join(

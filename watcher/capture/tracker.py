@@ -127,10 +127,6 @@ class SessionTracker:
         """True if the session is alive in the current server as far as we know."""
         return session_id in self.sessions
 
-    def knows_client(self, name: str) -> bool:
-        """True if we know this client (and so whether it is a control client)."""
-        return name in self.clients or name == self.own_client
-
     def knows_window(self, window_id: str) -> bool:
         """True if we know at least one session this window is linked to."""
         return window_id in self.windows
