@@ -29,10 +29,10 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.tmux_server import TmuxServer, _env, private_server
-from watcher.events import KnownSession, Lifecycle
-from watcher.protocol import SessionsChanged
-from watcher.server_task import ServerState, watch_server
-from watcher.tmux import open_control_client
+from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.protocol import SessionsChanged
+from watcher.capture.server_task import ServerState, watch_server
+from watcher.capture.tmux_client import open_control_client
 
 
 def _pct(values: list[float], q: float) -> float:

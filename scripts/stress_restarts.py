@@ -244,13 +244,15 @@ def clients_once(starts: int, client: str, seed: int) -> dict[str, Any]:
     """Control clients alone (no watcher) started one after another under the same churn.
 
     ``binary`` runs ``tmux -u -C attach-session`` as every version before the native client
-    did; ``native`` uses the watcher's own client (:func:`watcher.tmux.open_control_client`).
+    did; ``native`` uses the watcher's own client
+    (:func:`watcher.capture.tmux_client.open_control_client`).
     Each lives 0.05-0.4 s and is ended by closing its input (binary: or by SIGKILL, at random).
     """
     import anyio
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from watcher.tmux import CONTROL_FLAGS, open_control_client, socket_dir
+    from watcher.capture.tmux_address import CONTROL_FLAGS, socket_dir
+    from watcher.capture.tmux_client import open_control_client
 
     rng = random.Random(seed)
     name = f"ccw-stress-{uuid.uuid4().hex[:8]}"

@@ -29,7 +29,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from watcher.tmux import socket_dir
+from watcher.capture.tmux_address import socket_dir
 
 SLEEP = ["sleep", "3600"]
 

@@ -11,14 +11,10 @@ scope, close the database and return. Settings can be changed while it runs
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import signal
-import stat
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,37 +26,25 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from store.db import Database
-from store.errors import CcmgrError, StoreError, WatcherError
-from store.paths import FILE_MODE, ensure_private_dir
+from store.errors import CcmgrError
 from store.timefmt import now_ts
+from watcher.capture.enrich import EnrichRequest, GitCache, enrich_now, run_enricher
+from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.tmux_address import socket_dir
+from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 from watcher.config.locations import Scope
-from watcher.config.schema import Config, WatcherConfig
-from watcher.enrich import GitCache, enrich_now, run_enricher
-from watcher.events import KnownSession, Lifecycle
-from watcher.status_file import lock_holder, lock_path, read_pid, read_status, status_path
-from watcher.tmux import default_socket_path, socket_dir
-from watcher.writer import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_FLUSH_INTERVAL,
-    AliveQuery,
-    EnrichRequest,
-    SessionWriter,
-    WriterItem,
-)
+from watcher.config.schema import Config
+from watcher.errors import WatcherError
+from watcher.service_config import ServiceConfig
+from watcher.socket_folder import watch_socket_folder
+from watcher.status_file import status_path
+from watcher.status_write import exclusive_lock, write_status_file
 
 if TYPE_CHECKING:
     from watcher.backup.schedule import BackupScheduleStatus
     from watcher.config.scopes import Effective
 
-__all__ = [
-    "Service",
-    "ServiceConfig",
-    "exclusive_lock",
-    "lock_holder",
-    "lock_path",
-    "read_status",
-    "status_path",
-]
+__all__ = ["Service"]
 
 log = logging.getLogger("ccmgr_watch.service")
 
@@ -73,7 +57,7 @@ _LOGGERS = ("ccmgr_watch", "watcher")
 
 
 class ServerWatch(Protocol):
-    """The shape of ``watcher.server_task.watch_server`` (runs forever for one tmux server)."""
+    """The shape of ``server_task.watch_server`` (runs forever for one tmux server)."""
 
     def __call__(
         self,
@@ -83,178 +67,6 @@ class ServerWatch(Protocol):
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
     ) -> Awaitable[None]: ...
-
-
-# --- where the user's tmux sockets are ----------------------------------------------------------
-
-
-def socket_for_name(name: str) -> str:
-    """The socket path of ``tmux -L NAME``."""
-    if not name or "/" in name:
-        raise WatcherError(
-            f"not a tmux socket name: {name!r}", hint="use -S PATH for a socket given by its path"
-        )
-    return str(socket_dir() / name)
-
-
-def default_socket() -> str:
-    """The user's default tmux server (never ``$TMUX``: the watcher may run inside a pane)."""
-    return default_socket_path()
-
-
-def is_socket(path: str | Path) -> bool:
-    """True if ``path`` is a Unix socket we own (what a tmux server leaves in its folder)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISSOCK(st.st_mode) and st.st_uid == os.getuid()
-
-
-# --- settings -------------------------------------------------------------------------------------
-
-
-class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """What the service watches and how; every field can change while it runs.
-
-    The defaults are the config schema's (``watcher`` section); :meth:`from_section` builds one
-    from a loaded config plus the command line's overrides.
-    """
-
-    sockets: tuple[str, ...] = ()
-    watch_all: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE
-    flush_interval: float = DEFAULT_FLUSH_INTERVAL
-    log_level: str = WatcherConfig().log_level.upper()
-
-    @classmethod
-    def from_section(
-        cls,
-        section: WatcherConfig,
-        *,
-        sockets: Iterable[str] = (),
-        watch_all: bool = False,
-        batch_size: int | None = None,
-        log_level: str | None = None,
-    ) -> ServiceConfig:
-        """Settings from the config's ``watcher`` section; command-line values win.
-
-        Servers named on the command line (``-L``/``-S``/``--all``) replace the configured ones.
-        """
-        named = list(sockets)
-        if named or watch_all:
-            chosen, every = tuple(dict.fromkeys(named)), watch_all
-        else:
-            configured = [socket_for_name(n) for n in section.socket_names]
-            configured += [os.path.abspath(os.path.expanduser(p)) for p in section.socket_paths]
-            chosen, every = tuple(dict.fromkeys(configured)), section.all_servers
-        return cls(
-            sockets=chosen,
-            watch_all=every,
-            batch_size=batch_size or section.batch_size,
-            flush_interval=section.flush_interval.seconds,
-            log_level=(log_level or section.log_level).upper(),
-        )
-
-    def explicit_sockets(self) -> set[str]:
-        """The sockets named by the settings (the default server when none are and not --all)."""
-        if not self.sockets and not self.watch_all:
-            return {default_socket()}
-        return {os.path.abspath(s) for s in self.sockets}
-
-
-# --- the lock and the status file -----------------------------------------------------------------
-
-
-def _acquire_lock(db_path: Path) -> int:
-    """Take ``<db>.watcher.lock`` (flock) and write our pid in it; returns the open descriptor.
-
-    Blocking (it may wait a few ms for `ccmgr-watch status`): run it in a worker thread.
-    """
-    path = lock_path(db_path)
-    try:
-        ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-    except OSError as exc:
-        # The lock file is the first thing written next to the database: a folder that cannot
-        # be written (permissions, a read-only mount) shows here. That is the user's setup, not
-        # a bug: say which folder.
-        raise StoreError(
-            f"cannot write in the database's folder {path.parent}: {exc.strerror or exc}",
-            hint="choose a database in a folder you can write (--db PATH or CCMGR_WATCH_DB), "
-            "or make that folder writable",
-        ) from exc
-    try:
-        for attempt in range(5):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                # `ccmgr-watch status` takes a shared lock for an instant; try again briefly.
-                if attempt == 4:
-                    pid = read_pid(path)
-                    raise WatcherError(
-                        f"a watcher is already running on {db_path}"
-                        + (f" (pid {pid})" if pid else ""),
-                        hint="stop it first (or use another --db); `ccmgr-watch status` shows it",
-                    ) from None
-                time.sleep(0.02)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-@asynccontextmanager
-async def exclusive_lock(db_path: Path) -> AsyncIterator[None]:
-    """Hold ``<db>.watcher.lock`` for the block, or raise WatcherError if another watcher does."""
-    fd = await anyio.to_thread.run_sync(_acquire_lock, db_path)
-    try:
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def write_private_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (0600) so that readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-
-
-_STATUS_BLOCK = 4096
-
-
-def write_status_file(path: Path, data: bytes) -> None:
-    """Write the status file: atomically, or in place when the disk is full.
-
-    The text is padded with spaces (valid JSON) to whole 4 KiB blocks, so that on a full disk
-    the file's own blocks can take the new text in place: ``status`` must be able to say that
-    the disk is full exactly then.
-    """
-    padded = data + b" " * (-len(data) % _STATUS_BLOCK)
-    try:
-        write_private_atomic(path, padded)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-        try:
-            if os.fstat(fd).st_size < len(padded):
-                raise
-            os.pwrite(fd, padded + b" " * (os.fstat(fd).st_size - len(padded)), 0)
-        finally:
-            os.close(fd)
 
 
 # --- the service ----------------------------------------------------------------------------------
@@ -280,7 +92,7 @@ class _ServerTask:
 
 
 def _load_watch_server() -> ServerWatch:
-    from watcher.server_task import watch_server
+    from watcher.capture.server_task import watch_server
 
     return watch_server
 
@@ -619,34 +431,13 @@ class Service:
 
     async def _watch_socket_dir(self, scope: anyio.CancelScope, stop: anyio.Event) -> None:
         """``--all``: watch every socket in the user's tmux folder, including later ones."""
-        import watchfiles
-
-        folder = socket_dir()
         with scope:
-            while not folder.is_dir():
-                # Not even one tmux server has run yet: wait for the folder to appear.
-                if not folder.parent.is_dir():
-                    await anyio.sleep(1)  # $TMUX_TMPDIR itself is missing: rare, poll gently
-                    continue
-                async for _ in watchfiles.awatch(
-                    folder.parent,
-                    watch_filter=lambda _change, path: Path(path) == folder,
-                    recursive=False,
-                    debounce=50,
-                    stop_event=stop,
-                ):
-                    break
-            self._add_discovered(str(p) for p in folder.iterdir() if is_socket(p))
-            async for changes in watchfiles.awatch(
-                folder, watch_filter=None, recursive=False, debounce=50, step=20, stop_event=stop
-            ):
-                added = {p for change, p in changes if change != watchfiles.Change.deleted}
-                gone = {p for change, p in changes if change == watchfiles.Change.deleted}
-                self._add_discovered(p for p in added if is_socket(p))
-                gone = {p for p in gone if not is_socket(p)}
-                if gone & self._discovered:
-                    self._discovered -= gone
-                    self._apply_servers(retire=frozenset(gone))
+            await watch_socket_folder(socket_dir(), self._add_discovered, self._sockets_gone, stop)
+
+    def _sockets_gone(self, gone: set[str]) -> None:
+        if gone & self._discovered:
+            self._discovered -= gone
+            self._apply_servers(retire=frozenset(gone))
 
     def _add_discovered(self, sockets: Iterable[str]) -> None:
         new = set(sockets) - self._discovered

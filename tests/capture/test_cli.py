@@ -12,11 +12,13 @@ import pytest
 
 from store.db import Database
 from store.models import Session, SessionEvent
+from watcher.capture.enrich import Enrichment
+from watcher.capture.events import Lifecycle, server_key, session_id
+from watcher.capture.writer import SessionWriter, WriterItem
 from watcher.cli.main import run
-from watcher.events import Lifecycle, server_key, session_id
-from watcher.service import Service, ServiceConfig
+from watcher.service import Service
+from watcher.service_config import ServiceConfig
 from watcher.session_stats import session_statistics
-from watcher.writer import Enrichment, SessionWriter, WriterItem
 
 SERVER = server_key("/tmp/tmux-1000/default", 7, 1)
 

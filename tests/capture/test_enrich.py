@@ -9,7 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from watcher.enrich import (
+from watcher.capture.enrich import (
+    Enrichment,
+    EnrichRequest,
     GitCache,
     enrich,
     enrich_now,
@@ -17,7 +19,7 @@ from watcher.enrich import (
     parse_ccmgr_name,
     run_enricher,
 )
-from watcher.writer import Enrichment, EnrichRequest, WriterItem
+from watcher.capture.writer import WriterItem
 
 pytestmark = pytest.mark.anyio
 

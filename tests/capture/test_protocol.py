@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.errors import ProtocolError
-from watcher import protocol as p
-from watcher.protocol import ControlParser, Reply, StrayLine
+from watcher.capture import protocol as p
+from watcher.capture.protocol import ControlParser, Reply, StrayLine
+from watcher.errors import ProtocolError
 
 # Real tmux 3.3a captures, copied from the project's shared reference (reference/transcripts/).
 TRANSCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "transcripts"

@@ -16,8 +16,8 @@ import anyio
 import pytest
 
 from tests.tmux_server import TmuxServer, private_server
-from watcher.events import KnownSession, Lifecycle, socket_of
-from watcher.server_task import ServerState, wait_for_socket_change, watch_server
+from watcher.capture.events import KnownSession, Lifecycle, socket_of
+from watcher.capture.server_task import ServerState, wait_for_socket_change, watch_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tmux]
 
@@ -431,10 +431,10 @@ async def test_linked_window_in_two_sessions(srv: TmuxServer) -> None:
 
 
 def test_marks_skip_what_a_later_listing_already_shows() -> None:
-    from watcher import protocol as p
-    from watcher.server_task import _Marks
+    from watcher.capture import protocol as p
+    from watcher.capture.follow import Marks
 
-    marks = _Marks()
+    marks = Marks()
     marks.session_ids, marks.names_all, marks.clients, marks.windows = 5, 3, 4, 2
     marks.names["$9"] = 8
     marks.window["@1"] = 6

@@ -13,16 +13,12 @@ from typing import Any
 import anyio
 import pytest
 
-from store.errors import TmuxError, WatcherError
-from watcher.events import KnownSession, Lifecycle, server_key
-from watcher.service import (
-    Service,
-    ServiceConfig,
-    lock_holder,
-    read_status,
-    status_path,
-)
-from watcher.tmux import socket_dir
+from watcher.capture.events import KnownSession, Lifecycle, server_key
+from watcher.capture.tmux_address import socket_dir
+from watcher.errors import TmuxError, WatcherError
+from watcher.service import Service
+from watcher.service_config import ServiceConfig
+from watcher.status_file import lock_holder, read_status, status_path
 
 pytestmark = pytest.mark.anyio
 
@@ -234,9 +230,10 @@ async def test_all_watches_sockets_that_appear_later(tmp_path: Path, monkeypatch
 
 
 def test_settings_from_the_config_section_and_the_command_line() -> None:
+    from watcher.capture.tmux_address import socket_for_name
     from watcher.config.duration import Duration
     from watcher.config.schema import WatcherConfig
-    from watcher.service import ServiceConfig, socket_for_name
+    from watcher.service_config import ServiceConfig
 
     section = WatcherConfig(
         socket_names=["work"],

@@ -12,22 +12,21 @@ from pathlib import Path
 import anyio
 import pytest
 
-from store.errors import TmuxError
 from tests.tmux_server import TmuxServer, private_server
-from watcher import protocol as p
-from watcher.tmux import (
-    ProbeResult,
-    choose_session,
-    control_env,
-    open_control_client,
-    probe_server,
-    quote_argument,
-    resolve_address,
-    socket_dir,
-    wait_for_sessions_changed,
-)
+from watcher.capture import protocol as p
+from watcher.capture.tmux_address import control_env, quote_argument, socket_dir, socket_for_name
+from watcher.capture.tmux_client import ControlClient, open_control_client
+from watcher.capture.tmux_probe import probe_server, wait_for_sessions_changed
+from watcher.capture.tmux_replies import ProbeResult, choose_session
+from watcher.errors import TmuxError, WatcherError
 
 pytestmark = pytest.mark.anyio
+
+
+async def drain(client: ControlClient) -> None:
+    """Read notifications until the connection ends (as the follow loop does)."""
+    async for _ in client.notifications:
+        pass
 
 
 @pytest.fixture
@@ -64,19 +63,16 @@ HOSTILE = [
 # --- addresses (pure) ----------------------------------------------------------------------------
 
 
-def test_resolve_address() -> None:
-    env = {"TMUX_TMPDIR": "/var/tmpx", "TMUX": "/elsewhere,1,0"}
+def test_socket_addresses() -> None:
     uid = os.getuid()
-    assert resolve_address(environ=env) == f"/var/tmpx/tmux-{uid}/default"
-    assert resolve_address(socket_name="work", environ=env) == f"/var/tmpx/tmux-{uid}/work"
-    assert resolve_address(socket_name="w", environ={}) == f"/tmp/tmux-{uid}/w"
-    assert resolve_address(socket_path="/x/y/sock") == "/x/y/sock"
-    assert resolve_address(socket_path="rel").startswith("/")
-    with pytest.raises(TmuxError):
-        resolve_address(socket_name="a/b")
-    with pytest.raises(TmuxError):
-        resolve_address(socket_name="a", socket_path="/b")
+    assert socket_dir({"TMUX_TMPDIR": "/var/tmpx", "TMUX": "/elsewhere,1,0"}) == Path(
+        f"/var/tmpx/tmux-{uid}"
+    )
     assert socket_dir({}) == Path(f"/tmp/tmux-{uid}")
+    assert socket_for_name("work") == str(socket_dir() / "work")
+    for bad in ("", "a/b"):
+        with pytest.raises(WatcherError):
+            socket_for_name(bad)
 
 
 def test_control_env_drops_tmux() -> None:
@@ -161,16 +157,16 @@ async def test_control_client_snapshot_and_commands(srv: TmuxServer) -> None:
         info = await client.server_info()
         assert info.session_id == a and info.client_name.startswith("client-")
         assert info.pid > 0 and info.start_time > 0
-        assert await client.own_client_name() == info.client_name
-        (session,) = await client.list_sessions()
+        assert (await client.server_info()).client_name == info.client_name
+        (session,) = (await client.list_sessions_marked())[0]
         assert (session.session_id, session.name, session.path) == (a, "alpha", "/tmp")
         assert session.attached == 1 and session.windows == 1 and session.created > 0
         (me,) = await client.list_clients()
         assert (me.name, me.session_id, me.control) == (info.client_name, a, True)
-        windows = await client.list_windows()
+        windows = (await client.list_windows_marked())[0]
         assert [(w.session_id, w.window_id) for w in windows] == [(a, "@0")]
-        assert await client.list_windows("@0") == windows
-        assert await client.list_windows("@77") == []
+        assert (await client.list_windows_marked("@0"))[0] == windows
+        assert (await client.list_windows_marked("@77"))[0] == []
 
         # Output that mimics framing stays content.
         reply = await client.command("display-message", "-p", "%%end 1 2 1")
@@ -276,7 +272,7 @@ async def test_hostile_session_names_via_control_client(srv: TmuxServer) -> None
                 "new-session", "-d", "-s", name, "-P", "-F", "#{session_id}", "sleep", "3600"
             )
             created[reply.lines[0]] = name
-        listed = {s.session_id: s.name for s in await client.list_sessions()}
+        listed = {s.session_id: s.name for s in (await client.list_sessions_marked())[0]}
         theirs = await srv.session_names()
         for sid in created:
             assert listed[sid] == theirs[sid]  # what tmux itself prints
@@ -297,7 +293,7 @@ async def test_a_hook_printing_a_fake_begin_cannot_hang_commands(srv: TmuxServer
             while True:  # until the stray line has arrived and a reply is swallowed
                 await client.command("display-message", "-p", "x")
                 await anyio.sleep(0.05)
-        await client.wait_closed()
+        await drain(client)
         assert client.failure is not None
 
 
@@ -318,7 +314,6 @@ async def test_exit_ends_stream_and_fails_commands(srv: TmuxServer) -> None:
             async for note in client.notifications:
                 seen.append(note)
         assert isinstance(seen[-1], p.Exit)
-        await client.wait_closed()
         assert client.closed and "exit" in (client.closed_reason or "")
         with pytest.raises(TmuxError):
             await client.command("list-sessions")
@@ -327,7 +322,7 @@ async def test_exit_ends_stream_and_fails_commands(srv: TmuxServer) -> None:
 async def test_leaving_the_context_detaches_the_client(srv: TmuxServer) -> None:
     a = await srv.new_session("a")
     async with open_control_client(srv.socket_path, a) as client:
-        name = await client.own_client_name()
+        name = (await client.server_info()).client_name
     out = await srv.run("list-clients", "-F", "#{client_name}")
     assert name not in out.split()
 
@@ -353,8 +348,8 @@ def _string_constants(path: Path) -> list[str]:
 
 def test_no_subscriptions_or_wait_exit_in_the_code() -> None:
     # Guard against the tmux < 3.7 server crash (reference §6): no subscriptions, no wait-exit.
-    for module in ("tmux.py", "server_task.py"):
-        for text in _string_constants(Path(__file__).parents[2] / "watcher" / module):
+    for module in sorted((Path(__file__).parents[2] / "watcher" / "capture").glob("*.py")):
+        for text in _string_constants(module):
             assert "refresh-client" not in text and "wait-exit" not in text, text
 
 

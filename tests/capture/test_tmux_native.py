@@ -18,13 +18,20 @@ from pathlib import Path
 import anyio
 import pytest
 
-from store.errors import TmuxError
 from tests.tmux_server import TmuxServer, private_server
-from watcher import protocol as p
-from watcher import tmux as t
-from watcher.tmux import ProtocolMismatch, open_control_client, wait_for_sessions_changed
+from watcher.capture import protocol as p
+from watcher.capture import tmux_wire as t
+from watcher.capture.tmux_client import ControlClient, open_control_client
+from watcher.capture.tmux_probe import wait_for_sessions_changed
+from watcher.errors import ProtocolMismatch, TmuxError
 
 pytestmark = pytest.mark.anyio
+
+
+async def drain(client: ControlClient) -> None:
+    """Read notifications until the connection ends (as the follow loop does)."""
+    async for _ in client.notifications:
+        pass
 
 
 @pytest.fixture
@@ -194,7 +201,7 @@ async def test_kill_server_is_an_ordinary_end(srv: TmuxServer, native: bool) -> 
     async with open_control_client(srv.socket_path, a, native=native) as client:
         await srv.run("kill-server", check=False)
         with anyio.fail_after(10):
-            await client.wait_closed()
+            await drain(client)
     assert client.failure is None, client.closed_reason
 
 
@@ -205,7 +212,7 @@ async def test_a_crashed_server_is_a_failure(srv: TmuxServer, native: bool) -> N
     async with open_control_client(srv.socket_path, a, native=native) as client:
         os.kill(pid, signal.SIGKILL)
         with anyio.fail_after(10):
-            await client.wait_closed()
+            await drain(client)
     assert client.failure is not None and "unexpectedly" in client.failure
 
 
@@ -213,10 +220,10 @@ async def test_a_crashed_server_is_a_failure(srv: TmuxServer, native: bool) -> N
 async def test_a_kick_is_an_ordinary_end(srv: TmuxServer, native: bool) -> None:
     a = await srv.new_session("a")
     async with open_control_client(srv.socket_path, a, native=native) as client:
-        name = await client.own_client_name()
+        name = (await client.server_info()).client_name
         await srv.run("detach-client", "-t", name)
         with anyio.fail_after(10):
-            await client.wait_closed()
+            await drain(client)
     assert client.failure is None, client.closed_reason
     out = await srv.run("list-clients", "-F", "#{client_name}")
     assert name not in out.split()

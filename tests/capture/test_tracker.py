@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.events import KnownSession, Lifecycle
-from watcher.tracker import (
+from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.tracker import (
     ClientInfo,
     SessionInfo,
     SessionTracker,
@@ -214,23 +214,30 @@ def test_same_server_reconnect_diffs_clients_and_windows() -> None:
 # --- sessions ------------------------------------------------------------------------------------
 
 
+def listed(tracker: SessionTracker, sessions: list[SessionInfo]) -> list[Lifecycle]:
+    """What the follow loop feeds the tracker after ``%sessions-changed``: ids plus new details."""
+    new = [s for s in sessions if not tracker.knows_session(s.session_id)]
+    return tracker.sessions_present([s.session_id for s in sessions], new, TS)
+
+
 def test_sessions_listed_created_killed_renamed() -> None:
     tracker = connected(sess("$0", "a"), sess("$1", "b"), clients=(human("/dev/pts/1", "$1"),))
-    events = tracker.sessions_listed([sess("$0", "a2"), sess("$2", "c d")], TS)
+    events = listed(tracker, [sess("$0", "a"), sess("$2", "c d")])
+    events += tracker.session_renamed("$0", "a2", TS)
     assert brief(events) == [
         ("killed", "$1", "b", "ended", {}),
-        ("renamed", "$0", "a2", "detached", {"old_name": "a", "new_name": "a2"}),
         ("created", "$2", "c d", "detached", {}),
+        ("renamed", "$0", "a2", "detached", {"old_name": "a", "new_name": "a2"}),
     ]
     assert "/dev/pts/1" not in tracker.clients  # the killed session's clients are forgotten
     assert tracker.client_detached("/dev/pts/1", TS) == []
-    assert tracker.sessions_listed([sess("$0", "a2"), sess("$2", "c d")], TS) == []
+    assert listed(tracker, [sess("$0", "a2"), sess("$2", "c d")]) == []
 
 
 def test_killed_session_listed_again_is_not_recreated() -> None:
     tracker = connected(sess("$0", "a"), sess("$1", "b"))
-    tracker.sessions_listed([sess("$0", "a")], TS)
-    assert tracker.sessions_listed([sess("$0", "a"), sess("$1", "b")], TS) == []
+    listed(tracker, [sess("$0", "a")])
+    assert listed(tracker, [sess("$0", "a"), sess("$1", "b")]) == []
 
 
 @pytest.mark.parametrize(
@@ -295,7 +302,7 @@ def test_watchers_own_session_is_detached_without_humans() -> None:
 def test_client_on_unknown_session_is_remembered_without_event() -> None:
     tracker = connected(sess("$0", "a"))
     assert tracker.client_session_changed(human("/dev/pts/1", "$5"), TS) == []
-    events = tracker.sessions_listed([sess("$0", "a"), sess("$5", "late")], TS)
+    events = listed(tracker, [sess("$0", "a"), sess("$5", "late")])
     assert brief(events) == [("created", "$5", "late", "attached", {})]
 
 
@@ -341,7 +348,7 @@ def test_linked_window_in_two_sessions() -> None:
 
 def test_windows_of_killed_session_close_silently() -> None:
     tracker = connected(sess("$0", "a"), sess("$1", "b"), windows=(W("$1", "@1", "sh"),))
-    tracker.sessions_listed([sess("$0", "a")], TS)
+    listed(tracker, [sess("$0", "a")])
     assert not tracker.knows_window("@1")
     assert tracker.window_links("@1", [], TS) == []
 
@@ -358,7 +365,7 @@ def test_undecodable_bytes_are_stored_as_backslash_escapes() -> None:
     assert event.directory == "/tmp/bad\\xffdir"
     assert event.name == "n\\377x"  # tmux's own vis encoding, kept as is
     event.directory.encode("utf-8")  # storable
-    tracker.sessions_listed([sess("$0", bad)], TS)
+    tracker.session_seen(sess("$1", bad), TS)
     assert clean_text("plain é") == "plain é"
 
 

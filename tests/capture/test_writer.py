@@ -9,8 +9,9 @@ import anyio
 import pytest
 
 from store.db import Database
-from watcher.events import Lifecycle, server_key, session_id
-from watcher.writer import AliveQuery, Enrichment, EnrichRequest, SessionWriter, WriterItem
+from watcher.capture.enrich import Enrichment, EnrichRequest
+from watcher.capture.events import Lifecycle, server_key, session_id
+from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 
 pytestmark = pytest.mark.anyio
 
@@ -421,7 +422,7 @@ def _count(path: Any, sql: str = "SELECT count(*) FROM sessions") -> int:
 async def test_a_deleted_or_replaced_database_file_is_reopened(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    from watcher import writer as writer_module
+    from watcher.capture import writer as writer_module
 
     monkeypatch.setattr(writer_module, "CHECK_INTERVAL", 0.1)
     path = tmp_path / "data.db"
@@ -460,7 +461,7 @@ async def test_a_full_disk_holds_the_events_and_writes_them_when_space_returns(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.fsfaults import fill, small_tmpfs
-    from watcher import writer as writer_module
+    from watcher.capture import writer as writer_module
 
     # A real full file system (a small tmpfs), not a simulated error; a small hold limit so
     # the overflow path runs too.

@@ -25,10 +25,11 @@ from typing import Any
 import msgspec
 
 from store import backup_sql, migrations
-from store.errors import DataError, UsageError, WatcherError
+from store.errors import DataError, UsageError
 from store.paths import FILE_MODE, ensure_private_dir
 from watcher.backup import archive
 from watcher.backup.catalog import Entry, Settings, chain, crashpoint
+from watcher.errors import WatcherError
 
 log = logging.getLogger("ccmgr_watch.backup")
 

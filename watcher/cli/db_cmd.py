@@ -102,7 +102,7 @@ def _check_no_watcher(path: Path, *, force: bool) -> None:
     """Refuse to migrate under a running watcher (it would lose events or stop), unless forced."""
     import sys
 
-    from store.errors import WatcherError
+    from watcher.errors import WatcherError
     from watcher.status_file import lock_holder
 
     pid = lock_holder(path)

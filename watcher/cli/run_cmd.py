@@ -135,11 +135,13 @@ def _run(args: argparse.Namespace) -> int:
 
     import anyio
 
+    from watcher.capture.tmux_address import socket_for_name
     from watcher.config.live import describe_errors, reload
     from watcher.config.locations import resolve_scopes
     from watcher.config.schema import Config
     from watcher.config.scopes import database_path
-    from watcher.service import Service, ServiceConfig, socket_for_name
+    from watcher.service import Service
+    from watcher.service_config import ServiceConfig
 
     logging.basicConfig(
         stream=sys.stderr,

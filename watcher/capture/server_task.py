@@ -3,7 +3,7 @@
 ``watch_server`` never returns on its own. It waits for a server without polling hard (a
 watchfiles watch on the socket folder plus a slow fallback probe), attaches a control client to
 a deterministically chosen session, reconciles a fresh snapshot against what the store and its
-own memory believe, then turns notifications into :class:`watcher.events.Lifecycle` events sent
+own memory believe, then turns notifications into :class:`~.events.Lifecycle` events sent
 into the writer's bounded stream (``await send.send``: back-pressure is the point). When the
 control client exits (its session killed, ``kill-server``, a user's ``attach -d``) it goes round
 again: another session or a wait for the next server, and another reconciliation.
@@ -15,46 +15,39 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
-from store.errors import TmuxError
 from store.timefmt import now_ts
-from watcher.events import KnownSession, Lifecycle, server_key
-from watcher.protocol import (
-    ClientDetached,
-    ClientSessionChanged,
-    Notification,
+from watcher.capture.events import KnownSession, Lifecycle, server_key
+from watcher.capture.follow import (
+    Emit,
+    Follower,
+    ListClients,
+    ListSessionIds,
+    LookupWindow,
+    ShowSession,
+    Steps,
+)
+from watcher.capture.protocol import (
     SessionChanged,
-    SessionRenamed,
     SessionsChanged,
-    UnlinkedWindowAdd,
-    UnlinkedWindowClose,
-    UnlinkedWindowRenamed,
-    WindowAdd,
-    WindowClose,
-    WindowRenamed,
 )
-from watcher.tmux import (
-    ControlClient,
-    ProtocolMismatch,
-    choose_session,
-    native_by_default,
-    open_control_client,
-    probe_server,
-    wait_for_sessions_changed,
-)
-from watcher.tracker import ClientInfo, SessionTracker, Snapshot
+from watcher.capture.tmux_address import native_by_default
+from watcher.capture.tmux_client import ControlClient, open_control_client
+from watcher.capture.tmux_probe import probe_server, wait_for_sessions_changed
+from watcher.capture.tmux_replies import choose_session
+from watcher.capture.tracker import SessionTracker, Snapshot
+from watcher.errors import ProtocolMismatch, TmuxError
 
 __all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
 
 log = logging.getLogger("ccmgr_watch.server")
 
 KnownAlive = Callable[[str], Awaitable[list[KnownSession]]]
-_MAX_LEARNED = 64  # more unexplained creations than this means the pattern broke: list
 
 
 class ServerState(msgspec.Struct, frozen=True, kw_only=True):
@@ -286,12 +279,12 @@ class _ServerWatcher:
     def _missing_as(self) -> Literal["vanished", "killed"]:
         return "killed" if self.missed_change else "vanished"
 
-    async def snapshot(self, client: ControlClient, marks: _Marks) -> Snapshot:
+    async def snapshot(self, client: ControlClient, follower: Follower) -> Snapshot:
         info = await client.server_info()
-        sessions, marks.session_ids = await client.list_sessions_marked()
-        marks.names_all = marks.session_ids
-        clients, marks.clients = await client.list_clients_marked()
-        windows, marks.windows = await client.list_windows_marked()
+        sessions, session_mark = await client.list_sessions_marked()
+        clients, client_mark = await client.list_clients_marked()
+        windows, window_mark = await client.list_windows_marked()
+        follower.snapshot_taken(sessions=session_mark, clients=client_mark, windows=window_mark)
         return Snapshot(
             server=server_key(self.address, info.pid, info.start_time),
             own_client=info.client_name,
@@ -302,9 +295,9 @@ class _ServerWatcher:
 
     async def follow(self, client: ControlClient) -> None:
         """Snapshot, reconcile, then translate notifications until the client ends."""
-        marks = _Marks()
+        follower = Follower(self.tracker, now_ts)
         try:
-            snapshot = await self.snapshot(client, marks)
+            snapshot = await self.snapshot(client, follower)
         except TmuxError:
             return
         known = await self.known_alive(self.address)
@@ -347,132 +340,36 @@ class _ServerWatcher:
             except anyio.EndOfStream:
                 return
             index += 1
-            if marks.reflects(note, index):
-                # A listing made after this notification already showed its effect (and a
-                # burst of %sessions-changed costs one listing, not one each).
+            if follower.covered(note, index):
+                continue
+            if isinstance(note, SessionChanged):
+                self.publish(session=note.session_id)
                 continue
             try:
-                await self.handle(client, note, marks)
+                await self.run_steps(client, follower.handle(note))
             except TmuxError:
                 # The connection is going away (the reply never came); reconcile on reconnect.
                 if isinstance(note, SessionsChanged):
                     self.missed_change = True
                 return
 
-    async def refresh_sessions(self, client: ControlClient, marks: _Marks) -> None:
-        # Ids only, then details of the new ones: formatting every session's fields on every
-        # %sessions-changed would cost tmux O(sessions) work per event on a big server.
-        ids, marks.session_ids = await client.list_session_ids_marked()
-        marks.learned = 0  # the listing settles everything delivered before it
-        new = []
-        for sid in ids:
-            if not self.tracker.knows_session(sid):
-                info, marks.names[sid] = await client.session_marked(sid)
-                if info is not None:
-                    new.append(info)
-        await self.emit(self.tracker.sessions_present(ids, new, now_ts()))
-
-    async def handle(self, client: ControlClient, note: Notification, marks: _Marks) -> None:
-        tracker = self.tracker
-        match note:
-            case SessionsChanged():
-                if 0 < marks.learned <= _MAX_LEARNED:
-                    # This is the %sessions-changed of a session already learned from its
-                    # first window (see _Marks.learned): nothing else to list.
-                    marks.learned -= 1
-                else:
-                    await self.refresh_sessions(client, marks)
-            case SessionRenamed(session_id=sid, name=name):
-                if tracker.knows_session(sid):
-                    await self.emit(tracker.session_renamed(sid, name, now_ts()))
-                else:
-                    await self.refresh_sessions(client, marks)
-            case ClientSessionChanged(client=name, session_id=sid):
-                if name == tracker.own_client:
-                    return
-                if not tracker.knows_session(sid):
-                    await self.refresh_sessions(client, marks)
-                control = await self.is_control_client(client, name)
-                info = ClientInfo(name=name, session_id=sid, control=control)
-                await self.emit(tracker.client_session_changed(info, now_ts()))
-            case ClientDetached(client=name):
-                await self.emit(tracker.client_detached(name, now_ts()))
-            case WindowAdd(window_id=wid) | UnlinkedWindowAdd(window_id=wid):
-                await self.relink_window(client, wid, marks)
-            case WindowClose(window_id=wid) | UnlinkedWindowClose(window_id=wid):
-                if tracker.knows_window(wid):
-                    await self.relink_window(client, wid, marks)
-            case (
-                WindowRenamed(window_id=wid, name=name)
-                | UnlinkedWindowRenamed(window_id=wid, name=name)
-            ):
-                await self.emit(tracker.window_renamed(wid, name, now_ts()))
-            case SessionChanged(session_id=sid):
-                self.publish(session=sid)
-            case _:
-                pass
-
-    async def relink_window(self, client: ControlClient, window_id: str, marks: _Marks) -> None:
-        links, session, marks.window[window_id] = await client.window_lookup_marked(window_id)
-        if session is not None and not self.tracker.knows_session(session.session_id):
-            marks.names[session.session_id] = marks.window[window_id]
-            marks.learned += 1
-            await self.emit(self.tracker.session_seen(session, now_ts()))
-        if any(not self.tracker.knows_session(link.session_id) for link in links):
-            await self.refresh_sessions(client, marks)
-        await self.emit(self.tracker.window_links(window_id, links, now_ts()))
-
-    async def is_control_client(self, client: ControlClient, name: str) -> bool:
-        known = self.tracker.clients.get(name)
-        if known is not None:
-            return known.control
-        for info in await client.list_clients():
-            if info.name == name:
-                return info.control
-        # Gone already: control clients without a tty are named client-<pid>, tty clients
-        # by their tty path.
-        return not name.startswith("/")
-
-
-class _Marks:
-    """Per connection: up to which notification each kind of listing is already up to date.
-
-    See :class:`watcher.tmux.ControlClient`: a notification numbered below a listing's mark
-    happened before that listing. Handling it again would replay an older state over a newer
-    one (a client that attached and switched before the snapshot would seem to switch back).
-    """
-
-    def __init__(self) -> None:
-        # Sessions learned from a window lookup whose own %sessions-changed is still to come.
-        # tmux sends a new session's %window-add and then its %sessions-changed (one per
-        # create or destroy), so that notification needs no listing; every other one (a kill)
-        # still lists, and any listing resets the count. This spares tmux one O(sessions)
-        # listing per new session.
-        self.learned = 0
-        self.session_ids = 0
-        self.names_all = 0
-        self.names: dict[str, int] = {}
-        self.clients = 0
-        self.windows = 0
-        self.window: dict[str, int] = {}
-
-    def reflects(self, note: Notification, index: int) -> bool:
-        """True when a listing taken after ``note`` (number ``index``) already covers it."""
-        match note:
-            case SessionsChanged():
-                return index < self.session_ids
-            case SessionRenamed(session_id=sid):
-                return index < max(self.names_all, self.names.get(sid, 0))
-            case ClientSessionChanged() | ClientDetached():
-                return index < self.clients
-            case (
-                WindowAdd(window_id=wid)
-                | UnlinkedWindowAdd(window_id=wid)
-                | WindowClose(window_id=wid)
-                | UnlinkedWindowClose(window_id=wid)
-                | WindowRenamed(window_id=wid)
-                | UnlinkedWindowRenamed(window_id=wid)
-            ):
-                return index < max(self.windows, self.window.get(wid, 0))
-            case _:
-                return False
+    async def run_steps(self, client: ControlClient, steps: Steps) -> None:
+        """Carry out what the follower decided: run each listing, send each batch of events."""
+        answer: Any = None
+        while True:
+            try:
+                step = steps.send(answer)
+            except StopIteration:
+                return
+            match step:
+                case Emit(events=events):
+                    await self.emit(events)
+                    answer = None
+                case ListSessionIds():
+                    answer = await client.list_session_ids_marked()
+                case ShowSession(session_id=sid):
+                    answer = await client.session_marked(sid)
+                case LookupWindow(window_id=wid):
+                    answer = await client.window_lookup_marked(wid)
+                case ListClients():
+                    answer = await client.list_clients()

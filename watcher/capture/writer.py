@@ -38,15 +38,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from store.db import Database, unwritable_files
 from store.errors import StoreError
 from store.models import Session, SessionEvent
-from store.repositories import (
+from store.repositories import (  # the store API the writer uses: see "the store" below
     EnrichmentRow,
     LifecycleRow,
     sessions_alive_on_socket,
     write_capture_sync,
 )
 from store.timefmt import now_ts
+from watcher.capture.enrich import Enrichment, EnrichRequest
+from watcher.capture.events import Lifecycle, session_id
 from watcher.config.schema import WatcherConfig
-from watcher.events import Lifecycle, session_id
 
 log = logging.getLogger("ccmgr_watch.writer")
 
@@ -62,24 +63,6 @@ _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 5.0)
 CHECK_INTERVAL = 2.0  # how often the open file is compared with the path (and after any error)
 HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are dropped and reconciled
 _DIRECTORY_CACHE = 10_000
-
-
-class Enrichment(msgspec.Struct, frozen=True, kw_only=True):
-    """Project, worktree and branch found for a stored session; ``source`` is git or name."""
-
-    session_id: str
-    project: str | None
-    worktree: str | None
-    branch: str | None
-    source: str
-
-
-class EnrichRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A committed session whose project, worktree and branch should be looked up."""
-
-    session_id: str
-    name: str
-    directory: str | None
 
 
 class AliveQuery:
@@ -122,32 +105,6 @@ class WriterStatistics(msgspec.Struct, kw_only=True):
     reopened: int = 0  # times the database file was found deleted or replaced and reopened
 
 
-def lifecycle_row(event: Lifecycle) -> LifecycleRow:
-    """The session upsert one lifecycle event amounts to."""
-    ended = event.status == "ended" or event.event_type in _ENDING
-    return LifecycleRow(
-        id=session_id(event.server, event.tmux_id),
-        name=event.name,
-        timestamp=event.timestamp,
-        status="ended" if ended else event.status,
-        server=event.server,
-        tmux_id=event.tmux_id,
-        directory=event.directory,
-        created_at=event.created_at,
-        ended_at=event.timestamp if ended else None,
-    )
-
-
-def event_row(event: Lifecycle) -> SessionEvent:
-    """The ``session_events`` row of one lifecycle event."""
-    return SessionEvent(
-        session_id=session_id(event.server, event.tmux_id),
-        event_type=event.event_type,
-        timestamp=event.timestamp,
-        data=dict(event.data),
-    )
-
-
 class SessionWriter:
     """The one task that writes lifecycle events and enrichment into the database."""
 
@@ -167,7 +124,7 @@ class SessionWriter:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._enrich = enrich
-        # Answers known without running git (see watcher.enrich.enrich_now) are stored in the
+        # Answers known without running git (see enrich.enrich_now) are stored in the
         # batch's own transaction; the rest go to ``enrich`` after the commit.
         self._enrich_now = enrich_now
         self._on_commit = on_commit
@@ -467,23 +424,7 @@ class SessionWriter:
                 elif found is not None:
                     # After the batch's own enrichments: those answer older requests.
                     enrichments.append(found)
-        lifecycle = [lifecycle_row(e) for e in events]
-        rows = [event_row(e) for e in events]
-        enriched = [
-            EnrichmentRow(
-                id=e.session_id,
-                project=e.project,
-                worktree=e.worktree,
-                branch=e.branch,
-                source=e.source,
-            )
-            for e in enrichments
-        ]
-        # One hand-off to the database thread for the whole batch (BEGIN, statements, COMMIT):
-        # per batch that is one wake-up of each thread instead of four or five.
-        await self.db.transact(
-            partial(write_capture_sync, lifecycle=lifecycle, events=rows, enrichments=enriched)
-        )
+        await store_batch(self.db, events, enrichments)
         self._committed(events, enrichments, later)
 
     def _enrich_requests(self, events: Sequence[Lifecycle]) -> list[EnrichRequest]:
@@ -559,7 +500,7 @@ class SessionWriter:
             if not isinstance(item, AliveQuery):
                 continue
             try:
-                item.result = await sessions_alive_on_socket(self.db.writer, item.socket_path)
+                item.result = await store_alive_on(self.db, item.socket_path)
             except sqlite3.Error as exc:
                 item.error = StoreError(f"cannot read sessions from {self.db.path}: {exc}")
             item.done.set()
@@ -584,3 +525,58 @@ def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
     if full or "full" in text:
         return f"disk full ({text})"
     return text
+
+
+# --- the store: every call the writer makes to it, in one place ----------------------------------
+
+
+async def store_batch(db: Database, events: list[Lifecycle], enrichments: list[Enrichment]) -> None:
+    """Write one batch's session upserts, event rows and enrichments in one transaction."""
+    lifecycle = [lifecycle_row(e) for e in events]
+    rows = [event_row(e) for e in events]
+    enriched = [
+        EnrichmentRow(
+            id=e.session_id,
+            project=e.project,
+            worktree=e.worktree,
+            branch=e.branch,
+            source=e.source,
+        )
+        for e in enrichments
+    ]
+    # One hand-off to the database thread for the whole batch (BEGIN, statements, COMMIT):
+    # per batch that is one wake-up of each thread instead of four or five.
+    await db.transact(
+        partial(write_capture_sync, lifecycle=lifecycle, events=rows, enrichments=enriched)
+    )
+
+
+async def store_alive_on(db: Database, socket_path: str) -> list[Session]:
+    """The sessions the store believes alive on ``socket_path`` (on the writer's connection)."""
+    return await sessions_alive_on_socket(db.writer, socket_path)
+
+
+def lifecycle_row(event: Lifecycle) -> LifecycleRow:
+    """The session upsert one lifecycle event amounts to."""
+    ended = event.status == "ended" or event.event_type in _ENDING
+    return LifecycleRow(
+        id=session_id(event.server, event.tmux_id),
+        name=event.name,
+        timestamp=event.timestamp,
+        status="ended" if ended else event.status,
+        server=event.server,
+        tmux_id=event.tmux_id,
+        directory=event.directory,
+        created_at=event.created_at,
+        ended_at=event.timestamp if ended else None,
+    )
+
+
+def event_row(event: Lifecycle) -> SessionEvent:
+    """The ``session_events`` row of one lifecycle event."""
+    return SessionEvent(
+        session_id=session_id(event.server, event.tmux_id),
+        event_type=event.event_type,
+        timestamp=event.timestamp,
+        data=dict(event.data),
+    )

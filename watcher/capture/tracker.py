@@ -1,7 +1,7 @@
 """Session lifecycle derivation for one tmux socket: snapshots + notifications in, events out.
 
 Pure (no I/O, no clock): every method takes values, including the event timestamp, and returns
-the :class:`watcher.events.Lifecycle` structs it derives. The state survives reconnects and new
+the :class:`~.events.Lifecycle` structs it derives. The state survives reconnects and new
 server lifetimes on the same socket, so that a reconnect's reconciliation reports only what
 really changed during the gap and nothing is reported twice.
 
@@ -21,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from store.timefmt import format_ts
-from watcher.events import KnownSession, Lifecycle, LifecycleType, StatusAfter, socket_of
+from watcher.capture.events import KnownSession, Lifecycle, LifecycleType, StatusAfter, socket_of
 
 __all__ = [
     "ClientInfo",
@@ -126,10 +126,6 @@ class SessionTracker:
     def knows_session(self, session_id: str) -> bool:
         """True if the session is alive in the current server as far as we know."""
         return session_id in self.sessions
-
-    def knows_client(self, name: str) -> bool:
-        """True if we know this client (and so whether it is a control client)."""
-        return name in self.clients or name == self.own_client
 
     def knows_window(self, window_id: str) -> bool:
         """True if we know at least one session this window is linked to."""
@@ -302,37 +298,13 @@ class SessionTracker:
 
     # -- sessions --
 
-    def sessions_listed(self, sessions: Sequence[SessionInfo], timestamp: str) -> list[Lifecycle]:
-        """A fresh ``list-sessions`` (after ``%sessions-changed``): ``killed`` and ``created``."""
-        events: list[Lifecycle] = []
-        listed = {s.session_id: s for s in sessions}
-        for sid in sorted(set(self.sessions) - set(listed), key=_id_number):
-            events.append(self._event(sid, "killed", timestamp, status="ended"))
-            self._drop_session(sid)
-        for sid in sorted(listed, key=_id_number):
-            info = listed[sid]
-            old = self.sessions.get(sid)
-            self.sessions[sid] = info
-            if old is None:
-                if self.server is not None and (self.server, sid) in self._ended:
-                    del self.sessions[sid]  # a stale listing of a session we saw end
-                    continue
-                events.append(self._event(sid, "created", timestamp))
-            elif old.name != info.name:
-                events.append(
-                    self._event(
-                        sid, "renamed", timestamp, {"old_name": old.name, "new_name": info.name}
-                    )
-                )
-        return events
-
     def sessions_present(
         self, session_ids: Collection[str], new: Sequence[SessionInfo], timestamp: str
     ) -> list[Lifecycle]:
         """A fresh list of session ids plus details of the ones we did not know.
 
-        The cheap form of :meth:`sessions_listed` for big servers: ``killed`` for known
-        sessions that are missing, ``created`` for each session in ``new`` (names of known
+        Cheap on big servers (names are not listed): ``killed`` for known sessions that are
+        missing, ``created`` for each session in ``new`` (names of known
         sessions are left to ``%session-renamed``).
         """
         events: list[Lifecycle] = []

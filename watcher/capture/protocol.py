@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from store.errors import ProtocolError
+from watcher.errors import ProtocolError
 
 __all__ = [
     "ClientDetached",

@@ -15,9 +15,27 @@ import subprocess
 from pathlib import PurePosixPath
 
 import anyio
+import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from watcher.writer import Enrichment, EnrichRequest, WriterItem
+
+class Enrichment(msgspec.Struct, frozen=True, kw_only=True):
+    """Project, worktree and branch found for a stored session; ``source`` is git or name."""
+
+    session_id: str
+    project: str | None
+    worktree: str | None
+    branch: str | None
+    source: str
+
+
+class EnrichRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A committed session whose project, worktree and branch should be looked up."""
+
+    session_id: str
+    name: str
+    directory: str | None
+
 
 log = logging.getLogger("ccmgr_watch.enrich")
 
@@ -197,7 +215,7 @@ def _result(request: EnrichRequest, found: Enrichment | None) -> Enrichment | No
 
 async def run_enricher(
     requests: MemoryObjectReceiveStream[EnrichRequest],
-    results: MemoryObjectSendStream[WriterItem],
+    results: MemoryObjectSendStream[Enrichment],
     *,
     timeout: float = GIT_TIMEOUT,
     concurrency: int = CONCURRENCY,

@@ -1,0 +1,4 @@
+"""Capture: tmux control mode to lifecycle events to rows.
+
+See docs/architecture-capture.md for the module map.
+"""
