@@ -73,22 +73,6 @@ class ChecksumMismatch(MigrationError):
     """An applied migration's file changed after it was applied."""
 
 
-class TmuxError(CcmgrError):
-    """tmux could not be reached or answered with something we cannot use."""
-
-    exit_code = 6
-
-
-class ProtocolError(TmuxError):
-    """tmux sent bytes that break the control-mode protocol's framing."""
-
-
-class WatcherError(CcmgrError):
-    """The watcher service cannot start or keep running (for example: one is already running)."""
-
-    exit_code = 6
-
-
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "failure": 1,
@@ -96,7 +80,7 @@ EXIT_CODES: dict[str, int] = {
     "config": ConfigError.exit_code,
     "data": DataError.exit_code,
     "store": StoreError.exit_code,
-    "tmux": TmuxError.exit_code,
+    "tmux": 6,  # watcher.errors.TmuxError and WatcherError (the store knows no tmux)
     "bug": 70,
 }
 """Documented exit codes; the README's table is generated from the same numbers."""

@@ -5,7 +5,7 @@ returns the messages completed by them: one frozen msgspec struct per notificati
 3.3a catalogue (plus the 3.4+ ones), :class:`UnknownNotification` for anything newer,
 :class:`StrayLine` for non-``%`` lines outside a reply block, and :class:`Reply` for a
 ``%begin``/``%end``/``%error`` block. Feeding the same bytes whole or one byte at a time gives the
-same messages. Broken framing raises :class:`store.errors.ProtocolError`; nothing else is raised.
+same messages. Broken framing raises :class:`watcher.errors.ProtocolError`; nothing else is raised.
 
 Decisions (see ``docs/capture-tmux.md``):
 
