@@ -114,3 +114,15 @@ def test_search_limit_comes_from_the_config_unless_given(
     out, err = capsys.readouterr()
     assert len(json.loads(out)) == DEFAULT_LIMIT  # the invalid value is not used: the default
     assert "search.default_limit" in err and "config.yaml:2:5" in err and "using 20" in err
+
+
+def test_the_documented_exit_codes_are_the_ones_the_errors_declare() -> None:
+    from store.errors import EXIT_CODES, ConfigError, DataError, StoreError, UsageError
+    from watcher.errors import ProtocolError, TmuxError, WatcherError
+
+    assert EXIT_CODES["usage"] == UsageError.exit_code == 2
+    assert EXIT_CODES["config"] == ConfigError.exit_code == 3
+    assert EXIT_CODES["data"] == DataError.exit_code == 4
+    assert EXIT_CODES["store"] == StoreError.exit_code == 5
+    assert EXIT_CODES["tmux"] == TmuxError.exit_code == ProtocolError.exit_code == 6
+    assert WatcherError.exit_code == 6
