@@ -9,19 +9,25 @@ keeps ``ccmgr-watch query`` quick to start.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from store.errors import CcmgrError, StoreError
 from store.query.compiler import (
+    BM25_WEIGHTS,
     FILTER_CAP,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
     SAMPLE_SIZE,
     CompiledQuery,
+    Phrase,
     Plan,
+    Scoring,
+    fts_quote,
 )
+from store.query.text import fts_tokens
 from store.values import Value
 
 DEFAULT_LIMIT = 20
@@ -295,6 +301,11 @@ _COST_PROBE = 12.0  # one FTS5 lookup by rowid (order_walk, filter_first, filter
 _COST_ROW = 1.5  # one session row read by rowid, or one full-text match streamed and looked up
 _COST_MATCH = 2.0  # fts_first: one match read as a set, looked up and sorted
 _COST_BM25 = 8.0  # bm25 of one hit
+# bm25's statistics: FTS5 reads each ranked phrase's whole doclist once per query to count the
+# rows that hold it (~30 ms for a word in half of 1 M sessions), per match.
+_COST_DOCLIST = 0.06
+_COST_SCORE = 25.0  # newest_scored: one hit read in full and scored in Python
+_COST_PHRASE = 150.0  # newest_scored: one phrase's density sample (its IDF estimate)
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -382,12 +393,18 @@ def choose_plan(
             cost[plan.name] = est.candidates * (_COST_ROW + _COST_PROBE) + scoring * (
                 plan.name == "filter_ranked"
             )
-        elif plan.name == "newest_ranked":
+        elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
-            cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25
+            if plan.name == "newest_ranked":
+                statistics = est.matches * est.phrases * _COST_DOCLIST
+                cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25 + statistics
+            else:
+                cost[plan.name] = (
+                    streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE
+                )
     if not cost:
         return compiled.plans[0]
     best = min(cost, key=lambda name: cost[name])
@@ -424,6 +441,155 @@ def falls_short(plan: Plan, rows: int) -> bool:
     return plan.walk_budget is not None and (plan.params[-2] < 0 or rows < plan.params[-2])
 
 
+# --- newest_scored: bm25 in Python -----------------------------------------------------------
+#
+# FTS5's bm25 (fts5_aux.c), computed the same way, operation for operation, so that with the same
+# statistics it gives the same doubles: k1 = 1.2, b = 0.75; a phrase's frequency in a row is the
+# sum of its column weights over its hits; D the row's tokens, avgdl the index's tokens per row;
+# IDF log((N - n + 0.5) / (n + 0.5)), at least 1e-6, with N rows and n rows holding the phrase.
+# Only n is estimated (exact below SAMPLE_SIZE matches).
+
+_K1 = 1.2
+_B = 0.75
+# The FTS5 averages record: the row count, then each column's total tokens (varints).
+_AVERAGES_SQL = "SELECT block FROM sessions_fts_data WHERE id = 1"
+_FTS_COLUMNS = tuple(
+    RESULT_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
+)
+_LAST_ACCESS = RESULT_COLUMNS.index("last_access")
+_ascii_words: Any = None
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's big-endian varints (7 bits a byte, the ninth byte 8), as FTS5 stores them."""
+    values: list[int] = []
+    i = 0
+    while i < len(blob):
+        value = 0
+        for n in range(9):
+            byte = blob[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+    return values
+
+
+def _tokens(text: str) -> list[str]:
+    """fts_tokens, with a fast path for ASCII (a token is a run of letters and digits)."""
+    global _ascii_words
+    if not text.isascii():
+        return fts_tokens(text)
+    if _ascii_words is None:
+        import re  # already loaded by json; imported here to keep it off the module's import
+
+        _ascii_words = re.compile("[a-z0-9]+").findall
+    words: list[str] = _ascii_words(text.lower())
+    return words
+
+
+def _phrase_hits(tokens: list[str], phrase: Phrase) -> int:
+    """How many times ``phrase`` occurs in ``tokens`` (FTS5's instances of it in a column)."""
+    words, prefix = phrase
+    if len(words) == 1:
+        if prefix:  # tokens starting with the word: count it after a space, in C
+            return (" " + " ".join(tokens)).count(" " + words[0])
+        return tokens.count(words[0])
+    head, last, size = list(words[:-1]), words[-1], len(words)
+    hits = 0
+    for i in range(len(tokens) - size + 1):
+        end = tokens[i + size - 1]
+        if tokens[i : i + size - 1] == head and (end.startswith(last) if prefix else end == last):
+            hits += 1
+    return hits
+
+
+def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
+    """``newest_scored``'s page: its SQL's rows (newest first, the rowid last) ranked by bm25
+    as FTS5 computes it (best first, ties most recent first), the score in place of the rowid."""
+    scoring = plan.scoring
+    if scoring is None:
+        return rows
+    avgdl = float(scoring.tokens) / float(scoring.rows or 1)
+    weights = tuple(zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True))
+    phrases = scoring.phrases
+    idfs = scoring.idfs
+    # Projects, branches and folders repeat: each distinct text is tokenized once.
+    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    scored: list[tuple[float, Any]] = []
+    for row in rows:
+        freqs = [0.0] * len(phrases)
+        length = 0
+        for weight, column in weights:
+            text = row[column]
+            if not text:
+                continue
+            known = seen.get(text)
+            if known is None:
+                tokens = _tokens(str(text))
+                known = (len(tokens), tuple(_phrase_hits(tokens, p) for p in phrases))
+                seen[text] = known
+            length += known[0]
+            for i, hits in enumerate(known[1]):
+                if hits:
+                    freqs[i] += hits * weight  # whole numbers: exact in any order
+        size = float(length)
+        score = 0.0
+        for idf, freq in zip(idfs, freqs, strict=True):
+            score += idf * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * size / avgdl)))
+        scored.append((-1.0 * score, row))
+    # Newest first already; then most recent last access; then best score (stable sorts).
+    scored.sort(key=lambda item: item[1][_LAST_ACCESS], reverse=True)
+    scored.sort(key=lambda item: item[0])
+    limit, offset = scoring.page
+    end = None if limit < 0 else offset + limit
+    return [(*row[:-1], -bm25) for bm25, row in scored[offset:end]]
+
+
+def _idf(rows: int, sample: tuple[int, int | None, int | None]) -> float:
+    """bm25's IDF for a phrase, from its density sample (the count, exact below SAMPLE_SIZE)."""
+    found, lowest, top = sample
+    hits = found
+    if found >= SAMPLE_SIZE and lowest is not None and top is not None:
+        hits = min(rows, round(found * top / max(1, top - lowest + 1)))
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
+def _averages(block: Any) -> tuple[int, int]:
+    values = _varints(bytes(block)) if block else [0]
+    return values[0], sum(values[1:])
+
+
+def _phrase_sample(phrase: Phrase) -> tuple[str, int]:
+    words, prefix = phrase
+    return fts_quote(" ".join(words)) + ("*" if prefix else ""), SAMPLE_SIZE
+
+
+def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
+    """``plan`` with bm25's statistics read (when it scores in Python)."""
+    facts = compiled.facts
+    if plan.scoring is None or facts is None or facts.sample_sql is None:
+        return plan
+    row = conn.execute(_AVERAGES_SQL).fetchone()
+    rows, tokens = _averages(row[0] if row else None)
+    idfs = tuple(
+        _idf(rows, conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone())
+        for p in plan.scoring.phrases
+    )
+    return plan.with_scoring(Scoring(plan.scoring.phrases, plan.scoring.page, rows, tokens, idfs))
+
+
+def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
+    rows = conn.execute(plan.sql, plan.params).fetchall()
+    return score_rows(plan, rows) if plan.scoring is not None else rows
+
+
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
     facts = compiled.facts
@@ -440,7 +606,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    return choose_plan(compiled, sample, candidates, span)
+    return with_statistics_sync(conn, compiled, choose_plan(compiled, sample, candidates, span))
 
 
 def statement_sync(
@@ -455,7 +621,7 @@ def statement_sync(
 def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     """The rows of ``compiled``: the chosen plan, then the exact fallback if a walk fell short."""
     plan = plan_sync(conn, compiled)
-    rows = conn.execute(plan.sql, plan.params).fetchall()
+    rows = run_plan_sync(conn, plan)
     if falls_short(plan, len(rows)):
         plan = retry_walk(plan, compiled, len(rows))
         rows = conn.execute(plan.sql, plan.params).fetchall()
@@ -540,8 +706,12 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
                         low_high = await cursor.fetchone()
                     span = (low_high[0], low_high[1]) if low_high is not None else None
                 plan = choose_plan(compiled, found, candidates, span)
+                if plan.scoring is not None and facts.sample_sql is not None:
+                    plan = await _with_statistics(conn, facts.sample_sql, plan)
         async with conn.execute(plan.sql, plan.params) as cursor:
             rows = list(await cursor.fetchall())
+        if plan.scoring is not None:
+            rows = score_rows(plan, rows)
         if falls_short(plan, len(rows)):
             plan = retry_walk(plan, compiled, len(rows))
             async with conn.execute(plan.sql, plan.params) as cursor:
@@ -552,6 +722,21 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
+
+
+async def _with_statistics(conn: aiosqlite.Connection, sample_sql: str, plan: Plan) -> Plan:
+    """``plan`` (newest_scored) with bm25's statistics read (see with_statistics_sync)."""
+    assert plan.scoring is not None
+    async with conn.execute(_AVERAGES_SQL) as cursor:
+        row = await cursor.fetchone()
+    rows, tokens = _averages(row[0] if row else None)
+    idfs: list[float] = []
+    for phrase in plan.scoring.phrases:
+        async with conn.execute(sample_sql, _phrase_sample(phrase)) as cursor:
+            sample = await cursor.fetchone() or (0, None, None)
+        idfs.append(_idf(rows, (sample[0], sample[1], sample[2])))
+    scoring = plan.scoring
+    return plan.with_scoring(Scoring(scoring.phrases, scoring.page, rows, tokens, tuple(idfs)))
 
 
 async def resolve_session(conn: aiosqlite.Connection, ref: str) -> tuple[str, ...]:

@@ -73,7 +73,13 @@ INDEXED_PREFIX_MAX: Final = 8
 """The longest prefix the FTS index holds (migration 003: ``prefix='1 2 3 4 5 6 7 8'``)."""
 
 PlanName = Literal[
-    "fts_first", "order_walk", "order_range", "filter_first", "newest_ranked", "filter_ranked"
+    "fts_first",
+    "order_walk",
+    "order_range",
+    "filter_first",
+    "newest_ranked",
+    "filter_ranked",
+    "newest_scored",
 ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -90,6 +96,35 @@ _FIELD_INDEX: Final = {
 }
 
 
+Phrase = tuple[tuple[str, ...], bool]
+"""One FTS5 phrase: its tokens, and whether the last one is a prefix (``"auth log"*``)."""
+
+
+class Scoring(Value):
+    """How ``newest_scored`` ranks in Python what FTS5's bm25 would: the ranking MATCH's phrases
+    in FTS5's order, the page (limit, offset) cut from the ranked window, and (set by the
+    planner) the statistics bm25 reads: the index's row count, its total tokens, and each
+    phrase's IDF (from an estimate of the rows that hold it)."""
+
+    __match_args__ = ("phrases", "page", "rows", "tokens", "idfs")
+    __slots__ = __match_args__
+    phrases: tuple[Phrase, ...]
+    page: tuple[int, int]
+    rows: int
+    tokens: int
+    idfs: tuple[float, ...]
+
+    def __init__(
+        self,
+        phrases: tuple[Phrase, ...],
+        page: tuple[int, int],
+        rows: int = 0,
+        tokens: int = 0,
+        idfs: tuple[float, ...] = (),
+    ) -> None:
+        super().__init__(phrases, page, rows, tokens, idfs)
+
+
 class Plan(Value):
     """One way to run a query: every plan of a query returns the same rows in the same order.
 
@@ -97,15 +132,18 @@ class Plan(Value):
     the index of the parameter that bounds how many (the planner sets it, and ``retry``: how
     many rows a second, longer walk may read). Such a plan is exact only when it fills the
     page; store.search otherwise retries it once, longer, or runs the default plan.
+    ``scoring``: for ``newest_scored``, whose SQL returns the window's hits unranked (result
+    columns, then the rowid; the page is its last two parameters): how store.search ranks them.
     """
 
-    __match_args__ = ("name", "sql", "params", "walk_budget", "retry")
+    __match_args__ = ("name", "sql", "params", "walk_budget", "retry", "scoring")
     __slots__ = __match_args__
     name: PlanName
     sql: str
     params: tuple[Any, ...]
     walk_budget: int | None
     retry: int
+    scoring: Scoring | None
 
     def __init__(
         self,
@@ -114,8 +152,9 @@ class Plan(Value):
         params: tuple[Any, ...],
         walk_budget: int | None = None,
         retry: int = 0,
+        scoring: Scoring | None = None,
     ) -> None:
-        super().__init__(name, sql, params, walk_budget, retry)
+        super().__init__(name, sql, params, walk_budget, retry, scoring)
 
     def with_budget(self, rows: int, retry: int = 0) -> Plan:
         """This walk, reading at most ``rows`` rows of the sort order (then ``retry``)."""
@@ -123,7 +162,11 @@ class Plan(Value):
             return self
         params = list(self.params)
         params[self.walk_budget] = rows
-        return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry)
+        return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry, self.scoring)
+
+    def with_scoring(self, scoring: Scoring) -> Plan:
+        """This plan, ranking with ``scoring`` (the planner's statistics filled in)."""
+        return Plan(self.name, self.sql, self.params, self.walk_budget, self.retry, scoring)
 
 
 class PlanFacts(Value):
@@ -456,6 +499,64 @@ def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
     return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
 
 
+def _simple_or(node: Node) -> bool:
+    return isinstance(node, Term) or (
+        isinstance(node, Or) and all(isinstance(c, Term) for c in node.children)
+    )
+
+
+def _scorable(node: _Simple) -> bool:
+    """Whether Python can count each ranked phrase's hits in a row as FTS5's bm25 does.
+
+    FTS5 reports a phrase's hits in a row only where its part of the expression matched
+    (``(a b) OR c``: none for ``a`` in a row without ``b``), so only shapes where that is every
+    hit of the phrase in the row qualify: words, an OR of words, an AND of those and of negated
+    ones (a matching row holds no negated phrase at all).
+    """
+    if isinstance(node, _Const):
+        return False
+    if _simple_or(node):
+        return True
+    if not isinstance(node, And):
+        return False
+    for child in node.children:
+        if isinstance(child, Not):
+            if _fts(child.child) is not None and not _simple_or(child.child):
+                return False
+        elif _fts(child) is not None and not _simple_or(child):
+            return False
+    return True
+
+
+def fts_phrases(match: str) -> tuple[Phrase, ...]:
+    """The phrases of an FTS5 expression this module wrote, in FTS5's order (pure).
+
+    Every phrase is a double-quoted string (inner quotes doubled), a ``*`` after it making its
+    last token a prefix; everything outside quotes is an operator or a parenthesis.
+    """
+    phrases: list[Phrase] = []
+    i = 0
+    while i < len(match):
+        if match[i] != '"':
+            i += 1
+            continue
+        j = i + 1
+        text: list[str] = []
+        while j < len(match):
+            if match[j] == '"':
+                if match[j + 1 : j + 2] == '"':
+                    text.append('"')
+                    j += 2
+                    continue
+                break
+            text.append(match[j])
+            j += 1
+        prefix = match[j + 1 : j + 2] == "*"
+        phrases.append((tuple(fts_tokens("".join(text))), prefix))
+        i = j + 1
+    return tuple(phrases)
+
+
 def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
     """The index that picks out the rows of the query's top-level filters, the SQL of those
     filters and its parameters; or None.
@@ -712,6 +813,23 @@ def compile_query(
         (match, *params, hits_limit, *edge, *page),
     )
     plans = [default]
+    if needed is not None and needed <= window and safe and _scorable(node):
+        # newest_scored: the newest hits streamed without bm25 (whose statistics read each
+        # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in
+        # Python by the same formula, with estimated IDFs (store.search).
+        scored = (
+            f"SELECT {_SELECT}, {FTS_TABLE}.rowid FROM {FTS_TABLE} "
+            f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
+            f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
+        )
+        plans.append(
+            Plan(
+                "newest_scored",
+                scored,
+                (match, *params, window),
+                scoring=Scoring(fts_phrases(match), page),
+            )
+        )
     if indexed is not None and safe:
         # filter_ranked: a selective filter's index picks the candidates, each tested against
         # the index by rowid (no bm25 there: FTS5 computes bm25's document frequencies with a
