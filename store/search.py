@@ -21,10 +21,10 @@ from store.query.compiler import (
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
     SAMPLE_SIZE,
+    Clause,
     CompiledQuery,
     Phrase,
     Plan,
-    Scoring,
     fts_quote,
 )
 from store.query.text import fts_tokens
@@ -304,8 +304,12 @@ _COST_BM25 = 8.0  # bm25 of one hit
 # bm25's statistics: FTS5 reads each ranked phrase's whole doclist once per query to count the
 # rows that hold it (~30 ms for a word in half of 1 M sessions), per match.
 _COST_DOCLIST = 0.06
-_COST_SCORE = 25.0  # newest_scored: one hit read in full and scored in Python
-_COST_PHRASE = 150.0  # newest_scored: one phrase's density sample (its IDF estimate)
+_COST_SCORE = 15.0  # newest_scored: one hit read in full, its text tokenized and scored
+_COST_TEST = 12.0  # filter_scored: one filter row read in full, its text tokenized and tested
+_COST_PHRASE = 150.0  # *_scored: one phrase's density sample (its IDF estimate)
+# An FTS5 lookup by rowid costs more the longer the words' doclist: ~0.1 ms for a word in half
+# of 1 M sessions (per match of the words, on top of _COST_PROBE).
+_COST_PROBE_PER_MATCH = 0.0002
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -367,6 +371,13 @@ def choose_plan(
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     est = _Estimate(compiled, sample, candidates)
+    probe = _COST_PROBE + _COST_PROBE_PER_MATCH * est.matches
+    # bm25's statistics: each phrase's whole doclist (a phrase of several words reads each).
+    words = max(
+        (sum(len(w) for w, _ in p.scoring.phrases) for p in compiled.plans if p.scoring),
+        default=est.phrases,
+    )
+    statistics = est.matches * max(words, est.phrases) * _COST_DOCLIST
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
@@ -375,7 +386,7 @@ def choose_plan(
             cost[plan.name] = est.fts_cost
         elif plan.name in ("order_walk", "order_range") and est.needed is not None:
             if plan.name == "order_walk":
-                per_row = _COST_ROW + est.filter_share * _COST_PROBE * est.phrases
+                per_row = _COST_ROW + est.filter_share * probe * est.phrases
                 fixed = 0.0
             elif span is not None and span[0] is not None and span[1] is not None:
                 # The matches within the walked rows' rowid range, read once.
@@ -389,17 +400,18 @@ def choose_plan(
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
         elif plan.name in ("filter_first", "filter_ranked") and est.few:
-            scoring = est.matches * est.filter_share * _COST_BM25
-            cost[plan.name] = est.candidates * (_COST_ROW + _COST_PROBE) + scoring * (
+            scoring = est.matches * est.filter_share * _COST_BM25 + statistics
+            cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
                 plan.name == "filter_ranked"
             )
+        elif plan.name == "filter_scored" and est.few:
+            cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
             if plan.name == "newest_ranked":
-                statistics = est.matches * est.phrases * _COST_DOCLIST
                 cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25 + statistics
             else:
                 cost[plan.name] = (
@@ -508,6 +520,70 @@ def _phrase_hits(tokens: list[str], phrase: Phrase) -> int:
     return hits
 
 
+# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator)
+# becomes a space, so a token is what str.split() finds, and a token starting with "auth" is
+# " auth" in the text with a space in front.
+_SPACES = {i: " " for i in range(128) if not chr(i).isalnum() and chr(i) != "\n"}
+
+
+def _features_ascii(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any] | None:
+    """Each row's tokens and phrase frequencies, a column of all rows at a time (C string
+    methods instead of per-token Python); None when a phrase has several tokens or a text is
+    not ASCII (or holds the separator): then :func:`_features` does it token by token."""
+    if any(len(words) != 1 for words, _ in phrases):
+        return None
+    columns: list[list[str]] = []
+    for index in _FTS_COLUMNS:
+        texts = [row[index] or "" for row in rows]
+        if not all(type(text) is str for text in texts):
+            return None
+        joined = " " + " \n ".join(texts)
+        if not joined.isascii() or joined.count("\n") != len(rows) - 1:
+            return None
+        columns.append(joined.lower().translate(_SPACES).split("\n"))
+    wanted = [(" " + words[0], words[0], prefix) for words, prefix in phrases]
+    columns_weights = tuple(zip(columns, BM25_WEIGHTS, strict=True))
+    features: list[Any] = []
+    for r in range(len(rows)):
+        texts = [column[r] for column in columns]
+        freqs: list[float] = []
+        for spaced, word, prefix in wanted:
+            freq = 0.0
+            for column, weight in columns_weights:
+                text = column[r]
+                hits = text.count(spaced) if prefix else text.split().count(word)
+                if hits:
+                    freq += hits * weight  # whole numbers: exact in any order
+            freqs.append(freq)
+        features.append((len("".join(texts).split()), freqs))
+    return features
+
+
+def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any]:
+    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight)."""
+    features: list[Any] = []
+    for row in rows:
+        freqs = [0.0] * len(phrases)
+        length = 0
+        for weight, column in zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True):
+            text = row[column]
+            if not text:
+                continue
+            tokens = _tokens(str(text))
+            length += len(tokens)
+            for i, phrase in enumerate(phrases):
+                hits = _phrase_hits(tokens, phrase)
+                if hits:
+                    freqs[i] += hits * weight
+        features.append((length, freqs))
+    return features
+
+
+def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
+    """Whether a row with these phrase frequencies matches the clauses (see Scoring)."""
+    return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
+
+
 def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
     """``newest_scored``'s page: its SQL's rows (newest first, the rowid last) ranked by bm25
     as FTS5 computes it (best first, ties most recent first), the score in place of the rowid."""
@@ -515,28 +591,23 @@ def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
     if scoring is None:
         return rows
     avgdl = float(scoring.tokens) / float(scoring.rows or 1)
-    weights = tuple(zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True))
-    phrases = scoring.phrases
     idfs = scoring.idfs
-    # Projects, branches and folders repeat: each distinct text is tokenized once.
-    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    features = _features_ascii(rows, scoring.phrases)
+    if features is None:
+        features = _features(rows, scoring.phrases)
+    if scoring.clauses is not None:
+        # A filter's rows: those whose text matches, newest (highest rowid) first, the window.
+        kept = [
+            (row, feature)
+            for row, feature in zip(rows, features, strict=True)
+            if _passes(feature[1], scoring.clauses)
+        ]
+        kept.sort(key=lambda item: item[0][-1], reverse=True)
+        del kept[scoring.window :]
+        rows = [row for row, _ in kept]
+        features = [feature for _, feature in kept]
     scored: list[tuple[float, Any]] = []
-    for row in rows:
-        freqs = [0.0] * len(phrases)
-        length = 0
-        for weight, column in weights:
-            text = row[column]
-            if not text:
-                continue
-            known = seen.get(text)
-            if known is None:
-                tokens = _tokens(str(text))
-                known = (len(tokens), tuple(_phrase_hits(tokens, p) for p in phrases))
-                seen[text] = known
-            length += known[0]
-            for i, hits in enumerate(known[1]):
-                if hits:
-                    freqs[i] += hits * weight  # whole numbers: exact in any order
+    for row, (length, freqs) in zip(rows, features, strict=True):
         size = float(length)
         score = 0.0
         for idf, freq in zip(idfs, freqs, strict=True):
@@ -581,7 +652,7 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
         _idf(rows, conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone())
         for p in plan.scoring.phrases
     )
-    return plan.with_scoring(Scoring(plan.scoring.phrases, plan.scoring.page, rows, tokens, idfs))
+    return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, idfs))
 
 
 def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
@@ -735,8 +806,7 @@ async def _with_statistics(conn: aiosqlite.Connection, sample_sql: str, plan: Pl
         async with conn.execute(sample_sql, _phrase_sample(phrase)) as cursor:
             sample = await cursor.fetchone() or (0, None, None)
         idfs.append(_idf(rows, (sample[0], sample[1], sample[2])))
-    scoring = plan.scoring
-    return plan.with_scoring(Scoring(scoring.phrases, scoring.page, rows, tokens, tuple(idfs)))
+    return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, tuple(idfs)))
 
 
 async def resolve_session(conn: aiosqlite.Connection, ref: str) -> tuple[str, ...]:

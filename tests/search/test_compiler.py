@@ -240,9 +240,9 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
         for other in query.plans[1:]:
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, newest_scored streams them;
-            # the others test row by row.
-            streams = other.name in ("order_range", "newest_scored")
+            # order_range reads a slice of the matches as a set, newest_scored streams them,
+            # filter_scored tests the words in Python; the others test row by row.
+            streams = other.name in ("order_range", "newest_scored", "filter_scored")
             assert bool(probes) != streams, (other.name, lines)
 
 
@@ -250,8 +250,9 @@ def test_plans_offered_by_shape() -> None:
     def names(text: str, **kwargs: Any) -> list[str]:
         return [plan.name for plan in compiled(text, **kwargs).plans]
 
-    ranked = ["newest_ranked", "newest_scored", "filter_ranked"]
+    ranked = ["newest_ranked", "newest_scored", "filter_scored", "filter_ranked"]
     assert names("auth") == ranked[:2]
+    assert names("auth project:x", limit=None) == ["newest_ranked", "filter_ranked"]
     assert names("auth project:x") == ranked
     assert names("auth status:active") == ranked
     assert names("auth since:1d -status:ended") == ranked

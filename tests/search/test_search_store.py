@@ -47,6 +47,7 @@ async def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connectio
         assert [p.name for p in filtered.plans] == [
             "newest_ranked",
             "newest_scored",
+            "filter_scored",
             "filter_ranked",
         ]
         assert [h.id for h in await search(reader, filtered)] == ["s0001"]
