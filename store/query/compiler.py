@@ -516,6 +516,17 @@ def _rank_expr(node: _Simple) -> tuple[str, bool] | None:
     return " OR ".join(f"({t})" for t in dict.fromkeys(terms)), False
 
 
+def _has_terms(node: _Simple) -> bool:
+    """Whether any word or phrase is in ``node`` (negated or not)."""
+    if isinstance(node, Term):
+        return True
+    if isinstance(node, Not):
+        return _has_terms(node.child)
+    if isinstance(node, And | Or):
+        return any(_has_terms(child) for child in node.children)
+    return False
+
+
 def _simple_or(node: Node) -> bool:
     return isinstance(node, Term) or (
         isinstance(node, Or) and all(isinstance(c, Term) for c in node.children)
@@ -765,6 +776,28 @@ def compile_query(
             needed,
             span_sql(order_sort) if rank is None and needed is not None else None,
         )
+    # No words, filters only, sorted by created or name: a filter's index (last_access second)
+    # does not give that order, so the default sorts every row it keeps (1 s for a project in
+    # 30 % of 1 M sessions); walking the sort order and testing the filters wins when the
+    # filter keeps many rows (the planner counts them in the index, up to FILTER_CAP).
+    wordless = (
+        sample is None
+        and indexed is not None
+        and needed is not None
+        and order_sort in ("created", "name")
+        and not _rank_terms(node)
+        and not _has_terms(node)
+    )
+    if wordless and indexed is not None:
+        facts = PlanFacts(
+            None,
+            (),
+            False,
+            f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {indexed[0]} "
+            f"WHERE {indexed[1]} LIMIT ?)",
+            (*indexed[2], FILTER_CAP),
+            needed,
+        )
     if rank is None:
         params: list[Any] = []
         where = _sql(node, params)
@@ -776,6 +809,15 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
+        if wordless and needed is not None:
+            plans.append(
+                Plan(
+                    "order_walk",
+                    _walk_sql(_SELECT, where, order_sort),
+                    (4 * needed, *params, *page),
+                    walk_budget=0,
+                )
+            )
         if sample is not None and safe:
             probe_params: list[Any] = []
             probe_where = _sql(node, probe_params, probe=True)
