@@ -371,12 +371,12 @@ def choose_plan(
     # One lookup of a dense word measured 9 µs a row at 1 M (`auth status:active`, 2,048 rows
     # in 18 ms): the probe's cost does not grow with the doclist enough to model.
     probe = _COST_PROBE
-    # bm25's statistics: each phrase's whole doclist (a phrase of several words reads each).
-    words = max(
-        (sum(len(w) for w, _ in p.scoring.phrases) for p in compiled.plans if p.scoring),
-        default=est.phrases,
-    )
-    statistics = est.matches * max(words, est.phrases) * _COST_DOCLIST
+    # bm25's statistics: each phrase's whole doclist. A phrase of several words reads each
+    # word's doclist with its positions; the words are taken to be in 10 times as many rows
+    # as the phrase (unknown without a sample of each; "auth login": 114 ms at 1 M).
+    phrases = max((p.scoring.phrases for p in compiled.plans if p.scoring), key=len, default=())
+    lists = sum(1 if len(w) == 1 else 10 * len(w) for w, _ in phrases) or est.phrases
+    statistics = min(est.matches * lists, est.top * max(lists, 1)) * _COST_DOCLIST
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
