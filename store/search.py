@@ -9,18 +9,24 @@ keeps ``ccmgr-watch query`` quick to start.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 
 from store.errors import CcmgrError, StoreError
 from store.query.compiler import (
+    BM25_WEIGHTS,
     FILTER_CAP,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
     SAMPLE_SIZE,
+    Clause,
     CompiledQuery,
+    Phrase,
     Plan,
+    fts_quote,
 )
+from store.query.text import fts_tokens
 from store.values import Value
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
@@ -292,6 +298,12 @@ _COST_PROBE = 12.0  # one FTS5 lookup by rowid (order_walk, filter_first, filter
 _COST_ROW = 1.5  # one session row read by rowid, or one full-text match streamed and looked up
 _COST_MATCH = 2.0  # fts_first: one match read as a set, looked up and sorted
 _COST_BM25 = 8.0  # bm25 of one hit
+# bm25's statistics: FTS5 reads each ranked phrase's whole doclist once per query to count the
+# rows that hold it (~30 ms for a word in half of 1 M sessions), per match.
+_COST_DOCLIST = 0.06
+_COST_SCORE = 30.0  # newest_scored: one hit read in full, its text tokenized and scored
+_COST_TEST = 12.0  # filter_scored: one filter row read in full, its text tokenized and tested
+_COST_PHRASE = 150.0  # *_scored: one phrase's density sample (its IDF estimate)
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -353,6 +365,15 @@ def choose_plan(
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     est = _Estimate(compiled, sample, candidates)
+    # One lookup of a dense word measured 9 µs a row at 1 M (`auth status:active`, 2,048 rows
+    # in 18 ms): the probe's cost does not grow with the doclist enough to model.
+    probe = _COST_PROBE
+    # bm25's statistics: each phrase's whole doclist. A phrase of several words reads each
+    # word's doclist with its positions; the words are taken to be in 10 times as many rows
+    # as the phrase (unknown without a sample of each; "auth login": 114 ms at 1 M).
+    phrases = max((p.scoring.phrases for p in compiled.plans if p.scoring), key=len, default=())
+    lists = sum(1 if len(w) == 1 else 10 * len(w) for w, _ in phrases) or est.phrases
+    statistics = min(est.matches * lists, est.top * max(lists, 1)) * _COST_DOCLIST
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
@@ -361,7 +382,7 @@ def choose_plan(
             cost[plan.name] = est.fts_cost
         elif plan.name in ("order_walk", "order_range") and est.needed is not None:
             if plan.name == "order_walk":
-                per_row = _COST_ROW + est.filter_share * _COST_PROBE * est.phrases
+                per_row = _COST_ROW + est.filter_share * probe * est.phrases
                 fixed = 0.0
             elif span is not None and span[0] is not None and span[1] is not None:
                 # The matches within the walked rows' rowid range, read once.
@@ -375,16 +396,23 @@ def choose_plan(
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
         elif plan.name in ("filter_first", "filter_ranked") and est.few:
-            scoring = est.matches * est.filter_share * _COST_BM25
-            cost[plan.name] = est.candidates * (_COST_ROW + _COST_PROBE) + scoring * (
+            scoring = est.matches * est.filter_share * _COST_BM25 + statistics
+            cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
                 plan.name == "filter_ranked"
             )
-        elif plan.name == "newest_ranked":
+        elif plan.name == "filter_scored" and est.few:
+            cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
+        elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
-            cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25
+            if plan.name == "newest_ranked":
+                cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25 + statistics
+            else:
+                cost[plan.name] = (
+                    streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE
+                )
     if not cost:
         return compiled.plans[0]
     best = min(cost, key=lambda name: cost[name])
@@ -421,9 +449,238 @@ def falls_short(plan: Plan, rows: int) -> bool:
     return plan.walk_budget is not None and (plan.params[-2] < 0 or rows < plan.params[-2])
 
 
+# --- newest_scored: bm25 in Python -----------------------------------------------------------
+#
+# FTS5's bm25 (fts5_aux.c), computed the same way, operation for operation, so that with the same
+# statistics it gives the same doubles: k1 = 1.2, b = 0.75; a phrase's frequency in a row is the
+# sum of its column weights over its hits; D the row's tokens, avgdl the index's tokens per row;
+# IDF log((N - n + 0.5) / (n + 0.5)), at least 1e-6, with N rows and n rows holding the phrase.
+# Only n is estimated (exact below SAMPLE_SIZE matches).
+
+_K1 = 1.2
+_B = 0.75
+# The FTS5 averages record: the row count, then each column's total tokens (varints).
+_AVERAGES_SQL = "SELECT block FROM sessions_fts_data WHERE id = 1"
+_FTS_COLUMNS = tuple(
+    RESULT_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
+)
+_LAST_ACCESS = RESULT_COLUMNS.index("last_access")
+_ascii_words: Any = None
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's big-endian varints (7 bits a byte, the ninth byte 8), as FTS5 stores them."""
+    values: list[int] = []
+    i = 0
+    while i < len(blob):
+        value = 0
+        for n in range(9):
+            byte = blob[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+    return values
+
+
+def _tokens(text: str) -> list[str]:
+    """fts_tokens, with a fast path for ASCII (a token is a run of letters and digits)."""
+    global _ascii_words
+    if not text.isascii():
+        return fts_tokens(text)
+    if _ascii_words is None:
+        import re  # already loaded by json; imported here to keep it off the module's import
+
+        _ascii_words = re.compile("[a-z0-9]+").findall
+    words: list[str] = _ascii_words(text.lower())
+    return words
+
+
+def _phrase_hits(tokens: list[str], phrase: Phrase) -> int:
+    """How many times ``phrase`` occurs in ``tokens`` (FTS5's instances of it in a column)."""
+    words, prefix = phrase
+    if len(words) == 1:
+        if prefix:  # tokens starting with the word: count it after a space, in C
+            return (" " + " ".join(tokens)).count(" " + words[0])
+        return tokens.count(words[0])
+    head, last, size = list(words[:-1]), words[-1], len(words)
+    hits = 0
+    for i in range(len(tokens) - size + 1):
+        end = tokens[i + size - 1]
+        if tokens[i : i + size - 1] == head and (end.startswith(last) if prefix else end == last):
+            hits += 1
+    return hits
+
+
+# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator)
+# becomes a space, so a token is what str.split() finds, and a token starting with "auth" is
+# " auth" in the text with a space in front.
+_SPACES = {i: " " for i in range(128) if not chr(i).isalnum() and chr(i) != "\n"}
+
+
+def _features_ascii(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any] | None:
+    """Each row's tokens and phrase frequencies, a column of all rows at a time (C string
+    methods instead of per-token Python); None when a phrase has several tokens or a text is
+    not ASCII (or holds the separator): then :func:`_features` does it token by token."""
+    if any(len(words) != 1 for words, _ in phrases):
+        return None
+    columns: list[list[str]] = []
+    for index in _FTS_COLUMNS:
+        texts = [row[index] or "" for row in rows]
+        if not all(type(text) is str for text in texts):
+            return None
+        joined = " " + " \n ".join(texts)
+        if not joined.isascii() or joined.count("\n") != len(rows) - 1:
+            return None
+        columns.append(joined.lower().translate(_SPACES).split("\n"))
+    wanted = [(" " + words[0], words[0], prefix) for words, prefix in phrases]
+    columns_weights = tuple(zip(columns, BM25_WEIGHTS, strict=True))
+    features: list[Any] = []
+    for r in range(len(rows)):
+        texts = [column[r] for column in columns]
+        freqs: list[float] = []
+        for spaced, word, prefix in wanted:
+            freq = 0.0
+            for column, weight in columns_weights:
+                text = column[r]
+                hits = text.count(spaced) if prefix else text.split().count(word)
+                if hits:
+                    freq += hits * weight  # whole numbers: exact in any order
+            freqs.append(freq)
+        features.append((len("".join(texts).split()), freqs))
+    return features
+
+
+def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any]:
+    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight)."""
+    features: list[Any] = []
+    for row in rows:
+        freqs = [0.0] * len(phrases)
+        length = 0
+        for weight, column in zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True):
+            text = row[column]
+            if not text:
+                continue
+            tokens = _tokens(str(text))
+            length += len(tokens)
+            for i, phrase in enumerate(phrases):
+                hits = _phrase_hits(tokens, phrase)
+                if hits:
+                    freqs[i] += hits * weight
+        features.append((length, freqs))
+    return features
+
+
+def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
+    """Whether a row with these phrase frequencies matches the clauses (see Scoring)."""
+    return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
+
+
+def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
+    """``newest_scored``'s page: its SQL's rows (newest first, the rowid last) ranked by bm25
+    as FTS5 computes it (best first, ties most recent first), the score in place of the rowid."""
+    scoring = plan.scoring
+    if scoring is None:
+        return rows
+    avgdl = float(scoring.tokens) / float(scoring.rows or 1)
+    idfs = scoring.idfs
+    features = _features_ascii(rows, scoring.phrases)
+    if features is None:
+        features = _features(rows, scoring.phrases)
+    if scoring.clauses is not None:
+        # A filter's rows: those whose text matches, newest (highest rowid) first, the window.
+        kept = [
+            (row, feature)
+            for row, feature in zip(rows, features, strict=True)
+            if _passes(feature[1], scoring.clauses)
+        ]
+        kept.sort(key=lambda item: item[0][-1], reverse=True)
+        del kept[scoring.window :]
+        rows = [row for row, _ in kept]
+        features = [feature for _, feature in kept]
+    scored: list[tuple[float, Any]] = []
+    for row, (length, freqs) in zip(rows, features, strict=True):
+        size = float(length)
+        score = 0.0
+        for idf, freq in zip(idfs, freqs, strict=True):
+            score += idf * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * size / avgdl)))
+        scored.append((-1.0 * score, row))
+    # Newest first already; then most recent last access; then best score (stable sorts).
+    scored.sort(key=lambda item: item[1][_LAST_ACCESS], reverse=True)
+    scored.sort(key=lambda item: item[0])
+    limit, offset = scoring.page
+    end = None if limit < 0 else offset + limit
+    return [(*row[:-1], -bm25) for bm25, row in scored[offset:end]]
+
+
+def _idf(rows: int, sample: tuple[int, int | None, int | None]) -> float:
+    """bm25's IDF for a phrase, from its density sample (the count, exact below SAMPLE_SIZE)."""
+    found, lowest, top = sample
+    hits = found
+    if found >= SAMPLE_SIZE and lowest is not None and top is not None:
+        hits = min(rows, round(found * top / max(1, top - lowest + 1)))
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
+def _averages(block: Any) -> tuple[int, int]:
+    values = _varints(bytes(block)) if block else [0]
+    return values[0], sum(values[1:])
+
+
+def _phrase_sample(phrase: Phrase) -> tuple[str, int]:
+    words, prefix = phrase
+    return fts_quote(" ".join(words)) + ("*" if prefix else ""), SAMPLE_SIZE
+
+
+def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
+    """``plan`` with bm25's statistics read (when it scores in Python)."""
+    facts = compiled.facts
+    if plan.scoring is None or facts is None or facts.sample_sql is None:
+        return plan
+    row = conn.execute(_AVERAGES_SQL).fetchone()
+    rows, tokens = _averages(row[0] if row else None)
+    idfs = tuple(
+        _idf(rows, conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone())
+        for p in plan.scoring.phrases
+    )
+    return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, idfs))
+
+
+def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
+    rows = conn.execute(plan.sql, plan.params).fetchall()
+    return score_rows(plan, rows) if plan.scoring is not None else rows
+
+
+_WORDLESS_RETRY = 5_000
+"""Most rows a second walk of the sort order reads for filters alone (a few ms at 1 M sessions,
+against ~1 s for sorting a project in 30 % of them): beyond, the default plan sorts."""
+
+
+def choose_wordless(compiled: CompiledQuery, candidates: int) -> Plan:
+    """Filters alone sorted by created (pure): the default plan sorts the filter's
+    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order tests them
+    (sized as if most rows passed; a short walk retries longer, then falls back)."""
+    facts = compiled.facts
+    if facts is None or facts.needed is None or candidates < FILTER_CAP:
+        return compiled.plans[0]
+    walk = compiled.plan("order_walk")
+    return walk.with_budget(int(1.5 * facts.needed) + 32, _WORDLESS_RETRY)
+
+
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
     facts = compiled.facts
+    if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
+        if facts.candidates_sql is None:
+            return compiled.plans[0]
+        (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+        return choose_wordless(compiled, count)
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
@@ -437,7 +694,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    return choose_plan(compiled, sample, candidates, span)
+    return with_statistics_sync(conn, compiled, choose_plan(compiled, sample, candidates, span))
 
 
 def statement_sync(
@@ -452,7 +709,7 @@ def statement_sync(
 def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     """The rows of ``compiled``: the chosen plan, then the exact fallback if a walk fell short."""
     plan = plan_sync(conn, compiled)
-    rows = conn.execute(plan.sql, plan.params).fetchall()
+    rows = run_plan_sync(conn, plan)
     if falls_short(plan, len(rows)):
         plan = retry_walk(plan, compiled, len(rows))
         rows = conn.execute(plan.sql, plan.params).fetchall()
@@ -518,7 +775,13 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
     try:
         plan = compiled.plans[0]
         facts = compiled.facts
-        if facts is not None and facts.sample_sql is not None and len(compiled.plans) > 1:
+        if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
+            if facts.candidates_sql is not None:
+                params = facts.candidates_params
+                async with conn.execute(facts.candidates_sql, params) as cursor:
+                    (count,) = await cursor.fetchone() or (0,)
+                plan = choose_wordless(compiled, count)
+        elif facts is not None and facts.sample_sql is not None and len(compiled.plans) > 1:
             async with conn.execute(_PREFIXES_SQL) as cursor:
                 (prefixed,) = await cursor.fetchone() or (0,)
             if prefixed:
@@ -537,8 +800,12 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
                         low_high = await cursor.fetchone()
                     span = (low_high[0], low_high[1]) if low_high is not None else None
                 plan = choose_plan(compiled, found, candidates, span)
+                if plan.scoring is not None and facts.sample_sql is not None:
+                    plan = await _with_statistics(conn, facts.sample_sql, plan)
         async with conn.execute(plan.sql, plan.params) as cursor:
             rows = list(await cursor.fetchall())
+        if plan.scoring is not None:
+            rows = score_rows(plan, rows)
         if falls_short(plan, len(rows)):
             plan = retry_walk(plan, compiled, len(rows))
             async with conn.execute(plan.sql, plan.params) as cursor:
@@ -549,6 +816,20 @@ async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[Se
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
+
+
+async def _with_statistics(conn: aiosqlite.Connection, sample_sql: str, plan: Plan) -> Plan:
+    """``plan`` (newest_scored) with bm25's statistics read (see with_statistics_sync)."""
+    assert plan.scoring is not None
+    async with conn.execute(_AVERAGES_SQL) as cursor:
+        row = await cursor.fetchone()
+    rows, tokens = _averages(row[0] if row else None)
+    idfs: list[float] = []
+    for phrase in plan.scoring.phrases:
+        async with conn.execute(sample_sql, _phrase_sample(phrase)) as cursor:
+            sample = await cursor.fetchone() or (0, None, None)
+        idfs.append(_idf(rows, (sample[0], sample[1], sample[2])))
+    return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, tuple(idfs)))
 
 
 async def resolve_session(conn: aiosqlite.Connection, ref: str) -> tuple[str, ...]:

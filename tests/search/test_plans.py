@@ -16,7 +16,7 @@ import pytest
 
 from store.db import migrate_sync
 from store.query import compile_query, parse_query
-from store.search import plan_sync, search_sync
+from store.search import choose_plan, plan_sync, search_sync
 
 from .conftest import insert_sessions, make_session
 
@@ -90,7 +90,7 @@ def test_a_rare_word_reads_its_matches_once(dense: sqlite3.Connection, sort: str
 
 
 @pytest.mark.parametrize(
-    ("sort", "expected"), [("recent", "filter_first"), ("relevance", "filter_ranked")]
+    ("sort", "expected"), [("recent", "filter_first"), ("relevance", "filter_scored")]
 )
 def test_a_dense_word_with_a_selective_filter_starts_from_the_filter(
     dense: sqlite3.Connection, sort: str, expected: str
@@ -98,7 +98,27 @@ def test_a_dense_word_with_a_selective_filter_starts_from_the_filter(
     name, lines = _explain(dense, "auth project:tiny", sort)
     assert name == expected
     assert any("INDEX ix_sessions_project_nocase (project=?)" in line for line in lines), lines
-    assert _probes(lines), lines  # ~5 lookups, not a pass over 3,000 matches
+    if expected == "filter_scored":
+        # The filter's ~5 rows, the word tested and scored in Python: no full-text read at all.
+        assert not _fts(lines), lines
+    else:
+        assert _probes(lines), lines  # ~5 lookups, not a pass over 3,000 matches
+
+
+def test_a_word_in_half_of_a_million_sessions_is_ranked_in_python(
+    dense: sqlite3.Connection,
+) -> None:
+    # The planner's reads as they are at 1 M sessions: the newest 256 matches span 512 rowids.
+    query = compile_query(parse_query("auth", now=NOW))
+    plan = choose_plan(query, (256, 1_000_000 - 511, 1_000_000), None)
+    assert plan.name == "newest_scored"
+    lines = [row[3] for row in dense.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)]
+    # The matches streamed newest first, no lookup per row, no sort: bm25 is Python's.
+    assert _fts(lines) and not _probes(lines), lines
+    assert not any("TEMP B-TREE" in line for line in lines), lines
+    assert "bm25" not in plan.sql
+    # Where bm25's statistics cost little (3,000 matches), FTS5 ranks.
+    assert plan_sync(dense, query).name == "newest_ranked"
 
 
 @pytest.mark.parametrize("sort", ["recent", "relevance"])
@@ -117,3 +137,16 @@ def test_a_walk_that_falls_short_still_returns_every_row(dense: sqlite3.Connecti
     query = compile_query(parse_query("auth p1*", now=NOW), sort="name", limit=50)
     expected = [row[0] for row in dense.execute(query.sql, query.params)]
     assert [hit.id for hit in search_sync(dense, query)] == expected
+
+
+@pytest.mark.parametrize("sort", ["created"])
+def test_a_filter_alone_that_keeps_many_rows_walks_the_sort_order(
+    dense: sqlite3.Connection, sort: str
+) -> None:
+    name, lines = _explain(dense, "project:big", sort)
+    assert name == "order_walk"
+    assert any("USING COVERING INDEX ix_sessions_created_at" in line for line in lines), lines
+    # A filter that keeps few rows: its index, then a sort of those rows.
+    name, lines = _explain(dense, "project:tiny", sort)
+    assert name == "fts_first"
+    assert any("INDEX ix_sessions_project_nocase (project=?)" in line for line in lines), lines

@@ -44,7 +44,12 @@ async def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connectio
         assert hits[0].score is not None and hits[0].score > 0
         # Words beside an indexed filter: the plan is chosen at run time, by cheap reads.
         filtered = compile_query(parse_query("myapp project:MYAPP", now=NOW))
-        assert [p.name for p in filtered.plans] == ["newest_ranked", "filter_ranked"]
+        assert [p.name for p in filtered.plans] == [
+            "newest_ranked",
+            "newest_scored",
+            "filter_scored",
+            "filter_ranked",
+        ]
         assert [h.id for h in await search(reader, filtered)] == ["s0001"]
         unnarrowed = compile_query(parse_query("notes project:docs", now=NOW))
         assert [h.id for h in await search(reader, unnarrowed)] == ["s0002"]
