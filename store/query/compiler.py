@@ -916,8 +916,9 @@ def compile_query(
                 scoring=Scoring(fts_phrases(match), page),
             )
         )
-    if indexed is not None and safe and needed is not None and _scorable(node):
-        # filter_scored: a selective filter's rows read from its index, the words tested and
+    if indexed is not None and safe and needed is not None and needed <= window and _scorable(node):
+        # filter_scored (only for a page inside the window: past it, rows follow by recency):
+        # a selective filter's rows read from its index, the words tested and
         # scored in Python from the rows' own text (no FTS5 lookup per row, ~0.1 ms each for a
         # dense word at 1 M sessions, and no bm25 statistics).
         plans.append(
