@@ -1,4 +1,4 @@
-"""The stored records and the filters over them, as msgspec structs.
+"""The stored records the capture writer writes and reads, as msgspec structs.
 
 Timestamps are the stored text form (see :mod:`store.timefmt`), so structs encode to JSON as
 they are and compare in time order.
@@ -6,16 +6,15 @@ they are and compare in time order.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import msgspec
 
 SessionStatus = Literal["attached", "detached", "ended"]
 SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
 
-SessionSort = Literal["created", "updated", "last_access", "name"]
-
-# Lifecycle event types the watcher records; the watcher's Lifecycle struct uses this Literal.
+# Lifecycle event types the watcher records (the first of store.columns.EVENT_TYPES); the
+# watcher's Lifecycle struct uses this Literal.
 LifecycleType = Literal[
     "created",
     "renamed",
@@ -28,8 +27,6 @@ LifecycleType = Literal[
     "discovered",
     "vanished",
 ]
-# ...and the ones imports write. Other tools may add their own types.
-EVENT_TYPES: tuple[str, ...] = (*get_args(LifecycleType), "migrated", "imported")
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -59,29 +56,3 @@ class SessionEvent(msgspec.Struct, kw_only=True):
     timestamp: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     id: int | None = None
-
-
-class SessionFilter(msgspec.Struct, kw_only=True):
-    """What ``SessionRepository.list`` selects; every field is optional."""
-
-    project: str | None = None
-    worktree: str | None = None
-    branch: str | None = None
-    status: SessionStatus | None = None
-    since: str | None = None
-    until: str | None = None
-    limit: int | None = None
-    offset: int = 0
-    sort: SessionSort = "last_access"
-    descending: bool = True
-
-
-class EventFilter(msgspec.Struct, kw_only=True):
-    """What ``EventRepository.list`` selects; every field is optional. Newest first."""
-
-    session_id: str | None = None
-    event_types: list[str] | None = None
-    since: str | None = None
-    until: str | None = None
-    limit: int | None = None
-    offset: int = 0

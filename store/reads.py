@@ -1,10 +1,12 @@
-"""The CLI's plain reads of sessions and events: one stdlib connection, no event loop.
+"""Every read of the SQLite store: the one read-only opener, its error mapping, and the reads.
 
-``session list`` and ``session show`` run one or two indexed queries and exit; like
-``ccmgr-watch query`` (see :mod:`store.search`) they skip anyio, aiosqlite and msgspec, whose
-imports cost more than the work. Records are :class:`store.values.Value` objects with the same
-fields, in the same order, as :class:`store.models.Session` and :class:`store.models.SessionEvent`,
-so their JSON is the same.
+``session list|show|history``, ``query`` (:mod:`store.search`) and ``db status`` open their
+connection here (:func:`open_reader`) and turn SQLite's errors into one message each
+(:func:`read_error`). They run one or two indexed queries and exit, so they skip anyio,
+aiosqlite and msgspec, whose imports cost more than the work.
+
+Records are :class:`store.values.Value` objects with the same fields, in the same order, as
+:class:`store.models.Session` and :class:`store.models.SessionEvent`, so their JSON is the same.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from store.columns import SESSION_COLUMNS
+from store.columns import SESSION_COLUMNS, like_escape
 from store.errors import CcmgrError, StoreError, UsageError
 from store.values import Value
 
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
-_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 5000
+"""How long every connection (reads and the writer) waits for a lock before failing."""
 ID_PREFIX = "s-"
 """What every id the watcher gives a session starts with (``s-`` and 16 hex digits)."""
 MIN_PREFIX = 4
@@ -31,23 +34,6 @@ PREFIX_RULE = (
     f"with or without its '{ID_PREFIX}'"
 )
 _CANDIDATES_SHOWN = 5
-
-EVENT_TYPES: tuple[str, ...] = (
-    "created",
-    "renamed",
-    "attached",
-    "detached",
-    "killed",
-    "window_added",
-    "window_closed",
-    "window_renamed",
-    "discovered",
-    "vanished",
-    "migrated",
-    "imported",
-)
-"""The event types the watcher and the imports write: :data:`store.models.EVENT_TYPES`, which
-costs msgspec to import (a test keeps the two equal)."""
 
 
 class SessionRecord(Value):
@@ -102,7 +88,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(text: Any) -> dict[str, Any]:
+def json_object(text: Any) -> dict[str, Any]:
     """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
     if not text:
         return {}
@@ -116,7 +102,7 @@ def _json_object(text: Any) -> dict[str, Any]:
 
 def _session(row: Sequence[Any]) -> SessionRecord:
     values = dict(zip(SESSION_COLUMNS, row, strict=True))
-    values["metadata"] = _json_object(values["metadata"])
+    values["metadata"] = json_object(values["metadata"])
     return SessionRecord(*(values[name] for name in SessionRecord.__match_args__))
 
 
@@ -143,7 +129,7 @@ def open_reader(path: str) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise read_error(path, exc) from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:
         conn.close()
@@ -166,7 +152,7 @@ def read_error(path: object, exc: sqlite3.Error) -> StoreError:
         )
     if "locked" in text or "busy" in text:
         return StoreError(
-            f"the database {path} stayed locked for {_BUSY_TIMEOUT_MS // 1000}s ({text})",
+            f"the database {path} stayed locked for {BUSY_TIMEOUT_MS // 1000}s ({text})",
             hint="another program holds a long write transaction on it; try again",
         )
     if "readonly" in text or "unable to open" in text:
@@ -214,7 +200,7 @@ def _prefix_patterns(ref: str) -> list[str]:
     if len(core) < MIN_PREFIX:
         return []
     # Escape LIKE's wildcards: the prefix is user input.
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    escaped = like_escape(ref) + "%"
     return [escaped] if ref.startswith(ID_PREFIX) else [escaped, ID_PREFIX + escaped]
 
 
@@ -283,15 +269,11 @@ def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
         "WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
-    return [EventRecord(r[0], r[1], r[2], _json_object(r[3]), r[4]) for r in rows]
+    return [EventRecord(r[0], r[1], r[2], json_object(r[3]), r[4]) for r in rows]
 
 
 class HistoryRecord(Value):
-    """One lifecycle event with its session's current name, as ``session history`` lists it.
-
-    The fields of :class:`store.search.HistoryEvent`; here so that ``session history`` does not
-    import the query language (store.search) unless ``--since``/``--until`` need it.
-    """
+    """One lifecycle event with its session's current name, as ``session history`` lists it."""
 
     __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
     __slots__ = __match_args__
@@ -333,4 +315,4 @@ def list_events(
         "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
         params,
     )
-    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], _json_object(r[5])) for r in rows]
+    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], json_object(r[5])) for r in rows]

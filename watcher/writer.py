@@ -26,7 +26,6 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from store.db import Database, unwritable_files
 from store.errors import StoreError
 from store.models import Session, SessionEvent
-from store.repositories import (
-    EnrichmentRow,
-    LifecycleRow,
-    sessions_alive_on_socket,
-    write_capture_sync,
-)
+from store.repositories import EnrichmentRow, LifecycleRow
 from store.timefmt import now_ts
 from watcher.config.schema import WatcherConfig
 from watcher.events import Lifecycle, session_id
@@ -479,11 +473,7 @@ class SessionWriter:
             )
             for e in enrichments
         ]
-        # One hand-off to the database thread for the whole batch (BEGIN, statements, COMMIT):
-        # per batch that is one wake-up of each thread instead of four or five.
-        await self.db.transact(
-            partial(write_capture_sync, lifecycle=lifecycle, events=rows, enrichments=enriched)
-        )
+        await self.db.write_batch(lifecycle, rows, enriched)
         self._committed(events, enrichments, later)
 
     def _enrich_requests(self, events: Sequence[Lifecycle]) -> list[EnrichRequest]:
@@ -559,7 +549,7 @@ class SessionWriter:
             if not isinstance(item, AliveQuery):
                 continue
             try:
-                item.result = await sessions_alive_on_socket(self.db.writer, item.socket_path)
+                item.result = await self.db.alive_on_socket(item.socket_path)
             except sqlite3.Error as exc:
                 item.error = StoreError(f"cannot read sessions from {self.db.path}: {exc}")
             item.done.set()
