@@ -132,3 +132,21 @@ def test_schema_status_and_reindex_are_named_store_functions(tmp_path: Path) -> 
     state = schema_status(path)
     assert state.ok and state.current == state.latest
     assert reindex(path) == 0
+
+
+def test_store_imports_nothing_from_watcher() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "store"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.split(".")[0] == "watcher"], path
+
+
+def test_the_capture_writers_database_has_one_write() -> None:
+    """Only the writer writes, by construction: its Database offers the batch and one read."""
+    public = {name for name in vars(Database) if not name.startswith("_")}
+    assert public == {"open", "file_changed", "reopen", "close", "write_batch", "alive_on_socket"}
