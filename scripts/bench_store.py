@@ -22,7 +22,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.db import Database, connect_sync, migrate_sync
-from store.models import SessionEvent
+from store.reads import EventRecord as SessionEvent
 from store.timefmt import now_ts
 
 SESSIONS = 1000

@@ -24,9 +24,8 @@ import anyio.to_thread
 
 from store import migrations
 from store.errors import StoreError
-from store.models import Session, SessionEvent
 from store.paths import ensure_private_dir, ensure_private_file
-from store.reads import BUSY_TIMEOUT_MS, open_reader
+from store.reads import BUSY_TIMEOUT_MS, EventRecord, SessionRecord, open_reader
 from store.repositories import (
     EnrichmentRow,
     LifecycleRow,
@@ -302,7 +301,7 @@ class Database:
     async def write_batch(
         self,
         lifecycle: Sequence[LifecycleRow],
-        events: Sequence[SessionEvent],
+        events: Sequence[EventRecord],
         enrichments: Sequence[EnrichmentRow],
     ) -> None:
         """Commit one capture batch in one transaction: all of it, or none of it on any error.
@@ -317,7 +316,7 @@ class Database:
             ),
         )
 
-    async def alive_on_socket(self, socket_path: str) -> list[Session]:
+    async def alive_on_socket(self, socket_path: str) -> list[SessionRecord]:
         """Sessions believed alive on any server lifetime of this socket (after every batch
         committed before this call: the writer's connection runs calls in order)."""
         return await self._on_writer_thread(sessions_alive_on_socket, socket_path)

@@ -1,14 +1,13 @@
-"""The stored records the capture writer writes and reads, as msgspec structs.
+"""The value sets of the stored records (session status, lifecycle event types).
 
-Timestamps are the stored text form (see :mod:`store.timefmt`), so structs encode to JSON as
-they are and compare in time order.
+Timestamps are the stored text form (see :mod:`store.timefmt`): they compare in time order.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-import msgspec
+from store.reads import EventRecord, SessionRecord
 
 SessionStatus = Literal["attached", "detached", "ended"]
 SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
@@ -29,30 +28,7 @@ LifecycleType = Literal[
 ]
 
 
-class Session(msgspec.Struct, kw_only=True):
-    """A tmux session as stored: one row of ``sessions``."""
-
-    id: str
-    name: str
-    created_at: str
-    updated_at: str
-    last_access: str
-    project: str | None = None
-    worktree: str | None = None
-    branch: str | None = None
-    directory: str | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-    status: SessionStatus = "detached"
-    ended_at: str | None = None
-    tmux_server: str | None = None
-    tmux_id: str | None = None
-
-
-class SessionEvent(msgspec.Struct, kw_only=True):
-    """One lifecycle event of a session: one row of ``session_events``."""
-
-    session_id: str
-    event_type: str
-    timestamp: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    id: int | None = None
+# The records are declared once, in store.reads (no msgspec, for the read commands' start-up);
+# these names are what the capture writer imported before: import from store.reads instead.
+Session = SessionRecord
+SessionEvent = EventRecord

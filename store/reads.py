@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
+    from store.models import SessionStatus
+
 BUSY_TIMEOUT_MS = 5000
 """How long every connection (reads and the writer) waits for a lock before failing."""
 ID_PREFIX = "s-"
@@ -37,7 +39,8 @@ _CANDIDATES_SHOWN = 5
 
 
 class SessionRecord(Value):
-    """One row of ``sessions`` (the fields of :class:`store.models.Session`, in its order)."""
+    """One row of ``sessions``: the session record, declared once (the capture writer's
+    ``alive_on_socket`` returns it too; ``store.models.Session`` is this class)."""
 
     __match_args__ = (
         "id",
@@ -66,14 +69,50 @@ class SessionRecord(Value):
     branch: str | None
     directory: str | None
     metadata: dict[str, Any]
-    status: str
+    status: SessionStatus
     ended_at: str | None
     tmux_server: str | None
     tmux_id: str | None
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        created_at: str,
+        updated_at: str,
+        last_access: str,
+        project: str | None = None,
+        worktree: str | None = None,
+        branch: str | None = None,
+        directory: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: SessionStatus = "detached",
+        ended_at: str | None = None,
+        tmux_server: str | None = None,
+        tmux_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            id,
+            name,
+            created_at,
+            updated_at,
+            last_access,
+            project,
+            worktree,
+            branch,
+            directory,
+            {} if metadata is None else metadata,
+            status,
+            ended_at,
+            tmux_server,
+            tmux_id,
+        )
+
 
 class EventRecord(Value):
-    """One row of ``session_events`` (the fields of :class:`store.models.SessionEvent`)."""
+    """One row of ``session_events``: the event record, declared once (the capture writer hands
+    them to ``write_batch``; ``store.models.SessionEvent`` is this class)."""
 
     __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
     __slots__ = __match_args__
@@ -82,6 +121,17 @@ class EventRecord(Value):
     timestamp: str
     data: dict[str, Any]
     id: int | None
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        event_type: str,
+        timestamp: str,
+        data: dict[str, Any] | None = None,
+        id: int | None = None,
+    ) -> None:
+        super().__init__(session_id, event_type, timestamp, {} if data is None else data, id)
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -100,10 +150,11 @@ def json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _session(row: Sequence[Any]) -> SessionRecord:
+def session_from_row(row: Sequence[Any]) -> SessionRecord:
+    """A SessionRecord from a row selected with SESSION_COLUMNS in that order."""
     values = dict(zip(SESSION_COLUMNS, row, strict=True))
     values["metadata"] = json_object(values["metadata"])
-    return SessionRecord(*(values[name] for name in SessionRecord.__match_args__))
+    return SessionRecord(**values)
 
 
 _SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
@@ -186,7 +237,7 @@ def list_sessions(
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     params.append(limit if limit is not None else -1)
     sql = f"{_SELECT}{where} ORDER BY last_access DESC, rowid DESC LIMIT ?"
-    return [_session(row) for row in conn.execute(sql, params)]
+    return [session_from_row(row) for row in conn.execute(sql, params)]
 
 
 def has_sessions(conn: sqlite3.Connection) -> bool:
@@ -210,7 +261,7 @@ def _by_prefix(conn: sqlite3.Connection, ref: str) -> list[SessionRecord]:
         return []
     where = " OR ".join("id LIKE ? ESCAPE '\\'" for _ in patterns)
     sql = f"{_SELECT} WHERE {where} ORDER BY last_access DESC LIMIT {_CANDIDATES_SHOWN + 1}"
-    return [_session(row) for row in conn.execute(sql, patterns)]
+    return [session_from_row(row) for row in conn.execute(sql, patterns)]
 
 
 def _ambiguous(ref: str, found: list[SessionRecord]) -> UsageError:
@@ -239,7 +290,7 @@ def find_session(conn: sqlite3.Connection, ref: str) -> SessionRecord:
             f"{_SELECT} WHERE name = ? ORDER BY last_access DESC, rowid DESC LIMIT 1", (ref,)
         ).fetchone()
     if row is not None:
-        return _session(row)
+        return session_from_row(row)
     found = _by_prefix(conn, ref)
     if len(found) > 1:
         raise _ambiguous(ref, found)
@@ -269,7 +320,12 @@ def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
         "WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
-    return [EventRecord(r[0], r[1], r[2], json_object(r[3]), r[4]) for r in rows]
+    return [
+        EventRecord(
+            session_id=r[0], event_type=r[1], timestamp=r[2], data=json_object(r[3]), id=r[4]
+        )
+        for r in rows
+    ]
 
 
 class HistoryRecord(Value):

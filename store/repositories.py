@@ -13,11 +13,10 @@ from typing import Any, Final
 import msgspec
 
 from store.columns import SESSION_COLUMNS
-from store.models import Session, SessionEvent
+from store.reads import EventRecord, SessionRecord, session_from_row
 from store.timefmt import now_ts
 
 _json_encode = msgspec.json.Encoder().encode
-_json_decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
 
 _SESSION_SELECT: Final = "SELECT " + ", ".join(SESSION_COLUMNS) + " FROM sessions"
 _EVENT_INSERT: Final = (
@@ -25,23 +24,7 @@ _EVENT_INSERT: Final = (
 )
 
 
-def _decode_obj(text: str | bytes | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        return _json_decode_obj(text)
-    except msgspec.DecodeError:
-        return {}
-
-
-def session_from_row(row: Sequence[Any]) -> Session:
-    """A Session from a row selected with SESSION_COLUMNS in that order."""
-    return Session(
-        **dict(zip(SESSION_COLUMNS, row, strict=True)) | {"metadata": _decode_obj(row[9])}
-    )
-
-
-def _event_params(event: SessionEvent) -> tuple[str, str, str, str]:
+def _event_params(event: EventRecord) -> tuple[str, str, str, str]:
     return (event.session_id, event.event_type, event.timestamp, _json_encode(event.data).decode())
 
 
@@ -116,7 +99,7 @@ def _enrichment_params(rows: Sequence[EnrichmentRow], now: str) -> list[dict[str
 def write_capture_sync(
     conn: sqlite3.Connection,
     lifecycle: Sequence[LifecycleRow],
-    events: Sequence[SessionEvent],
+    events: Sequence[EventRecord],
     enrichments: Sequence[EnrichmentRow],
 ) -> None:
     """One capture batch on a stdlib connection: lifecycle rows folded into their sessions,
@@ -136,7 +119,7 @@ def write_capture_sync(
         conn.executemany(_ENRICH_UPDATE, _enrichment_params(enrichments, now))
 
 
-def sessions_alive_on_socket(conn: sqlite3.Connection, socket_path: str) -> list[Session]:
+def sessions_alive_on_socket(conn: sqlite3.Connection, socket_path: str) -> list[SessionRecord]:
     """Sessions believed alive on any server lifetime of this socket (status is not ``ended``)."""
     # Server keys are "<socket>#<pid>@<start>": a range on the prefix uses ix_sessions_tmux.
     # '$' is the character after '#', so [path#, path$) is exactly the keys of this socket.
