@@ -1,4 +1,5 @@
-"""Benchmark: events inserted through the store's batch path vs plain sqlite3 executemany.
+"""Benchmark: events inserted through the store's batch path (Database.write_batch, as the
+capture writer commits) vs plain sqlite3 executemany.
 
 Both sides write the same rows into the same schema (the real migrations) in fresh database
 files, in transactions of the same batch size, in the same run. Prints one JSON object.
@@ -21,8 +22,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.db import Database, connect_sync, migrate_sync
-from store.models import Session, SessionEvent
-from store.repositories import EventRepository, SessionRepository
+from store.reads import EventRecord as SessionEvent
 from store.timefmt import now_ts
 
 SESSIONS = 1000
@@ -55,25 +55,15 @@ def seed_sessions(conn: sqlite3.Connection) -> None:
 
 
 async def store_path(path: Path, events: list[SessionEvent], batch: int) -> float:
-    """Rows per second through Database.transaction + EventRepository.insert_batch."""
+    """Rows per second through Database.write_batch (events only, sessions seeded first)."""
+    migrate_sync(path)
+    conn = connect_sync(path)
+    seed_sessions(conn)
+    conn.close()
     async with await Database.open(path) as db:
-        async with db.transaction() as conn:
-            repo = SessionRepository(conn)
-            now = now_ts()
-            for i in range(SESSIONS):
-                await repo.create(
-                    Session(
-                        id=f"s-{i:06d}",
-                        name=f"session {i}",
-                        created_at=now,
-                        updated_at=now,
-                        last_access=now,
-                    )
-                )
         start = time.perf_counter()
         for i in range(0, len(events), batch):
-            async with db.transaction() as conn:
-                await EventRepository(conn).insert_batch(events[i : i + batch])
+            await db.write_batch([], events[i : i + batch], [])
         elapsed = time.perf_counter() - start
     return len(events) / elapsed
 

@@ -1,4 +1,5 @@
-"""Column names of the tables as the migrations in ``sql/`` define them, in one place.
+"""Column names and value sets of the tables as the migrations in ``sql/`` define them, and
+the LIKE escaping every statement uses: in one place.
 
 Cheap to import (no msgspec, no aiosqlite): the query compiler, which must start fast, uses it as
 well as the repositories.
@@ -28,3 +29,25 @@ SESSION_COLUMNS: Final = (
     "tmux_id",
 )
 """``sessions``' columns, in the order rows are selected and decoded."""
+
+EVENT_TYPES: Final = (
+    "created",
+    "renamed",
+    "attached",
+    "detached",
+    "killed",
+    "window_added",
+    "window_closed",
+    "window_renamed",
+    "discovered",
+    "vanished",
+    "migrated",
+    "imported",
+)
+"""``session_events.event_type`` values the watcher (:data:`store.models.LifecycleType`, the
+first ten) and the imports write. Other tools may add their own types."""
+
+
+def like_escape(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped, for ``LIKE ? ESCAPE '\\'`` (text is user input)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,8 +1,10 @@
-"""Opening the database: file permissions, pragmas, migrations, the writer and readers.
+"""The SQLite store's writes: file permissions, pragmas, migrations, the capture writer.
 
-Only one connection writes (the writer); readers open their own connections. Every connection
-uses WAL, ``foreign_keys=ON`` and a ``busy_timeout``, and runs in autocommit mode so that
-transactions are explicit (:meth:`Database.transaction`).
+Only the capture writer (:class:`Database`, whose one write is :meth:`Database.write_batch`)
+writes while the watcher runs; the CLI's writing commands use the named functions here
+(:func:`migrate_sync`, :func:`reindex`). Reads are :mod:`store.reads`. Every connection uses WAL,
+``foreign_keys=ON`` and a ``busy_timeout``, and runs in autocommit mode so that transactions are
+explicit.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,9 +25,16 @@ import anyio.to_thread
 from store import migrations
 from store.errors import StoreError
 from store.paths import ensure_private_dir, ensure_private_file
+from store.reads import BUSY_TIMEOUT_MS, EventRecord, SessionRecord, open_reader
+from store.repositories import (
+    EnrichmentRow,
+    LifecycleRow,
+    sessions_alive_on_socket,
+    write_capture_sync,
+)
 
-BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
+A = TypeVar("A")
 # The database's own files: SQLite maps ``-shm`` into memory and writes to it even to read.
 _SUFFIXES = ("", "-wal", "-shm")
 
@@ -75,14 +85,11 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def _apply_pragmas(conn: sqlite3.Connection, *, readonly: bool) -> None:
+def _apply_pragmas(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    if readonly:
-        conn.execute("PRAGMA query_only = ON")
-    else:
-        _enable_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
+    _enable_wal(conn)
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -114,40 +121,32 @@ def prepare_file(path: Path) -> None:
     ensure_private_file(path)
 
 
-def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A stdlib connection with the project's pragmas, in autocommit mode."""
+def connect_sync(path: Path) -> sqlite3.Connection:
+    """A stdlib connection that writes, with the project's pragmas, in autocommit mode
+    (creating the file; reads use :func:`store.reads.open_reader`)."""
     if path.is_dir():
         raise StoreError(
             f"{path} is a folder, not a database file",
             hint=f"give the database file, e.g. --db {path / 'data.db'}",
         )
-    if readonly:
-        if not path.exists():
-            raise StoreError(
-                f"no database at {path}",
-                hint="run `ccmgr-watch db migrate` or start the watcher to create it",
-            )
-        # Not mode=ro: a read-only open cannot create the WAL index (-shm) when no writer runs.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    else:
-        # Say so plainly rather than let SQLite fail with "readonly database" half-way.
-        check_usable_files(path)
-        try:
-            prepare_file(path)
-        except OSError as exc:
-            if path.exists():  # there, but not writable: creating it was never the problem
-                raise StoreError(
-                    f"cannot write to the database at {path}: {exc.strerror or exc}",
-                    hint="this command writes to the database: check the permissions of the file "
-                    "and its folder (reading commands such as `ccmgr-watch query` still work)",
-                ) from exc
-            raise StoreError(
-                f"cannot create the database at {path}: {exc.strerror or exc}",
-                hint="choose a writable place with --db PATH or CCMGR_WATCH_DB",
-            ) from exc
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # Say so plainly rather than let SQLite fail with "readonly database" half-way.
+    check_usable_files(path)
     try:
-        _apply_pragmas(conn, readonly=readonly)
+        prepare_file(path)
+    except OSError as exc:
+        if path.exists():  # there, but not writable: creating it was never the problem
+            raise StoreError(
+                f"cannot write to the database at {path}: {exc.strerror or exc}",
+                hint="this command writes to the database: check the permissions of the file "
+                "and its folder (reading commands such as `ccmgr-watch query` still work)",
+            ) from exc
+        raise StoreError(
+            f"cannot create the database at {path}: {exc.strerror or exc}",
+            hint="choose a writable place with --db PATH or CCMGR_WATCH_DB",
+        ) from exc
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        _apply_pragmas(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(
@@ -157,10 +156,21 @@ def connect_sync(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def schema_status(path: Path) -> migrations.MigrationStatus:
+    """Which migrations the database at ``path`` has (read only; a missing file has none)."""
+    if not path.exists():
+        return migrations.status_of_missing()
+    conn = open_reader(str(path))
+    try:
+        return migrations.status(conn)
+    finally:
+        conn.close()
+
+
 @contextmanager
-def sync_connection(path: Path, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
-    """A stdlib connection that is closed on exit."""
-    conn = connect_sync(path, readonly=readonly)
+def sync_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """A stdlib connection that writes, closed on exit."""
+    conn = connect_sync(path)
     try:
         yield conn
     finally:
@@ -180,18 +190,33 @@ def migrate_sync(path: Path, target: int | None = None) -> list[tuple[str, migra
             raise StoreError(f"migrating {path} failed: {exc}") from exc
 
 
-async def _connect_async(path: Path, *, readonly: bool) -> aiosqlite.Connection:
-    if readonly and not path.exists():
-        # Fail before aiosqlite starts its thread: a failed connect would leave that thread
-        # behind, to complain after the event loop has closed.
-        connect_sync(path, readonly=True)
+async def _connect_writer(path: Path) -> aiosqlite.Connection:
     # aiosqlite builds the stdlib connection in its own thread from this factory.
-    conn = aiosqlite.Connection(lambda: connect_sync(path, readonly=readonly), iter_chunk_size=256)
+    conn = aiosqlite.Connection(lambda: connect_sync(path), iter_chunk_size=256)
     try:
         return await conn
     except BaseException:
         await conn.close()
         raise
+
+
+def reindex(path: Path) -> int:
+    """Rebuild the search index of the (migrated) database at ``path`` in one write
+    transaction; returns how many sessions it holds.
+
+    The index stores sessions' implicit rowids, which VACUUM may renumber: this re-reads them.
+    """
+    with sync_connection(path) as conn:
+        try:
+            return _run_transaction(conn, _rebuild_index)
+        except sqlite3.Error as exc:
+            raise StoreError(f"rebuilding the search index of {path} failed: {exc}") from exc
+
+
+def _rebuild_index(conn: sqlite3.Connection) -> int:
+    conn.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')")
+    (count,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
+    return int(count)
 
 
 def _run_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -210,12 +235,14 @@ def _run_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connectio
 
 
 class Database:
-    """An open database: the writer connection plus a way to open readers."""
+    """The capture writer's database: one connection, written only by :meth:`write_batch`."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection) -> None:
         self.path = path
-        self.writer = writer
-        self._in_transaction = False
+        # Private: the only writes are :meth:`write_batch`'s ("only the writer writes" by
+        # construction: the capture writer holds this object, which has no other write).
+        self._conn = writer
+        self._busy = False
         # Which file the writer has open: a file deleted or replaced under us is noticed by
         # comparing this with what the path names now (see :meth:`file_changed`).
         self.identity = file_identity(path)
@@ -227,7 +254,7 @@ class Database:
         """Open (creating and migrating unless ``migrate`` is False) the database at ``path``."""
         if migrate:
             await anyio.to_thread.run_sync(migrate_sync, path)
-        writer = await _connect_async(path, readonly=False)
+        writer = await _connect_writer(path)
         return cls(path, writer)
 
     def file_changed(self) -> str | None:
@@ -245,11 +272,11 @@ class Database:
         For a database file deleted or replaced while open. On failure (StoreError) the old
         connection is closed and the next call tries again.
         """
-        old = self.writer
+        old = self._conn
         with contextlib.suppress(sqlite3.Error):  # its last checkpoint failed: it is gone anyway
             await old.close()
         await anyio.to_thread.run_sync(migrate_sync, self.path)
-        self.writer = await _connect_async(self.path, readonly=False)
+        self._conn = await _connect_writer(self.path)
         self.identity = file_identity(self.path)
 
     async def close(self) -> None:
@@ -263,7 +290,7 @@ class Database:
         if self.file_changed() is None and unwritable_files(self.path) is not None:
             self.abandoned = True
             return
-        await self.writer.close()
+        await self._conn.close()
 
     async def __aenter__(self) -> Database:
         return self
@@ -271,62 +298,48 @@ class Database:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction on the writer: committed on success, rolled back on any error."""
-        if self._in_transaction:
-            raise RuntimeError("transactions on the writer do not nest")
-        self._in_transaction = True
-        try:
-            await self.writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.writer
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self.writer.execute("ROLLBACK")
-                raise
-            else:
-                await self.writer.execute("COMMIT")
-        finally:
-            self._in_transaction = False
+    async def write_batch(
+        self,
+        lifecycle: Sequence[LifecycleRow],
+        events: Sequence[EventRecord],
+        enrichments: Sequence[EnrichmentRow],
+    ) -> None:
+        """Commit one capture batch in one transaction: all of it, or none of it on any error.
 
-    async def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(conn)`` in one write transaction on the writer's thread, in one hand-off.
-
-        The same guarantee as :meth:`transaction` (all of it committed, or none of it), for a
-        hot path: BEGIN, the statements and COMMIT cost one trip to the writer's thread and one
-        wake-up of the event loop instead of one each. ``work`` must be plain synchronous
-        sqlite3 code (it runs off the event loop).
+        Lifecycle rows fold into their sessions first, then the events are inserted, then the
+        enrichments applied (see :func:`store.repositories.write_capture_sync`).
         """
-        if self._in_transaction:
-            raise RuntimeError("transactions on the writer do not nest")
-        self._in_transaction = True
+        await self._on_writer_thread(
+            _run_transaction,
+            partial(
+                write_capture_sync, lifecycle=lifecycle, events=events, enrichments=enrichments
+            ),
+        )
+
+    async def alive_on_socket(self, socket_path: str) -> list[SessionRecord]:
+        """Sessions believed alive on any server lifetime of this socket (after every batch
+        committed before this call: the writer's connection runs calls in order)."""
+        return await self._on_writer_thread(sessions_alive_on_socket, socket_path)
+
+    async def _on_writer_thread(self, work: Callable[[sqlite3.Connection, A], T], argument: A) -> T:
+        """``work(conn, argument)`` on the writer's thread, in one hand-off.
+
+        aiosqlite's public API would make BEGIN, each statement and COMMIT one trip to the
+        writer's thread and one wake-up of the event loop each. Its private ``_execute`` queues
+        one function there instead. Measured on the capture path (a batch of one lifecycle row
+        and one event, median of 7 runs of 2000 batches, 2 CPUs with other load present): CPU
+        per batch 343 us through ``_execute`` against 619 us as separate awaited calls (wall
+        611 against 1024 us). That is why aiosqlite is pinned below 0.23 (pyproject.toml).
+        If this await is cancelled, the thread still finishes the whole call (a transaction is
+        committed or rolled back), never half of it.
+        """
+        if self._busy:
+            raise RuntimeError("calls on the writer do not nest")
+        self._busy = True
         try:
-            # aiosqlite runs queued calls in order on its one thread; ``_execute`` queues a
-            # function there. If this await is cancelled, the thread still finishes the whole
-            # transaction (committed or rolled back), never half of it.
-            result: T = await self.writer._execute(  # type: ignore[no-untyped-call]
-                _run_transaction, self.writer._conn, work
+            result: T = await self._conn._execute(  # type: ignore[no-untyped-call]
+                work, self._conn._conn, argument
             )
             return result
         finally:
-            self._in_transaction = False
-
-    @asynccontextmanager
-    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A separate read-only connection, closed on exit."""
-        conn = await _connect_async(self.path, readonly=True)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
-
-@asynccontextmanager
-async def open_reader(path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    """A read-only connection to an existing database, for commands that only read."""
-    conn = await _connect_async(path, readonly=True)
-    try:
-        yield conn
-    finally:
-        await conn.close()
+            self._busy = False

@@ -1,21 +1,19 @@
-"""The stored records and the filters over them, as msgspec structs.
+"""The value sets of the stored records (session status, lifecycle event types).
 
-Timestamps are the stored text form (see :mod:`store.timefmt`), so structs encode to JSON as
-they are and compare in time order.
+Timestamps are the stored text form (see :mod:`store.timefmt`): they compare in time order.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Literal
 
-import msgspec
+from store.reads import EventRecord, SessionRecord
 
 SessionStatus = Literal["attached", "detached", "ended"]
 SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
 
-SessionSort = Literal["created", "updated", "last_access", "name"]
-
-# Lifecycle event types the watcher records; the watcher's Lifecycle struct uses this Literal.
+# Lifecycle event types the watcher records (the first of store.columns.EVENT_TYPES); the
+# watcher's Lifecycle struct uses this Literal.
 LifecycleType = Literal[
     "created",
     "renamed",
@@ -28,60 +26,9 @@ LifecycleType = Literal[
     "discovered",
     "vanished",
 ]
-# ...and the ones imports write. Other tools may add their own types.
-EVENT_TYPES: tuple[str, ...] = (*get_args(LifecycleType), "migrated", "imported")
 
 
-class Session(msgspec.Struct, kw_only=True):
-    """A tmux session as stored: one row of ``sessions``."""
-
-    id: str
-    name: str
-    created_at: str
-    updated_at: str
-    last_access: str
-    project: str | None = None
-    worktree: str | None = None
-    branch: str | None = None
-    directory: str | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-    status: SessionStatus = "detached"
-    ended_at: str | None = None
-    tmux_server: str | None = None
-    tmux_id: str | None = None
-
-
-class SessionEvent(msgspec.Struct, kw_only=True):
-    """One lifecycle event of a session: one row of ``session_events``."""
-
-    session_id: str
-    event_type: str
-    timestamp: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    id: int | None = None
-
-
-class SessionFilter(msgspec.Struct, kw_only=True):
-    """What ``SessionRepository.list`` selects; every field is optional."""
-
-    project: str | None = None
-    worktree: str | None = None
-    branch: str | None = None
-    status: SessionStatus | None = None
-    since: str | None = None
-    until: str | None = None
-    limit: int | None = None
-    offset: int = 0
-    sort: SessionSort = "last_access"
-    descending: bool = True
-
-
-class EventFilter(msgspec.Struct, kw_only=True):
-    """What ``EventRepository.list`` selects; every field is optional. Newest first."""
-
-    session_id: str | None = None
-    event_types: list[str] | None = None
-    since: str | None = None
-    until: str | None = None
-    limit: int | None = None
-    offset: int = 0
+# The records are declared once, in store.reads (no msgspec, for the read commands' start-up);
+# these names are what the capture writer imported before: import from store.reads instead.
+Session = SessionRecord
+SessionEvent = EventRecord

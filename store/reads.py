@@ -1,10 +1,12 @@
-"""The CLI's plain reads of sessions and events: one stdlib connection, no event loop.
+"""Every read of the SQLite store: the one read-only opener, its error mapping, and the reads.
 
-``session list`` and ``session show`` run one or two indexed queries and exit; like
-``ccmgr-watch query`` (see :mod:`store.search`) they skip anyio, aiosqlite and msgspec, whose
-imports cost more than the work. Records are :class:`store.values.Value` objects with the same
-fields, in the same order, as :class:`store.models.Session` and :class:`store.models.SessionEvent`,
-so their JSON is the same.
+``session list|show|history``, ``query`` (:mod:`store.search`) and ``db status`` open their
+connection here (:func:`open_reader`) and turn SQLite's errors into one message each
+(:func:`read_error`). They run one or two indexed queries and exit, so they skip anyio,
+aiosqlite and msgspec, whose imports cost more than the work.
+
+Records are :class:`store.values.Value` objects with the same fields, in the same order, as
+:class:`store.models.Session` and :class:`store.models.SessionEvent`, so their JSON is the same.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from store.columns import SESSION_COLUMNS
+from store.columns import SESSION_COLUMNS, like_escape
 from store.errors import CcmgrError, StoreError, UsageError
 from store.values import Value
 
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
-_BUSY_TIMEOUT_MS = 5000
+    from store.models import SessionStatus
+
+BUSY_TIMEOUT_MS = 5000
+"""How long every connection (reads and the writer) waits for a lock before failing."""
 ID_PREFIX = "s-"
 """What every id the watcher gives a session starts with (``s-`` and 16 hex digits)."""
 MIN_PREFIX = 4
@@ -32,26 +37,10 @@ PREFIX_RULE = (
 )
 _CANDIDATES_SHOWN = 5
 
-EVENT_TYPES: tuple[str, ...] = (
-    "created",
-    "renamed",
-    "attached",
-    "detached",
-    "killed",
-    "window_added",
-    "window_closed",
-    "window_renamed",
-    "discovered",
-    "vanished",
-    "migrated",
-    "imported",
-)
-"""The event types the watcher and the imports write: :data:`store.models.EVENT_TYPES`, which
-costs msgspec to import (a test keeps the two equal)."""
-
 
 class SessionRecord(Value):
-    """One row of ``sessions`` (the fields of :class:`store.models.Session`, in its order)."""
+    """One row of ``sessions``: the session record, declared once (the capture writer's
+    ``alive_on_socket`` returns it too; ``store.models.Session`` is this class)."""
 
     __match_args__ = (
         "id",
@@ -80,14 +69,50 @@ class SessionRecord(Value):
     branch: str | None
     directory: str | None
     metadata: dict[str, Any]
-    status: str
+    status: SessionStatus
     ended_at: str | None
     tmux_server: str | None
     tmux_id: str | None
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        created_at: str,
+        updated_at: str,
+        last_access: str,
+        project: str | None = None,
+        worktree: str | None = None,
+        branch: str | None = None,
+        directory: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: SessionStatus = "detached",
+        ended_at: str | None = None,
+        tmux_server: str | None = None,
+        tmux_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            id,
+            name,
+            created_at,
+            updated_at,
+            last_access,
+            project,
+            worktree,
+            branch,
+            directory,
+            {} if metadata is None else metadata,
+            status,
+            ended_at,
+            tmux_server,
+            tmux_id,
+        )
+
 
 class EventRecord(Value):
-    """One row of ``session_events`` (the fields of :class:`store.models.SessionEvent`)."""
+    """One row of ``session_events``: the event record, declared once (the capture writer hands
+    them to ``write_batch``; ``store.models.SessionEvent`` is this class)."""
 
     __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
     __slots__ = __match_args__
@@ -97,12 +122,23 @@ class EventRecord(Value):
     data: dict[str, Any]
     id: int | None
 
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        event_type: str,
+        timestamp: str,
+        data: dict[str, Any] | None = None,
+        id: int | None = None,
+    ) -> None:
+        super().__init__(session_id, event_type, timestamp, {} if data is None else data, id)
+
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(text: Any) -> dict[str, Any]:
+def json_object(text: Any) -> dict[str, Any]:
     """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
     if not text:
         return {}
@@ -114,10 +150,11 @@ def _json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _session(row: Sequence[Any]) -> SessionRecord:
+def session_from_row(row: Sequence[Any]) -> SessionRecord:
+    """A SessionRecord from a row selected with SESSION_COLUMNS in that order."""
     values = dict(zip(SESSION_COLUMNS, row, strict=True))
-    values["metadata"] = _json_object(values["metadata"])
-    return SessionRecord(*(values[name] for name in SessionRecord.__match_args__))
+    values["metadata"] = json_object(values["metadata"])
+    return SessionRecord(**values)
 
 
 _SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
@@ -143,7 +180,7 @@ def open_reader(path: str) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise read_error(path, exc) from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:
         conn.close()
@@ -166,7 +203,7 @@ def read_error(path: object, exc: sqlite3.Error) -> StoreError:
         )
     if "locked" in text or "busy" in text:
         return StoreError(
-            f"the database {path} stayed locked for {_BUSY_TIMEOUT_MS // 1000}s ({text})",
+            f"the database {path} stayed locked for {BUSY_TIMEOUT_MS // 1000}s ({text})",
             hint="another program holds a long write transaction on it; try again",
         )
     if "readonly" in text or "unable to open" in text:
@@ -200,7 +237,7 @@ def list_sessions(
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     params.append(limit if limit is not None else -1)
     sql = f"{_SELECT}{where} ORDER BY last_access DESC, rowid DESC LIMIT ?"
-    return [_session(row) for row in conn.execute(sql, params)]
+    return [session_from_row(row) for row in conn.execute(sql, params)]
 
 
 def has_sessions(conn: sqlite3.Connection) -> bool:
@@ -214,7 +251,7 @@ def _prefix_patterns(ref: str) -> list[str]:
     if len(core) < MIN_PREFIX:
         return []
     # Escape LIKE's wildcards: the prefix is user input.
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    escaped = like_escape(ref) + "%"
     return [escaped] if ref.startswith(ID_PREFIX) else [escaped, ID_PREFIX + escaped]
 
 
@@ -224,7 +261,7 @@ def _by_prefix(conn: sqlite3.Connection, ref: str) -> list[SessionRecord]:
         return []
     where = " OR ".join("id LIKE ? ESCAPE '\\'" for _ in patterns)
     sql = f"{_SELECT} WHERE {where} ORDER BY last_access DESC LIMIT {_CANDIDATES_SHOWN + 1}"
-    return [_session(row) for row in conn.execute(sql, patterns)]
+    return [session_from_row(row) for row in conn.execute(sql, patterns)]
 
 
 def _ambiguous(ref: str, found: list[SessionRecord]) -> UsageError:
@@ -253,7 +290,7 @@ def find_session(conn: sqlite3.Connection, ref: str) -> SessionRecord:
             f"{_SELECT} WHERE name = ? ORDER BY last_access DESC, rowid DESC LIMIT 1", (ref,)
         ).fetchone()
     if row is not None:
-        return _session(row)
+        return session_from_row(row)
     found = _by_prefix(conn, ref)
     if len(found) > 1:
         raise _ambiguous(ref, found)
@@ -283,15 +320,16 @@ def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
         "WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
-    return [EventRecord(r[0], r[1], r[2], _json_object(r[3]), r[4]) for r in rows]
+    return [
+        EventRecord(
+            session_id=r[0], event_type=r[1], timestamp=r[2], data=json_object(r[3]), id=r[4]
+        )
+        for r in rows
+    ]
 
 
 class HistoryRecord(Value):
-    """One lifecycle event with its session's current name, as ``session history`` lists it.
-
-    The fields of :class:`store.search.HistoryEvent`; here so that ``session history`` does not
-    import the query language (store.search) unless ``--since``/``--until`` need it.
-    """
+    """One lifecycle event with its session's current name, as ``session history`` lists it."""
 
     __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
     __slots__ = __match_args__
@@ -333,4 +371,4 @@ def list_events(
         "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
         params,
     )
-    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], _json_object(r[5])) for r in rows]
+    return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], json_object(r[5])) for r in rows]

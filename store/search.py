@@ -1,19 +1,17 @@
-"""Running searches and history queries: compiled SQL in, result structs out.
+"""Running searches: a compiled query in, its plan chosen, result values out.
 
-The async functions take a reader connection (``Database.reader()`` / ``open_reader``) for code
-that runs inside the service's event loop. The ``*_sync`` twins take a stdlib connection: the CLI
-runs one query and exits, and skipping the event loop (and the import of anyio and aiosqlite)
-keeps ``ccmgr-watch query`` quick to start.
+Takes a stdlib connection from :func:`store.reads.open_reader`: the CLI runs one query and
+exits, and skipping the event loop (and the import of anyio and aiosqlite) keeps
+``ccmgr-watch query`` quick to start.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Sequence
 
-from store.errors import CcmgrError, StoreError
+from store.errors import StoreError
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
@@ -27,16 +25,13 @@ from store.query.compiler import (
     fts_quote,
 )
 from store.query.text import fts_tokens
+from store.reads import json_object
 from store.values import Value
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    from pathlib import Path  # not at run time: pathlib costs `ccmgr-watch query` ~10 %
-    from typing import Any, NoReturn
+    from typing import Any
 
-    import aiosqlite
-
-_BUSY_TIMEOUT_MS = 5000
 _MISSING_INDEX_HINT = "run `ccmgr-watch db migrate` to create the search index"
 
 
@@ -111,70 +106,6 @@ class SearchHit(Value):
         )
 
 
-class HistoryEvent(Value):
-    """One lifecycle event with its session's current name, as ``session history`` lists it."""
-
-    __match_args__ = ("id", "session_id", "session_name", "event_type", "timestamp", "data")
-    __slots__ = __match_args__
-    id: int
-    session_id: str
-    session_name: str | None
-    event_type: str
-    timestamp: str
-    data: dict[str, Any]
-
-    def __init__(
-        self,
-        *,
-        id: int,
-        session_id: str,
-        session_name: str | None,
-        event_type: str,
-        timestamp: str,
-        data: dict[str, Any],
-    ) -> None:
-        super().__init__(id, session_id, session_name, event_type, timestamp, data)
-
-
-class HistoryQuery(Value):
-    """What ``session history`` selects: bounds are stored timestamp text, newest first."""
-
-    __match_args__ = ("since", "until", "session_ids", "event_types", "limit")
-    __slots__ = __match_args__
-    since: str | None
-    until: str | None
-    session_ids: tuple[str, ...] | None
-    event_types: tuple[str, ...] | None
-    limit: int | None
-
-    def __init__(
-        self,
-        *,
-        since: str | None = None,
-        until: str | None = None,
-        session_ids: tuple[str, ...] | None = None,
-        event_types: tuple[str, ...] | None = None,
-        limit: int | None = 50,
-    ) -> None:
-        super().__init__(since, until, session_ids, event_types, limit)
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _metadata(text: Any) -> dict[str, Any]:
-    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
-    if not text:
-        return {}
-    try:
-        # NaN and Infinity are not JSON; refusing them keeps --json output valid.
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def hit_from_row(row: Sequence[Any], *, ranked: bool) -> SearchHit:
     """A SearchHit from a row of a compiled query (RESULT_COLUMNS, then the score if ranked)."""
     values = dict(zip(RESULT_COLUMNS, row, strict=False))
@@ -190,65 +121,9 @@ def hit_from_row(row: Sequence[Any], *, ranked: bool) -> SearchHit:
         updated_at=values["updated_at"],
         last_access=values["last_access"],
         ended_at=values["ended_at"],
-        metadata=_metadata(values["metadata"]),
+        metadata=json_object(values["metadata"]),
         # "+ 0.0" turns the -0.0 of an unscored row into 0.0.
         score=round(float(row[len(RESULT_COLUMNS)]), 6) + 0.0 if ranked else None,
-    )
-
-
-def compile_history(query: HistoryQuery) -> tuple[str, list[Any]]:
-    """SQL and parameters for a history query (pure)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.session_ids is not None:
-        clauses.append(f"e.session_id IN ({', '.join('?' for _ in query.session_ids)})")
-        params.extend(query.session_ids)
-    if query.event_types:
-        clauses.append(f"e.event_type IN ({', '.join('?' for _ in query.event_types)})")
-        params.extend(query.event_types)
-    if query.since is not None:
-        clauses.append("e.timestamp >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        clauses.append("e.timestamp <= ?")
-        params.append(query.until)
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    params.append(query.limit if query.limit is not None else -1)
-    sql = (
-        "SELECT e.id, e.session_id, s.name, e.event_type, e.timestamp, e.data "
-        f"FROM session_events AS e LEFT JOIN sessions AS s ON s.id = e.session_id{where} "
-        "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?"
-    )
-    return sql, params
-
-
-def event_from_row(row: Sequence[Any]) -> HistoryEvent:
-    """A HistoryEvent from a row of :func:`compile_history`'s SQL."""
-    return HistoryEvent(
-        id=row[0],
-        session_id=row[1],
-        session_name=row[2],
-        event_type=row[3],
-        timestamp=row[4],
-        data=_metadata(row[5]),
-    )
-
-
-_RESOLVE_SQL = (
-    "SELECT id FROM sessions WHERE id = ? UNION SELECT id FROM sessions WHERE name = ? "
-    "UNION SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' AND length(?) >= 4"
-)
-
-
-def _resolve_params(ref: str) -> tuple[str, str, str, str]:
-    prefix = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return (ref, ref, prefix, ref)
-
-
-def _not_found(ref: str) -> CcmgrError:
-    return CcmgrError(
-        f"no session has the id or name {ref!r}",
-        hint="find it with `ccmgr-watch query WORDS`; ids may be shortened to 4+ characters",
     )
 
 
@@ -257,33 +132,6 @@ def _database_error(exc: sqlite3.Error) -> StoreError:
     if "no such table" in text or "no such column" in text:
         return StoreError(f"the database has no search index ({text})", hint=_MISSING_INDEX_HINT)
     return StoreError(f"searching the database failed: {text}")
-
-
-# --- synchronous: the CLI ------------------------------------------------------------------------
-
-
-def connect_reader_sync(path: Path) -> sqlite3.Connection:
-    """A read-only stdlib connection with the project's pragmas (as store.db's readers have).
-
-    Kept here rather than using ``store.db.connect_sync`` because importing store.db loads anyio
-    and aiosqlite, which would double ``ccmgr-watch query``'s start-up time.
-    """
-    if not path.exists():
-        raise StoreError(
-            f"no database at {path}",
-            hint="run `ccmgr-watch db migrate` or start the watcher to create it",
-        )
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only = ON")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(
-            f"{path} is not a usable SQLite database ({exc})",
-            hint="point --db at another file, or move this one aside",
-        ) from exc
-    return conn
 
 
 # --- the planner ----------------------------------------------------------------------------------
@@ -725,131 +573,3 @@ def search_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Searc
     except sqlite3.Error as exc:
         raise _database_error(exc) from exc
     return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
-
-
-def resolve_session_sync(conn: sqlite3.Connection, ref: str) -> tuple[str, ...]:
-    """Ids of the sessions ``ref`` names: an id, a name (names are reused), or an id prefix."""
-    try:
-        rows = conn.execute(_RESOLVE_SQL, _resolve_params(ref)).fetchall()
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    if not rows:
-        raise _not_found(ref)
-    return tuple(row[0] for row in rows)
-
-
-def history_sync(conn: sqlite3.Connection, query: HistoryQuery) -> list[HistoryEvent]:
-    """Run a history query on a stdlib connection."""
-    sql, params = compile_history(query)
-    try:
-        rows = conn.execute(sql, params).fetchall()
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    return [event_from_row(row) for row in rows]
-
-
-def rebuild_index_sync(conn: sqlite3.Connection) -> int:
-    """Rebuild the FTS index from ``sessions`` in one write transaction; returns the row count.
-
-    The index stores sessions' implicit rowids, which VACUUM may renumber: this re-reads them.
-    """
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')")
-            (count,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    return int(count)
-
-
-# --- asynchronous: inside the service ------------------------------------------------------------
-
-
-async def search(conn: aiosqlite.Connection, compiled: CompiledQuery) -> list[SearchHit]:
-    """Run a compiled search on a reader connection (choosing a plan as search_sync does)."""
-    try:
-        plan = compiled.plans[0]
-        facts = compiled.facts
-        if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
-            if facts.candidates_sql is not None:
-                params = facts.candidates_params
-                async with conn.execute(facts.candidates_sql, params) as cursor:
-                    (count,) = await cursor.fetchone() or (0,)
-                plan = choose_wordless(compiled, count)
-        elif facts is not None and facts.sample_sql is not None and len(compiled.plans) > 1:
-            async with conn.execute(_PREFIXES_SQL) as cursor:
-                (prefixed,) = await cursor.fetchone() or (0,)
-            if prefixed:
-                async with conn.execute(facts.sample_sql, facts.sample_params) as cursor:
-                    sample = await cursor.fetchone() or (0, None, None)
-                candidates = None
-                if facts.candidates_sql is not None:
-                    params = facts.candidates_params
-                    async with conn.execute(facts.candidates_sql, params) as cursor:
-                        (candidates,) = await cursor.fetchone() or (FILTER_CAP,)
-                found = (sample[0], sample[1], sample[2])
-                span = None
-                rows_walked = (walk_rows(compiled, found, candidates),)
-                if facts.span_sql is not None and rows_walked[0] > 0:
-                    async with conn.execute(facts.span_sql, rows_walked) as cursor:
-                        low_high = await cursor.fetchone()
-                    span = (low_high[0], low_high[1]) if low_high is not None else None
-                plan = choose_plan(compiled, found, candidates, span)
-                if plan.scoring is not None and facts.sample_sql is not None:
-                    plan = await _with_statistics(conn, facts.sample_sql, plan)
-        async with conn.execute(plan.sql, plan.params) as cursor:
-            rows = list(await cursor.fetchall())
-        if plan.scoring is not None:
-            rows = score_rows(plan, rows)
-        if falls_short(plan, len(rows)):
-            plan = retry_walk(plan, compiled, len(rows))
-            async with conn.execute(plan.sql, plan.params) as cursor:
-                rows = list(await cursor.fetchall())
-            if falls_short(plan, len(rows)):
-                async with conn.execute(compiled.sql, compiled.params) as cursor:
-                    rows = list(await cursor.fetchall())
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    return [hit_from_row(row, ranked=compiled.ranked) for row in rows]
-
-
-async def _with_statistics(conn: aiosqlite.Connection, sample_sql: str, plan: Plan) -> Plan:
-    """``plan`` (newest_scored) with bm25's statistics read (see with_statistics_sync)."""
-    assert plan.scoring is not None
-    async with conn.execute(_AVERAGES_SQL) as cursor:
-        row = await cursor.fetchone()
-    rows, tokens = _averages(row[0] if row else None)
-    idfs: list[float] = []
-    for phrase in plan.scoring.phrases:
-        async with conn.execute(sample_sql, _phrase_sample(phrase)) as cursor:
-            sample = await cursor.fetchone() or (0, None, None)
-        idfs.append(_idf(rows, (sample[0], sample[1], sample[2])))
-    return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, tuple(idfs)))
-
-
-async def resolve_session(conn: aiosqlite.Connection, ref: str) -> tuple[str, ...]:
-    """Ids of the sessions ``ref`` names (see :func:`resolve_session_sync`)."""
-    try:
-        async with conn.execute(_RESOLVE_SQL, _resolve_params(ref)) as cursor:
-            rows = await cursor.fetchall()
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    if not rows:
-        raise _not_found(ref)
-    return tuple(row[0] for row in rows)
-
-
-async def history(conn: aiosqlite.Connection, query: HistoryQuery) -> list[HistoryEvent]:
-    """Run a history query on a reader connection."""
-    sql, params = compile_history(query)
-    try:
-        async with conn.execute(sql, params) as cursor:
-            rows = await cursor.fetchall()
-    except sqlite3.Error as exc:
-        raise _database_error(exc) from exc
-    return [event_from_row(row) for row in rows]

@@ -61,8 +61,3 @@ def parse_ts(text: str) -> datetime:
     digits = tz[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
-
-
-def normalize_ts(text: str) -> str:
-    """Rewrite any accepted timestamp text into the stored form."""
-    return format_ts(parse_ts(text))

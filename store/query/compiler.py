@@ -24,7 +24,7 @@ same order.
 
 from __future__ import annotations
 
-from store.columns import SESSION_COLUMNS
+from store.columns import SESSION_COLUMNS, like_escape
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
 from store.query.text import fts_tokens, has_tokens
 from store.values import Value
@@ -373,8 +373,7 @@ def _and_fts(positive: list[str], negative: list[str]) -> str:
 
 def _like_pattern(pattern: str) -> str:
     """A LIKE pattern (escape ``\\``) where only ``*`` is a wildcard."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
+    return like_escape(pattern).replace("*", "%")
 
 
 def _leaf_sql(node: Node, params: list[Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from typing import Any
 
 import anyio
@@ -187,8 +188,8 @@ async def test_flush_interval_can_change_and_rejects_negatives(db: Database) -> 
 
 
 async def _install_failing_trigger(db: Database) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
+    with closing(sqlite3.connect(db.path, isolation_level=None)) as conn:
+        conn.execute(
             "CREATE TRIGGER fail_killed BEFORE INSERT ON session_events "
             "WHEN NEW.event_type = 'killed' BEGIN SELECT RAISE(ABORT, 'boom'); END"
         )

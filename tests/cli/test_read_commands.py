@@ -126,11 +126,14 @@ def test_history_accepts_types_other_tools_wrote(db: Path, capsys) -> None:
     assert code == 0 and [e["event_type"] for e in json.loads(out)] == ["custom_tool_event"]
 
 
-def test_event_types_match_the_models() -> None:
-    from store.models import EVENT_TYPES as MODEL_TYPES
-    from store.reads import EVENT_TYPES
+def test_event_types_start_with_the_watchers_lifecycle_types() -> None:
+    from typing import get_args
 
-    assert EVENT_TYPES == MODEL_TYPES
+    from store.columns import EVENT_TYPES
+    from store.models import LifecycleType
+
+    lifecycle = get_args(LifecycleType)
+    assert EVENT_TYPES[: len(lifecycle)] == lifecycle
 
 
 # --- 8.12: errors say what failed and how to fix it ---

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from store import migrations
-from store.db import migrate_sync
-from store.search import rebuild_index_sync
+from store.db import migrate_sync, reindex
 
 from .conftest import insert_sessions, make_session
 
@@ -104,7 +103,7 @@ def test_reindex_repairs_an_index_out_of_step(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TRIGGER sessions_fts_after_update")
     conn.execute("UPDATE sessions SET rowid = rowid + 100")
     assert fts(conn, '"name1"') == set()
-    assert rebuild_index_sync(conn) == 5
+    assert reindex(Path(conn_path(conn))) == 5
     assert fts(conn, '"name1"') == {"s0001"}
     integrity(conn)
 
@@ -113,6 +112,11 @@ def test_vacuum_then_reindex_keeps_search_right(conn: sqlite3.Connection) -> Non
     insert_sessions(conn, [make_session(n, name=f"name{n}") for n in range(1, 30)])
     conn.execute("DELETE FROM sessions WHERE id IN ('s0002', 's0010', 's0020')")
     conn.execute("VACUUM")
-    rebuild_index_sync(conn)
+    reindex(Path(conn_path(conn)))
     assert fts(conn, '"name25"') == {"s0025"}
     integrity(conn)
+
+
+def conn_path(conn: sqlite3.Connection) -> str:
+    """The file of the test's connection (reindex opens its own, as `db reindex` does)."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2])

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from store.query.ast import And, MatchAll, Not, Since, Term, Until
-from store.search import HistoryQuery
+from store.reads import HistoryRecord
 
 
 def test_equality_needs_the_same_type_and_fields() -> None:
@@ -36,13 +36,14 @@ def test_immutable_and_copyable() -> None:
         term.text = "b"
     with pytest.raises(AttributeError):
         del term.text
-    query = HistoryQuery(since="s", event_types=("created",))
-    assert copy.deepcopy(query) == query
-    assert pickle.loads(pickle.dumps(query)) == query
-    assert query.as_dict() == {
-        "since": "s",
-        "until": None,
-        "session_ids": None,
-        "event_types": ("created",),
-        "limit": 50,
+    record = HistoryRecord(1, "s-1", None, "created", "t", {"a": [1]})
+    assert copy.deepcopy(record) == record
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert record.as_dict() == {
+        "id": 1,
+        "session_id": "s-1",
+        "session_name": None,
+        "event_type": "created",
+        "timestamp": "t",
+        "data": {"a": [1]},
     }

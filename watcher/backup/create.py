@@ -21,6 +21,7 @@ import msgspec
 from store import backup_sql
 from store.errors import ConfigError, StoreError, UsageError
 from store.paths import ensure_private_dir
+from store.reads import open_reader
 from store.timefmt import format_ts, utcnow
 from watcher import __version__
 from watcher.backup import archive
@@ -103,11 +104,8 @@ def create_backup(
         backup_id = new_id(moment, entries)
         staging = folder / f"{TEMP_PREFIX}{backup_id}"
         ensure_private_dir(staging)
-        # Not mode=ro: a read-only open cannot create the WAL index when no watcher runs.
-        source = sqlite3.connect(db_path, isolation_level=None)
+        source = open_reader(str(db_path))
         try:
-            source.execute("PRAGMA busy_timeout = 5000")
-            source.execute("PRAGMA query_only = ON")
             version = backup_sql.schema_version(source)
             # An explicit --incremental extends a chain of any length.
             longest = FULL_EVERY if kind == "auto" else None

@@ -26,7 +26,6 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from store.db import Database, unwritable_files
 from store.errors import StoreError
 from store.models import Session, SessionEvent
-from store.repositories import (  # the store API the writer uses: see "the store" below
-    EnrichmentRow,
-    LifecycleRow,
-    sessions_alive_on_socket,
-    write_capture_sync,
-)
+from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
 from store.timefmt import now_ts
 from watcher.capture.enrich import Enrichment, EnrichRequest
 from watcher.capture.events import Lifecycle, session_id
@@ -544,16 +538,12 @@ async def store_batch(db: Database, events: list[Lifecycle], enrichments: list[E
         )
         for e in enrichments
     ]
-    # One hand-off to the database thread for the whole batch (BEGIN, statements, COMMIT):
-    # per batch that is one wake-up of each thread instead of four or five.
-    await db.transact(
-        partial(write_capture_sync, lifecycle=lifecycle, events=rows, enrichments=enriched)
-    )
+    await db.write_batch(lifecycle, rows, enriched)
 
 
 async def store_alive_on(db: Database, socket_path: str) -> list[Session]:
     """The sessions the store believes alive on ``socket_path`` (on the writer's connection)."""
-    return await sessions_alive_on_socket(db.writer, socket_path)
+    return await db.alive_on_socket(socket_path)
 
 
 def lifecycle_row(event: Lifecycle) -> LifecycleRow:

@@ -124,17 +124,12 @@ def _check_no_watcher(path: Path, *, force: bool) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     """Handler of ``db status``."""
-    from store import migrations
-    from store.db import sync_connection
+    from store.db import schema_status
     from store.errors import StoreError
     from watcher.cli.output import print_json
 
     path = _db_path(args)
-    if path.exists():
-        with sync_connection(path, readonly=True) as conn:
-            state = migrations.status(conn)
-    else:
-        state = migrations.status_of_missing()
+    state = schema_status(path)
     info = state.to_dict() | {"database": str(path), "exists": path.exists()}
     if args.json:
         print_json(info)
@@ -159,15 +154,13 @@ def run_reindex(args: argparse.Namespace) -> int:
     """Handler of ``db reindex``."""
     import time
 
-    from store.db import migrate_sync, sync_connection
-    from store.search import rebuild_index_sync
+    from store.db import migrate_sync, reindex
     from watcher.cli.output import print_json
 
     path = _db_path(args)
     migrate_sync(path)
     started = time.perf_counter()
-    with sync_connection(path) as conn:
-        rows = rebuild_index_sync(conn)
+    rows = reindex(path)
     seconds = round(time.perf_counter() - started, 3)
     if args.json:
         print_json({"database": str(path), "sessions_indexed": rows, "seconds": seconds})

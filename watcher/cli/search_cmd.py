@@ -58,7 +58,8 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) -> None:
     """Add ``query``, ``session search`` and ``session history``."""
-    from store.reads import EVENT_TYPES, PREFIX_RULE
+    from store.columns import EVENT_TYPES
+    from store.reads import PREFIX_RULE
     from watcher.cli.main import allow_dash_values
 
     query = commands.add_parser(
@@ -257,8 +258,8 @@ def _history_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
 def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
     """The event types of ``--type``: each one the watcher records, or one found in the
     database (other tools may add their own); anything else is a usage mistake."""
+    from store.columns import EVENT_TYPES
     from store.errors import UsageError
-    from store.reads import EVENT_TYPES
 
     types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     unknown = [

@@ -1,0 +1,152 @@
+"""The store's API on a real database file: the capture writer's batch, and the reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from store.db import Database, migrate_sync, reindex, schema_status
+from store.errors import CcmgrError, StoreError
+from store.models import SessionEvent
+from store.reads import find_session, list_events, list_sessions, open_reader, resolve_sessions
+from store.repositories import EnrichmentRow, LifecycleRow
+
+pytestmark = pytest.mark.anyio
+SERVER = "/tmp/sock#1@2"
+
+
+def ts(day: int, hour: int = 0) -> str:
+    return f"2026-11-{day:02d}T{hour:02d}:00:00.000000Z"
+
+
+def life(sid: str, name: str, day: int, status: str = "detached", **kw: str) -> LifecycleRow:
+    return LifecycleRow(
+        id=sid, name=name, timestamp=ts(day, 12), status=status, server=SERVER, tmux_id="$" + sid,
+        **kw,
+    )  # fmt: skip
+
+
+def event(sid: str, kind: str, day: int) -> SessionEvent:
+    return SessionEvent(session_id=sid, event_type=kind, timestamp=ts(day), data={"d": day})
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = await Database.open(tmp_path / "data.db")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def reader(db: Database) -> sqlite3.Connection:
+    return open_reader(str(db.path))
+
+
+async def seed(db: Database) -> None:
+    await db.write_batch(
+        [life("s-aaaa1", "alpha", 1), life("s-bbbb2", "beta", 2, status="attached")],
+        [event("s-aaaa1", "created", 1), event("s-bbbb2", "created", 2)],
+        [EnrichmentRow(id="s-aaaa1", project="myapp", worktree=None, branch="main", source="git")],
+    )
+    await db.write_batch([life("s-cccc3", "alpha", 3, status="ended", ended_at=ts(3))], [], [])
+
+
+async def test_a_batch_is_committed_whole_and_read_back(db: Database) -> None:
+    await seed(db)
+    with closing(reader(db)) as conn:
+        assert [s.id for s in list_sessions(conn)] == ["s-cccc3", "s-bbbb2", "s-aaaa1"]
+        assert [s.id for s in list_sessions(conn, project="myapp")] == ["s-aaaa1"]
+        assert [s.id for s in list_sessions(conn, statuses=("ended",))] == ["s-cccc3"]
+        assert [s.id for s in list_sessions(conn, limit=1)] == ["s-cccc3"]
+        a = find_session(conn, "s-aaaa1")
+        assert (a.project, a.branch, a.metadata) == ("myapp", "main", {"enriched_from": "git"})
+        assert find_session(conn, "alpha").id == "s-cccc3"  # the most recently used of a name
+        assert resolve_sessions(conn, "alpha") == ("s-aaaa1", "s-cccc3")
+        assert find_session(conn, "bbbb").id == "s-bbbb2"  # a prefix, without its s-
+        with pytest.raises(CcmgrError, match="no session"):
+            find_session(conn, "s-")  # too short to be a prefix
+        with pytest.raises(CcmgrError, match="no session"):
+            find_session(conn, "nope")
+        events = list_events(conn, event_types=("created",))
+        assert [(e.session_id, e.session_name) for e in events] == [
+            ("s-bbbb2", "beta"),
+            ("s-aaaa1", "alpha"),
+        ]
+        assert [e.session_id for e in list_events(conn, since=ts(2))] == ["s-bbbb2"]
+        assert [e.session_id for e in list_events(conn, session_ids=("s-aaaa1",))] == ["s-aaaa1"]
+
+
+async def test_a_batch_with_one_bad_row_writes_none_and_the_writer_goes_on(db: Database) -> None:
+    await seed(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        bad = [event("s-dddd4", "created", 4), event("ghost", "x", 4)]
+        await db.write_batch([life("s-dddd4", "delta", 4)], bad, [])
+    with closing(reader(db)) as conn:
+        assert [s.id for s in list_sessions(conn)] == ["s-cccc3", "s-bbbb2", "s-aaaa1"]
+        assert len(list_events(conn)) == 2
+    await db.write_batch([life("s-dddd4", "delta", 4)], [event("s-dddd4", "created", 4)], [])
+    with closing(reader(db)) as conn:
+        assert len(list_sessions(conn)) == 4
+
+
+async def test_alive_on_socket_reads_what_the_writer_committed(db: Database) -> None:
+    await seed(db)
+    alive = await db.alive_on_socket("/tmp/sock")
+    assert [s.id for s in alive] == ["s-aaaa1", "s-bbbb2"]  # the ended one is not alive
+    assert await db.alive_on_socket("/tmp/other") == []
+
+
+async def test_calls_on_the_writer_do_not_nest(db: Database) -> None:
+    import anyio
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(db.write_batch, [life("s-eeee5", "e", 5)], [], [])
+        await anyio.sleep(0)
+        with pytest.raises(RuntimeError, match="nest"):
+            await db.alive_on_socket("/tmp/sock")
+
+
+async def test_readers_read_only_with_the_pragmas(db: Database) -> None:
+    await seed(db)
+    with closing(reader(db)) as conn:
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("DELETE FROM sessions")
+
+
+def test_a_reader_of_a_missing_database_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no database"):
+        open_reader(str(tmp_path / "missing.db"))
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_schema_status_and_reindex_are_named_store_functions(tmp_path: Path) -> None:
+    path = tmp_path / "data.db"
+    assert schema_status(path).current == 0 and not path.exists()
+    migrate_sync(path)
+    state = schema_status(path)
+    assert state.ok and state.current == state.latest
+    assert reindex(path) == 0
+
+
+def test_store_imports_nothing_from_watcher() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "store"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.split(".")[0] == "watcher"], path
+
+
+def test_the_capture_writers_database_has_one_write() -> None:
+    """Only the writer writes, by construction: its Database offers the batch and one read."""
+    public = {name for name in vars(Database) if not name.startswith("_")}
+    assert public == {"open", "file_changed", "reopen", "close", "write_batch", "alive_on_socket"}
