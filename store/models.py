@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from store.reads import EventRecord, SessionRecord
-
 SessionStatus = Literal["attached", "detached", "ended"]
 SESSION_STATUSES: tuple[SessionStatus, ...] = ("attached", "detached", "ended")
 
@@ -26,9 +24,3 @@ LifecycleType = Literal[
     "discovered",
     "vanished",
 ]
-
-
-# The records are declared once, in store.reads (no msgspec, for the read commands' start-up);
-# these names are what the capture writer imported before: import from store.reads instead.
-Session = SessionRecord
-SessionEvent = EventRecord

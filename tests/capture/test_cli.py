@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from store.db import Database
-from store.models import Session, SessionEvent
+from store.reads import EventRecord, SessionRecord
 from watcher.capture.enrich import Enrichment
 from watcher.capture.events import Lifecycle, server_key, session_id
 from watcher.capture.writer import SessionWriter, WriterItem
@@ -189,7 +189,7 @@ def test_run_rejects_bad_arguments(tmp_path: Path, capsys) -> None:
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def _session(**kw: Any) -> Session:
+def _session(**kw: Any) -> SessionRecord:
     base: dict[str, Any] = {
         "id": "s",
         "name": "n",
@@ -197,11 +197,11 @@ def _session(**kw: Any) -> Session:
         "updated_at": "2026-11-26T11:00:00.000000Z",
         "last_access": "2026-11-26T11:00:00.000000Z",
     }
-    return Session(**(base | kw))
+    return SessionRecord(**(base | kw))
 
 
-def _event(kind: str, minute: int, client: str = "c1") -> SessionEvent:
-    return SessionEvent(
+def _event(kind: str, minute: int, client: str = "c1") -> EventRecord:
+    return EventRecord(
         session_id="s",
         event_type=kind,
         timestamp=f"2026-11-26T11:{minute:02d}:00.000000Z",

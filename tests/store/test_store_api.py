@@ -10,8 +10,14 @@ import pytest
 
 from store.db import Database, migrate_sync, reindex, schema_status
 from store.errors import CcmgrError, StoreError
-from store.models import SessionEvent
-from store.reads import find_session, list_events, list_sessions, open_reader, resolve_sessions
+from store.reads import (
+    EventRecord,
+    find_session,
+    list_events,
+    list_sessions,
+    open_reader,
+    resolve_sessions,
+)
 from store.repositories import EnrichmentRow, LifecycleRow
 
 pytestmark = pytest.mark.anyio
@@ -29,8 +35,8 @@ def life(sid: str, name: str, day: int, status: str = "detached", **kw: str) -> 
     )  # fmt: skip
 
 
-def event(sid: str, kind: str, day: int) -> SessionEvent:
-    return SessionEvent(session_id=sid, event_type=kind, timestamp=ts(day), data={"d": day})
+def event(sid: str, kind: str, day: int) -> EventRecord:
+    return EventRecord(session_id=sid, event_type=kind, timestamp=ts(day), data={"d": day})
 
 
 @pytest.fixture

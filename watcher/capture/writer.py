@@ -36,7 +36,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from store.db import Database, unwritable_files
 from store.errors import StoreError
-from store.models import Session, SessionEvent
+from store.reads import EventRecord, SessionRecord
 from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
 from store.timefmt import now_ts
 from watcher.capture.enrich import Enrichment, EnrichRequest
@@ -64,11 +64,11 @@ class AliveQuery:
 
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
-        self.result: list[Session] = []
+        self.result: list[SessionRecord] = []
         self.error: BaseException | None = None
         self.done = anyio.Event()
 
-    async def wait(self) -> list[Session]:
+    async def wait(self) -> list[SessionRecord]:
         """Wait for the writer's answer; re-raises the writer's error if it could not answer."""
         await self.done.wait()
         if self.error is not None:
@@ -541,7 +541,7 @@ async def store_batch(db: Database, events: list[Lifecycle], enrichments: list[E
     await db.write_batch(lifecycle, rows, enriched)
 
 
-async def store_alive_on(db: Database, socket_path: str) -> list[Session]:
+async def store_alive_on(db: Database, socket_path: str) -> list[SessionRecord]:
     """The sessions the store believes alive on ``socket_path`` (on the writer's connection)."""
     return await db.alive_on_socket(socket_path)
 
@@ -562,9 +562,9 @@ def lifecycle_row(event: Lifecycle) -> LifecycleRow:
     )
 
 
-def event_row(event: Lifecycle) -> SessionEvent:
+def event_row(event: Lifecycle) -> EventRecord:
     """The ``session_events`` row of one lifecycle event."""
-    return SessionEvent(
+    return EventRecord(
         session_id=session_id(event.server, event.tmux_id),
         event_type=event.event_type,
         timestamp=event.timestamp,
