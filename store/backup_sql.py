@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -160,6 +161,31 @@ def replay_rows(
         conn.executemany(sql, batch)
         count += len(batch)
     return count
+
+
+def open_copy(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection to a backup's database copy (or, for a restore, the live database), in
+    autocommit mode; ``read_only`` refuses every write (comparing, counting)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed at the end, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        # Some errors (SQLITE_FULL, I/O) end the transaction themselves: ROLLBACK would then fail.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def integrity_problems(conn: sqlite3.Connection) -> list[str]:

@@ -372,3 +372,11 @@ def list_events(
         params,
     )
     return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], json_object(r[5])) for r in rows]
+
+
+def event_type_recorded(conn: sqlite3.Connection, event_type: str) -> bool:
+    """Whether any event of this type is in the database (other tools may add their own)."""
+    found = conn.execute(
+        "SELECT 1 FROM session_events WHERE event_type = ? LIMIT 1", (event_type,)
+    ).fetchone()
+    return found is not None

@@ -156,3 +156,19 @@ def test_the_capture_writers_database_has_one_write() -> None:
     """Only the writer writes, by construction: its Database offers the batch and one read."""
     public = {name for name in vars(Database) if not name.startswith("_")}
     assert public == {"open", "file_changed", "reopen", "close", "write_batch", "alive_on_socket"}
+
+
+def test_every_sql_statement_lives_in_the_store() -> None:
+    # The store owns the SQL: watcher/ (capture, CLI, backups) calls store functions and never
+    # opens SQLite or runs a statement itself, so a second store is one new module.
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "watcher"
+    pattern = re.compile(r"sqlite3\.connect\(|\.execute(many|script)?\(")
+    offenders = [
+        f"{path.relative_to(root.parent)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

@@ -8,6 +8,7 @@ create removes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sqlite3
@@ -191,10 +192,9 @@ def _stage_full(
     archive.private_open(copy).close()
     backup_sql.copy_database(source, copy)
     # Watermarks and counts of the copy itself: exactly what the backup holds.
-    with sqlite3.connect(copy, isolation_level=None) as conn:
+    with contextlib.closing(backup_sql.open_copy(copy, read_only=True)) as conn:
         marks = backup_sql.read_watermarks(conn)
         version = backup_sql.schema_version(conn)
-    conn.close()
     members = [_member(staging, "data.db")]
     for scope, path in sorted(config_files.items()):
         try:

@@ -69,13 +69,6 @@ def watcher_lock(db_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
 def _read_jsonl(path: Path) -> Iterator[list[Any]]:
     decoder = msgspec.json.Decoder(list[Any])
     with path.open("rb") as handle:
@@ -132,13 +125,13 @@ def assemble(
     database = base / "data.db"
     if not database.exists():
         raise DataError(f"backup {links[0].id} holds no database", hint="use another backup")
-    conn = _open(database)
+    conn = backup_sql.open_copy(database)
     try:
         for number, manifest in enumerate(manifests[1:], 1):
             _replay(conn, workdir / str(number), manifest)
         crashpoint("restore:replayed")
         _check_database(conn, target.id)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        backup_sql.checkpoint(conn)
     finally:
         conn.close()
     crashpoint("restore:checked")
@@ -162,8 +155,7 @@ def _check_links(parent: archive.Manifest, child: archive.Manifest) -> None:
 
 
 def _replay(conn: sqlite3.Connection, folder: Path, manifest: archive.Manifest) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with backup_sql.write_transaction(conn):
         for table, member in (
             (backup_sql.SESSIONS, "sessions.jsonl"),
             (backup_sql.EVENTS, "events.jsonl"),
@@ -181,11 +173,6 @@ def _replay(conn: sqlite3.Connection, folder: Path, manifest: archive.Manifest) 
                     f"incremental backup {manifest.id} cannot be replayed: {exc}",
                     hint="use another backup",
                 ) from None
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _check_database(conn: sqlite3.Connection, backup_id: str) -> None:
@@ -243,7 +230,7 @@ def verify_backup(
     """Check every hash, decrypt, and open the database the chain rebuilds; a report."""
     with _workdir(None, target.id) as work:
         built = assemble(entries, target, settings, work, progress)
-        with contextlib.closing(_open(Path(built.database))) as conn:
+        with contextlib.closing(backup_sql.open_copy(Path(built.database))) as conn:
             rows = backup_sql.counts(conn)
     return {
         "id": target.id,
@@ -315,12 +302,11 @@ def restore_backup(
 
 def _compare(db_path: Path, restored: Path, only: str | None) -> dict[str, dict[str, int]]:
     if not db_path.exists() or db_path.stat().st_size == 0:
-        with contextlib.closing(_open(restored)) as conn:
+        with contextlib.closing(backup_sql.open_copy(restored)) as conn:
             rows = backup_sql.counts(conn)
         return {t: {"added": n, "replaced": 0, "kept": 0, "removed": 0} for t, n in rows.items()}
-    conn = _open(db_path)
+    conn = backup_sql.open_copy(db_path, read_only=True)
     try:
-        conn.execute("PRAGMA query_only = ON")
         backup_sql.attach(conn, restored)
         if only is None:
             return backup_sql.compare_replace(conn)
@@ -335,7 +321,7 @@ def _counts(db_path: Path) -> dict[str, int]:
     if not db_path.exists() or db_path.stat().st_size == 0:
         return {}
     try:
-        with contextlib.closing(_open(db_path)) as conn:
+        with contextlib.closing(backup_sql.open_copy(db_path)) as conn:
             return backup_sql.counts(conn)
     except sqlite3.DatabaseError:
         return {}  # not a ccmgr-watch database (yet): it is replaced all the same
@@ -345,18 +331,12 @@ def _merge(db_path: Path, restored: Path, only: str) -> None:
     from store.db import migrate_sync
 
     migrate_sync(db_path)  # the live database must have the tables to merge into
-    conn = _open(db_path)
+    conn = backup_sql.open_copy(db_path)
     try:
         backup_sql.attach(conn, restored)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with backup_sql.write_transaction(conn):
             backup_sql.merge(conn, only)
             crashpoint("restore:merged")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         backup_sql.detach(conn)
     finally:
         conn.close()
@@ -369,7 +349,7 @@ def _swap(db_path: Path, restored: Path) -> str | None:
     rollback: Path | None = None
     if db_path.exists():
         # Empty the live WAL into the file, so the file alone is the whole database.
-        with contextlib.closing(_open(db_path)) as conn:
+        with contextlib.closing(backup_sql.open_copy(db_path)) as conn:
             backup_sql.checkpoint(conn)
         rollback = rollback_path(db_path)
         staged = rollback.with_name(rollback.name + ".tmp")

@@ -260,17 +260,10 @@ def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
     database (other tools may add their own); anything else is a usage mistake."""
     from store.columns import EVENT_TYPES
     from store.errors import UsageError
+    from store.reads import event_type_recorded
 
     types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
-    unknown = [
-        t
-        for t in types
-        if t not in EVENT_TYPES
-        and conn.execute(
-            "SELECT 1 FROM session_events WHERE event_type = ? LIMIT 1", (t,)
-        ).fetchone()
-        is None
-    ]
+    unknown = [t for t in types if t not in EVENT_TYPES and not event_type_recorded(conn, t)]
     if not types or unknown:
         what = ", ".join(repr(t) for t in unknown) if unknown else repr(text)
         raise UsageError(
