@@ -18,11 +18,11 @@ import anyio
 import anyio.to_thread
 
 from store.errors import StoreError
-from store.paths import FILE_MODE, ensure_private_dir
+from store.paths import FILE_MODE, ensure_private_dir, write_private_atomic
 from watcher.errors import WatcherError
 from watcher.status_file import lock_path, read_pid
 
-__all__ = ["exclusive_lock", "write_private_atomic", "write_status_file"]
+__all__ = ["exclusive_lock", "write_status_file"]
 
 
 def _acquire_lock(db_path: Path) -> int:
@@ -74,21 +74,6 @@ async def exclusive_lock(db_path: Path) -> AsyncIterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def write_private_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (0600) so that readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 _STATUS_BLOCK = 4096

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from store.errors import ConfigError, DataError, UsageError
-from store.paths import FILE_MODE, ensure_private_dir
+from store.paths import FILE_MODE, ensure_private_dir, write_private_atomic
 from watcher.backup import archive, crypto
 from watcher.backup.rotation import BackupRef, Policy
 
@@ -166,14 +166,7 @@ def _read_index(folder: Path) -> dict[str, Entry]:
 def write_index(folder: Path, entries: list[Entry]) -> None:
     """Replace ``index.json`` atomically (0600)."""
     body = msgspec.json.encode(_Index({e.file: e for e in entries if e.readable}))
-    tmp = folder / f"{TEMP_PREFIX}index-{os.getpid()}"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    with archive.private_open(tmp) as out:
-        out.write(body)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, folder / INDEX)
+    write_private_atomic(folder / INDEX, body)
 
 
 def list_backups(folder: Path, keys: crypto.Keys | None = None) -> list[Entry]:

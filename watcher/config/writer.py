@@ -5,14 +5,12 @@ A reader (ccmgr-ultra, the live watcher, an editor) sees the old file or the new
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from store.errors import ConfigError
-from store.paths import FILE_MODE, ensure_private_dir
+from store.paths import ensure_private_dir, write_private_atomic
 
 
 def atomic_write(path: Path, text: str | bytes, *, create_folder: bool = True) -> None:
@@ -39,34 +37,11 @@ def atomic_write(path: Path, text: str | bytes, *, create_folder: bool = True) -
     try:
         if not folder.exists():
             ensure_private_dir(folder)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        write_private_atomic(path, text.encode("utf-8") if isinstance(text, str) else text)
     except OSError as exc:
         raise ConfigError(
-            f"{path}: cannot write: {exc.strerror}", hint="check the folder's permissions"
+            f"{path}: cannot write: {exc.strerror}", hint="check space and permissions"
         ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise ConfigError(
-                f"{path}: cannot write: {exc.strerror}", hint="check space and permissions"
-            ) from None
-        raise
-    # The rename is durable only once the folder's entry is on disk.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def backup_path(path: Path, now: datetime) -> Path:
