@@ -12,7 +12,7 @@ import pytest
 
 from store.db import Database
 from store.reads import EventRecord, SessionRecord
-from watcher.capture.enrich import Enrichment
+from store.repositories import EnrichmentRow
 from watcher.capture.events import Lifecycle, server_key, session_id
 from watcher.capture.writer import SessionWriter, WriterItem
 from watcher.cli.main import run
@@ -51,8 +51,8 @@ def filled(tmp_path: Path) -> Path:
         ),
         ev("killed", "$1", 20, name="it's $(x)", status="ended"),
         ev("created", "$2", 30, name="other"),
-        Enrichment(
-            session_id=session_id(SERVER, "$2"),
+        EnrichmentRow(
+            id=session_id(SERVER, "$2"),
             project="proj",
             worktree="wt",
             branch="main",

@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from store.repositories import EnrichmentRow
 from watcher.capture.enrich import (
-    Enrichment,
     EnrichRequest,
     GitCache,
     enrich,
@@ -59,8 +59,8 @@ def request(directory: Path | str | None, name: str = "plain") -> EnrichRequest:
 
 async def test_main_worktree(repo: Path) -> None:
     found = await enrich(request(repo))
-    assert found == Enrichment(
-        session_id="s-1", project="my project", worktree="my project", branch="main", source="git"
+    assert found == EnrichmentRow(
+        id="s-1", project="my project", worktree="my project", branch="main", source="git"
     )
 
 
@@ -76,8 +76,8 @@ async def test_linked_worktree_names_the_repository_and_its_own_folder(
     linked = tmp_path / "wts" / "feature-x"
     git(repo, "worktree", "add", "-q", "-b", "feature/auth", str(linked))
     found = await enrich(request(linked / "sub", name="ccmgr-a-b-c"))
-    assert found == Enrichment(
-        session_id="s-1",
+    assert found == EnrichmentRow(
+        id="s-1",
         project="my project",
         worktree="feature-x",
         branch="feature/auth",
@@ -101,8 +101,8 @@ async def test_unborn_branch(tmp_path: Path) -> None:
 
 async def test_not_a_repository_falls_back_to_the_ccmgr_name(tmp_path: Path) -> None:
     found = await enrich(request(tmp_path, name="ccmgr-myproject-main-feature_auth"))
-    assert found == Enrichment(
-        session_id="s-1", project="myproject", worktree="main", branch="feature_auth", source="name"
+    assert found == EnrichmentRow(
+        id="s-1", project="myproject", worktree="main", branch="feature_auth", source="name"
     )
     assert await enrich(request(tmp_path, name="plain")) is None
     assert await enrich(request(None, name="plain")) is None
@@ -156,7 +156,7 @@ async def test_run_enricher_sends_results_to_the_writer_stream(repo: Path, tmp_p
             await req_send.send(EnrichRequest(session_id="b", name="x", directory=str(tmp_path)))
             await req_send.send(EnrichRequest(session_id="c", name="ccmgr-p-w-b", directory=None))
         results = [item async for item in res_receive]
-    got = sorted((r.session_id, r.source) for r in results if isinstance(r, Enrichment))
+    got = sorted((r.id, r.source) for r in results if isinstance(r, EnrichmentRow))
     assert got == [("a", "git"), ("c", "name")]
 
 

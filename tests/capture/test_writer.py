@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from store.db import Database
-from watcher.capture.enrich import Enrichment, EnrichRequest
+from store.repositories import EnrichmentRow
+from watcher.capture.enrich import EnrichRequest
 from watcher.capture.events import Lifecycle, server_key, session_id
 from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 
@@ -272,9 +273,9 @@ async def test_enrichment_is_requested_after_commit_and_written_later(db: Databa
     await feed(
         writer,
         [
-            Enrichment(session_id=sid, project="repo", worktree="wt", branch="main", source="git"),
+            EnrichmentRow(id=sid, project="repo", worktree="wt", branch="main", source="git"),
             # A guess from the name arriving later does not replace what git said.
-            Enrichment(session_id=sid, project="p", worktree="w", branch="b", source="name"),
+            EnrichmentRow(id=sid, project="p", worktree="w", branch="b", source="name"),
         ],
     )
     assert rows(db, "SELECT project, worktree, branch, metadata FROM sessions") == [
@@ -304,14 +305,14 @@ async def test_enrichment_known_at_once_is_written_in_the_same_transaction(db: D
     later: list[EnrichRequest] = []
     asked: list[EnrichRequest] = []
 
-    def enrich_now(request: EnrichRequest) -> tuple[bool, Enrichment | None]:
+    def enrich_now(request: EnrichRequest) -> tuple[bool, EnrichmentRow | None]:
         asked.append(request)
         if request.directory == "/srv/slow":
             return False, None  # git must be asked: after the commit, as before
         if request.directory == "/srv/plain":
             return True, None  # known: nothing to store
-        return True, Enrichment(
-            session_id=request.session_id,
+        return True, EnrichmentRow(
+            id=request.session_id,
             project="repo",
             worktree="wt",
             branch="main",
@@ -349,7 +350,7 @@ async def test_a_rename_in_the_same_batch_is_enriched_with_the_known_directory(
 ) -> None:
     asked: list[EnrichRequest] = []
 
-    def enrich_now(request: EnrichRequest) -> tuple[bool, Enrichment | None]:
+    def enrich_now(request: EnrichRequest) -> tuple[bool, EnrichmentRow | None]:
         asked.append(request)
         return False, None
 

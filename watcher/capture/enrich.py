@@ -18,15 +18,7 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-
-class Enrichment(msgspec.Struct, frozen=True, kw_only=True):
-    """Project, worktree and branch found for a stored session; ``source`` is git or name."""
-
-    session_id: str
-    project: str | None
-    worktree: str | None
-    branch: str | None
-    source: str
+from store.repositories import EnrichmentRow  # what the store writes: one declaration
 
 
 class EnrichRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,7 +79,7 @@ async def _git(directory: str, *args: str) -> str | None:
     return result.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
-async def git_info(directory: str, *, timeout: float = GIT_TIMEOUT) -> Enrichment | None:
+async def git_info(directory: str, *, timeout: float = GIT_TIMEOUT) -> EnrichmentRow | None:
     """Repository name, worktree folder and branch for ``directory``; None if not in git.
 
     ``session_id`` of the result is empty; the caller fills it in.
@@ -105,8 +97,8 @@ async def git_info(directory: str, *, timeout: float = GIT_TIMEOUT) -> Enrichmen
             return None
         common_dir, toplevel = lines
         branch = await _git(directory, "branch", "--show-current")
-        return Enrichment(
-            session_id="",
+        return EnrichmentRow(
+            id="",
             project=repository_name(common_dir, toplevel),
             worktree=PurePosixPath(toplevel).name,
             branch=branch or None,  # empty when HEAD is detached
@@ -127,10 +119,10 @@ class GitCache:
     def __init__(self, *, ttl: float = CACHE_TTL, timeout: float = GIT_TIMEOUT) -> None:
         self.ttl = ttl
         self.timeout = timeout
-        self._answers: dict[str, tuple[float, Enrichment | None]] = {}
+        self._answers: dict[str, tuple[float, EnrichmentRow | None]] = {}
         self._pending: dict[str, anyio.Event] = {}
 
-    def peek(self, directory: str) -> tuple[bool, Enrichment | None]:
+    def peek(self, directory: str) -> tuple[bool, EnrichmentRow | None]:
         """``(True, answer)`` if a fresh answer for ``directory`` is cached, else ``(False, None)``.
 
         Never runs git, so the writer can call it while building a batch.
@@ -140,7 +132,7 @@ class GitCache:
             return True, cached[1]
         return False, None
 
-    async def lookup(self, directory: str) -> Enrichment | None:
+    async def lookup(self, directory: str) -> EnrichmentRow | None:
         """What git says about ``directory``, at most ``ttl`` seconds old."""
         while True:
             cached = self._answers.get(directory)
@@ -164,7 +156,7 @@ class GitCache:
 
 async def enrich(
     request: EnrichRequest, *, timeout: float = GIT_TIMEOUT, cache: GitCache | None = None
-) -> Enrichment | None:
+) -> EnrichmentRow | None:
     """What to store for one session: git for its directory first, else its ccmgr-style name."""
     found = None
     if request.directory:
@@ -175,7 +167,7 @@ async def enrich(
     return _result(request, found)
 
 
-def enrich_now(request: EnrichRequest, cache: GitCache) -> tuple[bool, Enrichment | None]:
+def enrich_now(request: EnrichRequest, cache: GitCache) -> tuple[bool, EnrichmentRow | None]:
     """``(True, what enrich() would return)`` when that is known without running git (no
     directory, or git's answer for it is cached); ``(False, None)`` when git must be asked.
 
@@ -190,11 +182,11 @@ def enrich_now(request: EnrichRequest, cache: GitCache) -> tuple[bool, Enrichmen
     return True, _result(request, found)
 
 
-def _result(request: EnrichRequest, found: Enrichment | None) -> Enrichment | None:
+def _result(request: EnrichRequest, found: EnrichmentRow | None) -> EnrichmentRow | None:
     """git's answer for the session (``found``), else the guess from its name, else None."""
     if found is not None:
-        return Enrichment(
-            session_id=request.session_id,
+        return EnrichmentRow(
+            id=request.session_id,
             project=found.project,
             worktree=found.worktree,
             branch=found.branch,
@@ -204,8 +196,8 @@ def _result(request: EnrichRequest, found: Enrichment | None) -> Enrichment | No
     if parts is None:
         return None
     project, worktree, branch = parts
-    return Enrichment(
-        session_id=request.session_id,
+    return EnrichmentRow(
+        id=request.session_id,
         project=project,
         worktree=worktree,
         branch=branch,
@@ -215,7 +207,7 @@ def _result(request: EnrichRequest, found: Enrichment | None) -> Enrichment | No
 
 async def run_enricher(
     requests: MemoryObjectReceiveStream[EnrichRequest],
-    results: MemoryObjectSendStream[Enrichment],
+    results: MemoryObjectSendStream[EnrichmentRow],
     *,
     timeout: float = GIT_TIMEOUT,
     concurrency: int = CONCURRENCY,

@@ -39,7 +39,7 @@ from store.errors import StoreError
 from store.reads import EventRecord, SessionRecord
 from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
 from store.timefmt import now_ts
-from watcher.capture.enrich import Enrichment, EnrichRequest
+from watcher.capture.enrich import EnrichRequest
 from watcher.capture.events import Lifecycle, session_id
 from watcher.config.schema import WatcherConfig
 
@@ -76,7 +76,7 @@ class AliveQuery:
         return self.result
 
 
-WriterItem = Lifecycle | Enrichment | AliveQuery
+WriterItem = Lifecycle | EnrichmentRow | AliveQuery
 
 
 class WriterStatistics(msgspec.Struct, kw_only=True):
@@ -109,7 +109,7 @@ class SessionWriter:
         batch_size: int = DEFAULT_BATCH_SIZE,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         enrich: Callable[[EnrichRequest], None] | None = None,
-        enrich_now: Callable[[EnrichRequest], tuple[bool, Enrichment | None]] | None = None,
+        enrich_now: Callable[[EnrichRequest], tuple[bool, EnrichmentRow | None]] | None = None,
         on_commit: Callable[[], None] | None = None,
         on_change: Callable[[], None] | None = None,
         on_resync: Callable[[], None] | None = None,
@@ -403,7 +403,7 @@ class SessionWriter:
     async def write_batch(self, batch: Sequence[WriterItem]) -> None:
         """Commit ``batch`` in one transaction; on any error nothing of it is stored."""
         events = [item for item in batch if isinstance(item, Lifecycle)]
-        enrichments = [item for item in batch if isinstance(item, Enrichment)]
+        enrichments = [item for item in batch if isinstance(item, EnrichmentRow)]
         if not events and not enrichments:
             return
         requests = self._enrich_requests(events)
@@ -444,7 +444,7 @@ class SessionWriter:
     def _committed(
         self,
         events: list[Lifecycle],
-        enrichments: list[Enrichment],
+        enrichments: list[EnrichmentRow],
         requests: list[EnrichRequest],
     ) -> None:
         stats = self._stats
@@ -524,21 +524,13 @@ def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
 # --- the store: every call the writer makes to it, in one place ----------------------------------
 
 
-async def store_batch(db: Database, events: list[Lifecycle], enrichments: list[Enrichment]) -> None:
+async def store_batch(
+    db: Database, events: list[Lifecycle], enrichments: list[EnrichmentRow]
+) -> None:
     """Write one batch's session upserts, event rows and enrichments in one transaction."""
     lifecycle = [lifecycle_row(e) for e in events]
     rows = [event_row(e) for e in events]
-    enriched = [
-        EnrichmentRow(
-            id=e.session_id,
-            project=e.project,
-            worktree=e.worktree,
-            branch=e.branch,
-            source=e.source,
-        )
-        for e in enrichments
-    ]
-    await db.write_batch(lifecycle, rows, enriched)
+    await db.write_batch(lifecycle, rows, enrichments)
 
 
 async def store_alive_on(db: Database, socket_path: str) -> list[SessionRecord]:
