@@ -40,7 +40,7 @@ _CANDIDATES_SHOWN = 5
 
 class SessionRecord(Value):
     """One row of ``sessions``: the session record, declared once (the capture writer's
-    ``alive_on_socket`` returns it too; ``store.models.Session`` is this class)."""
+    ``alive_on_socket`` returns it too)."""
 
     __match_args__ = (
         "id",

@@ -89,7 +89,7 @@ def test_session_list_limit_0_means_all(db: Path, capsys) -> None:
 def test_session_list_json_keeps_the_stored_record_format(db: Path, capsys) -> None:
     code, out, _ = call(capsys, "session", "list", "--db", str(db), "--json", "--limit", "1")
     assert code == 0
-    # The fields of store.models.Session, in its order.
+    # The fields of store.reads.SessionRecord, in its order (a copy on purpose: the contract).
     assert list(json.loads(out)[0]) == [
         "id",
         "name",
