@@ -5,8 +5,8 @@ connection here (:func:`open_reader`) and turn SQLite's errors into one message 
 (:func:`read_error`). They run one or two indexed queries and exit, so they skip anyio,
 aiosqlite and msgspec, whose imports cost more than the work.
 
-Records are :class:`store.values.Value` objects with the same fields, in the same order, as
-:class:`store.models.Session` and :class:`store.models.SessionEvent`, so their JSON is the same.
+Records are :class:`store.values.Value` objects, declared once here: the sessions and events of
+every command's JSON, and what the capture writer hands the store.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class SessionRecord(Value):
 
 class EventRecord(Value):
     """One row of ``session_events``: the event record, declared once (the capture writer hands
-    them to ``write_batch``; ``store.models.SessionEvent`` is this class)."""
+    them to ``write_batch``)."""
 
     __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
     __slots__ = __match_args__
