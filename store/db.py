@@ -309,12 +309,25 @@ class Database:
         Lifecycle rows fold into their sessions first, then the events are inserted, then the
         enrichments applied (see :func:`store.repositories.write_capture_sync`).
         """
-        await self._on_writer_thread(
-            _run_transaction,
-            partial(
-                write_capture_sync, lifecycle=lifecycle, events=events, enrichments=enrichments
-            ),
+        batch = partial(
+            write_capture_sync, lifecycle=lifecycle, events=events, enrichments=enrichments
         )
+        await self._on_writer_thread(self._write_checked, batch)
+
+    def _write_checked(
+        self, conn: sqlite3.Connection, batch: Callable[[sqlite3.Connection], None]
+    ) -> None:
+        """On the writer's thread: refuse files that became unwritable, then ``batch`` in one
+        transaction. The check is path syscalls: here they never hold up the event loop."""
+        # Before SQLite writes: files that became immutable would crash the process (SIGBUS).
+        problem = unwritable_files(self.path)
+        if problem is not None and self.file_changed() is None:
+            raise StoreError(
+                f"the database cannot be written: {problem}",
+                hint="make the files writable again (chattr -i, or a writable mount), then "
+                "restart the watcher",
+            )
+        _run_transaction(conn, batch)
 
     async def alive_on_socket(self, socket_path: str) -> list[SessionRecord]:
         """Sessions believed alive on any server lifetime of this socket (after every batch

@@ -34,7 +34,7 @@ import anyio.lowlevel
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from store.db import Database, unwritable_files
+from store.db import Database
 from store.errors import StoreError
 from store.reads import EventRecord, SessionRecord
 from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
@@ -302,14 +302,8 @@ class SessionWriter:
         return True
 
     async def _commit(self, batch: Sequence[WriterItem]) -> None:
-        # Before SQLite writes: files that became immutable would crash the process (SIGBUS).
-        problem = unwritable_files(self.db.path)
-        if problem is not None and self.db.file_changed() is None:
-            raise StoreError(
-                f"the database cannot be written: {problem}",
-                hint="make the files writable again (chattr -i, or a writable mount), then "
-                "restart the watcher",
-            )
+        # Database.write_batch refuses files that became unwritable (StoreError) before SQLite
+        # writes to them: that would crash the process (SIGBUS).
         try:
             await self.write_batch(batch)
         except sqlite3.OperationalError as exc:
