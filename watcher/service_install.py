@@ -104,7 +104,7 @@ def find_binary(explicit: str | None = None) -> str:
     if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
         raise UsageError(
             f"{how}: {candidate} is not an executable file",
-            hint="give the installed command, e.g. --binary \"$(command -v ccmgr-watch)\"",
+            hint='give the installed command, e.g. --binary "$(command -v ccmgr-watch)"',
         )
     real = os.path.realpath(candidate)
     for folder in temporary_folders():
@@ -138,7 +138,8 @@ class Answer:
 def call(argv: list[str], timeout: float = MANAGER_TIMEOUT) -> Answer:
     """Run one manager command (argv, no shell, no stdin), bounded by ``timeout``."""
     try:
-        done = subprocess.run(
+        # argv lists of systemctl/launchctl with our own arguments (paths as single words).
+        done = subprocess.run(  # noqa: S603
             argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
     except FileNotFoundError:

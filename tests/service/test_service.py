@@ -364,7 +364,7 @@ def test_hostile_options_are_refused(
         capsys, "service", "install", "--no-enable", "--unit-dir", str(units),
         "--binary", str(binary), *extra,
     )  # fmt: skip
-    assert code == 2 and message in err and err.startswith("Error: ")
+    assert code == 2 and out == "" and message in err and err.startswith("Error: ")
     assert not units.exists()
 
 
