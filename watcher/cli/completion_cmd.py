@@ -48,7 +48,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def script(shell: str) -> str:
     """The completion script for ``shell``."""
-    from argcomplete import shellcode
+    from argcomplete.shell_integration import shellcode
 
     return shellcode([PROG], shell=shell)
 
