@@ -211,6 +211,7 @@ def commands(cli: str, db: str) -> dict[str, list[str]]:
             db,
         ],
         "status_json": [cli, "status", "--json", "--db", db],
+        "help": [cli, "--help"],  # builds every command's parser
     }
 
 
