@@ -244,12 +244,17 @@ def check_servers(
 
 def check_watcher(
     db: str, holder: int | None, status: dict[str, Any] | None, service_file: Path | None,
-    now: datetime,
+    now: datetime, manager: str = "systemd",
 ) -> list[Finding]:  # fmt: skip
     """Whether a watcher records into ``db``, since when, its last event, its own troubles."""
     if holder is None:
         if service_file is not None and service_file.exists():
-            fix = "systemctl --user start ccmgr-watch (see: ccmgr-watch service status)"
+            start = (
+                f"launchctl kickstart gui/{os.getuid()}/ccmgr-watch"
+                if manager == "launchd"
+                else "systemctl --user start ccmgr-watch"
+            )
+            fix = f"{start} (see: ccmgr-watch service status)"
         else:
             fix = f"ccmgr-watch service install --db {q(db)} (or run `ccmgr-watch run`)"
         return [Finding("watcher.running", "warn", f"no watcher is recording into {db}", fix)]

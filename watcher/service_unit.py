@@ -164,11 +164,21 @@ def systemd_unit(plan: ServicePlan) -> str:
     return "\n".join(lines)
 
 
+def _check_xml(value: str, what: str) -> None:
+    """XML 1.0 (a plist) cannot hold control characters other than tab, newline and return."""
+    _check_text(value, what)
+    if any(ord(c) < 0x20 and c not in "\t\n\r" for c in value):
+        raise UsageError(
+            f"{what} contains a control character a plist cannot hold: {value!r}",
+            hint="rename the file or folder, or use another path",
+        )
+
+
 def launchd_plist(plan: ServicePlan, log_file: str) -> bytes:
     """The launchd agent (``~/Library/LaunchAgents/ccmgr-watch.plist``) as XML plist bytes."""
-    for word in plan.argv:
-        _check_text(word, "an argument")
-    _check_text(log_file, "the log file")
+    for word in [*plan.argv, *plan.environment.values()]:
+        _check_xml(word, "an argument")
+    _check_xml(log_file, "the log file")
     agent: dict[str, object] = {
         "Label": LAUNCHD_LABEL,
         "ProgramArguments": plan.argv,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from store.errors import UsageError
 from watcher import service_install
 from watcher.cli.main import run
 from watcher.service_unit import (
@@ -148,8 +149,6 @@ def test_the_unit_restarts_on_failure_with_the_documented_limits() -> None:
 
 @pytest.mark.parametrize("bad", ["nul\0byte", "bad\udcffbyte"])
 def test_arguments_that_cannot_be_written_are_refused(bad: str) -> None:
-    from store.errors import UsageError
-
     with pytest.raises(UsageError):
         exec_word(bad)
 
@@ -209,8 +208,8 @@ def test_the_plist_round_trips(value: str) -> None:
         environment={"PATH": "/opt/homebrew/bin:/usr/bin"},
     )
     if any(ord(c) < 0x20 and c not in "\n\t" for c in value):
-        # XML 1.0 cannot hold these: plistlib refuses rather than writing a broken file.
-        with pytest.raises(ValueError):
+        # XML 1.0 cannot hold these: refused (a usage mistake, exit 2), no broken file.
+        with pytest.raises(UsageError):
             launchd_plist(plan, "/Users/me/Library/Logs/ccmgr-watch.log")
         return
     data = launchd_plist(plan, "/Users/me/Library/Logs/ccmgr-watch.log")
@@ -398,3 +397,27 @@ def test_service_status_of_nothing_installed(
     assert code == 1
     assert out.startswith("service file: none")
     assert "watcher: not running" in out
+
+
+@pytest.mark.usefixtures("no_temp_refusal")
+@pytest.mark.parametrize("manager", ["systemd", "launchd"])
+def test_a_hostile_database_path_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manager: str
+) -> None:
+    binary = make_binary(tmp_path / "bin")
+    db = tmp_path / "a\nb $x %h \"q\" 'r'.db"
+    code, out, err = call(
+        capsys, "service", "install", "--print", "--manager", manager,
+        "--binary", str(binary), "--db", str(db),
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    argv = systemd_words(exec_start(out)) if manager == "systemd" else plist_argv(out.encode())
+    assert argv == [str(binary), "run", f"--db={db}"]
+    # A control character XML cannot hold: refused as a usage mistake, not a crash.
+    code, out, err = call(
+        capsys, "service", "install", "--print", "--manager", manager,
+        "--binary", str(binary), "--db", str(tmp_path / "bell\x07.db"),
+    )  # fmt: skip
+    assert code == (2 if manager == "launchd" else 0)
+    if manager == "launchd":
+        assert "control character" in err and out == ""
