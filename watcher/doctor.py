@@ -163,6 +163,28 @@ async def _probe_all(sockets: list[str], tmux: str) -> dict[str, Any]:
     return results
 
 
+def nobody_listens(path: str) -> bool:
+    """True when connecting to the socket is refused: no process listens (a stale socket).
+
+    Asked only of sockets where ``tmux list-sessions`` found no server, before calling them
+    stale: a server of another tmux version refuses our tmux's commands but still listens, and
+    its socket must not be removed.
+    """
+    import socket as sockets
+
+    probe = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False  # gone meanwhile, or not ours to ask: not called stale
+    finally:
+        probe.close()
+    return False
+
+
 def check_servers(
     status: dict[str, Any] | None, running: bool, tmux: str = "tmux"
 ) -> list[Finding]:
@@ -201,8 +223,19 @@ def check_servers(
             findings.append(
                 Finding("tmux.server_probe", "warn", f"probing {socket} failed: {result}")
             )
-        elif result is None:
+        elif result is None and nobody_listens(socket):
             stale.append(socket)
+        elif result is None:
+            findings.append(
+                Finding(
+                    "tmux.server_other_version",
+                    "warn",
+                    f"a server listens on {socket} but does not answer this tmux (another tmux "
+                    "version's server?); the watcher cannot watch it with this tmux",
+                    f"find it: tmux -S {q(socket)} list-sessions, run with the tmux that "
+                    "started it; restart that server with this tmux when you can",
+                )
+            )
         else:
             count = len(getattr(result, "sessions", ()) or ())
             alive.append(f"{Path(socket).name} ({count} session{'s' * (count != 1)})")
@@ -381,10 +414,7 @@ def check_database(db: str, timeout: float, running: bool) -> list[Finding]:
     try:
         fts = fts_integrity_check(db, timeout=timeout)
     except sqlite3.Error as exc:
-        fts_problem = str(exc)
-        findings.append(
-            Finding("db.search_index", "error", f"search index check failed: {fts_problem}")
-        )
+        findings.append(Finding("db.search_index", "error", f"search index check failed: {exc}"))
         return findings
     if fts.skipped:
         findings.append(

@@ -384,3 +384,53 @@ def test_tmux_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     finding = doctor.check_tmux_version()
     assert finding.level == "error" and "not installed" in finding.message
+
+
+@pytest.mark.parametrize("behaviour", ["hangs up", "never answers"])
+def test_a_listening_socket_that_is_not_our_tmux_is_never_called_stale(
+    db: Path,
+    tmux_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    behaviour: str,
+) -> None:
+    """A server of another tmux version listens but refuses our tmux: removing its socket would
+    cut it off, so it gets no `rm` fix; one that never answers is reported, not waited for."""
+    import threading
+
+    monkeypatch.setattr(doctor, "PROBE_TIMEOUT", 1.0)
+    folder = tmux_dir / f"tmux-{os.getuid()}"
+    folder.mkdir(mode=0o700)
+    path = folder / "other"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if behaviour == "hangs up":
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        code, report = doctor_json(capsys, db)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert by_id(report, "tmux.stale_socket") == []
+    fid = "tmux.server_other_version" if behaviour == "hangs up" else "tmux.server_unresponsive"
+    (finding,) = by_id(report, fid)
+    assert code == 1 and finding["level"] == "warn" and "rm " not in finding["fix"]
