@@ -421,3 +421,20 @@ def test_a_hostile_database_path_through_the_cli(
     assert code == (2 if manager == "launchd" else 0)
     if manager == "launchd":
         assert "control character" in err and out == ""
+
+
+def test_json_without_a_service_manager_is_still_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_install, "temporary_folders", lambda: ["/nonexistent-temp"])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no systemctl here
+    binary = make_binary(tmp_path / "bin")
+    units = tmp_path / "units"
+    code, out, err = call(
+        capsys, "service", "install", "--json", "--unit-dir", str(units), "--binary", str(binary)
+    )
+    assert code == 1 and err.startswith("Error: no systemd user service manager")
+    report = json.loads(out)
+    assert report["written"] is False and "systemctl is not installed" in report["manager_problem"]
+    assert exec_start(report["text"])
+    assert not units.exists()

@@ -208,7 +208,18 @@ def run_install(args: argparse.Namespace) -> int:
         problem = manager_problem(manager)
         if problem is not None:
             # Nothing half done: the file to install by hand on stdout, the reason on stderr.
-            sys.stdout.write(body.decode("utf-8"))
+            if args.json:
+                print_json(
+                    {
+                        "manager": manager,
+                        "file": str(path),
+                        "written": False,
+                        "manager_problem": problem,
+                        "text": body.decode("utf-8"),
+                    }
+                )
+            else:
+                sys.stdout.write(body.decode("utf-8"))
             raise ServiceError(
                 f"no {manager} user service manager to enable the service with ({problem}); "
                 "nothing was written",
