@@ -438,3 +438,21 @@ def test_json_without_a_service_manager_is_still_json(
     assert report["written"] is False and "systemctl is not installed" in report["manager_problem"]
     assert exec_start(report["text"])
     assert not units.exists()
+
+
+@needs_analyze
+@pytest.mark.usefixtures("no_temp_refusal")
+def test_systemd_accepts_the_unit_the_cli_writes_for_the_real_binary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not CLI.exists():
+        pytest.skip("no .venv/bin/ccmgr-watch (run ./scripts/test once)")
+    units = tmp_path / "units"
+    code, _, err = call(
+        capsys, "service", "install", "--no-enable", "--unit-dir", str(units),
+        "--binary", str(CLI), "--db", str(tmp_path / "my db" / "data.db"), "-L", "work", "--all",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    done = systemd_analyze(units / "ccmgr-watch.service", tmp_path / "runtime")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""
