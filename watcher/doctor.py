@@ -330,21 +330,36 @@ def check_watcher(
     return findings
 
 
-def check_service_file(manager: str, path: Path, argv: list[str] | None) -> list[Finding]:
-    """An installed service whose ccmgr-watch is gone would fail at every start."""
+def check_service_file(
+    manager: str, path: Path, argv: list[str] | None, db: str | None = None
+) -> list[Finding]:
+    """An installed service whose ccmgr-watch is gone would fail at every start; one that records
+    into another database than the one checked is said so."""
     if argv is None or not argv:
         return []
     binary = argv[0]
-    if os.path.isfile(binary) and os.access(binary, os.X_OK):
-        return [Finding("service.installed", "ok", f"{manager} service installed: {path}")]
-    return [
-        Finding(
-            "service.binary_missing",
-            "error",
-            f"the service in {path} runs {binary}, which no longer exists",
-            "run `ccmgr-watch service install` again from the ccmgr-watch you use now",
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        return [
+            Finding(
+                "service.binary_missing",
+                "error",
+                f"the service in {path} runs {binary}, which no longer exists",
+                "run `ccmgr-watch service install` again from the ccmgr-watch you use now",
+            )
+        ]
+    findings = [Finding("service.installed", "ok", f"{manager} service installed: {path}")]
+    service_db = next((a[len("--db=") :] for a in argv if a.startswith("--db=")), None)
+    if db is not None and service_db is not None and service_db != db:
+        findings.append(
+            Finding(
+                "service.database",
+                "warn",
+                f"the service records into {service_db}, not into {db} (checked here)",
+                f"ccmgr-watch doctor --db {q(service_db)}, or `ccmgr-watch service install "
+                f"--db {q(db)}` to record into this one",
+            )
         )
-    ]
+    return findings
 
 
 # --- the database ----------------------------------------------------------------------------

@@ -434,3 +434,39 @@ def test_a_listening_socket_that_is_not_our_tmux_is_never_called_stale(
     fid = "tmux.server_other_version" if behaviour == "hangs up" else "tmux.server_unresponsive"
     (finding,) = by_id(report, fid)
     assert code == 1 and finding["level"] == "warn" and "rm " not in finding["fix"]
+
+
+def test_the_installed_service(
+    db: Path,
+    tmp_path: Path,
+    tmux_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An installed unit: said; one recording elsewhere, or whose binary is gone, is reported."""
+    from watcher import service_install
+
+    monkeypatch.setattr(service_install, "temporary_folders", lambda: ["/nonexistent-temp"])
+    binary = tmp_path / "venv" / "ccmgr-watch"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    other = tmp_path / "other.db"
+    install = ["service", "install", "--no-enable", "--binary", str(binary)]
+    assert run([*install, "--db", str(db)]) == 0
+    capsys.readouterr()
+    code, report = doctor_json(capsys, db)
+    assert by_id(report, "service.installed")[0]["level"] == "ok"
+    assert by_id(report, "service.database") == []
+    assert by_id(report, "watcher.running")[0]["fix"].startswith("systemctl --user start")
+
+    assert run([*install, "--db", str(other)]) == 0
+    capsys.readouterr()
+    code, report = doctor_json(capsys, db)
+    (finding,) = by_id(report, "service.database")
+    assert code == 1 and finding["fix"].startswith(f"ccmgr-watch doctor --db {other}")
+
+    binary.unlink()
+    code, report = doctor_json(capsys, db)
+    (finding,) = by_id(report, "service.binary_missing")
+    assert code == 1 and finding["level"] == "error"

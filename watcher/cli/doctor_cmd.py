@@ -71,7 +71,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     findings += doctor.check_servers(status, running)
     service_file, argv = _service(args)
     findings += doctor.check_watcher(db, holder, status, service_file, now, _manager())
-    findings += doctor.check_service_file(_manager(), service_file, argv)
+    findings += doctor.check_service_file(_manager(), service_file, argv, db)
     findings += doctor.check_database(db, args.timeout, running)
     findings += config_findings
     findings += doctor.check_permissions(db, _config_files(), _backup_folder(config))
