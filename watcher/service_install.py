@@ -288,6 +288,23 @@ def uninstall(manager: str, path: Path, *, use_manager: bool) -> Installed:
     return result
 
 
+def installed_argv(manager: str, path: Path) -> list[str] | None:
+    """The command line the installed service file runs, or None (missing, or not ours)."""
+    from watcher.service_unit import plist_argv, read_marker
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if manager == "launchd":
+        return plist_argv(data)
+    marker = read_marker(data.decode("utf-8", "replace"))
+    argv = marker.get("argv") if marker else None
+    if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+        return list(argv)
+    return None
+
+
 # --- what the manager says -------------------------------------------------------------------
 
 SYSTEMD_PROPERTIES = (

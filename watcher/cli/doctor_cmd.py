@@ -8,6 +8,7 @@ import sys
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
 
     from watcher.doctor import Finding
@@ -69,7 +70,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         status = None  # left by an older watcher
     running = holder is not None
     findings += doctor.check_servers(status, running)
-    service_file, argv = _service(args)
+    service_file, argv = _service()
     findings += doctor.check_watcher(db, holder, status, service_file, now, _manager())
     findings += doctor.check_service_file(_manager(), service_file, argv, db)
     findings += doctor.check_database(db, args.timeout, running)
@@ -107,14 +108,13 @@ def _manager() -> str:
     return default_manager()
 
 
-def _service(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
-    from watcher.cli.service_cmd import _installed_argv
-    from watcher.service_install import unit_file, unit_folder
+def _service() -> tuple[Path, list[str] | None]:
+    from watcher.service_install import installed_argv, unit_file, unit_folder
 
     manager = _manager()
     folder, _ = unit_folder(manager)
     path = unit_file(manager, folder)
-    return path, _installed_argv(manager, path)
+    return path, installed_argv(manager, path)
 
 
 def _config_files() -> list[str]:

@@ -325,6 +325,7 @@ def run_service_status(args: argparse.Namespace) -> int:
     from watcher.cli.output import print_json
     from watcher.cli.settings import db_file
     from watcher.service_install import (
+        installed_argv,
         launchd_view,
         manager_problem,
         systemd_view,
@@ -336,7 +337,7 @@ def run_service_status(args: argparse.Namespace) -> int:
     manager = _manager(args)
     folder, _ = unit_folder(manager, args.unit_dir)
     path = unit_file(manager, folder)
-    argv = _installed_argv(manager, path)
+    argv = installed_argv(manager, path)
     installed = argv is not None or path.exists()
     problem = manager_problem(manager)
     view: dict[str, str] | None = None
@@ -366,23 +367,6 @@ def run_service_status(args: argparse.Namespace) -> int:
         return code
     _print_service_status(info, last)
     return code
-
-
-def _installed_argv(manager: str, path: Path) -> list[str] | None:
-    """The command line the installed service file runs, or None (missing, or not ours)."""
-    from watcher.service_unit import plist_argv, read_marker
-
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if manager == "launchd":
-        return plist_argv(data)
-    marker = read_marker(data.decode("utf-8", "replace"))
-    argv = marker.get("argv") if marker else None
-    if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-        return list(argv)
-    return None
 
 
 def _db_of(argv: list[str]) -> str | None:
