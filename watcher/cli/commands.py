@@ -27,4 +27,7 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.search_cmd", ("query", "session")),
     ("watcher.cli.config_cmd", ("config",)),
     ("watcher.cli.backup_cmd", ("backup",)),
+    ("watcher.cli.service_cmd", ("service",)),
+    ("watcher.cli.doctor_cmd", ("doctor",)),
+    ("watcher.cli.completion_cmd", ("completion",)),
 ]
