@@ -57,6 +57,7 @@ class SessionRecord(Value):
         "ended_at",
         "tmux_server",
         "tmux_id",
+        "host",
     )
     __slots__ = __match_args__
     id: str
@@ -73,6 +74,7 @@ class SessionRecord(Value):
     ended_at: str | None
     tmux_server: str | None
     tmux_id: str | None
+    host: str | None
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class SessionRecord(Value):
         ended_at: str | None = None,
         tmux_server: str | None = None,
         tmux_id: str | None = None,
+        host: str | None = None,
     ) -> None:
         super().__init__(
             id,
@@ -107,6 +110,7 @@ class SessionRecord(Value):
             ended_at,
             tmux_server,
             tmux_id,
+            host,
         )
 
 
@@ -114,13 +118,14 @@ class EventRecord(Value):
     """One row of ``session_events``: the event record, declared once (the capture writer hands
     them to ``write_batch``)."""
 
-    __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
+    __match_args__ = ("session_id", "event_type", "timestamp", "data", "id", "host")
     __slots__ = __match_args__
     session_id: str
     event_type: str
     timestamp: str
     data: dict[str, Any]
     id: int | None
+    host: str | None
 
     def __init__(
         self,
@@ -130,8 +135,10 @@ class EventRecord(Value):
         timestamp: str,
         data: dict[str, Any] | None = None,
         id: int | None = None,
+        host: str | None = None,
     ) -> None:
-        super().__init__(session_id, event_type, timestamp, {} if data is None else data, id)
+        data = {} if data is None else data
+        super().__init__(session_id, event_type, timestamp, data, id, host)
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -139,7 +146,12 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def json_object(text: Any) -> dict[str, Any]:
-    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
+    """A stored JSON object; anything else (not JSON, not an object) reads as empty.
+
+    PostgreSQL's jsonb arrives decoded (a dict) and is taken as it is.
+    """
+    if isinstance(text, dict):
+        return text
     if not text:
         return {}
     try:
@@ -316,13 +328,18 @@ def resolve_sessions(conn: sqlite3.Connection, ref: str) -> tuple[str, ...]:
 def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
     """A session's events, oldest first."""
     rows = conn.execute(
-        "SELECT session_id, event_type, timestamp, data, id FROM session_events "
+        "SELECT session_id, event_type, timestamp, data, id, host FROM session_events "
         "WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
     return [
         EventRecord(
-            session_id=r[0], event_type=r[1], timestamp=r[2], data=json_object(r[3]), id=r[4]
+            session_id=r[0],
+            event_type=r[1],
+            timestamp=r[2],
+            data=json_object(r[3]),
+            id=r[4],
+            host=r[5],
         )
         for r in rows
     ]

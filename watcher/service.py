@@ -66,6 +66,7 @@ class ServerWatch(Protocol):
         send: MemoryObjectSendStream[Lifecycle],
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
+        host: str | None = None,
     ) -> Awaitable[None]: ...
 
 
@@ -143,6 +144,9 @@ class Service:
         self.database_abandoned = False
         self._running = False
         self._stopping = False
+        # The host recorded with every session and event: fixed at start (a server key made with
+        # it identifies sessions; changing it needs a restart).
+        self._host = self.config.host
 
     # -- control ------------------------------------------------------------------------------
 
@@ -153,6 +157,12 @@ class Service:
         """
         if config.batch_size < 1:
             raise WatcherError("batch size must be at least 1", hint="use --batch-size 1 or more")
+        if config.host != self._host:
+            log.warning(
+                "watcher.host changed to %r: the watcher records %r until it is restarted",
+                config.host,
+                self._host,
+            )
         self.config = config
         set_log_level(config.log_level)
         if self._writer is not None:
@@ -188,6 +198,7 @@ class Service:
         return {
             "pid": os.getpid(),
             "database": str(self.db_path),
+            "host": self._host,
             "running": self._running,
             "started_at": self._started_at,
             "updated_at": now_ts(),
@@ -264,6 +275,7 @@ class Service:
             on_commit=self._mark_dirty,
             on_change=self._mark_dirty,
             on_resync=self._resync_servers,
+            host=self._host,
         )
         self._watch = watch
         writer_done = anyio.Event()
@@ -371,6 +383,7 @@ class Service:
                             send=send,
                             known_alive=self._known_alive,
                             on_state=lambda state: self._on_state(task, state),
+                            host=self._host,
                         )
                     message = "the server task ended"
                 except CcmgrError as exc:

@@ -113,8 +113,11 @@ class SessionWriter:
         on_commit: Callable[[], None] | None = None,
         on_change: Callable[[], None] | None = None,
         on_resync: Callable[[], None] | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db
+        # Written into every session and event; reconciliation reads only this host's sessions.
+        self.host = host
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._enrich = enrich
@@ -412,7 +415,7 @@ class SessionWriter:
                 elif found is not None:
                     # After the batch's own enrichments: those answer older requests.
                     enrichments.append(found)
-        await store_batch(self.db, events, enrichments)
+        await store_batch(self.db, events, enrichments, self.host)
         self._committed(events, enrichments, later)
 
     def _enrich_requests(self, events: Sequence[Lifecycle]) -> list[EnrichRequest]:
@@ -488,7 +491,7 @@ class SessionWriter:
             if not isinstance(item, AliveQuery):
                 continue
             try:
-                item.result = await store_alive_on(self.db, item.socket_path)
+                item.result = await store_alive_on(self.db, item.socket_path, self.host)
             except sqlite3.Error as exc:
                 item.error = StoreError(f"cannot read sessions from {self.db.path}: {exc}")
             item.done.set()
@@ -519,20 +522,21 @@ def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
 
 
 async def store_batch(
-    db: Database, events: list[Lifecycle], enrichments: list[EnrichmentRow]
+    db: Database, events: list[Lifecycle], enrichments: list[EnrichmentRow], host: str | None
 ) -> None:
     """Write one batch's session upserts, event rows and enrichments in one transaction."""
-    lifecycle = [lifecycle_row(e) for e in events]
-    rows = [event_row(e) for e in events]
+    lifecycle = [lifecycle_row(e, host) for e in events]
+    rows = [event_row(e, host) for e in events]
     await db.write_batch(lifecycle, rows, enrichments)
 
 
-async def store_alive_on(db: Database, socket_path: str) -> list[SessionRecord]:
-    """The sessions the store believes alive on ``socket_path`` (on the writer's connection)."""
-    return await db.alive_on_socket(socket_path)
+async def store_alive_on(db: Database, socket_path: str, host: str | None) -> list[SessionRecord]:
+    """The sessions the store believes alive on ``socket_path`` of ``host`` (on the writer's
+    connection)."""
+    return await db.alive_on_socket(socket_path, host)
 
 
-def lifecycle_row(event: Lifecycle) -> LifecycleRow:
+def lifecycle_row(event: Lifecycle, host: str | None = None) -> LifecycleRow:
     """The session upsert one lifecycle event amounts to."""
     ended = event.status == "ended" or event.event_type in _ENDING
     return LifecycleRow(
@@ -545,14 +549,16 @@ def lifecycle_row(event: Lifecycle) -> LifecycleRow:
         directory=event.directory,
         created_at=event.created_at,
         ended_at=event.timestamp if ended else None,
+        host=host,
     )
 
 
-def event_row(event: Lifecycle) -> EventRecord:
+def event_row(event: Lifecycle, host: str | None = None) -> EventRecord:
     """The ``session_events`` row of one lifecycle event."""
     return EventRecord(
         session_id=session_id(event.server, event.tmux_id),
         event_type=event.event_type,
         timestamp=event.timestamp,
         data=dict(event.data),
+        host=host,
     )

@@ -183,10 +183,14 @@ def _print_hits(hits: list[SearchHit]) -> None:
     if not hits:
         print("No sessions match.", file=sys.stderr)
         return
+    # The host only when the results come from more than one (a shared store): on one machine
+    # the column would repeat its name on every line.
+    hosts = len({hit.host for hit in hits}) > 1
     rows = [
         [
             hit.name,
             hit.status,
+            *([hit.host or "-"] if hosts else []),
             hit.project or "-",
             hit.branch or "-",
             relative_time(hit.last_access),
@@ -195,7 +199,8 @@ def _print_hits(hits: list[SearchHit]) -> None:
         ]
         for hit in hits
     ]
-    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
+    headers = ["NAME", "STATUS", *(["HOST"] if hosts else [])]
+    table([*headers, "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
 
 
 def run_history(args: argparse.Namespace) -> int:

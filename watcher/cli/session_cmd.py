@@ -117,6 +117,7 @@ def _print_show(session: Any, events: list[Any], stats: Any) -> None:
     ]
     if session.ended_at:
         fields.append(("ended", f"{session.ended_at} ({relative_time(session.ended_at)})"))
+    fields.append(("host", session.host or "-"))
     fields.append(("tmux", f"{session.tmux_id or '-'} on {session.tmux_server or '-'}"))
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
@@ -175,12 +176,15 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     from watcher.cli.output import relative_time, table
 
+    # The host only when the sessions come from more than one (a shared store).
+    hosts = len({s.host for s in sessions}) > 1
     table(
-        ["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "ID"],
+        ["NAME", "STATUS", *(["HOST"] if hosts else []), "PROJECT", "BRANCH", "LAST ACCESS", "ID"],
         [
             [
                 s.name,
                 s.status,
+                *([s.host or "-"] if hosts else []),
                 s.project or "-",
                 s.branch or "-",
                 relative_time(s.last_access),
