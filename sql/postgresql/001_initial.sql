@@ -84,7 +84,8 @@ CREATE TABLE session_events (
     session_id text COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     event_type text COLLATE "C" NOT NULL,
     timestamp  text COLLATE "C" NOT NULL,
-    data       jsonb NOT NULL DEFAULT '{}',
+    -- json, not jsonb: kept as written (key order too), as SQLite keeps it; never queried into.
+    data       json NOT NULL DEFAULT '{}',
     host       text COLLATE "C"
 );
 

@@ -9,8 +9,9 @@ from watcher.cli.argtypes import text, whole_number
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import sqlite3
     from typing import Any
+
+    from store.reads import Reader
 
 DEFAULT_LIMIT = 50
 
@@ -66,13 +67,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     listing.set_defaults(handler=run_list)
 
 
-def _connect(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
-    """The database the command names (it must exist) and a read-only connection to it."""
-    from store.reads import open_reader
+def _connect(args: argparse.Namespace) -> tuple[str, Reader]:
+    """The database the command names (it must exist) and a read-only connection to it: a
+    SQLite file or a PostgreSQL URL."""
+    from store.reads import open_store
     from watcher.cli.settings import db_file
 
     path = db_file(args)
-    return path, open_reader(path)
+    return path, open_store(path)
 
 
 def run_show(args: argparse.Namespace) -> int:
