@@ -45,3 +45,16 @@ def redact(location: str) -> str:
         ]
         tail = f"{path}?{'&'.join(params)}{fragment}"
     return location[:scheme_end] + authority + tail
+
+
+def local_anchor(url: str) -> str:
+    """A local path standing for the PostgreSQL database ``url`` names, where the watcher of
+    this machine keeps what a database file has beside it: its lock (one watcher per machine
+    and database) and its status file (``<anchor>.watcher.json``, read by ``status``)."""
+    import hashlib
+    import os
+
+    from store.paths import app_dir_text
+
+    digest = hashlib.sha256(redact(url).encode()).hexdigest()[:16]
+    return os.path.join(app_dir_text(), f"postgresql-{digest}")

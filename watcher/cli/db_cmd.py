@@ -52,6 +52,24 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     reindex.add_argument("--json", action="store_true", help="print a JSON object")
     reindex.set_defaults(handler=run_reindex)
 
+    copy = db.add_parser(
+        "copy",
+        help="copy a whole history from one database into another (SQLite <-> PostgreSQL)",
+        description="Copy every session and event of SOURCE into DEST, each a SQLite file or a "
+        "postgresql:// URL (created and migrated if needed). Idempotent: copying again adds "
+        "nothing; a session newer in SOURCE is updated. Sessions recorded before hosts were "
+        "get --host. Shows progress on a terminal.",
+    )
+    copy.add_argument("source", metavar="SOURCE", help="a database file or a postgresql:// URL")
+    copy.add_argument("dest", metavar="DEST", help="a database file or a postgresql:// URL")
+    copy.add_argument(
+        "--host",
+        metavar="NAME",
+        help="host of the sessions and events that have none (default: this machine's)",
+    )
+    copy.add_argument("--json", action="store_true", help="print the counts as a JSON object")
+    copy.set_defaults(handler=run_copy)
+
 
 def _db_path(args: argparse.Namespace) -> Path:
     from watcher.cli.settings import db_path
@@ -207,4 +225,46 @@ def run_reindex(args: argparse.Namespace) -> int:
         print_json({"database": shown, "sessions_indexed": rows, "seconds": seconds})
     else:
         print(f"{shown}: search index rebuilt over {rows} sessions in {seconds:.3f}s")
+    return 0
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    """Handler of ``db copy``."""
+    import os
+    import sys
+
+    from store.copy import copy_store
+    from store.errors import UsageError
+    from store.pgurl import is_postgres_url, redact
+    from watcher.config.rules import valid_host
+    from watcher.service_config import local_host
+
+    host = args.host or local_host()
+    if not valid_host(host):
+        raise UsageError(
+            f"--host: invalid host name {host!r}", hint='letters, digits, ".", "-" and "_"'
+        )
+    source, dest = (
+        x if is_postgres_url(x) else os.path.expanduser(x) for x in (args.source, args.dest)
+    )
+    if not is_postgres_url(source) and not os.path.isfile(source):
+        raise UsageError(f"no database at {source}", hint="give an existing database file or URL")
+    terminal = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rcopied {done} of {total} sessions")
+        sys.stderr.flush()
+
+    result = copy_store(source, dest, host=host, progress=progress if terminal else None)
+    if terminal:
+        sys.stderr.write("\n")
+    if args.json:
+        from watcher.cli.output import print_json
+
+        print_json(result.as_dict() | {"source": redact(source), "dest": redact(dest)})
+        return 0
+    print(
+        f"copied {result.sessions} sessions and {result.events_added} new events "
+        f"(of {result.events_read}) from {redact(source)} to {redact(dest)}"
+    )
     return 0
