@@ -37,3 +37,13 @@ def test_is_postgres_url(location: str, expected: bool) -> None:
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
     assert "s3cret" not in redact(url)
+
+
+def test_file_only_commands_refuse_a_url_saying_what_to_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from watcher.cli.main import run
+
+    assert run(["backup", "create", "--db", "postgresql://me:s3cret@h/db"]) == 2
+    err = capsys.readouterr().err
+    assert "not postgresql://me:***@h/db" in err and "pg_dump" in err and "s3cret" not in err

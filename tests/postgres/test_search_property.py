@@ -92,9 +92,16 @@ def test_pages_are_slices(pg: Any) -> None:
         for n in range(30)
     ]
     insert_pg(pg, rows)
-    tree = parse_query("auth", now=NOW, tz=TZ)
+    tree = parse_query("auth 1", now=NOW, tz=TZ)
     for sort in ("relevance", "recent", "created", "name"):
         whole = [h.id for h in search_pg(pg, tree, sort=sort, limit=None)]
+        # A window smaller than the pages: the pages past it come from the whole order's form.
+        small = [
+            h.id
+            for o in range(0, 30, 7)
+            for h in search_pg(pg, tree, sort=sort, limit=7, offset=o, window=10)
+        ]
+        assert small == [h.id for h in search_pg(pg, tree, sort=sort, limit=None, window=10)]
         pages = [
             h.id for o in range(0, 30, 7) for h in search_pg(pg, tree, sort=sort, limit=7, offset=o)
         ]
