@@ -147,6 +147,9 @@ def capture(location: str, count: Callable[[], int], sessions: int, burst: int) 
         watcher.terminate()
         watcher.wait(timeout=15)
         tmux("kill-server")
+        # tmux 3.3a leaves its socket file behind: remove our own.
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(f"/tmp/tmux-{os.getuid()}", tmux.name))
         shutil.rmtree(home, ignore_errors=True)
 
 
