@@ -43,9 +43,10 @@ EVENT_TYPES: Final = (
     "vanished",
     "migrated",
     "imported",
+    "revived",
 )
 """``session_events.event_type`` values the watcher (:data:`store.models.LifecycleType`, the
-first ten) and the imports write. Other tools may add their own types."""
+first ten), the imports and ``revive`` write. Other tools may add their own types."""
 
 
 def like_escape(text: str) -> str:
