@@ -49,6 +49,12 @@ EVENT_TYPES: Final = (
 first ten), the imports and ``revive`` write. Other tools may add their own types."""
 
 
+LAYOUT_KEY: Final = "tmux_windows"
+"""The ``sessions.metadata`` key of a session's windows as last seen (what ``revive``
+recreates): ``{"recorded_at": TIMESTAMP, "windows": [{"window_id", "index", "name", "active",
+"automatic_rename", "layout", "panes": [{"id", "path"}]}]}``."""
+
+
 def like_escape(text: str) -> str:
     """``text`` with LIKE's wildcards escaped, for ``LIKE ? ESCAPE '\\'`` (text is user input)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
-from store.columns import SESSION_COLUMNS
+from store.columns import LAYOUT_KEY, SESSION_COLUMNS
 from store.reads import EventRecord, SessionRecord, session_from_row
 from store.timefmt import now_ts
 
@@ -67,10 +67,8 @@ _ENRICH_UPDATE: Final = (
 # A session's windows as last seen (what `revive` recreates): one key of its metadata, replaced
 # whole. metadata is not in the search index, so this costs no re-indexing.
 _LAYOUT_UPDATE: Final = (
-    "UPDATE sessions SET metadata = json_set(metadata, '$.tmux_windows', json(?)) WHERE id = ?"
+    f"UPDATE sessions SET metadata = json_set(metadata, '$.{LAYOUT_KEY}', json(?)) WHERE id = ?"
 )
-LAYOUT_KEY: Final = "tmux_windows"
-"""The metadata key holding ``{"recorded_at": TIMESTAMP, "windows": [...]}``."""
 
 
 class LayoutRow(msgspec.Struct, frozen=True, kw_only=True):

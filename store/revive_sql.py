@@ -13,9 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Final
 
+from store.columns import LAYOUT_KEY
 from store.db import _run_transaction, sync_connection
 from store.errors import StoreError
-from store.repositories import LAYOUT_KEY
 
 # A watcher may have inserted the row already (it saw the session appear): then only what it
 # cannot know is filled in (project and friends when git has not answered yet, where the

@@ -38,8 +38,13 @@ PANE_SEP = "\x1e"  # between the panes of a window
 PANE_FIELD_SEP = "\x1d"  # between a pane's id and its path
 # A pane's current directory, like session_path above: a newline becomes backslash-n, and the
 # three separators become '?' (a path holding one cannot be restored anyway; it would break
-# the record). Two substitutions in one expansion need tmux 3.2, the oldest we support.
-_PANE_PATH = "#{s/\\n/\\\\\\\\n/;s/[\x1d\x1e\x1f]/?/:pane_current_path}"
+# the record). Two substitutions in one expansion need tmux 3.2, the oldest we support. A pane
+# listed the instant it starts has no current directory yet (tmux asks its foreground process):
+# then the one it was started in (pane_start_path, 3.3+; empty when none was given).
+_PANE_PATH = (
+    "#{s/\\n/\\\\\\\\n/;s/[\x1d\x1e\x1f]/?/:"
+    "#{?pane_current_path,#{pane_current_path},#{pane_start_path}}}"
+)
 SHAPE_FORMAT = SEP.join(
     [
         "#{window_index}",

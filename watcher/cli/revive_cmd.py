@@ -58,19 +58,13 @@ def run_revive(args: argparse.Namespace) -> int:
     from store.timefmt import now_ts
     from watcher.capture.events import session_id
     from watcher.cli.settings import db_path
-    from watcher.revive import (
-        carry_out,
-        check_name,
-        free_name,
-        plan_revive,
-        session_is_live,
-        session_names,
-    )
+    from watcher.revive import carry_out, session_is_live, session_names
+    from watcher.revive_plan import check_name, free_name, plan_revive
 
-    path = db_path(args)
-    session = _find(str(path), args.session)
     if args.name is not None:
         check_name(args.name)
+    path = db_path(args)
+    session = _find(str(path), args.session)
     if session_is_live(session):
         _refuse_live(session)
     home = os.path.expanduser("~")
@@ -154,7 +148,7 @@ def _refuse_live(session: SessionRecord) -> NoReturn:
     import shlex
 
     from store.errors import UsageError
-    from watcher.revive import socket_of_session
+    from watcher.revive_plan import socket_of_session
 
     socket = socket_of_session(session)
     target = shlex.quote(session.tmux_id or session.name)
