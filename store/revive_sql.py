@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from store.columns import LAYOUT_KEY
-from store.db import _run_transaction, sync_connection
 from store.errors import StoreError
+from store.reads import BUSY_TIMEOUT_MS
 
 # A watcher may have inserted the row already (it saw the session appear): then only what it
 # cannot know is filled in (project and friends when git has not answered yet, where the
@@ -92,12 +92,26 @@ def record_revival(
             (new_id, timestamp, json.dumps({"from": old_id, "windows": len(windows)})),
         )
 
-    with sync_connection(path) as conn:
+    try:
+        # The database exists (the session was read from it): no need for store.db's opener,
+        # whose aiosqlite and asyncio imports would double the command's start-up.
+        conn = sqlite3.connect(path, isolation_level=None)
         try:
-            _run_transaction(conn, work)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"the session was revived in tmux, but recording it in {path} failed: {exc}",
-                hint="a running watcher records it anyway; otherwise check the database with "
-                "`ccmgr-watch db status`",
-            ) from exc
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"the session was revived in tmux, but recording it in {path} failed: {exc}",
+            hint="a running watcher records it anyway; otherwise check the database with "
+            "`ccmgr-watch db status`",
+        ) from exc

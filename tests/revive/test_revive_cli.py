@@ -298,6 +298,11 @@ def test_hostile_names_come_back_as_they_were(
     tmux_id = the_new_session(db, old)[3]
     assert tmux("display-message", "-t", tmux_id, "-p", "#{session_name}").strip() == name
     assert not (home / "pwned").exists() and not Path("pwned").exists()
+    # A name that ends in ';' (tmux's command separator) stays a name.
+    again = revive(db, home, "--json", "--name", name + " ;", "--", old)
+    assert again.returncode == 0, again.stderr
+    again_id = json.loads(again.stdout)["tmux_id"]
+    assert tmux("display-message", "-t", again_id, "-p", "#{session_name}").strip() == name + " ;"
     # By name it is now the revived session (the most recent of that name): alive, refused.
     by_name = revive(db, home, "--name", name + " again", "--", name)
     assert by_name.returncode == 2 and f"the session {name!r}" in by_name.stderr

@@ -70,11 +70,12 @@ def run_revive(args: argparse.Namespace) -> int:
     home = os.path.expanduser("~")
     plan = plan_revive(session, home=home)
     wanted = args.name if args.name is not None else plan.name
-    name = free_name(wanted, session_names(plan.socket))
+    names = session_names(plan.socket)
+    name = free_name(wanted, names or [])
     notes: list[str] = []
     if name != wanted:
         notes.append(f"a session named {wanted!r} exists: the revived one is {name!r}")
-    revived = carry_out(plan, name)
+    revived = carry_out(plan, name, server_running=names is not None)
     if revived.server_started:
         notes.append(f"no tmux server was running at {plan.socket}: started one")
     new_id = session_id(revived.server, revived.tmux_id)
