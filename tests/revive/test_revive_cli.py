@@ -383,3 +383,45 @@ def test_attach_outside_tmux_attaches_a_client_to_the_revived_session(
     finally:
         client.kill()
         client.wait(timeout=5)
+
+
+def test_attach_inside_tmux_switches_the_client_to_the_revived_session(
+    tmux: Tmux, db: Path, home: Path, dirs: dict[str, Path], watcher: Watcher
+) -> None:
+    old, _ = record_work_session(tmux, db, dirs)
+    person = tmux.attach_pty("base")  # a real client, on the watcher's session
+    try:
+        wait_until(
+            lambda: (
+                "base 0" in tmux("list-clients", "-F", "#{session_name} #{client_control_mode}")
+            ),
+            what="the person's client",
+        )
+        # What the picker does in a popup: run revive --attach from inside that client's tmux.
+        tmux(
+            "new-window",
+            "-t",
+            "base",
+            "-e",
+            "CCMGR_WATCH_REVIVE_COMMAND=sleep 3600",
+            "-e",
+            f"HOME={home}",
+            f"{CCMGR_WATCH} revive --db '{db}' --attach '{old}'; sleep 3600",
+        )
+        tmux_id = wait_until(
+            lambda: query(
+                db,
+                "SELECT tmux_id FROM sessions WHERE json_extract(metadata, '$.revived_from') = ?",
+                old,
+            ),
+            what="the revived session",
+        )[0][0]
+
+        def switched() -> bool:
+            lines = tmux("list-clients", "-F", "#{session_id} #{client_control_mode}").split("\n")
+            return f"{tmux_id} 0" in lines
+
+        wait_until(switched, what="the person's client on the revived session")
+    finally:
+        person.kill()
+        person.wait(timeout=5)
