@@ -10,7 +10,9 @@ Prints one JSON object with medians (milliseconds) of interleaved runs, side by 
 * ``raw_tmux``: the baseline, the same session (same names, directories, panes and layout)
   created by plain ``tmux new-session`` / ``new-window`` / ``split-window`` / ``select-layout``
   processes;
-* ``libtmux_import_ms``: importing libtmux in a fresh Python (a one-off cost of every revive).
+* ``libtmux_import_ms``: importing libtmux in a fresh Python (a one-off cost of every revive);
+* ``cli_cpu_ms``: CPU time of the whole command and the tmux processes it runs (less at the
+  mercy of other load than wall time).
 
 The recorded session: 10 windows, the third split in three panes with a recorded layout, each
 window in its own directory. Panes run ``sleep`` (CCMGR_WATCH_REVIVE_COMMAND), not a shell.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -154,6 +157,9 @@ def main() -> int:
     args = parser.parse_args()
     tmux = Tmux()
     timings: dict[str, list[float]] = {"cli": [], "libtmux": [], "raw_tmux": []}
+    # CPU of the command and its tmux client processes: less at the mercy of the load than wall
+    # time (the tmux server's own work is not in it).
+    cpu: dict[str, list[float]] = {"cli": []}
     with tempfile.TemporaryDirectory(prefix="ccmgr-watch-bench-revive-") as tmp:
         dirs = [Path(tmp) / f"project {i}" for i in range(WINDOWS)]
         for d in dirs:
@@ -174,6 +180,7 @@ def main() -> int:
             import libtmux  # noqa: F401  # the in-process runs measure creating, not importing
 
             for n in range(args.runs):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 done = subprocess.run(
                     [str(BIN / "ccmgr-watch"), "revive", "--db", str(db), old, "--name", f"c{n}"],
@@ -183,6 +190,10 @@ def main() -> int:
                     check=False,
                 )
                 timings["cli"].append(time.perf_counter() - started)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu["cli"].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
                 if done.returncode != 0:
                     raise RuntimeError(done.stderr)
                 started = time.perf_counter()
@@ -214,6 +225,7 @@ def main() -> int:
         "panes": WINDOWS + 2,
         "runs": args.runs,
         "median_ms": medians,
+        "cli_cpu_ms": ms(statistics.median(cpu["cli"])),
         "all_ms": {k: [ms(x) for x in v] for k, v in timings.items()},
         "libtmux_import_ms": ms(statistics.median(imports)),
         "libtmux_vs_raw": round(medians["libtmux"] / medians["raw_tmux"], 2),

@@ -53,6 +53,12 @@ def run_revive(args: argparse.Namespace) -> int:
     """Handler of ``revive``."""
     import os
     import sys
+    import threading
+
+    # Importing libtmux is most of this command's own time (~160 ms on a quiet machine): it
+    # runs beside the database read and the tmux checks below, which mostly wait.
+    preload = threading.Thread(target=_import_libtmux, daemon=True)
+    preload.start()
 
     from store.revive_sql import record_revival
     from store.timefmt import now_ts
@@ -65,7 +71,9 @@ def run_revive(args: argparse.Namespace) -> int:
         check_name(args.name)
     path = db_path(args)
     session = _find(str(path), args.session)
-    if session_is_live(session):
+    # An ended session stays ended: tmux never gives its id to another session of the same
+    # server. One the store still believes alive is asked about in tmux.
+    if session.status != "ended" and session_is_live(session):
         _refuse_live(session)
     home = os.path.expanduser("~")
     plan = plan_revive(session, home=home)
@@ -75,6 +83,7 @@ def run_revive(args: argparse.Namespace) -> int:
     notes: list[str] = []
     if name != wanted:
         notes.append(f"a session named {wanted!r} exists: the revived one is {name!r}")
+    preload.join()
     revived = carry_out(plan, name, server_running=names is not None)
     if revived.server_started:
         notes.append(f"no tmux server was running at {plan.socket}: started one")
@@ -124,6 +133,14 @@ def run_revive(args: argparse.Namespace) -> int:
     if args.attach:
         _switch_to(plan.socket, revived.tmux_id)
     return 0
+
+
+def _import_libtmux() -> None:
+    # A failure here is reported by the real import in carry_out, where it happens again.
+    try:
+        import libtmux  # noqa: F401
+    except Exception:
+        return
 
 
 def _find(path: str, ref: str) -> SessionRecord:
