@@ -30,7 +30,7 @@ from store.errors import CcmgrError
 from store.paths import ensure_private_dir
 from store.timefmt import now_ts
 from watcher.capture.enrich import EnrichRequest, GitCache, enrich_now, run_enricher
-from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.events import CaptureItem, KnownSession
 from watcher.capture.tmux_address import socket_dir
 from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 from watcher.config.locations import Scope
@@ -65,7 +65,7 @@ class ServerWatch(Protocol):
         self,
         address: str,
         *,
-        send: MemoryObjectSendStream[Lifecycle],
+        send: MemoryObjectSendStream[CaptureItem],
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
         host: str | None = None,

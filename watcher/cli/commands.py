@@ -30,4 +30,5 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.service_cmd", ("service",)),
     ("watcher.cli.doctor_cmd", ("doctor",)),
     ("watcher.cli.completion_cmd", ("completion",)),
+    ("watcher.cli.revive_cmd", ("revive",)),
 ]

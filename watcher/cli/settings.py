@@ -69,6 +69,15 @@ def search_limit(args: argparse.Namespace) -> int | None:
     return given or None
 
 
+def watcher_host(args: argparse.Namespace) -> str:
+    """``watcher.host`` of the effective config, else the machine's hostname: the host the
+    watcher records sessions with (watcher.service_config)."""
+    from watcher.service_config import local_host
+
+    config = _load_if_mentioned(_scopes(args), b"host", "watcher")
+    return (config.watcher.host if config is not None else "") or local_host()
+
+
 def configured_database(paths: Mapping[Scope, str | Path]) -> str | None:
     """``storage.database`` of the effective config, or None when no scope sets it.
 
