@@ -43,6 +43,7 @@ from watcher.status_write import exclusive_lock, write_status_file
 if TYPE_CHECKING:
     from watcher.backup.schedule import BackupScheduleStatus
     from watcher.config.scopes import Effective
+    from watcher.importer.dual import JsonStateMirror
 
 __all__ = ["Service"]
 
@@ -116,6 +117,8 @@ class Service:
         # Scheduled backups follow the effective config (live edits included); None: no backups.
         self._backup_config = backup_config
         self._backup_status: BackupScheduleStatus | None = None
+        # Dual mode (storage.mode: dual) follows the same effective config: None without one.
+        self._json_state: JsonStateMirror | None = None
         self.config = config or ServiceConfig()
         # Live reload: the config files to watch and how a loaded config becomes settings.
         self._config_files = dict(config_files) if config_files else None
@@ -261,7 +264,7 @@ class Service:
             flush_interval=self.config.flush_interval,
             enrich=self._submit_enrichment,
             enrich_now=partial(enrich_now, cache=git_cache),
-            on_commit=self._mark_dirty,
+            on_commit=self._committed,
             on_change=self._mark_dirty,
             on_resync=self._resync_servers,
         )
@@ -290,6 +293,7 @@ class Service:
                         intake.start_soon(self._watch_config, self._config_files)
                     if self._backup_config is not None:
                         intake.start_soon(self._run_backups)
+                        intake.start_soon(self._run_json_state)
                     self._apply_servers()
                     if self._stopping:
                         intake.cancel_scope.cancel()
@@ -301,6 +305,8 @@ class Service:
                 enrich_send.close()
                 with anyio.move_on_after(FLUSH_TIMEOUT, shield=True):
                     await writer_done.wait()
+                    if self._json_state is not None:
+                        await self._json_state.flush()  # the last batch, in dual mode
                 outer.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
@@ -471,6 +477,8 @@ class Service:
             return
         if self._backup_config is not None:
             self._backup_config = effective.config
+        if self._json_state is not None:
+            self._json_state.config_changed()
         if not effective.errors:  # else the errors follow (on_error): still in error
             if self._config_error is not None:
                 log.info("configuration is valid again")
@@ -488,6 +496,20 @@ class Service:
     def _current_config(self) -> Config:
         assert self._backup_config is not None
         return self._backup_config
+
+    # -- dual mode ----------------------------------------------------------------------------
+
+    async def _run_json_state(self) -> None:
+        from watcher.importer.dual import JsonStateMirror
+
+        self._json_state = JsonStateMirror(self.db_path, self._current_config)
+        await self._json_state.run()
+
+    def _committed(self) -> None:
+        """The writer committed a batch: status and (dual mode) the JSON state file are stale."""
+        self._mark_dirty()
+        if self._json_state is not None:
+            self._json_state.notify()
 
     def _backup_published(self, status: BackupScheduleStatus) -> None:
         self._backup_status = status
