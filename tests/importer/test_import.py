@@ -4,10 +4,8 @@ idempotence, --dry-run, backups, the places ccmgr-ultra keeps its files."""
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -253,7 +251,11 @@ def test_a_ccmgr_ultra_data_db_at_another_path(cli: Cli, tmp_path: Path) -> None
         db, "SELECT session_id, event_type, timestamp FROM session_events ORDER BY session_id, id"
     )
     assert ("ccmgr-myproject-main-feature", "session_start", CREATED) in got
-    assert ("7b0e1c52-9d4f-4a8e-9a59-1f0cbb6f2d11", "migrated", "2025-06-20T10:00:00.000000Z") in got
+    assert (
+        "7b0e1c52-9d4f-4a8e-9a59-1f0cbb6f2d11",
+        "migrated",
+        "2025-06-20T10:00:00.000000Z",
+    ) in got
     assert sum(1 for g in got if g[1] == "imported") == 2
     assert digest(foreign) == before  # read from a copy
     again = cli("import", "--db", str(db), str(foreign), "--skip-bad", "--json")
@@ -396,5 +398,3 @@ def test_export_json_usage_mistakes(cli: Cli, tmp_path: Path) -> None:
     assert code == 2 and "is a folder" in err
     code, _, err = cli("import", "--db", str(tmp_path / "none.db"), "--export-json", "o.json")
     assert code == 5 and "no database" in err
-
-

@@ -241,7 +241,8 @@ def decode_json(data: bytes, file: str) -> Any:
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        what = "truncated JSON" if exc.pos >= len(text.rstrip()) else "malformed JSON"
+        ended = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated JSON" if ended else "malformed JSON"
         raise _located(file, text, exc.pos, f"{what}: {exc.msg}") from None
     except RecursionError:
         at = _too_deep_at(text)
@@ -320,6 +321,15 @@ def parse_json_state(data: bytes, file: str, *, fallback_time: str) -> ParsedFil
         if "sessions" in tree.duplicates:
             raise DataError(f"{file}: $.sessions: duplicate key", hint=_FIX_HINT)
         return _parse_state(tree["sessions"], file, fallback_time)
+    if isinstance(tree, _Object) and list(tree) == ["sessions"]:
+        # state.json's one key with something else than its array (a session *named*
+        # "sessions" in tmux-sessions.json would have that id among others, or a name).
+        value = tree["sessions"]
+        if not (isinstance(value, _Object) and ("name" in value or "id" in value)):
+            raise DataError(
+                f"{file}: $.sessions: expected an array of sessions, got {_kind(value)}",
+                hint=_FIX_HINT,
+            )
     if isinstance(tree, _Object) and (
         not tree or any(isinstance(v, _Object) for v in tree.values())
     ):

@@ -7,6 +7,7 @@ a running watcher committed in between is merged rather than overwritten.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,7 @@ def read_sources(
         except DataError as exc:
             if not skip_bad:
                 raise
-            file, _, message = exc.message.partition(": ")
-            unreadable.append(Problem(file=file, where="$", message=message or exc.message))
+            unreadable.append(_file_problem(str(path.absolute()), exc.message))
     if not skip_bad:
         bad = [p for f in parsed for p in f.problems]
         if bad:
@@ -60,6 +60,19 @@ def read_sources(
                 "listed); nothing was written",
             )
     return parsed, unreadable
+
+
+def _file_problem(file: str, message: str) -> Problem:
+    """A DataError's message about a whole file as a Problem (its line:column, or ``$``)."""
+    rest = message[len(file) :] if message.startswith(file) else ": " + message
+    found = re.match(r"^:(\d+:\d+): (.*)$", rest, re.DOTALL)
+    if found:
+        return Problem(file=file, where=found.group(1), message=found.group(2))
+    rest = rest.removeprefix(": ")
+    if rest.startswith("$"):
+        where, _, text = rest.partition(": ")
+        return Problem(file=file, where=where, message=text)
+    return Problem(file=file, where="$", message=rest)
 
 
 def _planner(
