@@ -22,7 +22,10 @@ from watcher.importer.dual import BACKUP_TAG, prune_dated_copies
 
 pytestmark = pytest.mark.tmux
 
-CONFIG = 'version: 2.1.0\nstorage:\n    mode: {mode}\n    json_backup_days: 30\nbackup:\n    schedule: "off"\n'
+CONFIG = (
+    "version: 2.1.0\nstorage:\n    mode: {mode}\n    json_backup_days: 30\n"
+    'backup:\n    schedule: "off"\n'
+)
 
 
 @pytest.fixture
