@@ -21,7 +21,7 @@ import msgspec
 
 from store.reads import EventRecord, SessionRecord
 from store.timefmt import parse_ts
-from watcher.importer.formats import ImportedEvent, ImportedSession, ParsedFile, Problem
+from watcher.importer.formats import ImportedSession, ParsedFile, Problem
 
 SAME_MOMENT: Final = timedelta(seconds=2)
 _TEXT_FIELDS: Final = ("name", "project", "worktree", "branch", "directory")
@@ -188,7 +188,7 @@ def build_plan(
                 _action("merge", parsed.file, incoming, row["id"], matched_by=how, fields=fields)
             )
             _imported_event(plan, parsed, incoming, row["id"], now, "merged", fields)
-        _plan_events(plan, parsed, parsed.events, targets, keys, known)
+        _plan_events(plan, parsed, targets, keys, now)
     plan.adds = [_record(known.by_id[sid]) for sid in known.by_id if sid in added]
     plan.updates = [SessionUpdate(id=sid, changes=c) for sid, c in updates.items()]
     return plan
@@ -271,14 +271,14 @@ def _imported_event(
 def _plan_events(
     plan: ImportPlan,
     parsed: ParsedFile,
-    events: Sequence[ImportedEvent],
     targets: dict[str, str],
     keys: dict[str, set[tuple[str, str, str]]],
-    known: _Known,
+    now: str,
 ) -> None:
-    """The events of a ``data.db`` not already stored (same type, time and data)."""
+    """The events of a ``data.db`` not already stored (same type, time and data); a session
+    that gets only events is merged too (with its ``imported`` event)."""
     counts: dict[str, int] = {}
-    for event in events:
+    for event in parsed.events:
         target = targets.get(event.session_id)
         if target is None:
             continue
@@ -297,9 +297,15 @@ def _plan_events(
             )
         )
     for index, action in enumerate(plan.actions):
-        if action.file == parsed.file and action.into in counts:
-            plan.actions[index] = msgspec.structs.replace(
-                action,
-                events=counts.pop(action.into),
-                action="merge" if action.action == "skip" else action.action,
+        if action.file != parsed.file or action.into not in counts:
+            continue
+        if action.action == "skip":
+            data = {"file": parsed.file, "format": parsed.format, "action": "merged"}
+            plan.events.append(
+                EventRecord(session_id=action.into, event_type="imported", timestamp=now, data=data)
             )
+        plan.actions[index] = msgspec.structs.replace(
+            action,
+            events=counts.pop(action.into),
+            action="merge" if action.action == "skip" else action.action,
+        )
