@@ -174,3 +174,10 @@ def test_an_empty_file_is_an_empty_state(cli: Cli, tmp_path: Path, db: Path) -> 
     empty.write_bytes(b"  \n")
     code, out, _ = cli("import", "--db", str(db), str(empty), "--json")
     assert code == 0 and json.loads(out)["files"][0]["format"] == "empty"
+
+
+def test_year_one_east_of_utc_is_not_a_timestamp(cli: Cli, tmp_path: Path, db: Path) -> None:
+    source = tmp_path / "t.json"
+    source.write_bytes(entry('{"created": "0001-01-01T00:00:00+01:00"}'))
+    code, _, err = cli("import", "--db", str(db), str(source))
+    assert code == 4 and "$.bad.created: not a timestamp" in err, err

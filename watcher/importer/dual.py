@@ -111,6 +111,7 @@ class JsonStateMirror:
         self._copied: set[Path] = set()
         self._last: bytes | None = None
         self._next_prune = 0.0
+        self._warned: str | None = None  # the last failure logged (not repeated every retry)
         self.writes = 0
 
     def notify(self) -> None:
@@ -172,7 +173,14 @@ class JsonStateMirror:
             await anyio.to_thread.run_sync(self._write_sync, path)
         except (OSError, CcmgrError) as exc:
             self._stale = True  # retried at the next wake-up (at most POLL seconds)
-            log.warning("dual mode: cannot write %s: %s", path, exc)
+            message = f"dual mode: cannot write {path}: {exc}"
+            if message != self._warned:
+                log.warning("%s", message)
+                self._warned = message
+            return
+        if self._warned is not None:
+            log.info("dual mode: %s written again", path)
+            self._warned = None
 
     def _write_sync(self, path: Path) -> None:
         from store.imports import sessions_for_state

@@ -409,7 +409,7 @@ def _stamp(value: str | None, where: str, now: Any) -> str | None:
         return None
     try:
         moment = parse_ts(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 with an offset east of UTC
         raise _EntryError(where, f"not a timestamp: {value[:40]!r}") from None
     if moment.year <= 1:  # Go's zero time: "not set"
         return None
