@@ -152,18 +152,25 @@ def special_files(tmp_path: Path) -> dict[str, Path]:
         "a FIFO": fifo,
         "missing": tmp_path / "none.json",
         "unreadable": locked,
+        # A regular file whose read fails (EIO), even for root.
+        "failing read": Path("/proc/self/mem"),
     }
 
 
-@pytest.mark.parametrize("kind", ["a folder", "a FIFO", "missing", "unreadable"])
+@pytest.mark.parametrize("kind", ["a folder", "a FIFO", "missing", "unreadable", "failing read"])
 def test_what_is_not_a_readable_file(cli: Cli, tmp_path: Path, db: Path, kind: str) -> None:
     path = special_files(tmp_path)[kind]
     if kind == "unreadable" and os.geteuid() == 0:
-        pytest.skip("root reads every file")
+        pytest.skip("root reads every file (the failing read covers it)")
     same = unchanged(db)
     code, _, err = cli("import", "--db", str(db), str(path))
     assert code == 4, err
-    words = {"a folder": "is a folder", "a FIFO": "is a FIFO", "missing": "no such file"}
+    words = {
+        "a folder": "is a folder",
+        "a FIFO": "is a FIFO",
+        "missing": "no such file",
+        "failing read": "cannot read: Input/output error",
+    }
     assert err.startswith(f"Error: {path}: ")
     assert words.get(kind, "Permission denied") in err
     assert same()

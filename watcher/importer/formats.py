@@ -192,6 +192,10 @@ def _parse_float(text: str) -> float | _BadNumber:
     return value if math.isfinite(value) else _BadNumber(text)
 
 
+# The text is tokenised by the standard library's C scanner, not msgspec: msgspec keeps the last of
+# two equal keys without a word (checked with msgspec 0.18-0.22), and a duplicate key must be an
+# error located by its path. msgspec then checks each session's types and sizes (msgspec.convert
+# with the structs above), which is where its located messages ("at `$.name`") come from.
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_Object,
     parse_int=_parse_int,
