@@ -19,6 +19,7 @@ from store.reads import SessionRecord
 from watcher.importer.formats import ULTRA_KEY, WATCH_KEY
 
 _encode = msgspec.json.Encoder().encode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 def go_time(stored: str | None) -> str:
@@ -32,19 +33,23 @@ def go_time(stored: str | None) -> str:
 
 
 def state_entry(session: SessionRecord) -> dict[str, Any]:
-    """One ``PersistedSession``, fields in Go's order."""
-    metadata = dict(session.metadata)
-    ultra = metadata.pop(ULTRA_KEY, None)
+    """One ``PersistedSession``, fields in Go's order (its maps as sorted raw JSON)."""
+    metadata = session.metadata
+    ultra = metadata.get(ULTRA_KEY)
     ultra = ultra if isinstance(ultra, dict) else {}
-    metadata[WATCH_KEY] = {
-        "status": session.status,
-        "ended_at": session.ended_at,
-        "tmux_server": session.tmux_server,
-        "tmux_id": session.tmux_id,
+    if ULTRA_KEY in metadata:
+        metadata = {k: v for k, v in metadata.items() if k != ULTRA_KEY}
+    metadata = {
+        **metadata,
+        WATCH_KEY: {
+            "status": session.status,
+            "ended_at": session.ended_at,
+            "tmux_server": session.tmux_server,
+            "tmux_id": session.tmux_id,
+        },
     }
     environment = ultra.get("environment")
     last_state = ultra.get("last_state")
-    metadata = _sorted(metadata)
     return {
         "id": session.id,
         "name": session.name,
@@ -55,18 +60,12 @@ def state_entry(session: SessionRecord) -> dict[str, Any]:
         "created": go_time(session.created_at),
         "last_access": go_time(session.last_access),
         "last_state": last_state if isinstance(last_state, int) else 0,
-        "environment": _sorted(environment) if isinstance(environment, dict) else {},
-        "metadata": metadata,
+        # Go sorts every map's keys: msgspec does it in C ("sorted"), not a Python walk.
+        "environment": msgspec.Raw(
+            _encode_sorted(environment) if isinstance(environment, dict) else b"{}"
+        ),
+        "metadata": msgspec.Raw(_encode_sorted(metadata)),
     }
-
-
-def _sorted(value: Any) -> Any:
-    """Maps with their keys sorted, all the way down (Go sorts every map's keys)."""
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
 
 
 def render_state(sessions: Iterable[SessionRecord]) -> bytes:
