@@ -78,7 +78,9 @@ def test_an_older_file_only_fills_what_is_empty() -> None:
 
 def test_a_newer_file_wins_field_by_field_but_not_status_or_identity() -> None:
     plan = plan_of(
-        incoming(last_access="2026-01-02T00:00:00.000000Z", tmux_server="x", tmux_id="$9"),
+        incoming(
+            id="s-1", last_access="2026-01-02T00:00:00.000000Z", tmux_server="x", tmux_id="$9"
+        ),
         existing=[stored()],
     )
     changes = plan.updates[0].changes
@@ -179,3 +181,9 @@ def test_the_pure_modules_do_no_io() -> None:
             else:
                 continue
             assert not found & banned, (name, found)
+
+
+def test_a_file_session_with_its_own_tmux_identity_never_matches_by_name() -> None:
+    # Two sessions of one name created in the same second on two servers: both kept.
+    other = incoming(id="s-2", tmux_server="/other#3@4", tmux_id="$1")
+    assert [a.action for a in plan_of(other, existing=[stored()]).actions] == ["add"]

@@ -2,9 +2,9 @@
 
 A session of a file is the same as a stored one when (in this order) the file carries its tmux
 identity (an export's ``metadata.ccmgr_watch``) and a stored session has it, when the ids are
-equal, or when a session the watcher recorded has the same name and was created within
-:data:`SAME_MOMENT` of it (tmux names are unique on a server at any moment; ccmgr-ultra's own
-files carry no tmux identity). Such a session is merged field by field: the file's value wins only
+equal, or, for a session the file gives no tmux identity, when a session the watcher recorded has
+the same name and was created within :data:`SAME_MOMENT` of it (tmux names are unique on a server
+at any moment; ccmgr-ultra's own files carry no tmux identity). Such a session is merged field by field: the file's value wins only
 where the stored one is empty, or where the file's record is newer (its ``last_access`` is
 later); ``last_access`` never goes back; status, end and tmux identity of a stored session are the
 watcher's and are never taken from a file. Nothing changes: the session is skipped, and no event
@@ -110,6 +110,8 @@ class _Known:
                 return self.by_id[found], "tmux identity"
         if incoming.id in self.by_id:
             return self.by_id[incoming.id], "id"
+        if incoming.tmux_server and incoming.tmux_id:
+            return None, None  # its own tmux identity, not stored: another session of that name
         created = parse_ts(incoming.created_at)
         close = [
             row
