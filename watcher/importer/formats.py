@@ -259,28 +259,44 @@ def _key_path(path: str, key: str) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)[:80]}]"
 
 
+def _path_text(base: str, keys: tuple[Any, ...]) -> str:
+    """``keys`` (nested pairs ``(parent, key)``, built lazily) as a JSON path under ``base``."""
+    parts: list[str | int] = []
+    while keys:
+        keys, key = keys
+        parts.append(key)
+    where = base
+    for part in reversed(parts):
+        where = f"{where}[{part}]" if isinstance(part, int) else _key_path(where, part)
+    return where
+
+
 def _check_tree(value: Any, path: str) -> str | None:
-    """The first hostile thing under ``value`` as ``"path: message"``, or None (iterative)."""
-    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    """The first hostile thing under ``value`` as ``"path: message"``, or None (iterative; the
+    path is only spelled out for a problem: a 10 k-session file has a million values)."""
+    stack: list[tuple[Any, tuple[Any, ...], int]] = [(value, (), 0)]
     while stack:
-        item, where, depth = stack.pop()
+        item, keys, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return f"{where}: nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, _BadNumber):
-            return f"{where}: number out of range: {item.text[:40]}"
+            return f"{_path_text(path, keys)}: nested deeper than {MAX_DEPTH} levels"
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                return f"{where}: a lone surrogate (\\ud800-\\udfff) is not text"
+                return f"{_path_text(path, keys)}: a lone surrogate (\\ud800-\\udfff) is not text"
         elif isinstance(item, _Object):
             if item.duplicates:
-                return f"{_key_path(where, item.duplicates[0])}: duplicate key"
-            for key, child in reversed(item.items()):
+                return f"{_path_text(path, (keys, item.duplicates[0]))}: duplicate key"
+            for key, child in reversed(item.items()):  # popped in document order
                 if _SURROGATE.search(key):
-                    return f"{where}: a key holds a lone surrogate"
-                stack.append((child, _key_path(where, key), depth + 1))
+                    return f"{_path_text(path, keys)}: a key holds a lone surrogate"
+                if isinstance(child, _Object | list | str | _BadNumber):
+                    stack.append((child, (keys, key), depth + 1))
         elif isinstance(item, list):
             for index in range(len(item) - 1, -1, -1):
-                stack.append((item[index], f"{where}[{index}]", depth + 1))
+                child = item[index]
+                if isinstance(child, _Object | list | str | _BadNumber):
+                    stack.append((child, (keys, index), depth + 1))
+        elif isinstance(item, _BadNumber):
+            return f"{_path_text(path, keys)}: number out of range: {item.text[:40]}"
     return None
 
 

@@ -4,10 +4,10 @@ A session of a file is the same as a stored one when (in this order) the file ca
 identity (an export's ``metadata.ccmgr_watch``) and a stored session has it, when the ids are
 equal, or, for a session the file gives no tmux identity, when a session the watcher recorded has
 the same name and was created within :data:`SAME_MOMENT` of it (tmux names are unique on a server
-at any moment; ccmgr-ultra's own files carry no tmux identity). Such a session is merged field by field: the file's value wins only
-where the stored one is empty, or where the file's record is newer (its ``last_access`` is
-later); ``last_access`` never goes back; status, end and tmux identity of a stored session are the
-watcher's and are never taken from a file. Nothing changes: the session is skipped, and no event
+at any moment; ccmgr-ultra's own files carry no tmux identity). Such a session is merged field
+by field: the file's value wins only where the stored one is empty, or where the file's record is
+newer (its ``last_access`` is later); ``last_access`` never goes back; status, end and tmux
+identity of a stored session are the watcher's and are never taken from a file. Nothing changes: the session is skipped, and no event
 is added, so a second import of the same file adds nothing.
 """
 
