@@ -7,8 +7,9 @@ the same name and was created within :data:`SAME_MOMENT` of it (tmux names are u
 at any moment; ccmgr-ultra's own files carry no tmux identity). Such a session is merged field
 by field: the file's value wins only where the stored one is empty, or where the file's record is
 newer (its ``last_access`` is later); ``last_access`` never goes back; status, end and tmux
-identity of a stored session are the watcher's and are never taken from a file. Nothing changes: the session is skipped, and no event
-is added, so a second import of the same file adds nothing.
+identity of a stored session are the watcher's and are never taken from a file. When nothing
+changes the session is skipped and no event is added, so a second import of the same file adds
+nothing.
 """
 
 from __future__ import annotations
