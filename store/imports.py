@@ -81,12 +81,18 @@ class ImportReader:
                 ):
                     record = session_from_row(row)
                     found[record.id] = record
+        by_server: dict[str, list[str]] = {}
         for server, tmux_id in sorted(set(identities)):
-            for row in self._conn.execute(
-                f"{_SELECT} WHERE tmux_server = ? AND tmux_id = ?", (server, tmux_id)
-            ):
-                record = session_from_row(row)
-                found[record.id] = record
+            by_server.setdefault(server, []).append(tmux_id)
+        for server, tmux_ids in by_server.items():
+            for chunk in _chunks(tmux_ids):
+                marks = ", ".join("?" for _ in chunk)
+                for row in self._conn.execute(
+                    f"{_SELECT} WHERE tmux_server = ? AND tmux_id IN ({marks})",
+                    (server, *chunk),
+                ):
+                    record = session_from_row(row)
+                    found[record.id] = record
         return list(found.values())
 
     def events(self, session_ids: Sequence[str]) -> list[EventRecord]:

@@ -259,6 +259,9 @@ def _key_path(path: str, key: str) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)[:80]}]"
 
 
+_WALKED = (_Object, list, str, _BadNumber)  # what the walk looks into (numbers are fine)
+
+
 def _path_text(base: str, keys: tuple[Any, ...]) -> str:
     """``keys`` (nested pairs ``(parent, key)``, built lazily) as a JSON path under ``base``."""
     parts: list[str | int] = []
@@ -288,12 +291,12 @@ def _check_tree(value: Any, path: str) -> str | None:
             for key, child in reversed(item.items()):  # popped in document order
                 if _SURROGATE.search(key):
                     return f"{_path_text(path, keys)}: a key holds a lone surrogate"
-                if isinstance(child, _Object | list | str | _BadNumber):
+                if isinstance(child, _WALKED):
                     stack.append((child, (keys, key), depth + 1))
         elif isinstance(item, list):
             for index in range(len(item) - 1, -1, -1):
                 child = item[index]
-                if isinstance(child, _Object | list | str | _BadNumber):
+                if isinstance(child, _WALKED):
                     stack.append((child, (keys, index), depth + 1))
         elif isinstance(item, _BadNumber):
             return f"{_path_text(path, keys)}: number out of range: {item.text[:40]}"
