@@ -41,10 +41,18 @@ def db_path(args: argparse.Namespace) -> Path:
     if is_postgres_url(location):
         from store.errors import UsageError
 
+        first = getattr(args, "command", None) or ""
+        command = " ".join(part for part in (first, getattr(args, f"{first}_command", "")) if part)
+        named = f"`ccmgr-watch {command}`" if command else "this command"
+        hint = (
+            "back a PostgreSQL database up with pg_dump (or the service's snapshots); "
+            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it"
+            if command.startswith("backup")
+            else "run it on a SQLite file (`--db PATH`), then `ccmgr-watch db copy FILE URL` "
+            "adds that file's history to the PostgreSQL database (docs/postgresql.md)"
+        )
         raise UsageError(
-            f"this command works on a SQLite database file, not {redact(location)}",
-            hint="back a PostgreSQL database up with pg_dump (or the service's snapshots); "
-            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it",
+            f"{named} works on a SQLite database file only, not {redact(location)}", hint=hint
         )
     return Path(location)
 
