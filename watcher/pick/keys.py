@@ -69,11 +69,12 @@ def _sequence_end(data: bytes, start: int) -> int | None:
 
 
 def _utf8_length(lead: int) -> int:
-    if lead >= 0xF0:
+    """Bytes of the UTF-8 character ``lead`` starts (1 for a byte that starts none)."""
+    if 0xF0 <= lead <= 0xF4:
         return 4
-    if lead >= 0xE0:
+    if 0xE0 <= lead <= 0xEF:
         return 3
-    if lead >= 0xC0:
+    if 0xC2 <= lead <= 0xDF:
         return 2
     return 1
 
@@ -108,7 +109,10 @@ def decode(data: bytes) -> tuple[list[str], bytes]:
             i += 1
             continue
         length = _utf8_length(byte)
-        if i + length > len(data):
+        tail = data[i + 1 : i + length]
+        if any(not 0x80 <= b <= 0xBF for b in tail):
+            length = 1  # not a character: one replacement character, and go on
+        elif i + length > len(data):
             return keys, data[i:]
         char = data[i : i + length].decode("utf-8", "replace")
         keys.extend(c for c in char if c.isprintable())
