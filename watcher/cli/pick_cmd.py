@@ -37,6 +37,12 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="print the chosen session's id instead of going to it (exit 1: nothing chosen)",
     )
     pick.add_argument(
+        "--json",
+        action="store_true",
+        help="print the chosen session as a JSON object instead of going to it "
+        "(exit 1: nothing chosen)",
+    )
+    pick.add_argument(
         "--sort",
         choices=("recent", "relevance"),
         default="recent",
@@ -62,17 +68,23 @@ def run_pick(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if chosen == ESCAPED:
         return EXIT_NOTHING_CHOSEN
-    if args.print:
+    if args.print and not args.json:
         sys.stdout.write(chosen + "\n")
         return 0
     from store.reads import find_session, open_reader
-    from watcher.pick.go import execute, plan_go, session_is_live
 
     conn = open_reader(path)
     try:
         session = find_session(conn, chosen)
     finally:
         conn.close()
+    if args.json:
+        from watcher.cli.output import print_json
+
+        print_json(session, sort_keys=False)
+        return 0
+    from watcher.pick.go import execute, plan_go, session_is_live
+
     live = session_is_live(session, os.environ)
     go = plan_go(session, live=live, env=os.environ, database=path)
     logging.getLogger(__name__).info("pick: %s %s", go.kind, session.id)

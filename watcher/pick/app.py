@@ -96,16 +96,22 @@ def _edit(query: str, key: str) -> str:
 def pick(database: str, query: str, *, sort: str, color: bool) -> str:
     """Run the picker on ``database`` starting from ``query``; returns the chosen session's id,
     :data:`ESCAPED` or :data:`INTERRUPTED`."""
-    from store.reads import has_sessions, open_reader
+    import sqlite3
+
+    from store.reads import has_sessions, open_reader, read_error
 
     search_conn = open_reader(database)
     preview_conn = open_reader(database)
-    term = Terminal()
+    term: Terminal | None = None
     searcher: Searcher | None = None
     try:
         screen = Screen(database=database, limit=LIMIT, color=color, now=datetime.now(UTC))
         screen.query = query
-        screen.empty = not has_sessions(preview_conn)
+        try:  # a database that cannot be read is said before the screen is taken
+            screen.empty = not has_sessions(preview_conn)
+        except sqlite3.Error as exc:
+            raise read_error(database, exc) from exc
+        term = Terminal()
         with term:
             picker = _Picker(term, screen, preview_conn, sort)
             picker.apply(search(search_conn, 0, query, LIMIT, sort))
@@ -115,7 +121,8 @@ def pick(database: str, query: str, *, sort: str, color: bool) -> str:
     finally:
         if searcher is not None:
             searcher.close()
-        term.close()
+        if term is not None:
+            term.close()
         search_conn.close()
         preview_conn.close()
 
