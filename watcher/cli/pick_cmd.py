@@ -54,7 +54,6 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def run_pick(args: argparse.Namespace) -> int:
     """Handler of ``pick``."""
-    import logging
     import os
     import sys
 
@@ -87,5 +86,7 @@ def run_pick(args: argparse.Namespace) -> int:
 
     live = session_is_live(session, os.environ)
     go = plan_go(session, live=live, env=os.environ, database=path)
+    import logging  # only now: it costs the first frame ~5 ms
+
     logging.getLogger(__name__).info("pick: %s %s", go.kind, session.id)
     return execute(go)

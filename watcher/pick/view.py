@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from store.reads import HistoryRecord, SessionRecord
     from store.search import SearchHit
 
+    Row = SearchHit | SessionRecord  # a result: a search's hit, or a session as listed
+
 PROMPT = "> "
 HELP = "type to search · ↑↓ Ctrl-N/P move · Enter go · Esc quit"
 SEARCHING = "searching…"
@@ -65,7 +67,7 @@ class Screen:
         self.color = color
         self.now = now
         self.query = ""
-        self.hits: list[SearchHit] = []
+        self.hits: list[Row] = []
         self.selected = 0
         self.top = 0  # the first hit shown (the list scrolls to keep the selection in view)
         self.searching = False

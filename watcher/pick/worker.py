@@ -20,7 +20,7 @@ from watcher.pick.view import Preview
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    from store.search import SearchHit
+    from watcher.pick.view import Row
 
 WINDOW_EVENTS = ("window_added", "window_closed", "window_renamed")
 PREVIEW_EVENTS = 8
@@ -35,7 +35,7 @@ class Result:
         self,
         generation: int,
         query: str,
-        hits: list[SearchHit],
+        hits: list[Row],
         preview: Preview | None = None,
         error: tuple[str, int, str | None] | None = None,
     ) -> None:
@@ -100,6 +100,11 @@ class Searcher:
             self._pending = (generation, query)
             self._lock.notify()
 
+    def wait(self, timeout: float) -> None:
+        """Wait until a result is posted, at most ``timeout`` seconds."""
+        with self._lock:
+            self._lock.wait_for(lambda: bool(self._results), timeout)
+
     def take(self) -> list[Result]:
         """The results posted since the last call, oldest first."""
         with self._lock:
@@ -115,6 +120,12 @@ class Searcher:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        # The query language's modules are imported here, while the user reads the first
+        # frame: the first frame needs none of them (see watcher.pick.app).
+        import store.query.compiler
+        import store.query.parser
+        import store.search  # noqa: F401
+
         while True:
             with self._lock:
                 while self._pending is None and not self._closed:
@@ -127,10 +138,21 @@ class Searcher:
             result = search(self._conn, generation, query, self._limit, self._sort)
             with self._lock:
                 self._results.append(result)
+                self._lock.notify_all()
             try:
                 os.write(self._wake_fd, b"r")
             except OSError:  # the loop has gone
                 return
+
+
+def recent(conn: sqlite3.Connection, limit: int) -> Result:
+    """The empty query's result without the query language: the most recently used sessions
+    (the same rows in the same order as the empty query in either sort)."""
+    from store.reads import list_sessions
+
+    sessions: list[Row] = list(list_sessions(conn, limit=limit))
+    preview = read_preview(conn, sessions[0].id) if sessions else None
+    return Result(0, "", sessions, preview)
 
 
 def search(conn: sqlite3.Connection, generation: int, query: str, limit: int, sort: str) -> Result:
@@ -143,7 +165,7 @@ def search(conn: sqlite3.Connection, generation: int, query: str, limit: int, so
     try:
         tree = parse_query(query, **_context())
         compiled = compile_query(tree, sort=sort, limit=limit)  # type: ignore[arg-type]
-        hits = search_sync(conn, compiled)
+        hits: list[Row] = list(search_sync(conn, compiled))
         preview = read_preview(conn, hits[0].id) if hits else None
     except QueryError as exc:
         return Result(generation, query, [], error=(exc.message, exc.position, exc.hint))
