@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shlex
+import subprocess
 from pathlib import Path
 
-from tests.capture.tmuxenv import Tmux, wait_until
+from tests.capture.tmuxenv import CCMGR_WATCH, Tmux, wait_until
 from tests.pick.conftest import Picker, insert, session_row
 
 NAMES = ["alpha-api", "alpha-web", "beta-db", "gamma-auth", "main-work"]
@@ -163,3 +167,80 @@ def test_choosing_a_live_session_switches_the_client_to_it(
     finally:
         client.kill()
         client.wait(timeout=5)
+
+
+def test_in_a_tmux_popup_enter_switches_the_client(tmux: Tmux, db: Path) -> None:
+    """The README's binding: ``display-popup -E "ccmgr-watch pick"``; keys come from the client's
+    own terminal, and the popup closes as the client switches."""
+    pid, start = tmux("display-message", "-p", "#{pid} #{start_time}").split()
+    target_id = tmux.new("popup-target")
+    key = f"{tmux.socket}#{pid}@{start}"
+    insert(
+        db,
+        [
+            session_row(1, "popup-target", tmux_server=key, tmux_id=target_id),
+            session_row(2, "other-thing", status="ended"),
+        ],
+    )
+    # A real client on a pseudo-terminal, whose screen (tmux's output to it) is read back.
+    command = f"stty rows 40 cols 120; exec tmux -L {tmux.name} attach-session -t holder"
+    client = subprocess.Popen(
+        ["script", "-q", "-e", "-c", command, "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=tmux.env,
+    )
+    assert client.stdin is not None and client.stdout is not None
+    os.set_blocking(client.stdout.fileno(), False)
+    seen = bytearray()
+    shown: subprocess.Popen[bytes] | None = None
+
+    def shows(text: bytes) -> bool:
+        with contextlib.suppress(BlockingIOError, TypeError):
+            seen.extend(client.stdout.read() or b"")  # type: ignore[union-attr]
+        return text in seen
+
+    try:
+
+        def clients() -> list[str]:
+            return tmux("list-clients", "-F", "#{client_name} #{client_session}").split()
+
+        name = wait_until(
+            lambda: clients()[0] if clients()[1:] == ["holder"] else "", what="a client"
+        )
+        popup = shlex.join([CCMGR_WATCH, "pick", "--db", str(db)])
+        # display-popup waits for the popup to close: it runs beside the test.
+        shown = subprocess.Popen(
+            [
+                "tmux",
+                "-L",
+                tmux.name,
+                "display-popup",
+                "-c",
+                name,
+                "-E",
+                "-w",
+                "80%",
+                "-h",
+                "80%",
+                popup,
+            ],
+            env=tmux.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: shows(b"2 sessions"), what="the picker in the popup")
+        client.stdin.write(b"popup")
+        client.stdin.flush()
+        wait_until(lambda: shows(b"1 session"), what="the list to narrow in the popup")
+        client.stdin.write(b"\r")
+        client.stdin.flush()
+        wait_until(lambda: clients()[1:] == ["popup-target"], what="the client to switch")
+        assert shown.wait(timeout=10) == 0  # the popup closed
+    finally:
+        client.kill()
+        client.wait(timeout=5)
+        if shown is not None and shown.poll() is None:
+            shown.kill()
+            shown.wait(timeout=5)
