@@ -144,8 +144,11 @@ class Terminal:
                 os.read(self._wake_r, 4096)
         keys: list[str] = []
         if self.fd in ready:
-            data = os.read(self.fd, 4096)
-            if not data:  # the terminal hung up (the popup closed)
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:  # EIO: the terminal is gone (the popup closed)
+                data = b""
+            if not data:
                 return ["<hangup>"], woken
             keys, self._pending = decode(self._pending + data)
             # A lone ESC: Esc, unless the rest of a sequence follows at once.

@@ -173,4 +173,7 @@ def search(conn: sqlite3.Connection, generation: int, query: str, limit: int, so
         return Result(generation, query, [], error=(exc.message, 0, exc.hint))
     except sqlite3.Error as exc:
         return Result(generation, query, [], error=(f"reading the database failed: {exc}", 0, None))
+    except Exception as exc:  # a bug: said on screen, never a picker stuck on "searching…"
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return Result(generation, query, [], error=(message, 0, "this is a bug; please report it"))
     return Result(generation, query, hits, preview)
