@@ -271,9 +271,14 @@ def _import_us(python: str, code: str) -> dict[str, int]:
     return found
 
 
+CLI_LOADED = "import argparse, json, sqlite3, datetime"
+"""What ccmgr-watch has imported before the picker's own modules (every command needs them):
+a library's cost is what it imports beyond these."""
+
+
 def import_costs(runs: int) -> dict[str, Any]:
-    """Each candidate library's import cost (``-X importtime``: the modules it imports that a
-    bare interpreter has not, median of ``runs``), in the first interpreter that has it."""
+    """Each candidate library's import cost (``-X importtime``: the modules it imports beyond
+    :data:`CLI_LOADED`, median of ``runs``), in the first interpreter that has it."""
     found: dict[str, Any] = {}
     interpreters = [sys.executable]
     system = shutil.which("python3")
@@ -284,10 +289,10 @@ def import_costs(runs: int) -> dict[str, Any]:
             probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True)
             if probe.returncode != 0:
                 continue
-            bare = set(_import_us(python, "pass"))
+            bare = set(_import_us(python, CLI_LOADED))
             totals = []
             for _ in range(runs):
-                imports = _import_us(python, f"import {module}")
+                imports = _import_us(python, f"{CLI_LOADED}; import {module}")
                 totals.append(sum(us for name, us in imports.items() if name not in bare))
             found[module] = {
                 "import_ms": round(statistics.median(totals) / 1000, 1),
