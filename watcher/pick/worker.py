@@ -141,6 +141,8 @@ class Searcher:
                 self._lock.notify_all()
             try:
                 os.write(self._wake_fd, b"r")
+            except BlockingIOError:  # the pipe is full: a wake-up is pending already
+                pass
             except OSError:  # the loop has gone
                 return
 
