@@ -46,6 +46,7 @@ def server() -> Iterator[Tmux]:
 
 def test_parse_server() -> None:
     assert parse_server("/tmp/a#b/sock#12@34") == ("/tmp/a#b/sock", 12, 34)
+    assert parse_server("/tmp/sock#12@34@laptop.local") == ("/tmp/sock", 12, 34)
     for bad in (None, "", "/tmp/sock", "/tmp/sock#x@1", "#1@2", "/s#1"):
         assert parse_server(bad) is None
 
@@ -107,6 +108,7 @@ def test_session_is_live_asks_the_server_it_lived_on(server: Tmux) -> None:
     here = f"{server.socket}#{pid}@{start}"
     env = dict(os.environ)
     assert session_is_live(record(tmux_server=here, tmux_id=sid), env)
+    assert session_is_live(record(tmux_server=f"{here}@this-host", tmux_id=sid), env)
     # Another lifetime of the same socket (a restarted server reuses the ids): not this one.
     assert not session_is_live(record(tmux_server=f"{server.socket}#1@{start}", tmux_id=sid), env)
     assert not session_is_live(record(tmux_server=here, tmux_id="$999"), env)

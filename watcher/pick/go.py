@@ -41,11 +41,14 @@ class Go:
 
 
 def parse_server(server: str | None) -> tuple[str, int, int] | None:
-    """``<socket path>#<pid>@<start time>`` as (socket, pid, start), None when it is not one."""
+    """``<socket path>#<pid>@<start time>[@<host>]`` as (socket, pid, start), None when it is
+    not one (the host, which keys recorded since sql/004 may carry, is not needed here: a live
+    session is on this machine's socket, and the pid and start time are checked there)."""
     if not server or "#" not in server:
         return None
     socket, _, rest = server.rpartition("#")
-    pid, _, start = rest.partition("@")
+    pid, _, after = rest.partition("@")
+    start = after.partition("@")[0]
     if not socket or not pid.isdigit() or not start.isdigit():
         return None
     return socket, int(pid), int(start)
