@@ -32,4 +32,5 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.completion_cmd", ("completion",)),
     ("watcher.cli.revive_cmd", ("revive",)),
     ("watcher.cli.import_cmd", ("import",)),
+    ("watcher.cli.pick_cmd", ("pick",)),
 ]
