@@ -91,13 +91,14 @@ def test_the_preview_shows_where_when_windows_and_events() -> None:
         directory="/code/myapp",
         status="ended",
         ended_at=STAMP,
-        tmux_server="/tmp/tmux-1000/work#123@456",
+        tmux_server="/tmp/tmux-1000/work#123@456@laptop",
+        host="laptop",
         tmux_id="$3",
     )
     events = [HistoryRecord(1, "s-1", "work", "killed", STAMP, {})]
     s = screen(hits=[hit(1, "work", "ended")], preview=Preview(session, ["editor", "logs"], events))
     text = "\n".join(render(s, 120, 30)[0])
-    for part in ("server work $3", "/code/myapp", "project myapp", "branch feat/x"):
+    for part in ("laptop: server work $3", "/code/myapp", "project myapp", "branch feat/x"):
         assert part in text
     assert "windows  2: editor, logs" in text
     assert "1h ago  killed" in text

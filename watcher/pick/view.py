@@ -227,6 +227,8 @@ def _preview_lines(screen: Screen, width: int, rows: int) -> list[str]:
     title = f"── {_printable(s.name)} · {s.status} "
     lines = [_style(fit(title + "─" * width, width), "1", screen.color)]
     where = f"server {server_label(s.tmux_server)}" + (f" {s.tmux_id}" if s.tmux_id else "")
+    if s.host:  # recorded since sql/004; tells machines apart in a shared store
+        where = f"{_printable(s.host)}: {where}"
     lines.append(fit(f"where    {where} · dir {_printable(_home(s.directory))}", width))
     about = [
         f"{label} {_printable(value)}"
