@@ -10,18 +10,22 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
+from itertools import repeat
 
 from store.errors import StoreError
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
+    PAGE_SQL,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
     SAMPLE_SIZE,
+    SCORED_COLUMNS,
     Clause,
     CompiledQuery,
     Phrase,
     Plan,
+    Scoring,
     fts_quote,
 )
 from store.query.text import fts_tokens
@@ -309,10 +313,12 @@ _K1 = 1.2
 _B = 0.75
 # The FTS5 averages record: the row count, then each column's total tokens (varints).
 _AVERAGES_SQL = "SELECT block FROM sessions_fts_data WHERE id = 1"
-_FTS_COLUMNS = tuple(
-    RESULT_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
+# Where the *_scored plans' rows hold what bm25 needs (SCORED_COLUMNS).
+_ROWID = SCORED_COLUMNS.index("rowid")
+_LAST_ACCESS = SCORED_COLUMNS.index("last_access")
+_TEXTS = tuple(
+    SCORED_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
 )
-_LAST_ACCESS = RESULT_COLUMNS.index("last_access")
 _ascii_words: Any = None
 
 
@@ -364,62 +370,93 @@ def _phrase_hits(tokens: list[str], phrase: Phrase) -> int:
     return hits
 
 
-# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator)
-# becomes a space, so a token is what str.split() finds, and a token starting with "auth" is
-# " auth" in the text with a space in front.
-_SPACES = {i: " " for i in range(128) if not chr(i).isalnum() and chr(i) != "\n"}
+def _features_row(row: Sequence[Any], phrases: tuple[Phrase, ...]) -> tuple[int, list[float]]:
+    """One row's tokens (all columns) and each phrase's frequency (hits times column weight),
+    token by token: any text (Unicode folding, odd types)."""
+    freqs = [0.0] * len(phrases)
+    length = 0
+    for weight, column in zip(BM25_WEIGHTS, _TEXTS, strict=True):
+        text = row[column]
+        if not text:
+            continue
+        tokens = _tokens(str(text))
+        length += len(tokens)
+        for i, phrase in enumerate(phrases):
+            hits = _phrase_hits(tokens, phrase)
+            if hits:
+                freqs[i] += hits * weight
+    return length, freqs
 
 
-def _features_ascii(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any] | None:
-    """Each row's tokens and phrase frequencies, a column of all rows at a time (C string
-    methods instead of per-token Python); None when a phrase has several tokens or a text is
-    not ASCII (or holds the separator): then :func:`_features` does it token by token."""
-    if any(len(words) != 1 for words, _ in phrases):
+# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator,
+# NUL) becomes a space; then every run of spaces becomes exactly two, so each token stands
+# between its own two spaces: "  ccmgr  myapp  main  ". A token starting with "auth" is then
+# " auth" in the text, a whole token " auth ", a phrase " auth  login", and a text's tokens are
+# half its spaces, less one: all counted by str.count, in C, over a whole column at a time.
+_SPACES = {i: " " for i in range(1, 128) if not chr(i).isalnum()}
+
+
+def _needle(phrase: Phrase) -> str | None:
+    """What ``str.count`` looks for in a normalized text to count ``phrase``'s hits, or None
+    when two hits of it could overlap (``"a a"``, ``"ab a"*``): str.count counts only
+    non-overlapping ones, FTS5 every one."""
+    words, prefix = phrase
+    if not words or len(set(words)) != len(words):
         return None
+    if len(words) > 1 and prefix and words[0].startswith(words[-1]):
+        return None
+    return " " + "  ".join(words) + ("" if prefix else " ")
+
+
+def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, list[float]]]:
+    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight).
+
+    A column of all rows at a time, with C string methods (~1 µs a row where token by token
+    took ~6): rows whose text is not ASCII (Unicode folding), holds the row separator or is not
+    a string are left out there and done by :func:`_features_row`.
+    """
+    needles = [_needle(phrase) for phrase in phrases]
+    if not rows or any(n is None for n in needles):
+        return [_features_row(row, phrases) for row in rows]
+    odd: set[int] = set()
     columns: list[list[str]] = []
-    for index in _FTS_COLUMNS:
-        texts = [row[index] or "" for row in rows]
-        if not all(type(text) is str for text in texts):
-            return None
-        joined = " " + " \n ".join(texts)
-        if not joined.isascii() or joined.count("\n") != len(rows) - 1:
-            return None
-        columns.append(joined.lower().translate(_SPACES).split("\n"))
-    wanted = [(" " + words[0], words[0], prefix) for words, prefix in phrases]
-    columns_weights = tuple(zip(columns, BM25_WEIGHTS, strict=True))
-    features: list[Any] = []
-    for r in range(len(rows)):
-        texts = [column[r] for column in columns]
-        freqs: list[float] = []
-        for spaced, word, prefix in wanted:
-            freq = 0.0
-            for column, weight in columns_weights:
-                text = column[r]
-                hits = text.count(spaced) if prefix else text.split().count(word)
-                if hits:
-                    freq += hits * weight  # whole numbers: exact in any order
-            freqs.append(freq)
-        features.append((len("".join(texts).split()), freqs))
-    return features
+    transposed = list(zip(*rows, strict=True))
+    for index in _TEXTS:
+        texts: Sequence[Any] = transposed[index]  # never NULL: the SQL coalesces to ''
+        try:
+            joined = " \x00 ".join(texts)
+        except TypeError:  # a blob or a number in a text column
+            joined = ""
+        if not joined.isascii() or joined.count("\x00") != len(rows) - 1 or not joined:
+            odd.update(
+                r
+                for r, text in enumerate(texts)
+                if type(text) is not str or not text.isascii() or "\x00" in text
+            )
+            texts = ["" if r in odd else text for r, text in enumerate(texts)]
+            joined = " \x00 ".join(texts)
+        # split() and join: runs of spaces to one (NUL is no space), then each doubled.
+        spaced = " ".join(joined.lower().translate(_SPACES).split()).replace(" ", "  ")
+        columns.append(f"  {spaced}  ".split("\x00"))
 
+    def counts(needle: str) -> Any:
+        """``needle``'s count in each row, for each column: one tuple of five a row."""
+        return zip(*(map(str.count, column, repeat(needle)) for column in columns), strict=True)
 
-def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any]:
-    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight)."""
-    features: list[Any] = []
-    for row in rows:
-        freqs = [0.0] * len(phrases)
-        length = 0
-        for weight, column in zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True):
-            text = row[column]
-            if not text:
-                continue
-            tokens = _tokens(str(text))
-            length += len(tokens)
-            for i, phrase in enumerate(phrases):
-                hits = _phrase_hits(tokens, phrase)
-                if hits:
-                    freqs[i] += hits * weight
-        features.append((length, freqs))
+    spaces = [sum(row) for row in counts(" ")]
+    # Whole numbers of hits times whole weights: exact, and so the same doubles in any order.
+    w1, w2, w3, w4, w5 = BM25_WEIGHTS
+    weighted = [
+        [w1 * a + w2 * b + w3 * c + w4 * d + w5 * e for a, b, c, d, e in counts(needle)]
+        for needle in needles
+        if needle is not None
+    ]
+    features = [
+        (space // 2 - len(_TEXTS), list(freqs))
+        for space, freqs in zip(spaces, zip(*weighted, strict=True), strict=True)
+    ]
+    for r in odd:
+        features[r] = _features_row(rows[r], phrases)
     return features
 
 
@@ -428,28 +465,37 @@ def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
     return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
 
 
-def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
-    """``newest_scored``'s page: its SQL's rows (newest first, the rowid last) ranked by bm25
-    as FTS5 computes it (best first, ties most recent first), the score in place of the rowid."""
-    scoring = plan.scoring
-    if scoring is None:
-        return rows
+def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
+    """The rows to rank and their features: newest_scored's hits (all of them), or the newest
+    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in."""
+    if scoring.clauses is None:
+        rows = cursor.fetchall()
+        return rows, _features(rows, scoring.phrases)
+    kept: list[tuple[Any, Any]] = []
+    newest_first = True
+    lowest: int | None = None
+    while True:
+        chunk = cursor.fetchmany(max(64, scoring.window))
+        if not chunk:
+            break
+        for row, feature in zip(chunk, _features(chunk, scoring.phrases), strict=True):
+            if lowest is not None and row[_ROWID] > lowest:
+                newest_first = False  # stopping early needs the rows newest first
+            lowest = row[_ROWID]
+            if _passes(feature[1], scoring.clauses):
+                kept.append((row, feature))
+        if newest_first and len(kept) >= scoring.window:
+            break
+    kept.sort(key=lambda item: item[0][_ROWID], reverse=True)
+    del kept[scoring.window :]
+    return [row for row, _ in kept], [feature for _, feature in kept]
+
+
+def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
+    """(rowid, score) of the page: ``rows`` (newest first) ranked by bm25 as FTS5 computes it,
+    best first, ties most recent first."""
     avgdl = float(scoring.tokens) / float(scoring.rows or 1)
     idfs = scoring.idfs
-    features = _features_ascii(rows, scoring.phrases)
-    if features is None:
-        features = _features(rows, scoring.phrases)
-    if scoring.clauses is not None:
-        # A filter's rows: those whose text matches, newest (highest rowid) first, the window.
-        kept = [
-            (row, feature)
-            for row, feature in zip(rows, features, strict=True)
-            if _passes(feature[1], scoring.clauses)
-        ]
-        kept.sort(key=lambda item: item[0][-1], reverse=True)
-        del kept[scoring.window :]
-        rows = [row for row, _ in kept]
-        features = [feature for _, feature in kept]
     scored: list[tuple[float, Any]] = []
     for row, (length, freqs) in zip(rows, features, strict=True):
         size = float(length)
@@ -462,7 +508,26 @@ def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
     scored.sort(key=lambda item: item[0])
     limit, offset = scoring.page
     end = None if limit < 0 else offset + limit
-    return [(*row[:-1], -bm25) for bm25, row in scored[offset:end]]
+    return [(row[_ROWID], -bm25) for bm25, row in scored[offset:end]]
+
+
+def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """A ``*_scored`` plan's page: its candidates ranked by bm25 in Python, then the page's
+    sessions read in full (RESULT_COLUMNS, then the score)."""
+    scoring = plan.scoring
+    if scoring is None:
+        return conn.execute(plan.sql, plan.params).fetchall()
+    rows, features = _candidates(conn.execute(plan.sql, plan.params), scoring)
+    page = _ranked_page(scoring, rows, features)
+    if not page:
+        return []
+    import json  # loaded with the CLI's output already; only the scored plans need it here
+
+    found = {
+        row[-1]: row[:-1]
+        for row in conn.execute(PAGE_SQL, (json.dumps([rowid for rowid, _ in page]),))
+    }
+    return [(*found[rowid], score) for rowid, score in page]
 
 
 def _idf(rows: int, sample: tuple[int, int | None, int | None]) -> float:
@@ -501,8 +566,9 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
 
 def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
-    rows = conn.execute(plan.sql, plan.params).fetchall()
-    return score_rows(plan, rows) if plan.scoring is not None else rows
+    if plan.scoring is not None:
+        return score_rows(conn, plan)
+    return conn.execute(plan.sql, plan.params).fetchall()
 
 
 _WORDLESS_RETRY = 5_000

@@ -42,6 +42,23 @@ FTS_TABLE: Final = "sessions_fts"
 BM25_WEIGHTS: Final = (10.0, 4.0, 3.0, 3.0, 1.0)
 RESULT_COLUMNS: Final = SESSION_COLUMNS
 _SELECT: Final = ", ".join(f"sessions.{c}" for c in RESULT_COLUMNS)
+SCORED_COLUMNS: Final = (
+    *("rowid", "last_access"),
+    *("name", "project", "worktree", "branch", "directory"),
+)
+"""What the ``*_scored`` plans read of each candidate: only what bm25 and the ranking need (the
+page's sessions are read in full afterwards, by rowid: PAGE_SQL). The text columns in the
+index's column order."""
+# The text columns coalesced: Python joins a column of rows at a time, and NULL is no text.
+_SCORED_SELECT: Final = ", ".join(
+    f"coalesce(sessions.{c}, '')" if i > 1 else f"sessions.{c}"
+    for i, c in enumerate(SCORED_COLUMNS)
+)
+PAGE_SQL: Final = (
+    f"SELECT {_SELECT}, sessions.rowid FROM sessions "
+    f"WHERE sessions.rowid IN (SELECT value FROM json_each(?))"
+)
+"""The sessions of a page ranked in Python, by rowid (a JSON array of them)."""
 _FTS_IN: Final = f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
 _FTS_NOT_IN: Final = (
     f"sessions.rowid NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
@@ -153,8 +170,8 @@ class Plan(Value):
     the index of the parameter that bounds how many (the planner sets it, and ``retry``: how
     many rows a second, longer walk may read). Such a plan is exact only when it fills the
     page; store.search otherwise retries it once, longer, or runs the default plan.
-    ``scoring``: for ``newest_scored``, whose SQL returns the window's hits unranked (result
-    columns, then the rowid; the page is its last two parameters): how store.search ranks them.
+    ``scoring``: for ``newest_scored`` and ``filter_scored``, whose SQL returns candidates
+    unranked, newest first (SCORED_COLUMNS): how store.search ranks them and cuts the page.
     """
 
     __match_args__ = ("name", "sql", "params", "walk_budget", "retry", "scoring")
@@ -903,7 +920,7 @@ def compile_query(
         # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in
         # Python by the same formula, with estimated IDFs (store.search).
         scored = (
-            f"SELECT {_SELECT}, {FTS_TABLE}.rowid FROM {FTS_TABLE} "
+            f"SELECT {_SCORED_SELECT} FROM {FTS_TABLE} "
             f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
             f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
         )
@@ -919,12 +936,16 @@ def compile_query(
         # filter_scored (only for a page inside the window: past it, rows follow by recency):
         # a selective filter's rows read from its index, the words tested and
         # scored in Python from the rows' own text (no FTS5 lookup per row, ~0.1 ms each for a
-        # dense word at 1 M sessions, and no bm25 statistics).
+        # dense word at 1 M sessions, and no bm25 statistics). The filter's rowids are sorted
+        # newest first from the index alone, and the rows read lazily in that order: Python
+        # stops reading once the window's newest matches are in (half the rows for a word in
+        # half of them).
         plans.append(
             Plan(
                 "filter_scored",
-                f"SELECT {_SELECT}, sessions.rowid FROM sessions INDEXED BY {indexed[0]} "
-                f"WHERE {where}",
+                f"SELECT {_SCORED_SELECT} FROM (SELECT sessions.rowid AS rid FROM sessions "
+                f"INDEXED BY {indexed[0]} WHERE {where} ORDER BY sessions.rowid DESC) AS picked "
+                f"CROSS JOIN sessions ON sessions.rowid = picked.rid",
                 tuple(params),
                 scoring=Scoring(
                     fts_phrases(match), page, clauses=_clauses(node), window=max(1, window)
