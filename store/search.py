@@ -247,6 +247,14 @@ def choose_plan(
             # A retry may cost as much as reading the matches would have (never more).
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
+        elif plan.name == "filter_walk" and est.needed is not None:
+            # The filter's rows in name order, each tested against the words: as long as the
+            # words' share says a page needs (the filter itself is what the index reads).
+            walk = int(min(est.top, 1.5 * est.needed / max(est.share, 1 / est.top) + 32))
+            per_row = _COST_ROW + probe * est.phrases
+            budgets[plan.name] = walk
+            retries[plan.name] = int(est.fts_cost / per_row)
+            cost[plan.name] = min(walk, est.candidates if est.few else walk) * per_row
         elif plan.name in ("filter_first", "filter_ranked") and est.few:
             scoring = est.matches * est.filter_share * _COST_BM25 + statistics
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
@@ -267,8 +275,13 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
-    best = min(cost, key=lambda name: cost[name])
+    # On a tie, the filter's own name order: its rows pass the filter for certain, the sort
+    # order's only by estimate (a project's sessions come late in A-Z: names start with it).
+    best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
+    if best == "filter_walk" and est.few and budgets[best] >= est.candidates:
+        # The walk reads every row of the filter: exact whatever it finds, never retried.
+        return chosen.exhaustive(FILTER_CAP)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
 
 
@@ -474,10 +487,13 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
     kept: list[tuple[Any, Any]] = []
     newest_first = True
     lowest: int | None = None
+    read = 0
+    size = scoring.window
     while True:
-        chunk = cursor.fetchmany(max(64, scoring.window))
+        chunk = cursor.fetchmany(size)
         if not chunk:
             break
+        read += len(chunk)
         for row, feature in zip(chunk, _features(chunk, scoring.phrases), strict=True):
             if lowest is not None and row[_ROWID] > lowest:
                 newest_first = False  # stopping early needs the rows newest first
@@ -486,6 +502,10 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
                 kept.append((row, feature))
         if newest_first and len(kept) >= scoring.window:
             break
+        # The next chunk: what the share of matches so far says the window still needs, and
+        # a margin (each row read costs a lookup and its features, ~5-10 µs at 1 M sessions).
+        share = max(len(kept), 1) / read
+        size = max(64, int((scoring.window - len(kept)) / share * 1.2))
     kept.sort(key=lambda item: item[0][_ROWID], reverse=True)
     del kept[scoring.window :]
     return [row for row, _ in kept], [feature for _, feature in kept]
@@ -577,14 +597,34 @@ against ~1 s for sorting a project in 30 % of them): beyond, the default plan so
 
 
 def choose_wordless(compiled: CompiledQuery, candidates: int) -> Plan:
-    """Filters alone sorted by created (pure): the default plan sorts the filter's
-    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order tests them
-    (sized as if most rows passed; a short walk retries longer, then falls back)."""
+    """Filters alone sorted by created or name (pure): the default plan sorts the filter's
+    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order (created),
+    or of the filter's own rows in name order (``filter_walk``), tests them (sized as if most
+    rows passed; a short walk retries longer, then falls back)."""
     facts = compiled.facts
     if facts is None or facts.needed is None or candidates < FILTER_CAP:
         return compiled.plans[0]
-    walk = compiled.plan("order_walk")
+    walk = compiled.plans[1]
     return walk.with_budget(int(1.5 * facts.needed) + 32, _WORDLESS_RETRY)
+
+
+_INDEX_SQL = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+
+
+def _index_of(plan: Plan) -> str | None:
+    """The index a ``filter_walk`` reads (its SQL names it), else None."""
+    if plan.name != "filter_walk":
+        return None
+    return plan.sql.split(" INDEXED BY ", 1)[1].split(" ", 1)[0]
+
+
+def _usable(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
+    """``plan``, or the default when it reads an index the database lacks (a database not
+    yet migrated to 004: the CLI reads databases as they are)."""
+    index = _index_of(plan)
+    if index is not None and not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
+        return compiled.plans[0]
+    return plan
 
 
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
@@ -594,7 +634,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         if facts.candidates_sql is None:
             return compiled.plans[0]
         (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-        return choose_wordless(compiled, count)
+        return _usable(conn, compiled, choose_wordless(compiled, count))
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
@@ -608,7 +648,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    return with_statistics_sync(conn, compiled, choose_plan(compiled, sample, candidates, span))
+    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span))
+    return with_statistics_sync(conn, compiled, plan)
 
 
 def statement_sync(

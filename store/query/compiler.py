@@ -102,6 +102,7 @@ if TYPE_CHECKING:
         "filter_ranked",
         "newest_scored",
         "filter_scored",
+        "filter_walk",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -201,6 +202,15 @@ class Plan(Value):
         params = list(self.params)
         params[self.walk_budget] = rows
         return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry, self.scoring)
+
+    def exhaustive(self, rows: int) -> Plan:
+        """This walk reading up to ``rows`` rows, taken to be all there are (the planner
+        counted fewer): exact whatever it finds, so no longer a walk that may fall short."""
+        if self.walk_budget is None:
+            return self
+        params = list(self.params)
+        params[self.walk_budget] = rows
+        return Plan(self.name, self.sql, tuple(params), None, 0, self.scoring)
 
     def with_scoring(self, scoring: Scoring) -> Plan:
         """This plan, ranking with ``scoring`` (the planner's statistics filled in)."""
@@ -653,6 +663,52 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
     return index, sql, params
 
 
+# Indexes that give a qualifier's sessions in name order (migration 004; name: needs none).
+NAME_ORDER_INDEX: Final = {
+    "name": "ix_sessions_name_nocase",
+    "project": "ix_sessions_project_name",
+    "branch": "ix_sessions_branch_name",
+    "status": "ix_sessions_status_name",
+}
+
+
+def _name_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+    """The index that gives the rows of one of the query's top-level filters in name order,
+    that filter's SQL (with any ``since:``/``until:``) and its parameters; or None: an exact
+    ``name:``/``project:``/``branch:`` (the one :func:`_indexed_filter` counts), else one
+    ``status:`` value (not ``active``: two values are two runs of the index, not one order).
+    Not ``worktree:``: a worktree holds a few sessions, sorting them is cheap (no index)."""
+    children = node.children if isinstance(node, And) else (node,)
+    fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
+    statuses = [c for c in children if isinstance(c, Status)]
+    times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
+    first: Node
+    if fields:
+        if fields[0].name not in NAME_ORDER_INDEX:
+            return None  # a worktree holds a few sessions: sorting them is cheap
+        first, index = fields[0], NAME_ORDER_INDEX[fields[0].name]
+    elif statuses and statuses[0].value != "active":
+        first, index = statuses[0], NAME_ORDER_INDEX["status"]
+    else:
+        return None
+    # The same rows as _indexed_filter's (with the times): the planner's count of those rows
+    # says whether a walk of them reads them all.
+    params: list[Any] = []
+    return index, " AND ".join(_leaf_sql(part, params) for part in [first, *times]), params
+
+
+def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> str:
+    """Like :func:`_walk_sql` for ``--sort name``, but the walk reads one filter's rows in name
+    order from its (filter, name) index: the first rows of that index are the filter's first
+    names, where the name index would reach a project's sessions only late in A-Z."""
+    return (
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {index} WHERE {index_where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
+    )
+
+
 def _probe_safe(node: _Simple) -> bool:
     """Whether every word's full-text test is one indexed lookup (cheap to repeat per row).
 
@@ -801,11 +857,12 @@ def compile_query(
     # of 1 M sessions); walking the created order and testing the filters wins when the filter
     # keeps many rows (the planner counts them in the index, up to FILTER_CAP). Not by name:
     # names start with their project's, so a project's rows come in one late stretch of A-Z.
+    named = _name_filter(node) if order_sort == "name" and needed is not None else None
     wordless = (
         sample is None
         and indexed is not None
         and needed is not None
-        and order_sort == "created"
+        and (order_sort == "created" or named is not None)
         and not _rank_terms(node)
         and not _has_terms(node)
     )
@@ -830,13 +887,23 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
-        if wordless and needed is not None:
+        if wordless and needed is not None and named is None:
             plans.append(
                 Plan(
                     "order_walk",
                     _walk_sql(_SELECT, where, order_sort),
                     (4 * needed, *params, *page),
                     walk_budget=0,
+                )
+            )
+        if wordless and needed is not None and named is not None:
+            # filter_walk: the filter's rows in name order from its (filter, name) index.
+            plans.append(
+                Plan(
+                    "filter_walk",
+                    _filter_walk_sql(_SELECT, where, named[0], named[1]),
+                    (*named[2], 4 * needed, *params, *page),
+                    walk_budget=len(named[2]),
                 )
             )
         if sample is not None and safe:
@@ -859,6 +926,15 @@ def compile_query(
                         _range_sql(_SELECT, range_where, order_sort),
                         (4 * needed, *range_params, *page),
                         walk_budget=0,
+                    )
+                )
+            if named is not None and needed is not None:
+                plans.append(
+                    Plan(
+                        "filter_walk",
+                        _filter_walk_sql(_SELECT, probe_where, named[0], named[1]),
+                        (*named[2], 4 * needed, *probe_params, *page),
+                        walk_budget=len(named[2]),
                     )
                 )
             if indexed is not None:
@@ -943,9 +1019,10 @@ def compile_query(
         plans.append(
             Plan(
                 "filter_scored",
-                f"SELECT {_SCORED_SELECT} FROM (SELECT sessions.rowid AS rid FROM sessions "
-                f"INDEXED BY {indexed[0]} WHERE {where} ORDER BY sessions.rowid DESC) AS picked "
-                f"CROSS JOIN sessions ON sessions.rowid = picked.rid",
+                f"WITH picked (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
+                f"INDEXED BY {indexed[0]} WHERE {where} ORDER BY sessions.rowid DESC LIMIT -1) "
+                f"SELECT {_SCORED_SELECT} FROM picked CROSS JOIN sessions "
+                f"ON sessions.rowid = picked.rid",
                 tuple(params),
                 scoring=Scoring(
                     fts_phrases(match), page, clauses=_clauses(node), window=max(1, window)
