@@ -254,7 +254,13 @@ def choose_plan(
             per_row = _COST_ROW + probe * est.phrases
             budgets[plan.name] = walk
             retries[plan.name] = int(est.fts_cost / per_row)
-            cost[plan.name] = min(walk, est.candidates if est.few else walk) * per_row
+            if est.few and walk >= est.candidates:
+                # Every row of the filter: as filter_first, plus a lookup of each row's
+                # last_access for the order's tie-break (the name index does not hold it), so
+                # filter_first, which sorts them, is the cheaper.
+                per_row += _COST_ROW
+                walk = est.candidates
+            cost[plan.name] = walk * per_row
         elif plan.name in ("filter_first", "filter_ranked") and est.few:
             scoring = est.matches * est.filter_share * _COST_BM25 + statistics
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
@@ -279,9 +285,6 @@ def choose_plan(
     # order's only by estimate (a project's sessions come late in A-Z: names start with it).
     best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
-    if best == "filter_walk" and est.few and budgets[best] >= est.candidates:
-        # The walk reads every row of the filter: exact whatever it finds, never retried.
-        return chosen.exhaustive(FILTER_CAP)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
 
 

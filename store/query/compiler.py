@@ -203,15 +203,6 @@ class Plan(Value):
         params[self.walk_budget] = rows
         return Plan(self.name, self.sql, tuple(params), self.walk_budget, retry, self.scoring)
 
-    def exhaustive(self, rows: int) -> Plan:
-        """This walk reading up to ``rows`` rows, taken to be all there are (the planner
-        counted fewer): exact whatever it finds, so no longer a walk that may fall short."""
-        if self.walk_budget is None:
-            return self
-        params = list(self.params)
-        params[self.walk_budget] = rows
-        return Plan(self.name, self.sql, tuple(params), None, 0, self.scoring)
-
     def with_scoring(self, scoring: Scoring) -> Plan:
         """This plan, ranking with ``scoring`` (the planner's statistics filled in)."""
         return Plan(self.name, self.sql, self.params, self.walk_budget, self.retry, scoring)
