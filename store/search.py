@@ -453,7 +453,8 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
             joined = " \x00 ".join(texts)
         # split() and join: runs of spaces to one (NUL is no space), then each doubled.
         spaced = " ".join(joined.lower().translate(_SPACES).split()).replace(" ", "  ")
-        columns.append(f"  {spaced}  ".split("\x00"))
+        # Empty only when every text is (one row without any token): each is then "  ".
+        columns.append(f"  {spaced}  ".split("\x00") if spaced else ["  "] * len(rows))
 
     def counts(needle: str) -> Any:
         """``needle``'s count in each row, for each column: one tuple of five a row."""
