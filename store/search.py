@@ -11,6 +11,7 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from itertools import repeat
+from operator import itemgetter
 
 from store.errors import StoreError
 from store.query.compiler import (
@@ -520,19 +521,34 @@ def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list
     best first, ties most recent first."""
     avgdl = float(scoring.tokens) / float(scoring.rows or 1)
     idfs = scoring.idfs
-    scored: list[tuple[float, Any]] = []
-    for row, (length, freqs) in zip(rows, features, strict=True):
-        size = float(length)
-        score = 0.0
-        for idf, freq in zip(idfs, freqs, strict=True):
-            score += idf * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * size / avgdl)))
-        scored.append((-1.0 * score, row))
+    k1, b, boost = _K1, _B, _K1 + 1.0
+    # FTS5's expression, the same operations in the same order (so the same doubles); the
+    # score starts at 0.0 there, and 0.0 + x is x for the x >= 0 a phrase adds.
+    if len(idfs) == 1:
+        idf = idfs[0]
+        negated = [
+            -1.0 * (idf * ((f * boost) / (f + k1 * (1 - b + b * float(n) / avgdl))))
+            for n, (f,) in features
+        ]
+    else:
+        negated = []
+        for length, freqs in features:
+            size = float(length)
+            score = 0.0
+            for idf, freq in zip(idfs, freqs, strict=True):
+                score += idf * ((freq * boost) / (freq + k1 * (1 - b + b * size / avgdl)))
+            negated.append(-1.0 * score)
+    ranked = list(
+        zip(
+            negated, map(itemgetter(_LAST_ACCESS), rows), map(itemgetter(_ROWID), rows), strict=True
+        )
+    )
     # Newest first already; then most recent last access; then best score (stable sorts).
-    scored.sort(key=lambda item: item[1][_LAST_ACCESS], reverse=True)
-    scored.sort(key=lambda item: item[0])
+    ranked.sort(key=itemgetter(1), reverse=True)
+    ranked.sort(key=itemgetter(0))
     limit, offset = scoring.page
     end = None if limit < 0 else offset + limit
-    return [(row[_ROWID], -bm25) for bm25, row in scored[offset:end]]
+    return [(rowid, -bm25) for bm25, _, rowid in ranked[offset:end]]
 
 
 def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
