@@ -567,7 +567,8 @@ def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
         row[-1]: row[:-1]
         for row in conn.execute(PAGE_SQL, (json.dumps([rowid for rowid, _ in page]),))
     }
-    return [(*found[rowid], score) for rowid, score in page]
+    # A session deleted between the two reads (each its own snapshot) is left out.
+    return [(*found[rowid], score) for rowid, score in page if rowid in found]
 
 
 def _idf(rows: int, sample: tuple[int, int | None, int | None]) -> float:
