@@ -10,18 +10,23 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
 
 from store.errors import StoreError
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
+    PAGE_SQL,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
     SAMPLE_SIZE,
+    SCORED_COLUMNS,
     Clause,
     CompiledQuery,
     Phrase,
     Plan,
+    Scoring,
     fts_quote,
 )
 from store.query.text import fts_tokens
@@ -248,6 +253,20 @@ def choose_plan(
             # A retry may cost as much as reading the matches would have (never more).
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
+        elif plan.name == "filter_walk" and est.needed is not None:
+            # The filter's rows in name order, each tested against the words: as long as the
+            # words' share says a page needs (the filter itself is what the index reads).
+            walk = int(min(est.top, 1.5 * est.needed / max(est.share, 1 / est.top) + 32))
+            per_row = _COST_ROW + probe * est.phrases
+            budgets[plan.name] = walk
+            retries[plan.name] = int(est.fts_cost / per_row)
+            if est.few and walk >= est.candidates:
+                # Every row of the filter: as filter_first, plus a lookup of each row's
+                # last_access for the order's tie-break (the name index does not hold it), so
+                # filter_first, which sorts them, is the cheaper.
+                per_row += _COST_ROW
+                walk = est.candidates
+            cost[plan.name] = walk * per_row
         elif plan.name in ("filter_first", "filter_ranked") and est.few:
             scoring = est.matches * est.filter_share * _COST_BM25 + statistics
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
@@ -268,7 +287,9 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
-    best = min(cost, key=lambda name: cost[name])
+    # On a tie, the filter's own name order: its rows pass the filter for certain, the sort
+    # order's only by estimate (a project's sessions come late in A-Z: names start with it).
+    best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
 
@@ -277,10 +298,17 @@ def walk_rows(
     compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
 ) -> int:
     """How many rows of the sort order a walk would read (what the span is read over), or 0
-    when even reading them would cost more than reading the matches (then no walk can win and
-    the span is not read: it would cost as much as the walk)."""
+    when even reading them would cost more than reading the matches, or than testing a
+    selective filter's rows (then no walk can win and the span is not read: it would cost as
+    much as the walk)."""
     est = _Estimate(compiled, sample, candidates)
-    return est.walk if est.walk * 2 * _COST_ROW < est.fts_cost else 0
+    bound = est.fts_cost
+    if est.few:
+        # A selective filter's plans test its few rows (filter_first): a span read longer than
+        # that would cost more than the whole query (129,000 rows of the name index, ~150 ms,
+        # for `auth project:tinyproj` at 1 M sessions, where the filter holds 479).
+        bound = min(bound, est.candidates * (_COST_ROW + _COST_PROBE))
+    return est.walk if est.walk * 2 * _COST_ROW < bound else 0
 
 
 def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
@@ -314,10 +342,12 @@ _K1 = 1.2
 _B = 0.75
 # The FTS5 averages record: the row count, then each column's total tokens (varints).
 _AVERAGES_SQL = "SELECT block FROM sessions_fts_data WHERE id = 1"
-_FTS_COLUMNS = tuple(
-    RESULT_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
+# Where the *_scored plans' rows hold what bm25 needs (SCORED_COLUMNS).
+_ROWID = SCORED_COLUMNS.index("rowid")
+_LAST_ACCESS = SCORED_COLUMNS.index("last_access")
+_TEXTS = tuple(
+    SCORED_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
 )
-_LAST_ACCESS = RESULT_COLUMNS.index("last_access")
 _ascii_words: Any = None
 
 
@@ -369,62 +399,94 @@ def _phrase_hits(tokens: list[str], phrase: Phrase) -> int:
     return hits
 
 
-# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator)
-# becomes a space, so a token is what str.split() finds, and a token starting with "auth" is
-# " auth" in the text with a space in front.
-_SPACES = {i: " " for i in range(128) if not chr(i).isalnum() and chr(i) != "\n"}
+def _features_row(row: Sequence[Any], phrases: tuple[Phrase, ...]) -> tuple[int, list[float]]:
+    """One row's tokens (all columns) and each phrase's frequency (hits times column weight),
+    token by token: any text (Unicode folding, odd types)."""
+    freqs = [0.0] * len(phrases)
+    length = 0
+    for weight, column in zip(BM25_WEIGHTS, _TEXTS, strict=True):
+        text = row[column]
+        if not text:
+            continue
+        tokens = _tokens(str(text))
+        length += len(tokens)
+        for i, phrase in enumerate(phrases):
+            hits = _phrase_hits(tokens, phrase)
+            if hits:
+                freqs[i] += hits * weight
+    return length, freqs
 
 
-def _features_ascii(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any] | None:
-    """Each row's tokens and phrase frequencies, a column of all rows at a time (C string
-    methods instead of per-token Python); None when a phrase has several tokens or a text is
-    not ASCII (or holds the separator): then :func:`_features` does it token by token."""
-    if any(len(words) != 1 for words, _ in phrases):
+# Lower-cased ASCII: every character that is not a letter or a digit (nor the row separator,
+# NUL) becomes a space; then every run of spaces becomes exactly two, so each token stands
+# between its own two spaces: "  ccmgr  myapp  main  ". A token starting with "auth" is then
+# " auth" in the text, a whole token " auth ", a phrase " auth  login", and a text's tokens are
+# half its spaces, less one: all counted by str.count, in C, over a whole column at a time.
+_SPACES = {i: " " for i in range(1, 128) if not chr(i).isalnum()}
+
+
+def _needle(phrase: Phrase) -> str | None:
+    """What ``str.count`` looks for in a normalized text to count ``phrase``'s hits, or None
+    when two hits of it could overlap (``"a a"``, ``"ab a"*``): str.count counts only
+    non-overlapping ones, FTS5 every one."""
+    words, prefix = phrase
+    if not words or len(set(words)) != len(words):
         return None
+    if len(words) > 1 and prefix and words[0].startswith(words[-1]):
+        return None
+    return " " + "  ".join(words) + ("" if prefix else " ")
+
+
+def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, list[float]]]:
+    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight).
+
+    A column of all rows at a time, with C string methods (~1 µs a row where token by token
+    took ~6): rows whose text is not ASCII (Unicode folding), holds the row separator or is not
+    a string are left out there and done by :func:`_features_row`.
+    """
+    needles = [_needle(phrase) for phrase in phrases]
+    if not rows or any(n is None for n in needles):
+        return [_features_row(row, phrases) for row in rows]
+    odd: set[int] = set()
     columns: list[list[str]] = []
-    for index in _FTS_COLUMNS:
-        texts = [row[index] or "" for row in rows]
-        if not all(type(text) is str for text in texts):
-            return None
-        joined = " " + " \n ".join(texts)
-        if not joined.isascii() or joined.count("\n") != len(rows) - 1:
-            return None
-        columns.append(joined.lower().translate(_SPACES).split("\n"))
-    wanted = [(" " + words[0], words[0], prefix) for words, prefix in phrases]
-    columns_weights = tuple(zip(columns, BM25_WEIGHTS, strict=True))
-    features: list[Any] = []
-    for r in range(len(rows)):
-        texts = [column[r] for column in columns]
-        freqs: list[float] = []
-        for spaced, word, prefix in wanted:
-            freq = 0.0
-            for column, weight in columns_weights:
-                text = column[r]
-                hits = text.count(spaced) if prefix else text.split().count(word)
-                if hits:
-                    freq += hits * weight  # whole numbers: exact in any order
-            freqs.append(freq)
-        features.append((len("".join(texts).split()), freqs))
-    return features
+    transposed = list(zip(*rows, strict=True))
+    for index in _TEXTS:
+        texts: Sequence[Any] = transposed[index]  # never NULL: the SQL coalesces to ''
+        try:
+            joined = " \x00 ".join(texts)
+        except TypeError:  # a blob or a number in a text column
+            joined = ""
+        if not joined.isascii() or joined.count("\x00") != len(rows) - 1 or not joined:
+            odd.update(
+                r
+                for r, text in enumerate(texts)
+                if type(text) is not str or not text.isascii() or "\x00" in text
+            )
+            texts = ["" if r in odd else text for r, text in enumerate(texts)]
+            joined = " \x00 ".join(texts)
+        # split() and join: runs of spaces to one (NUL is no space), then each doubled.
+        spaced = " ".join(joined.lower().translate(_SPACES).split()).replace(" ", "  ")
+        # Empty only when every text is (one row without any token): each is then "  ".
+        columns.append(f"  {spaced}  ".split("\x00") if spaced else ["  "] * len(rows))
 
+    def counts(needle: str) -> Any:
+        """``needle``'s count in each row, for each column: one tuple of five a row."""
+        return zip(*(map(str.count, column, repeat(needle)) for column in columns), strict=True)
 
-def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[Any]:
-    """Each row's tokens (all columns) and each phrase's frequency (hits times column weight)."""
-    features: list[Any] = []
-    for row in rows:
-        freqs = [0.0] * len(phrases)
-        length = 0
-        for weight, column in zip(BM25_WEIGHTS, _FTS_COLUMNS, strict=True):
-            text = row[column]
-            if not text:
-                continue
-            tokens = _tokens(str(text))
-            length += len(tokens)
-            for i, phrase in enumerate(phrases):
-                hits = _phrase_hits(tokens, phrase)
-                if hits:
-                    freqs[i] += hits * weight
-        features.append((length, freqs))
+    spaces = [sum(row) for row in counts(" ")]
+    # Whole numbers of hits times whole weights: exact, and so the same doubles in any order.
+    w1, w2, w3, w4, w5 = BM25_WEIGHTS
+    weighted = [
+        [w1 * a + w2 * b + w3 * c + w4 * d + w5 * e for a, b, c, d, e in counts(needle)]
+        for needle in needles
+        if needle is not None
+    ]
+    features = [
+        (space // 2 - len(_TEXTS), list(freqs))
+        for space, freqs in zip(spaces, zip(*weighted, strict=True), strict=True)
+    ]
+    for r in odd:
+        features[r] = _features_row(rows[r], phrases)
     return features
 
 
@@ -433,41 +495,92 @@ def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
     return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
 
 
-def score_rows(plan: Plan, rows: list[Any]) -> list[Any]:
-    """``newest_scored``'s page: its SQL's rows (newest first, the rowid last) ranked by bm25
-    as FTS5 computes it (best first, ties most recent first), the score in place of the rowid."""
-    scoring = plan.scoring
-    if scoring is None:
-        return rows
+def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
+    """The rows to rank and their features: newest_scored's hits (all of them), or the newest
+    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in."""
+    if scoring.clauses is None:
+        rows = cursor.fetchall()
+        return rows, _features(rows, scoring.phrases)
+    kept: list[tuple[Any, Any]] = []
+    newest_first = True
+    lowest: int | None = None
+    read = 0
+    size = scoring.window
+    while True:
+        chunk = cursor.fetchmany(size)
+        if not chunk:
+            break
+        read += len(chunk)
+        for row, feature in zip(chunk, _features(chunk, scoring.phrases), strict=True):
+            if lowest is not None and row[_ROWID] > lowest:
+                newest_first = False  # stopping early needs the rows newest first
+            lowest = row[_ROWID]
+            if _passes(feature[1], scoring.clauses):
+                kept.append((row, feature))
+        if newest_first and len(kept) >= scoring.window:
+            break
+        # The next chunk: what the share of matches so far says the window still needs, and
+        # a margin (each row read costs a lookup and its features, ~5-10 µs at 1 M sessions).
+        share = max(len(kept), 1) / read
+        size = max(64, int((scoring.window - len(kept)) / share * 1.2))
+    kept.sort(key=lambda item: item[0][_ROWID], reverse=True)
+    del kept[scoring.window :]
+    return [row for row, _ in kept], [feature for _, feature in kept]
+
+
+def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
+    """(rowid, score) of the page: ``rows`` (newest first) ranked by bm25 as FTS5 computes it,
+    best first, ties most recent first."""
     avgdl = float(scoring.tokens) / float(scoring.rows or 1)
     idfs = scoring.idfs
-    features = _features_ascii(rows, scoring.phrases)
-    if features is None:
-        features = _features(rows, scoring.phrases)
-    if scoring.clauses is not None:
-        # A filter's rows: those whose text matches, newest (highest rowid) first, the window.
-        kept = [
-            (row, feature)
-            for row, feature in zip(rows, features, strict=True)
-            if _passes(feature[1], scoring.clauses)
+    k1, b, boost = _K1, _B, _K1 + 1.0
+    # FTS5's expression, the same operations in the same order (so the same doubles); the
+    # score starts at 0.0 there, and 0.0 + x is x for the x >= 0 a phrase adds.
+    if len(idfs) == 1:
+        idf = idfs[0]
+        negated = [
+            -1.0 * (idf * ((f * boost) / (f + k1 * (1 - b + b * float(n) / avgdl))))
+            for n, (f,) in features
         ]
-        kept.sort(key=lambda item: item[0][-1], reverse=True)
-        del kept[scoring.window :]
-        rows = [row for row, _ in kept]
-        features = [feature for _, feature in kept]
-    scored: list[tuple[float, Any]] = []
-    for row, (length, freqs) in zip(rows, features, strict=True):
-        size = float(length)
-        score = 0.0
-        for idf, freq in zip(idfs, freqs, strict=True):
-            score += idf * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * size / avgdl)))
-        scored.append((-1.0 * score, row))
+    else:
+        negated = []
+        for length, freqs in features:
+            size = float(length)
+            score = 0.0
+            for idf, freq in zip(idfs, freqs, strict=True):
+                score += idf * ((freq * boost) / (freq + k1 * (1 - b + b * size / avgdl)))
+            negated.append(-1.0 * score)
+    ranked = list(
+        zip(
+            negated, map(itemgetter(_LAST_ACCESS), rows), map(itemgetter(_ROWID), rows), strict=True
+        )
+    )
     # Newest first already; then most recent last access; then best score (stable sorts).
-    scored.sort(key=lambda item: item[1][_LAST_ACCESS], reverse=True)
-    scored.sort(key=lambda item: item[0])
+    ranked.sort(key=itemgetter(1), reverse=True)
+    ranked.sort(key=itemgetter(0))
     limit, offset = scoring.page
     end = None if limit < 0 else offset + limit
-    return [(*row[:-1], -bm25) for bm25, row in scored[offset:end]]
+    return [(rowid, -bm25) for bm25, _, rowid in ranked[offset:end]]
+
+
+def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """A ``*_scored`` plan's page: its candidates ranked by bm25 in Python, then the page's
+    sessions read in full (RESULT_COLUMNS, then the score)."""
+    scoring = plan.scoring
+    if scoring is None:
+        return conn.execute(plan.sql, plan.params).fetchall()
+    rows, features = _candidates(conn.execute(plan.sql, plan.params), scoring)
+    page = _ranked_page(scoring, rows, features)
+    if not page:
+        return []
+    import json  # loaded with the CLI's output already; only the scored plans need it here
+
+    found = {
+        row[-1]: row[:-1]
+        for row in conn.execute(PAGE_SQL, (json.dumps([rowid for rowid, _ in page]),))
+    }
+    # A session deleted between the two reads (each its own snapshot) is left out.
+    return [(*found[rowid], score) for rowid, score in page if rowid in found]
 
 
 def _idf(rows: int, sample: tuple[int, int | None, int | None]) -> float:
@@ -506,8 +619,9 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
 
 def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
-    rows = conn.execute(plan.sql, plan.params).fetchall()
-    return score_rows(plan, rows) if plan.scoring is not None else rows
+    if plan.scoring is not None:
+        return score_rows(conn, plan)
+    return conn.execute(plan.sql, plan.params).fetchall()
 
 
 _WORDLESS_RETRY = 5_000
@@ -516,14 +630,34 @@ against ~1 s for sorting a project in 30 % of them): beyond, the default plan so
 
 
 def choose_wordless(compiled: CompiledQuery, candidates: int) -> Plan:
-    """Filters alone sorted by created (pure): the default plan sorts the filter's
-    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order tests them
-    (sized as if most rows passed; a short walk retries longer, then falls back)."""
+    """Filters alone sorted by created or name (pure): the default plan sorts the filter's
+    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order (created),
+    or of the filter's own rows in name order (``filter_walk``), tests them (sized as if most
+    rows passed; a short walk retries longer, then falls back)."""
     facts = compiled.facts
     if facts is None or facts.needed is None or candidates < FILTER_CAP:
         return compiled.plans[0]
-    walk = compiled.plan("order_walk")
+    walk = compiled.plans[1]
     return walk.with_budget(int(1.5 * facts.needed) + 32, _WORDLESS_RETRY)
+
+
+_INDEX_SQL = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+
+
+def _index_of(plan: Plan) -> str | None:
+    """The index a ``filter_walk`` reads (its SQL names it), else None."""
+    if plan.name != "filter_walk":
+        return None
+    return plan.sql.split(" INDEXED BY ", 1)[1].split(" ", 1)[0]
+
+
+def _usable(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
+    """``plan``, or the default when it reads an index the database lacks (a database not
+    yet migrated to 005: the CLI reads databases as they are)."""
+    index = _index_of(plan)
+    if index is not None and not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
+        return compiled.plans[0]
+    return plan
 
 
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
@@ -533,7 +667,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         if facts.candidates_sql is None:
             return compiled.plans[0]
         (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-        return choose_wordless(compiled, count)
+        return _usable(conn, compiled, choose_wordless(compiled, count))
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
@@ -547,7 +681,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    return with_statistics_sync(conn, compiled, choose_plan(compiled, sample, candidates, span))
+    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span))
+    return with_statistics_sync(conn, compiled, plan)
 
 
 def statement_sync(

@@ -18,8 +18,8 @@ million times.
 
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
-newest_ranked, filter_ranked; docs/search.md). All plans of a query return the same rows in the
-same order.
+filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored; docs/search.md). All
+plans of a query return the same rows in the same order.
 """
 
 from __future__ import annotations
@@ -42,6 +42,23 @@ FTS_TABLE: Final = "sessions_fts"
 BM25_WEIGHTS: Final = (10.0, 4.0, 3.0, 3.0, 1.0)
 RESULT_COLUMNS: Final = SESSION_COLUMNS
 _SELECT: Final = ", ".join(f"sessions.{c}" for c in RESULT_COLUMNS)
+SCORED_COLUMNS: Final = (
+    *("rowid", "last_access"),
+    *("name", "project", "worktree", "branch", "directory"),
+)
+"""What the ``*_scored`` plans read of each candidate: only what bm25 and the ranking need (the
+page's sessions are read in full afterwards, by rowid: PAGE_SQL). The text columns in the
+index's column order."""
+# The text columns coalesced: Python joins a column of rows at a time, and NULL is no text.
+_SCORED_SELECT: Final = ", ".join(
+    f"coalesce(sessions.{c}, '')" if i > 1 else f"sessions.{c}"
+    for i, c in enumerate(SCORED_COLUMNS)
+)
+PAGE_SQL: Final = (
+    f"SELECT {_SELECT}, sessions.rowid FROM sessions "
+    f"WHERE sessions.rowid IN (SELECT value FROM json_each(?))"
+)
+"""The sessions of a page ranked in Python, by rowid (a JSON array of them)."""
 _FTS_IN: Final = f"sessions.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
 _FTS_NOT_IN: Final = (
     f"sessions.rowid NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
@@ -85,6 +102,7 @@ if TYPE_CHECKING:
         "filter_ranked",
         "newest_scored",
         "filter_scored",
+        "filter_walk",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -154,8 +172,8 @@ class Plan(Value):
     the index of the parameter that bounds how many (the planner sets it, and ``retry``: how
     many rows a second, longer walk may read). Such a plan is exact only when it fills the
     page; store.search otherwise retries it once, longer, or runs the default plan.
-    ``scoring``: for ``newest_scored``, whose SQL returns the window's hits unranked (result
-    columns, then the rowid; the page is its last two parameters): how store.search ranks them.
+    ``scoring``: for ``newest_scored`` and ``filter_scored``, whose SQL returns candidates
+    unranked, newest first (SCORED_COLUMNS): how store.search ranks them and cuts the page.
     """
 
     __match_args__ = ("name", "sql", "params", "walk_budget", "retry", "scoring")
@@ -637,6 +655,52 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
     return index, sql, params
 
 
+# Indexes that give a qualifier's sessions in name order (migration 005; name: needs none).
+NAME_ORDER_INDEX: Final = {
+    "name": "ix_sessions_name_nocase",
+    "project": "ix_sessions_project_name",
+    "branch": "ix_sessions_branch_name",
+    "status": "ix_sessions_status_name",
+}
+
+
+def _name_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+    """The index that gives the rows of one of the query's top-level filters in name order,
+    that filter's SQL (with any ``since:``/``until:``) and its parameters; or None: an exact
+    ``name:``/``project:``/``branch:`` (the one :func:`_indexed_filter` counts), else one
+    ``status:`` value (not ``active``: two values are two runs of the index, not one order).
+    Not ``worktree:``: a worktree holds a few sessions, sorting them is cheap (no index)."""
+    children = node.children if isinstance(node, And) else (node,)
+    fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
+    statuses = [c for c in children if isinstance(c, Status)]
+    times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
+    first: Node
+    if fields:
+        if fields[0].name not in NAME_ORDER_INDEX:
+            return None  # a worktree holds a few sessions: sorting them is cheap
+        first, index = fields[0], NAME_ORDER_INDEX[fields[0].name]
+    elif statuses and statuses[0].value != "active":
+        first, index = statuses[0], NAME_ORDER_INDEX["status"]
+    else:
+        return None
+    # The same rows as _indexed_filter's (with the times): the planner's count of those rows
+    # says whether a walk of them reads them all.
+    params: list[Any] = []
+    return index, " AND ".join(_leaf_sql(part, params) for part in [first, *times]), params
+
+
+def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> str:
+    """Like :func:`_walk_sql` for ``--sort name``, but the walk reads one filter's rows in name
+    order from its (filter, name) index: the first rows of that index are the filter's first
+    names, where the name index would reach a project's sessions only late in A-Z."""
+    return (
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {index} WHERE {index_where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
+    )
+
+
 def _probe_safe(node: _Simple) -> bool:
     """Whether every word's full-text test is one indexed lookup (cheap to repeat per row).
 
@@ -785,11 +849,12 @@ def compile_query(
     # of 1 M sessions); walking the created order and testing the filters wins when the filter
     # keeps many rows (the planner counts them in the index, up to FILTER_CAP). Not by name:
     # names start with their project's, so a project's rows come in one late stretch of A-Z.
+    named = _name_filter(node) if order_sort == "name" and needed is not None else None
     wordless = (
         sample is None
         and indexed is not None
         and needed is not None
-        and order_sort == "created"
+        and (order_sort == "created" or named is not None)
         and not _rank_terms(node)
         and not _has_terms(node)
     )
@@ -814,13 +879,23 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
-        if wordless and needed is not None:
+        if wordless and needed is not None and named is None:
             plans.append(
                 Plan(
                     "order_walk",
                     _walk_sql(_SELECT, where, order_sort),
                     (4 * needed, *params, *page),
                     walk_budget=0,
+                )
+            )
+        if wordless and needed is not None and named is not None:
+            # filter_walk: the filter's rows in name order from its (filter, name) index.
+            plans.append(
+                Plan(
+                    "filter_walk",
+                    _filter_walk_sql(_SELECT, where, named[0], named[1]),
+                    (*named[2], 4 * needed, *params, *page),
+                    walk_budget=len(named[2]),
                 )
             )
         if sample is not None and safe:
@@ -843,6 +918,15 @@ def compile_query(
                         _range_sql(_SELECT, range_where, order_sort),
                         (4 * needed, *range_params, *page),
                         walk_budget=0,
+                    )
+                )
+            if named is not None and needed is not None:
+                plans.append(
+                    Plan(
+                        "filter_walk",
+                        _filter_walk_sql(_SELECT, probe_where, named[0], named[1]),
+                        (*named[2], 4 * needed, *probe_params, *page),
+                        walk_budget=len(named[2]),
                     )
                 )
             if indexed is not None:
@@ -904,7 +988,7 @@ def compile_query(
         # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in
         # Python by the same formula, with estimated IDFs (store.search).
         scored = (
-            f"SELECT {_SELECT}, {FTS_TABLE}.rowid FROM {FTS_TABLE} "
+            f"SELECT {_SCORED_SELECT} FROM {FTS_TABLE} "
             f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
             f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
         )
@@ -920,12 +1004,17 @@ def compile_query(
         # filter_scored (only for a page inside the window: past it, rows follow by recency):
         # a selective filter's rows read from its index, the words tested and
         # scored in Python from the rows' own text (no FTS5 lookup per row, ~0.1 ms each for a
-        # dense word at 1 M sessions, and no bm25 statistics).
+        # dense word at 1 M sessions, and no bm25 statistics). The filter's rowids are sorted
+        # newest first from the index alone, and the rows read lazily in that order: Python
+        # stops reading once the window's newest matches are in (half the rows for a word in
+        # half of them).
         plans.append(
             Plan(
                 "filter_scored",
-                f"SELECT {_SELECT}, sessions.rowid FROM sessions INDEXED BY {indexed[0]} "
-                f"WHERE {where}",
+                f"WITH picked (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
+                f"INDEXED BY {indexed[0]} WHERE {where} ORDER BY sessions.rowid DESC LIMIT -1) "
+                f"SELECT {_SCORED_SELECT} FROM picked CROSS JOIN sessions "
+                f"ON sessions.rowid = picked.rid",
                 tuple(params),
                 scoring=Scoring(
                     fts_phrases(match), page, clauses=_clauses(node), window=max(1, window)

@@ -265,8 +265,15 @@ def test_plans_offered_by_shape() -> None:
         "fts_first",
         "order_walk",
         "order_range",
+        "filter_walk",
         "filter_first",
     ]
+    # A filter alone by name: its own (filter, name) index; status:active is two runs of it.
+    assert names("project:x", sort="name") == ["fts_first", "filter_walk"]
+    assert names("status:ended since:1d", sort="name") == ["fts_first", "filter_walk"]
+    assert names("status:active", sort="name") == ["fts_first"]
+    assert names("worktree:x", sort="name") == ["fts_first"]
+    assert names("project:x", sort="name", limit=None) == ["fts_first"]
     assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range"]
     # Nothing to choose: no words, words OR a filter, a word longer than the prefix index.
     assert names("project:x") == ["fts_first"]

@@ -11,11 +11,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from store.db import migrate_sync
+from store.migrations import load_migrations
 from store.query import compile_query, parse_query
+from store.query.compiler import FILTER_CAP
 from store.search import choose_plan, plan_sync, search_sync
 
 from .conftest import insert_sessions, make_session
@@ -149,4 +152,54 @@ def test_a_filter_alone_that_keeps_many_rows_walks_the_sort_order(
     # A filter that keeps few rows: its index, then a sort of those rows.
     name, lines = _explain(dense, "project:tiny", sort)
     assert name == "fts_first"
-    assert any("INDEX ix_sessions_project_nocase (project=?)" in line for line in lines), lines
+    # (project, last_access) or (project, name): either holds the project's rows together.
+    assert any("INDEX ix_sessions_project_" in line and "(project=?)" in line for line in lines), (
+        lines
+    )
+
+
+def test_a_filter_alone_sorted_by_name_reads_its_own_name_order(
+    dense: sqlite3.Connection,
+) -> None:
+    # Project "big" holds half the sessions, and its names ("big-...") come after "p..."-less
+    # ones only by chance here; its (project, name) index gives its rows A-Z from the first.
+    name, lines = _explain(dense, "project:big", "name")
+    assert name == "filter_walk"
+    assert any("INDEX ix_sessions_project_name (project=?)" in line for line in lines), lines
+    # Only ties of equal names are sorted, not every row of the project.
+    assert any("RIGHT PART OF ORDER BY" in line for line in lines), lines
+    # A filter that keeps few rows: sorting them is cheap, the default does.
+    assert _explain(dense, "project:tiny", "name")[0] == "fts_first"
+
+
+def test_a_dense_word_with_a_dense_filter_sorted_by_name_walks_the_filters_names(
+    dense: sqlite3.Connection,
+) -> None:
+    name, lines = _explain(dense, "auth project:big", "name")
+    assert name == "filter_walk"
+    assert any("INDEX ix_sessions_project_name (project=?)" in line for line in lines), lines
+    assert _probes(lines), lines  # each walked row tested by one lookup
+    # A selective filter: its few rows tested and sorted (the name walk would also look up
+    # each row's last access for the tie-break).
+    name, lines = _explain(dense, "auth project:tiny", "name")
+    assert name == "filter_first"
+    assert _probes(lines), lines
+
+
+def test_a_database_without_the_name_order_indexes_keeps_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    (before,) = [m.version - 1 for m in load_migrations() if m.name == "search_name_order"]
+    migrate_sync(path, before)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    insert_sessions(
+        conn, [make_session(n, name=f"big-{n}", project="big") for n in range(FILTER_CAP + 10)]
+    )
+    conn.execute("COMMIT")
+    query = compile_query(parse_query("project:big", now=NOW), sort="name")
+    assert query.plans[1].name == "filter_walk"
+    assert plan_sync(conn, query).name == "fts_first"
+    assert [hit.name for hit in search_sync(conn, query)] == sorted(
+        f"big-{n}" for n in range(FILTER_CAP + 10)
+    )[:20]
+    conn.close()
