@@ -27,4 +27,5 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.search_cmd", ("query", "session")),
     ("watcher.cli.config_cmd", ("config",)),
     ("watcher.cli.backup_cmd", ("backup",)),
+    ("watcher.cli.stats_cmd", ("stats",)),
 ]
