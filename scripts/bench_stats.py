@@ -73,12 +73,12 @@ class _Zipf:
         return rng.choices(self.items, cum_weights=self.cum)[0]
 
 
-_PROJECTS = (
+_PROJECTS = (  # noqa: SIM905
     "webshop myapp api-server dotfiles infra billing mobile-app docs ml-pipeline auth-service "
     "cli data-sync admin-ui gateway notifier search reports blog sandbox k8s-config "
     "payments crawler design-system ops"
 ).split()
-_TOPICS = (
+_TOPICS = (  # noqa: SIM905
     "auth login api cache queue worker billing search admin docs deploy metrics sync export "
     "import profile config test refactor cleanup hotfix release ui db"
 ).split()

@@ -70,8 +70,8 @@ def _client() -> str:
 
 def spans_sql(where: str) -> str:
     """The CTEs every statistic starts from, for the sessions ``where`` selects (a WHERE
-    expression over ``sessions``, e.g. the query compiler's); its parameters come first, then
-    ``now`` (epoch seconds).
+    expression over ``sessions``, e.g. the query compiler's); their parameters are ``now``
+    (epoch seconds), then the expression's.
 
     ``sel``: the sessions with their created time, the end of their life (``life_end``) and the
     end of a span still open after their last event (``cap``). ``ev``: their attach, detach
@@ -121,7 +121,7 @@ pieces (sid, s, e) AS MATERIALIZED (
 )"""
 
 
-# --- one session: what `session show` reports ---------------------------------------------------
+# --- one session: what `session show` reports ------------------------------------------
 
 
 def session_times(
@@ -134,7 +134,7 @@ def session_times(
         "SELECT (SELECT coalesce(sum(e - s), 0.0) FROM pieces), "
         "(SELECT max(0.0, life_end - created) FROM sel)"
     )
-    row = conn.execute(sql, (session_id, now)).fetchone()
+    row = conn.execute(sql, (now, session_id)).fetchone()
     attached, lifetime = row if row is not None else (0.0, None)
     return _secs(attached or 0.0), None if lifetime is None else _secs(lifetime)
 
@@ -144,7 +144,7 @@ def _secs(value: float) -> float:
     return round(float(value), 6) + 0.0
 
 
-# --- many sessions: `ccmgr-watch stats` ------------------------------------------------------------
+# --- many sessions: `ccmgr-watch stats` ---------------------------------------------------
 
 
 class GroupRow(Value):
@@ -302,7 +302,7 @@ FROM born_life GROUP BY born_life.b"""
 
 
 def activity_sql(where: str, *, by: GroupBy) -> str:
-    """The one statement :func:`activity` runs (parameters: the filter's, now, lo, hi): every
+    """The one statement :func:`activity` runs (parameters: now, the filter's, lo, hi): every
     part of the result from the same materialized spans, computed once."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
     ctes = [spans_sql(where), "win (lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL))"]
@@ -331,7 +331,7 @@ def activity(
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
-    rows = conn.execute(activity_sql(where, by=by), (*params, now, max(lo, FAR_PAST), hi))
+    rows = conn.execute(activity_sql(where, by=by), (now, *params, max(lo, FAR_PAST), hi))
     for tag, a, b, c, d, e, f, g, h, i in rows:
         if tag == "group":
             record = GroupRow(
