@@ -230,7 +230,8 @@ _GROUP_SELECT: Final = """
 SELECT 'group', levels.lvl, levels.k, sum(alive), sum(born), sum(n), sum(attached),
     count(CASE WHEN born THEN life END), coalesce(sum(CASE WHEN born THEN life END), 0.0),
     (SELECT median FROM medians AS m WHERE m.lvl = levels.lvl AND m.k IS levels.k)
-FROM levels GROUP BY levels.lvl, levels.k"""
+FROM levels GROUP BY levels.lvl, levels.k
+HAVING levels.lvl = 1 OR sum(alive) + sum(born) + sum(n) > 0"""
 
 
 def _cell(t: str) -> str:
