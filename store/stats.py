@@ -68,20 +68,34 @@ def _client() -> str:
     return "CASE WHEN json_valid(e.data) THEN e.data ->> 'client' END"
 
 
-def spans_sql(where: str) -> str:
+def spans_sql(where: str, *, most: bool = False) -> str:
     """The CTEs every statistic starts from, for the sessions ``where`` selects (a WHERE
-    expression over ``sessions``, e.g. the query compiler's); their parameters are ``now``
-    (epoch seconds), then the expression's.
+    expression over ``sessions``, e.g. the query compiler's) that were alive at some moment of
+    the window; their parameters are ``now``, the window's start and end (``lo``, ``hi``: epoch
+    seconds), then the expression's.
 
-    ``sel``: the sessions with their created time, the end of their life (``life_end``) and the
-    end of a span still open after their last event (``cap``). ``ev``: their attach, detach
-    and end events. ``pieces``: the attached time, as disjoint spans per session.
+    ``win``: now, lo, hi. ``sel``: the sessions with their created time, the end of their life
+    (``life_end``) and the end of a span still open after their last event (``cap``). ``ev``:
+    their attach, detach and end events. ``pieces``: the attached time, as disjoint spans per
+    session. A session not alive during the window has no part in any statistic of it, so
+    leaving it out early saves reading its events.
+
+    ``most``: the sessions are most of those recorded. Their events are then read through
+    ix_session_events_type (only the attach, detach and end events' rows are fetched), else
+    session by session through ix_session_events_session (every event of the selected
+    sessions is fetched to test its type, but no other session's).
     """
-    now = "(SELECT now FROM clock)"
+    join = (
+        "session_events AS e INDEXED BY ix_session_events_type JOIN sel ON e.session_id = sel.sid"
+        if most
+        else "sel CROSS JOIN session_events AS e INDEXED BY ix_session_events_session "
+        "ON e.session_id = sel.sid"
+    )
+    now = "(SELECT now FROM win)"
     ended = f"coalesce({_epoch('sessions.ended_at')}, {_epoch('sessions.last_access')})"
     return f"""
-clock (now) AS (SELECT CAST(? AS REAL)),
-sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
+win (now, lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL), CAST(? AS REAL)),
+selected (sid, created, life_end, cap, project, worktree, branch) AS (
     SELECT sessions.id, {_epoch("sessions.created_at")},
         CASE WHEN sessions.status = 'ended' THEN {ended} ELSE {now} END,
         CASE WHEN sessions.status = 'ended' THEN {ended}
@@ -90,20 +104,26 @@ sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
         nullif(sessions.project, ''), nullif(sessions.worktree, ''), nullif(sessions.branch, '')
     FROM sessions WHERE {where}
 ),
+sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
+    SELECT * FROM selected WHERE coalesce(life_end >= (SELECT lo FROM win), 1)
+        AND coalesce(coalesce(created, life_end) <= (SELECT hi FROM win), 1)
+),
 ev (sid, eid, t, kind, client, created, cap) AS MATERIALIZED (
     SELECT e.session_id, e.id, {_epoch("e.timestamp")}, e.event_type,
         CASE e.event_type WHEN 'attached' THEN coalesce({_client()}, '')
             WHEN 'detached' THEN nullif({_client()}, '') END,
         sel.created, sel.cap
-    FROM sel JOIN session_events AS e ON e.session_id = sel.sid
+    FROM {join}
     WHERE e.event_type IN {_ATTACH_EVENTS}
 ),
 marks (sid, t, kind, created, cap, next_same, next_reset) AS (
     SELECT sid, t, kind, created, cap,
         lead(t) OVER (PARTITION BY sid, client ORDER BY t, eid),
+        -- The nearest event that empties the set, at or after this one (only attaches use
+        -- it, and an attach never empties the set: including the row itself keeps the
+        -- frame a running one).
         min(t) FILTER (WHERE client IS NULL) OVER (
-            PARTITION BY sid ORDER BY t DESC, eid DESC
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            PARTITION BY sid ORDER BY t DESC, eid DESC ROWS UNBOUNDED PRECEDING)
     FROM ev WHERE t IS NOT NULL
 ),
 spans (sid, s, e) AS (
@@ -134,7 +154,7 @@ def session_times(
         "SELECT (SELECT coalesce(sum(e - s), 0.0) FROM pieces), "
         "(SELECT max(0.0, life_end - created) FROM sel)"
     )
-    row = conn.execute(sql, (now, session_id)).fetchone()
+    row = conn.execute(sql, (now, FAR_PAST, FAR_FUTURE, session_id)).fetchone()
     attached, lifetime = row if row is not None else (0.0, None)
     return _secs(attached or 0.0), None if lifetime is None else _secs(lifetime)
 
@@ -220,7 +240,7 @@ ranked (lvl, k, life, rn, cnt) AS (
         count(*) OVER (PARTITION BY lvl, k)
     FROM levels WHERE born AND life IS NOT NULL
 ),
-medians (lvl, k, median) AS (
+medians (lvl, k, median) AS MATERIALIZED (
     SELECT lvl, k, avg(life) FROM ranked
     WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY lvl, k
 )"""
@@ -291,7 +311,7 @@ b_ranked (b, life, rn, cnt) AS (
     SELECT b, life, row_number() OVER (PARTITION BY b ORDER BY life),
         count(*) OVER (PARTITION BY b) FROM born_life
 ),
-b_medians (b, median) AS (
+b_medians (b, median) AS MATERIALIZED (
     SELECT b, avg(life) FROM b_ranked WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY b
 )"""
 
@@ -302,11 +322,11 @@ SELECT 'bucket', born_life.b, count(*), sum(life),
 FROM born_life GROUP BY born_life.b"""
 
 
-def activity_sql(where: str, *, by: GroupBy) -> str:
-    """The one statement :func:`activity` runs (parameters: now, the filter's, lo, hi): every
+def activity_sql(where: str, *, by: GroupBy, most: bool = False) -> str:
+    """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
     part of the result from the same materialized spans, computed once."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
-    ctes = [spans_sql(where), "win (lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL))"]
+    ctes = [spans_sql(where, most=most)]
     ctes += [_group_ctes(key), _grid_ctes()]
     selects = [_GROUP_SELECT, _GRID_SELECT]
     if by in ("day", "hour"):
@@ -332,7 +352,19 @@ def activity(
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
-    rows = conn.execute(activity_sql(where, by=by), (now, *params, max(lo, FAR_PAST), hi))
+    lo = max(lo, FAR_PAST)
+    # How many sessions the query and window keep, of all: decides how events are read.
+    window = (
+        f"coalesce({_epoch('created_at')} <= ?, 1) AND (status != 'ended' OR coalesce("
+        f"coalesce({_epoch('ended_at')}, {_epoch('last_access')}) >= ?, 1))"
+    )
+    kept, recorded = conn.execute(
+        f"SELECT count(*), (SELECT count(*) FROM sessions) FROM sessions WHERE ({where}) "
+        f"AND {window}",
+        (*params, hi, lo),
+    ).fetchone()
+    most = kept * 2 > recorded
+    rows = conn.execute(activity_sql(where, by=by, most=most), (now, lo, hi, *params))
     for tag, a, b, c, d, e, f, g, h, i in rows:
         if tag == "group":
             record = GroupRow(
