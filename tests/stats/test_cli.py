@@ -371,3 +371,26 @@ def test_local_hours_follow_the_zone(db, capsys, monkeypatch) -> None:
     out = stats(db, capsys, "ccmgr-myapp-y")  # E: 10:00-11:00 UTC = 05:00-06:00 local
     hours = out["attached_seconds_by_hour"]
     assert hours[5] == H and sum(hours) == H
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "webshop",
+        "main",
+        "status:ended",
+        "-project:webshop",
+        "name:ccmgr-*",
+        "until:2026-11-24",
+        "(webshop OR myapp) -branch:main",
+        "nosuchword OR scratch",
+    ],
+)
+def test_stats_selects_what_query_lists(db, capsys, text) -> None:
+    assert run(["query", "--limit", "0", "--json", "--db", db, "--", text]) == 0
+    listed = {s["id"] for s in json.loads(capsys.readouterr().out)}
+    assert run(["stats", "--json", "--by", "branch", "--db", db, "--", text]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # No window: every selected session was alive at some moment up to now.
+    assert out["total"]["sessions"] == len(listed)
+    assert sum(row["sessions"] for row in out["rows"]) == len(listed)
