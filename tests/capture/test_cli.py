@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,14 @@ import anyio
 import pytest
 
 from store.db import Database
+from store.reads import EventRecord, SessionRecord
 from store.repositories import EnrichmentRow
 from watcher.capture.events import Lifecycle, server_key, session_id
 from watcher.capture.writer import SessionWriter, WriterItem
 from watcher.cli.main import run
 from watcher.service import Service
 from watcher.service_config import ServiceConfig
+from watcher.session_stats import session_statistics
 
 SERVER = server_key("/tmp/tmux-1000/default", 7, 1)
 
@@ -181,3 +184,55 @@ def test_run_rejects_bad_arguments(tmp_path: Path, capsys) -> None:
     assert run(["run", "--db", str(tmp_path / "d.db"), "--batch-size", "0"]) == 2
     assert run(["run", "--db", str(tmp_path / "d.db"), "-L", "a/b"]) == 6
     assert "Traceback" not in capsys.readouterr().err
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _session(**kw: Any) -> SessionRecord:
+    base: dict[str, Any] = {
+        "id": "s",
+        "name": "n",
+        "created_at": "2026-11-26T11:00:00.000000Z",
+        "updated_at": "2026-11-26T11:00:00.000000Z",
+        "last_access": "2026-11-26T11:00:00.000000Z",
+    }
+    return SessionRecord(**(base | kw))
+
+
+def _event(kind: str, minute: int, client: str = "c1") -> EventRecord:
+    return EventRecord(
+        session_id="s",
+        event_type=kind,
+        timestamp=f"2026-11-26T11:{minute:02d}:00.000000Z",
+        data={"client": client} if kind in ("attached", "detached") else {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "ended_at", "attached", "lifetime"),
+    [
+        ([], None, 0, 3600),
+        ([_event("attached", 10)], None, 50 * 60, 3600),  # still attached: until now
+        ([_event("attached", 10), _event("detached", 20)], None, 600, 3600),
+        # Two clients overlapping count once: 10..30.
+        (
+            [
+                _event("attached", 10, "a"),
+                _event("attached", 15, "b"),
+                _event("detached", 20, "a"),
+                _event("detached", 30, "b"),
+            ],
+            None,
+            1200,
+            3600,
+        ),
+        # Killed while attached: the attach ends with the session.
+        ([_event("attached", 10), _event("killed", 40)], "2026-11-26T11:40:00.000000Z", 1800, 2400),
+    ],
+)
+def test_session_statistics(events, ended_at, attached, lifetime) -> None:
+    session = _session(ended_at=ended_at, status="ended" if ended_at else "attached")
+    stats = session_statistics(session, events, now=NOW)
+    assert stats.attached_seconds == attached
+    assert stats.lifetime_seconds == lifetime

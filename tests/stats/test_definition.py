@@ -1,5 +1,7 @@
-"""The one definition of attached time and lifetime (store.stats, docs/stats.md), against a
-plain Python model of the documented rules: fixed cases and random event logs."""
+"""The one definition of attached time and lifetime (docs/stats.md), computed twice: in SQL for
+many sessions (store.stats, `ccmgr-watch stats`) and step by step in Python from one session's
+events (watcher.session_stats, `session show`). Fixed cases hold both to hand-worked numbers;
+random event logs hold them to each other."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.db import migrate_sync
+from store.reads import events_of, find_session
 from store.stats import session_times
 from store.timefmt import format_ts
+from watcher.session_stats import session_statistics
 
 BASE = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 NOW = BASE + timedelta(hours=1)
@@ -69,7 +73,14 @@ def store(
 
 
 def times(conn: sqlite3.Connection) -> tuple[float, float | None]:
-    return session_times(conn, "s", now=NOW.timestamp())
+    """Both computations' (attached, lifetime); they must agree."""
+    in_sql = session_times(conn, "s", now=NOW.timestamp())
+    stats = session_statistics(find_session(conn, "s"), events_of(conn, "s"), now=NOW)
+    assert in_sql[0] == pytest.approx(stats.attached_seconds, abs=1e-5)
+    assert in_sql[1] == stats.lifetime_seconds or in_sql[1] == pytest.approx(
+        stats.lifetime_seconds, abs=1e-5
+    )
+    return in_sql
 
 
 M = 60.0

@@ -80,7 +80,6 @@ def run_show(args: argparse.Namespace) -> int:
     import sqlite3
 
     from store.reads import events_of, find_session, read_error
-    from store.stats import session_times
     from store.timefmt import utcnow
     from watcher.session_stats import session_statistics
 
@@ -88,12 +87,11 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         session = find_session(conn, args.session)
         events = events_of(conn, session.id)
-        attached, lifetime = session_times(conn, session.id, now=utcnow().timestamp())
     except sqlite3.Error as exc:
         raise read_error(path, exc) from exc
     finally:
         conn.close()
-    stats = session_statistics(events, attached_seconds=attached, lifetime_seconds=lifetime)
+    stats = session_statistics(session, events, now=utcnow())
     if args.json:
         from watcher.cli.output import print_json
 
