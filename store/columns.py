@@ -27,6 +27,7 @@ SESSION_COLUMNS: Final = (
     "ended_at",
     "tmux_server",
     "tmux_id",
+    "host",
 )
 """``sessions``' columns, in the order rows are selected and decoded."""
 

@@ -329,10 +329,13 @@ class Database:
             )
         _run_transaction(conn, batch)
 
-    async def alive_on_socket(self, socket_path: str) -> list[SessionRecord]:
-        """Sessions believed alive on any server lifetime of this socket (after every batch
-        committed before this call: the writer's connection runs calls in order)."""
-        return await self._on_writer_thread(sessions_alive_on_socket, socket_path)
+    async def alive_on_socket(
+        self, socket_path: str, host: str | None = None
+    ) -> list[SessionRecord]:
+        """Sessions believed alive on any server lifetime of this socket on ``host`` (None: any
+        host), after every batch committed before this call: the writer's connection runs calls
+        in order."""
+        return await self._on_writer_thread(sessions_alive_on_socket, (socket_path, host))
 
     async def _on_writer_thread(self, work: Callable[[sqlite3.Connection, A], T], argument: A) -> T:
         """``work(conn, argument)`` on the writer's thread, in one hand-off.

@@ -65,6 +65,11 @@ class StoreError(CcmgrError):
     exit_code = 5
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached now (down, restarting, the network): time may fix
+    it. The capture writer holds its events and retries; a command reports it (exit 5)."""
+
+
 class MigrationError(StoreError):
     """A migration file or the database's migration history is inconsistent."""
 

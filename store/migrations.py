@@ -189,8 +189,12 @@ def _applied(conn: sqlite3.Connection) -> list[AppliedMigration]:
 def status(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> MigrationStatus:
     """Compare the database's applied migrations with the shipped files."""
     migrations = load_migrations() if migrations is None else migrations
+    return compare(_applied(conn), migrations)
+
+
+def compare(applied: list[AppliedMigration], migrations: list[Migration]) -> MigrationStatus:
+    """Where a database with these applied migrations stands against ``migrations``."""
     by_version = {m.version: m for m in migrations}
-    applied = _applied(conn)
     applied_versions = {a.version for a in applied}
     return MigrationStatus(
         current=max(applied_versions, default=0),
@@ -219,7 +223,8 @@ def status_of_missing(migrations: list[Migration] | None = None) -> MigrationSta
     )
 
 
-def _check(state: MigrationStatus) -> None:
+def check(state: MigrationStatus) -> None:
+    """Refuse a database whose applied migrations changed, or that is newer than this program."""
     if state.mismatched:
         names = ", ".join(m.filename for m in state.mismatched)
         raise ChecksumMismatch(
@@ -257,7 +262,7 @@ def migrate(
         with _immediate(conn):
             adopting = _table_exists(conn, "schema_migrations") and _is_ccmgr_ultra(conn)
             state = status(conn, migrations)
-            _check(state)
+            check(state)
             current = state.current
             if current == goal:
                 return steps

@@ -21,9 +21,18 @@ from store.values import Value
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, NoReturn
+    from typing import Any, NoReturn, Protocol
 
     from store.models import SessionStatus
+
+    class Reader(Protocol):
+        """What the reads need of a connection: a stdlib SQLite connection, or
+        :class:`store.postgres.reads.PgReader` (the same statements on PostgreSQL)."""
+
+        def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+        def close(self) -> None: ...
+
 
 BUSY_TIMEOUT_MS = 5000
 """How long every connection (reads and the writer) waits for a lock before failing."""
@@ -57,6 +66,7 @@ class SessionRecord(Value):
         "ended_at",
         "tmux_server",
         "tmux_id",
+        "host",
     )
     __slots__ = __match_args__
     id: str
@@ -73,6 +83,7 @@ class SessionRecord(Value):
     ended_at: str | None
     tmux_server: str | None
     tmux_id: str | None
+    host: str | None
 
     def __init__(
         self,
@@ -91,6 +102,7 @@ class SessionRecord(Value):
         ended_at: str | None = None,
         tmux_server: str | None = None,
         tmux_id: str | None = None,
+        host: str | None = None,
     ) -> None:
         super().__init__(
             id,
@@ -107,6 +119,7 @@ class SessionRecord(Value):
             ended_at,
             tmux_server,
             tmux_id,
+            host,
         )
 
 
@@ -114,13 +127,14 @@ class EventRecord(Value):
     """One row of ``session_events``: the event record, declared once (the capture writer hands
     them to ``write_batch``)."""
 
-    __match_args__ = ("session_id", "event_type", "timestamp", "data", "id")
+    __match_args__ = ("session_id", "event_type", "timestamp", "data", "id", "host")
     __slots__ = __match_args__
     session_id: str
     event_type: str
     timestamp: str
     data: dict[str, Any]
     id: int | None
+    host: str | None
 
     def __init__(
         self,
@@ -130,8 +144,10 @@ class EventRecord(Value):
         timestamp: str,
         data: dict[str, Any] | None = None,
         id: int | None = None,
+        host: str | None = None,
     ) -> None:
-        super().__init__(session_id, event_type, timestamp, {} if data is None else data, id)
+        data = {} if data is None else data
+        super().__init__(session_id, event_type, timestamp, data, id, host)
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -139,7 +155,12 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def json_object(text: Any) -> dict[str, Any]:
-    """A stored JSON object; anything else (not JSON, not an object) reads as empty."""
+    """A stored JSON object; anything else (not JSON, not an object) reads as empty.
+
+    PostgreSQL's jsonb arrives decoded (a dict) and is taken as it is.
+    """
+    if isinstance(text, dict):
+        return text
     if not text:
         return {}
     try:
@@ -158,6 +179,18 @@ def session_from_row(row: Sequence[Any]) -> SessionRecord:
 
 
 _SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
+
+
+def open_store(location: str) -> Reader:
+    """The CLI's read connection to ``location``: a SQLite file (:func:`open_reader`) or a
+    ``postgresql://`` URL (the same reads on PostgreSQL; psycopg imported only then)."""
+    from store.pgurl import is_postgres_url
+
+    if is_postgres_url(location):
+        from store.postgres.reads import PgReader
+
+        return PgReader.open(location)
+    return open_reader(location)
 
 
 def open_reader(path: str) -> sqlite3.Connection:
@@ -219,7 +252,7 @@ def read_error(path: object, exc: sqlite3.Error) -> StoreError:
 
 
 def list_sessions(
-    conn: sqlite3.Connection,
+    conn: Reader,
     *,
     statuses: Sequence[str] = (),
     project: str | None = None,
@@ -235,12 +268,19 @@ def list_sessions(
         clauses.append("project = ?")
         params.append(project)
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    params.append(limit if limit is not None else -1)
-    sql = f"{_SELECT}{where} ORDER BY last_access DESC, rowid DESC LIMIT ?"
+    sql = f"{_SELECT}{where} ORDER BY last_access DESC, rowid DESC{_limit(limit, params)}"
     return [session_from_row(row) for row in conn.execute(sql, params)]
 
 
-def has_sessions(conn: sqlite3.Connection) -> bool:
+def _limit(limit: int | None, params: list[Any]) -> str:
+    """`` LIMIT ?`` with its parameter, or nothing for no limit (PostgreSQL has no LIMIT -1)."""
+    if limit is None:
+        return ""
+    params.append(limit)
+    return " LIMIT ?"
+
+
+def has_sessions(conn: Reader) -> bool:
     """Whether any session is recorded at all."""
     return conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchone() is not None
 
@@ -255,7 +295,7 @@ def _prefix_patterns(ref: str) -> list[str]:
     return [escaped] if ref.startswith(ID_PREFIX) else [escaped, ID_PREFIX + escaped]
 
 
-def _by_prefix(conn: sqlite3.Connection, ref: str) -> list[SessionRecord]:
+def _by_prefix(conn: Reader, ref: str) -> list[SessionRecord]:
     patterns = _prefix_patterns(ref)
     if not patterns:
         return []
@@ -281,7 +321,7 @@ def not_found(ref: str) -> CcmgrError:
     )
 
 
-def find_session(conn: sqlite3.Connection, ref: str) -> SessionRecord:
+def find_session(conn: Reader, ref: str) -> SessionRecord:
     """The session ``ref`` names: its id, else its name (the most recently used session of that
     name: names are reused), else a unique id prefix. Raises when none or several match."""
     row = conn.execute(f"{_SELECT} WHERE id = ?", (ref,)).fetchone()
@@ -299,7 +339,7 @@ def find_session(conn: sqlite3.Connection, ref: str) -> SessionRecord:
     return found[0]
 
 
-def resolve_sessions(conn: sqlite3.Connection, ref: str) -> tuple[str, ...]:
+def resolve_sessions(conn: Reader, ref: str) -> tuple[str, ...]:
     """Ids of every session ``ref`` names: its id, every session of that name, or a unique id
     prefix (an ambiguous prefix raises, as for :func:`find_session`)."""
     rows = conn.execute("SELECT id FROM sessions WHERE id = ? OR name = ?", (ref, ref)).fetchall()
@@ -313,16 +353,21 @@ def resolve_sessions(conn: sqlite3.Connection, ref: str) -> tuple[str, ...]:
     return (found[0].id,)
 
 
-def events_of(conn: sqlite3.Connection, session_id: str) -> list[EventRecord]:
+def events_of(conn: Reader, session_id: str) -> list[EventRecord]:
     """A session's events, oldest first."""
     rows = conn.execute(
-        "SELECT session_id, event_type, timestamp, data, id FROM session_events "
+        "SELECT session_id, event_type, timestamp, data, id, host FROM session_events "
         "WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
     return [
         EventRecord(
-            session_id=r[0], event_type=r[1], timestamp=r[2], data=json_object(r[3]), id=r[4]
+            session_id=r[0],
+            event_type=r[1],
+            timestamp=r[2],
+            data=json_object(r[3]),
+            id=r[4],
+            host=r[5],
         )
         for r in rows
     ]
@@ -342,7 +387,7 @@ class HistoryRecord(Value):
 
 
 def list_events(
-    conn: sqlite3.Connection,
+    conn: Reader,
     *,
     since: str | None = None,
     until: str | None = None,
@@ -364,17 +409,16 @@ def list_events(
         clauses.append("e.timestamp <= ?")
         params.append(until)
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    params.append(limit if limit is not None else -1)
     rows = conn.execute(
         "SELECT e.id, e.session_id, s.name, e.event_type, e.timestamp, e.data "
         f"FROM session_events AS e LEFT JOIN sessions AS s ON s.id = e.session_id{where} "
-        "ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
+        f"ORDER BY e.timestamp DESC, e.id DESC{_limit(limit, params)}",
         params,
     )
     return [HistoryRecord(r[0], r[1], r[2], r[3], r[4], json_object(r[5])) for r in rows]
 
 
-def event_type_recorded(conn: sqlite3.Connection, event_type: str) -> bool:
+def event_type_recorded(conn: Reader, event_type: str) -> bool:
     """Whether any event of this type is in the database (other tools may add their own)."""
     found = conn.execute(
         "SELECT 1 FROM session_events WHERE event_type = ? LIMIT 1", (event_type,)

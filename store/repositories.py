@@ -20,12 +20,14 @@ _json_encode = msgspec.json.Encoder().encode
 
 _SESSION_SELECT: Final = "SELECT " + ", ".join(SESSION_COLUMNS) + " FROM sessions"
 _EVENT_INSERT: Final = (
-    "INSERT INTO session_events (session_id, event_type, timestamp, data) VALUES (?, ?, ?, ?)"
+    "INSERT INTO session_events (session_id, event_type, timestamp, data, host) "
+    "VALUES (?, ?, ?, ?, ?)"
 )
 
 
-def _event_params(event: EventRecord) -> tuple[str, str, str, str]:
-    return (event.session_id, event.event_type, event.timestamp, _json_encode(event.data).decode())
+def _event_params(event: EventRecord) -> tuple[str, str, str, str, str | None]:
+    data = _json_encode(event.data).decode()
+    return (event.session_id, event.event_type, event.timestamp, data, event.host)
 
 
 # --- What the watcher's writer needs (capture) ---------------------------------------------------
@@ -38,16 +40,17 @@ def _event_params(event: EventRecord) -> tuple[str, str, str, str]:
 # re-indexing the row for every attach, window or kill was a large part of a write's cost.
 _LIFECYCLE_UPSERT: Final = (
     "INSERT INTO sessions (id, name, directory, created_at, updated_at, last_access, metadata, "
-    "status, ended_at, tmux_server, tmux_id) "
+    "status, ended_at, tmux_server, tmux_id, host) "
     "VALUES (:id, :name, :directory, COALESCE(:created_at, :timestamp), :now, :timestamp, '{}', "
-    ":status, :ended_at, :server, :tmux_id) "
+    ":status, :ended_at, :server, :tmux_id, :host) "
     "ON CONFLICT (id) DO UPDATE SET "
     "created_at = COALESCE(:created_at, sessions.created_at), "
     "updated_at = excluded.updated_at, "
     "last_access = MAX(sessions.last_access, excluded.last_access), "
     "status = excluded.status, "
     "ended_at = CASE WHEN excluded.status = 'ended' "
-    "THEN COALESCE(sessions.ended_at, excluded.ended_at) ELSE NULL END"
+    "THEN COALESCE(sessions.ended_at, excluded.ended_at) ELSE NULL END, "
+    "host = COALESCE(sessions.host, excluded.host)"
 )
 _LIFECYCLE_RENAME: Final = (
     "UPDATE sessions SET name = :name, directory = COALESCE(:directory, directory) "
@@ -76,6 +79,7 @@ class LifecycleRow(msgspec.Struct, frozen=True, kw_only=True):
     directory: str | None = None
     created_at: str | None = None
     ended_at: str | None = None
+    host: str | None = None
 
 
 class EnrichmentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,14 +123,24 @@ def write_capture_sync(
         conn.executemany(_ENRICH_UPDATE, _enrichment_params(enrichments, now))
 
 
-def sessions_alive_on_socket(conn: sqlite3.Connection, socket_path: str) -> list[SessionRecord]:
-    """Sessions believed alive on any server lifetime of this socket (status is not ``ended``)."""
-    # Server keys are "<socket>#<pid>@<start>": a range on the prefix uses ix_sessions_tmux.
-    # '$' is the character after '#', so [path#, path$) is exactly the keys of this socket.
+def sessions_alive_on_socket(
+    conn: sqlite3.Connection, where: tuple[str, str | None]
+) -> list[SessionRecord]:
+    """Sessions believed alive on any server lifetime of this socket (status is not ``ended``),
+    ``where`` being (socket path, host): on that host, or recorded before hosts were (NULL).
+
+    Another host's socket of the same path is another server: a shared store holds both, and
+    reconciling one host's tmux must never end the other's sessions.
+    """
+    socket_path, host = where
+    # Server keys are "<socket>#<pid>@<start>[@<host>]": a range on the prefix uses
+    # ix_sessions_tmux. '$' is the character after '#', so [path#, path$) is exactly the keys
+    # of this socket.
     rows = conn.execute(
         f"{_SESSION_SELECT} WHERE tmux_server >= ? AND tmux_server < ? AND tmux_id IS NOT NULL "
-        "AND status != 'ended' ORDER BY tmux_server, tmux_id",
-        (socket_path + "#", socket_path + "$"),
+        "AND status != 'ended' AND (? IS NULL OR host IS NULL OR host = ?) "
+        "ORDER BY tmux_server, tmux_id",
+        (socket_path + "#", socket_path + "$", host, host),
     ).fetchall()
     sessions = [session_from_row(row) for row in rows]
     # A socket path may itself contain '#' ("/tmp/a#b"): keep exact matches of the socket part.

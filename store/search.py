@@ -56,6 +56,7 @@ class SearchHit(Value):
         "ended_at",
         "metadata",
         "score",
+        "host",
     )
     __slots__ = __match_args__
     id: str
@@ -71,6 +72,7 @@ class SearchHit(Value):
     ended_at: str | None
     metadata: dict[str, Any]
     score: float | None
+    host: str | None
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class SearchHit(Value):
         ended_at: str | None,
         metadata: dict[str, Any],
         score: float | None = None,
+        host: str | None = None,
     ) -> None:
         super().__init__(
             id,
@@ -103,6 +106,7 @@ class SearchHit(Value):
             ended_at,
             metadata,
             score,
+            host,
         )
 
 
@@ -122,6 +126,7 @@ def hit_from_row(row: Sequence[Any], *, ranked: bool) -> SearchHit:
         last_access=values["last_access"],
         ended_at=values["ended_at"],
         metadata=json_object(values["metadata"]),
+        host=values["host"],
         # "+ 0.0" turns the -0.0 of an unscored row into 0.0.
         score=round(float(row[len(RESULT_COLUMNS)]), 6) + 0.0 if ranked else None,
     )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PgServer, running_server
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -27,3 +29,17 @@ def _isolated_home(
     monkeypatch.delenv("TMUX_PANE", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     yield home
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One private PostgreSQL server for the whole test session (tests/pg_server.py); skips
+    the test with how to enable it when PostgreSQL is not installed."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a fresh database of its own for one test, copied from the template."""
+    return pg_server.new_database()

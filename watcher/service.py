@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from store.db import Database
 from store.errors import CcmgrError
+from store.paths import ensure_private_dir
 from store.timefmt import now_ts
 from watcher.capture.enrich import EnrichRequest, GitCache, enrich_now, run_enricher
 from watcher.capture.events import KnownSession, Lifecycle
@@ -41,6 +42,7 @@ from watcher.status_file import status_path
 from watcher.status_write import exclusive_lock, write_status_file
 
 if TYPE_CHECKING:
+    from store.postgres.db import PgDatabase
     from watcher.backup.schedule import BackupScheduleStatus
     from watcher.config.scopes import Effective
 
@@ -66,6 +68,7 @@ class ServerWatch(Protocol):
         send: MemoryObjectSendStream[Lifecycle],
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
+        host: str | None = None,
     ) -> Awaitable[None]: ...
 
 
@@ -102,7 +105,7 @@ class Service:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         config: ServiceConfig | None = None,
         *,
         watch_server: ServerWatch | None = None,
@@ -112,7 +115,16 @@ class Service:
         config_error: str | None = None,
         backup_config: Config | None = None,
     ) -> None:
+        # A PostgreSQL URL (str) or a database file. For a URL, db_path is a local anchor for
+        # this machine's lock and status file (store.pgurl.local_anchor).
+        self._url: str | None = None
+        if isinstance(db_path, str):
+            from store.pgurl import local_anchor, redact
+
+            self._url, db_path = db_path, Path(local_anchor(db_path))
+            backup_config = None  # PostgreSQL's own tools back it up (docs/postgresql.md)
         self.db_path = db_path
+        self._shown = redact(self._url) if self._url else str(db_path)
         # Scheduled backups follow the effective config (live edits included); None: no backups.
         self._backup_config = backup_config
         self._backup_status: BackupScheduleStatus | None = None
@@ -143,6 +155,9 @@ class Service:
         self.database_abandoned = False
         self._running = False
         self._stopping = False
+        # The host recorded with every session and event: fixed at start (a server key made with
+        # it identifies sessions; changing it needs a restart).
+        self._host = self.config.host
 
     # -- control ------------------------------------------------------------------------------
 
@@ -153,6 +168,12 @@ class Service:
         """
         if config.batch_size < 1:
             raise WatcherError("batch size must be at least 1", hint="use --batch-size 1 or more")
+        if config.host != self._host:
+            log.warning(
+                "watcher.host changed to %r: the watcher records %r until it is restarted",
+                config.host,
+                self._host,
+            )
         self.config = config
         set_log_level(config.log_level)
         if self._writer is not None:
@@ -187,7 +208,8 @@ class Service:
         last_at, last_error = max((e for e in errors if e[1]), default=("", None))
         return {
             "pid": os.getpid(),
-            "database": str(self.db_path),
+            "database": self._shown,
+            "host": self._host,
             "running": self._running,
             "started_at": self._started_at,
             "updated_at": now_ts(),
@@ -232,8 +254,16 @@ class Service:
         """Run until stopped (SIGTERM, SIGINT, :meth:`stop`) or until a task fails."""
         set_log_level(self.config.log_level)
         watch = self._watch_server or _load_watch_server()
+        if self._url is not None:
+            ensure_private_dir(self.db_path.parent)
         async with exclusive_lock(self.db_path):
-            db = await Database.open(self.db_path)
+            db: Database | PgDatabase
+            if self._url is not None:
+                from store.postgres.db import PgDatabase
+
+                db = await PgDatabase.open(self._url)
+            else:
+                db = await Database.open(self.db_path)
             try:
                 await self._run_open(db, watch, task_status)
             finally:
@@ -244,7 +274,7 @@ class Service:
                     await self._write_status()
 
     async def _run_open(
-        self, db: Database, watch: ServerWatch, task_status: anyio.abc.TaskStatus[None]
+        self, db: Database | PgDatabase, watch: ServerWatch, task_status: anyio.abc.TaskStatus[None]
     ) -> None:
         send, receive = anyio.create_memory_object_stream[WriterItem](QUEUE_SIZE)
         enrich_send, enrich_receive = anyio.create_memory_object_stream[EnrichRequest](
@@ -264,6 +294,7 @@ class Service:
             on_commit=self._mark_dirty,
             on_change=self._mark_dirty,
             on_resync=self._resync_servers,
+            host=self._host,
         )
         self._watch = watch
         writer_done = anyio.Event()
@@ -371,6 +402,7 @@ class Service:
                             send=send,
                             known_alive=self._known_alive,
                             on_state=lambda state: self._on_state(task, state),
+                            host=self._host,
                         )
                     message = "the server task ended"
                 except CcmgrError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable
 
 import msgspec
@@ -26,6 +27,7 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     batch_size: int = DEFAULT_BATCH_SIZE
     flush_interval: float = DEFAULT_FLUSH_INTERVAL
     log_level: str = WatcherConfig().log_level.upper()
+    host: str = msgspec.field(default_factory=lambda: local_host())
 
     @classmethod
     def from_section(
@@ -54,6 +56,7 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
             batch_size=batch_size or section.batch_size,
             flush_interval=section.flush_interval.seconds,
             log_level=(log_level or section.log_level).upper(),
+            host=section.host or local_host(),
         )
 
     def explicit_sockets(self) -> set[str]:
@@ -61,3 +64,10 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
         if not self.sockets and not self.watch_all:
             return {default_socket_path()}
         return {os.path.abspath(s) for s in self.sockets}
+
+
+def local_host() -> str:
+    """The machine's hostname as recorded with sessions (``watcher.host`` unset), characters a
+    server key cannot hold (watcher.config.rules.valid_host) replaced by ``-``."""
+    name = socket.gethostname() or "localhost"
+    return "".join(c if (c.isalnum() and c.isascii()) or c in ".-_" else "-" for c in name)[:253]

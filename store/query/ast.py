@@ -16,10 +16,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
 
-    FieldName = Literal["name", "project", "worktree", "branch"]
+    FieldName = Literal["name", "project", "worktree", "branch", "host"]
     StatusValue = Literal["active", "attached", "detached", "ended"]
 
-FIELDS: tuple[str, ...] = ("name", "project", "worktree", "branch")
+FIELDS: tuple[str, ...] = ("name", "project", "worktree", "branch", "host")
 """The values of :data:`FieldName`: the qualifiers that match a session's field."""
 STATUSES: tuple[str, ...] = ("active", "attached", "detached", "ended")
 """The values of :data:`StatusValue`: what ``status:`` accepts."""
@@ -38,7 +38,8 @@ class Term(Value):
 
 
 class Field(Value):
-    """``project:``/``worktree:``/``branch:``/``name:``: the whole value, case-insensitive.
+    """``project:``/``worktree:``/``branch:``/``name:``/``host:``: the whole value,
+    case-insensitive.
 
     ``*`` in ``pattern`` is a wildcard; the empty pattern matches a missing (NULL or empty) value.
     """

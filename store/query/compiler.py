@@ -98,6 +98,7 @@ _FIELD_INDEX: Final = {
     "project": "ix_sessions_project_nocase",
     "worktree": "ix_sessions_worktree_nocase",
     "branch": "ix_sessions_branch_nocase",
+    "host": "ix_sessions_host_nocase",
 }
 
 

@@ -191,6 +191,9 @@ def _parse(text: str, now: datetime, tz: tzinfo | None) -> Interval:
         except ValueError:
             raise _error(f"{text.strip()!r} is not a valid date and time", raw) from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone) if zone is not None else moment.astimezone()
+            try:
+                moment = moment.replace(tzinfo=zone) if zone is not None else moment.astimezone()
+            except (ValueError, OverflowError):  # the local zone's rules cannot reach year 1
+                raise _OutOfRange from None
         return _instant(moment)
     raise _error(f"cannot read {text.strip()!r} as a time", raw)

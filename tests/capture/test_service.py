@@ -58,6 +58,7 @@ class FakeTmux:
         send: Any,
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
+        host: str | None = None,
     ) -> None:
         self.started.append(address)
         if self.fail_first and self.started.count(address) == 1:

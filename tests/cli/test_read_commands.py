@@ -105,6 +105,7 @@ def test_session_list_json_keeps_the_stored_record_format(db: Path, capsys) -> N
         "ended_at",
         "tmux_server",
         "tmux_id",
+        "host",
     ]
 
 

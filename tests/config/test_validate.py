@@ -204,6 +204,7 @@ RULES = [
     ),
     ("watcher:\n    socket_names: [a, a]\n", "watcher.socket_names[1]", "'a' is listed twice"),
     ("watcher:\n    nice: 25\n", "watcher.nice", "nice must be between 0 and 19, not 25"),
+    ("watcher:\n    host: a@b\n", "watcher.host", "invalid host name: 'a@b'"),
     (
         "watcher:\n    flush_interval: -1s\n",
         "watcher.flush_interval",

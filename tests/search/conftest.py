@@ -22,6 +22,7 @@ SESSION_FIELDS = (
     "updated_at",
     "last_access",
     "status",
+    "host",
 )
 
 
@@ -47,11 +48,15 @@ def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def insert_sessions(conn: sqlite3.Connection, sessions: list[dict[str, Any]]) -> None:
-    """Insert sessions with plain SQL, as any tool could (the triggers index them)."""
-    placeholders = ", ".join("?" for _ in SESSION_FIELDS)
+    """Insert sessions with plain SQL, as any tool could (the triggers index them).
+
+    ``host`` (sql/004) only when a session gives one: older schemas have no such column.
+    """
+    fields = [f for f in SESSION_FIELDS if f != "host" or any("host" in s for s in sessions)]
+    placeholders = ", ".join("?" for _ in fields)
     conn.executemany(
-        f"INSERT INTO sessions ({', '.join(SESSION_FIELDS)}) VALUES ({placeholders})",
-        [tuple(s.get(f) for f in SESSION_FIELDS) for s in sessions],
+        f"INSERT INTO sessions ({', '.join(fields)}) VALUES ({placeholders})",
+        [tuple(s.get(f) for f in fields) for s in sessions],
     )
 
 

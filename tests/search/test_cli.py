@@ -30,6 +30,7 @@ SESSION_KEYS = {
     "last_access",
     "ended_at",
     "metadata",
+    "host",
 }
 
 

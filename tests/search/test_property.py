@@ -28,6 +28,7 @@ TZ = ZoneInfo("UTC")
 PROJECTS = ["myapp", "MyApp", "my-app", "api", "web_ui", "café", "Über", "", None]
 WORKTREES = ["main", "feat-auth", "feat_auth", "fix/Login", "wt1", None]
 BRANCHES = ["main", "feat/auth", "feature/authentication", "fix-123", "中文", None]
+HOSTS = ["laptop", "Laptop", "desk-1", "box.example.org", "", None]
 DIRS = ["/a/b", "/a/bc", "/a/b/c", "/home/u/code/myapp", "/home/u/code/myapp2", "/", None]
 STAMPS = [f"2026-11-{d:02d}T{h:02d}:30:00.000000Z" for d in (19, 20, 21, 25, 26) for h in (0, 11)]
 WORDS = ["my", "myapp", "app", "feat", "auth", "AUTH", "au", "main", "fix", "123", "cafe"]
@@ -65,6 +66,7 @@ def sessions(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "updated_at": stamp,
                 "last_access": draw(st.sampled_from(STAMPS)),
                 "status": draw(st.sampled_from(["attached", "detached", "ended"])),
+                "host": draw(st.sampled_from(HOSTS)),
             }
         )
     return rows
@@ -105,6 +107,7 @@ def leaves() -> st.SearchStrategy[str]:
         field_pattern(PROJECTS).map(lambda v: "project:" + _value(v)),
         field_pattern(WORKTREES).map(lambda v: "worktree:" + _value(v)),
         field_pattern(BRANCHES).map(lambda v: "branch:" + _value(v)),
+        field_pattern(HOSTS).map(lambda v: "host:" + _value(v)),
         st.sampled_from(["name:x", "name:ccmgr-*", "name:*auth*", 'name:"auth service"']),
         st.sampled_from(["/a/b", "/a", "/", "/a/b/", "/home/u/code/myapp", "/a/bc"]).map(
             lambda d: "dir:" + d

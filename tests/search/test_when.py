@@ -129,6 +129,8 @@ ADAK = ZoneInfo("America/Adak")  # UTC-10 in November
         "0001-01-01",
         "9999-12-31T23:59-01:00",
         "0001-01-01T00:00+01:00",
+        "0001-01-01T00:00",  # naive: the system zone's astimezone() raised (found by hypothesis)
+        "9999-12-31T23:59",
         "9999-12-31T23:59:59.999999Z",
         "0999-12-31",
         "9999-01-01",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import sqlite3
+import traceback
 from pathlib import Path
 
 import pytest
@@ -143,9 +144,16 @@ def test_statements_split_with_trigger_bodies_whole() -> None:
     assert statements[1].rstrip().endswith("END;")
 
 
-def _migrate_at_barrier(path: str, barrier: multiprocessing.synchronize.Barrier) -> None:
+def _migrate_at_barrier(
+    path: str, barrier: multiprocessing.synchronize.Barrier, error_file: str
+) -> None:
     barrier.wait()
-    migrate_sync(Path(path))
+    try:
+        migrate_sync(Path(path))
+    except BaseException:
+        # A spawned child's stderr is not captured by pytest: keep the traceback for the assertion.
+        Path(error_file).write_text(traceback.format_exc())
+        raise
 
 
 def test_concurrent_processes_both_succeed_with_one_schema(tmp_path: Path) -> None:
@@ -155,14 +163,17 @@ def test_concurrent_processes_both_succeed_with_one_schema(tmp_path: Path) -> No
     for attempt in range(4):
         path = tmp_path / f"race{attempt}.db"
         barrier = ctx.Barrier(3)
+        errors = [tmp_path / f"race{attempt}-{i}.err" for i in range(3)]
         procs = [
-            ctx.Process(target=_migrate_at_barrier, args=(str(path), barrier)) for _ in range(3)
+            ctx.Process(target=_migrate_at_barrier, args=(str(path), barrier, str(error)))
+            for error in errors
         ]
         for p in procs:
             p.start()
         for p in procs:
             p.join(60)
-        assert [p.exitcode for p in procs] == [0, 0, 0]
+        failures = [e.read_text() for e in errors if e.exists()]
+        assert [p.exitcode for p in procs] == [0, 0, 0], "\n".join(failures)
         assert schema_of(path) == schema_of(reference)
         assert versions(path) == versions(reference)
 

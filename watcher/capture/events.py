@@ -61,13 +61,17 @@ class KnownSession(msgspec.Struct, frozen=True, kw_only=True):
     status: StatusAfter
 
 
-def server_key(socket_path: str, pid: int, start_time: int) -> str:
-    """The identity of one tmux server's lifetime: ``<socket path>#<pid>@<start time>``.
+def server_key(socket_path: str, pid: int, start_time: int, host: str | None = None) -> str:
+    """The identity of one tmux server's lifetime: ``<socket path>#<pid>@<start time>@<host>``.
 
     tmux session ids restart at ``$0`` with every new server, so the socket path alone is not
-    enough; pid plus start time (``#{pid}``, ``#{start_time}``) tell two lifetimes apart.
+    enough; pid plus start time (``#{pid}``, ``#{start_time}``) tell two lifetimes apart, and
+    the host two machines (a shared store: both may have a server on the same socket path).
+    Without a host this is the key of a server lifetime recorded before hosts were (sql/004),
+    kept for that lifetime so its sessions keep their ids (:func:`session_id`).
     """
-    return f"{socket_path}#{pid}@{start_time}"
+    key = f"{socket_path}#{pid}@{start_time}"
+    return key if host is None else f"{key}@{host}"
 
 
 def socket_of(server: str) -> str:

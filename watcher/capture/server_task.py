@@ -122,6 +122,7 @@ async def watch_server(
     fallback_interval: float = 30.0,
     retry_delay: float = 0.05,
     native: bool | None = None,
+    host: str | None = None,
 ) -> None:
     """Watch the tmux server(s) on socket path ``address`` forever, sending lifecycle events.
 
@@ -132,8 +133,11 @@ async def watch_server(
     for connections that fail or drop at once. ``native`` (default: True unless
     ``$CCMGR_WATCH_TMUX_CLIENT`` is ``binary``) speaks tmux's client protocol instead of running
     ``tmux -C``; a server of another protocol version falls back to the binary by itself.
+    ``host`` goes into the server key of every server lifetime not recorded before
+    (:func:`server_key`).
     """
     watcher = _ServerWatcher(address, send, known_alive, on_state, tmux)
+    watcher.host = host
     watcher.native = native_by_default() if native is None else native
     await watcher.run(fallback_interval, retry_delay)
 
@@ -152,6 +156,7 @@ class _ServerWatcher:
         self.known_alive = known_alive
         self.on_state = on_state
         self.tmux = tmux
+        self.host: str | None = None
         self.tracker = SessionTracker(address)
         self.state = ServerState(socket_path=address)
         # True when the connection ended right after an unprocessed %sessions-changed: the
@@ -286,12 +291,26 @@ class _ServerWatcher:
         windows, window_mark = await client.list_windows_marked()
         follower.snapshot_taken(sessions=session_mark, clients=client_mark, windows=window_mark)
         return Snapshot(
-            server=server_key(self.address, info.pid, info.start_time),
+            server=server_key(self.address, info.pid, info.start_time, self.host),
             own_client=info.client_name,
             sessions=tuple(sessions),
             clients=tuple(clients),
             windows=tuple(windows),
         )
+
+    def _keep_recorded_key(self, snapshot: Snapshot, known: list[KnownSession]) -> Snapshot:
+        """The snapshot under the key the store already knows this server lifetime by.
+
+        A lifetime recorded before hosts were (its key has no host) keeps that key: its
+        sessions' ids are derived from it, and a new key would record each live session a
+        second time under a new id. Only lifetimes first seen with a host get the host's key.
+        """
+        if self.host is None:
+            return snapshot
+        legacy = snapshot.server.removesuffix(f"@{self.host}")
+        if legacy != snapshot.server and any(k.server == legacy for k in known):
+            return msgspec.structs.replace(snapshot, server=legacy)
+        return snapshot
 
     async def follow(self, client: ControlClient) -> None:
         """Snapshot, reconcile, then translate notifications until the client ends."""
@@ -301,6 +320,7 @@ class _ServerWatcher:
         except TmuxError:
             return
         known = await self.known_alive(self.address)
+        snapshot = self._keep_recorded_key(snapshot, known)
         since = self.waiting_since
         events = self.tracker.reconcile(
             snapshot,

@@ -27,7 +27,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -35,13 +35,16 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from store.db import Database
-from store.errors import StoreError
+from store.errors import StoreError, StoreUnavailable
 from store.reads import EventRecord, SessionRecord
 from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
 from store.timefmt import now_ts
 from watcher.capture.enrich import EnrichRequest
 from watcher.capture.events import Lifecycle, session_id
 from watcher.config.schema import WatcherConfig
+
+if TYPE_CHECKING:
+    from store.postgres.db import PgDatabase
 
 log = logging.getLogger("ccmgr_watch.writer")
 
@@ -104,7 +107,7 @@ class SessionWriter:
 
     def __init__(
         self,
-        db: Database,
+        db: Database | PgDatabase,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
@@ -113,8 +116,11 @@ class SessionWriter:
         on_commit: Callable[[], None] | None = None,
         on_change: Callable[[], None] | None = None,
         on_resync: Callable[[], None] | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db
+        # Written into every session and event; reconciliation reads only this host's sessions.
+        self.host = host
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._enrich = enrich
@@ -309,7 +315,10 @@ class SessionWriter:
         except sqlite3.OperationalError as exc:
             # Busy (another process holds the write lock past busy_timeout), I/O, disk full, a
             # schema dropped under us: the batch is fine, the database is not.
-            raise _Unavailable(_describe(exc, self.db.path)) from exc
+            raise _Unavailable(_describe(exc, Path(self.db.path))) from exc
+        except StoreUnavailable as exc:
+            # A database server lost (PostgreSQL down or restarting): the next write reconnects.
+            raise _Unavailable(str(exc)) from exc
         except (sqlite3.Error, msgspec.EncodeError, ValueError, TypeError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and await self._check_file():
                 raise _Unavailable(f"database file changed: {exc}") from exc
@@ -412,7 +421,7 @@ class SessionWriter:
                 elif found is not None:
                     # After the batch's own enrichments: those answer older requests.
                     enrichments.append(found)
-        await store_batch(self.db, events, enrichments)
+        await store_batch(self.db, events, enrichments, self.host)
         self._committed(events, enrichments, later)
 
     def _enrich_requests(self, events: Sequence[Lifecycle]) -> list[EnrichRequest]:
@@ -488,8 +497,8 @@ class SessionWriter:
             if not isinstance(item, AliveQuery):
                 continue
             try:
-                item.result = await store_alive_on(self.db, item.socket_path)
-            except sqlite3.Error as exc:
+                item.result = await store_alive_on(self.db, item.socket_path, self.host)
+            except (sqlite3.Error, StoreUnavailable) as exc:
                 item.error = StoreError(f"cannot read sessions from {self.db.path}: {exc}")
             item.done.set()
 
@@ -519,20 +528,26 @@ def _describe(exc: sqlite3.OperationalError, path: Path) -> str:
 
 
 async def store_batch(
-    db: Database, events: list[Lifecycle], enrichments: list[EnrichmentRow]
+    db: Database | PgDatabase,
+    events: list[Lifecycle],
+    enrichments: list[EnrichmentRow],
+    host: str | None,
 ) -> None:
     """Write one batch's session upserts, event rows and enrichments in one transaction."""
-    lifecycle = [lifecycle_row(e) for e in events]
-    rows = [event_row(e) for e in events]
+    lifecycle = [lifecycle_row(e, host) for e in events]
+    rows = [event_row(e, host) for e in events]
     await db.write_batch(lifecycle, rows, enrichments)
 
 
-async def store_alive_on(db: Database, socket_path: str) -> list[SessionRecord]:
-    """The sessions the store believes alive on ``socket_path`` (on the writer's connection)."""
-    return await db.alive_on_socket(socket_path)
+async def store_alive_on(
+    db: Database | PgDatabase, socket_path: str, host: str | None
+) -> list[SessionRecord]:
+    """The sessions the store believes alive on ``socket_path`` of ``host`` (on the writer's
+    connection)."""
+    return await db.alive_on_socket(socket_path, host)
 
 
-def lifecycle_row(event: Lifecycle) -> LifecycleRow:
+def lifecycle_row(event: Lifecycle, host: str | None = None) -> LifecycleRow:
     """The session upsert one lifecycle event amounts to."""
     ended = event.status == "ended" or event.event_type in _ENDING
     return LifecycleRow(
@@ -545,14 +560,16 @@ def lifecycle_row(event: Lifecycle) -> LifecycleRow:
         directory=event.directory,
         created_at=event.created_at,
         ended_at=event.timestamp if ended else None,
+        host=host,
     )
 
 
-def event_row(event: Lifecycle) -> EventRecord:
+def event_row(event: Lifecycle, host: str | None = None) -> EventRecord:
     """The ``session_events`` row of one lifecycle event."""
     return EventRecord(
         session_id=session_id(event.server, event.tmux_id),
         event_type=event.event_type,
         timestamp=event.timestamp,
         data=dict(event.data),
+        host=host,
     )

@@ -27,5 +27,8 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.search_cmd", ("query", "session")),
     ("watcher.cli.config_cmd", ("config",)),
     ("watcher.cli.backup_cmd", ("backup",)),
+    ("watcher.cli.service_cmd", ("service",)),
+    ("watcher.cli.doctor_cmd", ("doctor",)),
+    ("watcher.cli.completion_cmd", ("completion",)),
     ("watcher.cli.stats_cmd", ("stats",)),
 ]

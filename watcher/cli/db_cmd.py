@@ -52,6 +52,24 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     reindex.add_argument("--json", action="store_true", help="print a JSON object")
     reindex.set_defaults(handler=run_reindex)
 
+    copy = db.add_parser(
+        "copy",
+        help="copy a whole history from one database into another (SQLite <-> PostgreSQL)",
+        description="Copy every session and event of SOURCE into DEST, each a SQLite file or a "
+        "postgresql:// URL (created and migrated if needed). Idempotent: copying again adds "
+        "nothing; a session newer in SOURCE is updated. Sessions recorded before hosts were "
+        "get --host. Shows progress on a terminal.",
+    )
+    copy.add_argument("source", metavar="SOURCE", help="a database file or a postgresql:// URL")
+    copy.add_argument("dest", metavar="DEST", help="a database file or a postgresql:// URL")
+    copy.add_argument(
+        "--host",
+        metavar="NAME",
+        help="host of the sessions and events that have none (default: this machine's)",
+    )
+    copy.add_argument("--json", action="store_true", help="print the counts as a JSON object")
+    copy.set_defaults(handler=run_copy)
+
 
 def _db_path(args: argparse.Namespace) -> Path:
     from watcher.cli.settings import db_path
@@ -59,20 +77,43 @@ def _db_path(args: argparse.Namespace) -> Path:
     return db_path(args)
 
 
+def _postgres_url(args: argparse.Namespace) -> str | None:
+    """The PostgreSQL URL the command is given (``--db``, env or config), or None for a file."""
+    from store.pgurl import is_postgres_url
+    from watcher.cli.settings import db_file
+
+    location = db_file(args)
+    return location if is_postgres_url(location) else None
+
+
 def run_migrate(args: argparse.Namespace) -> int:
     """Handler of ``db migrate``."""
     from store.db import migrate_sync
-    from watcher.cli.output import print_json
 
+    url = _postgres_url(args)
+    if url is not None:
+        from store.pgurl import redact
+        from store.postgres import migrate as pg
+
+        if args.to is not None:
+            _check_target(args.to, pg.load_migrations())
+        # Several watchers may share the server: the migration's advisory lock keeps their
+        # own migrations out, and a running watcher's writes wait for it.
+        return _print_steps(args, redact(url), pg.migrate(url, args.to))
     path = _db_path(args)
     if args.to is not None:
         _check_target(args.to)
     _check_no_watcher(path, force=args.force)
-    steps = migrate_sync(path, args.to)
+    return _print_steps(args, str(path), migrate_sync(path, args.to))
+
+
+def _print_steps(args: argparse.Namespace, path: str, steps: list[tuple[str, Any]]) -> int:
+    from watcher.cli.output import print_json
+
     if args.json:
         print_json(
             {
-                "database": str(path),
+                "database": path,
                 "steps": [{"direction": d, "version": m.version, "name": m.name} for d, m in steps],
             }
         )
@@ -85,12 +126,13 @@ def run_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_target(target: int) -> None:
+def _check_target(target: int, shipped: list[Any] | None = None) -> None:
     """A version this program does not ship is a usage mistake (exit 2), found before any write."""
     from store import migrations
     from store.errors import UsageError
 
-    latest = max((m.version for m in migrations.load_migrations()), default=0)
+    shipped = migrations.load_migrations() if shipped is None else shipped
+    latest = max((m.version for m in shipped), default=0)
     if not 0 <= target <= latest:
         raise UsageError(
             f"there is no schema version {target}",
@@ -128,13 +170,20 @@ def run_status(args: argparse.Namespace) -> int:
     from store.errors import StoreError
     from watcher.cli.output import print_json
 
-    path = _db_path(args)
-    state = schema_status(path)
-    info = state.to_dict() | {"database": str(path), "exists": path.exists()}
+    url = _postgres_url(args)
+    if url is not None:
+        from store.pgurl import redact
+        from store.postgres.migrate import schema_status as pg_status
+
+        state, shown, exists = pg_status(url), redact(url), True
+    else:
+        path = _db_path(args)
+        state, shown, exists = schema_status(path), str(path), path.exists()
+    info = state.to_dict() | {"database": shown, "exists": exists}
     if args.json:
         print_json(info)
     else:
-        print(f"database: {path}{'' if path.exists() else ' (does not exist yet)'}")
+        print(f"database: {shown}{'' if exists else ' (does not exist yet)'}")
         print(f"schema version: {state.current} (latest {state.latest})")
         for m in state.pending:
             print(f"pending: {m.filename}")
@@ -157,13 +206,65 @@ def run_reindex(args: argparse.Namespace) -> int:
     from store.db import migrate_sync, reindex
     from watcher.cli.output import print_json
 
-    path = _db_path(args)
-    migrate_sync(path)
+    url = _postgres_url(args)
     started = time.perf_counter()
-    rows = reindex(path)
+    if url is not None:
+        from store.pgurl import redact
+        from store.postgres import migrate as pg
+
+        pg.migrate(url)
+        started = time.perf_counter()
+        shown, rows = redact(url), pg.reindex(url)
+    else:
+        path = _db_path(args)
+        migrate_sync(path)
+        started = time.perf_counter()
+        shown, rows = str(path), reindex(path)
     seconds = round(time.perf_counter() - started, 3)
     if args.json:
-        print_json({"database": str(path), "sessions_indexed": rows, "seconds": seconds})
+        print_json({"database": shown, "sessions_indexed": rows, "seconds": seconds})
     else:
-        print(f"{path}: search index rebuilt over {rows} sessions in {seconds:.3f}s")
+        print(f"{shown}: search index rebuilt over {rows} sessions in {seconds:.3f}s")
+    return 0
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    """Handler of ``db copy``."""
+    import os
+    import sys
+
+    from store.copy import copy_store
+    from store.errors import UsageError
+    from store.pgurl import is_postgres_url, redact
+    from watcher.config.rules import valid_host
+    from watcher.service_config import local_host
+
+    host = args.host or local_host()
+    if not valid_host(host):
+        raise UsageError(
+            f"--host: invalid host name {host!r}", hint='letters, digits, ".", "-" and "_"'
+        )
+    source, dest = (
+        x if is_postgres_url(x) else os.path.expanduser(x) for x in (args.source, args.dest)
+    )
+    if not is_postgres_url(source) and not os.path.isfile(source):
+        raise UsageError(f"no database at {source}", hint="give an existing database file or URL")
+    terminal = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rcopied {done} of {total} sessions")
+        sys.stderr.flush()
+
+    result = copy_store(source, dest, host=host, progress=progress if terminal else None)
+    if terminal:
+        sys.stderr.write("\n")
+    if args.json:
+        from watcher.cli.output import print_json
+
+        print_json(result.as_dict() | {"source": redact(source), "dest": redact(dest)})
+        return 0
+    print(
+        f"copied {result.sessions} sessions and {result.events_added} new events "
+        f"(of {result.events_read}) from {redact(source)} to {redact(dest)}"
+    )
     return 0

@@ -361,4 +361,8 @@ def _skip_argparse_translations() -> None:
 def main() -> NoReturn:
     """Console-script entry point."""
     _skip_argparse_translations()
+    if "_ARGCOMPLETE" in os.environ:  # a Tab press in a shell with `ccmgr-watch completion`
+        from watcher.cli.completion_cmd import complete
+
+        complete()
     sys.exit(run())

@@ -180,7 +180,8 @@ def _run(args: argparse.Namespace) -> int:
     service = Service(
         # From the config just loaded (leniently): a config file the watcher cannot read must
         # not stop it at start, where the commands that read the database refuse (exit 3).
-        database_path(config, getattr(args, "db", None)),
+        _postgres_url(config, getattr(args, "db", None))
+        or database_path(config, getattr(args, "db", None)),
         settings(config),
         config_files=config_files,
         settings=settings,
@@ -231,6 +232,17 @@ def _terminate(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def _postgres_url(config: Any, explicit: str | None) -> str | None:
+    """The PostgreSQL URL ``run`` is given (``--db``, env, ``storage.database``), or None."""
+    import os
+
+    from store.paths import DB_ENV
+    from store.pgurl import is_postgres_url
+
+    location = explicit or os.environ.get(DB_ENV) or config.storage.database
+    return location if location and is_postgres_url(location) else None
+
+
 def run_status(args: argparse.Namespace) -> int:
     """Handler of ``status``."""
     # Only the standard library and the light status_file module: `status` reads a JSON file
@@ -240,7 +252,16 @@ def run_status(args: argparse.Namespace) -> int:
     from watcher.cli.settings import db_file
     from watcher.status_file import lock_holder, path_text, read_status
 
-    path = path_text(db_file(args))  # what str(db_path(args)) would be
+    location = db_file(args)
+    shown = None
+    from store.pgurl import is_postgres_url
+
+    if is_postgres_url(location):
+        from store.pgurl import local_anchor, redact
+
+        # The watcher of this machine keeps its lock and status file at a local anchor.
+        location, shown = local_anchor(location), redact(location)
+    path = path_text(location)  # what str(db_path(args)) would be
     if os.path.isdir(path):
         from store.errors import UsageError
 
@@ -255,6 +276,7 @@ def run_status(args: argparse.Namespace) -> int:
         last = None  # a status file left by an older watcher: not this one's
     if not running and last is not None:
         _mark_stopped(last)
+    path = shown or path
     if args.json:
         info: dict[str, Any] = {"database": path, "running": running, "pid": holder or None}
         info["status"] = last

@@ -13,11 +13,10 @@ from watcher.cli.argtypes import text, whole_number
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import sqlite3
     from typing import Any
 
     from store.errors import StoreError
-    from store.reads import HistoryRecord
+    from store.reads import HistoryRecord, Reader
     from store.search import SearchHit
 
 QUERY_HELP = (
@@ -126,6 +125,7 @@ def _context() -> dict[str, Any]:
 def run_query(args: argparse.Namespace) -> int:
     """Handler of ``query`` and ``session search``."""
     from store.errors import StoreError
+    from store.pgurl import is_postgres_url
     from store.query.compiler import compile_query
     from store.query.parser import parse_query
     from store.reads import open_reader
@@ -134,15 +134,18 @@ def run_query(args: argparse.Namespace) -> int:
 
     text = " ".join(args.query)
     tree = parse_query(text, **_context())
-    compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
     path = db_file(args)
-    conn = open_reader(path)
-    try:
-        hits = search_sync(conn, compiled)
-    except StoreError as exc:
-        raise _explained(path, exc) from exc
-    finally:
-        conn.close()
+    if is_postgres_url(path):
+        hits = _query_postgres(path, tree, args.sort, search_limit(args), args.offset)
+    else:
+        compiled = compile_query(tree, sort=args.sort, limit=search_limit(args), offset=args.offset)
+        conn = open_reader(path)
+        try:
+            hits = search_sync(conn, compiled)
+        except StoreError as exc:
+            raise _explained(path, exc) from exc
+        finally:
+            conn.close()
     if args.json:
         from watcher.cli.output import print_json
 
@@ -151,6 +154,20 @@ def run_query(args: argparse.Namespace) -> int:
     else:
         _print_hits(hits)
     return 0
+
+
+def _query_postgres(
+    url: str, tree: Any, sort: str, limit: int | None, offset: int
+) -> list[SearchHit]:
+    """The query on PostgreSQL (store/postgres/search.py: the same tree, its own SQL)."""
+    from store.postgres.reads import PgReader
+    from store.postgres.search import search_pg
+
+    reader = PgReader.open(url)
+    try:
+        return search_pg(reader, tree, sort=sort, limit=limit, offset=offset)
+    finally:
+        reader.close()
 
 
 def _explained(path: str, exc: StoreError) -> StoreError:
@@ -183,10 +200,14 @@ def _print_hits(hits: list[SearchHit]) -> None:
     if not hits:
         print("No sessions match.", file=sys.stderr)
         return
+    # The host only when the results come from more than one (a shared store): on one machine
+    # the column would repeat its name on every line.
+    hosts = len({hit.host for hit in hits}) > 1
     rows = [
         [
             hit.name,
             hit.status,
+            *([hit.host or "-"] if hosts else []),
             hit.project or "-",
             hit.branch or "-",
             relative_time(hit.last_access),
@@ -195,19 +216,20 @@ def _print_hits(hits: list[SearchHit]) -> None:
         ]
         for hit in hits
     ]
-    table(["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
+    headers = ["NAME", "STATUS", *(["HOST"] if hosts else [])]
+    table([*headers, "PROJECT", "BRANCH", "LAST ACCESS", "DIRECTORY", "ID"], rows)
 
 
 def run_history(args: argparse.Namespace) -> int:
     """Handler of ``session history``."""
     import sqlite3
 
-    from store.reads import list_events, open_reader, read_error, resolve_sessions
+    from store.reads import list_events, open_store, read_error, resolve_sessions
     from watcher.cli.settings import db_file
 
     since, until = _history_bounds(args)
     path = db_file(args)
-    conn = open_reader(path)
+    conn = open_store(path)
     try:
         types = _event_types(conn, args.type) if args.type else None
         ids = resolve_sessions(conn, args.session) if args.session else None
@@ -255,7 +277,7 @@ def _history_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return bounds["since"], bounds["until"]
 
 
-def _event_types(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
+def _event_types(conn: Reader, text: str) -> tuple[str, ...]:
     """The event types of ``--type``: each one the watcher records, or one found in the
     database (other tools may add their own); anything else is a usage mistake."""
     from store.columns import EVENT_TYPES

@@ -9,8 +9,9 @@ from watcher.cli.argtypes import text, whole_number
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import sqlite3
     from typing import Any
+
+    from store.reads import Reader
 
 DEFAULT_LIMIT = 50
 
@@ -66,13 +67,14 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
     listing.set_defaults(handler=run_list)
 
 
-def _connect(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
-    """The database the command names (it must exist) and a read-only connection to it."""
-    from store.reads import open_reader
+def _connect(args: argparse.Namespace) -> tuple[str, Reader]:
+    """The database the command names (it must exist) and a read-only connection to it: a
+    SQLite file or a PostgreSQL URL."""
+    from store.reads import open_store
     from watcher.cli.settings import db_file
 
     path = db_file(args)
-    return path, open_reader(path)
+    return path, open_store(path)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -117,6 +119,7 @@ def _print_show(session: Any, events: list[Any], stats: Any) -> None:
     ]
     if session.ended_at:
         fields.append(("ended", f"{session.ended_at} ({relative_time(session.ended_at)})"))
+    fields.append(("host", session.host or "-"))
     fields.append(("tmux", f"{session.tmux_id or '-'} on {session.tmux_server or '-'}"))
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
@@ -175,12 +178,15 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     from watcher.cli.output import relative_time, table
 
+    # The host only when the sessions come from more than one (a shared store).
+    hosts = len({s.host for s in sessions}) > 1
     table(
-        ["NAME", "STATUS", "PROJECT", "BRANCH", "LAST ACCESS", "ID"],
+        ["NAME", "STATUS", *(["HOST"] if hosts else []), "PROJECT", "BRANCH", "LAST ACCESS", "ID"],
         [
             [
                 s.name,
                 s.status,
+                *([s.host or "-"] if hosts else []),
                 s.project or "-",
                 s.branch or "-",
                 relative_time(s.last_access),

@@ -28,10 +28,25 @@ which would double ``ccmgr-watch query``'s start-up (a test keeps the two equal)
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    """``--db``, else ``$CCMGR_WATCH_DB``, else ``storage.database``, else the default path."""
+    """``--db``, else ``$CCMGR_WATCH_DB``, else ``storage.database``, else the default path.
+
+    For the commands that work on a database file only: a PostgreSQL URL is refused, with what
+    to use instead (the commands that take one ask :func:`db_file` first).
+    """
     from pathlib import Path
 
-    return Path(db_file(args))
+    from store.pgurl import is_postgres_url, redact
+
+    location = db_file(args)
+    if is_postgres_url(location):
+        from store.errors import UsageError
+
+        raise UsageError(
+            f"this command works on a SQLite database file, not {redact(location)}",
+            hint="back a PostgreSQL database up with pg_dump (or the service's snapshots); "
+            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it",
+        )
+    return Path(location)
 
 
 def db_file(args: argparse.Namespace) -> str:

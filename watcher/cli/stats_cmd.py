@@ -105,6 +105,16 @@ def run_stats(args: argparse.Namespace) -> int:
     lo = parse_ts(since).timestamp() if since else 0.0
     hi = min(parse_ts(until).timestamp(), FAR_FUTURE) if until else now.timestamp()
     path = db_file(args)
+    from store.pgurl import is_postgres_url
+
+    if is_postgres_url(path):
+        from store.errors import UsageError
+
+        # The statistics are SQLite SQL (window functions, unixepoch, localtime).
+        raise UsageError(
+            "stats reads a SQLite database; PostgreSQL stores are not supported yet",
+            hint="give --db the SQLite database file (or CCMGR_WATCH_DB)",
+        )
     conn = open_reader(path)
     try:
         found = activity(conn, where, params, by=args.by, lo=lo, hi=hi, now=now.timestamp())

@@ -244,6 +244,15 @@ def _check_analytics(r: _Rules, config: Config) -> None:
     _negative(r, (*keys, "max_query_time"), perf.max_query_time, "max query time")
 
 
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` can name a machine in the store: it becomes part of server keys
+    (``<socket>#<pid>@<start>@<host>``), so no ``#``, ``@``, ``/`` or spaces."""
+    return 0 < len(host) <= 253 and set(host) <= _HOST_CHARS
+
+
 def _check_watch(r: _Rules, config: Config) -> None:
     w = config.watcher
     for i, name in enumerate(w.socket_names):
@@ -278,6 +287,12 @@ def _check_watch(r: _Rules, config: Config) -> None:
         r.add(("watcher", "batch_size"), "batch size must be at least 1", "e.g. 500")
     elif w.batch_size > 100_000:
         r.add(("watcher", "batch_size"), "batch size cannot exceed 100000", "e.g. 500")
+    if w.host and not valid_host(w.host):
+        r.add(
+            ("watcher", "host"),
+            f"invalid host name: {w.host!r}",
+            'letters, digits, ".", "-" and "_" (at most 253); "" uses the machine\'s hostname',
+        )
     if w.log_level not in _LOG_LEVELS:
         r.add(
             ("watcher", "log_level"),

@@ -301,6 +301,9 @@ class WatcherConfig(Section):
     # How much to lower the watcher's CPU priority at start (0: not at all), so that tmux and
     # your work always run first; a background recorder only needs spare CPU.
     nice: int = 10
+    # The host every session and event is recorded with ("": the machine's hostname). Set it
+    # when several machines share one store and hostnames are not telling (containers).
+    host: str = ""
 
 
 class BackupRetentionConfig(Section):

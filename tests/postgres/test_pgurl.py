@@ -1,0 +1,49 @@
+"""PostgreSQL URLs: told apart from file paths, and never shown with a password."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.pgurl import is_postgres_url, redact
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("postgresql://u@db.example/h", True),
+        ("POSTGRES://u@h/db", True),
+        ("/home/u/data.db", False),
+        ("postgresql.db", False),
+        ("./postgresql://x", False),
+    ],
+)
+def test_is_postgres_url(location: str, expected: bool) -> None:
+    assert is_postgres_url(location) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:s3cret@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:p@ss:w@rd@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u@h/db?password=s3cret&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("postgresql://u@h/db?PASSWORD=x#frag", "postgresql://u@h/db?PASSWORD=***#frag"),
+        ("postgresql://:s3cret@/db?host=/tmp", "postgresql://:***@/db?host=/tmp"),
+        ("postgresql://u@h/db?passfile=/home/u/.pgpass", "postgresql://u@h/db?passfile=/home/u/.pgpass"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("/path/with:colon@at.db", "/path/with:colon@at.db"),
+    ],
+)  # fmt: skip
+def test_redact(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    assert "s3cret" not in redact(url)
+
+
+def test_file_only_commands_refuse_a_url_saying_what_to_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from watcher.cli.main import run
+
+    assert run(["backup", "create", "--db", "postgresql://me:s3cret@h/db"]) == 2
+    err = capsys.readouterr().err
+    assert "not postgresql://me:***@h/db" in err and "pg_dump" in err and "s3cret" not in err
