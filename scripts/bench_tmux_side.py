@@ -29,7 +29,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.tmux_server import TmuxServer, _env, private_server
-from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.events import CaptureItem, KnownSession, Lifecycle
 from watcher.capture.protocol import SessionsChanged
 from watcher.capture.server_task import ServerState, watch_server
 from watcher.capture.tmux_client import open_control_client
@@ -85,7 +85,7 @@ async def latency_watcher(n: int) -> list[float]:
     """``tmux new -d`` returning -> ``created`` event out of watch_server."""
     with private_server() as server:
         await server.new_session("base")
-        send, receive = anyio.create_memory_object_stream[Lifecycle](1000)
+        send, receive = anyio.create_memory_object_stream[CaptureItem](1000)
         connected = anyio.Event()
 
         def on_state(state: ServerState) -> None:
@@ -106,6 +106,8 @@ async def latency_watcher(n: int) -> list[float]:
                 returned = time.monotonic()
                 with anyio.fail_after(10):
                     async for event in receive:
+                        if not isinstance(event, Lifecycle):
+                            continue  # a window record
                         if event.event_type == "created" and event.name == name:
                             break
                 out.append((time.monotonic() - returned) * 1000)
@@ -127,7 +129,7 @@ async def burst(n: int, watched: bool) -> dict[str, Any]:
         if not watched:
             start, end = await _burst(server, n)
             return {"seconds": round(end - start, 3)}
-        send, receive = anyio.create_memory_object_stream[Lifecycle](1000)
+        send, receive = anyio.create_memory_object_stream[CaptureItem](1000)
         connected, done = anyio.Event(), anyio.Event()
         last = [0.0]
         created = 0
@@ -135,7 +137,7 @@ async def burst(n: int, watched: bool) -> dict[str, Any]:
         async def consume() -> None:
             nonlocal created
             async for event in receive:
-                if event.event_type == "created":
+                if isinstance(event, Lifecycle) and event.event_type == "created":
                     created += 1
                     last[0] = time.monotonic()
                     if created == n:

@@ -44,9 +44,16 @@ EVENT_TYPES: Final = (
     "vanished",
     "migrated",
     "imported",
+    "revived",
 )
 """``session_events.event_type`` values the watcher (:data:`store.models.LifecycleType`, the
-first ten) and the imports write. Other tools may add their own types."""
+first ten), the imports and ``revive`` write. Other tools may add their own types."""
+
+
+LAYOUT_KEY: Final = "tmux_windows"
+"""The ``sessions.metadata`` key of a session's windows as last seen (what ``revive``
+recreates): ``{"recorded_at": TIMESTAMP, "windows": [{"window_id", "index", "name", "active",
+"automatic_rename", "layout", "panes": [{"id", "path"}]}]}``."""
 
 
 def like_escape(text: str) -> str:

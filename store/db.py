@@ -28,6 +28,7 @@ from store.paths import ensure_private_dir, ensure_private_file
 from store.reads import BUSY_TIMEOUT_MS, EventRecord, SessionRecord, open_reader
 from store.repositories import (
     EnrichmentRow,
+    LayoutRow,
     LifecycleRow,
     sessions_alive_on_socket,
     write_capture_sync,
@@ -303,14 +304,20 @@ class Database:
         lifecycle: Sequence[LifecycleRow],
         events: Sequence[EventRecord],
         enrichments: Sequence[EnrichmentRow],
+        layouts: Sequence[LayoutRow] = (),
     ) -> None:
         """Commit one capture batch in one transaction: all of it, or none of it on any error.
 
         Lifecycle rows fold into their sessions first, then the events are inserted, then the
-        enrichments applied (see :func:`store.repositories.write_capture_sync`).
+        enrichments applied, then the sessions' windows recorded (see
+        :func:`store.repositories.write_capture_sync`).
         """
         batch = partial(
-            write_capture_sync, lifecycle=lifecycle, events=events, enrichments=enrichments
+            write_capture_sync,
+            lifecycle=lifecycle,
+            events=events,
+            enrichments=enrichments,
+            layouts=layouts,
         )
         await self._on_writer_thread(self._write_checked, batch)
 

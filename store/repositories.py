@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
-from store.columns import SESSION_COLUMNS
+from store.columns import LAYOUT_KEY, SESSION_COLUMNS
 from store.reads import EventRecord, SessionRecord, session_from_row
 from store.timefmt import now_ts
 
@@ -67,6 +67,22 @@ _ENRICH_UPDATE: Final = (
 )
 
 
+# A session's windows as last seen (what `revive` recreates): one key of its metadata, replaced
+# whole. metadata is not in the search index, so this costs no re-indexing.
+_LAYOUT_UPDATE: Final = (
+    f"UPDATE sessions SET metadata = json_set(metadata, '$.{LAYOUT_KEY}', json(?)) WHERE id = ?"
+)
+
+
+class LayoutRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A session's windows as last seen: ``windows`` are msgspec structs or plain dicts (index,
+    name, layout, panes...), encoded to JSON on the writer's thread."""
+
+    id: str
+    recorded_at: str
+    windows: tuple[Any, ...]
+
+
 class LifecycleRow(msgspec.Struct, frozen=True, kw_only=True):
     """The parameters of one lifecycle upsert (see :func:`write_capture_sync`)."""
 
@@ -105,9 +121,11 @@ def write_capture_sync(
     lifecycle: Sequence[LifecycleRow],
     events: Sequence[EventRecord],
     enrichments: Sequence[EnrichmentRow],
+    layouts: Sequence[LayoutRow] = (),
 ) -> None:
     """One capture batch on a stdlib connection: lifecycle rows folded into their sessions,
-    then the events inserted, then the enrichments applied.
+    then the events inserted, then the enrichments applied, then the windows recorded (the
+    last record of a session in the batch wins).
 
     The caller owns the transaction (``Database.write_batch``); runs in the writer's thread, so
     the JSON encoding of event data is done there too.
@@ -121,6 +139,15 @@ def write_capture_sync(
         conn.executemany(_EVENT_INSERT, [_event_params(e) for e in events])
     if enrichments:
         conn.executemany(_ENRICH_UPDATE, _enrichment_params(enrichments, now))
+    if layouts:
+        last = {row.id: row for row in layouts}
+        conn.executemany(
+            _LAYOUT_UPDATE,
+            [
+                (_json_encode({"recorded_at": row.recorded_at, "windows": row.windows}).decode(), i)
+                for i, row in last.items()
+            ],
+        )
 
 
 def sessions_alive_on_socket(

@@ -30,7 +30,7 @@ from store.errors import CcmgrError
 from store.paths import ensure_private_dir
 from store.timefmt import now_ts
 from watcher.capture.enrich import EnrichRequest, GitCache, enrich_now, run_enricher
-from watcher.capture.events import KnownSession, Lifecycle
+from watcher.capture.events import CaptureItem, KnownSession
 from watcher.capture.tmux_address import socket_dir
 from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
 from watcher.config.locations import Scope
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from store.postgres.db import PgDatabase
     from watcher.backup.schedule import BackupScheduleStatus
     from watcher.config.scopes import Effective
+    from watcher.importer.dual import JsonStateMirror
 
 __all__ = ["Service"]
 
@@ -65,7 +66,7 @@ class ServerWatch(Protocol):
         self,
         address: str,
         *,
-        send: MemoryObjectSendStream[Lifecycle],
+        send: MemoryObjectSendStream[CaptureItem],
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
         host: str | None = None,
@@ -122,12 +123,20 @@ class Service:
             from store.pgurl import local_anchor, redact
 
             self._url, db_path = db_path, Path(local_anchor(db_path))
+            if backup_config is not None and backup_config.storage.mode == "dual":
+                # The JSON state file is rebuilt from a local SQLite file (docs/import.md).
+                log.warning(
+                    "storage.mode dual is not used with a PostgreSQL database: no JSON state "
+                    "file is written"
+                )
             backup_config = None  # PostgreSQL's own tools back it up (docs/postgresql.md)
         self.db_path = db_path
         self._shown = redact(self._url) if self._url else str(db_path)
         # Scheduled backups follow the effective config (live edits included); None: no backups.
         self._backup_config = backup_config
         self._backup_status: BackupScheduleStatus | None = None
+        # Dual mode (storage.mode: dual) follows the same effective config: None without one.
+        self._json_state: JsonStateMirror | None = None
         self.config = config or ServiceConfig()
         # Live reload: the config files to watch and how a loaded config becomes settings.
         self._config_files = dict(config_files) if config_files else None
@@ -291,7 +300,7 @@ class Service:
             flush_interval=self.config.flush_interval,
             enrich=self._submit_enrichment,
             enrich_now=partial(enrich_now, cache=git_cache),
-            on_commit=self._mark_dirty,
+            on_commit=self._committed,
             on_change=self._mark_dirty,
             on_resync=self._resync_servers,
             host=self._host,
@@ -321,6 +330,7 @@ class Service:
                         intake.start_soon(self._watch_config, self._config_files)
                     if self._backup_config is not None:
                         intake.start_soon(self._run_backups)
+                        intake.start_soon(self._run_json_state)
                     self._apply_servers()
                     if self._stopping:
                         intake.cancel_scope.cancel()
@@ -332,6 +342,8 @@ class Service:
                 enrich_send.close()
                 with anyio.move_on_after(FLUSH_TIMEOUT, shield=True):
                     await writer_done.wait()
+                    if self._json_state is not None:
+                        await self._json_state.flush()  # the last batch, in dual mode
                 outer.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
@@ -503,6 +515,8 @@ class Service:
             return
         if self._backup_config is not None:
             self._backup_config = effective.config
+        if self._json_state is not None:
+            self._json_state.config_changed()
         if not effective.errors:  # else the errors follow (on_error): still in error
             if self._config_error is not None:
                 log.info("configuration is valid again")
@@ -520,6 +534,20 @@ class Service:
     def _current_config(self) -> Config:
         assert self._backup_config is not None
         return self._backup_config
+
+    # -- dual mode ----------------------------------------------------------------------------
+
+    async def _run_json_state(self) -> None:
+        from watcher.importer.dual import JsonStateMirror
+
+        self._json_state = JsonStateMirror(self.db_path, self._current_config)
+        await self._json_state.run()
+
+    def _committed(self) -> None:
+        """The writer committed a batch: status and (dual mode) the JSON state file are stale."""
+        self._mark_dirty()
+        if self._json_state is not None:
+            self._json_state.notify()
 
     def _backup_published(self, status: BackupScheduleStatus) -> None:
         self._backup_status = status

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio.to_thread
 
-from store.columns import SESSION_COLUMNS
+from store.columns import LAYOUT_KEY, SESSION_COLUMNS
 from store.errors import StoreUnavailable
 from store.pgurl import redact
 from store.postgres.connect import CONNECT_TIMEOUT, import_psycopg
 from store.postgres.migrate import migrate
 from store.reads import EventRecord, SessionRecord, session_from_row
-from store.repositories import EnrichmentRow, LifecycleRow
+from store.repositories import EnrichmentRow, LayoutRow, LifecycleRow
 from store.timefmt import now_ts
 
 if TYPE_CHECKING:
@@ -62,6 +62,13 @@ _ENRICH: Final = (
     b"WHERE id = %(id)s AND NOT (%(source)s::text = 'name' "
     b"AND metadata->>'enriched_from' IS NOT DISTINCT FROM 'git')"
 )
+
+# A session's windows as last seen (what `revive` recreates): one metadata key, replaced whole,
+# as store.repositories does on SQLite.
+_LAYOUT: Final = (
+    f"UPDATE sessions SET metadata = jsonb_set(metadata, '{{{LAYOUT_KEY}}}', %s::jsonb) "
+    "WHERE id = %s"
+).encode()
 
 
 def _struct_params(rows: Sequence[Any], now: str) -> list[dict[str, Any]]:
@@ -127,13 +134,14 @@ class PgDatabase:
         lifecycle: Sequence[LifecycleRow],
         events: Sequence[EventRecord],
         enrichments: Sequence[EnrichmentRow],
+        layouts: Sequence[LayoutRow] = (),
     ) -> None:
         """One capture batch in one transaction: all of it is stored, or none."""
         now = now_ts()
-        await self._run(self._write, (lifecycle, events, enrichments, now))
+        await self._run(self._write, (lifecycle, events, enrichments, layouts, now))
 
     async def _write(self, conn: AsyncConnection[Any], batch: tuple[Any, ...]) -> None:
-        lifecycle, events, enrichments, now = batch
+        lifecycle, events, enrichments, layouts, now = batch
         async with conn.transaction(), conn.cursor() as cur:
             if lifecycle:
                 params = _struct_params(lifecycle, now)
@@ -149,6 +157,18 @@ class PgDatabase:
                 )
             if enrichments:
                 await cur.executemany(_ENRICH, _struct_params(enrichments, now))
+            if layouts:
+                import msgspec
+
+                last = {row.id: row for row in layouts}  # the batch's last record of a session
+                encode = msgspec.json.Encoder().encode
+                await cur.executemany(
+                    _LAYOUT,
+                    [
+                        (encode({"recorded_at": r.recorded_at, "windows": r.windows}).decode(), i)
+                        for i, r in last.items()
+                    ],
+                )
 
     async def alive_on_socket(
         self, socket_path: str, host: str | None = None

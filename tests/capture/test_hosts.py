@@ -12,7 +12,7 @@ import pytest
 
 from store.db import Database, migrate_sync
 from store.migrations import load_migrations
-from watcher.capture.events import KnownSession, Lifecycle, server_key, session_id
+from watcher.capture.events import CaptureItem, KnownSession, Lifecycle, server_key, session_id
 from watcher.capture.server_task import _ServerWatcher
 from watcher.capture.tracker import Snapshot
 from watcher.capture.writer import AliveQuery, SessionWriter, WriterItem
@@ -97,7 +97,7 @@ def _watcher(host: str | None) -> _ServerWatcher:
     async def known(_: str) -> list[KnownSession]:
         return []
 
-    send, _receive = anyio.create_memory_object_stream[Lifecycle](1)
+    send, _receive = anyio.create_memory_object_stream[CaptureItem](1)
     watcher = _ServerWatcher(SOCKET, send, known, None, "tmux")
     watcher.host = host
     return watcher

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from tests.tmux_server import TmuxServer, private_server
-from watcher.capture.events import KnownSession, Lifecycle, socket_of
+from watcher.capture.events import CaptureItem, KnownSession, Lifecycle, SessionLayout, socket_of
 from watcher.capture.server_task import ServerState, wait_for_socket_change, watch_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tmux]
@@ -58,6 +58,7 @@ class Watching:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
         self.events: list[Lifecycle] = []
+        self.layouts: list[SessionLayout] = []  # the window records, apart from the events
         self.states: list[ServerState] = []
         self.cursor = 0
         self.state_cursor = 0
@@ -71,10 +72,13 @@ class Watching:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def _consume(self, receive: anyio.abc.ObjectReceiveStream[Lifecycle]) -> None:
+    async def _consume(self, receive: anyio.abc.ObjectReceiveStream[CaptureItem]) -> None:
         async for event in receive:
-            self.store.apply(event)
-            self.events.append(event)
+            if isinstance(event, SessionLayout):
+                self.layouts.append(event)
+            else:
+                self.store.apply(event)
+                self.events.append(event)
             self._wake()
 
     async def expect(
@@ -119,7 +123,7 @@ async def watching(
     server: TmuxServer, store: FakeStore | None = None, **options: Any
 ) -> AsyncIterator[Watching]:
     w = Watching(store or FakeStore())
-    send, receive = anyio.create_memory_object_stream[Lifecycle](100)
+    send, receive = anyio.create_memory_object_stream[CaptureItem](100)
     async with anyio.create_task_group() as tg:
         tg.start_soon(
             functools.partial(

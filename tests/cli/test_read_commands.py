@@ -373,6 +373,7 @@ HEAVY = ("msgspec", "anyio", "aiosqlite", "asyncio", "libtmux", "ruamel", "watch
         ["session", "list", "--json", "--status", "alive"],
         ["session", "show", "77aa"],
         ["session", "show", "🚀 launch", "--json"],
+        ["session", "show", "1f0c9a3e"],  # ended: shows what a revive restores
         ["session", "history", "--session", "77aa", "--type", "created"],
         ["query", "launch", "--json"],
         ["session", "show", "nothing-like-it"],  # an error

@@ -96,6 +96,19 @@ def test_two_hosts_into_one_postgresql_and_a_server_restart(
         watchers = [laptop, desk]
         for w in watchers:
             wait_settled(pg_url, w, 30)
+        # Each session's windows as last seen (what `revive` recreates) are kept here too.
+        wait_until(
+            lambda: (
+                rows(
+                    pg_url,
+                    "SELECT count(*) FROM sessions "
+                    "WHERE jsonb_array_length(metadata->'tmux_windows'->'windows') >= 1",
+                )
+                == [(5,)]
+            ),
+            timeout=30,
+            what="the window records of all five sessions",
+        )
         # Each machine's "auth" is its own session; host: tells them apart.
         hits = json.loads(laptop.cli("query", "auth", "--json"))
         assert sorted(h["host"] for h in hits) == ["desk", "laptop"]

@@ -17,10 +17,14 @@ import msgspec
 from store.models import LifecycleType, SessionStatus
 
 __all__ = [
+    "CaptureItem",
     "KnownSession",
     "Lifecycle",
     "LifecycleType",
+    "PaneShape",
+    "SessionLayout",
     "StatusAfter",
+    "WindowShape",
     "server_key",
     "session_id",
     "socket_of",
@@ -50,6 +54,48 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     created_at: str | None = None
     directory: str | None = None
+
+
+class PaneShape(msgspec.Struct, frozen=True):
+    """One pane of a window: its tmux id (``%5``) and current directory, as last listed."""
+
+    id: str
+    path: str
+
+
+class WindowShape(msgspec.Struct, frozen=True, kw_only=True):
+    """What reviving needs of one window: where it sits, its name, its layout and its panes.
+
+    ``layout`` is tmux's ``#{window_layout}`` (``select-layout`` takes it back); ``panes`` are in
+    tmux's pane order with each pane's current directory (``#{pane_current_path}``, which has no
+    notification: it is as fresh as the last listing of the window). ``automatic_rename`` is the
+    window option: tmux names such a window after its running program.
+    """
+
+    window_id: str
+    index: int
+    name: str
+    active: bool = False
+    automatic_rename: bool = False
+    layout: str = ""
+    panes: tuple[PaneShape, ...] = ()
+
+
+class SessionLayout(msgspec.Struct, frozen=True, kw_only=True):
+    """The windows of one session as last seen: the writer stores them in its ``metadata``.
+
+    Not an event (nothing is added to ``session_events``): a snapshot that replaces the last
+    one, so that an ended session can be revived as it was.
+    """
+
+    server: str
+    tmux_id: str
+    timestamp: str
+    windows: tuple[WindowShape, ...]
+
+
+CaptureItem = Lifecycle | SessionLayout
+"""What a server task sends to the writer."""
 
 
 class KnownSession(msgspec.Struct, frozen=True, kw_only=True):

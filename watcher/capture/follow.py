@@ -20,14 +20,17 @@ from watcher.capture.events import Lifecycle
 from watcher.capture.protocol import (
     ClientDetached,
     ClientSessionChanged,
+    LayoutChange,
     Notification,
     SessionRenamed,
     SessionsChanged,
+    SessionWindowChanged,
     UnlinkedWindowAdd,
     UnlinkedWindowClose,
     UnlinkedWindowRenamed,
     WindowAdd,
     WindowClose,
+    WindowPaneChanged,
     WindowRenamed,
 )
 from watcher.capture.tracker import ClientInfo, SessionInfo, SessionTracker
@@ -36,7 +39,7 @@ MAX_LEARNED = 64  # more unexplained creations than this means the pattern broke
 
 
 class Emit(msgspec.Struct, frozen=True):
-    """Send these events to the writer now (answer: None)."""
+    """Send these events (and window records) to the writer now (answer: None)."""
 
     events: list[Lifecycle]
 
@@ -128,6 +131,19 @@ class Follower:
                 | UnlinkedWindowRenamed(window_id=wid, name=name)
             ):
                 yield Emit(tracker.window_renamed(wid, name, self._now()))
+            # The rest keeps what a revive needs up to date (tracker.shapes). %layout-change
+            # comes only for the watcher's own session, %window-pane-changed for any window.
+            case LayoutChange(window_id=wid, layout=layout):
+                if tracker.layout_changed(wid, layout):
+                    yield from self._relink_window(wid)  # a split or a closed pane
+            case WindowPaneChanged(window_id=wid):
+                if tracker.knows_window(wid):
+                    yield from self._relink_window(wid)
+            case SessionWindowChanged(session_id=sid, window_id=wid):
+                left = tracker.session_window_changed(sid, wid)
+                if left is not None and tracker.knows_window(left):
+                    # The window someone just left: its panes' directories as they left them.
+                    yield from self._relink_window(left)
             case _:
                 pass
 
@@ -205,7 +221,11 @@ class Marks:
                 | UnlinkedWindowClose(window_id=wid)
                 | WindowRenamed(window_id=wid)
                 | UnlinkedWindowRenamed(window_id=wid)
+                | LayoutChange(window_id=wid)
+                | WindowPaneChanged(window_id=wid)
             ):
                 return index < max(self.windows, self.window.get(wid, 0))
+            case SessionWindowChanged():
+                return index < self.windows
             case _:
                 return False

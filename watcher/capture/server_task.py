@@ -22,7 +22,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from store.timefmt import now_ts
-from watcher.capture.events import KnownSession, Lifecycle, server_key
+from watcher.capture.events import CaptureItem, KnownSession, Lifecycle, server_key
 from watcher.capture.follow import (
     Emit,
     Follower,
@@ -115,7 +115,7 @@ async def wait_for_socket_change(socket_path: str, timeout: float) -> bool:
 async def watch_server(
     address: str,
     *,
-    send: MemoryObjectSendStream[Lifecycle],
+    send: MemoryObjectSendStream[CaptureItem],
     known_alive: KnownAlive,
     on_state: Callable[[ServerState], None] | None = None,
     tmux: str = "tmux",
@@ -146,7 +146,7 @@ class _ServerWatcher:
     def __init__(
         self,
         address: str,
-        send: MemoryObjectSendStream[Lifecycle],
+        send: MemoryObjectSendStream[CaptureItem],
         known_alive: KnownAlive,
         on_state: Callable[[ServerState], None] | None,
         tmux: str,
@@ -183,7 +183,10 @@ class _ServerWatcher:
                 self.on_state(state)
 
     async def emit(self, events: Sequence[Lifecycle]) -> None:
-        for event in events:
+        # The window records the tracker queued while deriving these events go after them
+        # (a record updates the session row an event may create).
+        items: list[CaptureItem] = [*events, *self.tracker.take_layouts()]
+        for event in items:
             # Without a detour through the event loop while the queue has room (it nearly
             # always has): a notification's events then reach the writer together.
             try:

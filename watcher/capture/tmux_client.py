@@ -32,6 +32,8 @@ from watcher.capture.tmux_replies import (
     INFO_FORMAT,
     SEP,
     SESSION_FORMAT,
+    SHAPE_FIELDS,
+    SHAPE_FORMAT,
     WINDOW_FORMAT,
     ServerInfo,
     benign_exit,
@@ -39,6 +41,7 @@ from watcher.capture.tmux_replies import (
     parse_server_info,
     parse_windows,
     session_of,
+    shape_of,
 )
 from watcher.capture.tracker import ClientInfo, SessionInfo, WindowInfo
 from watcher.errors import ProtocolError, ProtocolMismatch, TmuxError
@@ -191,7 +194,8 @@ class ControlClient:
         self, window_id: str | None = None
     ) -> tuple[list[WindowInfo], int]:
         """Window links (all, or of ``window_id``), and the notification mark of the listing."""
-        line = f"list-windows -a -F '{WINDOW_FORMAT}'"
+        # Double quotes: the pane paths' substitutions need tmux's escapes (see SHAPE_FORMAT).
+        line = f'list-windows -a -F "{WINDOW_FORMAT}"'
         if window_id is not None:
             check_id(window_id, "@")
             line += f" -f '#{{==:#{{window_id}},{window_id}}}'"
@@ -234,19 +238,31 @@ class ControlClient:
         """
         check_id(window_id, "@")
         fmt = SEP.join(
-            ["#{window_linked_sessions}", "#{window_id}", "#{window_name}", SESSION_FORMAT]
+            [
+                "#{window_linked_sessions}",
+                "#{window_id}",
+                "#{window_name}",
+                SHAPE_FORMAT,
+                SESSION_FORMAT,
+            ]
         )
         reply, mark = await self._exchange(f"display-message -t '{window_id}' -p \"{fmt}\"")
-        fields = reply.lines[0].split(SEP, 3) if len(reply.lines) == 1 else []
-        if not reply.ok or len(fields) != 4 or fields[1] != window_id:
+        parts = 3 + SHAPE_FIELDS
+        fields = reply.lines[0].split(SEP, parts) if len(reply.lines) == 1 else []
+        if not reply.ok or len(fields) != parts + 1 or fields[1] != window_id:
             # display-message runs even when its target is missing (with empty or other
             # values): the window is gone, no link is left.
             return [], None, mark
         if fields[0] != "1":
             links, mark = await self.list_windows_marked(window_id)
             return links, None, mark
-        session = session_of(fields[3])
-        link = WindowInfo(session_id=session.session_id, window_id=window_id, name=fields[2])
+        session = session_of(fields[parts])
+        link = WindowInfo(
+            session_id=session.session_id,
+            window_id=window_id,
+            name=fields[2],
+            shape=shape_of(window_id, fields[2], fields[3:parts]),
+        )
         return [link], session, mark
 
     # -- internals --

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from watcher.capture.events import PaneShape, WindowShape
 from watcher.capture.tracker import ClientInfo, SessionInfo, WindowInfo
 from watcher.errors import ProtocolError
 
@@ -33,7 +34,30 @@ SESSION_FORMAT = SEP.join(
 CLIENT_FORMAT = SEP.join(
     ["#{client_name}", "#{session_id}", "#{client_control_mode}", "#{client_pid}"]
 )
-WINDOW_FORMAT = SEP.join(["#{session_id}", "#{window_id}", "#{window_name}"])
+PANE_SEP = "\x1e"  # between the panes of a window
+PANE_FIELD_SEP = "\x1d"  # between a pane's id and its path
+# A pane's current directory, like session_path above: a newline becomes backslash-n, and the
+# three separators become '?' (a path holding one cannot be restored anyway; it would break
+# the record). Two substitutions in one expansion need tmux 3.2, the oldest we support. A pane
+# listed the instant it starts has no current directory yet (tmux asks its foreground process):
+# then the one it was started in (pane_start_path, 3.3+; empty when none was given).
+_PANE_PATH = (
+    "#{s/\\n/\\\\\\\\n/;s/[\x1d\x1e\x1f]/?/:"
+    "#{?pane_current_path,#{pane_current_path},#{pane_start_path}}}"
+)
+SHAPE_FORMAT = SEP.join(
+    [
+        "#{window_index}",
+        "#{window_active}",
+        "#{automatic-rename}",
+        "#{window_layout}",
+        "#{P:" + PANE_SEP + "#{pane_id}" + PANE_FIELD_SEP + _PANE_PATH + "}",
+    ]
+)
+"""What reviving needs of a window (:class:`~.events.WindowShape`): five fields. Sent inside
+double quotes (the substitutions need tmux's escapes)."""
+SHAPE_FIELDS = 5
+WINDOW_FORMAT = SEP.join(["#{session_id}", "#{window_id}", "#{window_name}", SHAPE_FORMAT])
 INFO_FORMAT = SEP.join(["#{client_name}", "#{session_id}", "#{pid}", "#{start_time}"])
 
 
@@ -133,13 +157,42 @@ def parse_windows(lines: Sequence[str]) -> list[WindowInfo]:
     windows = []
     for text in lines:
         fields = text.split(SEP)
-        if len(fields) != 3:
+        if len(fields) != 3 + SHAPE_FIELDS:
             raise ProtocolError(
                 f"unexpected list-windows line: {text[:200]!r}",
                 hint="check `tmux -V` (3.2 or newer is supported)",
             )
-        windows.append(WindowInfo(session_id=fields[0], window_id=fields[1], name=fields[2]))
+        sid, wid, name = fields[:3]
+        windows.append(
+            WindowInfo(
+                session_id=sid, window_id=wid, name=name, shape=shape_of(wid, name, fields[3:])
+            )
+        )
     return windows
+
+
+def shape_of(window_id: str, name: str, fields: Sequence[str]) -> WindowShape:
+    """A window's shape from the :data:`SHAPE_FORMAT` fields of a listing."""
+    index, active, automatic, layout, panes = fields
+    return WindowShape(
+        window_id=window_id,
+        index=_int(index, -1),
+        name=name,
+        active=active == "1",
+        automatic_rename=automatic == "1",
+        layout=layout,
+        panes=parse_panes(panes),
+    )
+
+
+def parse_panes(text: str) -> tuple[PaneShape, ...]:
+    """``\\x1e%1\\x1d/path\\x1e%2\\x1d/other`` (the pane loop of :data:`SHAPE_FORMAT`)."""
+    panes = []
+    for item in text.split(PANE_SEP):
+        pane_id, sep, path = item.partition(PANE_FIELD_SEP)
+        if sep:
+            panes.append(PaneShape(pane_id, path))
+    return tuple(panes)
 
 
 def session_of(line: str) -> SessionInfo:

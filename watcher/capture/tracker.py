@@ -13,6 +13,7 @@ link changes and says ``unlinked-window-close`` after the window is already gone
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,7 +22,16 @@ from typing import Any, Literal
 import msgspec
 
 from store.timefmt import format_ts
-from watcher.capture.events import KnownSession, Lifecycle, LifecycleType, StatusAfter, socket_of
+from watcher.capture.events import (
+    KnownSession,
+    Lifecycle,
+    LifecycleType,
+    PaneShape,
+    SessionLayout,
+    StatusAfter,
+    WindowShape,
+    socket_of,
+)
 
 __all__ = [
     "ClientInfo",
@@ -58,11 +68,13 @@ class ClientInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WindowInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One (session, window) link from ``list-windows -a``."""
+    """One (session, window) link from ``list-windows -a``, with the window's shape in that
+    session (index, layout, panes) when the listing asked for it."""
 
     session_id: str
     window_id: str
     name: str
+    shape: WindowShape | None = None
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,6 +92,37 @@ def _id_number(tmux_id: str) -> int:
         return int(tmux_id[1:])
     except ValueError:
         return 1 << 62
+
+
+def layout_pane_ids(layout: str) -> tuple[str, ...]:
+    """The pane ids of a ``#{window_layout}``, in its order (``%`` added).
+
+    A leaf cell is ``WxH,X,Y,ID``; a split cell ``WxH,X,Y{...}`` or ``[...]`` has no id.
+    """
+    return tuple("%" + m for m in _LEAF.findall(layout))
+
+
+_LEAF = re.compile(r"\d+x\d+,\d+,\d+,(\d+)")
+
+
+def _merged(new: WindowShape | None, old: WindowShape | None) -> WindowShape | None:
+    """A window's new shape, keeping the directories it had for panes that show none now.
+
+    A pane listed the instant it starts has no current directory yet (tmux finds it through
+    the pane's foreground process).
+    """
+    if new is None or old is None or all(p.path for p in new.panes):
+        return new or old
+    before = {p.id: p.path for p in old.panes}
+    panes = tuple(
+        p if p.path or not before.get(p.id) else PaneShape(p.id, before[p.id]) for p in new.panes
+    )
+    return msgspec.structs.replace(new, panes=panes)
+
+
+def _structure(shapes: Sequence[WindowShape]) -> list[tuple[Any, ...]]:
+    """What a record must not wait for: every field but the geometry and the current window."""
+    return [(w.window_id, w.index, w.name, w.automatic_rename, w.panes) for w in shapes]
 
 
 def clean_text(text: str) -> str:
@@ -119,9 +162,23 @@ class SessionTracker:
         self.clients: dict[str, ClientInfo] = {}
         # window id -> {session id -> window name}: the links we know of.
         self.windows: dict[str, dict[str, str]] = {}
+        # session id -> window id -> shape: what a revive of the session would recreate.
+        self.shapes: dict[str, dict[str, WindowShape]] = {}
+        # session id -> the shapes last sent to the writer (see _layout).
+        self._recorded: dict[str, tuple[WindowShape, ...]] = {}
+        self._layouts: list[SessionLayout] = []  # records waiting for take_layouts
         self._ended: dict[tuple[str, str], None] = {}
 
     # -- queries (for the I/O side to decide when to look something up) --
+
+    def take_layouts(self) -> list[SessionLayout]:
+        """The window records queued since the last call, oldest first (and forget them).
+
+        Kept apart from the lifecycle events the methods return: the caller sends them to the
+        writer after those events (a record updates the row an event creates).
+        """
+        layouts, self._layouts = self._layouts, []
+        return layouts
 
     def knows_session(self, session_id: str) -> bool:
         """True if the session is alive in the current server as far as we know."""
@@ -167,6 +224,8 @@ class SessionTracker:
         they ended just before the connection dropped). ``appeared_since`` (epoch seconds) says
         the caller watched the socket without a session since then: new sessions created since
         then were seen to appear, so they are ``created``, with a ``window_added`` per window.
+        Every session's windows as the snapshot shows them go out as a :class:`SessionLayout`
+        when they differ from what was sent last (an ended session's last known windows, too).
         """
         events: list[Lifecycle] = []
         new_server = snapshot.server if snapshot is not None else None
@@ -199,6 +258,8 @@ class SessionTracker:
             if server != new_server:
                 data["reason"] = "server gone"
             gone = self.sessions.get(sid) if server == self.server else None
+            if gone is not None:
+                self._layout(sid, timestamp, server=server)
             events.append(
                 Lifecycle(
                     server=server,
@@ -220,6 +281,8 @@ class SessionTracker:
             self.sessions = {}
             self.clients = {}
             self.windows = {}
+            self.shapes = {}
+            self._recorded = {}
             return events
 
         old_clients = self.clients if same_server else {}
@@ -294,6 +357,18 @@ class SessionTracker:
                     wid, old_windows.get(wid, {}), new_windows.get(wid, {}), timestamp, survivors
                 )
         self.windows = new_windows
+
+        # 6. the windows of every session, for reviving it later
+        shapes: dict[str, dict[str, WindowShape]] = {}
+        for link in snapshot.windows:
+            if link.shape is not None and link.session_id in new_sessions:
+                shapes.setdefault(link.session_id, {})[link.window_id] = link.shape
+        self.shapes = shapes
+        if not same_server:
+            self._recorded = {}
+        self._recorded = {sid: r for sid, r in self._recorded.items() if sid in new_sessions}
+        for sid in sorted(new_sessions, key=_id_number):
+            self._layout(sid, timestamp)
         return events
 
     # -- sessions --
@@ -310,6 +385,8 @@ class SessionTracker:
         events: list[Lifecycle] = []
         present = set(session_ids)
         for sid in sorted(set(self.sessions) - present, key=_id_number):
+            # The windows it had when it ended: tmux can no longer be asked.
+            self._layout(sid, timestamp)
             events.append(self._event(sid, "killed", timestamp, status="ended"))
             self._drop_session(sid)
         for info in sorted(new, key=lambda i: _id_number(i.session_id)):
@@ -339,7 +416,10 @@ class SessionTracker:
     # -- clients --
 
     def client_session_changed(self, client: ClientInfo, timestamp: str) -> list[Lifecycle]:
-        """A client attached to or switched to ``client.session_id``."""
+        """A client attached to or switched to ``client.session_id``.
+
+        The windows of a session a person left are recorded as they are (a natural moment:
+        what they leave is what they will want back)."""
         if client.name == self.own_client:
             return []
         old = self.clients.get(client.name)
@@ -350,6 +430,7 @@ class SessionTracker:
             return []
         events: list[Lifecycle] = []
         if was_human and old is not None and old.session_id in self.sessions:
+            self._layout(old.session_id, timestamp)
             events.append(
                 self._event(old.session_id, "detached", timestamp, {"client": client.name})
             )
@@ -360,10 +441,12 @@ class SessionTracker:
         return events
 
     def client_detached(self, name: str, timestamp: str) -> list[Lifecycle]:
-        """``%client-detached``: ``detached`` if it was a human client on a live session."""
+        """``%client-detached``: ``detached`` if it was a human client on a live session (and
+        the session's windows as they are, like :meth:`client_session_changed`)."""
         old = self.clients.pop(name, None)
         if old is None or not self._human(old) or old.session_id not in self.sessions:
             return []
+        self._layout(old.session_id, timestamp)
         return [self._event(old.session_id, "detached", timestamp, {"client": name})]
 
     # -- windows --
@@ -374,7 +457,8 @@ class SessionTracker:
         """The current links of one window (from ``list-windows -f``), after an add or close.
 
         New links of known sessions are ``window_added``; links that disappeared are
-        ``window_closed``; a changed name is ``window_renamed``.
+        ``window_closed``; a changed name is ``window_renamed``. The sessions' windows follow
+        as a :class:`SessionLayout` when more than their geometry changed.
         """
         current = {
             link.session_id: link.name
@@ -387,6 +471,26 @@ class SessionTracker:
             self.windows[window_id] = current
         else:
             self.windows.pop(window_id, None)
+        touched = set(old) | set(current)
+        for link in links:
+            if link.window_id == window_id and link.session_id in current:
+                windows = self.shapes.setdefault(link.session_id, {})
+                shape = _merged(link.shape, windows.get(window_id))
+                if shape is None:
+                    continue
+                windows[window_id] = msgspec.structs.replace(shape, name=link.name)
+                if shape.active:
+                    # A new current window is announced before the window itself
+                    # (%session-window-changed, then %window-add): the others are not current.
+                    for wid, other in windows.items():
+                        if other.active and wid != window_id:
+                            windows[wid] = msgspec.structs.replace(other, active=False)
+        for sid in old:
+            if sid not in current and sid in self.shapes:
+                self.shapes[sid].pop(window_id, None)
+        for sid in sorted(touched, key=_id_number):
+            if sid in self.sessions:
+                self._layout(sid, timestamp, changed_only=True)
         return events
 
     def window_renamed(self, window_id: str, name: str, timestamp: str) -> list[Lifecycle]:
@@ -394,12 +498,46 @@ class SessionTracker:
         links = self.windows.get(window_id)
         if not links:
             return []
-        events = []
+        events: list[Lifecycle] = []
         for sid in sorted(links, key=_id_number):
             if links[sid] != name and sid in self.sessions:
                 events.append(self._window_event(sid, "window_renamed", window_id, name, timestamp))
+                shape = self.shapes.get(sid, {}).get(window_id)
+                if shape is not None:
+                    self.shapes[sid][window_id] = msgspec.structs.replace(shape, name=name)
+                    self._layout(sid, timestamp, changed_only=True)
             links[sid] = name
         return events
+
+    def layout_changed(self, window_id: str, layout: str) -> bool:
+        """``%layout-change``: the window's new layout (kept, sent with the next record).
+
+        True when the layout holds other panes than the window had (a split, a pane closed):
+        the caller lists the window again for its panes' directories.
+        """
+        panes_changed = False
+        for sid in self.windows.get(window_id, {}):
+            shape = self.shapes.get(sid, {}).get(window_id)
+            if shape is None:
+                continue
+            if layout_pane_ids(layout) != tuple(p.id for p in shape.panes):
+                panes_changed = True
+            self.shapes[sid][window_id] = msgspec.structs.replace(shape, layout=layout)
+        return panes_changed
+
+    def session_window_changed(self, session_id: str, window_id: str) -> str | None:
+        """``%session-window-changed``: the session's current window; returns the window that
+        was current before (None when unknown), whose panes' directories are worth a look."""
+        windows = self.shapes.get(session_id)
+        if not windows or window_id not in windows:
+            return None
+        left = None
+        for wid, shape in windows.items():
+            if shape.active and wid != window_id:
+                left = wid
+            if shape.active != (wid == window_id):
+                windows[wid] = msgspec.structs.replace(shape, active=wid == window_id)
+        return left
 
     # -- internals --
 
@@ -415,6 +553,8 @@ class SessionTracker:
         if self.server is not None:
             self._remember_ended(self.server, sid)
         self.sessions.pop(sid, None)
+        self.shapes.pop(sid, None)
+        self._recorded.pop(sid, None)
         for name in [n for n, c in self.clients.items() if c.session_id == sid]:
             del self.clients[name]
         for wid in list(self.windows):
@@ -422,6 +562,34 @@ class SessionTracker:
             links.pop(sid, None)
             if not links:
                 del self.windows[wid]
+
+    def _layout(
+        self, sid: str, timestamp: str, *, server: str | None = None, changed_only: bool = False
+    ) -> None:
+        """Queue the session's windows as a :class:`SessionLayout` (see :meth:`take_layouts`)
+        if they differ from the last sent.
+
+        ``changed_only``: only when more than the geometry changed (windows, order, names,
+        panes, directories); a resize or another current window alone waits for the next
+        record (a detach, the session's end, a window change), so a terminal being resized
+        does not write to the database at every step. No windows (a session's last window
+        just closed, its end follows) is never recorded: the last windows it had stay.
+        """
+        windows = self.shapes.get(sid)
+        if not windows:
+            return
+        shapes = tuple(sorted(windows.values(), key=lambda w: (w.index, _id_number(w.window_id))))
+        recorded = self._recorded.get(sid)
+        if shapes == recorded:
+            return
+        if changed_only and recorded is not None and _structure(shapes) == _structure(recorded):
+            return
+        self._recorded[sid] = shapes
+        key = server or self.server
+        assert key is not None
+        self._layouts.append(
+            SessionLayout(server=key, tmux_id=sid, timestamp=timestamp, windows=shapes)
+        )
 
     def _diff_links(
         self,

@@ -37,10 +37,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from store.db import Database
 from store.errors import StoreError, StoreUnavailable
 from store.reads import EventRecord, SessionRecord
-from store.repositories import EnrichmentRow, LifecycleRow  # the store API: see "the store" below
+from store.repositories import (  # the store API: see "the store" below
+    EnrichmentRow,
+    LayoutRow,
+    LifecycleRow,
+)
 from store.timefmt import now_ts
 from watcher.capture.enrich import EnrichRequest
-from watcher.capture.events import Lifecycle, session_id
+from watcher.capture.events import Lifecycle, SessionLayout, session_id
 from watcher.config.schema import WatcherConfig
 
 if TYPE_CHECKING:
@@ -79,7 +83,7 @@ class AliveQuery:
         return self.result
 
 
-WriterItem = Lifecycle | EnrichmentRow | AliveQuery
+WriterItem = Lifecycle | SessionLayout | EnrichmentRow | AliveQuery
 
 
 class WriterStatistics(msgspec.Struct, kw_only=True):
@@ -88,6 +92,7 @@ class WriterStatistics(msgspec.Struct, kw_only=True):
     events_written: int = 0
     events_failed: int = 0
     enrichments_written: int = 0
+    layouts_written: int = 0  # sessions' windows recorded (for revive)
     batches: int = 0
     largest_batch: int = 0
     last_event: dict[str, Any] | None = None
@@ -407,7 +412,8 @@ class SessionWriter:
         """Commit ``batch`` in one transaction; on any error nothing of it is stored."""
         events = [item for item in batch if isinstance(item, Lifecycle)]
         enrichments = [item for item in batch if isinstance(item, EnrichmentRow)]
-        if not events and not enrichments:
+        layouts = [item for item in batch if isinstance(item, SessionLayout)]
+        if not events and not enrichments and not layouts:
             return
         requests = self._enrich_requests(events)
         later: list[EnrichRequest] = []
@@ -421,7 +427,8 @@ class SessionWriter:
                 elif found is not None:
                     # After the batch's own enrichments: those answer older requests.
                     enrichments.append(found)
-        await store_batch(self.db, events, enrichments, self.host)
+        await store_batch(self.db, events, enrichments, self.host, layouts)
+        self._stats.layouts_written += len(layouts)
         self._committed(events, enrichments, later)
 
     def _enrich_requests(self, events: Sequence[Lifecycle]) -> list[EnrichRequest]:
@@ -532,11 +539,22 @@ async def store_batch(
     events: list[Lifecycle],
     enrichments: list[EnrichmentRow],
     host: str | None,
+    layouts: Sequence[SessionLayout] = (),
 ) -> None:
-    """Write one batch's session upserts, event rows and enrichments in one transaction."""
+    """Write one batch's session upserts, event rows, enrichments and window records in one
+    transaction."""
     lifecycle = [lifecycle_row(e, host) for e in events]
     rows = [event_row(e, host) for e in events]
-    await db.write_batch(lifecycle, rows, enrichments)
+    await db.write_batch(lifecycle, rows, enrichments, [layout_row(x) for x in layouts])
+
+
+def layout_row(layout: SessionLayout) -> LayoutRow:
+    """The metadata update one session's window record amounts to."""
+    return LayoutRow(
+        id=session_id(layout.server, layout.tmux_id),
+        recorded_at=layout.timestamp,
+        windows=layout.windows,
+    )
 
 
 async def store_alive_on(

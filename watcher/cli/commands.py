@@ -31,4 +31,6 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.doctor_cmd", ("doctor",)),
     ("watcher.cli.completion_cmd", ("completion",)),
     ("watcher.cli.stats_cmd", ("stats",)),
+    ("watcher.cli.revive_cmd", ("revive",)),
+    ("watcher.cli.import_cmd", ("import",)),
 ]

@@ -94,13 +94,59 @@ def run_show(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     stats = session_statistics(session, events, now=utcnow())
+    plan = _revive_plan(session)
     if args.json:
         from watcher.cli.output import print_json
 
-        print_json({"session": session, "events": events, "statistics": stats})
+        shown: dict[str, Any] = {"session": session, "events": events, "statistics": stats}
+        if plan is not None:
+            shown["revive"] = {
+                "socket": plan.socket,
+                "directory": plan.directory,
+                "recorded_at": plan.recorded_at,
+                "windows": [w.as_dict() for w in plan.windows],
+                "warnings": list(plan.warnings),
+            }
+        print_json(shown)
         return 0
     _print_show(session, events, stats)
+    if plan is not None:
+        _print_revive(plan)
     return 0
+
+
+def _revive_plan(session: Any) -> Any:
+    """What ``revive`` would restore of an ended session (None for a live one)."""
+    if session.status != "ended":
+        return None
+    import os
+
+    from watcher.revive_plan import plan_revive
+
+    return plan_revive(session, home=os.path.expanduser("~"))
+
+
+def _print_revive(plan: Any) -> None:
+    from watcher.cli.output import table
+
+    when = f", windows as recorded {plan.recorded_at}" if plan.recorded_at else ""
+    print()
+    print(f"`ccmgr-watch revive` would restore it on {plan.socket} in {plan.directory}{when}:")
+    table(
+        ["INDEX", "WINDOW", "PANES", "DIRECTORIES", "LAYOUT"],
+        [
+            [
+                str(w.index),
+                w.name or "-",
+                str(len(w.directories)),
+                ", ".join(dict.fromkeys(w.directories)),
+                w.layout or "-",
+            ]
+            for w in plan.windows
+        ],
+    )
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
 
 
 def _print_show(session: Any, events: list[Any], stats: Any) -> None:

@@ -41,10 +41,18 @@ def db_path(args: argparse.Namespace) -> Path:
     if is_postgres_url(location):
         from store.errors import UsageError
 
+        first = getattr(args, "command", None) or ""
+        command = " ".join(part for part in (first, getattr(args, f"{first}_command", "")) if part)
+        named = f"`ccmgr-watch {command}`" if command else "this command"
+        hint = (
+            "back a PostgreSQL database up with pg_dump (or the service's snapshots); "
+            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it"
+            if command.startswith("backup")
+            else "run it on a SQLite file (`--db PATH`), then `ccmgr-watch db copy FILE URL` "
+            "adds that file's history to the PostgreSQL database (docs/postgresql.md)"
+        )
         raise UsageError(
-            f"this command works on a SQLite database file, not {redact(location)}",
-            hint="back a PostgreSQL database up with pg_dump (or the service's snapshots); "
-            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it",
+            f"{named} works on a SQLite database file only, not {redact(location)}", hint=hint
         )
     return Path(location)
 
@@ -67,6 +75,15 @@ def search_limit(args: argparse.Namespace) -> int | None:
         config = _load_if_mentioned(_scopes(args), b"default_limit", "search")
         given = config.search.default_limit if config is not None else DEFAULT_LIMIT
     return given or None
+
+
+def watcher_host(args: argparse.Namespace) -> str:
+    """``watcher.host`` of the effective config, else the machine's hostname: the host the
+    watcher records sessions with (watcher.service_config)."""
+    from watcher.service_config import local_host
+
+    config = _load_if_mentioned(_scopes(args), b"host", "watcher")
+    return (config.watcher.host if config is not None else "") or local_host()
 
 
 def configured_database(paths: Mapping[Scope, str | Path]) -> str | None:

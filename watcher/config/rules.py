@@ -20,6 +20,7 @@ _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 SCHEDULES: Final = {"hourly": 3600 * SECOND, "daily": 86400 * SECOND, "weekly": 7 * 86400 * SECOND}
 COMPRESSIONS: Final = ("none", "gzip", "zstd")
 ENCRYPTIONS: Final = ("none", "age", "passphrase")
+STORAGE_MODES: Final = ("sqlite", "dual")
 
 
 class _Rules:
@@ -298,6 +299,19 @@ def _check_watch(r: _Rules, config: Config) -> None:
             ("watcher", "log_level"),
             f"invalid log level: {w.log_level}",
             "one of " + ", ".join(_LOG_LEVELS),
+        )
+    s = config.storage
+    if s.mode not in STORAGE_MODES:
+        r.add(
+            ("storage", "mode"),
+            f"invalid storage mode: {s.mode}",
+            "sqlite (the database only) or dual (also keep tmux.state_file current)",
+        )
+    if not 1 <= s.json_backup_days <= 3650:
+        r.add(
+            ("storage", "json_backup_days"),
+            f"json_backup_days must be between 1 and 3650, not {s.json_backup_days}",
+            "e.g. 30",
         )
     b = config.backup
     if backup_interval(b.schedule) is _INVALID_SCHEDULE:

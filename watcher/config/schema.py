@@ -279,9 +279,14 @@ class StorageConfig(Section):
 
     ``database`` empty means the default: ``$CCMGR_WATCH_DB``, else
     ``$XDG_CONFIG_HOME/ccmgr-ultra/data.db``. ``--db`` on the command line wins over both.
+    ``mode: dual`` also keeps ccmgr-ultra's JSON state file (``tmux.state_file``) current while
+    the watcher runs; the dated copies of that file it keeps are pruned after
+    ``json_backup_days`` days.
     """
 
     database: str = ""
+    mode: str = "sqlite"
+    json_backup_days: int = 30
 
 
 class WatcherConfig(Section):
