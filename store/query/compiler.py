@@ -1041,3 +1041,11 @@ def compile_query(
             )
         )
     return CompiledQuery(default.sql, default.params, True, tuple(plans), facts)
+
+
+def where_sql(tree: Node) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE expression over ``sessions`` (never NULL) that selects exactly the sessions
+    ``tree`` matches (every plan of :func:`compile_query` returns these, before its page), and
+    its parameters: for statements over the matching sessions (``ccmgr-watch stats``)."""
+    params: list[Any] = []
+    return _sql(_simplify(tree), params), tuple(params)

@@ -232,6 +232,7 @@ def _event(kind: str, minute: int, client: str = "c1") -> EventRecord:
     ],
 )
 def test_session_statistics(events, ended_at, attached, lifetime) -> None:
-    stats = session_statistics(_session(ended_at=ended_at), events, now=NOW)
+    session = _session(ended_at=ended_at, status="ended" if ended_at else "attached")
+    stats = session_statistics(session, events, now=NOW)
     assert stats.attached_seconds == attached
     assert stats.lifetime_seconds == lifetime

@@ -30,6 +30,7 @@ REGISTRARS: list[tuple[str, tuple[str, ...]]] = [
     ("watcher.cli.service_cmd", ("service",)),
     ("watcher.cli.doctor_cmd", ("doctor",)),
     ("watcher.cli.completion_cmd", ("completion",)),
+    ("watcher.cli.stats_cmd", ("stats",)),
     ("watcher.cli.revive_cmd", ("revive",)),
     ("watcher.cli.import_cmd", ("import",)),
     ("watcher.cli.pick_cmd", ("pick",)),

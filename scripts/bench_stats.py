@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Benchmark ``ccmgr-watch stats``: the whole CLI process over 10 k sessions and 1 M events.
+
+Builds (once, cached in --workdir, default $TMPDIR/ccmgr-watch-bench) a database shaped like a
+heavy user's year: a few projects hold most sessions, ``main`` in every project, scratch
+sessions without a project, many attaches and detaches per session (sometimes two clients at
+once, a duplicate attach or a client-less detach after a watcher restart), windows opened,
+closed and renamed, most sessions killed, a few vanished, some still alive and attached. Events
+are written in time order, as the watcher writes them (a session's events are scattered over
+the table).
+
+Then times, in the same run and taking turns (median and p95 of --repeat runs):
+
+- ``ccmgr_watch_stats_*``: the real CLI process: every session over all time (``--json``), the
+  last 7 days, ``--by day`` over 90 days, one big project;
+- ``baseline_one_indexed_query``: ``python -c`` running one indexed aggregate over the same
+  events (``count(*) ... WHERE event_type = 'attached'`` through ix_session_events_type): the
+  cost of starting Python and asking SQLite anything at all about the events;
+- ``baseline_python_start``: ``python -c pass``;
+- ``naive_load_all_events``: ``python -c`` loading every attach/detach/kill event into Python
+  and summing attached time there (what the SQL replaces).
+
+Prints one JSON object, with the load average before and after.
+
+    .venv/bin/python scripts/bench_stats.py [--sessions 10000] [--events 1000000]
+        [--repeat 5] [--naive-repeat 3] [--workdir DIR] [--build-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from store.db import migrate_sync  # noqa: E402
+
+GENERATOR_VERSION = 1
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SPAN_DAYS = 365
+
+
+def _ts(seconds: float) -> str:
+    """Epoch seconds as stored timestamp text."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+class _Zipf:
+    """Draws items with probability proportional to 1 / rank**s."""
+
+    def __init__(self, items: list[Any], s: float) -> None:
+        self.items = items
+        total, self.cum = 0.0, []
+        for rank in range(1, len(items) + 1):
+            total += 1.0 / rank**s
+            self.cum.append(total)
+
+    def pick(self, rng: random.Random) -> Any:
+        return rng.choices(self.items, cum_weights=self.cum)[0]
+
+
+_PROJECTS = (  # noqa: SIM905
+    "webshop myapp api-server dotfiles infra billing mobile-app docs ml-pipeline auth-service "
+    "cli data-sync admin-ui gateway notifier search reports blog sandbox k8s-config "
+    "payments crawler design-system ops"
+).split()
+_TOPICS = (  # noqa: SIM905
+    "auth login api cache queue worker billing search admin docs deploy metrics sync export "
+    "import profile config test refactor cleanup hotfix release ui db"
+).split()
+
+
+def _work_time(rng: random.Random, day_start: float) -> float:
+    """A moment of a working day: mostly 9 to 19 h, some evenings, few nights."""
+    r = rng.random()
+    hour = rng.uniform(9, 19) if r < 0.8 else rng.uniform(19, 24) if r < 0.95 else rng.uniform(0, 9)
+    return day_start + hour * 3600
+
+
+def _session_plan(rng: random.Random, index: int, project_pick: _Zipf) -> dict[str, Any]:
+    project = project_pick.pick(rng) if rng.random() < 0.9 else None
+    topic = "-".join(rng.sample(_TOPICS, rng.randint(1, 2)))
+    branch = None
+    worktree = None
+    if project is not None:
+        branch = "main" if rng.random() < 0.3 else f"{rng.choice(['feat', 'fix'])}/{topic}"
+        worktree = "main" if branch == "main" else topic
+        name = f"ccmgr-{project}-{worktree}-{branch.replace('/', '_')}"
+        directory = f"/home/user/code/{project}"
+    else:
+        name = rng.choice(["0", "1", "2", "dev", "notes", "scratch", "htop", "logs"])
+        directory = "/home/user"
+    # Days: more sessions recently (a growing habit), weekdays busier than weekends.
+    while True:
+        day = int(SPAN_DAYS * (1 - rng.random() ** 1.5))
+        start_of_day = (NOW - timedelta(days=day)).replace(hour=0, minute=0, second=0)
+        if start_of_day.weekday() < 5 or rng.random() < 0.3:
+            break
+    created = _work_time(rng, start_of_day.timestamp())
+    # Lifetimes: median ~5 h, a long tail of sessions kept for weeks ("main" ones longest).
+    life = math.exp(rng.gauss(math.log(5 * 3600), 1.6))
+    if branch == "main":
+        life *= 4
+    life = min(life, 120 * 86400)
+    return {
+        "id": f"s-{index:08x}{rng.getrandbits(32):08x}",
+        "name": name,
+        "project": project,
+        "worktree": worktree,
+        "branch": branch,
+        "directory": directory,
+        "created": created,
+        "life": life,
+        "weight": rng.paretovariate(1.3),  # how busy: a few sessions take most attaches
+    }
+
+
+def _events(rng: random.Random, plan: dict[str, Any], pairs: int, windows: int) -> Any:
+    """One session's events (kind, epoch seconds, data) and its final status and times."""
+    created, now = plan["created"], NOW.timestamp()
+    end = created + plan["life"]
+    alive = end > now
+    end = min(end, now)
+    status = "ended"
+    out: list[tuple[str, float, str]] = [
+        ("created" if rng.random() < 0.95 else "discovered", created, "{}")
+    ]
+    clients = [f"/dev/pts/{rng.randint(0, 40)}" for _ in range(3)]
+    marks = sorted(rng.uniform(created, end) for _ in range(pairs))
+    for i, at in enumerate(marks):
+        following = marks[i + 1] if i + 1 < len(marks) else end
+        length = min(math.exp(rng.gauss(math.log(20 * 60), 1.2)), following - at)
+        client = clients[0] if rng.random() < 0.9 else clients[1]
+        out.append(("attached", at, json.dumps({"client": client})))
+        r = rng.random()
+        if r < 0.03:  # a second client joins for a while
+            out.append(("attached", at + length / 3, json.dumps({"client": clients[2]})))
+            out.append(("detached", at + length / 2, json.dumps({"client": clients[2]})))
+        elif r < 0.04:  # a watcher restart: the same client reported attached again
+            out.append(("attached", at + length / 2, json.dumps({"client": client})))
+        if i == len(marks) - 1 and alive and rng.random() < 0.3:
+            status = "attached"  # still attached now
+            break
+        if rng.random() < 0.01:  # a watcher restart saw the session detached: no client known
+            out.append(("detached", at + length, json.dumps({"client": None})))
+        else:
+            out.append(("detached", at + length, json.dumps({"client": client})))
+    for w in range(windows):
+        at = rng.uniform(created, end)
+        kind = ("window_added", "window_added", "window_closed", "window_renamed")[w % 4]
+        out.append((kind, at, json.dumps({"window_id": f"@{w}", "window_name": "zsh"})))
+    if alive:
+        status = "attached" if status == "attached" else "detached"
+        ended = None
+    else:
+        out.append(("killed" if rng.random() < 0.95 else "vanished", end, "{}"))
+        ended = end
+    last = max(at for _, at, _ in out)
+    return out, status, ended, last
+
+
+def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, Any]:
+    """Create the benchmark database (schema, rows in time order, search index, ANALYZE)."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    project_pick = _Zipf(_PROJECTS, 1.2)
+    plans = [_session_plan(rng, i, project_pick) for i in range(sessions)]
+    # Spread the event budget: ~2/3 attach/detach pairs, ~1/3 windows, by each session's weight.
+    total_weight = sum(p["weight"] for p in plans)
+    budget = events - 2 * sessions
+    rows_sessions = []
+    rows_events: list[tuple[float, str, str, str]] = []
+    for plan in plans:
+        share = budget * plan["weight"] / total_weight
+        pairs = max(1, round(share * 0.66 / 2.05))
+        windows = max(1, round(share * 0.34))
+        evs, status, ended, last = _events(rng, plan, pairs, windows)
+        for kind, at, data in evs:
+            rows_events.append((at, plan["id"], kind, data))
+        rows_sessions.append(
+            (
+                plan["id"],
+                plan["name"],
+                plan["project"],
+                plan["worktree"],
+                plan["branch"],
+                plan["directory"],
+                _ts(plan["created"]),
+                _ts(last),
+                _ts(last),
+                status,
+                _ts(ended) if ended is not None else None,
+            )
+        )
+    rows_events.sort(key=lambda row: row[0])
+    tmp = path.with_suffix(".building")
+    for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        stale.unlink(missing_ok=True)
+    migrate_sync(tmp)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO sessions (id, name, project, worktree, branch, directory, created_at, "
+        "updated_at, last_access, status, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        rows_sessions,
+    )
+    conn.executemany(
+        "INSERT INTO session_events (session_id, event_type, timestamp, data) VALUES (?,?,?,?)",
+        ((sid, kind, _ts(at), data) for at, sid, kind, data in rows_events),
+    )
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    tmp.rename(path)
+    return {
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "sessions": sessions,
+        "events": len(rows_events),
+    }
+
+
+# --- timing ----
+
+_BASELINE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+print(conn.execute(
+    "SELECT count(*) FROM session_events WHERE event_type = 'attached'").fetchone()[0])
+"""
+
+# Everything in Python: every attach, detach and end event loaded, one session at a time
+# folded with a set of clients (the definition session show used before stats).
+_NAIVE = """
+import json, sqlite3, sys
+from datetime import datetime
+conn = sqlite3.connect(sys.argv[1])
+rows = conn.execute(
+    "SELECT session_id, event_type, timestamp, data FROM session_events WHERE event_type IN "
+    "('attached', 'detached', 'killed', 'vanished') ORDER BY session_id, timestamp, id")
+total, current, clients, since = 0.0, None, set(), None
+for sid, kind, ts, data in rows:
+    if sid != current:
+        current, clients, since = sid, set(), None
+    t = datetime.fromisoformat(ts[:26]).timestamp()
+    client = json.loads(data).get("client")
+    if kind == "attached":
+        if not clients:
+            since = t
+        clients.add(client)
+    else:
+        if kind == "detached" and client:
+            clients.discard(client)
+        else:
+            clients.clear()
+        if not clients and since is not None:
+            total += t - since
+            since = None
+print(total)
+"""
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1)}
+
+
+def _interleaved(argvs: dict[str, list[str]], repeat: int) -> dict[str, dict[str, float]]:
+    """Run each command ``repeat`` times, taking turns in a shuffled order (same noise)."""
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+
+    def run(argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[:4]} failed: {done.stderr.decode()[-800:]}")
+
+    for argv in argvs.values():
+        run(argv)  # warm the page cache and the .pyc files
+    samples: dict[str, list[float]] = {name: [] for name in argvs}
+    order = list(argvs.items())
+    shuffler = random.Random(1)
+    for _ in range(repeat):
+        shuffler.shuffle(order)
+        for name, argv in order:
+            started = time.perf_counter()
+            run(argv)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: _summary(values) for name, values in samples.items()}
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--naive-repeat", type=int, default=3)
+    parser.add_argument(
+        "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
+    )
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = workdir / f"stats-{args.sessions}-{args.events}-v{GENERATOR_VERSION}.db"
+    built: dict[str, Any] = {"reused": True}
+    if not path.exists():
+        built = build(path, args.sessions, args.events)
+    if args.build_only:
+        print(json.dumps({"database": str(path), **built}, indent=2))
+        return
+    import compileall
+
+    # An installed package has its .pyc files; compare like with like.
+    for package in ("store", "watcher"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+    cli = str(Path(sys.executable).with_name("ccmgr-watch"))
+    db = ["--db", str(path)]
+    load_before = _load()
+    argvs = {
+        "ccmgr_watch_stats_json": [cli, "stats", "--json", *db],
+        "ccmgr_watch_stats_since_7d": [cli, "stats", "--since", "7d", *db],
+        "ccmgr_watch_stats_by_day_since_90d": [cli, "stats", "--by", "day", "--since", "90d", *db],
+        "ccmgr_watch_stats_query_project": [cli, "stats", "project:webshop", "--json", *db],
+        "baseline_one_indexed_query": [sys.executable, "-c", _BASELINE, str(path)],
+        "baseline_python_start": [sys.executable, "-c", "pass"],
+    }
+    timings = _interleaved(argvs, args.repeat)
+    naive = {"naive_load_all_events": [sys.executable, "-c", _NAIVE, str(path)]}
+    timings.update(_interleaved(naive, args.naive_repeat))
+    target_ms = 200.0
+    stats_runs = {k: v for k, v in timings.items() if k.startswith("ccmgr_watch_stats")}
+    report = {
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "database": {"path": str(path), **built},
+        "repeat": args.repeat,
+        "load_average_before": load_before,
+        "load_average_after": _load(),
+        "timings": timings,
+        "target_ms": target_ms,
+        "target_met": all(v["p50_ms"] < target_ms for v in stats_runs.values()),
+        "notes": [
+            "whole processes, median (p50) and p95 in ms, commands taking turns in a shuffled "
+            "order; the machine is shared: see the load averages",
+            "baseline_one_indexed_query: python -c with one indexed count over the events",
+            "naive_load_all_events: python -c loading every attach/detach/end event and folding "
+            "them in Python (attached time only)",
+        ],
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

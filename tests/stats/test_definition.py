@@ -1,0 +1,238 @@
+"""The one definition of attached time and lifetime (docs/stats.md), computed twice: in SQL for
+many sessions (store.stats, `ccmgr-watch stats`) and step by step in Python from one session's
+events (watcher.session_stats, `session show`). Fixed cases hold both to hand-worked numbers;
+random event logs hold them to each other."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.db import migrate_sync
+from store.reads import events_of, find_session
+from store.stats import session_times
+from store.timefmt import format_ts
+from watcher.session_stats import session_statistics
+
+BASE = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+NOW = BASE + timedelta(hours=1)
+
+
+def stamp(seconds: float) -> str:
+    return format_ts(BASE + timedelta(seconds=seconds))
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path = Path(tmp_path_factory.mktemp("definition")) / "data.db"
+    migrate_sync(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def store(
+    conn: sqlite3.Connection,
+    events: list[tuple[str, Any, Any]],
+    *,
+    status: str = "ended",
+    created: float = 0.0,
+    ended: float | None = 3600.0,
+    last_access: float = 3600.0,
+) -> None:
+    """One session 's' with ``events`` (kind, seconds after BASE or raw text, client), in the
+    order given (ids ascending)."""
+    conn.execute("DELETE FROM session_events")
+    conn.execute("DELETE FROM sessions")
+    conn.execute(
+        "INSERT INTO sessions (id, name, created_at, updated_at, last_access, status, ended_at) "
+        "VALUES ('s', 'n', ?, ?, ?, ?, ?)",
+        (
+            stamp(created),
+            stamp(created),
+            stamp(last_access),
+            status,
+            None if ended is None else stamp(ended),
+        ),
+    )
+    for kind, at, client in events:
+        data = json.dumps({"client": client}) if kind in ("attached", "detached") else "{}"
+        conn.execute(
+            "INSERT INTO session_events (session_id, event_type, timestamp, data) "
+            "VALUES ('s', ?, ?, ?)",
+            (kind, at if isinstance(at, str) else stamp(at), data),
+        )
+
+
+def times(conn: sqlite3.Connection) -> tuple[float, float | None]:
+    """Both computations' (attached, lifetime); they must agree."""
+    in_sql = session_times(conn, "s", now=NOW.timestamp())
+    stats = session_statistics(find_session(conn, "s"), events_of(conn, "s"), now=NOW)
+    assert in_sql[0] == pytest.approx(stats.attached_seconds, abs=1e-5)
+    assert in_sql[1] == stats.lifetime_seconds or in_sql[1] == pytest.approx(
+        stats.lifetime_seconds, abs=1e-5
+    )
+    return in_sql
+
+
+M = 60.0
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "ended", "attached", "lifetime"),
+    [
+        ([], "ended", 3600.0, 0, 3600),
+        ([], "detached", None, 0, 3600),  # alive: lifetime until now
+        # Still attached now: the open attach lasts until now.
+        ([("attached", 10 * M, "c1")], "attached", None, 50 * M, 3600),
+        # Alive but detached, the detach never recorded: until its last change (60 min).
+        ([("attached", 10 * M, "c1")], "detached", None, 50 * M, 3600),
+        ([("attached", 10 * M, "c1"), ("detached", 20 * M, "c1")], "ended", 3600.0, 600, 3600),
+        # Two clients overlapping count once: 10..30.
+        (
+            [
+                ("attached", 10 * M, "a"),
+                ("attached", 15 * M, "b"),
+                ("detached", 20 * M, "a"),
+                ("detached", 30 * M, "b"),
+            ],
+            "ended",
+            3600.0,
+            20 * M,
+            3600,
+        ),
+        # Killed while attached: the attach ends with the session.
+        ([("attached", 10 * M, "c1"), ("killed", 40 * M, None)], "ended", 40 * M, 30 * M, 40 * M),
+        # A duplicate attach of the same client changes nothing; its detach ends it.
+        (
+            [("attached", 10 * M, "c"), ("attached", 20 * M, "c"), ("detached", 30 * M, "c")],
+            "ended",
+            3600.0,
+            20 * M,
+            3600,
+        ),
+        # A detach without a client (after a watcher gap) detaches everyone.
+        (
+            [("attached", 10 * M, "a"), ("attached", 15 * M, "b"), ("detached", 25 * M, None)],
+            "ended",
+            3600.0,
+            15 * M,
+            3600,
+        ),
+        # A detach of a client that never attached changes nothing.
+        ([("attached", 10 * M, "a"), ("detached", 20 * M, "z")], "ended", 50 * M, 40 * M, 50 * M),
+        # Out of order: the attach was written after its detach; time order decides.
+        ([("detached", 30 * M, "a"), ("attached", 10 * M, "a")], "ended", 3600.0, 20 * M, 3600),
+        # vanished ends attaches like killed; an unreadable timestamp leaves its event out.
+        (
+            [("attached", 5 * M, "a"), ("detached", "garbage", "a"), ("vanished", 25 * M, None)],
+            "ended",
+            25 * M,
+            20 * M,
+            25 * M,
+        ),
+        # An attach before the session was created counts from its creation.
+        ([("attached", -10 * M, "a"), ("detached", 10 * M, "a")], "ended", 3600.0, 10 * M, 3600),
+    ],
+)
+def test_fixed_cases(conn, events, status, ended, attached, lifetime) -> None:
+    store(conn, events, status=status, ended=ended)
+    assert times(conn) == (attached, lifetime)
+
+
+def test_no_readable_created_at_has_no_lifetime(conn) -> None:
+    store(conn, [("attached", 10 * M, "a"), ("detached", 20 * M, "a")])
+    conn.execute("UPDATE sessions SET created_at = 'not a time'")
+    assert times(conn) == (600, None)
+
+
+def test_microseconds_are_kept(conn) -> None:
+    store(conn, [("attached", 1.25, "a"), ("detached", 2.000001, "a")])
+    assert times(conn) == (0.750001, 3600)
+
+
+# --- random event logs against the documented rules ------------------------------------------
+
+
+def model(
+    events: list[tuple[str, Any, Any]],
+    *,
+    status: str,
+    created: float,
+    ended: float | None,
+    last_access: float,
+) -> float:
+    """docs/stats.md's rules, step by step: a set of attached clients in (time, id) order."""
+    now = (NOW - BASE).total_seconds()
+    cap = (
+        (ended if ended is not None else last_access)
+        if status == "ended"
+        else (now if status == "attached" else last_access)
+    )
+    ordered = sorted(
+        (
+            (at, i, kind, client)
+            for i, (kind, at, client) in enumerate(events)
+            if not isinstance(at, str)
+        ),
+        key=lambda e: (e[0], e[1]),
+    )
+    clients: set[Any] = set()
+    since = 0.0
+    total = 0.0
+
+    def add(start: float, end: float) -> float:
+        return max(0.0, min(end, cap) - max(start, created))
+
+    for at, _, kind, client in ordered:
+        before = bool(clients)
+        if kind == "attached":
+            clients.add("" if client is None else client)
+        elif kind == "detached" and client not in (None, ""):
+            clients.discard(client)
+        elif kind in ("detached", "killed", "vanished"):
+            clients.clear()
+        if not before and clients:
+            since = at
+        elif before and not clients:
+            total += add(since, at)
+    if clients:
+        total += add(since, cap)
+    return total
+
+
+_KINDS = st.sampled_from(
+    ["attached", "attached", "detached", "detached", "killed", "vanished", "window_added"]
+)
+_CLIENTS = st.sampled_from(["a", "b", "c", "", None])
+_EVENT = st.tuples(_KINDS, st.integers(-600, 4200).map(float), _CLIENTS)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(_EVENT, max_size=14),
+    status=st.sampled_from(["attached", "detached", "ended"]),
+    created=st.integers(-300, 600).map(float),
+    ended=st.integers(0, 4000).map(float),
+    last_access=st.integers(0, 4000).map(float),
+)
+def test_sql_follows_the_documented_rules(
+    conn, events, status, created, ended, last_access
+) -> None:
+    end = ended if status == "ended" else None
+    store(conn, events, status=status, created=created, ended=end, last_access=last_access)
+    attached, lifetime = times(conn)
+    expected = model(events, status=status, created=created, ended=end, last_access=last_access)
+    assert attached == pytest.approx(expected, abs=1e-5)
+    life_end = end if end is not None else (NOW - BASE).total_seconds()
+    assert lifetime == pytest.approx(max(0.0, life_end - created), abs=1e-5)
