@@ -754,8 +754,11 @@ def _page_sql(select: str, where: str, sort: str, index: str) -> str:
 def _walk_sql(select: str, where: str, sort: str) -> str:
     """An unranked plan that reads the first rows (a budget, the first parameter) of the sort
     order from its index and tests each of them; exact when it fills the page."""
+    # NOT INDEXED: the walked rowids drive the outer loop (rowid lookups stay allowed). Left to
+    # itself SQLite reads a qualifier's whole index instead (`project:myapp au`: every one of the
+    # project's 30,000 rows tested against the walk, 9 ms instead of 0.2 at 100 k sessions).
     return (
-        f"SELECT {select} FROM sessions WHERE sessions.rowid IN ("
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
         f"SELECT sessions.rowid FROM sessions INDEXED BY {_ORDER_INDEX[sort]} "
         f"ORDER BY {_ORDER[sort]} LIMIT ?) AND {where} "
         f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
@@ -763,13 +766,14 @@ def _walk_sql(select: str, where: str, sort: str) -> str:
 
 
 def _range_sql(select: str, where: str, sort: str) -> str:
-    """Like :func:`_walk_sql`, but the walked rows are tested against the full-text matches
-    within their rowid range, read once as a set (no lookup per row)."""
+    """Like :func:`_walk_sql` (NOT INDEXED for the same reason), but the walked rows are tested
+    against the full-text matches within their rowid range, read once as a set (no lookup per
+    row)."""
     return (
         f"WITH walk (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
         f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?) "
-        f"SELECT {select} FROM sessions WHERE sessions.rowid IN (SELECT rid FROM walk) "
-        f"AND {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN "
+        f"(SELECT rid FROM walk) AND {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     )
 
 

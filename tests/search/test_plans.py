@@ -186,6 +186,39 @@ def test_a_dense_word_with_a_dense_filter_sorted_by_name_walks_the_filters_names
     assert _probes(lines), lines
 
 
+@pytest.mark.parametrize("plan_name", ["order_walk", "order_range"])
+@pytest.mark.parametrize("text", ["auth project:big", "a project:big", "auth project:tiny"])
+@pytest.mark.parametrize("analyzed", [False, True])
+def test_a_walk_with_a_filter_is_driven_by_the_walked_rows(
+    tmp_path: Path, plan_name: str, text: str, analyzed: bool
+) -> None:
+    """The walked rowids drive the outer loop. Left to itself SQLite read the filter's whole
+    index and tested each row against the walk (the picker's `project:myapp a`: 9 ms instead
+    of 0.2 at 100 k sessions), always so without sqlite_stat1 (a user's database has none)."""
+    path = tmp_path / "walk.db"
+    migrate_sync(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    insert_sessions(
+        conn,
+        [
+            make_session(n, name=f"x-{'auth' if n % 2 else 'other'}-{n}", project=p)
+            for n in range(600)
+            for p in ["tiny" if n % 120 == 7 else ("big" if n % 2 else f"p{n % 50}")]
+        ],
+    )
+    conn.execute("COMMIT")
+    if analyzed:
+        conn.execute("ANALYZE")
+    query = compile_query(parse_query(text, now=NOW), sort="recent")
+    (plan,) = [plan for plan in query.plans if plan.name == plan_name]
+    params = (64, *plan.params[1:])  # the walk's budget first
+    lines = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + plan.sql, params)]
+    conn.close()
+    assert "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)" in lines[0], lines
+    assert not any("ix_sessions_project" in line for line in lines), lines
+
+
 def test_a_database_without_the_name_order_indexes_keeps_the_default(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     (before,) = [m.version - 1 for m in load_migrations() if m.name == "search_name_order"]
