@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from watcher import service as service_module
 from watcher.capture.events import KnownSession, Lifecycle, server_key
 from watcher.capture.tmux_address import socket_dir
 from watcher.errors import TmuxError, WatcherError
@@ -86,7 +87,13 @@ class FakeTmux:
             self.running.discard(address)
 
 
-async def test_stop_flushes_everything_queued(tmp_path: Path) -> None:
+async def test_stop_flushes_everything_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What is checked is that everything queued is written, not how fast: on a loaded machine
+    # 2,000 events took longer than the 1.5 s budget (1,502 written). The budget has its own
+    # test through a real process (test_scenarios: SIGTERM flushes and exits zero).
+    monkeypatch.setattr(service_module, "FLUSH_TIMEOUT", 60.0)
     db_path = tmp_path / "data.db"
     fake = FakeTmux(events_per_server=2000)
     service = Service(
