@@ -81,7 +81,12 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 def database(sessions: int, workdir: Path) -> tuple[Path, dict[str, Any]]:
     """The dense database with ~6 events per session (a copy, cached in ``workdir``)."""
-    path = workdir / f"pick-{sessions}-e{EVENTS_VERSION}.db"
+    from store.db import migrate_sync
+    from store.migrations import load_migrations
+
+    # The schema version in the name: a copy cached at an older schema is not read by the CLI.
+    schema = len(load_migrations())
+    path = workdir / f"pick-{sessions}-e{EVENTS_VERSION}-s{schema}.db"
     if path.exists():
         return path, {"built": False}
     started = time.perf_counter()
@@ -99,6 +104,7 @@ def database(sessions: int, workdir: Path) -> tuple[Path, dict[str, Any]]:
         bench_search.build_dense(source, sessions)
     tmp = path.with_suffix(".building")
     shutil.copyfile(source, tmp)
+    migrate_sync(tmp)
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
