@@ -4,7 +4,7 @@ object: seconds for SQLite to PostgreSQL (first copy into an empty database, the
 again, which must add nothing), and PostgreSQL back to a new SQLite file; with the counts.
 
 The source is a copy of the dense data set of scripts/bench_search.py (--source, default
-$TMPDIR/ccmgr-watch-bench/dense-100000-v2.db; read-only, never written) with --events events per
+$TMPDIR/ccmgr-watch-bench/dense-100000-v1.db; read-only, never written) with --events events per
 session added (created, attached, detached, ...: the dense set has none), so the events' path
 is measured too. PostgreSQL: a private server started like the tests' (tests/pg_server.py).
 
@@ -62,7 +62,7 @@ def main() -> None:
     """Run the benchmark; print its JSON."""
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / "ccmgr-watch-bench"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=workdir / "dense-100000-v2.db")
+    parser.add_argument("--source", type=Path, default=workdir / "dense-100000-v1.db")
     parser.add_argument("--events", type=int, default=3, help="events added per session")
     args = parser.parse_args()
     from tests.pg_server import running_server
