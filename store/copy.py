@@ -114,7 +114,7 @@ def _columns(reader: Any, table: str) -> set[str]:
 
 def _chunks(reader: Any, sql: str) -> Iterator[list[Any]]:
     """SOURCE's rows of ``sql``, CHUNK at a time, never all in memory at once."""
-    if hasattr(reader, "conn"):  # PostgreSQL: a server-side cursor (a plain one fetches all)
+    if _is_postgres(reader):  # a server-side cursor: a plain one would fetch every row first
         conn = reader.conn
         with conn.transaction(), conn.cursor(name="ccmgr_copy_source") as cursor:
             cursor.itersize = CHUNK
@@ -258,4 +258,12 @@ def _copy(
 
 def _order(reader: Any) -> str:
     """SOURCE's insertion order: SQLite's rowid, PostgreSQL's seq."""
-    return "seq" if hasattr(reader, "conn") else "rowid"
+    return "seq" if _is_postgres(reader) else "rowid"
+
+
+def _is_postgres(reader: Any) -> bool:
+    # store.reads.open_store gives a PgReader or a sqlite3.Connection (the module imports no
+    # psycopg: that happens only on connecting).
+    from store.postgres.reads import PgReader
+
+    return isinstance(reader, PgReader)
