@@ -13,9 +13,10 @@
 PostgreSQL: --url (an existing, empty-able database: its sessions are replaced), else a private
 server started like the tests' (tests/pg_server.py). The SQLite dense databases are read from
 --workdir (default $TMPDIR/ccmgr-watch-bench, made by scripts/bench_search.py --dataset dense);
-a size without one is skipped.
+a size without one is skipped. --cache keeps the loaded PostgreSQL cluster and the migrated
+SQLite copies in WORKDIR/pg-cache, so a repeat run at 1 M does not load again.
 
-    .venv/bin/python scripts/bench_postgres.py [--sizes 100000] [--quick] [--url URL]
+    .venv/bin/python scripts/bench_postgres.py [--sizes 100000,1000000] [--cache] [--url URL]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from store.copy import copy_store  # noqa: E402
 from store.db import migrate_sync  # noqa: E402
 from store.postgres.connect import connect_sync  # noqa: E402
+from store.postgres.migrate import migrate  # noqa: E402
 from store.postgres.reads import PgReader  # noqa: E402
 from store.postgres.search import search_pg  # noqa: E402
 from store.query import compile_query, parse_query  # noqa: E402
@@ -74,8 +76,10 @@ def pct(values: list[float], p: float) -> float:
 
 
 @contextlib.contextmanager
-def postgres(url: str | None) -> Iterator[Callable[[str], str]]:
-    """A function giving the URL of a named database (created if missing)."""
+def postgres(url: str | None, cache: Path | None) -> Iterator[Callable[[str], str]]:
+    """A function giving the URL of a named database (created if missing): on ``url``, else on
+    a server in ``cache`` (kept between runs: loading 1 M sessions is the slow part), else on a
+    private server deleted afterwards."""
     if url is not None:
         yield lambda name: url
         return
@@ -84,17 +88,52 @@ def postgres(url: str | None) -> Iterator[Callable[[str], str]]:
     from tests.pg_server import running_server
 
     try:
-        with running_server() as server:
+        with cached_server(cache) if cache is not None else running_server() as server:
 
             def database(name: str) -> str:
                 with contextlib.suppress(Exception):
                     server.execute(f"CREATE DATABASE {name} TEMPLATE ccmgr_template")
+                migrate(server.url(name))  # a cached database may predate a migration
                 return server.url(name)
 
             yield database
     except pytest.skip.Exception as skipped:
         print(json.dumps({"skipped": str(skipped)}))
         sys.exit(0)
+
+
+@contextlib.contextmanager
+def cached_server(root: Path) -> Iterator[Any]:
+    """A server whose cluster lives in ``root`` (created the first time, as the tests' is:
+    initdb, a migrated template); stopped afterwards, never deleted."""
+    import pwd
+
+    import pytest
+
+    from tests.pg_server import TEMPLATE, PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no initdb/pg_ctl found")
+    run_as = "postgres" if os.geteuid() == 0 else None  # initdb refuses root
+    server = PgServer(bin_dir, root, run_as)
+    fresh = not (root / "data").exists()
+    if fresh:
+        (root / "socket").mkdir(mode=0o700, parents=True, exist_ok=True)
+        if run_as is not None:
+            entry = pwd.getpwnam(run_as)
+            for path in (root, root / "socket"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(root, 0o700)
+        server.init()
+    server.start()
+    try:
+        if fresh:
+            server.execute(f"CREATE DATABASE {TEMPLATE}")
+        migrate(server.url(TEMPLATE))
+        yield server
+    finally:
+        server.stop()
 
 
 class Tmux:
@@ -186,18 +225,22 @@ def pg_count(url: str) -> Callable[[], int]:
     return count
 
 
-def search(size: int, workdir: Path, url: str, runs: int) -> dict[str, Any] | None:
+def search(
+    size: int, workdir: Path, url: str, runs: int, cache: Path | None
+) -> dict[str, Any] | None:
     source = workdir / f"dense-{size}-v1.db"
     if not source.exists():
         return None
-    lite = Path(tempfile.mkdtemp(prefix="benchpg-")) / "dense.db"
+    folder = cache if cache is not None else Path(tempfile.mkdtemp(prefix="benchpg-"))
+    lite = folder / f"dense-{size}-sqlite.db"
     try:
-        # A copy: the cached database is read-only, and this schema adds hosts (sql/004).
-        with (
-            contextlib.closing(sqlite3.connect(source)) as src,
-            contextlib.closing(sqlite3.connect(lite)) as dst,
-        ):
-            src.backup(dst)
+        if not lite.exists():
+            # A copy: the cached database is read-only, and this schema adds hosts (sql/004).
+            with (
+                contextlib.closing(sqlite3.connect(source)) as src,
+                contextlib.closing(sqlite3.connect(lite)) as dst,
+            ):
+                src.backup(dst)
         migrate_sync(lite)
         reader = PgReader.open(url)
         (have,) = reader.conn.execute(b"SELECT count(*) FROM sessions").fetchone() or (0,)
@@ -244,7 +287,8 @@ def search(size: int, workdir: Path, url: str, runs: int) -> dict[str, Any] | No
             "shapes": shapes,
         }
     finally:
-        shutil.rmtree(lite.parent, ignore_errors=True)
+        if cache is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class _SkipCapture(Exception):
@@ -263,9 +307,16 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="fewer samples, no search")
     parser.add_argument("--search-only", action="store_true", help="skip the capture part")
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="keep the PostgreSQL cluster and the migrated SQLite copies in WORKDIR/pg-cache "
+        "between runs (the loads are the slow part at 1 M)",
+    )
     args = parser.parse_args()
+    cache = Path(args.workdir) / "pg-cache" if args.cache else None
     result: dict[str, Any] = {"load_average": os.getloadavg()}
-    with postgres(args.url) as database:
+    with postgres(args.url, cache) as database:
         sessions, burst = (10, 200) if args.quick else (args.sessions, args.burst)
         folder = Path(tempfile.mkdtemp(prefix="benchpg-lite-"))
         try:
@@ -287,7 +338,7 @@ def main() -> None:
         if not args.quick:
             for size in (int(s) for s in args.sizes.split(",") if s):
                 measured = search(
-                    size, Path(args.workdir), database(f"bench_dense_{size}"), args.runs
+                    size, Path(args.workdir), database(f"bench_dense_{size}"), args.runs, cache
                 )
                 result["search"].append(measured or {"sessions": size, "skipped": "no data set"})
     result["load_average_after"] = os.getloadavg()

@@ -51,6 +51,11 @@ class PgReader:
     def open(cls, url: str) -> PgReader:
         """Connect (a StoreError with a hint when the server or the database is not there)."""
         conn = connect_sync(url)
+        # Never prepared: psycopg prepares a statement on its 5th run, and after 5 more the
+        # server may switch to a generic plan that ignores the parameters; for a search such as
+        # `auth login` at 1 M sessions that plan took 0.5-0.9 s a run instead of 5-10 ms (a
+        # picker runs many searches in one process). Planning each search costs ~1 ms.
+        conn.prepare_threshold = None
         try:
             # A read command never writes: the server refuses it if one ever tried.
             conn.execute("SET default_transaction_read_only = on")

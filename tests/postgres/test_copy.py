@@ -113,3 +113,78 @@ def test_a_source_older_than_hosts_is_copied_with_the_given_host(
     # The source was only read: still at its old schema.
     with sqlite3.connect(old) as conn:
         assert "host" not in {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}
+
+
+def test_copy_in_many_chunks_merges_updates_and_duplicates_both_ways(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 3 rows: every chunk is staged and merged on its own; a session renamed later in
+    SOURCE wins, an event SOURCE holds twice lands once, progress counts both phases."""
+    import store.copy
+    from store.copy import copy_store
+
+    monkeypatch.setattr(store.copy, "CHUNK", 3)
+    source = filled(tmp_path / "laptop.db", 8)
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "INSERT INTO session_events (session_id, event_type, timestamp, data) "
+            "SELECT session_id, event_type, timestamp, data FROM session_events WHERE id = 1"
+        )
+    seen: list[tuple[str, int, int]] = []
+    first = copy_store(
+        str(source), pg_url, host="laptop", progress=lambda *a: seen.append(a)
+    ).as_dict()
+    assert first == {"sessions": 8, "events_read": 17, "events_added": 16}
+    assert seen[:3] == [("sessions", 3, 8), ("sessions", 6, 8), ("sessions", 8, 8)]
+    assert seen[3:] == [("events", n, 17) for n in (3, 6, 9, 12, 15, 17)]
+    # Later, SOURCE renames one session (a newer updated_at): the next copy takes it, adds no
+    # event, and keeps SOURCE's order as DEST's insertion order.
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "UPDATE sessions SET name = 'renamed', updated_at = ? WHERE id = ?",
+            (TS.format(28), f"s-{4:016x}"),
+        )
+    again = copy_store(str(source), pg_url, host="laptop").as_dict()
+    assert again["events_added"] == 0
+    with connect_sync(pg_url) as conn:
+        names = conn.execute(b"SELECT name FROM sessions ORDER BY seq").fetchall()
+        assert [n for (n,) in names] == [f"auth-{n}" if n != 4 else "renamed" for n in range(8)]
+        assert conn.execute(b"SELECT count(*) FROM session_events").fetchone() == (16,)
+    # Back to SQLite in chunks too, twice: the same rows, nothing doubled.
+    home = tmp_path / "home.db"
+    for expected in (16, 0):
+        back = copy_store(pg_url, str(home), host="desk").as_dict()
+        assert (back["sessions"], back["events_read"], back["events_added"]) == (8, 16, expected)
+    with sqlite3.connect(home) as conn:
+        rows = conn.execute("SELECT name, host FROM sessions ORDER BY rowid").fetchall()
+        assert [r[0] for r in rows] == [n for (n,) in names]
+        assert {r[1] for r in rows} == {"laptop", "old-box"}
+        events = conn.execute(
+            "SELECT count(*), count(DISTINCT session_id || event_type || timestamp) "
+            "FROM session_events"
+        ).fetchone()
+        assert events == (16, 16)
+
+
+def test_an_interrupted_copy_completes_when_run_again(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy that fails after some chunks leaves whole chunks (each is one transaction);
+    running it again completes it."""
+    import store.copy
+    from store.copy import copy_store
+
+    monkeypatch.setattr(store.copy, "CHUNK", 2)
+    source = filled(tmp_path / "laptop.db", 5)
+
+    def fail_on_events(what: str, done: int, total: int) -> None:
+        if what == "events" and done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_store(str(source), pg_url, host="laptop", progress=fail_on_events)
+    with connect_sync(pg_url) as conn:
+        assert conn.execute(b"SELECT count(*) FROM sessions").fetchone() == (5,)
+        assert conn.execute(b"SELECT count(*) FROM session_events").fetchone() == (4,)
+    rest = copy_store(str(source), pg_url, host="laptop").as_dict()
+    assert (rest["events_read"], rest["events_added"]) == (10, 6)

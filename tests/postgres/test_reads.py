@@ -120,3 +120,22 @@ def test_placeholders_inside_quotes_are_left_alone() -> None:
     assert to_postgres("SELECT '?' WHERE a = ? ORDER BY x, rowid DESC") == (
         b"SELECT '?' WHERE a = %s ORDER BY x, seq DESC"
     )
+
+
+def test_searches_are_never_prepared(pg_url: str) -> None:
+    """A long-lived reader (the picker) runs the same search shape many times: the server must
+    plan each with its parameters, never switch to a generic plan of a prepared statement."""
+    from datetime import UTC, datetime
+
+    from store.postgres.reads import PgReader
+    from store.postgres.search import search_pg
+    from store.query import parse_query
+
+    reader = PgReader.open(pg_url)
+    try:
+        for _ in range(12):
+            search_pg(reader, parse_query("auth login", now=datetime.now(UTC)), limit=20)
+        prepared = reader.conn.execute(b"SELECT count(*) FROM pg_prepared_statements")
+        assert prepared.fetchone() == (0,)
+    finally:
+        reader.close()

@@ -251,8 +251,10 @@ def run_copy(args: argparse.Namespace) -> int:
         raise UsageError(f"no database at {source}", hint="give an existing database file or URL")
     terminal = sys.stderr.isatty() and not args.json
 
-    def progress(done: int, total: int) -> None:
-        sys.stderr.write(f"\rcopied {done} of {total} sessions")
+    def progress(what: str, done: int, total: int) -> None:
+        # One line per phase (sessions, then events), rewritten in place as chunks land.
+        end = "\n" if done >= total and what == "sessions" else ""
+        sys.stderr.write(f"\rcopied {done} of {total} {what}{end}")
         sys.stderr.flush()
 
     result = copy_store(source, dest, host=host, progress=progress if terminal else None)
