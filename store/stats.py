@@ -68,29 +68,20 @@ def _client() -> str:
     return "CASE WHEN json_valid(e.data) THEN e.data ->> 'client' END"
 
 
-def spans_sql(where: str, *, most: bool = False) -> str:
+def spans_sql(where: str) -> str:
     """The CTEs every statistic starts from, for the sessions ``where`` selects (a WHERE
     expression over ``sessions``, e.g. the query compiler's) that were alive at some moment of
     the window; their parameters are ``now``, the window's start and end (``lo``, ``hi``: epoch
     seconds), then the expression's.
 
     ``win``: now, lo, hi. ``sel``: the sessions with their created time, the end of their life
-    (``life_end``) and the end of a span still open after their last event (``cap``). ``ev``:
-    their attach, detach and end events. ``pieces``: the attached time, as disjoint spans per
-    session. A session not alive during the window has no part in any statistic of it, so
-    leaving it out early saves reading its events.
-
-    ``most``: the sessions are most of those recorded. Their events are then read through
-    ix_session_events_type (only the attach, detach and end events' rows are fetched), else
-    session by session through ix_session_events_session (every event of the selected
-    sessions is fetched to test its type, but no other session's).
+    (``life_end``) and the end of a span still open after their last event (``cap``).
+    ``islands``: their rows of ``attached_spans`` (sql/006_attached_spans.sql: the stretches
+    with at least one client attached, derived from the events as they were written), with the
+    island clipped to the session's life (``s``, ``e``). ``pieces``: the attached time, as
+    disjoint spans per session. A session not alive during the window has no part in any
+    statistic of it, so leaving it out early saves reading its islands.
     """
-    join = (
-        "session_events AS e INDEXED BY ix_session_events_type JOIN sel ON e.session_id = sel.sid"
-        if most
-        else "sel CROSS JOIN session_events AS e INDEXED BY ix_session_events_session "
-        "ON e.session_id = sel.sid"
-    )
     now = "(SELECT now FROM win)"
     ended = f"coalesce({_epoch('sessions.ended_at')}, {_epoch('sessions.last_access')})"
     return f"""
@@ -108,37 +99,30 @@ sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
     SELECT * FROM selected WHERE coalesce(life_end >= (SELECT lo FROM win), 1)
         AND coalesce(coalesce(created, life_end) <= (SELECT hi FROM win), 1)
 ),
-ev (sid, eid, t, kind, client, created, cap) AS MATERIALIZED (
-    SELECT e.session_id, e.id, {_epoch("e.timestamp")}, e.event_type,
-        CASE e.event_type WHEN 'attached' THEN coalesce({_client()}, '')
-            WHEN 'detached' THEN nullif({_client()}, '') END,
-        sel.created, sel.cap
-    FROM {join}
-    WHERE e.event_type IN {_ATTACH_EVENTS}
-),
-marks (sid, t, kind, created, cap, next_same, next_reset) AS (
-    SELECT sid, t, kind, created, cap,
-        lead(t) OVER (PARTITION BY sid, client ORDER BY t, eid),
-        -- The nearest event that empties the set, at or after this one (only attaches use
-        -- it, and an attach never empties the set: including the row itself keeps the
-        -- frame a running one).
-        min(t) FILTER (WHERE client IS NULL) OVER (
-            PARTITION BY sid ORDER BY t DESC, eid DESC ROWS UNBOUNDED PRECEDING)
-    FROM ev WHERE t IS NOT NULL
-),
-spans (sid, s, e) AS (
-    SELECT sid, max(t, coalesce(created, t)),
-        min(coalesce(next_same, {FAR_FUTURE}), coalesce(next_reset, {FAR_FUTURE}), cap)
-    FROM marks WHERE kind = 'attached'
+islands (sid, s, e, head, last, n) AS MATERIALIZED (
+    -- Clipping commutes with the union: the islands clipped to [created, cap] are the
+    -- session's attach spans clipped, then united.
+    SELECT sel.sid, max(a.span_start, coalesce(sel.created, a.span_start)),
+        min(a.span_end, sel.cap), a.span_start, a.last_attach, a.attaches
+    FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid
 ),
 pieces (sid, s, e) AS MATERIALIZED (
-    SELECT sid, max(s, coalesce(reached, s)), e FROM (
-        SELECT sid, s, e, max(e) OVER (
-            PARTITION BY sid ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS reached
-        FROM spans WHERE e > s)
-    WHERE e > max(s, coalesce(reached, s))
+    SELECT sid, s, e FROM islands WHERE e > s
 )"""
+
+
+def _attaches_in_window() -> str:
+    """SQL for the number of attach events of island row ``islands`` within the window: all of
+    them when the island's attaches lie inside it, none when outside, else counted from the
+    events (an island across the window's edge: at most two per session)."""
+    t = _epoch("x.timestamp")
+    return f"""CASE WHEN head >= (SELECT lo FROM win) AND last <= (SELECT hi FROM win) THEN n
+        WHEN last < (SELECT lo FROM win) OR head > (SELECT hi FROM win) THEN 0
+        ELSE (SELECT count(*) FROM session_events AS x
+            WHERE x.session_id = islands.sid AND x.event_type IN {_ATTACH_EVENTS}
+                AND x.event_type = 'attached'
+                AND {t} BETWEEN max(head, (SELECT lo FROM win))
+                    AND min(last, (SELECT hi FROM win))) END"""
 
 
 # --- one session: what `session show` reports ------------------------------------------
@@ -197,9 +181,9 @@ class Activity(Value):
     """What :func:`activity` reads: the groups (``--by project|worktree|branch``; one row with
     key None is the total), and per local (day, hour): attached-time endpoint sums
     (``attached_grid``: day, hour, signed count, signed seconds into the hour), sessions created
-    and attach events (``counts_grid``: day, hour, created, attaches), and the lifetimes of the
-    sessions created, per bucket of ``--by day|hour`` (``bucket_lifetimes``: bucket, count,
-    total, median). Days are local days since 1970-01-01."""
+    and attach events (``counts_grid``: day, hour, created, attaches; ``--by day|hour`` only),
+    and the lifetimes of the sessions created, per bucket of ``--by day|hour``
+    (``bucket_lifetimes``: bucket, count, total, median). Days are local days since 1970-01-01."""
 
     __match_args__ = ("groups", "total", "attached_grid", "counts_grid", "bucket_lifetimes")
     __slots__ = __match_args__
@@ -218,8 +202,7 @@ per_session (sid, attached) AS (
     FROM pieces WHERE e > (SELECT lo FROM win) AND s < (SELECT hi FROM win) GROUP BY sid
 ),
 attaches (sid, n) AS (
-    SELECT sid, count(*) FROM ev WHERE kind = 'attached'
-        AND t BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win) GROUP BY sid
+    SELECT sid, sum({_attaches_in_window()}) FROM islands GROUP BY sid
 ),
 members (k, alive, born, life, attached, n, created) AS MATERIALIZED (
     SELECT {key},
@@ -261,8 +244,7 @@ def _cell(t: str) -> str:
 
 
 def _grid_ctes() -> str:
-    """Attached time's clipped pieces as signed endpoints per local (day, hour); sessions
-    created and attach events per local (day, hour)."""
+    """Attached time's clipped pieces as signed endpoints per local (day, hour)."""
     local_s = _local("s")
     return f"""
 clipped (s, e) AS (
@@ -275,13 +257,22 @@ points (t, sign) AS (
     SELECT {local_s}, -1 FROM clipped
     UNION ALL SELECT {local_s} - s + e, 1 FROM clipped
 ),
-cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points),
+cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points)"""
+
+
+def _counts_ctes() -> str:
+    """Sessions created and attach events per local (day, hour): for ``--by day|hour`` only
+    (the other outputs count attaches per session, from ``attached_spans``)."""
+    t = _epoch("x.timestamp")
+    return f"""
 born_moments (t) AS (
     SELECT {_local("created")} FROM members WHERE born
 ),
 attach_moments (t) AS (
-    SELECT {_local("t")} FROM ev WHERE kind = 'attached'
-        AND t BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win)
+    SELECT {_local("t")} FROM (
+        SELECT {t} AS t FROM sel CROSS JOIN session_events AS x ON x.session_id = sel.sid
+        WHERE x.event_type IN {_ATTACH_EVENTS} AND x.event_type = 'attached'
+            AND {t} BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win))
 ),
 counted (day, hour, b, a) AS (
     SELECT {_cell("t")}, 1, 0 FROM born_moments WHERE t IS NOT NULL
@@ -292,8 +283,9 @@ counted (day, hour, b, a) AS (
 _GRID_SELECT: Final = """
 SELECT 'grid', day, hour, sum(sign), sum(sign * (t - 86400.0 * day - 3600.0 * hour)),
     NULL, NULL, NULL, NULL, NULL
-FROM cells GROUP BY day, hour
-UNION ALL
+FROM cells GROUP BY day, hour"""
+
+_COUNTS_SELECT: Final = """
 SELECT 'counts', day, hour, sum(b), sum(a), NULL, NULL, NULL, NULL, NULL
 FROM counted GROUP BY day, hour"""
 
@@ -322,16 +314,16 @@ SELECT 'bucket', born_life.b, count(*), sum(life),
 FROM born_life GROUP BY born_life.b"""
 
 
-def activity_sql(where: str, *, by: GroupBy, most: bool = False) -> str:
+def activity_sql(where: str, *, by: GroupBy) -> str:
     """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
     part of the result from the same materialized spans, computed once."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
-    ctes = [spans_sql(where, most=most)]
+    ctes = [spans_sql(where)]
     ctes += [_group_ctes(key), _grid_ctes()]
     selects = [_GROUP_SELECT, _GRID_SELECT]
     if by in ("day", "hour"):
-        ctes.append(_bucket_ctes(by))
-        selects.append(_BUCKET_SELECT)
+        ctes += [_counts_ctes(), _bucket_ctes(by)]
+        selects += [_COUNTS_SELECT, _BUCKET_SELECT]
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
 
 
@@ -353,18 +345,7 @@ def activity(
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
     lo = max(lo, FAR_PAST)
-    # How many sessions the query and window keep, of all: decides how events are read.
-    window = (
-        f"coalesce({_epoch('created_at')} <= ?, 1) AND (status != 'ended' OR coalesce("
-        f"coalesce({_epoch('ended_at')}, {_epoch('last_access')}) >= ?, 1))"
-    )
-    kept, recorded = conn.execute(
-        f"SELECT count(*), (SELECT count(*) FROM sessions) FROM sessions WHERE ({where}) "
-        f"AND {window}",
-        (*params, hi, lo),
-    ).fetchone()
-    most = kept * 2 > recorded
-    rows = conn.execute(activity_sql(where, by=by, most=most), (now, lo, hi, *params))
+    rows = conn.execute(activity_sql(where, by=by), (now, lo, hi, *params))
     for tag, a, b, c, d, e, f, g, h, i in rows:
         if tag == "group":
             record = GroupRow(
