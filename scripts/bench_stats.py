@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from store.db import migrate_sync  # noqa: E402
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: schema 006 (attached_spans, kept by triggers while building)
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPAN_DAYS = 365
 

@@ -86,7 +86,7 @@ def spans_sql(where: str) -> str:
     ended = f"coalesce({_epoch('sessions.ended_at')}, {_epoch('sessions.last_access')})"
     return f"""
 win (now, lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL), CAST(? AS REAL)),
-selected (sid, created, life_end, cap, project, worktree, branch) AS (
+selected (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
     SELECT sessions.id, {_epoch("sessions.created_at")},
         CASE WHEN sessions.status = 'ended' THEN {ended} ELSE {now} END,
         CASE WHEN sessions.status = 'ended' THEN {ended}
@@ -99,30 +99,40 @@ sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
     SELECT * FROM selected WHERE coalesce(life_end >= (SELECT lo FROM win), 1)
         AND coalesce(coalesce(created, life_end) <= (SELECT hi FROM win), 1)
 ),
-islands (sid, s, e, head, last, n) AS MATERIALIZED (
+pieces (sid, s, e) AS (
     -- Clipping commutes with the union: the islands clipped to [created, cap] are the
     -- session's attach spans clipped, then united.
-    SELECT sel.sid, max(a.span_start, coalesce(sel.created, a.span_start)),
-        min(a.span_end, sel.cap), a.span_start, a.last_attach, a.attaches
-    FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid
-),
-pieces (sid, s, e) AS MATERIALIZED (
-    SELECT sid, s, e FROM islands WHERE e > s
+    SELECT sid, s, e FROM (
+        SELECT sel.sid, max(a.span_start, coalesce(sel.created, a.span_start)) AS s,
+            min(a.span_end, sel.cap) AS e
+        FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid)
+    WHERE e > s
 )"""
 
 
+def _attached_in_window() -> str:
+    """SQL for the attached time of session ``sel`` within the window: its islands clipped to
+    its life and to the window, summed (read through the primary key, in one range)."""
+    return """coalesce((SELECT sum(max(0.0,
+            min(a.span_end, sel.cap, (SELECT hi FROM win))
+            - max(a.span_start, coalesce(sel.created, a.span_start), (SELECT lo FROM win))))
+        FROM attached_spans AS a WHERE a.session_id = sel.sid), 0.0)"""
+
+
 def _attaches_in_window() -> str:
-    """SQL for the number of attach events of island row ``islands`` within the window: all of
-    them when the island's attaches lie inside it, none when outside, else counted from the
-    events (an island across the window's edge: at most two per session)."""
+    """SQL for the number of attach events of session ``sel`` within the window, per island:
+    all of them when the island's attaches lie inside it, none when outside, else counted from
+    the events (an island across the window's edge: at most two per session)."""
     t = _epoch("x.timestamp")
-    return f"""CASE WHEN head >= (SELECT lo FROM win) AND last <= (SELECT hi FROM win) THEN n
-        WHEN last < (SELECT lo FROM win) OR head > (SELECT hi FROM win) THEN 0
-        ELSE (SELECT count(*) FROM session_events AS x
-            WHERE x.session_id = islands.sid AND x.event_type IN {_ATTACH_EVENTS}
-                AND x.event_type = 'attached'
-                AND {t} BETWEEN max(head, (SELECT lo FROM win))
-                    AND min(last, (SELECT hi FROM win))) END"""
+    lo, hi = "(SELECT lo FROM win)", "(SELECT hi FROM win)"
+    return f"""coalesce((SELECT sum(
+        CASE WHEN a.span_start >= {lo} AND a.last_attach <= {hi} THEN a.attaches
+            WHEN a.last_attach < {lo} OR a.span_start > {hi} THEN 0
+            ELSE (SELECT count(*) FROM session_events AS x
+                WHERE x.session_id = a.session_id AND x.event_type IN {_ATTACH_EVENTS}
+                    AND x.event_type = 'attached'
+                    AND {t} BETWEEN max(a.span_start, {lo}) AND min(a.last_attach, {hi})) END)
+        FROM attached_spans AS a WHERE a.session_id = sel.sid), 0)"""
 
 
 # --- one session: what `session show` reports ------------------------------------------
@@ -197,22 +207,14 @@ class Activity(Value):
 def _group_ctes(key: str) -> str:
     """Per-session rows, then the lifetimes' medians per group (level 0) and in all (level 1)."""
     return f"""
-per_session (sid, attached) AS (
-    SELECT sid, sum(min(e, (SELECT hi FROM win)) - max(s, (SELECT lo FROM win)))
-    FROM pieces WHERE e > (SELECT lo FROM win) AND s < (SELECT hi FROM win) GROUP BY sid
-),
-attaches (sid, n) AS (
-    SELECT sid, sum({_attaches_in_window()}) FROM islands GROUP BY sid
-),
 members (k, alive, born, life, attached, n, created) AS MATERIALIZED (
     SELECT {key},
         coalesce(sel.life_end >= (SELECT lo FROM win)
             AND coalesce(sel.created, sel.life_end) <= (SELECT hi FROM win), 0),
         coalesce(sel.created BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win), 0),
-        max(0.0, sel.life_end - sel.created), coalesce(ps.attached, 0.0), coalesce(a.n, 0),
-        sel.created
-    FROM sel LEFT JOIN per_session AS ps ON ps.sid = sel.sid
-        LEFT JOIN attaches AS a ON a.sid = sel.sid
+        max(0.0, sel.life_end - sel.created), {_attached_in_window()},
+        {_attaches_in_window()}, sel.created
+    FROM sel
 ),
 levels (lvl, k, alive, born, life, attached, n) AS (
     SELECT 0, k, alive, born, life, attached, n FROM members
@@ -245,17 +247,31 @@ def _cell(t: str) -> str:
 
 def _grid_ctes() -> str:
     """Attached time's clipped pieces as signed endpoints per local (day, hour)."""
-    local_s = _local("s")
+    start = "CAST(h * 3600 AS REAL)"
     return f"""
-clipped (s, e) AS (
-    SELECT max(s, (SELECT lo FROM win)), min(e, (SELECT hi FROM win)) FROM pieces
-    WHERE e > (SELECT lo FROM win) AND s < (SELECT hi FROM win)
+window_pieces (s, e) AS MATERIALIZED (
+    SELECT s, e FROM (
+        SELECT max(s, (SELECT lo FROM win)) AS s, min(e, (SELECT hi FROM win)) AS e FROM pieces)
+    WHERE e > s
+),
+offsets (h, off, whole) AS MATERIALIZED (
+    -- The zone offset of each UTC hour that holds a piece's start, asked once per hour
+    -- (the C library's localtime is the costly part); whole: the same offset all hour.
+    SELECT h, {_local(start)} - {start},
+        {_local(start)} - {start} = {_local(f"{start} + 3600")} - ({start} + 3600)
+    FROM (SELECT DISTINCT CAST(s / 3600 AS INTEGER) AS h FROM window_pieces)
+),
+clipped (s, e, ls) AS MATERIALIZED (
+    -- One zone offset per piece (from its start, ls: local): a piece across a DST change is
+    -- off by the change, and the endpoint sums stay consistent (every piece adds e - s). An
+    -- hour with a change in it asks the C library for the piece's own start.
+    SELECT s, e, CASE WHEN o.whole THEN s + o.off ELSE {_local("s")} END
+    FROM window_pieces JOIN offsets AS o ON o.h = CAST(s / 3600 AS INTEGER)
 ),
 points (t, sign) AS (
-    -- One zone offset per piece (from its start): a piece across a DST change is off by
-    -- the change, and the endpoint sums stay consistent (every piece adds e - s).
-    SELECT {local_s}, -1 FROM clipped
-    UNION ALL SELECT {local_s} - s + e, 1 FROM clipped
+    -- Both endpoints from one pass over the pieces.
+    SELECT CASE sign WHEN -1 THEN ls ELSE ls - s + e END, sign
+    FROM clipped CROSS JOIN (SELECT -1 AS sign UNION ALL SELECT 1)
 ),
 cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points)"""
 
