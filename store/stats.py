@@ -284,7 +284,8 @@ def _counts_ctes() -> str:
 born_moments (t) AS (
     SELECT {_local("created")} FROM members WHERE born
 ),
-attach_moments (t) AS (
+attach_moments (t) AS MATERIALIZED (
+    -- MATERIALIZED: SQLite 3.40 flattened this into the UNION ALL below and lost its rows.
     SELECT {_local("t")} FROM (
         SELECT {t} AS t FROM sel CROSS JOIN session_events AS x ON x.session_id = sel.sid
         WHERE x.event_type IN {_ATTACH_EVENTS} AND x.event_type = 'attached'
