@@ -19,6 +19,8 @@
 -- insert trigger deletes those and derives them again from the events after the end of the
 -- island before them (usually the last island and the event's own attach: a few events, read
 -- through ix_session_events_attach). This is exact for events inserted out of time order too.
+-- Both bounds are found through the primary key (the last island by start is the one that ends
+-- last: islands do not overlap), so the cost does not grow with the session's history.
 -- An update or delete derives the session's islands again from all its events.
 -- The backfill below is the same derivation over every session.
 
@@ -62,8 +64,9 @@ CREATE TRIGGER tr_attached_spans_insert AFTER INSERT ON session_events
 WHEN NEW.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) IS NOT NULL
 BEGIN
     DELETE FROM attached_spans WHERE session_id = NEW.session_id AND span_start >= coalesce(
-        (SELECT max(span_start) FROM attached_spans
-         WHERE session_id = NEW.session_id AND span_start <= (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL))), -1e18);
+        (SELECT span_start FROM attached_spans
+         WHERE session_id = NEW.session_id AND span_start <= (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL))
+         ORDER BY span_start DESC LIMIT 1), -1e18);
     INSERT INTO attached_spans (session_id, span_start, span_end, attaches, last_attach)
     SELECT NEW.session_id, min(s), max(e), count(*), max(s) FROM (
         SELECT s, e, sum(brk) OVER (ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS g FROM (
@@ -81,7 +84,8 @@ BEGIN
                             CASE event_type WHEN 'attached' THEN coalesce(CASE WHEN json_valid(data) THEN data ->> 'client' END, '')
                                 WHEN 'detached' THEN nullif(CASE WHEN json_valid(data) THEN data ->> 'client' END, '') END AS client
                         FROM session_events
-                        WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > coalesce((SELECT max(span_end) FROM attached_spans WHERE session_id = NEW.session_id), -1e18)))
+                        WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > coalesce((SELECT span_end FROM attached_spans WHERE session_id = NEW.session_id
+                    ORDER BY span_start DESC LIMIT 1), -1e18)))
                 WHERE kind = 'attached')))
     GROUP BY g;
 END;
