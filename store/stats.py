@@ -68,34 +68,25 @@ def _client() -> str:
     return "CASE WHEN json_valid(e.data) THEN e.data ->> 'client' END"
 
 
-def spans_sql(where: str, *, most: bool = False) -> str:
+def spans_sql(where: str) -> str:
     """The CTEs every statistic starts from, for the sessions ``where`` selects (a WHERE
     expression over ``sessions``, e.g. the query compiler's) that were alive at some moment of
     the window; their parameters are ``now``, the window's start and end (``lo``, ``hi``: epoch
     seconds), then the expression's.
 
     ``win``: now, lo, hi. ``sel``: the sessions with their created time, the end of their life
-    (``life_end``) and the end of a span still open after their last event (``cap``). ``ev``:
-    their attach, detach and end events. ``pieces``: the attached time, as disjoint spans per
-    session. A session not alive during the window has no part in any statistic of it, so
-    leaving it out early saves reading its events.
-
-    ``most``: the sessions are most of those recorded. Their events are then read through
-    ix_session_events_type (only the attach, detach and end events' rows are fetched), else
-    session by session through ix_session_events_session (every event of the selected
-    sessions is fetched to test its type, but no other session's).
+    (``life_end``) and the end of a span still open after their last event (``cap``).
+    ``islands``: their rows of ``attached_spans`` (sql/006_attached_spans.sql: the stretches
+    with at least one client attached, derived from the events as they were written), with the
+    island clipped to the session's life (``s``, ``e``). ``pieces``: the attached time, as
+    disjoint spans per session. A session not alive during the window has no part in any
+    statistic of it, so leaving it out early saves reading its islands.
     """
-    join = (
-        "session_events AS e INDEXED BY ix_session_events_type JOIN sel ON e.session_id = sel.sid"
-        if most
-        else "sel CROSS JOIN session_events AS e INDEXED BY ix_session_events_session "
-        "ON e.session_id = sel.sid"
-    )
     now = "(SELECT now FROM win)"
     ended = f"coalesce({_epoch('sessions.ended_at')}, {_epoch('sessions.last_access')})"
     return f"""
 win (now, lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL), CAST(? AS REAL)),
-selected (sid, created, life_end, cap, project, worktree, branch) AS (
+selected (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
     SELECT sessions.id, {_epoch("sessions.created_at")},
         CASE WHEN sessions.status = 'ended' THEN {ended} ELSE {now} END,
         CASE WHEN sessions.status = 'ended' THEN {ended}
@@ -108,37 +99,40 @@ sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
     SELECT * FROM selected WHERE coalesce(life_end >= (SELECT lo FROM win), 1)
         AND coalesce(coalesce(created, life_end) <= (SELECT hi FROM win), 1)
 ),
-ev (sid, eid, t, kind, client, created, cap) AS MATERIALIZED (
-    SELECT e.session_id, e.id, {_epoch("e.timestamp")}, e.event_type,
-        CASE e.event_type WHEN 'attached' THEN coalesce({_client()}, '')
-            WHEN 'detached' THEN nullif({_client()}, '') END,
-        sel.created, sel.cap
-    FROM {join}
-    WHERE e.event_type IN {_ATTACH_EVENTS}
-),
-marks (sid, t, kind, created, cap, next_same, next_reset) AS (
-    SELECT sid, t, kind, created, cap,
-        lead(t) OVER (PARTITION BY sid, client ORDER BY t, eid),
-        -- The nearest event that empties the set, at or after this one (only attaches use
-        -- it, and an attach never empties the set: including the row itself keeps the
-        -- frame a running one).
-        min(t) FILTER (WHERE client IS NULL) OVER (
-            PARTITION BY sid ORDER BY t DESC, eid DESC ROWS UNBOUNDED PRECEDING)
-    FROM ev WHERE t IS NOT NULL
-),
-spans (sid, s, e) AS (
-    SELECT sid, max(t, coalesce(created, t)),
-        min(coalesce(next_same, {FAR_FUTURE}), coalesce(next_reset, {FAR_FUTURE}), cap)
-    FROM marks WHERE kind = 'attached'
-),
-pieces (sid, s, e) AS MATERIALIZED (
-    SELECT sid, max(s, coalesce(reached, s)), e FROM (
-        SELECT sid, s, e, max(e) OVER (
-            PARTITION BY sid ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS reached
-        FROM spans WHERE e > s)
-    WHERE e > max(s, coalesce(reached, s))
+pieces (sid, s, e) AS (
+    -- Clipping commutes with the union: the islands clipped to [created, cap] are the
+    -- session's attach spans clipped, then united.
+    SELECT sid, s, e FROM (
+        SELECT sel.sid, max(a.span_start, coalesce(sel.created, a.span_start)) AS s,
+            min(a.span_end, sel.cap) AS e
+        FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid)
+    WHERE e > s
 )"""
+
+
+def _attached_in_window() -> str:
+    """SQL for the attached time of session ``sel`` within the window: its islands clipped to
+    its life and to the window, summed (read through the primary key, in one range)."""
+    return """coalesce((SELECT sum(max(0.0,
+            min(a.span_end, sel.cap, (SELECT hi FROM win))
+            - max(a.span_start, coalesce(sel.created, a.span_start), (SELECT lo FROM win))))
+        FROM attached_spans AS a WHERE a.session_id = sel.sid), 0.0)"""
+
+
+def _attaches_in_window() -> str:
+    """SQL for the number of attach events of session ``sel`` within the window, per island:
+    all of them when the island's attaches lie inside it, none when outside, else counted from
+    the events (an island across the window's edge: at most two per session)."""
+    t = _epoch("x.timestamp")
+    lo, hi = "(SELECT lo FROM win)", "(SELECT hi FROM win)"
+    return f"""coalesce((SELECT sum(
+        CASE WHEN a.span_start >= {lo} AND a.last_attach <= {hi} THEN a.attaches
+            WHEN a.last_attach < {lo} OR a.span_start > {hi} THEN 0
+            ELSE (SELECT count(*) FROM session_events AS x
+                WHERE x.session_id = a.session_id AND x.event_type IN {_ATTACH_EVENTS}
+                    AND x.event_type = 'attached'
+                    AND {t} BETWEEN max(a.span_start, {lo}) AND min(a.last_attach, {hi})) END)
+        FROM attached_spans AS a WHERE a.session_id = sel.sid), 0)"""
 
 
 # --- one session: what `session show` reports ------------------------------------------
@@ -197,9 +191,9 @@ class Activity(Value):
     """What :func:`activity` reads: the groups (``--by project|worktree|branch``; one row with
     key None is the total), and per local (day, hour): attached-time endpoint sums
     (``attached_grid``: day, hour, signed count, signed seconds into the hour), sessions created
-    and attach events (``counts_grid``: day, hour, created, attaches), and the lifetimes of the
-    sessions created, per bucket of ``--by day|hour`` (``bucket_lifetimes``: bucket, count,
-    total, median). Days are local days since 1970-01-01."""
+    and attach events (``counts_grid``: day, hour, created, attaches; ``--by day|hour`` only),
+    and the lifetimes of the sessions created, per bucket of ``--by day|hour``
+    (``bucket_lifetimes``: bucket, count, total, median). Days are local days since 1970-01-01."""
 
     __match_args__ = ("groups", "total", "attached_grid", "counts_grid", "bucket_lifetimes")
     __slots__ = __match_args__
@@ -213,23 +207,14 @@ class Activity(Value):
 def _group_ctes(key: str) -> str:
     """Per-session rows, then the lifetimes' medians per group (level 0) and in all (level 1)."""
     return f"""
-per_session (sid, attached) AS (
-    SELECT sid, sum(min(e, (SELECT hi FROM win)) - max(s, (SELECT lo FROM win)))
-    FROM pieces WHERE e > (SELECT lo FROM win) AND s < (SELECT hi FROM win) GROUP BY sid
-),
-attaches (sid, n) AS (
-    SELECT sid, count(*) FROM ev WHERE kind = 'attached'
-        AND t BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win) GROUP BY sid
-),
 members (k, alive, born, life, attached, n, created) AS MATERIALIZED (
     SELECT {key},
         coalesce(sel.life_end >= (SELECT lo FROM win)
             AND coalesce(sel.created, sel.life_end) <= (SELECT hi FROM win), 0),
         coalesce(sel.created BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win), 0),
-        max(0.0, sel.life_end - sel.created), coalesce(ps.attached, 0.0), coalesce(a.n, 0),
-        sel.created
-    FROM sel LEFT JOIN per_session AS ps ON ps.sid = sel.sid
-        LEFT JOIN attaches AS a ON a.sid = sel.sid
+        max(0.0, sel.life_end - sel.created), {_attached_in_window()},
+        {_attaches_in_window()}, sel.created
+    FROM sel
 ),
 levels (lvl, k, alive, born, life, attached, n) AS (
     SELECT 0, k, alive, born, life, attached, n FROM members
@@ -261,27 +246,50 @@ def _cell(t: str) -> str:
 
 
 def _grid_ctes() -> str:
-    """Attached time's clipped pieces as signed endpoints per local (day, hour); sessions
-    created and attach events per local (day, hour)."""
-    local_s = _local("s")
+    """Attached time's clipped pieces as signed endpoints per local (day, hour)."""
+    start = "CAST(h * 3600 AS REAL)"
     return f"""
-clipped (s, e) AS (
-    SELECT max(s, (SELECT lo FROM win)), min(e, (SELECT hi FROM win)) FROM pieces
-    WHERE e > (SELECT lo FROM win) AND s < (SELECT hi FROM win)
+window_pieces (s, e) AS MATERIALIZED (
+    SELECT s, e FROM (
+        SELECT max(s, (SELECT lo FROM win)) AS s, min(e, (SELECT hi FROM win)) AS e FROM pieces)
+    WHERE e > s
+),
+offsets (h, off, whole) AS MATERIALIZED (
+    -- The zone offset of each UTC hour that holds a piece's start, asked once per hour
+    -- (the C library's localtime is the costly part); whole: the same offset all hour.
+    SELECT h, {_local(start)} - {start},
+        {_local(start)} - {start} = {_local(f"{start} + 3600")} - ({start} + 3600)
+    FROM (SELECT DISTINCT CAST(s / 3600 AS INTEGER) AS h FROM window_pieces)
+),
+clipped (s, e, ls) AS MATERIALIZED (
+    -- One zone offset per piece (from its start, ls: local): a piece across a DST change is
+    -- off by the change, and the endpoint sums stay consistent (every piece adds e - s). An
+    -- hour with a change in it asks the C library for the piece's own start.
+    SELECT s, e, CASE WHEN o.whole THEN s + o.off ELSE {_local("s")} END
+    FROM window_pieces JOIN offsets AS o ON o.h = CAST(s / 3600 AS INTEGER)
 ),
 points (t, sign) AS (
-    -- One zone offset per piece (from its start): a piece across a DST change is off by
-    -- the change, and the endpoint sums stay consistent (every piece adds e - s).
-    SELECT {local_s}, -1 FROM clipped
-    UNION ALL SELECT {local_s} - s + e, 1 FROM clipped
+    -- Both endpoints from one pass over the pieces.
+    SELECT CASE sign WHEN -1 THEN ls ELSE ls - s + e END, sign
+    FROM clipped CROSS JOIN (SELECT -1 AS sign UNION ALL SELECT 1)
 ),
-cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points),
+cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points)"""
+
+
+def _counts_ctes() -> str:
+    """Sessions created and attach events per local (day, hour): for ``--by day|hour`` only
+    (the other outputs count attaches per session, from ``attached_spans``)."""
+    t = _epoch("x.timestamp")
+    return f"""
 born_moments (t) AS (
     SELECT {_local("created")} FROM members WHERE born
 ),
-attach_moments (t) AS (
-    SELECT {_local("t")} FROM ev WHERE kind = 'attached'
-        AND t BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win)
+attach_moments (t) AS MATERIALIZED (
+    -- MATERIALIZED: SQLite 3.40 flattened this into the UNION ALL below and lost its rows.
+    SELECT {_local("t")} FROM (
+        SELECT {t} AS t FROM sel CROSS JOIN session_events AS x ON x.session_id = sel.sid
+        WHERE x.event_type IN {_ATTACH_EVENTS} AND x.event_type = 'attached'
+            AND {t} BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win))
 ),
 counted (day, hour, b, a) AS (
     SELECT {_cell("t")}, 1, 0 FROM born_moments WHERE t IS NOT NULL
@@ -292,8 +300,9 @@ counted (day, hour, b, a) AS (
 _GRID_SELECT: Final = """
 SELECT 'grid', day, hour, sum(sign), sum(sign * (t - 86400.0 * day - 3600.0 * hour)),
     NULL, NULL, NULL, NULL, NULL
-FROM cells GROUP BY day, hour
-UNION ALL
+FROM cells GROUP BY day, hour"""
+
+_COUNTS_SELECT: Final = """
 SELECT 'counts', day, hour, sum(b), sum(a), NULL, NULL, NULL, NULL, NULL
 FROM counted GROUP BY day, hour"""
 
@@ -322,16 +331,16 @@ SELECT 'bucket', born_life.b, count(*), sum(life),
 FROM born_life GROUP BY born_life.b"""
 
 
-def activity_sql(where: str, *, by: GroupBy, most: bool = False) -> str:
+def activity_sql(where: str, *, by: GroupBy) -> str:
     """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
     part of the result from the same materialized spans, computed once."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
-    ctes = [spans_sql(where, most=most)]
+    ctes = [spans_sql(where)]
     ctes += [_group_ctes(key), _grid_ctes()]
     selects = [_GROUP_SELECT, _GRID_SELECT]
     if by in ("day", "hour"):
-        ctes.append(_bucket_ctes(by))
-        selects.append(_BUCKET_SELECT)
+        ctes += [_counts_ctes(), _bucket_ctes(by)]
+        selects += [_COUNTS_SELECT, _BUCKET_SELECT]
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
 
 
@@ -353,18 +362,7 @@ def activity(
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
     lo = max(lo, FAR_PAST)
-    # How many sessions the query and window keep, of all: decides how events are read.
-    window = (
-        f"coalesce({_epoch('created_at')} <= ?, 1) AND (status != 'ended' OR coalesce("
-        f"coalesce({_epoch('ended_at')}, {_epoch('last_access')}) >= ?, 1))"
-    )
-    kept, recorded = conn.execute(
-        f"SELECT count(*), (SELECT count(*) FROM sessions) FROM sessions WHERE ({where}) "
-        f"AND {window}",
-        (*params, hi, lo),
-    ).fetchone()
-    most = kept * 2 > recorded
-    rows = conn.execute(activity_sql(where, by=by, most=most), (now, lo, hi, *params))
+    rows = conn.execute(activity_sql(where, by=by), (now, lo, hi, *params))
     for tag, a, b, c, d, e, f, g, h, i in rows:
         if tag == "group":
             record = GroupRow(

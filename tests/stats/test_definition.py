@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.db import migrate_sync
+from store.migrations import migrate
 from store.reads import events_of, find_session
 from store.stats import session_times
 from store.timefmt import format_ts
@@ -236,3 +237,60 @@ def test_sql_follows_the_documented_rules(
     assert attached == pytest.approx(expected, abs=1e-5)
     life_end = end if end is not None else (NOW - BASE).total_seconds()
     assert lifetime == pytest.approx(max(0.0, life_end - created), abs=1e-5)
+
+
+# --- the stored spans (sql/006_attached_spans.sql) against the rules, in any insertion order ---
+
+
+def spans_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT session_id, span_start, span_end, attaches, last_attach FROM attached_spans "
+        "ORDER BY session_id, span_start"
+    ).fetchall()
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(_EVENT, max_size=14),
+    order=st.randoms(use_true_random=False),
+    status=st.sampled_from(["attached", "detached", "ended"]),
+    created=st.integers(-300, 600).map(float),
+    dropped=st.sets(st.integers(0, 13), max_size=4),
+)
+def test_stored_spans_follow_the_rules_in_any_insertion_order(
+    conn, events, order, status, created, dropped
+) -> None:
+    """The insert trigger's partial recomputation gives the same spans whatever order the
+    events arrive in, the same as the full recomputation of the update trigger and of the
+    migration's backfill; the delete trigger keeps them right; and attached time and attaches
+    read from them follow the model."""
+    shuffled = list(events)
+    order.shuffle(shuffled)
+    store(conn, shuffled, status=status, created=created, ended=3600.0, last_access=3000.0)
+    incremental = spans_rows(conn)
+    end = 3600.0 if status == "ended" else None
+    expected = model(shuffled, status=status, created=created, ended=end, last_access=3000.0)
+    assert times(conn)[0] == pytest.approx(expected, abs=1e-5)
+    readable = [e for e in shuffled if e[0] == "attached" and not isinstance(e[1], str)]
+    assert sum(row[3] for row in incremental) == len(readable)
+    # A full recomputation (what the update trigger does) finds the same rows.
+    conn.execute("UPDATE session_events SET data = data")
+    assert spans_rows(conn) == incremental
+    # As does the migration's backfill (006 down and up again).
+    migrate(conn, 5)
+    migrate(conn)
+    assert spans_rows(conn) == incremental
+    # Deleting events recomputes the session's spans from what is left.
+    ids = [row[0] for row in conn.execute("SELECT id FROM session_events ORDER BY id")]
+    gone = [ids[i] for i in sorted(dropped) if i < len(ids)]
+    conn.executemany("DELETE FROM session_events WHERE id = ?", [(i,) for i in gone])
+    kept = [e for i, e in enumerate(shuffled) if i >= len(ids) or ids[i] not in gone]
+    expected = model(kept, status=status, created=created, ended=end, last_access=3000.0)
+    assert times(conn)[0] == pytest.approx(expected, abs=1e-5)
+    # And deleting the session leaves no spans behind.
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("DELETE FROM sessions")
+    assert spans_rows(conn) == []
+    assert conn.execute("SELECT count(*) FROM session_events").fetchone() == (0,)

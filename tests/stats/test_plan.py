@@ -1,4 +1,5 @@
-"""The statistics read events through the indexes (EXPLAIN QUERY PLAN), never by scanning."""
+"""The statistics read the stored attached spans through their primary key, and events only
+through an index (EXPLAIN QUERY PLAN), never by scanning."""
 
 from __future__ import annotations
 
@@ -18,19 +19,17 @@ def conn(tmp_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
 
 
-def plan(conn: sqlite3.Connection, *, most: bool) -> list[str]:
-    sql = activity_sql("sessions.project IS ? COLLATE NOCASE", by="project", most=most)
+def plan(conn: sqlite3.Connection, *, by: str) -> list[str]:
+    sql = activity_sql("sessions.project IS ? COLLATE NOCASE", by=by)  # type: ignore[arg-type]
     rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0.0, 0.0, 1e12, "x")).fetchall()
     return [row[3] for row in rows]
 
 
-def test_few_sessions_read_their_events_session_by_session(conn) -> None:
-    details = plan(conn, most=False)
-    assert any("USING INDEX ix_session_events_session (session_id=?)" in d for d in details)
-    assert not any(d.startswith("SCAN session_events") or d == "SCAN e" for d in details)
-
-
-def test_most_sessions_read_only_attach_detach_and_end_events(conn) -> None:
-    details = plan(conn, most=True)
-    assert any("USING INDEX ix_session_events_type (event_type=?)" in d for d in details)
-    assert not any(d.startswith("SCAN session_events") or d == "SCAN e" for d in details)
+@pytest.mark.parametrize("by", ["project", "day", "hour"])
+def test_spans_are_read_session_by_session_and_events_through_an_index(conn, by) -> None:
+    details = plan(conn, by=by)
+    assert "SEARCH a USING PRIMARY KEY (session_id=?)" in details
+    assert not any(d.startswith(("SCAN session_events", "SCAN attached_spans")) for d in details)
+    assert not any(d in ("SCAN x", "SCAN a") for d in details)
+    events = [d for d in details if d.startswith("SEARCH x")]
+    assert events and all("USING INDEX ix_session_events_attach (session_id=?" in d for d in events)
