@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 MAX_COUNT: Final = 1_000_000_000_000
 """The largest count or offset accepted (``--limit``, ``--offset``, ``--batch-size``...).
@@ -80,3 +80,25 @@ def _shown(value: str) -> str:
 
 def _escapable(value: str) -> bool:
     return all(not ("\ud800" <= c <= "\udfff") or "\udc80" <= c <= "\udcff" for c in value)
+
+
+def when_bounds(args: argparse.Namespace, now: Any) -> tuple[str | None, str | None]:
+    """``--since`` and ``--until`` as stored timestamp text: WHEN read as in the query language
+    (the start of ``--since``'s interval, the end of ``--until``'s); a mistake is a QueryError
+    naming the option."""
+    from store.errors import QueryError
+    from store.query.when import parse_when
+
+    bounds: dict[str, str | None] = {"since": None, "until": None}
+    for option in bounds:
+        text = getattr(args, option)
+        if text is None:
+            continue
+        try:
+            interval = parse_when(text, now=now)
+        except QueryError as exc:
+            raise QueryError(
+                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
+            ) from None
+        bounds[option] = interval.start if option == "since" else interval.end
+    return bounds["since"], bounds["until"]

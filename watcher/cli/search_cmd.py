@@ -258,23 +258,9 @@ def _history_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """``--since`` and ``--until`` as stored timestamp text (WHEN is read as in a query)."""
     if args.since is None and args.until is None:
         return None, None  # the query language's modules are not needed: not imported
-    from store.errors import QueryError
-    from store.query.when import parse_when
+    from watcher.cli.argtypes import when_bounds
 
-    now = _context()["now"]
-    bounds: dict[str, str | None] = {"since": None, "until": None}
-    for option in bounds:
-        text = getattr(args, option)
-        if text is None:
-            continue
-        try:
-            interval = parse_when(text, now=now)
-        except QueryError as exc:
-            raise QueryError(
-                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
-            ) from None
-        bounds[option] = interval.start if option == "since" else interval.end
-    return bounds["since"], bounds["until"]
+    return when_bounds(args, _context()["now"])
 
 
 def _event_types(conn: Reader, text: str) -> tuple[str, ...]:

@@ -59,22 +59,10 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def _window(args: argparse.Namespace, now: Any) -> tuple[str | None, str | None]:
     """``--since`` and ``--until`` as stored timestamp text (WHEN as in the query language)."""
-    from store.errors import QueryError, UsageError
-    from store.query.when import parse_when
+    from store.errors import UsageError
+    from watcher.cli.argtypes import when_bounds
 
-    bounds: dict[str, str | None] = {"since": None, "until": None}
-    for option in bounds:
-        text = getattr(args, option)
-        if text is None:
-            continue
-        try:
-            interval = parse_when(text, now=now)
-        except QueryError as exc:
-            raise QueryError(
-                f"--{option}: {exc.message}", query=exc.query, position=exc.position, hint=exc.hint
-            ) from None
-        bounds[option] = interval.start if option == "since" else interval.end
-    since, until = bounds["since"], bounds["until"]
+    since, until = when_bounds(args, now)
     if since is not None and until is not None and since > until:
         raise UsageError(
             f"--since ({since}) is after --until ({until})",
