@@ -239,6 +239,32 @@ def check(state: MigrationStatus) -> None:
         )
 
 
+def plan_goal(migrations: list[Migration], target: int | None) -> tuple[dict[int, Migration], int]:
+    """The shipped migrations by version and the version to reach (``target``, default the
+    latest); MigrationError for a version that does not exist. Shared with the PostgreSQL
+    migrator (store.postgres.migrate)."""
+    by_version = {m.version: m for m in migrations}
+    latest = max(by_version, default=0)
+    goal = latest if target is None else target
+    if not 0 <= goal <= latest:
+        raise MigrationError(
+            f"there is no schema version {goal}", hint=f"choose a version from 0 to {latest}"
+        )
+    return by_version, goal
+
+
+def next_step(
+    current: int, goal: int, by_version: dict[int, Migration]
+) -> tuple[str, Migration] | None:
+    """The one step from ``current`` towards ``goal``: ``("up", the next migration)`` or
+    ``("down", the current one)``; None when there."""
+    if current == goal:
+        return None
+    if current < goal:
+        return "up", by_version[current + 1]
+    return "down", by_version[current]
+
+
 def migrate(
     conn: sqlite3.Connection,
     target: int | None = None,
@@ -250,24 +276,18 @@ def migrate(
     autocommit mode (``isolation_level=None``).
     """
     migrations = load_migrations() if migrations is None else migrations
-    by_version = {m.version: m for m in migrations}
-    latest = max(by_version, default=0)
-    goal = latest if target is None else target
-    if not 0 <= goal <= latest:
-        raise MigrationError(
-            f"there is no schema version {goal}", hint=f"choose a version from 0 to {latest}"
-        )
+    by_version, goal = plan_goal(migrations, target)
     steps: list[tuple[str, Migration]] = []
     while True:
         with _immediate(conn):
             adopting = _table_exists(conn, "schema_migrations") and _is_ccmgr_ultra(conn)
             state = status(conn, migrations)
             check(state)
-            current = state.current
-            if current == goal:
+            taken = next_step(state.current, goal, by_version)
+            if taken is None:
                 return steps
-            if current < goal:
-                step = by_version[current + 1]
+            direction, step = taken
+            if direction == "up":
                 if adopting:
                     _rename_ccmgr_ultra_tables(conn)
                 _ensure_table(conn)
@@ -281,7 +301,6 @@ def migrate(
                 )
                 steps.append(("up", step))
             else:
-                step = by_version[current]
                 _run_script(conn, step.down)
                 conn.execute("DELETE FROM schema_migrations WHERE version = ?", (step.version,))
                 steps.append(("down", step))

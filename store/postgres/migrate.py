@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from store import migrations
-from store.errors import MigrationError
 from store.migrations import AppliedMigration, Migration, MigrationStatus
 from store.postgres.connect import connect_sync, import_psycopg, query_error
 from store.timefmt import now_ts
@@ -58,24 +57,18 @@ def migrate_conn(
     """Bring the connected database (autocommit) to ``target`` (default: latest), up or down,
     one transaction a step; the steps taken as ``("up" | "down", migration)``."""
     shipped = load_migrations() if shipped is None else shipped
-    by_version = {m.version: m for m in shipped}
-    latest = max(by_version, default=0)
-    goal = latest if target is None else target
-    if not 0 <= goal <= latest:
-        raise MigrationError(
-            f"there is no schema version {goal}", hint=f"choose a version from 0 to {latest}"
-        )
+    by_version, goal = migrations.plan_goal(shipped, target)
     steps: list[tuple[str, Migration]] = []
     while True:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             state = status_of(conn, shipped)
             migrations.check(state)
-            current = state.current
-            if current == goal:
+            taken = migrations.next_step(state.current, goal, by_version)
+            if taken is None:
                 return steps
-            if current < goal:
-                step = by_version[current + 1]
+            direction, step = taken
+            if direction == "up":
                 conn.execute(_ENSURE_TABLE)
                 conn.execute(step.up.encode())  # several statements: the simple protocol
                 conn.execute(
@@ -85,7 +78,6 @@ def migrate_conn(
                 )
                 steps.append(("up", step))
             else:
-                step = by_version[current]
                 conn.execute(step.down.encode())
                 conn.execute("DELETE FROM schema_migrations WHERE version = %s", (step.version,))
                 steps.append(("down", step))
