@@ -6,7 +6,9 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,12 @@ import pytest
 
 from tests.tmux_server import TmuxServer, private_server
 from watcher.capture.events import CaptureItem, KnownSession, Lifecycle, SessionLayout, socket_of
-from watcher.capture.server_task import ServerState, wait_for_socket_change, watch_server
+from watcher.capture.server_task import (
+    ServerState,
+    socket_mark,
+    wait_for_socket_change,
+    watch_server,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tmux]
 
@@ -370,6 +377,44 @@ async def test_wait_for_socket_change_times_out_and_wakes(tmp_path: Path) -> Non
         tg.start_soon(touch)
         with anyio.fail_after(TIMEOUT):
             assert await wait_for_socket_change(str(sock), 60) is True
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A folder with a short path: a Unix socket's path has at most 107 bytes."""
+    with tempfile.TemporaryDirectory(prefix="cw-") as folder:
+        yield Path(folder)
+
+
+async def test_a_server_that_started_before_the_watch_was_armed_is_seen_at_once(
+    short_dir: Path,
+) -> None:
+    # The server task takes the socket's mark, looks for a server (none), then waits: a server
+    # that binds its socket in between changes nothing after the watch is armed.
+    sock = short_dir / "sock"
+    before = socket_mark(str(sock))
+    assert before is None
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(sock))
+        with anyio.fail_after(5):  # not the 60 s timeout
+            assert await wait_for_socket_change(str(sock), 60, since=before) is True
+
+
+async def test_a_stale_socket_does_not_wake_the_wait(short_dir: Path) -> None:
+    # A dead server's socket file stays behind: same mark, so the wait sleeps (no spinning).
+    sock = short_dir / "sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(sock))
+    before = socket_mark(str(sock))
+    assert before is not None
+    assert await wait_for_socket_change(str(sock), 0.3, since=before) is False
+    # A new server replaces the file (tmux unlinks a stale socket and binds anew).
+    sock.unlink()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(sock))
+        assert socket_mark(str(sock)) != before
+        with anyio.fail_after(5):
+            assert await wait_for_socket_change(str(sock), 60, since=before) is True
 
 
 async def test_server_without_sessions_is_waited_for_without_polling(srv: TmuxServer) -> None:

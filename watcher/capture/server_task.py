@@ -12,6 +12,7 @@ again: another session or a wait for the next server, and another reconciliation
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -43,7 +44,7 @@ from watcher.capture.tmux_replies import choose_session
 from watcher.capture.tracker import SessionTracker, Snapshot
 from watcher.errors import ProtocolMismatch, TmuxError
 
-__all__ = ["ServerState", "wait_for_socket_change", "watch_server"]
+__all__ = ["ServerState", "socket_mark", "wait_for_socket_change", "watch_server"]
 
 log = logging.getLogger("ccmgr_watch.server")
 
@@ -66,11 +67,33 @@ class ServerState(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None = None
 
 
-async def wait_for_socket_change(socket_path: str, timeout: float) -> bool:
+SocketMark = tuple[int, int, int] | None
+"""What a socket path is at one moment: None when absent, else its inode, device and change time."""
+
+
+def socket_mark(socket_path: str) -> SocketMark:
+    """The socket path's :data:`SocketMark`: a new server always makes a new one (tmux unlinks a
+    stale socket and binds a new file), while a stale socket left behind keeps its mark, so
+    comparing marks never spins on a dead server's file the way an existence check would."""
+    try:
+        st = os.stat(socket_path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_dev, st.st_ctime_ns)
+
+
+async def wait_for_socket_change(
+    socket_path: str, timeout: float, *, since: SocketMark | Literal[False] = False
+) -> bool:
     """Wait until something changes in the socket's folder, or ``timeout`` seconds pass.
 
     Returns True on a change. Watches the nearest existing ancestor folder when the socket
     folder does not exist yet (tmux creates it with the first server), non-recursively.
+
+    ``since`` is the socket's :func:`socket_mark` taken before the caller last looked for a
+    server: a server that started between that look and the moment the watch is armed changes
+    no file *after* arming, so once armed the mark is compared and a difference returns True at
+    once (without it, such a server would be noticed only after ``timeout``).
     """
     from watchfiles import awatch  # imported here: only the service needs it
 
@@ -102,6 +125,13 @@ async def wait_for_socket_change(socket_path: str, timeout: float) -> bool:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
+        # awatch arms its watch synchronously in the first step of the task just started
+        # (RustNotify's constructor adds the inotify watch before anything awaits); this
+        # checkpoint lets that step run, so a change after the comparison below is seen by it.
+        await anyio.sleep(0)
+        if since is not False and socket_mark(socket_path) != since:
+            changed = True
+            stop.set()
         try:
             with anyio.move_on_after(timeout):
                 await stop.wait()
@@ -199,6 +229,7 @@ class _ServerWatcher:
             self.on_state(self.state)
         setbacks = 0  # failed attaches and connections that dropped at once, in a row
         while True:
+            before = socket_mark(self.address)  # before looking: see wait_for_socket_change
             try:
                 probe = await probe_server(self.address, tmux=self.tmux)
             except TmuxError as exc:
@@ -219,7 +250,7 @@ class _ServerWatcher:
                 self.publish(connected=False, server=None, session=None)
                 if probe is None:
                     self.say("no tmux server at %s; waiting for one", self.address)
-                    await wait_for_socket_change(self.address, fallback_interval)
+                    await wait_for_socket_change(self.address, fallback_interval, since=before)
                 else:
                     self.say("the tmux server at %s has no sessions; waiting for one", self.address)
                     # A server with exit-empty off and no sessions: creating a session changes
