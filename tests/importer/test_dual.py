@@ -179,7 +179,10 @@ def test_sigkill_while_writing_never_leaves_the_file_broken(
                     watcher.stop(signal.SIGKILL)
             time.sleep(0.3)
         assert poller.reads > 50 and poller.bad == [], poller.bad[:3]
-        assert len(names(state) or ()) == 200
+        # The last write before the kill is whole; it may have caught one session between
+        # its kill and its re-creation (199 names), never anything else.
+        last = names(state) or set()
+        assert last <= {f"s-{n}" for n in range(200)} and len(last) >= 199, sorted(last)
     finally:
         if watcher.proc is not None and watcher.proc.poll() is None:
             watcher.stop(signal.SIGKILL)
