@@ -175,13 +175,19 @@ def _usage_hint(prog: str, example: str | None, unknown: Sequence[str]) -> str:
     return hint
 
 
+_DB_HELP = (
+    "database file or postgresql:// URL (default: $CCMGR_WATCH_DB, else storage.database in "
+    "the config, else $XDG_CONFIG_HOME/ccmgr-ultra/data.db)"
+)
+
+
 def _db_parent() -> argparse.ArgumentParser:
     parent = _Parser(add_help=False)
     parent.add_argument(
         "--db",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help="database file (default: $CCMGR_WATCH_DB, else $XDG_CONFIG_HOME/ccmgr-ultra/data.db)",
+        help=_DB_HELP,
     )
     return parent
 
@@ -214,8 +220,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--db",
         metavar="PATH",
         default=None,
-        help="database file, also accepted after the command "
-        "(default: $CCMGR_WATCH_DB, else $XDG_CONFIG_HOME/ccmgr-ultra/data.db)",
+        help=_DB_HELP + "; also accepted after the command",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, SubParsers] = {}
