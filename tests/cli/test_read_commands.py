@@ -254,6 +254,17 @@ def test_history_takes_the_same_prefixes(db: Path, capsys) -> None:
     assert code == 0 and len(json.loads(out)) == 4
 
 
+def test_history_takes_the_session_as_a_word_too(db: Path, capsys) -> None:
+    # What a user types first: `session history NAME` (as `session show NAME`).
+    by_option = call(capsys, "session", "history", "--session", "77aa", "--db", str(db), "--json")
+    by_word = call(capsys, "session", "history", "77aa", "--db", str(db), "--json")
+    same = call(capsys, "session", "history", "77aa", "--session", "77aa", "--db", str(db))
+    assert by_word == by_option and by_word[0] == 0 and same[0] == 0
+    code, out, err = call(capsys, "session", "history", "77aa", "--session", "9c", "--db", str(db))
+    assert code == 2 and out == ""
+    assert "two sessions given" in err and "Hint: name one session" in err
+
+
 # --- 8.15: one style, words and alignment ---
 
 

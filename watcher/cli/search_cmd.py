@@ -89,6 +89,13 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         "2026-11-20, 2026-11-20T14:30, today, yesterday, '1 week ago', 30m, 12h, 7d, 2w; "
         "--until with a date includes that whole day.",
     )
+    history.add_argument(
+        "session_arg",
+        nargs="?",
+        metavar="SESSION",
+        type=text,
+        help="one session's events, as --session (`session history myapp`)",
+    )
     history.add_argument("--since", metavar="WHEN", help="events at or after WHEN")
     history.add_argument("--until", metavar="WHEN", help="events at or before WHEN")
     history.add_argument(
@@ -227,6 +234,15 @@ def run_history(args: argparse.Namespace) -> int:
     from store.reads import list_events, open_store, read_error, resolve_sessions
     from watcher.cli.settings import db_file
 
+    if args.session_arg is not None:
+        if args.session is not None and args.session != args.session_arg:
+            from store.errors import UsageError
+
+            raise UsageError(
+                f"two sessions given: {args.session_arg!r} and --session {args.session!r}",
+                hint="name one session (SESSION or --session, not both)",
+            )
+        args.session = args.session_arg
     since, until = _history_bounds(args)
     path = db_file(args)
     conn = open_store(path)
