@@ -44,6 +44,7 @@ from watcher.status_write import exclusive_lock, write_status_file
 if TYPE_CHECKING:
     from store.postgres.db import PgDatabase
     from watcher.backup.schedule import BackupScheduleStatus
+    from watcher.capture.socket_waits import SocketWaits
     from watcher.config.scopes import Effective
     from watcher.importer.dual import JsonStateMirror
 
@@ -70,6 +71,7 @@ class ServerWatch(Protocol):
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
         host: str | None = None,
+        waits: SocketWaits | None = None,
     ) -> Awaitable[None]: ...
 
 
@@ -152,6 +154,7 @@ class Service:
         # watchfiles waits in a thread that only notices this event (not cancellation) promptly.
         self._dir_stop = anyio.Event()
         self._intake: TaskGroup | None = None
+        self._waits: SocketWaits | None = None
         self._send: MemoryObjectSendStream[WriterItem] | None = None
         self._enrich_send: MemoryObjectSendStream[EnrichRequest] | None = None
         self._writer: SessionWriter | None = None
@@ -306,6 +309,11 @@ class Service:
             host=self._host,
         )
         self._watch = watch
+        from watcher.capture.socket_waits import SocketWaits
+
+        # One folder watch for every server task waiting for its server (--all with many
+        # ended servers' socket files would otherwise hold an inotify instance per file).
+        waits = self._waits = SocketWaits()
         writer_done = anyio.Event()
 
         async def run_writer(writer: SessionWriter) -> None:
@@ -323,6 +331,7 @@ class Service:
                     if self._handle_signals:
                         await intake.start(self._signals)
                     intake.start_soon(self._status_loop)
+                    intake.start_soon(waits.run)
                     intake.start_soon(
                         partial(run_enricher, cache=git_cache), enrich_receive, send.clone()
                     )
@@ -415,6 +424,7 @@ class Service:
                             known_alive=self._known_alive,
                             on_state=lambda state: self._on_state(task, state),
                             host=self._host,
+                            waits=self._waits,
                         )
                     message = "the server task ended"
                 except CcmgrError as exc:

@@ -11,7 +11,6 @@ import importlib.util
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.capture.tmuxenv import Tmux, Watcher, events_of, wait_until
+from tests.capture.tmuxenv import Lines, Tmux, Watcher, events_of, wait_until
 
 pytestmark = pytest.mark.tmux
 
@@ -167,24 +166,6 @@ def test_first_session_of_an_awaited_server_is_created(
 
 
 # --- issue 8 item 5: state changes are logged ----------------------------------------------------
-
-
-class Lines(threading.Thread):
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        super().__init__(daemon=True)
-        self.proc = proc
-        self.lines: list[str] = []
-
-    def run(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def waiting(self) -> list[str]:
-        return [line for line in self.lines if "waiting for one" in line]
-
-    def has(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
 
 
 def _run_logged(tmp_path: Path, tmux: Tmux, *flags: str) -> tuple[Watcher, Lines]:

@@ -60,6 +60,7 @@ class FakeTmux:
         known_alive: Callable[[str], Awaitable[list[KnownSession]]],
         on_state: Callable[[Any], None] | None = None,
         host: str | None = None,
+        waits: Any = None,
     ) -> None:
         self.started.append(address)
         if self.fail_first and self.started.count(address) == 1:

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,6 +137,26 @@ class Watcher:
     def stderr(self) -> str:
         assert self.proc is not None and self.proc.stderr is not None
         return self.proc.stderr.read().decode()
+
+
+class Lines(threading.Thread):
+    """A process's stderr lines as they come (``Watcher.stderr`` reads only at its end)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.proc = proc
+        self.lines: list[str] = []
+
+    def run(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def waiting(self) -> list[str]:
+        return [line for line in self.lines if "waiting for one" in line]
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

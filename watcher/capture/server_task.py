@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
@@ -43,6 +43,9 @@ from watcher.capture.tmux_probe import probe_server, wait_for_sessions_changed
 from watcher.capture.tmux_replies import choose_session
 from watcher.capture.tracker import SessionTracker, Snapshot
 from watcher.errors import ProtocolMismatch, TmuxError
+
+if TYPE_CHECKING:
+    from watcher.capture.socket_waits import SocketWaits
 
 __all__ = ["ServerState", "socket_mark", "wait_for_socket_change", "watch_server"]
 
@@ -153,6 +156,7 @@ async def watch_server(
     retry_delay: float = 0.05,
     native: bool | None = None,
     host: str | None = None,
+    waits: SocketWaits | None = None,
 ) -> None:
     """Watch the tmux server(s) on socket path ``address`` forever, sending lifecycle events.
 
@@ -164,10 +168,12 @@ async def watch_server(
     ``$CCMGR_WATCH_TMUX_CLIENT`` is ``binary``) speaks tmux's client protocol instead of running
     ``tmux -C``; a server of another protocol version falls back to the binary by itself.
     ``host`` goes into the server key of every server lifetime not recorded before
-    (:func:`server_key`).
+    (:func:`server_key`). ``waits`` (the service gives one to every task) shares one folder
+    watch between all tasks waiting for a server; without it the task watches on its own.
     """
     watcher = _ServerWatcher(address, send, known_alive, on_state, tmux)
     watcher.host = host
+    watcher.waits = waits
     watcher.native = native_by_default() if native is None else native
     await watcher.run(fallback_interval, retry_delay)
 
@@ -187,6 +193,7 @@ class _ServerWatcher:
         self.on_state = on_state
         self.tmux = tmux
         self.host: str | None = None
+        self.waits: SocketWaits | None = None
         self.tracker = SessionTracker(address)
         self.state = ServerState(socket_path=address)
         # True when the connection ended right after an unprocessed %sessions-changed: the
@@ -250,7 +257,10 @@ class _ServerWatcher:
                 self.publish(connected=False, server=None, session=None)
                 if probe is None:
                     self.say("no tmux server at %s; waiting for one", self.address)
-                    await wait_for_socket_change(self.address, fallback_interval, since=before)
+                    if self.waits is not None:
+                        await self.waits.wait(self.address, fallback_interval, since=before)
+                    else:
+                        await wait_for_socket_change(self.address, fallback_interval, since=before)
                 else:
                     self.say("the tmux server at %s has no sessions; waiting for one", self.address)
                     # A server with exit-empty off and no sessions: creating a session changes
