@@ -67,6 +67,9 @@ class Tmux:
 
     def kill(self) -> None:
         self.run("kill-server", check=False)
+        # tmux leaves its socket file behind when the server exits: remove it.
+        folder = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (folder / self.name).unlink(missing_ok=True)
 
 
 class Watcher:

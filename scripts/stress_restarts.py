@@ -43,6 +43,12 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _remove_socket(name: str) -> None:
+    """tmux leaves its socket file behind when the server exits: remove the run's own."""
+    folder = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+    (folder / name).unlink(missing_ok=True)
+
+
 class Churn(threading.Thread):
     """Creates sessions back to back on one server, keeping ``keep`` alive (oldest killed)."""
 
@@ -227,6 +233,7 @@ def run_once(
             capture_output=True,
             check=False,
         )
+        _remove_socket(name)
         return {
             "restarts": done,
             "attached": attached,
@@ -302,6 +309,7 @@ def clients_once(starts: int, client: str, seed: int) -> dict[str, Any]:
         churn.stop.set()
         churn.join(timeout=10)
     subprocess.run(["tmux", "-L", name, "kill-server"], env=_env(), capture_output=True)
+    _remove_socket(name)
     return {
         "starts": done,
         "sessions_created": churn.created,
