@@ -344,3 +344,91 @@ def test_a_snapshot_that_cannot_be_written_imports_nothing(
     assert code == 5 and "cannot write the import's snapshot" in err, err
     assert "nothing was imported" in err and "Traceback" not in err
     assert snapshot(pg_url) == ([], [])
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_merged_into_a_session_a_running_watcher_records_on_the_url(
+    cli: Cli, pg_url: str, tmp_path: Path
+) -> None:
+    """A real watcher on the URL records a session; ccmgr-ultra's file names it (created half a
+    second later, no tmux identity): the import merges into the watcher's row while the watcher
+    runs, and the watcher goes on writing into that row."""
+    from datetime import timedelta
+
+    from store.timefmt import format_ts, parse_ts
+    from tests.capture.tmuxenv import Tmux, wait_until
+    from tests.postgres.test_watchers import HostWatcher
+
+    tmux = Tmux()
+    watcher = HostWatcher(pg_url, tmux, HOST, tmp_path / "machine")
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        tmux.new("base")
+        tmux.new(NAME, "-c", str(work))
+        watcher.start()
+        found = wait_until(
+            lambda: rows(
+                pg_url,
+                "SELECT id, created_at FROM sessions WHERE name = %s AND metadata ? 'tmux_windows'",
+                NAME,
+            ),
+            timeout=30,
+            what="the watcher's row",
+        )
+        sid, created = found[0]
+        moment = parse_ts(created) + timedelta(milliseconds=500)
+        source = tmp_path / "tmux-sessions.json"
+        source.write_text(
+            json.dumps(
+                {
+                    NAME: {
+                        "id": NAME,
+                        "name": NAME,
+                        "directory": "/an/older/place",
+                        "created": format_ts(moment),
+                        "last_access": format_ts(moment),
+                        "metadata": {"key": "value"},
+                    },
+                    "old-one": {"id": "old-one", "name": "old-one", "created": CREATED_OLD},
+                }
+            )
+        )
+        code, out, err = cli("import", "--db", pg_url, str(source), "--json")
+        assert code == 0, err
+        actions = {a["name"]: a for a in json.loads(out)["actions"]}
+        assert (actions[NAME]["action"], actions[NAME]["into"]) == ("merge", sid)
+        assert actions[NAME]["matched_by"] == "name and creation time"
+        assert actions["old-one"]["action"] == "add"
+        ((directory, metadata, status),) = rows(
+            pg_url, "SELECT directory, metadata, status FROM sessions WHERE id = %s", sid
+        )
+        assert directory == str(work) and status == "detached"  # the watcher's values stay
+        assert metadata["key"] == "value" and "tmux_windows" in metadata
+        again = json.loads(cli("import", "--db", pg_url, str(source), "--json")[1])
+        assert again["counts"] == {
+            "added": 0,
+            "merged": 0,
+            "skipped": 2,
+            "events": 0,
+            "bad": 0,
+        }
+        # The watcher goes on recording into the same row.
+        tmux("rename-session", "-t", NAME, "renamed")
+        wait_until(
+            lambda: rows(pg_url, "SELECT name FROM sessions WHERE id = %s", sid) == [("renamed",)],
+            timeout=30,
+            what="the rename in the merged row",
+        )
+        assert rows(pg_url, "SELECT count(*) FROM sessions") == [(3,)]
+        assert rows(pg_url, "SELECT host, status FROM sessions WHERE id = 'old-one'") == [
+            (HOST, "ended")
+        ]
+    finally:
+        log = watcher.stop()
+        tmux.kill_server()
+    assert "Traceback" not in log, log
+
+
+CREATED_OLD = "2025-06-22T01:00:00Z"

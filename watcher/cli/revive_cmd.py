@@ -108,20 +108,7 @@ def run_revive(args: argparse.Namespace) -> int:
     revived = carry_out(plan, name, server_running=names is not None)
     if revived.server_started:
         notes.append(f"no tmux server was running at {plan.socket}: started one")
-    if postgres:
-        from store.postgres.revive import record_revival as record_pg
-        from store.postgres.revive import server_key_in_use as key_in_use_pg
-
-        def key_in_use(key: str) -> bool:
-            return key_in_use_pg(location, key)
-    else:
-        from pathlib import Path
-
-        from store.revive_sql import server_key_in_use
-
-        def key_in_use(key: str) -> bool:
-            return server_key_in_use(Path(location), key)
-
+    key_in_use, record = _store(location, postgres)
     # The key the watcher records this server lifetime by (watcher.capture.server_task): the
     # lifetime's key from before hosts were while sessions recorded under it live, else the key
     # with this machine's host.
@@ -143,14 +130,7 @@ def run_revive(args: argparse.Namespace) -> int:
         "timestamp": now_ts(),
         "host": host,
     }
-    if postgres:
-        record_pg(location, **recorded, end_old=not elsewhere)
-    else:
-        from pathlib import Path
-
-        from store.revive_sql import record_revival
-
-        record_revival(Path(location), **recorded, end_old=not elsewhere)
+    record(**recorded, end_old=not elsewhere)
     warnings = [*plan.warnings, *revived.warnings]
     if args.json:
         from watcher.cli.output import print_json
@@ -182,6 +162,23 @@ def run_revive(args: argparse.Namespace) -> int:
     if args.attach:
         _switch_to(plan.socket, revived.tmux_id)
     return 0
+
+
+def _store(location: str, postgres: bool) -> tuple[Callable[[str], bool], Callable[..., None]]:
+    """The two writes revive makes, on the store at ``location``: whether a server key has
+    live sessions, and recording the revival (store/revive_sql.py, store/postgres/revive.py)."""
+    from functools import partial
+
+    if postgres:
+        from store.postgres import revive as pg
+
+        return partial(pg.server_key_in_use, location), partial(pg.record_revival, location)
+    from pathlib import Path
+
+    from store import revive_sql
+
+    path = Path(location)
+    return partial(revive_sql.server_key_in_use, path), partial(revive_sql.record_revival, path)
 
 
 def _import_libtmux() -> None:
