@@ -153,18 +153,22 @@ def _write(conn: Connection[Any], writes: ImportWrites) -> ImportDone:
                 for s in writes.adds
             ],
         )
+        # One executemany per set of changed columns: psycopg pipelines it (one round trip per
+        # statement, not per session; 10 k merged sessions one by one took twice SQLite's time).
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for sid, changes in writes.updates:
-            columns = sorted(changes)
+            columns = tuple(sorted(changes))
             unknown = set(columns) - _UPDATABLE
             if unknown:
                 raise ValueError(f"an import does not change {sorted(unknown)}")
+            values = [_encode(changes[c]) if c == "metadata" else changes[c] for c in columns]
+            by_columns.setdefault(columns, []).append((*values, now, sid))
+        for columns, params in by_columns.items():
             sets = ", ".join(
                 f"{c} = %s::jsonb" if c == "metadata" else f"{c} = %s" for c in columns
             )
-            values = [_encode(changes[c]) if c == "metadata" else changes[c] for c in columns]
-            cur.execute(
-                f"UPDATE sessions SET {sets}, updated_at = %s WHERE id = %s".encode(),
-                (*values, now, sid),
+            cur.executemany(
+                f"UPDATE sessions SET {sets}, updated_at = %s WHERE id = %s".encode(), params
             )
         event_ids: list[int] = []
         if writes.events:
