@@ -11,12 +11,17 @@ leaves it as it is.
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
 
 from store.columns import LAYOUT_KEY
 from store.errors import StoreError
 from store.pgurl import redact
 from store.postgres.connect import connect_sync, import_psycopg, query_error
+
+if TYPE_CHECKING:
+    from store.postgres.reads import PgReader
 
 # As on SQLite: a watcher that inserted the row first keeps what it recorded; revive fills in
 # what it cannot know. `||` keeps the right side's keys: the watcher's window record wins over
@@ -48,74 +53,86 @@ _KEY_IN_USE: Final = (
 )
 
 
-def server_key_in_use(url: str, key: str) -> bool:
-    """Whether sessions believed alive were recorded under the server key ``key``."""
-    pg = import_psycopg()
-    conn = connect_sync(url)
-    try:
-        return conn.execute(_KEY_IN_USE, (key,)).fetchone() is not None
-    except pg.Error as exc:
-        raise query_error(url, exc) from None
-    finally:
-        conn.close()
+class PgRevival:
+    """What revive does on PostgreSQL, over one connection for the whole command (a shared
+    server is often remote, behind TLS: each connection costs round trips). Reads run as
+    :class:`store.postgres.reads.PgReader`'s; the one write is one transaction."""
 
+    def __init__(self, url: str) -> None:
+        from store.postgres.reads import PgReader
 
-def record_revival(
-    url: str,
-    *,
-    old_id: str,
-    new_id: str,
-    name: str,
-    server: str,
-    tmux_id: str,
-    directory: str | None,
-    project: str | None,
-    worktree: str | None,
-    branch: str | None,
-    windows: list[dict[str, Any]],
-    timestamp: str,
-    host: str | None = None,
-    end_old: bool = True,
-) -> None:
-    """Store the revived session and a ``revived`` event on both sessions, as
-    :func:`store.revive_sql.record_revival` does; ``end_old`` False leaves the old session's
-    status alone (it was recorded on another host)."""
-    metadata = {
-        LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
-        "revived_from": old_id,
-    }
-    params = {
-        "id": new_id,
-        "name": name,
-        "project": project,
-        "worktree": worktree,
-        "branch": branch,
-        "directory": directory,
-        "now": timestamp,
-        "metadata": json.dumps(metadata, ensure_ascii=False),
-        "server": server,
-        "tmux_id": tmux_id,
-        "old_id": old_id,
-        "host": host,
-    }
-    pg = import_psycopg()
-    try:
-        conn = connect_sync(url)
-    except StoreError as exc:
-        raise _not_recorded(url, exc.message) from None
-    try:
-        with conn.transaction():
-            conn.execute(_NEW_SESSION, params)
-            if end_old:
-                conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
-            to_old = json.dumps({"to": new_id, "name": name}, ensure_ascii=False)
-            conn.execute(_EVENT, (old_id, timestamp, to_old, host))
-            to_new = json.dumps({"from": old_id, "windows": len(windows)})
-            conn.execute(_EVENT, (new_id, timestamp, to_new, host))
-    except pg.Error as exc:
-        raise _not_recorded(url, query_error(url, exc).message) from None
-    finally:
-        conn.close()
+        self.url = url
+        self.conn = connect_sync(url)
+        self.conn.prepare_threshold = None  # as PgReader: a one-off command prepares nothing
+        self._reader = PgReader(url, self.conn)
+        self._error = import_psycopg().Error
+
+    @contextmanager
+    def reading(self) -> Iterator[PgReader]:
+        """The connection as store.reads' reader (it stays open: :meth:`close` closes it)."""
+        yield self._reader
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def server_key_in_use(self, key: str) -> bool:
+        """Whether sessions believed alive were recorded under the server key ``key``."""
+        try:
+            return self.conn.execute(_KEY_IN_USE, (key,)).fetchone() is not None
+        except self._error as exc:
+            raise query_error(self.url, exc) from None
+
+    def record_revival(
+        self,
+        *,
+        old_id: str,
+        new_id: str,
+        name: str,
+        server: str,
+        tmux_id: str,
+        directory: str | None,
+        project: str | None,
+        worktree: str | None,
+        branch: str | None,
+        windows: list[dict[str, Any]],
+        timestamp: str,
+        host: str | None = None,
+        end_old: bool = True,
+    ) -> None:
+        """Store the revived session and a ``revived`` event on both sessions, as
+        :func:`store.revive_sql.record_revival` does; ``end_old`` False leaves the old
+        session's status alone (it was recorded on another host)."""
+        metadata = {
+            LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
+            "revived_from": old_id,
+        }
+        params = {
+            "id": new_id,
+            "name": name,
+            "project": project,
+            "worktree": worktree,
+            "branch": branch,
+            "directory": directory,
+            "now": timestamp,
+            "metadata": json.dumps(metadata, ensure_ascii=False),
+            "server": server,
+            "tmux_id": tmux_id,
+            "old_id": old_id,
+            "host": host,
+        }
+        conn = self.conn
+        try:
+            with conn.transaction():
+                conn.execute(_NEW_SESSION, params)
+                if end_old:
+                    conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
+                to_old = json.dumps({"to": new_id, "name": name}, ensure_ascii=False)
+                conn.execute(_EVENT, (old_id, timestamp, to_old, host))
+                to_new = json.dumps({"from": old_id, "windows": len(windows)})
+                conn.execute(_EVENT, (new_id, timestamp, to_new, host))
+        except self._error as exc:
+            raise _not_recorded(self.url, query_error(self.url, exc).message) from None
 
 
 def _not_recorded(url: str, why: str) -> StoreError:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from watcher.cli.argtypes import text
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Iterator
     from typing import Any, NoReturn
 
     from store.reads import SessionRecord
@@ -51,8 +54,6 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
 
 def run_revive(args: argparse.Namespace) -> int:
     """Handler of ``revive``."""
-    import os
-    import sys
     import threading
 
     # Importing libtmux is most of this command's own time (~160 ms on a quiet machine): it
@@ -61,19 +62,36 @@ def run_revive(args: argparse.Namespace) -> int:
     preload.start()
 
     from store.pgurl import is_postgres_url
-    from store.timefmt import now_ts
-    from watcher.capture.events import session_id
-    from watcher.cli.settings import db_file, db_path, watcher_host
-    from watcher.revive import carry_out, session_is_live, session_names
-    from watcher.revive_plan import check_name, free_name, plan_revive
+    from watcher.cli.settings import db_file, db_path
+    from watcher.revive_plan import check_name
 
     if args.name is not None:
         check_name(args.name)
     location = db_file(args)
-    postgres = is_postgres_url(location)
-    if not postgres:
-        location = str(db_path(args))
-    session = _find(location, args.session)
+    if not is_postgres_url(location):
+        return _revive(args, preload, _FileStore(str(db_path(args))))
+    from store.postgres.revive import PgRevival
+
+    store = PgRevival(location)  # one connection for the whole command
+    try:
+        return _revive(args, preload, store)
+    finally:
+        store.close()
+
+
+def _revive(args: argparse.Namespace, preload: threading.Thread, store: Any) -> int:
+    """Revive what ``args`` names through ``store`` (a :class:`_FileStore` or
+    :class:`store.postgres.revive.PgRevival`)."""
+    import os
+    import sys
+
+    from store.timefmt import now_ts
+    from watcher.capture.events import session_id
+    from watcher.cli.settings import watcher_host
+    from watcher.revive import carry_out, session_is_live, session_names
+    from watcher.revive_plan import free_name, plan_revive
+
+    session = _find(store, args.session)
     host = watcher_host(args)
     # Recorded on another machine (a shared PostgreSQL store): tmux here knows nothing of it,
     # and that machine's watcher owns its status. It is recreated here, on this machine's server
@@ -108,12 +126,11 @@ def run_revive(args: argparse.Namespace) -> int:
     revived = carry_out(plan, name, server_running=names is not None)
     if revived.server_started:
         notes.append(f"no tmux server was running at {plan.socket}: started one")
-    key_in_use, record = _store(location, postgres)
     # The key the watcher records this server lifetime by (watcher.capture.server_task): the
     # lifetime's key from before hosts were while sessions recorded under it live, else the key
     # with this machine's host.
     server = revived.server
-    if revived.server_started or not key_in_use(server):
+    if revived.server_started or not store.server_key_in_use(server):
         server = f"{server}@{host}"
     new_id = session_id(server, revived.tmux_id)
     recorded: dict[str, Any] = {
@@ -130,7 +147,7 @@ def run_revive(args: argparse.Namespace) -> int:
         "timestamp": now_ts(),
         "host": host,
     }
-    record(**recorded, end_old=not elsewhere)
+    store.record_revival(**recorded, end_old=not elsewhere)
     warnings = [*plan.warnings, *revived.warnings]
     if args.json:
         from watcher.cli.output import print_json
@@ -164,21 +181,39 @@ def run_revive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(location: str, postgres: bool) -> tuple[Callable[[str], bool], Callable[..., None]]:
-    """The two writes revive makes, on the store at ``location``: whether a server key has
-    live sessions, and recording the revival (store/revive_sql.py, store/postgres/revive.py)."""
-    from functools import partial
+class _FileStore:
+    """What revive does on a SQLite file (store/revive_sql.py); the PostgreSQL counterpart is
+    :class:`store.postgres.revive.PgRevival`."""
 
-    if postgres:
-        from store.postgres import revive as pg
+    def __init__(self, path: str) -> None:
+        self.path = path
 
-        return partial(pg.server_key_in_use, location), partial(pg.record_revival, location)
-    from pathlib import Path
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A read connection for the command's reads (store.reads)."""
+        from store.reads import open_reader
 
-    from store import revive_sql
+        conn = open_reader(self.path)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
-    path = Path(location)
-    return partial(revive_sql.server_key_in_use, path), partial(revive_sql.record_revival, path)
+    def server_key_in_use(self, key: str) -> bool:
+        """Whether sessions believed alive were recorded under the server key ``key``."""
+        from pathlib import Path
+
+        from store.revive_sql import server_key_in_use
+
+        return server_key_in_use(Path(self.path), key)
+
+    def record_revival(self, **recorded: Any) -> None:
+        """Store the revived session and its ``revived`` events."""
+        from pathlib import Path
+
+        from store.revive_sql import record_revival
+
+        record_revival(Path(self.path), **recorded)
 
 
 def _import_libtmux() -> None:
@@ -189,23 +224,21 @@ def _import_libtmux() -> None:
         return
 
 
-def _find(location: str, ref: str) -> SessionRecord:
+def _find(store: Any, ref: str) -> SessionRecord:
     import sqlite3
 
     from store.errors import CcmgrError, UsageError
-    from store.reads import find_session, open_store, read_error
+    from store.reads import find_session, read_error
 
-    conn = open_store(location)
     try:
-        return find_session(conn, ref)
+        with store.reading() as conn:
+            return find_session(conn, ref)
     except sqlite3.Error as exc:
-        raise read_error(location, exc) from exc
+        raise read_error(getattr(store, "path", ""), exc) from exc
     except UsageError:
         raise
     except CcmgrError as exc:  # nothing of that name or id: a usage mistake here
         raise UsageError(exc.message, hint=exc.hint) from exc
-    finally:
-        conn.close()
 
 
 def _local_socket(session: SessionRecord) -> str:
