@@ -432,3 +432,20 @@ def test_merged_into_a_session_a_running_watcher_records_on_the_url(
 
 
 CREATED_OLD = "2025-06-22T01:00:00Z"
+
+
+def test_into_a_database_without_the_schema(cli: Cli, pg_server: Any, tmp_path: Path) -> None:
+    """A dry run reads a database without the schema as empty (and creates nothing); the import
+    creates the schema, then writes."""
+    import uuid
+
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    pg_server.execute(f"CREATE DATABASE {name}")
+    url = pg_server.url(name)
+    source = tmux_file(tmp_path / "t.json", *FORMS["rfc3339"])
+    code, out, err = cli("import", "--db", url, str(source), "--dry-run")
+    assert code == 0 and "dry run: 2 added" in out, err
+    assert rows(url, "SELECT to_regclass('sessions') IS NULL") == [(True,)]
+    code, out, err = cli("import", "--db", url, str(source))
+    assert code == 0 and "2 added" in out, err
+    assert rows(url, "SELECT count(*) FROM sessions") == [(2,)]
