@@ -16,12 +16,17 @@ Prints one JSON object with medians (milliseconds) of interleaved runs, side by 
 
 The recorded session: 10 windows, the third split in three panes with a recorded layout, each
 window in its own directory. Panes run ``sleep`` (CCMGR_WATCH_REVIVE_COMMAND), not a shell.
-Target: the CLI under 1 s. Usage: ``.venv/bin/python scripts/bench_revive.py [--runs N]``.
+With ``--postgresql`` the same session is also copied (``db copy``) into a PostgreSQL database on
+a private server (started like the tests', scripts/bench_postgres.py) and ``cli_postgresql``
+times the whole command on its URL, interleaved with the others.
+Target: the CLI under 1 s. Usage:
+``.venv/bin/python scripts/bench_revive.py [--runs N] [--postgresql]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -154,13 +159,23 @@ def ms(seconds: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--postgresql", action="store_true", help="also time the CLI on a PostgreSQL URL"
+    )
     args = parser.parse_args()
     tmux = Tmux()
     timings: dict[str, list[float]] = {"cli": [], "libtmux": [], "raw_tmux": []}
     # CPU of the command and its tmux client processes: less at the mercy of the load than wall
     # time (the tmux server's own work is not in it).
     cpu: dict[str, list[float]] = {"cli": []}
-    with tempfile.TemporaryDirectory(prefix="ccmgr-watch-bench-revive-") as tmp:
+    stack = contextlib.ExitStack()
+    url: str | None = None
+    if args.postgresql:
+        from bench_postgres import postgres
+
+        url = stack.enter_context(postgres(None, None))("bench_revive")
+        timings["cli_postgresql"], cpu["cli_postgresql"] = [], []
+    with stack, tempfile.TemporaryDirectory(prefix="ccmgr-watch-bench-revive-") as tmp:
         dirs = [Path(tmp) / f"project {i}" for i in range(WINDOWS)]
         for d in dirs:
             d.mkdir()
@@ -179,7 +194,30 @@ def main() -> int:
             plan = plan_revive(session, home=str(Path.home()))
             import libtmux  # noqa: F401  # the in-process runs measure creating, not importing
 
+            if url is not None:
+                from store.copy import copy_store
+
+                copy_store(str(db), url, host=None)
             for n in range(args.runs):
+                if url is not None:
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    started = time.perf_counter()
+                    argv = ["revive", "--db", url, old, "--name", f"p{n}"]
+                    done = subprocess.run(
+                        [str(BIN / "ccmgr-watch"), *argv],
+                        env=env(),
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    timings["cli_postgresql"].append(time.perf_counter() - started)
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu["cli_postgresql"].append(
+                        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                    )
+                    if done.returncode != 0 or done.stderr:
+                        raise RuntimeError(done.stderr)
+                    tmux("kill-session", "-t", f"=p{n}")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 done = subprocess.run(
@@ -229,6 +267,11 @@ def main() -> int:
         "all_ms": {k: [ms(x) for x in v] for k, v in timings.items()},
         "libtmux_import_ms": ms(statistics.median(imports)),
         "libtmux_vs_raw": round(medians["libtmux"] / medians["raw_tmux"], 2),
+        **(
+            {"cli_postgresql_cpu_ms": ms(statistics.median(cpu["cli_postgresql"]))}
+            if "cli_postgresql" in cpu
+            else {}
+        ),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "target_cli_under_1s": medians["cli"] < 1000,
     }

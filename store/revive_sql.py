@@ -82,10 +82,12 @@ def record_revival(
     windows: list[dict[str, Any]],
     timestamp: str,
     host: str | None = None,
+    end_old: bool = True,
 ) -> None:
     """Store the revived session (``new_id``) and a ``revived`` event on both sessions, each
     naming the other; ``windows`` is what was created, kept as the new session's window record
-    unless a watcher recorded its own already."""
+    unless a watcher recorded its own already. ``end_old`` False leaves the old session's status
+    alone (recorded on another host: that host's watcher owns it)."""
     metadata = {
         LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
         "revived_from": old_id,
@@ -107,7 +109,8 @@ def record_revival(
 
     def work(conn: sqlite3.Connection) -> None:
         conn.execute(_NEW_SESSION, params)
-        conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
+        if end_old:
+            conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
         conn.execute(
             _EVENT,
             (

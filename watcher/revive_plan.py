@@ -118,8 +118,10 @@ def plan_revive(
     *,
     home: str,
     is_dir: Callable[[str], bool] | None = None,
+    socket: str | None = None,
 ) -> RevivePlan:
-    """What reviving ``session`` recreates; directories that are gone become ``home``."""
+    """What reviving ``session`` recreates; directories that are gone become ``home``.
+    ``socket`` is the server to recreate it on (default: the one it was recorded on)."""
     is_dir = is_dir or os.path.isdir
     warnings: list[str] = []
     missing: set[str] = set()
@@ -160,7 +162,7 @@ def plan_revive(
     return RevivePlan(
         session_id=session.id,
         name=session.name,
-        socket=socket_of_session(session),
+        socket=socket or socket_of_session(session),
         directory=directory,
         windows=tuple(_distinct_indexes(windows)),
         recorded_at=at,

@@ -125,16 +125,11 @@ class Service:
             from store.pgurl import local_anchor, redact
 
             self._url, db_path = db_path, Path(local_anchor(db_path))
-            if backup_config is not None and backup_config.storage.mode == "dual":
-                # The JSON state file is rebuilt from a local SQLite file (docs/import.md).
-                log.warning(
-                    "storage.mode dual is not used with a PostgreSQL database: no JSON state "
-                    "file is written"
-                )
-            backup_config = None  # PostgreSQL's own tools back it up (docs/postgresql.md)
         self.db_path = db_path
         self._shown = redact(self._url) if self._url else str(db_path)
-        # Scheduled backups follow the effective config (live edits included); None: no backups.
+        # Scheduled backups and dual mode follow the effective config (live edits included);
+        # None: neither. A PostgreSQL database is backed up by its own tools (pg_dump...), never
+        # by the watcher (docs/postgresql.md); dual mode works on both stores.
         self._backup_config = backup_config
         self._backup_status: BackupScheduleStatus | None = None
         # Dual mode (storage.mode: dual) follows the same effective config: None without one.
@@ -338,7 +333,8 @@ class Service:
                     if self._config_files is not None and self._settings is not None:
                         intake.start_soon(self._watch_config, self._config_files)
                     if self._backup_config is not None:
-                        intake.start_soon(self._run_backups)
+                        if self._url is None:
+                            intake.start_soon(self._run_backups)
                         intake.start_soon(self._run_json_state)
                     self._apply_servers()
                     if self._stopping:
@@ -550,7 +546,10 @@ class Service:
     async def _run_json_state(self) -> None:
         from watcher.importer.dual import JsonStateMirror
 
-        self._json_state = JsonStateMirror(self.db_path, self._current_config)
+        # On PostgreSQL: rebuilt from this host's live sessions (the store holds every host's).
+        self._json_state = JsonStateMirror(
+            self._url or self.db_path, self._current_config, host=self._host
+        )
         await self._json_state.run()
 
     def _committed(self) -> None:

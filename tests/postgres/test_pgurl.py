@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from store.pgurl import is_postgres_url, redact
@@ -47,3 +49,25 @@ def test_file_only_commands_refuse_a_url_saying_what_to_use(
     assert run(["backup", "create", "--db", "postgresql://me:s3cret@h/db"]) == 2
     err = capsys.readouterr().err
     assert "not postgresql://me:***@h/db" in err and "pg_dump" in err and "s3cret" not in err
+
+
+def test_backup_on_a_url_says_what_to_do_instead_and_restore_to_a_file_still_works(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup made of a SQLite file before the move to PostgreSQL: refused into the URL with
+    the two steps that do it, and `--to FILE` (the first step) works with the URL configured."""
+    from store.db import migrate_sync
+    from watcher.cli.main import run
+
+    db = tmp_path / "data.db"
+    migrate_sync(db)
+    assert run(["backup", "create", "--db", str(db), "--json"]) == 0
+    capsys.readouterr()
+    url = "postgresql://me:s3cret@h/db"
+    monkeypatch.setenv("CCMGR_WATCH_DB", url)
+    assert run(["backup", "restore", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert "`--to FILE`" in err and "db copy FILE URL" in err and "pg_restore" in err
+    assert "s3cret" not in err
+    assert run(["backup", "restore", "latest", "--to", str(tmp_path / "restored.db")]) == 0
+    assert (tmp_path / "restored.db").is_file()

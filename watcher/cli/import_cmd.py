@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from store.postgres.imports import ImportDone
     from watcher.importer.run import ImportReport
 
 
@@ -23,8 +24,10 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         "ccmgr-ultra uses (tmux.state_file, state.json in its config folder, "
         "~/.ccmgr-ultra/state.json, ./state.json). A session the database already has (same id, "
         "same tmux identity, or same name and creation time) is merged field by field, newer "
-        "values winning; importing the same file twice adds nothing. The database is backed up "
-        "first. A bad file or entry stops the import (exit 4) before anything is written.",
+        "values winning; importing the same file twice adds nothing. A database file is backed "
+        "up first; into PostgreSQL, the rows the import changes are saved, as they were, to a "
+        "snapshot file. One transaction; a bad file or entry stops the import (exit 4) before "
+        "anything is written.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files to import")
     parser.add_argument(
@@ -49,10 +52,13 @@ def run_import_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from store.errors import UsageError
+    from store.pgurl import is_postgres_url
     from watcher.cli.output import print_json
-    from watcher.cli.settings import db_path
+    from watcher.cli.settings import db_file, db_path
 
-    database = db_path(args)
+    location = db_file(args)
+    # A SQLite file (a Path) or a PostgreSQL URL (kept as text): docs/import.md.
+    database: Any = location if is_postgres_url(location) else db_path(args)
     if args.export_json is not None:
         if args.paths or args.dry_run or args.skip_bad:
             raise UsageError(
@@ -75,17 +81,31 @@ def run_import_command(args: argparse.Namespace) -> int:
     paths = [Path(p).expanduser() for p in args.paths] or _default_paths(args)
     if not paths:
         if args.json:
-            print_json({"database": str(database), "files": [], "counts": {}})
+            from store.pgurl import redact
+
+            print_json({"database": redact(str(database)), "files": [], "counts": {}})
         else:
             print("no ccmgr-ultra state files found (looked where ccmgr-ultra keeps them)")
         return 0
-    report = import_files(
-        database,
-        paths,
-        dry_run=args.dry_run,
-        skip_bad=args.skip_bad,
-        backup=lambda: _backup(args, database),
-    )
+    if isinstance(database, str):
+        from watcher.cli.settings import watcher_host
+
+        report = import_files(
+            database,
+            paths,
+            dry_run=args.dry_run,
+            skip_bad=args.skip_bad,
+            host=watcher_host(args),
+            snapshot=lambda done: _snapshot(args, database, paths, done),
+        )
+    else:
+        report = import_files(
+            database,
+            paths,
+            dry_run=args.dry_run,
+            skip_bad=args.skip_bad,
+            backup=lambda: _backup(args, database),
+        )
     if args.json:
         print_json(report)
     else:
@@ -119,6 +139,16 @@ def _backup(args: argparse.Namespace, database: Any) -> str:
     return str(settings.folder / entry.file)
 
 
+def _snapshot(args: argparse.Namespace, url: str, paths: list[Any], done: ImportDone) -> str:
+    from store.pgurl import redact
+    from watcher.config.scopes import backup_folder, load_config
+    from watcher.importer.run import write_snapshot
+
+    folder = backup_folder(load_config(getattr(args, "project_dir", None)))
+    files = [str(p.absolute()) for p in paths]
+    return write_snapshot(folder, redact(url), files, done)
+
+
 def _print_report(report: ImportReport) -> None:
     verb = {"add": "would add", "merge": "would merge", "skip": "unchanged"}
     if not report.dry_run:
@@ -144,5 +174,9 @@ def _print_report(report: ImportReport) -> None:
         print(f"dry run: {summary}; nothing written to {report.database}")
     else:
         print(f"{summary} in {report.database}")
-    if report.backup:
+    from store.pgurl import is_postgres_url
+
+    if report.backup and is_postgres_url(report.database):
+        print(f"the rows this import changed, as they were, and what it added: {report.backup}")
+    elif report.backup:
         print(f"backup of the database before the import: {report.backup}")

@@ -44,13 +44,24 @@ def db_path(args: argparse.Namespace) -> Path:
         first = getattr(args, "command", None) or ""
         command = " ".join(part for part in (first, getattr(args, f"{first}_command", "")) if part)
         named = f"`ccmgr-watch {command}`" if command else "this command"
-        hint = (
-            "back a PostgreSQL database up with pg_dump (or the service's snapshots); "
-            "`ccmgr-watch db copy URL FILE` makes a SQLite copy of it"
-            if command.startswith("backup")
-            else "run it on a SQLite file (`--db PATH`), then `ccmgr-watch db copy FILE URL` "
-            "adds that file's history to the PostgreSQL database (docs/postgresql.md)"
-        )
+        if command.startswith("backup restore"):
+            # A backup of a SQLite file (made before moving to PostgreSQL, say) goes into one.
+            hint = (
+                "restore it into a file (`--to FILE`), then `ccmgr-watch db copy FILE URL` "
+                "merges its sessions and events into the PostgreSQL database; the server itself "
+                "is restored with its own tools (pg_restore of a pg_dump)"
+            )
+        elif command.startswith("backup"):
+            hint = (
+                "back a PostgreSQL database up with its own tools (pg_dump -Fc, or the "
+                "service's snapshots); `ccmgr-watch db copy URL FILE` makes a SQLite copy of "
+                "it, which `backup create --db FILE` backs up"
+            )
+        else:
+            hint = (
+                "run it on a SQLite file (`--db PATH`), then `ccmgr-watch db copy FILE URL` "
+                "adds that file's history to the PostgreSQL database (docs/postgresql.md)"
+            )
         raise UsageError(
             f"{named} works on a SQLite database file only, not {redact(location)}", hint=hint
         )

@@ -97,12 +97,17 @@ class JsonStateMirror:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         current_config: Callable[[], Config],
         *,
         clock: Callable[[], datetime] = utcnow,
+        host: str | None = None,
     ) -> None:
+        # A SQLite file, or a PostgreSQL URL (a str): then the file holds the live sessions of
+        # ``host`` only (and those recorded without a host, as reconciliation counts them), not
+        # every machine's that share the database.
         self.db_path = db_path
+        self.host = host
         self._current = current_config
         self._clock = clock
         self._wake = anyio.Event()
@@ -186,7 +191,13 @@ class JsonStateMirror:
         from store.imports import sessions_for_state
         from watcher.importer.export import render_state
 
-        data = render_state(sessions_for_state(self.db_path, alive_only=True))
+        if isinstance(self.db_path, str):
+            from store.postgres.imports import sessions_for_state as live_on_postgres
+
+            sessions = live_on_postgres(self.db_path, alive_only=True, host=self.host)
+        else:
+            sessions = sessions_for_state(self.db_path, alive_only=True)
+        data = render_state(sessions)
         if data == self._last and path.exists():
             return
         if path not in self._copied:

@@ -203,6 +203,7 @@ _DECODER = json.JSONDecoder(
     parse_constant=_BadNumber,  # NaN, Infinity: not JSON
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+NUL_IN_TEXT = "NUL character (U+0000) in text"
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
@@ -285,12 +286,18 @@ def _check_tree(value: Any, path: str) -> str | None:
         if isinstance(item, str):
             if _SURROGATE.search(item):
                 return f"{_path_text(path, keys)}: a lone surrogate (\\ud800-\\udfff) is not text"
+            if "\x00" in item:
+                # Not text to any tool that reads it back, and PostgreSQL's jsonb cannot hold
+                # it: refused on both stores alike.
+                return f"{_path_text(path, keys)}: {NUL_IN_TEXT}"
         elif isinstance(item, _Object):
             if item.duplicates:
                 return f"{_path_text(path, (keys, item.duplicates[0]))}: duplicate key"
             for key, child in reversed(item.items()):  # popped in document order
                 if _SURROGATE.search(key):
                     return f"{_path_text(path, keys)}: a key holds a lone surrogate"
+                if "\x00" in key:
+                    return f"{_path_text(path, keys)}: a key holds a {NUL_IN_TEXT}"
                 if isinstance(child, _WALKED):
                     stack.append((child, (keys, key), depth + 1))
         elif isinstance(item, list):

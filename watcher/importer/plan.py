@@ -104,7 +104,9 @@ class _Known:
         if row["id"] not in ids:
             ids.append(row["id"])
 
-    def match(self, incoming: ImportedSession) -> tuple[dict[str, Any] | None, str | None]:
+    def match(
+        self, incoming: ImportedSession, host: str | None = None
+    ) -> tuple[dict[str, Any] | None, str | None]:
         if incoming.tmux_server and incoming.tmux_id:
             found = self.by_identity.get((incoming.tmux_server, incoming.tmux_id))
             if found is not None:
@@ -118,6 +120,7 @@ class _Known:
             row
             for sid in self.by_name.get(incoming.name, [])
             if (row := self.by_id[sid]).get("tmux_id")
+            and (host is None or row.get("host") in (None, host))
             and abs(parse_ts(row["created_at"]) - created) <= SAME_MOMENT
         ]
         if len(close) == 1:
@@ -155,9 +158,15 @@ def build_plan(
     *,
     now: str,
     identity_taken: Callable[[str, str], bool] | None = None,
+    host: str | None = None,
 ) -> ImportPlan:
     """Plan the import of ``files`` (in order: a later file merges into what an earlier one
-    added) against the stored sessions in ``lookup``; ``now`` stamps the ``imported`` events."""
+    added) against the stored sessions in ``lookup``; ``now`` stamps the ``imported`` events.
+
+    ``host`` (a shared store: this machine's) is recorded with the sessions and events the
+    import adds, and a file's session matches by name and creation time only a session recorded
+    on that host (or without one): another machine's session of the same name is another
+    session. None (a SQLite file) records none, as before hosts were."""
     plan = ImportPlan()
     known = _Known(lookup.sessions)
     keys = {sid: set(found) for sid, found in lookup.event_keys.items()}
@@ -167,13 +176,13 @@ def build_plan(
         plan.problems.extend(parsed.problems)
         targets: dict[str, str] = {}  # file's session id -> stored id
         for incoming in parsed.sessions:
-            row, how = known.match(incoming)
+            row, how = known.match(incoming, host)
             if row is None:
-                target = _add(incoming, known, identity_taken)
+                target = _add(incoming, known, identity_taken, host)
                 added.add(target["id"])
                 targets[incoming.id] = target["id"]
                 plan.actions.append(_action("add", parsed.file, incoming, target["id"]))
-                _imported_event(plan, parsed, incoming, target["id"], now, "added", [])
+                _imported_event(plan, parsed, incoming, target["id"], now, "added", [], host)
                 continue
             targets[incoming.id] = row["id"]
             changes = _merge(row, incoming)
@@ -190,8 +199,8 @@ def build_plan(
             plan.actions.append(
                 _action("merge", parsed.file, incoming, row["id"], matched_by=how, fields=fields)
             )
-            _imported_event(plan, parsed, incoming, row["id"], now, "merged", fields)
-        _plan_events(plan, parsed, targets, keys, now)
+            _imported_event(plan, parsed, incoming, row["id"], now, "merged", fields, host)
+        _plan_events(plan, parsed, targets, keys, now, host)
     plan.adds = [_record(known.by_id[sid]) for sid in known.by_id if sid in added]
     plan.updates = [SessionUpdate(id=sid, changes=c) for sid, c in updates.items()]
     return plan
@@ -201,6 +210,7 @@ def _add(
     incoming: ImportedSession,
     known: _Known,
     identity_taken: Callable[[str, str], bool] | None,
+    host: str | None,
 ) -> dict[str, Any]:
     server, tmux_id = incoming.tmux_server, incoming.tmux_id
     if server and tmux_id and identity_taken is not None and identity_taken(server, tmux_id):
@@ -222,6 +232,7 @@ def _add(
         "ended_at": incoming.ended_at,
         "tmux_server": server,
         "tmux_id": tmux_id,
+        "host": host,
     }
     known.put(row)
     return row
@@ -260,6 +271,7 @@ def _imported_event(
     now: str,
     how: str,
     fields: list[str],
+    host: str | None,
 ) -> None:
     data: dict[str, Any] = {"file": parsed.file, "format": parsed.format, "action": how}
     if incoming.id != target:
@@ -267,7 +279,7 @@ def _imported_event(
     if fields:
         data["fields"] = fields
     plan.events.append(
-        EventRecord(session_id=target, event_type="imported", timestamp=now, data=data)
+        EventRecord(session_id=target, event_type="imported", timestamp=now, data=data, host=host)
     )
 
 
@@ -277,6 +289,7 @@ def _plan_events(
     targets: dict[str, str],
     keys: dict[str, set[tuple[str, str, str]]],
     now: str,
+    host: str | None,
 ) -> None:
     """The events of a ``data.db`` not already stored (same type, time and data); a session
     that gets only events is merged too (with its ``imported`` event)."""
@@ -297,6 +310,7 @@ def _plan_events(
                 event_type=event.event_type,
                 timestamp=event.timestamp,
                 data=dict(event.data),
+                host=host,
             )
         )
     for index, action in enumerate(plan.actions):
@@ -305,7 +319,13 @@ def _plan_events(
         if action.action == "skip":
             data = {"file": parsed.file, "format": parsed.format, "action": "merged"}
             plan.events.append(
-                EventRecord(session_id=action.into, event_type="imported", timestamp=now, data=data)
+                EventRecord(
+                    session_id=action.into,
+                    event_type="imported",
+                    timestamp=now,
+                    data=data,
+                    host=host,
+                )
             )
         plan.actions[index] = msgspec.structs.replace(
             action,

@@ -3,6 +3,10 @@
 The plan is made twice: once read-only (a dry run ends there; an import that would change
 nothing ends there too, without a backup), and again inside the write transaction, so that what
 a running watcher committed in between is merged rather than overwritten.
+
+The database is a SQLite file (store/imports.py; a backup of the file first) or a PostgreSQL
+URL (store/postgres/imports.py; the same plan, with this machine's host, and a snapshot of the
+rows the import changes written before it commits: docs/import.md).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -22,6 +26,9 @@ from watcher.importer.export import render_state
 from watcher.importer.formats import ParsedFile, Problem
 from watcher.importer.plan import ImportPlan, Lookup, build_plan, event_key
 from watcher.importer.sources import parse_source
+
+if TYPE_CHECKING:
+    from store.postgres.imports import ImportDone, PgImportReader
 
 
 class ImportReport(msgspec.Struct, kw_only=True):
@@ -76,9 +83,9 @@ def _file_problem(file: str, message: str) -> Problem:
 
 
 def _planner(
-    files: list[ParsedFile], now: str, result: list[ImportPlan]
-) -> Callable[[ImportReader], ImportWrites | None]:
-    def plan(reader: ImportReader) -> ImportWrites | None:
+    files: list[ParsedFile], now: str, result: list[ImportPlan], host: str | None = None
+) -> Callable[[Any], ImportWrites | None]:
+    def plan(reader: ImportReader | PgImportReader) -> ImportWrites | None:
         sessions = [s for f in files for s in f.sessions]
         stored = reader.sessions(
             [s.id for s in sessions],
@@ -96,6 +103,7 @@ def _planner(
             Lookup(sessions=stored, event_keys=keys),
             now=now,
             identity_taken=reader.identity_taken,
+            host=host,
         )
         result.append(built)
         if not built.writes_anything:
@@ -106,20 +114,36 @@ def _planner(
 
 
 def import_files(
-    db_path: Path,
+    database: Path | str,
     paths: Sequence[Path],
     *,
     dry_run: bool = False,
     skip_bad: bool = False,
     backup: Callable[[], str] | None = None,
+    host: str | None = None,
+    snapshot: Callable[[ImportDone], str] | None = None,
 ) -> ImportReport:
-    """Import ``paths`` into the database at ``db_path``; ``backup`` (called only when the import
-    changes an existing database, before it does) returns where the backup went."""
+    """Import ``paths`` into ``database``: a SQLite file (a Path), or a PostgreSQL URL (a str).
+
+    SQLite: ``backup`` (called only when the import changes an existing database, before it
+    does) returns where the backup went. PostgreSQL: ``host`` is recorded with what is added,
+    and ``snapshot`` writes what the import changed (inside its transaction, before it commits)
+    and returns where."""
     files, unreadable = read_sources(paths, skip_bad=skip_bad)
     plans: list[ImportPlan] = []
-    run_import(db_path, _planner(files, now_ts(), plans), write=False)
+    url = database if isinstance(database, str) else None
+    if url is not None:
+        from store.pgurl import redact
+        from store.postgres import imports as pg
+
+        pg.run_import(url, _planner(files, now_ts(), plans, host), write=False)
+        shown = redact(url)
+    else:
+        assert isinstance(database, Path)
+        run_import(database, _planner(files, now_ts(), plans), write=False)
+        shown = str(database)
     report = ImportReport(
-        database=str(db_path),
+        database=shown,
         dry_run=dry_run,
         files=[
             {
@@ -132,12 +156,35 @@ def import_files(
         ],
     )
     if not dry_run and plans[-1].writes_anything:
-        if backup is not None and db_path.exists():
-            report.backup = backup()
-        from store.db import migrate_sync
+        if url is not None:
+            from store.postgres.migrate import migrate
 
-        migrate_sync(db_path)
-        run_import(db_path, _planner(files, now_ts(), plans), write=True)
+            def before_commit(done: ImportDone) -> None:
+                if snapshot is not None:
+                    report.backup = snapshot(done)
+
+            migrate(url)
+            try:
+                pg.run_import(
+                    url,
+                    _planner(files, now_ts(), plans, host),
+                    write=True,
+                    before_commit=before_commit,
+                )
+            except BaseException:
+                # Written, then the transaction failed: the snapshot describes nothing.
+                if report.backup is not None:
+                    Path(report.backup).unlink(missing_ok=True)
+                    report.backup = None
+                raise
+        else:
+            assert isinstance(database, Path)
+            if backup is not None and database.exists():
+                report.backup = backup()
+            from store.db import migrate_sync
+
+            migrate_sync(database)
+            run_import(database, _planner(files, now_ts(), plans), write=True)
     plan = plans[-1]
     report.counts = plan.counts()
     report.counts["bad"] += len(unreadable)
@@ -146,10 +193,46 @@ def import_files(
     return report
 
 
-def export_json(db_path: Path, target: Path) -> int:
-    """Write every session of the database to ``target`` as ``tmux-sessions.json`` (atomic,
-    0600); returns how many."""
-    sessions = sessions_for_state(db_path, alive_only=False)
+def write_snapshot(folder: Path, database: str, files: Sequence[str], done: ImportDone) -> str:
+    """Write what an import into PostgreSQL changed to ``folder`` (0600 in a 0700 folder): the
+    stored sessions it changed as they were, the ids of what it added. Returns the file."""
+    from datetime import UTC, datetime
+
+    moment = datetime.now(UTC)
+    target = folder / f"import-snapshot-{moment.strftime('%Y%m%d-%H%M%S-%f')}.json"
+    body = {
+        "kind": "ccmgr-watch import snapshot",
+        "version": 1,
+        "database": database,
+        "taken_at": now_ts(),
+        "files": list(files),
+        "sessions_before": [s.as_dict() for s in done.before],
+        "sessions_added": done.added_sessions,
+        "events_added": done.added_events,
+    }
+    try:
+        ensure_private_dir(folder)
+        write_private_atomic(target, msgspec.json.format(msgspec.json.encode(body), indent=2))
+    except OSError as exc:
+        from store.errors import StoreError
+
+        raise StoreError(
+            f"cannot write the import's snapshot to {folder}: {exc.strerror or exc}; "
+            "nothing was imported",
+            hint="make backup.folder a folder you can write (config), then import again",
+        ) from None
+    return str(target)
+
+
+def export_json(database: Path | str, target: Path) -> int:
+    """Write every session of the database (a SQLite file, or a PostgreSQL URL as a str) to
+    ``target`` as ``tmux-sessions.json`` (atomic, 0600); returns how many."""
+    if isinstance(database, str):
+        from store.postgres.imports import sessions_for_state as pg_sessions
+
+        sessions = pg_sessions(database, alive_only=False)
+    else:
+        sessions = sessions_for_state(database, alive_only=False)
     ensure_private_dir(target.parent)
     write_private_atomic(target, render_state(sessions))
     return len(sessions)
