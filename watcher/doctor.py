@@ -293,6 +293,11 @@ def check_watcher(
                 else "systemctl --user start ccmgr-watch"
             )
             fix = f"{start} (see: ccmgr-watch service status)"
+        elif "***" in db:  # a URL shown without its password: the service refuses one anyway
+            fix = (
+                "put the password in ~/.pgpass, then: ccmgr-watch service install --db "
+                "'postgresql://USER@HOST/DB' (or run `ccmgr-watch run`)"
+            )
         else:
             fix = f"ccmgr-watch service install --db {q(db)} (or run `ccmgr-watch run`)"
         return [Finding("watcher.running", "warn", f"no watcher is recording into {db}", fix)]
@@ -464,10 +469,29 @@ def check_database(db: str, timeout: float, running: bool) -> list[Finding]:
     return findings
 
 
-def _schema_findings(db: str, running: bool) -> list[Finding]:
+def check_postgres(url: str, running: bool) -> list[Finding]:
+    """A PostgreSQL store: the server answers, the schema is up to date (its integrity is the
+    server's to check: ``amcheck``, the provider's tools). Never shows the URL's password."""
+    from store.errors import CcmgrError
+    from store.pgurl import redact
+    from store.postgres.migrate import schema_status
+
+    shown = redact(url)
+    try:
+        state = schema_status(url)
+    except CcmgrError as exc:
+        return [Finding("db.connect", "error", exc.message, exc.hint)]
+    return [
+        Finding("db.connect", "ok", f"PostgreSQL store {shown} answers"),
+        *_schema_findings(shown, running, state),
+    ]
+
+
+def _schema_findings(db: str, running: bool, state: Any = None) -> list[Finding]:
     from store.db import schema_status
 
-    state = schema_status(Path(db))
+    if state is None:
+        state = schema_status(Path(db))
     stop = " (stop the watcher first; it migrates when it starts)" if running else ""
     if state.mismatched:
         names = ", ".join(m.filename for m in state.mismatched)
@@ -575,11 +599,17 @@ def _mode_finding(path: str, folder: bool) -> Finding | None:
 
 
 def check_permissions(
-    db: str, config_files: Iterable[str], backup_folder: Path | None
+    db: str,
+    config_files: Iterable[str],
+    backup_folder: Path | None,
+    *,
+    database_files: bool = True,
 ) -> list[Finding]:
     """The database's files and folder, the config files, the backup folder and its files:
-    yours, and 0600 / 0700."""
-    files = [db + suffix for suffix in ("", "-wal", "-shm", ".watcher.json", ".watcher.lock")]
+    yours, and 0600 / 0700. Without ``database_files`` (a PostgreSQL store: ``db`` is its local
+    anchor) only the watcher's status and lock files beside ``db``."""
+    suffixes = ("", "-wal", "-shm") if database_files else ()
+    files = [db + suffix for suffix in (*suffixes, ".watcher.json", ".watcher.lock")]
     files += list(config_files)
     folders = [os.path.dirname(os.path.abspath(db))]
     if backup_folder is not None and backup_folder.is_dir():
@@ -601,6 +631,16 @@ def check_permissions(
 
 
 # --- backups ---------------------------------------------------------------------------------
+
+
+def postgres_backups() -> Finding:
+    """A PostgreSQL store is backed up by the server's own tools, not by the watcher."""
+    return Finding(
+        "backup.age",
+        "ok",
+        "backups: a PostgreSQL store is backed up with its server's tools (pg_dump, the "
+        "provider's snapshots); the watcher's scheduled backups are off",
+    )
 
 
 def check_backups(

@@ -385,6 +385,52 @@ def test_a_database_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.usefixtures("no_temp_refusal")
+@pytest.mark.parametrize("manager", ["systemd", "launchd"])
+def test_a_postgresql_url_goes_into_the_service_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manager: str
+) -> None:
+    # The README's "several machines" setup: the URL from --db or storage.database.
+    binary = make_binary(tmp_path / "bin")
+    url = "postgresql://me@db.example.org/ccmgr?sslmode=require&application_name=a%20b"
+    code, out, err = call(
+        capsys, "service", "install", "--print", "--manager", manager,
+        "--binary", str(binary), "--db", url,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    argv = systemd_words(exec_start(out)) if manager == "systemd" else plist_argv(out.encode())
+    assert argv == [str(binary), "run", f"--db={url}"]
+
+
+@pytest.mark.usefixtures("no_temp_refusal")
+@pytest.mark.parametrize(
+    "url", ["postgresql://me:s3cret@db/ccmgr", "postgresql://me@db/ccmgr?password=s3cret"]
+)
+def test_a_url_with_a_password_is_refused_and_not_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    binary = make_binary(tmp_path / "bin")
+    code, out, err = call(
+        capsys, "service", "install", "--print", "--binary", str(binary), "--db", url
+    )
+    assert code == 2 and out == ""
+    assert "carries a password" in err and "~/.pgpass" in err
+    assert "s3cret" not in out + err
+
+
+def test_service_status_on_a_url_reads_the_local_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    url = "postgresql://me:s3cret@db/ccmgr"
+    code, out, _ = call(
+        capsys, "service", "status", "--unit-dir", str(tmp_path), "--db", url, "--json"
+    )
+    report = json.loads(out)
+    assert code == 1 and report["database"] == "postgresql://me:***@db/ccmgr"
+    assert report["watcher"]["running"] is False and "s3cret" not in out
+
+
+@pytest.mark.usefixtures("no_temp_refusal")
 def test_print_writes_nothing_and_shows_the_launchd_agent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

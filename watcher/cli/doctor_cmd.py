@@ -63,9 +63,16 @@ def run_doctor(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     findings: list[Finding] = [doctor.check_tmux_version()]
     config_findings, config = doctor.check_config()
-    db = os.path.abspath(db_file(args))
-    holder = None if os.path.isdir(db) else lock_holder(db)
-    status = read_status(db) if holder is not None else None
+    from store.pgurl import is_postgres_url, local_anchor, redact
+
+    location = db_file(args)
+    url = location if is_postgres_url(location) else None
+    # A PostgreSQL store's watcher keeps its lock and status file at a local anchor; messages
+    # show the URL without its password.
+    db = redact(url) if url else os.path.abspath(location)
+    anchor = local_anchor(url) if url else db
+    holder = None if os.path.isdir(anchor) else lock_holder(anchor)
+    status = read_status(anchor) if holder is not None else None
     if holder and status is not None and status.get("pid") != holder:
         status = None  # left by an older watcher
     running = holder is not None
@@ -73,10 +80,18 @@ def run_doctor(args: argparse.Namespace) -> int:
     service_file, argv = _service()
     findings += doctor.check_watcher(db, holder, status, service_file, now, _manager())
     findings += doctor.check_service_file(_manager(), service_file, argv, db)
-    findings += doctor.check_database(db, args.timeout, running)
+    if url:
+        findings += doctor.check_postgres(url, running)
+    else:
+        findings += doctor.check_database(db, args.timeout, running)
     findings += config_findings
-    findings += doctor.check_permissions(db, _config_files(), _backup_folder(config))
-    findings += doctor.check_backups(config, status, running, now)
+    findings += doctor.check_permissions(
+        anchor, _config_files(), _backup_folder(config), database_files=url is None
+    )
+    if url:
+        findings.append(doctor.postgres_backups())
+    else:
+        findings += doctor.check_backups(config, status, running, now)
     attention = [f for f in findings if f.level != "ok"]
     if args.json:
         from watcher.cli.output import print_json

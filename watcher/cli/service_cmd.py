@@ -124,7 +124,8 @@ def _plan(args: argparse.Namespace, manager: str) -> ServicePlan:
     import os
 
     from store.errors import UsageError
-    from watcher.cli.settings import db_path
+    from store.pgurl import is_postgres_url
+    from watcher.cli.settings import db_file
     from watcher.service_install import find_binary
     from watcher.service_unit import ServicePlan, run_arguments
 
@@ -135,9 +136,12 @@ def _plan(args: argparse.Namespace, manager: str) -> ServicePlan:
                 hint="use -S PATH for a socket given by its path",
             )
     binary = find_binary(args.binary)
-    # Absolute now: the service's working folder and environment are not this shell's.
-    db = os.path.abspath(db_path(args))
-    if os.path.isdir(db):
+    location = db_file(args)
+    # A file's path absolute now: the service's working folder and environment are not this
+    # shell's.
+    url = is_postgres_url(location)
+    db = _service_url(location) if url else os.path.abspath(location)
+    if not url and os.path.isdir(db):
         raise UsageError(
             f"{db} is a folder, not a database file",
             hint=f"give the database file, e.g. --db {os.path.join(db, 'data.db')}",
@@ -156,6 +160,21 @@ def _plan(args: argparse.Namespace, manager: str) -> ServicePlan:
         run_args=run_arguments(db, args.socket_name, sockets, args.all),
         environment=environment,
     )
+
+
+def _service_url(url: str) -> str:
+    """A PostgreSQL URL for the service file, which other users may read: one that carries a
+    password is refused (libpq reads it from ~/.pgpass or $PGPASSFILE instead)."""
+    from store.errors import UsageError
+    from store.pgurl import redact
+
+    if redact(url) != url:
+        raise UsageError(
+            f"{redact(url)} carries a password; the service file would hold it in plain text",
+            hint="take the password out of the URL and put it in ~/.pgpass "
+            "(host:port:database:user:password, chmod 600), then install again",
+        )
+    return url
 
 
 def _service_path() -> str:
@@ -345,9 +364,16 @@ def run_service_status(args: argparse.Namespace) -> int:
         view = launchd_view() if manager == "launchd" else systemd_view()
     # The database the service records into (its --db), else the one this command would use.
     db = _db_of(argv) if argv else None
-    db = db or os.path.abspath(db_file(args))
-    holder = lock_holder(db)
-    last = read_status(db)
+    db = db or db_file(args)
+    # A PostgreSQL store's lock and status file are kept under a local anchor (as `status`).
+    from store.pgurl import is_postgres_url, local_anchor, redact
+
+    if is_postgres_url(db):
+        anchor, db = local_anchor(db), redact(db)
+    else:
+        anchor = db = os.path.abspath(db)
+    holder = lock_holder(anchor)
+    last = read_status(anchor)
     if holder and last is not None and last.get("pid") != holder:
         last = None
     running = holder is not None
