@@ -47,6 +47,22 @@ def redact(location: str) -> str:
     return location[:scheme_end] + authority + tail
 
 
+def redact_text(text: str) -> str:
+    """``text`` with every PostgreSQL URL in it (anywhere in a word, quoted or not) shown
+    without its password: for messages that echo what was typed."""
+    lowered = text.lower()
+    if "postgres" not in lowered:
+        return text
+    import re
+
+    return re.sub(
+        r"postgres(?:ql)?://[^\s'\"]*",
+        lambda match: redact(match.group(0)),
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
 def local_anchor(url: str) -> str:
     """A local path standing for the PostgreSQL database ``url`` names, where the watcher of
     this machine keeps what a database file has beside it: its lock (one watcher per machine

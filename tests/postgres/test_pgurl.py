@@ -71,3 +71,36 @@ def test_backup_on_a_url_says_what_to_do_instead_and_restore_to_a_file_still_wor
     assert "s3cret" not in err
     assert run(["backup", "restore", "latest", "--to", str(tmp_path / "restored.db")]) == 0
     assert (tmp_path / "restored.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "--db 'POSTGRESQL://me:s3cret@h/db'",
+        "x=postgres://a:s3cret@c/d?password=s3cret&y=1 and more",
+        'in "postgresql://me@h/db?password=s3cret".',
+    ],
+)
+def test_redact_text_finds_every_url_in_a_message(text: str) -> None:
+    from store.pgurl import redact_text
+
+    assert "s3cret" not in redact_text(text) and "***" in redact_text(text)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "show"],  # takes no --db: argparse echoes the unknown words
+        ["pick", "--print"],
+        ["session", "list", "--limit", "x"],
+    ],
+)
+def test_no_error_message_shows_a_password(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    from watcher.cli.main import run
+
+    code = run([*argv, "--db", "postgresql://me:s3cret@127.0.0.1:1/db?connect_timeout=1"])
+    out, err = capsys.readouterr()
+    assert code != 0 and err.startswith("Error: ")
+    assert "s3cret" not in out + err

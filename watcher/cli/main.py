@@ -138,8 +138,8 @@ class _Parser(argparse.ArgumentParser):
             prog: str = getattr(parsed, "_prog", self.prog)
             example: str | None = getattr(parsed, "_dash_example", None)
             raise UsageError(
-                f"unrecognized arguments: {' '.join(extras)}",
-                hint=_usage_hint(prog, example, extras),
+                _redacted(f"unrecognized arguments: {' '.join(extras)}"),
+                hint=_redacted(_usage_hint(prog, example, extras)),
             )
         return parsed
 
@@ -148,7 +148,9 @@ class _Parser(argparse.ArgumentParser):
         dashed: list[str] = []
         if message.startswith(("the following arguments are required", "unrecognized")):
             dashed = [word for word in self._seen if self._looks_unknown(word)]
-        raise UsageError(message, hint=_usage_hint(self.prog, self.dash_example, dashed))
+        raise UsageError(
+            _redacted(message), hint=_redacted(_usage_hint(self.prog, self.dash_example, dashed))
+        )
 
     def _looks_unknown(self, word: str) -> bool:
         return (
@@ -157,6 +159,13 @@ class _Parser(argparse.ArgumentParser):
             and word.split("=", 1)[0] not in self._option_string_actions
             and not self._negative_number_matcher.match(word)
         )
+
+
+def _redacted(text: str) -> str:
+    """A usage message echoes what was typed: a PostgreSQL URL in it loses its password."""
+    from store.pgurl import redact_text
+
+    return redact_text(text)
 
 
 def allow_dash_values(parser: argparse.ArgumentParser, example: str) -> None:
@@ -323,10 +332,12 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(message: str, hint: str | None, pointer: str = "") -> None:
-    sys.stderr.write(f"Error: {message}\n")
+    # Every error passes here: a PostgreSQL URL in it never shows its password, whichever
+    # command built the message.
+    sys.stderr.write(f"Error: {_redacted(message)}\n")
     sys.stderr.write(pointer)
     if hint:
-        sys.stderr.write(f"Hint: {hint}\n")
+        sys.stderr.write(f"Hint: {_redacted(hint)}\n")
 
 
 _POINTER_WIDTH = 60
