@@ -11,7 +11,7 @@
 --   (closed_micros, integer microseconds: sums and differences stay exact), its readable
 --   attach events (attaches), and the latest readable attach, detach or end event by
 --   (time, id) (last_t, last_id: which inserts are in time order).
--- - attached_days, per (session, UTC day): the closed islands' microseconds in each UTC hour
+-- - attached_days, per (UTC day, session): the closed islands' microseconds in each UTC hour
 --   (s0..s23) and the attach events in each UTC hour (a0..a23); n counts what was added to
 --   the row (island pieces and attaches), so a row is removed when it holds nothing. Times
 --   before 1970 are left out (statistics start at 1970).
@@ -60,8 +60,10 @@ CREATE TABLE attached_days (
     s12 INTEGER NOT NULL DEFAULT 0, s13 INTEGER NOT NULL DEFAULT 0, s14 INTEGER NOT NULL DEFAULT 0, s15 INTEGER NOT NULL DEFAULT 0, s16 INTEGER NOT NULL DEFAULT 0, s17 INTEGER NOT NULL DEFAULT 0, s18 INTEGER NOT NULL DEFAULT 0, s19 INTEGER NOT NULL DEFAULT 0, s20 INTEGER NOT NULL DEFAULT 0, s21 INTEGER NOT NULL DEFAULT 0, s22 INTEGER NOT NULL DEFAULT 0, s23 INTEGER NOT NULL DEFAULT 0,
     a0 INTEGER NOT NULL DEFAULT 0, a1 INTEGER NOT NULL DEFAULT 0, a2 INTEGER NOT NULL DEFAULT 0, a3 INTEGER NOT NULL DEFAULT 0, a4 INTEGER NOT NULL DEFAULT 0, a5 INTEGER NOT NULL DEFAULT 0, a6 INTEGER NOT NULL DEFAULT 0, a7 INTEGER NOT NULL DEFAULT 0, a8 INTEGER NOT NULL DEFAULT 0, a9 INTEGER NOT NULL DEFAULT 0, a10 INTEGER NOT NULL DEFAULT 0, a11 INTEGER NOT NULL DEFAULT 0,
     a12 INTEGER NOT NULL DEFAULT 0, a13 INTEGER NOT NULL DEFAULT 0, a14 INTEGER NOT NULL DEFAULT 0, a15 INTEGER NOT NULL DEFAULT 0, a16 INTEGER NOT NULL DEFAULT 0, a17 INTEGER NOT NULL DEFAULT 0, a18 INTEGER NOT NULL DEFAULT 0, a19 INTEGER NOT NULL DEFAULT 0, a20 INTEGER NOT NULL DEFAULT 0, a21 INTEGER NOT NULL DEFAULT 0, a22 INTEGER NOT NULL DEFAULT 0, a23 INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (session_id, day)
+    PRIMARY KEY (day, session_id)
 ) WITHOUT ROWID;
+-- Reads go by day (stats sums each day over the sessions), writes and deletes by session.
+CREATE INDEX ix_attached_days_session ON attached_days (session_id, day);
 
 -- Backfill: totals and hour sums from the stored islands, attach counts and the state from the events.
 INSERT INTO attached_totals (session_id, first_start, last_end, closed_micros)
@@ -129,7 +131,7 @@ INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a
     FROM (SELECT session_id, CAST(round((unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m FROM session_events
         WHERE event_type IN ('attached', 'detached', 'killed', 'vanished') AND event_type = 'attached' AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= 0)
     GROUP BY session_id, m / 86400000000
-    ON CONFLICT (session_id, day) DO UPDATE SET n = n + excluded.n,
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
     s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
@@ -179,7 +181,7 @@ BEGIN
         JOIN stats_numbers AS a ON a.n <= (x.hi - 1) / 86400000000 - x.lo / 86400000000 - 1000 * b.n
         WHERE NEW.span_end < 1e12 AND x.hi > x.lo)
     WHERE true
-    ON CONFLICT (session_id, day) DO UPDATE SET n = n + excluded.n,
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
     s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
@@ -260,7 +262,7 @@ BEGIN
         JOIN stats_numbers AS a ON a.n <= (x.hi - 1) / 86400000000 - x.lo / 86400000000 - 1000 * b.n
         WHERE NEW.span_end < 1e12 AND x.hi > x.lo)
     WHERE true
-    ON CONFLICT (session_id, day) DO UPDATE SET n = n + excluded.n,
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
     s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
@@ -316,7 +318,7 @@ BEGIN
     INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
     SELECT NEW.session_id, m / 86400000000, 1, (m % 86400000000) / 3600000000 = 0, (m % 86400000000) / 3600000000 = 1, (m % 86400000000) / 3600000000 = 2, (m % 86400000000) / 3600000000 = 3, (m % 86400000000) / 3600000000 = 4, (m % 86400000000) / 3600000000 = 5, (m % 86400000000) / 3600000000 = 6, (m % 86400000000) / 3600000000 = 7, (m % 86400000000) / 3600000000 = 8, (m % 86400000000) / 3600000000 = 9, (m % 86400000000) / 3600000000 = 10, (m % 86400000000) / 3600000000 = 11, (m % 86400000000) / 3600000000 = 12, (m % 86400000000) / 3600000000 = 13, (m % 86400000000) / 3600000000 = 14, (m % 86400000000) / 3600000000 = 15, (m % 86400000000) / 3600000000 = 16, (m % 86400000000) / 3600000000 = 17, (m % 86400000000) / 3600000000 = 18, (m % 86400000000) / 3600000000 = 19, (m % 86400000000) / 3600000000 = 20, (m % 86400000000) / 3600000000 = 21, (m % 86400000000) / 3600000000 = 22, (m % 86400000000) / 3600000000 = 23
     FROM (SELECT CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0
-    ON CONFLICT (session_id, day) DO UPDATE SET n = n + excluded.n,
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
     s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
@@ -355,7 +357,7 @@ BEGIN
     SELECT NEW.session_id, m / 86400000000, 1, (m % 86400000000) / 3600000000 = 0, (m % 86400000000) / 3600000000 = 1, (m % 86400000000) / 3600000000 = 2, (m % 86400000000) / 3600000000 = 3, (m % 86400000000) / 3600000000 = 4, (m % 86400000000) / 3600000000 = 5, (m % 86400000000) / 3600000000 = 6, (m % 86400000000) / 3600000000 = 7, (m % 86400000000) / 3600000000 = 8, (m % 86400000000) / 3600000000 = 9, (m % 86400000000) / 3600000000 = 10, (m % 86400000000) / 3600000000 = 11, (m % 86400000000) / 3600000000 = 12, (m % 86400000000) / 3600000000 = 13, (m % 86400000000) / 3600000000 = 14, (m % 86400000000) / 3600000000 = 15, (m % 86400000000) / 3600000000 = 16, (m % 86400000000) / 3600000000 = 17, (m % 86400000000) / 3600000000 = 18, (m % 86400000000) / 3600000000 = 19, (m % 86400000000) / 3600000000 = 20, (m % 86400000000) / 3600000000 = 21, (m % 86400000000) / 3600000000 = 22, (m % 86400000000) / 3600000000 = 23
     FROM (SELECT CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0 AND NEW.event_type = 'attached'
         AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
-    ON CONFLICT (session_id, day) DO UPDATE SET n = n + excluded.n,
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
     s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
