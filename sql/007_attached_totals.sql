@@ -221,15 +221,6 @@ BEGIN
         s23 = s23 - max(0, min(CAST(round(OLD.span_end * 1e6) AS INTEGER), day * 86400000000 + 86400000000) - max(CAST(round(max(OLD.span_start, 0.0) * 1e6) AS INTEGER), day * 86400000000 + 82800000000))
     WHERE session_id = OLD.session_id AND OLD.span_end < 1e12 AND CAST(round(OLD.span_end * 1e6) AS INTEGER) > CAST(round(max(OLD.span_start, 0.0) * 1e6) AS INTEGER) AND day BETWEEN CAST(round(max(OLD.span_start, 0.0) * 1e6) AS INTEGER) / 86400000000 AND (CAST(round(OLD.span_end * 1e6) AS INTEGER) - 1) / 86400000000;
     DELETE FROM attached_days WHERE session_id = OLD.session_id AND OLD.span_end < 1e12 AND CAST(round(OLD.span_end * 1e6) AS INTEGER) > CAST(round(max(OLD.span_start, 0.0) * 1e6) AS INTEGER) AND day BETWEEN CAST(round(max(OLD.span_start, 0.0) * 1e6) AS INTEGER) / 86400000000 AND (CAST(round(OLD.span_end * 1e6) AS INTEGER) - 1) / 86400000000 AND n = 0;
-    UPDATE attached_totals SET closed_micros = closed_micros + (-CASE WHEN OLD.span_end < 1e12 THEN CAST(round(OLD.span_end * 1e6) AS INTEGER) - CAST(round(OLD.span_start * 1e6) AS INTEGER) ELSE 0 END),
-        first_start = (SELECT span_start FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start LIMIT 1),
-        last_end = (SELECT span_end FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start DESC LIMIT 1)
-    WHERE session_id = OLD.session_id;
-    INSERT INTO attached_totals (session_id) VALUES (NEW.session_id) ON CONFLICT (session_id) DO NOTHING;
-    UPDATE attached_totals SET closed_micros = closed_micros + (CASE WHEN NEW.span_end < 1e12 THEN CAST(round(NEW.span_end * 1e6) AS INTEGER) - CAST(round(NEW.span_start * 1e6) AS INTEGER) ELSE 0 END),
-        first_start = (SELECT span_start FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start LIMIT 1),
-        last_end = (SELECT span_end FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1)
-    WHERE session_id = NEW.session_id;
     INSERT INTO attached_days (session_id, day, n, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23)
     SELECT sid, day, 1,
         max(0, min(hi, day * 86400000000 + 3600000000) - max(lo, day * 86400000000 + 0)),
@@ -271,6 +262,21 @@ BEGIN
     a6 = a6 + excluded.a6, a7 = a7 + excluded.a7, a8 = a8 + excluded.a8, a9 = a9 + excluded.a9, a10 = a10 + excluded.a10, a11 = a11 + excluded.a11,
     a12 = a12 + excluded.a12, a13 = a13 + excluded.a13, a14 = a14 + excluded.a14, a15 = a15 + excluded.a15, a16 = a16 + excluded.a16, a17 = a17 + excluded.a17,
     a18 = a18 + excluded.a18, a19 = a19 + excluded.a19, a20 = a20 + excluded.a20, a21 = a21 + excluded.a21, a22 = a22 + excluded.a22, a23 = a23 + excluded.a23;
+    -- The same session (what the triggers do): one update of its totals.
+    UPDATE attached_totals SET closed_micros = closed_micros + (CASE WHEN NEW.span_end < 1e12 THEN CAST(round(NEW.span_end * 1e6) AS INTEGER) - CAST(round(NEW.span_start * 1e6) AS INTEGER) ELSE 0 END - CASE WHEN OLD.span_end < 1e12 THEN CAST(round(OLD.span_end * 1e6) AS INTEGER) - CAST(round(OLD.span_start * 1e6) AS INTEGER) ELSE 0 END),
+        first_start = (SELECT span_start FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start LIMIT 1),
+        last_end = (SELECT span_end FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1)
+    WHERE session_id = NEW.session_id AND OLD.session_id = NEW.session_id;
+    UPDATE attached_totals SET closed_micros = closed_micros + (-CASE WHEN OLD.span_end < 1e12 THEN CAST(round(OLD.span_end * 1e6) AS INTEGER) - CAST(round(OLD.span_start * 1e6) AS INTEGER) ELSE 0 END),
+        first_start = (SELECT span_start FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start LIMIT 1),
+        last_end = (SELECT span_end FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start DESC LIMIT 1)
+    WHERE session_id = OLD.session_id AND OLD.session_id <> NEW.session_id;
+    INSERT INTO attached_totals (session_id) SELECT NEW.session_id WHERE OLD.session_id <> NEW.session_id
+        ON CONFLICT (session_id) DO NOTHING;
+    UPDATE attached_totals SET closed_micros = closed_micros + (CASE WHEN NEW.span_end < 1e12 THEN CAST(round(NEW.span_end * 1e6) AS INTEGER) - CAST(round(NEW.span_start * 1e6) AS INTEGER) ELSE 0 END),
+        first_start = (SELECT span_start FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start LIMIT 1),
+        last_end = (SELECT span_end FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1)
+    WHERE session_id = NEW.session_id AND OLD.session_id <> NEW.session_id;
 END;
 
 CREATE TRIGGER tr_attached_totals_span_delete AFTER DELETE ON attached_spans
@@ -313,11 +319,11 @@ END;
 CREATE TRIGGER tr_attached_counts_insert AFTER INSERT ON session_events
 WHEN NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18
 BEGIN
-    INSERT INTO attached_totals (session_id, attaches) VALUES (NEW.session_id, 1)
+    INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1
     ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
     INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
-    SELECT NEW.session_id, m / 86400000000, 1, (m % 86400000000) / 3600000000 = 0, (m % 86400000000) / 3600000000 = 1, (m % 86400000000) / 3600000000 = 2, (m % 86400000000) / 3600000000 = 3, (m % 86400000000) / 3600000000 = 4, (m % 86400000000) / 3600000000 = 5, (m % 86400000000) / 3600000000 = 6, (m % 86400000000) / 3600000000 = 7, (m % 86400000000) / 3600000000 = 8, (m % 86400000000) / 3600000000 = 9, (m % 86400000000) / 3600000000 = 10, (m % 86400000000) / 3600000000 = 11, (m % 86400000000) / 3600000000 = 12, (m % 86400000000) / 3600000000 = 13, (m % 86400000000) / 3600000000 = 14, (m % 86400000000) / 3600000000 = 15, (m % 86400000000) / 3600000000 = 16, (m % 86400000000) / 3600000000 = 17, (m % 86400000000) / 3600000000 = 18, (m % 86400000000) / 3600000000 = 19, (m % 86400000000) / 3600000000 = 20, (m % 86400000000) / 3600000000 = 21, (m % 86400000000) / 3600000000 = 22, (m % 86400000000) / 3600000000 = 23
-    FROM (SELECT CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0
+    SELECT NEW.session_id, CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000, 1, h.n = 0, h.n = 1, h.n = 2, h.n = 3, h.n = 4, h.n = 5, h.n = 6, h.n = 7, h.n = 8, h.n = 9, h.n = 10, h.n = 11, h.n = 12, h.n = 13, h.n = 14, h.n = 15, h.n = 16, h.n = 17, h.n = 18, h.n = 19, h.n = 20, h.n = 21, h.n = 22, h.n = 23
+    FROM stats_numbers AS h WHERE h.n = (CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
     ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
@@ -333,9 +339,10 @@ CREATE TRIGGER tr_attached_counts_delete AFTER DELETE ON session_events
 WHEN OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18
 BEGIN
     UPDATE attached_totals SET attaches = attaches - 1 WHERE session_id = OLD.session_id;
-    UPDATE attached_days SET n = n - 1, a0 = a0 - (x.h = 0), a1 = a1 - (x.h = 1), a2 = a2 - (x.h = 2), a3 = a3 - (x.h = 3), a4 = a4 - (x.h = 4), a5 = a5 - (x.h = 5), a6 = a6 - (x.h = 6), a7 = a7 - (x.h = 7), a8 = a8 - (x.h = 8), a9 = a9 - (x.h = 9), a10 = a10 - (x.h = 10), a11 = a11 - (x.h = 11), a12 = a12 - (x.h = 12), a13 = a13 - (x.h = 13), a14 = a14 - (x.h = 14), a15 = a15 - (x.h = 15), a16 = a16 - (x.h = 16), a17 = a17 - (x.h = 17), a18 = a18 - (x.h = 18), a19 = a19 - (x.h = 19), a20 = a20 - (x.h = 20), a21 = a21 - (x.h = 21), a22 = a22 - (x.h = 22), a23 = a23 - (x.h = 23)
-    FROM (SELECT m / 86400000000 AS d, (m % 86400000000) / 3600000000 AS h FROM (SELECT CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0 AND 1) AS x
-    WHERE session_id = OLD.session_id AND day = x.d;
+    UPDATE attached_days SET n = attached_days.n - 1, a0 = a0 - (x.n = 0), a1 = a1 - (x.n = 1), a2 = a2 - (x.n = 2), a3 = a3 - (x.n = 3), a4 = a4 - (x.n = 4), a5 = a5 - (x.n = 5), a6 = a6 - (x.n = 6), a7 = a7 - (x.n = 7), a8 = a8 - (x.n = 8), a9 = a9 - (x.n = 9), a10 = a10 - (x.n = 10), a11 = a11 - (x.n = 11), a12 = a12 - (x.n = 12), a13 = a13 - (x.n = 13), a14 = a14 - (x.n = 14), a15 = a15 - (x.n = 15), a16 = a16 - (x.n = 16), a17 = a17 - (x.n = 17), a18 = a18 - (x.n = 18), a19 = a19 - (x.n = 19), a20 = a20 - (x.n = 20), a21 = a21 - (x.n = 21), a22 = a22 - (x.n = 22), a23 = a23 - (x.n = 23)
+    FROM stats_numbers AS x
+    WHERE x.n = (CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
+       ;
     DELETE FROM attached_days WHERE session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND n = 0;
     DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
 END;
@@ -344,19 +351,17 @@ CREATE TRIGGER tr_attached_counts_update AFTER UPDATE OF session_id, event_type,
 WHEN (OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18) OR (NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18)
 BEGIN
     UPDATE attached_totals SET attaches = attaches - 1 WHERE session_id = OLD.session_id AND OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18;
-    UPDATE attached_days SET n = n - 1, a0 = a0 - (x.h = 0), a1 = a1 - (x.h = 1), a2 = a2 - (x.h = 2), a3 = a3 - (x.h = 3), a4 = a4 - (x.h = 4), a5 = a5 - (x.h = 5), a6 = a6 - (x.h = 6), a7 = a7 - (x.h = 7), a8 = a8 - (x.h = 8), a9 = a9 - (x.h = 9), a10 = a10 - (x.h = 10), a11 = a11 - (x.h = 11), a12 = a12 - (x.h = 12), a13 = a13 - (x.h = 13), a14 = a14 - (x.h = 14), a15 = a15 - (x.h = 15), a16 = a16 - (x.h = 16), a17 = a17 - (x.h = 17), a18 = a18 - (x.h = 18), a19 = a19 - (x.h = 19), a20 = a20 - (x.h = 20), a21 = a21 - (x.h = 21), a22 = a22 - (x.h = 22), a23 = a23 - (x.h = 23)
-    FROM (SELECT m / 86400000000 AS d, (m % 86400000000) / 3600000000 AS h FROM (SELECT CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0 AND OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18) AS x
-    WHERE session_id = OLD.session_id AND day = x.d;
+    UPDATE attached_days SET n = attached_days.n - 1, a0 = a0 - (x.n = 0), a1 = a1 - (x.n = 1), a2 = a2 - (x.n = 2), a3 = a3 - (x.n = 3), a4 = a4 - (x.n = 4), a5 = a5 - (x.n = 5), a6 = a6 - (x.n = 6), a7 = a7 - (x.n = 7), a8 = a8 - (x.n = 8), a9 = a9 - (x.n = 9), a10 = a10 - (x.n = 10), a11 = a11 - (x.n = 11), a12 = a12 - (x.n = 12), a13 = a13 - (x.n = 13), a14 = a14 - (x.n = 14), a15 = a15 - (x.n = 15), a16 = a16 - (x.n = 16), a17 = a17 - (x.n = 17), a18 = a18 - (x.n = 18), a19 = a19 - (x.n = 19), a20 = a20 - (x.n = 20), a21 = a21 - (x.n = 21), a22 = a22 - (x.n = 22), a23 = a23 - (x.n = 23)
+    FROM stats_numbers AS x
+    WHERE x.n = (CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
+        AND OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18;
     DELETE FROM attached_days WHERE session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND n = 0;
     DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
-    INSERT INTO attached_totals (session_id, attaches)
-        SELECT NEW.session_id, 1 WHERE NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18
-            AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
-        ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
+    INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1 WHERE NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
+    ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
     INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
-    SELECT NEW.session_id, m / 86400000000, 1, (m % 86400000000) / 3600000000 = 0, (m % 86400000000) / 3600000000 = 1, (m % 86400000000) / 3600000000 = 2, (m % 86400000000) / 3600000000 = 3, (m % 86400000000) / 3600000000 = 4, (m % 86400000000) / 3600000000 = 5, (m % 86400000000) / 3600000000 = 6, (m % 86400000000) / 3600000000 = 7, (m % 86400000000) / 3600000000 = 8, (m % 86400000000) / 3600000000 = 9, (m % 86400000000) / 3600000000 = 10, (m % 86400000000) / 3600000000 = 11, (m % 86400000000) / 3600000000 = 12, (m % 86400000000) / 3600000000 = 13, (m % 86400000000) / 3600000000 = 14, (m % 86400000000) / 3600000000 = 15, (m % 86400000000) / 3600000000 = 16, (m % 86400000000) / 3600000000 = 17, (m % 86400000000) / 3600000000 = 18, (m % 86400000000) / 3600000000 = 19, (m % 86400000000) / 3600000000 = 20, (m % 86400000000) / 3600000000 = 21, (m % 86400000000) / 3600000000 = 22, (m % 86400000000) / 3600000000 = 23
-    FROM (SELECT CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) AS m) WHERE m >= 0 AND NEW.event_type = 'attached'
-        AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
+    SELECT NEW.session_id, CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000, 1, h.n = 0, h.n = 1, h.n = 2, h.n = 3, h.n = 4, h.n = 5, h.n = 6, h.n = 7, h.n = 8, h.n = 9, h.n = 10, h.n = 11, h.n = 12, h.n = 13, h.n = 14, h.n = 15, h.n = 16, h.n = 17, h.n = 18, h.n = 19, h.n = 20, h.n = 21, h.n = 22, h.n = 23
+    FROM stats_numbers AS h WHERE h.n = (CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0 AND NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
     ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
     s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
     s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
@@ -437,9 +442,9 @@ BEGIN
                 CASE event_type WHEN 'attached' THEN coalesce(CASE WHEN json_valid(data) THEN data ->> 'client' END, '')
                     WHEN 'detached' THEN nullif(CASE WHEN json_valid(data) THEN data ->> 'client' END, '') END AS client
             FROM session_events
-            WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= coalesce((SELECT CASE WHEN span_end = 1e12 THEN span_start END FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1), 1e13)))
-    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL
-        AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id);
+            WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= coalesce((SELECT CASE WHEN span_end = 1e12 THEN span_start END FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1), 1e13)
+                AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)))
+    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
     UPDATE attached_totals SET (last_t, last_id) = (
         SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
         WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
@@ -464,9 +469,9 @@ BEGIN
                 CASE event_type WHEN 'attached' THEN coalesce(CASE WHEN json_valid(data) THEN data ->> 'client' END, '')
                     WHEN 'detached' THEN nullif(CASE WHEN json_valid(data) THEN data ->> 'client' END, '') END AS client
             FROM session_events
-            WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18))
-    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL
-        AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id);
+            WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
+                AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id)))
+    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
     UPDATE attached_totals SET (last_t, last_id) = (
         SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
         WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
@@ -489,9 +494,9 @@ BEGIN
                 CASE event_type WHEN 'attached' THEN coalesce(CASE WHEN json_valid(data) THEN data ->> 'client' END, '')
                     WHEN 'detached' THEN nullif(CASE WHEN json_valid(data) THEN data ->> 'client' END, '') END AS client
             FROM session_events
-            WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18))
-    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL
-        AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id);
+            WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
+                AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id)))
+    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
     UPDATE attached_totals SET (last_t, last_id) = (
         SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
         WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
@@ -511,9 +516,9 @@ BEGIN
                 CASE event_type WHEN 'attached' THEN coalesce(CASE WHEN json_valid(data) THEN data ->> 'client' END, '')
                     WHEN 'detached' THEN nullif(CASE WHEN json_valid(data) THEN data ->> 'client' END, '') END AS client
             FROM session_events
-            WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18))
-    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL
-        AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id);
+            WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
+                AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)))
+    WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
     UPDATE attached_totals SET (last_t, last_id) = (
         SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
         WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18

@@ -342,7 +342,7 @@ SELECT 'days', d.day, {packed}, NULL, NULL, NULL, NULL
 FROM attached_days AS d
 WHERE d.day BETWEEN CAST((SELECT lo FROM win) / 86400 AS INTEGER)
         AND CAST((SELECT hi FROM win) / 86400 AS INTEGER)
-    AND d.session_id IN (SELECT sid FROM sel WHERE whole)
+    AND +d.session_id IN (SELECT sid FROM sel WHERE whole)  -- "+": not by session
 GROUP BY d.day"""
 
 
