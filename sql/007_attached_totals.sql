@@ -8,9 +8,8 @@
 --
 -- - attached_totals, per session: the first island's start and the last island's end
 --   (first_start, last_end: 1e12 while open), the attached time of its closed islands
---   (closed_micros, integer microseconds: sums and differences stay exact), its readable
---   attach events (attaches), and the latest readable attach, detach or end event by
---   (time, id) (last_t, last_id: which inserts are in time order).
+--   (closed_micros, integer microseconds: sums and differences stay exact) and its readable
+--   attach events (attaches).
 -- - attached_days, per (UTC day, session): the closed islands' microseconds in each UTC hour
 --   (s0..s23) and the attach events in each UTC hour (a0..a23); n counts what was added to
 --   the row (island pieces and attaches), so a row is removed when it holds nothing. Times
@@ -22,12 +21,13 @@
 -- Triggers on attached_spans keep totals and day rows current, whoever changes the islands.
 -- Triggers on session_events:
 -- - an attach, detach or end event after every readable one of its session (by time, then id:
---   what the watcher writes) applies the definition to the stored set of clients and the last
---   island: a few index writes (tr_attached_spans_in_order);
--- - an event written late does what 006's insert trigger did, derives the set of clients again
---   from the open island's events, and the state (tr_attached_spans_late);
--- - an update or delete: 006's triggers derive the islands again; the set of clients and the
---   state are derived again from all the session's events;
+--   what the watcher writes; two seeks of ix_session_events_attach tell) applies the
+--   definition to the stored set of clients and the last island: a few index writes
+--   (tr_attached_spans_in_order);
+-- - an event written late does what 006's insert trigger did, then derives the set of clients
+--   again from the open island's events (tr_attached_spans_late);
+-- - an update or delete: 006's triggers derive the islands again; the set of clients is
+--   derived again from all the session's events;
 -- - attach counts follow every insert, update and delete of an `attached` event.
 -- The backfill derives the same from attached_spans and the events. DOWN restores 006.
 
@@ -41,9 +41,7 @@ CREATE TABLE attached_totals (
     first_start   REAL,
     last_end      REAL,
     closed_micros INTEGER NOT NULL DEFAULT 0,
-    attaches      INTEGER NOT NULL DEFAULT 0,
-    last_t        REAL,
-    last_id       INTEGER
+    attaches      INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE attached_clients (
@@ -70,13 +68,6 @@ INSERT INTO attached_totals (session_id, first_start, last_end, closed_micros)
     SELECT session_id, min(span_start), max(span_end),
         sum(CASE WHEN span_end < 1e12 THEN CAST(round(span_end * 1e6) AS INTEGER) - CAST(round(span_start * 1e6) AS INTEGER) ELSE 0 END)
     FROM attached_spans GROUP BY session_id;
-INSERT INTO attached_totals (session_id, last_t, last_id)
-    SELECT session_id, t, (SELECT max(x.id) FROM session_events AS x WHERE x.session_id = g.session_id
-            AND x.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(x.timestamp) + CAST(substr(x.timestamp, 20, 7) AS REAL)) = g.t)
-    FROM (SELECT session_id, max((unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL))) AS t FROM session_events
-        WHERE event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18 GROUP BY session_id) AS g
-    WHERE true
-    ON CONFLICT (session_id) DO UPDATE SET last_t = excluded.last_t, last_id = excluded.last_id;
 INSERT INTO attached_totals (session_id, attaches)
     SELECT session_id, count(*) FROM session_events
     WHERE event_type IN ('attached', 'detached', 'killed', 'vanished') AND event_type = 'attached' AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18 GROUP BY session_id
@@ -312,29 +303,10 @@ BEGIN
         first_start = (SELECT span_start FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start LIMIT 1),
         last_end = (SELECT span_end FROM attached_spans WHERE session_id = OLD.session_id ORDER BY span_start DESC LIMIT 1)
     WHERE session_id = OLD.session_id;
-    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
+    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND first_start IS NULL AND attaches = 0;
 END;
 
 -- Attach counts, whatever the order.
-CREATE TRIGGER tr_attached_counts_insert AFTER INSERT ON session_events
-WHEN NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18
-BEGIN
-    INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1
-    ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
-    INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
-    SELECT NEW.session_id, CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000, 1, h.n = 0, h.n = 1, h.n = 2, h.n = 3, h.n = 4, h.n = 5, h.n = 6, h.n = 7, h.n = 8, h.n = 9, h.n = 10, h.n = 11, h.n = 12, h.n = 13, h.n = 14, h.n = 15, h.n = 16, h.n = 17, h.n = 18, h.n = 19, h.n = 20, h.n = 21, h.n = 22, h.n = 23
-    FROM stats_numbers AS h WHERE h.n = (CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
-    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
-    s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
-    s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
-    s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
-    s18 = s18 + excluded.s18, s19 = s19 + excluded.s19, s20 = s20 + excluded.s20, s21 = s21 + excluded.s21, s22 = s22 + excluded.s22, s23 = s23 + excluded.s23,
-    a0 = a0 + excluded.a0, a1 = a1 + excluded.a1, a2 = a2 + excluded.a2, a3 = a3 + excluded.a3, a4 = a4 + excluded.a4, a5 = a5 + excluded.a5,
-    a6 = a6 + excluded.a6, a7 = a7 + excluded.a7, a8 = a8 + excluded.a8, a9 = a9 + excluded.a9, a10 = a10 + excluded.a10, a11 = a11 + excluded.a11,
-    a12 = a12 + excluded.a12, a13 = a13 + excluded.a13, a14 = a14 + excluded.a14, a15 = a15 + excluded.a15, a16 = a16 + excluded.a16, a17 = a17 + excluded.a17,
-    a18 = a18 + excluded.a18, a19 = a19 + excluded.a19, a20 = a20 + excluded.a20, a21 = a21 + excluded.a21, a22 = a22 + excluded.a22, a23 = a23 + excluded.a23;
-END;
-
 CREATE TRIGGER tr_attached_counts_delete AFTER DELETE ON session_events
 WHEN OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18
 BEGIN
@@ -344,7 +316,7 @@ BEGIN
     WHERE x.n = (CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
        ;
     DELETE FROM attached_days WHERE session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND n = 0;
-    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
+    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND first_start IS NULL AND attaches = 0;
 END;
 
 CREATE TRIGGER tr_attached_counts_update AFTER UPDATE OF session_id, event_type, timestamp ON session_events
@@ -356,7 +328,7 @@ BEGIN
     WHERE x.n = (CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0
         AND OLD.event_type = 'attached' AND (unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) > -1e18;
     DELETE FROM attached_days WHERE session_id = OLD.session_id AND day = CAST(round((unixepoch(OLD.timestamp) + CAST(substr(OLD.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000 AND n = 0;
-    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
+    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND first_start IS NULL AND attaches = 0;
     INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1 WHERE NEW.event_type = 'attached' AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)
     ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
     INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
@@ -376,8 +348,22 @@ END;
 -- An event in time order (after every readable attach, detach or end event of its session, by
 -- time then id): a few index writes on the set of attached clients and the last island.
 CREATE TRIGGER tr_attached_spans_in_order AFTER INSERT ON session_events
-WHEN NEW.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND coalesce((SELECT last_t < (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) OR (last_t = (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) AND last_id < NEW.id) FROM attached_totals WHERE session_id = NEW.session_id), 1)
+WHEN NEW.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND NOT EXISTS (SELECT 1 FROM session_events AS l WHERE l.session_id = NEW.session_id AND l.event_type IN ('attached', 'detached', 'killed', 'vanished') AND ((unixepoch(l.timestamp) + CAST(substr(l.timestamp, 20, 7) AS REAL)) > (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) OR ((unixepoch(l.timestamp) + CAST(substr(l.timestamp, 20, 7) AS REAL)) = (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) AND l.id > NEW.id)))
 BEGIN
+    INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1 WHERE NEW.event_type = 'attached'
+    ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
+    INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
+    SELECT NEW.session_id, CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000, 1, h.n = 0, h.n = 1, h.n = 2, h.n = 3, h.n = 4, h.n = 5, h.n = 6, h.n = 7, h.n = 8, h.n = 9, h.n = 10, h.n = 11, h.n = 12, h.n = 13, h.n = 14, h.n = 15, h.n = 16, h.n = 17, h.n = 18, h.n = 19, h.n = 20, h.n = 21, h.n = 22, h.n = 23
+    FROM stats_numbers AS h WHERE h.n = (CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0 AND NEW.event_type = 'attached'
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
+    s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
+    s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
+    s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
+    s18 = s18 + excluded.s18, s19 = s19 + excluded.s19, s20 = s20 + excluded.s20, s21 = s21 + excluded.s21, s22 = s22 + excluded.s22, s23 = s23 + excluded.s23,
+    a0 = a0 + excluded.a0, a1 = a1 + excluded.a1, a2 = a2 + excluded.a2, a3 = a3 + excluded.a3, a4 = a4 + excluded.a4, a5 = a5 + excluded.a5,
+    a6 = a6 + excluded.a6, a7 = a7 + excluded.a7, a8 = a8 + excluded.a8, a9 = a9 + excluded.a9, a10 = a10 + excluded.a10, a11 = a11 + excluded.a11,
+    a12 = a12 + excluded.a12, a13 = a13 + excluded.a13, a14 = a14 + excluded.a14, a15 = a15 + excluded.a15, a16 = a16 + excluded.a16, a17 = a17 + excluded.a17,
+    a18 = a18 + excluded.a18, a19 = a19 + excluded.a19, a20 = a20 + excluded.a20, a21 = a21 + excluded.a21, a22 = a22 + excluded.a22, a23 = a23 + excluded.a23;
     -- attached: reopen the last island if it ended at this moment (touching stretches join),
     -- else open one if none is open; then count the attach in it and add the client.
     UPDATE attached_spans SET span_end = 1e12
@@ -397,15 +383,27 @@ BEGIN
     UPDATE attached_spans SET span_end = (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL))
     WHERE NEW.event_type <> 'attached' AND session_id = NEW.session_id AND span_start = (SELECT span_start FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1)
         AND span_end = 1e12 AND NOT EXISTS (SELECT 1 FROM attached_clients WHERE session_id = NEW.session_id);
-    INSERT INTO attached_totals (session_id, last_t, last_id) VALUES (NEW.session_id, (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)), NEW.id)
-    ON CONFLICT (session_id) DO UPDATE SET last_t = excluded.last_t, last_id = excluded.last_id;
 END;
 
 -- An event written late (before another one of its session): 006's partial derivation, from
--- the island it falls in; then the set of clients still attached and the state.
+-- the island it falls in; then the set of clients still attached.
 CREATE TRIGGER tr_attached_spans_late AFTER INSERT ON session_events
-WHEN NEW.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND NOT coalesce((SELECT last_t < (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) OR (last_t = (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) AND last_id < NEW.id) FROM attached_totals WHERE session_id = NEW.session_id), 1)
+WHEN NEW.event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) > -1e18 AND EXISTS (SELECT 1 FROM session_events AS l WHERE l.session_id = NEW.session_id AND l.event_type IN ('attached', 'detached', 'killed', 'vanished') AND ((unixepoch(l.timestamp) + CAST(substr(l.timestamp, 20, 7) AS REAL)) > (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) OR ((unixepoch(l.timestamp) + CAST(substr(l.timestamp, 20, 7) AS REAL)) = (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) AND l.id > NEW.id)))
 BEGIN
+    INSERT INTO attached_totals (session_id, attaches) SELECT NEW.session_id, 1 WHERE NEW.event_type = 'attached'
+    ON CONFLICT (session_id) DO UPDATE SET attaches = attaches + 1;
+    INSERT INTO attached_days (session_id, day, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23)
+    SELECT NEW.session_id, CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) / 86400000000, 1, h.n = 0, h.n = 1, h.n = 2, h.n = 3, h.n = 4, h.n = 5, h.n = 6, h.n = 7, h.n = 8, h.n = 9, h.n = 10, h.n = 11, h.n = 12, h.n = 13, h.n = 14, h.n = 15, h.n = 16, h.n = 17, h.n = 18, h.n = 19, h.n = 20, h.n = 21, h.n = 22, h.n = 23
+    FROM stats_numbers AS h WHERE h.n = (CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) % 86400000000) / 3600000000 AND CAST(round((unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL)) * 1e6) AS INTEGER) >= 0 AND NEW.event_type = 'attached'
+    ON CONFLICT (day, session_id) DO UPDATE SET n = n + excluded.n,
+    s0 = s0 + excluded.s0, s1 = s1 + excluded.s1, s2 = s2 + excluded.s2, s3 = s3 + excluded.s3, s4 = s4 + excluded.s4, s5 = s5 + excluded.s5,
+    s6 = s6 + excluded.s6, s7 = s7 + excluded.s7, s8 = s8 + excluded.s8, s9 = s9 + excluded.s9, s10 = s10 + excluded.s10, s11 = s11 + excluded.s11,
+    s12 = s12 + excluded.s12, s13 = s13 + excluded.s13, s14 = s14 + excluded.s14, s15 = s15 + excluded.s15, s16 = s16 + excluded.s16, s17 = s17 + excluded.s17,
+    s18 = s18 + excluded.s18, s19 = s19 + excluded.s19, s20 = s20 + excluded.s20, s21 = s21 + excluded.s21, s22 = s22 + excluded.s22, s23 = s23 + excluded.s23,
+    a0 = a0 + excluded.a0, a1 = a1 + excluded.a1, a2 = a2 + excluded.a2, a3 = a3 + excluded.a3, a4 = a4 + excluded.a4, a5 = a5 + excluded.a5,
+    a6 = a6 + excluded.a6, a7 = a7 + excluded.a7, a8 = a8 + excluded.a8, a9 = a9 + excluded.a9, a10 = a10 + excluded.a10, a11 = a11 + excluded.a11,
+    a12 = a12 + excluded.a12, a13 = a13 + excluded.a13, a14 = a14 + excluded.a14, a15 = a15 + excluded.a15, a16 = a16 + excluded.a16, a17 = a17 + excluded.a17,
+    a18 = a18 + excluded.a18, a19 = a19 + excluded.a19, a20 = a20 + excluded.a20, a21 = a21 + excluded.a21, a22 = a22 + excluded.a22, a23 = a23 + excluded.a23;
     DELETE FROM attached_spans WHERE session_id = NEW.session_id AND span_start >= coalesce(
         (SELECT span_start FROM attached_spans
          WHERE session_id = NEW.session_id AND span_start <= (unixepoch(NEW.timestamp) + CAST(substr(NEW.timestamp, 20, 7) AS REAL))
@@ -445,15 +443,9 @@ BEGIN
             WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= coalesce((SELECT CASE WHEN span_end = 1e12 THEN span_start END FROM attached_spans WHERE session_id = NEW.session_id ORDER BY span_start DESC LIMIT 1), 1e13)
                 AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)))
     WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
-    UPDATE attached_totals SET (last_t, last_id) = (
-        SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
-        WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
-        ORDER BY (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) DESC, id DESC LIMIT 1)
-    WHERE session_id = NEW.session_id;
-    DELETE FROM attached_totals WHERE session_id = NEW.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
 END;
 
--- An update or delete: the set of clients and the state from all the session's events (006's
+-- An update or delete: the set of clients from all the session's events (006's
 -- triggers derive its islands again).
 CREATE TRIGGER tr_attached_state_delete AFTER DELETE ON session_events
 WHEN OLD.event_type IN ('attached', 'detached', 'killed', 'vanished')
@@ -472,12 +464,6 @@ BEGIN
             WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
                 AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id)))
     WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
-    UPDATE attached_totals SET (last_t, last_id) = (
-        SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
-        WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
-        ORDER BY (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) DESC, id DESC LIMIT 1)
-    WHERE session_id = OLD.session_id;
-    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
 END;
 
 CREATE TRIGGER tr_attached_state_update AFTER UPDATE OF session_id, event_type, timestamp, data ON session_events
@@ -497,14 +483,6 @@ BEGIN
             WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
                 AND EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id)))
     WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
-    UPDATE attached_totals SET (last_t, last_id) = (
-        SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
-        WHERE session_id = OLD.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
-        ORDER BY (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) DESC, id DESC LIMIT 1)
-    WHERE session_id = OLD.session_id;
-    DELETE FROM attached_totals WHERE session_id = OLD.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
-    INSERT INTO attached_totals (session_id) SELECT NEW.session_id
-        WHERE EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id) ON CONFLICT (session_id) DO NOTHING;
     DELETE FROM attached_clients WHERE session_id = NEW.session_id;
     INSERT INTO attached_clients (session_id, client)
     SELECT DISTINCT NEW.session_id, client FROM (
@@ -519,12 +497,6 @@ BEGIN
             WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) >= -1e18
                 AND EXISTS (SELECT 1 FROM sessions WHERE id = NEW.session_id)))
     WHERE kind = 'attached' AND next_same IS NULL AND next_reset IS NULL;
-    UPDATE attached_totals SET (last_t, last_id) = (
-        SELECT (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)), id FROM session_events
-        WHERE session_id = NEW.session_id AND event_type IN ('attached', 'detached', 'killed', 'vanished') AND (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) > -1e18
-        ORDER BY (unixepoch(timestamp) + CAST(substr(timestamp, 20, 7) AS REAL)) DESC, id DESC LIMIT 1)
-    WHERE session_id = NEW.session_id;
-    DELETE FROM attached_totals WHERE session_id = NEW.session_id AND last_t IS NULL AND first_start IS NULL AND attaches = 0;
 END;
 
 CREATE TRIGGER tr_attached_totals_session_delete AFTER DELETE ON sessions
@@ -544,7 +516,6 @@ DROP TRIGGER tr_attached_spans_late;
 DROP TRIGGER tr_attached_spans_in_order;
 DROP TRIGGER tr_attached_counts_update;
 DROP TRIGGER tr_attached_counts_delete;
-DROP TRIGGER tr_attached_counts_insert;
 DROP TRIGGER tr_attached_totals_span_delete;
 DROP TRIGGER tr_attached_totals_span_update;
 DROP TRIGGER tr_attached_totals_span_insert;
