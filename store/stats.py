@@ -363,13 +363,14 @@ def activity_sql(where: str, *, by: GroupBy, aggregates: bool = True) -> str:
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
 
 
-def _whole_hour_offsets(days: list[int]) -> dict[int, int] | None:
-    """The zone's offset (seconds) of every UTC hour of ``days`` (UTC day numbers), or None if
-    one of them is not a whole number of hours or changes within the hour (Asia/Kolkata
-    +5:30, Asia/Kathmandu +5:45): hour sums kept per UTC hour cannot be placed exactly in
-    such a zone's local hours. The offset is asked at the start of each day and of the next;
-    when they differ (a daylight-saving change that day), at the start and end of each hour.
-    A zone is taken to change its offset at most once within a UTC day (every zone does)."""
+def _whole_hour_offsets(days: list[int]) -> dict[int, list[int]] | None:
+    """The zone's offset in whole hours of each UTC hour of ``days`` (UTC day numbers: 24
+    offsets a day), or None if one of them is not a whole number of hours or changes within
+    the hour (Asia/Kolkata +5:30, Asia/Kathmandu +5:45): hour sums kept per UTC hour cannot
+    be placed exactly in such a zone's local hours. The offset is asked at the start of each
+    day and of the next; when they differ (a daylight-saving change that day), at the start
+    and end of each hour. A zone is taken to change its offset at most once within a UTC
+    day (every zone does)."""
     import time
 
     known: dict[int, int] = {}
@@ -379,20 +380,22 @@ def _whole_hour_offsets(days: list[int]) -> dict[int, int] | None:
             known[t] = time.localtime(t).tm_gmtoff
         return known[t]
 
-    out: dict[int, int] = {}
+    out: dict[int, list[int]] = {}
     for day in days:
         start, end = offset(day * 86400), offset(day * 86400 + 86400)
         if start == end:
             if start % 3600:
                 return None
-            out.update((day * 24 + k, start) for k in range(24))
+            out[day] = [start // 3600] * 24
             continue
+        hours = []
         for k in range(24):
-            hour = (day * 24 + k) * 3600
-            at_start = offset(hour)
-            if at_start % 3600 or at_start != time.localtime(hour + 3599).tm_gmtoff:
+            at = (day * 24 + k) * 3600
+            at_start = offset(at)
+            if at_start % 3600 or at_start != time.localtime(at + 3599).tm_gmtoff:
                 return None
-            out[day * 24 + k] = at_start
+            hours.append(at_start // 3600)
+        out[day] = hours
     return out
 
 
@@ -408,18 +411,17 @@ def _local_days(
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
     for day, packed in rows:
-        values = [int(v) for v in packed.split(",")]
-        for k in range(24):
-            micros = values[k]
-            attaches = values[24 + k] if len(values) > 24 else 0
-            if not micros and not attaches:
-                continue
-            utc_hour = day * 24 + k
-            local_day, local_hour = divmod(utc_hour + offsets[utc_hour] // 3600, 24)
-            if micros:
-                grid.append((local_day, local_hour, 0, micros / 1e6))
-            if attaches:
-                counts.append((local_day, local_hour, 0, attaches))
+        values = packed.split(",")
+        shifts = offsets[day]
+        base = day * 24
+        for k, micros in enumerate(values[:24]):
+            if micros != "0":
+                local_day, local_hour = divmod(base + k + shifts[k], 24)
+                grid.append((local_day, local_hour, 0, int(micros) / 1e6))
+        for k, attaches in enumerate(values[24:]):
+            if attaches != "0":
+                local_day, local_hour = divmod(base + k + shifts[k], 24)
+                counts.append((local_day, local_hour, 0, int(attaches)))
     return grid, counts
 
 
