@@ -20,8 +20,11 @@ The one definition of a session's **attached time** and **lifetime** (docs/stats
 
 Timestamps become epoch seconds with their microseconds (``unixepoch`` plus the fraction);
 a timestamp SQLite cannot read leaves its event out. Hours and days are local time (SQLite's
-``localtime``, the process's zone). Everything is aggregated in SQL; Python receives at most
-one row per (local day, hour) and one per group.
+``localtime``, the process's zone). Sessions wholly inside the window and their life are read
+from the aggregates of sql/007_attached_totals.sql (totals per session, hour sums per UTC day),
+the others from their islands. Python receives one row per selected session (its numbers in the
+window: Python sums the groups and takes medians), one per UTC day of hour sums, and at most one
+per local (day, hour) for the islands; never an event.
 
 A plain stdlib connection from :func:`store.reads.open_reader` (no msgspec, no event loop).
 """
@@ -80,12 +83,15 @@ def spans_sql(where: str, *, aggregates: bool = True) -> str:
     seconds), then the expression's.
 
     ``win``: now, lo, hi. ``sel``: the sessions with their created time, the end of their life
-    (``life_end``) and the end of a span still open after their last event (``cap``).
-    ``islands``: their rows of ``attached_spans`` (sql/006_attached_spans.sql: the stretches
-    with at least one client attached, derived from the events as they were written), with the
-    island clipped to the session's life (``s``, ``e``). ``pieces``: the attached time, as
-    disjoint spans per session. A session not alive during the window has no part in any
-    statistic of it, so leaving it out early saves reading its islands.
+    (``life_end``), the end of a span still open after their last event (``cap``), whether they
+    are ``whole`` (every island closed and inside their life and the window: then their closed
+    attached time ``closed``, in microseconds, and ``attaches`` from attached_totals are theirs
+    in the window; always 0 without ``aggregates``). ``pieces``: the attached time of the
+    sessions not whole, as disjoint spans per session: their rows of ``attached_spans``
+    (sql/006_attached_spans.sql: the stretches with at least one client attached, derived from
+    the events as they were written) clipped to the session's life (``s``, ``e``). A session
+    not alive during the window has no part in any statistic of it, so leaving it out early
+    saves reading its islands.
     """
     now = "(SELECT now FROM win)"
     whole = _WHOLE if aggregates else "0"
@@ -438,13 +444,16 @@ def activity(
     """Read the statistics of the sessions ``where`` (with ``params``) selects, within the
     window [``lo``, ``hi``] (epoch seconds; clipped to FAR_PAST); ``now`` ends open spans."""
     lo = max(lo, FAR_PAST)
-    conn.execute("BEGIN")  # one snapshot, should the statement run twice
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # one snapshot, should the statement run twice
     try:
         found = _activity(conn, where, params, by=by, lo=lo, hi=hi, now=now, aggregates=True)
         if found is None:  # a zone with offsets of part of an hour: from the islands
             found = _activity(conn, where, params, by=by, lo=lo, hi=hi, now=now, aggregates=False)
     finally:
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
     assert found is not None
     return found
 
