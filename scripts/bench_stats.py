@@ -273,7 +273,10 @@ def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
     in_order = [(sid, kind, _ts(at), data) for at, sid, kind, data in rows_events]
     shuffler = random.Random(3)
     late = sorted(in_order, key=lambda row: (row[2][:10], shuffler.random()))
-    cases = {"schema_005": (5, in_order), "schema_006": (6, in_order)}
+    cases: dict[str, tuple[int | None, list[Any]]] = {
+        "schema_005": (5, in_order),
+        "schema_006": (6, in_order),
+    }
     cases["schema_007"] = (None, in_order)
     cases["schema_007_late_within_a_day"] = (None, late)
     samples: dict[str, list[float]] = {name: [] for name in cases}

@@ -225,3 +225,27 @@ def test_daylight_saving_hours_follow_each_hours_offset(tmp_path, zone) -> None:
     assert hours[1] == 0.5 * H and hours[3] == H and hours[4] == 0.5 * H
     assert sum(hours) == 2 * H
     conn.close()
+
+
+def test_down_restores_006_exactly(tmp_path) -> None:
+    """007's DOWN leaves the schema 006 made, text for text (its insert trigger included)."""
+    from store.migrations import migrate
+
+    def schema(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        return conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+            "AND name <> 'schema_migrations' ORDER BY type, name"
+        ).fetchall()
+
+    at_006 = tmp_path / "006.db"
+    migrate_sync(at_006, target=6)
+    conn = sqlite3.connect(at_006)
+    expected = schema(conn)
+    conn.close()
+    path = tmp_path / "007.db"
+    migrate_sync(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert {"attached_totals", "attached_days", "attached_clients"} <= {r[1] for r in schema(conn)}
+    migrate(conn, 6)
+    assert schema(conn) == expected
+    conn.close()
