@@ -23,7 +23,11 @@ Then times, in the same run and taking turns (median and p95 of --repeat runs):
 Prints one JSON object, with the load average before and after.
 
     .venv/bin/python scripts/bench_stats.py [--sessions 10000] [--events 1000000]
-        [--repeat 5] [--naive-repeat 3] [--workdir DIR] [--build-only]
+        [--repeat 5] [--naive-repeat 3] [--workdir DIR] [--build-only] [--writes N]
+        [--before DIR --before-db PATH]
+
+``--writes N`` (default 3) also measures how fast events are inserted in batches of 1,000 into
+schemas 005, 006 and 007 (``write_rates``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from store.db import migrate_sync  # noqa: E402
 
-GENERATOR_VERSION = 2  # 2: schema 006 (attached_spans, kept by triggers while building)
+GENERATOR_VERSION = 3  # 3: schema 007 (attached_totals, attached_days); 2: schema 006
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPAN_DAYS = 365
 
@@ -173,9 +177,9 @@ def _events(rng: random.Random, plan: dict[str, Any], pairs: int, windows: int) 
     return out, status, ended, last
 
 
-def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, Any]:
-    """Create the benchmark database (schema, rows in time order, search index, ANALYZE)."""
-    started = time.perf_counter()
+def _generate(sessions: int, events: int, seed: int = 13) -> tuple[list[Any], list[Any]]:
+    """Session rows and event rows (epoch seconds, session id, kind, data), events in time
+    order."""
     rng = random.Random(seed)
     project_pick = _Zipf(_PROJECTS, 1.2)
     plans = [_session_plan(rng, i, project_pick) for i in range(sessions)]
@@ -207,30 +211,44 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
             )
         )
     rows_events.sort(key=lambda row: row[0])
+    return rows_sessions, rows_events
+
+
+_INSERT_SESSION = (
+    "INSERT INTO sessions (id, name, project, worktree, branch, directory, created_at, "
+    "updated_at, last_access, status, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO session_events (session_id, event_type, timestamp, data) VALUES (?,?,?,?)"
+)
+
+
+def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, Any]:
+    """Create the benchmark database (schema, rows in time order, search index, ANALYZE)."""
+    started = time.perf_counter()
+    rows_sessions, rows_events = _generate(sessions, events, seed)
     tmp = path.with_suffix(".building")
     for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         stale.unlink(missing_ok=True)
-    # The rows go into schema 005, then 006 derives attached_spans from them (its backfill, timed):
-    # the database an existing user has after upgrading, and much faster to build than through
-    # 006's insert trigger, row by row.
+    # The rows go into schema 005, then 006 derives attached_spans from them and 007 its
+    # aggregates (their backfills, timed): the database an existing user has after upgrading,
+    # and much faster to build than through the triggers, row by row.
     migrate_sync(tmp, target=5)
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
+    conn.executemany(_INSERT_SESSION, rows_sessions)
     conn.executemany(
-        "INSERT INTO sessions (id, name, project, worktree, branch, directory, created_at, "
-        "updated_at, last_access, status, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        rows_sessions,
-    )
-    conn.executemany(
-        "INSERT INTO session_events (session_id, event_type, timestamp, data) VALUES (?,?,?,?)",
-        ((sid, kind, _ts(at), data) for at, sid, kind, data in rows_events),
+        _INSERT_EVENT, ((sid, kind, _ts(at), data) for at, sid, kind, data in rows_events)
     )
     conn.execute("COMMIT")
     conn.close()
     backfill_started = time.perf_counter()
+    migrate_sync(tmp, target=6)
+    backfill_006 = time.perf_counter() - backfill_started
+    backfill_started = time.perf_counter()
     migrate_sync(tmp)
-    backfill_seconds = time.perf_counter() - backfill_started
+    backfill_007 = time.perf_counter() - backfill_started
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -238,9 +256,53 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
     tmp.rename(path)
     return {
         "build_seconds": round(time.perf_counter() - started, 1),
-        "migration_006_backfill_seconds": round(backfill_seconds, 1),
+        "migration_006_backfill_seconds": round(backfill_006, 1),
+        "migration_007_backfill_seconds": round(backfill_007, 1),
         "sessions": sessions,
         "events": len(rows_events),
+    }
+
+
+def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
+    """Rows per second of realistic events (300 sessions, ~30,000 events: a third of them
+    attaches, detaches and ends) inserted in batches of 1,000 rows, one transaction each,
+    into schema 005 (no trigger), 006 (the windowed re-derivation per event) and 007 (in time
+    order: a few index writes), taking turns; and into 007 in a shuffled order (every event
+    late by up to a day: the re-derivation path). Medians of ``repeat`` runs."""
+    rows_sessions, rows_events = _generate(300, 30_000, seed=7)
+    in_order = [(sid, kind, _ts(at), data) for at, sid, kind, data in rows_events]
+    shuffler = random.Random(3)
+    late = sorted(in_order, key=lambda row: (row[2][:10], shuffler.random()))
+    cases: dict[str, tuple[int | None, list[Any]]] = {
+        "schema_005": (5, in_order),
+        "schema_006": (6, in_order),
+    }
+    cases["schema_007"] = (None, in_order)
+    cases["schema_007_late_within_a_day"] = (None, late)
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for run in range(repeat):
+        for name, (target, rows) in cases.items():
+            path = workdir / f"writes-{name}-{run}.db"
+            for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                stale.unlink(missing_ok=True)
+            migrate_sync(path, target=target)
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.executemany(_INSERT_SESSION, rows_sessions)
+            started = time.perf_counter()
+            for i in range(0, len(rows), 1000):
+                conn.execute("BEGIN")
+                conn.executemany(_INSERT_EVENT, rows[i : i + 1000])
+                conn.execute("COMMIT")
+            samples[name].append(len(rows) / (time.perf_counter() - started))
+            conn.close()
+            for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                stale.unlink(missing_ok=True)
+    family = sum(1 for row in in_order if row[1] in ("attached", "detached", "killed", "vanished"))
+    return {
+        "rows": len(in_order),
+        "attach_detach_end_rows": family,
+        "rows_per_second_median": {k: round(statistics.median(v)) for k, v in samples.items()},
     }
 
 
@@ -327,6 +389,16 @@ def main() -> None:
         "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
     )
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also time the stats shapes with the code in DIR (a source tree of an earlier "
+        "commit, e.g. from `git archive`) on --before-db, taking turns with this code",
+    )
+    parser.add_argument("--before-db", metavar="PATH", help="the database for --before")
+    parser.add_argument(
+        "--writes", type=int, default=3, metavar="N", help="write-rate runs (0: none)"
+    )
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -353,11 +425,32 @@ def main() -> None:
         "baseline_one_indexed_query": [sys.executable, "-c", _BASELINE, str(path)],
         "baseline_python_start": [sys.executable, "-c", "pass"],
     }
+    if args.before:
+        before = str(Path(args.before).resolve())
+        compileall_dirs = [Path(before) / "store", Path(before) / "watcher"]
+        for folder in compileall_dirs:
+            compileall.compile_dir(str(folder), quiet=1)
+        launcher = [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {before!r}); "
+            "from watcher.cli.main import main; sys.exit(main())",
+        ]
+        old_db = ["--db", args.before_db or str(path)]
+        for name, argv in list(argvs.items()):
+            if name.startswith("ccmgr_watch_stats"):
+                argvs["before_" + name] = [*launcher, *argv[1:-2], *old_db]
     timings = _interleaved(argvs, args.repeat)
     naive = {"naive_load_all_events": [sys.executable, "-c", _NAIVE, str(path)]}
     timings.update(_interleaved(naive, args.naive_repeat))
+    writes = write_rates(workdir, args.writes) if args.writes else None
     target_ms = 200.0
     stats_runs = {k: v for k, v in timings.items() if k.startswith("ccmgr_watch_stats")}
+    if args.before:
+        for name in list(stats_runs):
+            old_run = timings.get("before_" + name)
+            if old_run:
+                timings[name]["before_p50_ms"] = old_run["p50_ms"]
     report = {
         "python": sys.version.split()[0],
         "sqlite": sqlite3.sqlite_version,
@@ -368,6 +461,7 @@ def main() -> None:
         "timings": timings,
         "target_ms": target_ms,
         "target_met": all(v["p50_ms"] < target_ms for v in stats_runs.values()),
+        "writes": writes,
         "notes": [
             "whole processes, median (p50) and p95 in ms, commands taking turns in a shuffled "
             "order; the machine is shared: see the load averages",

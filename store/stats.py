@@ -20,8 +20,11 @@ The one definition of a session's **attached time** and **lifetime** (docs/stats
 
 Timestamps become epoch seconds with their microseconds (``unixepoch`` plus the fraction);
 a timestamp SQLite cannot read leaves its event out. Hours and days are local time (SQLite's
-``localtime``, the process's zone). Everything is aggregated in SQL; Python receives at most
-one row per (local day, hour) and one per group.
+``localtime``, the process's zone). Sessions wholly inside the window and their life are read
+from the aggregates of sql/007_attached_totals.sql (totals per session, hour sums per UTC day),
+the others from their islands. Python receives one row per selected session (its numbers in the
+window: Python sums the groups and takes medians), one per UTC day of hour sums, and at most one
+per local (day, hour) for the islands; never an event.
 
 A plain stdlib connection from :func:`store.reads.open_reader` (no msgspec, no event loop).
 """
@@ -68,21 +71,30 @@ def _client() -> str:
     return "CASE WHEN json_valid(e.data) THEN e.data ->> 'client' END"
 
 
-def spans_sql(where: str) -> str:
+_WHOLE: Final = """coalesce(t.first_start IS NULL OR (t.last_end < 1e12
+        AND t.first_start >= max((SELECT lo FROM win), coalesce(s.created, (SELECT lo FROM win)))
+        AND t.last_end <= min((SELECT hi FROM win), s.cap)), 1)"""
+
+
+def spans_sql(where: str, *, aggregates: bool = True) -> str:
     """The CTEs every statistic starts from, for the sessions ``where`` selects (a WHERE
     expression over ``sessions``, e.g. the query compiler's) that were alive at some moment of
     the window; their parameters are ``now``, the window's start and end (``lo``, ``hi``: epoch
     seconds), then the expression's.
 
     ``win``: now, lo, hi. ``sel``: the sessions with their created time, the end of their life
-    (``life_end``) and the end of a span still open after their last event (``cap``).
-    ``islands``: their rows of ``attached_spans`` (sql/006_attached_spans.sql: the stretches
-    with at least one client attached, derived from the events as they were written), with the
-    island clipped to the session's life (``s``, ``e``). ``pieces``: the attached time, as
-    disjoint spans per session. A session not alive during the window has no part in any
-    statistic of it, so leaving it out early saves reading its islands.
+    (``life_end``), the end of a span still open after their last event (``cap``), whether they
+    are ``whole`` (every island closed and inside their life and the window: then their closed
+    attached time ``closed``, in microseconds, and ``attaches`` from attached_totals are theirs
+    in the window; always 0 without ``aggregates``). ``pieces``: the attached time of the
+    sessions not whole, as disjoint spans per session: their rows of ``attached_spans``
+    (sql/006_attached_spans.sql: the stretches with at least one client attached, derived from
+    the events as they were written) clipped to the session's life (``s``, ``e``). A session
+    not alive during the window has no part in any statistic of it, so leaving it out early
+    saves reading its islands.
     """
     now = "(SELECT now FROM win)"
+    whole = _WHOLE if aggregates else "0"
     ended = f"coalesce({_epoch('sessions.ended_at')}, {_epoch('sessions.last_access')})"
     return f"""
 win (now, lo, hi) AS (SELECT CAST(? AS REAL), CAST(? AS REAL), CAST(? AS REAL)),
@@ -95,17 +107,24 @@ selected (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZE
         nullif(sessions.project, ''), nullif(sessions.worktree, ''), nullif(sessions.branch, '')
     FROM sessions WHERE {where}
 ),
-sel (sid, created, life_end, cap, project, worktree, branch) AS MATERIALIZED (
-    SELECT * FROM selected WHERE coalesce(life_end >= (SELECT lo FROM win), 1)
-        AND coalesce(coalesce(created, life_end) <= (SELECT hi FROM win), 1)
+sel (sid, created, life_end, cap, project, worktree, branch, whole, closed, attaches)
+AS MATERIALIZED (
+    -- whole: every island of the session is closed and lies within its life and the window,
+    -- so its attached time, attaches and hour sums are attached_totals' and attached_days'
+    -- (sql/007_attached_totals.sql) as they are; the others are read from their islands.
+    SELECT s.*, {whole}, coalesce(t.closed_micros, 0), coalesce(t.attaches, 0)
+    FROM selected AS s LEFT JOIN attached_totals AS t ON t.session_id = s.sid
+    WHERE coalesce(s.life_end >= (SELECT lo FROM win), 1)
+        AND coalesce(coalesce(s.created, s.life_end) <= (SELECT hi FROM win), 1)
 ),
 pieces (sid, s, e) AS (
     -- Clipping commutes with the union: the islands clipped to [created, cap] are the
-    -- session's attach spans clipped, then united.
+    -- session's attach spans clipped, then united. Only the sessions not whole.
     SELECT sid, s, e FROM (
         SELECT sel.sid, max(a.span_start, coalesce(sel.created, a.span_start)) AS s,
             min(a.span_end, sel.cap) AS e
-        FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid)
+        FROM sel CROSS JOIN attached_spans AS a ON a.session_id = sel.sid
+        WHERE NOT sel.whole)
     WHERE e > s
 )"""
 
@@ -144,7 +163,7 @@ def session_times(
     """One session's attached time and lifetime in seconds (lifetime None without a readable
     ``created_at``), by the module's definition; ``now`` is epoch seconds."""
     sql = (
-        f"WITH {spans_sql('sessions.id = ?')} "
+        f"WITH {spans_sql('sessions.id = ?', aggregates=False)} "
         "SELECT (SELECT coalesce(sum(e - s), 0.0) FROM pieces), "
         "(SELECT max(0.0, life_end - created) FROM sel)"
     )
@@ -205,38 +224,24 @@ class Activity(Value):
 
 
 def _group_ctes(key: str) -> str:
-    """Per-session rows, then the lifetimes' medians per group (level 0) and in all (level 1)."""
+    """One row per selected session: its group, whether alive in / created in the window, its
+    lifetime, attached time and attaches in the window (summed per group by :func:`_groups`:
+    a median in SQL took two sorts of every session, three times the time)."""
     return f"""
 members (k, alive, born, life, attached, n, created) AS MATERIALIZED (
     SELECT {key},
         coalesce(sel.life_end >= (SELECT lo FROM win)
             AND coalesce(sel.created, sel.life_end) <= (SELECT hi FROM win), 0),
         coalesce(sel.created BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win), 0),
-        max(0.0, sel.life_end - sel.created), {_attached_in_window()},
-        {_attaches_in_window()}, sel.created
+        max(0.0, sel.life_end - sel.created),
+        CASE WHEN sel.whole THEN sel.closed / 1e6 ELSE {_attached_in_window()} END,
+        CASE WHEN sel.whole THEN sel.attaches ELSE {_attaches_in_window()} END, sel.created
     FROM sel
-),
-levels (lvl, k, alive, born, life, attached, n) AS (
-    SELECT 0, k, alive, born, life, attached, n FROM members
-    UNION ALL SELECT 1, NULL, alive, born, life, attached, n FROM members
-),
-ranked (lvl, k, life, rn, cnt) AS (
-    SELECT lvl, k, life, row_number() OVER (PARTITION BY lvl, k ORDER BY life),
-        count(*) OVER (PARTITION BY lvl, k)
-    FROM levels WHERE born AND life IS NOT NULL
-),
-medians (lvl, k, median) AS MATERIALIZED (
-    SELECT lvl, k, avg(life) FROM ranked
-    WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY lvl, k
 )"""
 
 
-_GROUP_SELECT: Final = """
-SELECT 'group', levels.lvl, levels.k, sum(alive), sum(born), sum(n), sum(attached),
-    count(CASE WHEN born THEN life END), coalesce(sum(CASE WHEN born THEN life END), 0.0),
-    (SELECT median FROM medians AS m WHERE m.lvl = levels.lvl AND m.k IS levels.k)
-FROM levels GROUP BY levels.lvl, levels.k
-HAVING levels.lvl = 1 OR sum(alive) + sum(born) + sum(n) > 0"""
+_MEMBERS_SELECT: Final = """
+SELECT 'member', k, alive, born, life, attached, n FROM members"""
 
 
 def _cell(t: str) -> str:
@@ -288,7 +293,7 @@ attach_moments (t) AS MATERIALIZED (
     -- MATERIALIZED: SQLite 3.40 flattened this into the UNION ALL below and lost its rows.
     SELECT {_local("t")} FROM (
         SELECT {t} AS t FROM sel CROSS JOIN session_events AS x ON x.session_id = sel.sid
-        WHERE x.event_type IN {_ATTACH_EVENTS} AND x.event_type = 'attached'
+        WHERE NOT sel.whole AND x.event_type IN {_ATTACH_EVENTS} AND x.event_type = 'attached'
             AND {t} BETWEEN (SELECT lo FROM win) AND (SELECT hi FROM win))
 ),
 counted (day, hour, b, a) AS (
@@ -299,11 +304,11 @@ counted (day, hour, b, a) AS (
 
 _GRID_SELECT: Final = """
 SELECT 'grid', day, hour, sum(sign), sum(sign * (t - 86400.0 * day - 3600.0 * hour)),
-    NULL, NULL, NULL, NULL, NULL
+    NULL, NULL
 FROM cells GROUP BY day, hour"""
 
 _COUNTS_SELECT: Final = """
-SELECT 'counts', day, hour, sum(b), sum(a), NULL, NULL, NULL, NULL, NULL
+SELECT 'counts', day, hour, sum(b), sum(a), NULL, NULL
 FROM counted GROUP BY day, hour"""
 
 
@@ -327,21 +332,103 @@ b_medians (b, median) AS MATERIALIZED (
 
 _BUCKET_SELECT: Final = """
 SELECT 'bucket', born_life.b, count(*), sum(life),
-    (SELECT median FROM b_medians WHERE b_medians.b = born_life.b), NULL, NULL, NULL, NULL, NULL
+    (SELECT median FROM b_medians WHERE b_medians.b = born_life.b), NULL, NULL
 FROM born_life GROUP BY born_life.b"""
 
 
-def activity_sql(where: str, *, by: GroupBy) -> str:
+def _days_select(counts: bool) -> str:
+    """The whole sessions' hour sums per UTC day (sql/007's attached_days, read in its order,
+    by day, so that summing needs no sorting): one row per day,
+    the 24 hours' microseconds (then, with ``counts``, the 24 hours' attaches) as one text of
+    comma-separated integers (a UNION ALL row has seven columns)."""
+    columns = [f"s{k}" for k in range(24)] + ([f"a{k}" for k in range(24)] if counts else [])
+    packed = " || ',' || ".join(f"sum(d.{c})" for c in columns)
+    return f"""
+SELECT 'days', d.day, {packed}, NULL, NULL, NULL, NULL
+FROM attached_days AS d
+WHERE d.day BETWEEN CAST((SELECT lo FROM win) / 86400 AS INTEGER)
+        AND CAST((SELECT hi FROM win) / 86400 AS INTEGER)
+    AND +d.session_id IN (SELECT sid FROM sel WHERE whole)  -- "+": not by session
+GROUP BY d.day"""
+
+
+def activity_sql(where: str, *, by: GroupBy, aggregates: bool = True) -> str:
     """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
-    part of the result from the same materialized spans, computed once."""
+    part of the result from the same materialized selection, computed once. ``aggregates``:
+    the sessions wholly inside the window and their life are read from sql/007's totals and
+    hour sums (their hours are UTC: ``days`` rows); without, every session from its islands."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
-    ctes = [spans_sql(where)]
+    ctes = [spans_sql(where, aggregates=aggregates)]
     ctes += [_group_ctes(key), _grid_ctes()]
-    selects = [_GROUP_SELECT, _GRID_SELECT]
+    selects = [_MEMBERS_SELECT, _GRID_SELECT]
+    if aggregates:
+        selects.append(_days_select(by in ("day", "hour")))
     if by in ("day", "hour"):
         ctes += [_counts_ctes(), _bucket_ctes(by)]
         selects += [_COUNTS_SELECT, _BUCKET_SELECT]
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def _whole_hour_offsets(days: list[int]) -> dict[int, list[int]] | None:
+    """The zone's offset in whole hours of each UTC hour of ``days`` (UTC day numbers: 24
+    offsets a day), or None if one of them is not a whole number of hours or changes within
+    the hour (Asia/Kolkata +5:30, Asia/Kathmandu +5:45): hour sums kept per UTC hour cannot
+    be placed exactly in such a zone's local hours. The offset is asked at the start of each
+    day and of the next; when they differ (a daylight-saving change that day), at the start
+    and end of each hour. A zone is taken to change its offset at most once within a UTC
+    day (every zone does)."""
+    import time
+
+    known: dict[int, int] = {}
+
+    def offset(t: int) -> int:
+        if t not in known:
+            known[t] = time.localtime(t).tm_gmtoff
+        return known[t]
+
+    out: dict[int, list[int]] = {}
+    for day in days:
+        start, end = offset(day * 86400), offset(day * 86400 + 86400)
+        if start == end:
+            if start % 3600:
+                return None
+            out[day] = [start // 3600] * 24
+            continue
+        hours = []
+        for k in range(24):
+            at = (day * 24 + k) * 3600
+            at_start = offset(at)
+            if at_start % 3600 or at_start != time.localtime(at + 3599).tm_gmtoff:
+                return None
+            hours.append(at_start // 3600)
+        out[day] = hours
+    return out
+
+
+def _local_days(
+    rows: list[tuple[int, str]],
+) -> tuple[list[tuple[int, int, int, float]], list[tuple[int, int, int, int]]] | None:
+    """The ``days`` rows (UTC day, packed hour sums) as local (day, hour) grid entries (each
+    hour's seconds with no endpoint: sign 0) and attach counts; None if the zone's offsets
+    are not whole hours (then :func:`activity` reads every session from its islands)."""
+    offsets = _whole_hour_offsets([day for day, _ in rows])
+    if offsets is None:
+        return None
+    grid: list[tuple[int, int, int, float]] = []
+    counts: list[tuple[int, int, int, int]] = []
+    for day, packed in rows:
+        values = packed.split(",")
+        shifts = offsets[day]
+        base = day * 24
+        for k, micros in enumerate(values[:24]):
+            if micros != "0":
+                local_day, local_hour = divmod(base + k + shifts[k], 24)
+                grid.append((local_day, local_hour, 0, int(micros) / 1e6))
+        for k, attaches in enumerate(values[24:]):
+            if attaches != "0":
+                local_day, local_hour = divmod(base + k + shifts[k], 24)
+                counts.append((local_day, local_hour, 0, int(attaches)))
+    return grid, counts
 
 
 def activity(
@@ -356,33 +443,103 @@ def activity(
 ) -> Activity:
     """Read the statistics of the sessions ``where`` (with ``params``) selects, within the
     window [``lo``, ``hi``] (epoch seconds; clipped to FAR_PAST); ``now`` ends open spans."""
-    groups: list[GroupRow] = []
-    total = GroupRow(None, 0, 0, 0, 0.0, 0, 0.0, None)
+    lo = max(lo, FAR_PAST)
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # one snapshot, should the statement run twice
+    try:
+        found = _activity(conn, where, params, by=by, lo=lo, hi=hi, now=now, aggregates=True)
+        if found is None:  # a zone with offsets of part of an hour: from the islands
+            found = _activity(conn, where, params, by=by, lo=lo, hi=hi, now=now, aggregates=False)
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    assert found is not None
+    return found
+
+
+def _activity(
+    conn: sqlite3.Connection,
+    where: str,
+    params: Sequence[Any],
+    *,
+    by: GroupBy,
+    lo: float,
+    hi: float,
+    now: float,
+    aggregates: bool,
+) -> Activity | None:
+    members: list[tuple[Any, ...]] = []
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
-    lo = max(lo, FAR_PAST)
-    rows = conn.execute(activity_sql(where, by=by), (now, lo, hi, *params))
-    for tag, a, b, c, d, e, f, g, h, i in rows:
-        if tag == "group":
-            record = GroupRow(
-                b,
-                int(c or 0),
-                int(d or 0),
-                int(e or 0),
-                _secs(f or 0.0),
-                int(g or 0),
-                _secs(h or 0.0),
-                None if i is None else _secs(i),
-            )
-            if a == 1:
-                total = record
-            else:
-                groups.append(record)
+    days: list[tuple[int, str]] = []
+    sql = activity_sql(where, by=by, aggregates=aggregates)
+    for tag, a, b, c, d, e, f in conn.execute(sql, (now, lo, hi, *params)):
+        if tag == "member":
+            members.append((a, b, c, d, e, f))
         elif tag == "grid":
             grid.append((int(a), int(b), int(c), float(d)))
+        elif tag == "days":
+            days.append((int(a), str(b)))
         elif tag == "counts":
             counts.append((int(a), int(b), int(c), int(d)))
         else:
             lifetimes.append((int(a), int(b), _secs(c), None if d is None else _secs(d)))
+    if days:
+        local = _local_days(days)
+        if local is None:
+            return None
+        grid += local[0]
+        if by in ("day", "hour"):
+            counts += local[1]
+    groups, total = _groups(members)
     return Activity(groups, total, grid, counts, lifetimes)
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    values.sort()
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def _groups(members: list[tuple[Any, ...]]) -> tuple[list[GroupRow], GroupRow]:
+    """The groups and the total from the per-session rows (key, alive, born, lifetime,
+    attached, attaches); groups with nothing in the window are left out."""
+    sums: dict[Any, list[Any]] = {}
+    for key, alive, born, life, attached, attaches in members:
+        row = sums.get(key)
+        if row is None:
+            row = sums[key] = [0, 0, 0, 0.0, []]
+        row[0] += alive or 0
+        row[1] += born or 0
+        row[2] += attaches or 0
+        row[3] += attached or 0.0
+        if born and life is not None:
+            row[4].append(life)
+    everything: list[Any] = [0, 0, 0, 0.0, []]
+    groups = []
+    for key, (alive, born, attaches, attached, lives) in sums.items():
+        for i, value in enumerate((alive, born, attaches, attached)):
+            everything[i] += value
+        everything[4] += lives
+        if alive + born + attaches > 0:
+            groups.append(_group_row(key, alive, born, attaches, attached, lives))
+    return groups, _group_row(None, *everything)
+
+
+def _group_row(
+    key: Any, alive: int, born: int, attaches: int, attached: float, lives: list[float]
+) -> GroupRow:
+    return GroupRow(
+        key,
+        int(alive),
+        int(born),
+        int(attaches),
+        _secs(attached),
+        len(lives),
+        _secs(sum(lives)),
+        None if not lives else _secs(_median(lives)),  # type: ignore[arg-type]
+    )

@@ -249,6 +249,42 @@ def spans_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+def derived(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the triggers keep (sql/006 and sql/007), to compare with a derivation anew."""
+    return {
+        "spans": spans_rows(conn),
+        "totals": conn.execute("SELECT * FROM attached_totals ORDER BY session_id").fetchall(),
+        "clients": conn.execute(
+            "SELECT session_id, client, typeof(client) FROM attached_clients "
+            "ORDER BY session_id, client"
+        ).fetchall(),
+        "days": conn.execute("SELECT * FROM attached_days ORDER BY session_id, day").fetchall(),
+    }
+
+
+def check_aggregates(conn: sqlite3.Connection) -> None:
+    """attached_totals and attached_days say what the islands and the events say."""
+    for sid, first, last, closed, attaches in conn.execute(
+        "SELECT session_id, first_start, last_end, closed_micros, attaches FROM attached_totals"
+    ).fetchall():
+        spans = [r for r in spans_rows(conn) if r[0] == sid]
+        assert first == (spans[0][1] if spans else None)
+        assert last == (spans[-1][2] if spans else None)
+        assert closed == sum(round(e * 1e6) - round(s * 1e6) for _, s, e, *_ in spans if e < 1e12)
+        assert attaches == sum(r[3] for r in spans)
+        in_days = conn.execute(
+            "SELECT coalesce(sum(" + "+".join(f"s{k}" for k in range(24)) + "), 0), "
+            "coalesce(sum(" + "+".join(f"a{k}" for k in range(24)) + "), 0) "
+            "FROM attached_days WHERE session_id = ?",
+            (sid,),
+        ).fetchone()
+        after_1970 = [(max(s, 0.0), e) for _, s, e, *_ in spans if e < 1e12 and e > 0]
+        assert in_days[0] == sum(round(e * 1e6) - round(s * 1e6) for s, e in after_1970)
+        assert in_days[1] <= attaches
+    open_sessions = {r[0] for r in spans_rows(conn) if r[2] == 1e12}
+    assert {r[0] for r in conn.execute("SELECT session_id FROM attached_clients")} == open_sessions
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -270,6 +306,8 @@ def test_stored_spans_follow_the_rules_in_any_insertion_order(
     order.shuffle(shuffled)
     store(conn, shuffled, status=status, created=created, ended=3600.0, last_access=3000.0)
     incremental = spans_rows(conn)
+    kept = derived(conn)
+    check_aggregates(conn)
     end = 3600.0 if status == "ended" else None
     expected = model(shuffled, status=status, created=created, ended=end, last_access=3000.0)
     assert times(conn)[0] == pytest.approx(expected, abs=1e-5)
@@ -278,19 +316,30 @@ def test_stored_spans_follow_the_rules_in_any_insertion_order(
     # A full recomputation (what the update trigger does) finds the same rows.
     conn.execute("UPDATE session_events SET data = data")
     assert spans_rows(conn) == incremental
-    # As does the migration's backfill (006 down and up again).
+    assert derived(conn) == kept
+    # As do the migrations' backfills (007 down to 006 and up again; 006 down and up again).
+    migrate(conn, 6)
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'attached_totals'").fetchall()
+    migrate(conn)
+    assert derived(conn) == kept
     migrate(conn, 5)
     migrate(conn)
-    assert spans_rows(conn) == incremental
+    assert derived(conn) == kept
     # Deleting events recomputes the session's spans from what is left.
     ids = [row[0] for row in conn.execute("SELECT id FROM session_events ORDER BY id")]
     gone = [ids[i] for i in sorted(dropped) if i < len(ids)]
     conn.executemany("DELETE FROM session_events WHERE id = ?", [(i,) for i in gone])
-    kept = [e for i, e in enumerate(shuffled) if i >= len(ids) or ids[i] not in gone]
-    expected = model(kept, status=status, created=created, ended=end, last_access=3000.0)
+    left = [e for i, e in enumerate(shuffled) if i >= len(ids) or ids[i] not in gone]
+    expected = model(left, status=status, created=created, ended=end, last_access=3000.0)
     assert times(conn)[0] == pytest.approx(expected, abs=1e-5)
+    check_aggregates(conn)
+    after_delete = derived(conn)
+    migrate(conn, 6)
+    migrate(conn)
+    assert derived(conn) == after_delete
     # And deleting the session leaves no spans behind.
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("DELETE FROM sessions")
     assert spans_rows(conn) == []
     assert conn.execute("SELECT count(*) FROM session_events").fetchone() == (0,)
+    assert derived(conn) == {"spans": [], "totals": [], "clients": [], "days": []}

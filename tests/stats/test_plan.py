@@ -31,5 +31,11 @@ def test_spans_are_read_session_by_session_and_events_through_an_index(conn, by)
     assert "SEARCH a USING PRIMARY KEY (session_id=?)" in details
     assert not any(d.startswith(("SCAN session_events", "SCAN attached_spans")) for d in details)
     assert not any(d in ("SCAN x", "SCAN a") for d in details)
+    # sql/007's aggregates: totals by session, the per-day hour sums in day order (no sorting).
+    assert "SEARCH t USING PRIMARY KEY (session_id=?) LEFT-JOIN" in details
+    assert any(d.startswith("SEARCH d USING PRIMARY KEY (day>? AND day<?)") for d in details)
+    assert not any(d.startswith("SCAN d") for d in details)
+    after_days = details[details.index("SEARCH d USING PRIMARY KEY (day>? AND day<?)") + 1 :]
+    assert "USE TEMP B-TREE FOR GROUP BY" not in after_days[:6]
     events = [d for d in details if d.startswith("SEARCH x")]
     assert events and all("USING INDEX ix_session_events_attach (session_id=?" in d for d in events)
