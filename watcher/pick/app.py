@@ -19,8 +19,7 @@ from watcher.pick.worker import Result, Searcher, read_preview, recent, search
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import sqlite3
-
+    from store.reads import Reader
     from watcher.pick.view import Preview
 
 FRAME_WAIT = 0.008
@@ -33,7 +32,7 @@ INTERRUPTED = "<ctrl-c>"
 
 
 class _Picker:
-    def __init__(self, term: Terminal, screen: Screen, conn: sqlite3.Connection, sort: str) -> None:
+    def __init__(self, term: Terminal, screen: Screen, conn: Reader, sort: str) -> None:
         self.term = term
         self.screen = screen
         self.conn = conn  # this thread's connection: previews of rows moved to
@@ -98,19 +97,27 @@ def _edit(query: str, key: str) -> str:
     return query
 
 
-def pick(database: str, query: str, *, sort: str, color: bool) -> str:
-    """Run the picker on ``database`` starting from ``query``; returns the chosen session's id,
-    :data:`ESCAPED` or :data:`INTERRUPTED`."""
+def pick(database: str, query: str, *, sort: str, color: bool, host: str | None = None) -> str:
+    """Run the picker on ``database`` (a SQLite file or a PostgreSQL URL) starting from
+    ``query``; returns the chosen session's id, :data:`ESCAPED` or :data:`INTERRUPTED`.
+    ``host``: this machine's, to tell another host's sessions apart in the preview."""
     import sqlite3
 
-    from store.reads import has_sessions, open_reader, read_error
+    from store.pgurl import redact
+    from store.reads import has_sessions, open_store, read_error
 
-    search_conn = open_reader(database)
-    preview_conn = open_reader(database)
+    search_conn = open_store(database)
+    try:
+        preview_conn = open_store(database)
+    except BaseException:
+        search_conn.close()
+        raise
     term: Terminal | None = None
     searcher: Searcher | None = None
     try:
-        screen = Screen(database=database, limit=LIMIT, color=color, now=datetime.now(UTC))
+        screen = Screen(
+            database=redact(database), limit=LIMIT, color=color, now=datetime.now(UTC), host=host
+        )
         screen.query = query
         try:  # a database that cannot be read is said before the screen is taken
             screen.empty = not has_sessions(preview_conn)
