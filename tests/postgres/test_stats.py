@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.postgres.connect import connect_sync
+from store.postgres.migrate import migrate_conn
 from store.postgres.reads import PgReader
-from store.postgres.stats import activity, epoch_sql, zone_offsets
+from store.postgres.stats import activity, zone_offsets
 from store.stats import FAR_FUTURE, FAR_PAST
 from tests.stats import test_cli as hand
 from tests.stats.test_cli import (  # noqa: F401  (collected again here, on PostgreSQL)
@@ -324,10 +325,12 @@ _STAMPS = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(stamps=st.lists(_STAMPS, min_size=1, max_size=20))
-def test_timestamps_read_as_sqlite_reads_them(pg_server: Any, stamps: list[str]) -> None:
-    """store.postgres.stats.epoch_sql = SQLite's unixepoch(t) + CAST(substr(t, 20, 7) AS REAL)
+def test_timestamps_read_as_sqlite_reads_them(pg_url: str, stamps: list[str]) -> None:
+    """ccmgr_epoch (sql/postgresql/002) = SQLite's unixepoch(t) + CAST(substr(t, 20, 7) AS REAL)
     for every text that starts with a date, NULL where SQLite gives NULL."""
     lite = sqlite3.connect(":memory:")
     stamps = [s.replace("\x00", "") for s in stamps]
@@ -337,8 +340,8 @@ def test_timestamps_read_as_sqlite_reads_them(pg_server: Any, stamps: list[str])
         ]
         for text in stamps
     ]
-    with connect_sync(pg_server.url()) as conn:
-        sql = f"SELECT {epoch_sql('t.v')} FROM unnest(%s::text[]) WITH ORDINALITY AS t (v, i) "
+    with connect_sync(pg_url) as conn:
+        sql = "SELECT ccmgr_epoch(t.v) FROM unnest(%s::text[]) WITH ORDINALITY AS t (v, i) "
         got = [row[0] for row in conn.execute((sql + "ORDER BY t.i").encode(), (stamps,))]
     for text, want, have in zip(stamps, expected, got, strict=True):
         if not re.match(r"-?[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
@@ -363,3 +366,89 @@ def test_zone_offsets_find_every_change(monkeypatch: pytest.MonkeyPatch) -> None
         assert time.localtime(moment).tm_gmtoff == after
     assert moments[1] == datetime(2025, 4, 5, 16, 30, tzinfo=UTC).timestamp()
     assert zone_offsets(lo, lo + timedelta(days=3).total_seconds())[1] == [10.5 * 3600]
+
+
+# --- the stored spans (sql/postgresql/002_attached_spans.sql), in any insertion order -----------
+
+
+def spans_rows(writer: Any) -> list[tuple[Any, ...]]:
+    return writer.execute(  # type: ignore[no-any-return]
+        b"SELECT session_id, span_start, span_end, attaches, last_attach FROM attached_spans "
+        b"ORDER BY session_id, span_start"
+    ).fetchall()
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(_EVENT, max_size=14),
+    order=st.randoms(use_true_random=False),
+    status=st.sampled_from(["attached", "detached", "ended"]),
+    created=st.integers(-300, 600).map(float),
+    dropped=st.sets(st.integers(0, 13), max_size=4),
+    split=st.integers(0, 14),
+)
+def test_stored_spans_follow_the_rules_in_any_insertion_order(
+    pg, events, order, status, created, dropped, split
+) -> None:
+    """The insert trigger's partial derivation (row by row, and for many rows in one
+    statement, as `db copy` writes them) gives the same islands as a full derivation (the
+    update trigger) and as the migration's backfill; the delete trigger keeps them right; the
+    attached time read from them follows the model."""
+    reader, writer = pg
+    shuffled = list(events)
+    order.shuffle(shuffled)
+    end = 3600.0 if status == "ended" else None
+    # The first `split` events one statement each (the watcher), the rest in one statement.
+    store_pg(
+        writer, shuffled[:split], status=status, created=created, ended=end, last_access=3000.0
+    )
+    rest = [
+        (kind, at if isinstance(at, str) else stamp(at),
+         json.dumps({"client": client}) if kind in ("attached", "detached") else "{}")
+        for kind, at, client in shuffled[split:]
+    ]  # fmt: skip
+    writer.execute(
+        b"INSERT INTO session_events (session_id, event_type, timestamp, data) "
+        b"SELECT 's', k, t, d::json FROM unnest(%s::text[], %s::text[], %s::text[]) AS r (k, t, d)",
+        ([r[0] for r in rest], [r[1] for r in rest], [r[2] for r in rest]),
+    )
+    incremental = spans_rows(writer)
+    expected = model(shuffled, status=status, created=created, ended=end, last_access=3000.0)
+    assert times_pg(reader)[0] == pytest.approx(expected, abs=1e-5)
+    readable = [e for e in shuffled if e[0] == "attached" and not isinstance(e[1], str)]
+    assert sum(row[3] for row in incremental) == len(readable)
+    writer.execute(b"UPDATE session_events SET data = data")
+    assert spans_rows(writer) == incremental
+    migrate_conn(writer, 1)
+    migrate_conn(writer)
+    assert spans_rows(writer) == incremental
+    ids = [row[0] for row in writer.execute(b"SELECT id FROM session_events ORDER BY id")]
+    inserted = shuffled[:split] + shuffled[split:]
+    gone = [ids[i] for i in sorted(dropped) if i < len(ids)]
+    writer.execute(b"DELETE FROM session_events WHERE id = ANY(%s)", (gone,))
+    kept = [e for i, e in enumerate(inserted) if i >= len(ids) or ids[i] not in gone]
+    expected = model(kept, status=status, created=created, ended=end, last_access=3000.0)
+    assert times_pg(reader)[0] == pytest.approx(expected, abs=1e-5)
+    writer.execute(b"DELETE FROM sessions")
+    assert spans_rows(writer) == []
+
+
+def test_the_statistics_read_spans_and_events_through_indexes(pg) -> None:
+    """EXPLAIN: attached_spans by its primary key, events by ix_session_events_attach."""
+    from store.postgres.stats import activity_sql
+    from store.postgres.stats import zone_offsets as offsets
+
+    _reader, writer = pg
+    store_pg(writer, [("attached", 10.0, "a")], status="ended", created=0.0, ended=60.0,
+             last_access=60.0)  # fmt: skip
+    writer.execute(b"SET enable_seqscan = off")  # a tiny table: judge the plan, not its cost
+    moments, offs = offsets(0.0, 1e9)
+    sql = "EXPLAIN " + activity_sql("sessions.id = %s", by="day")
+    plan = "\n".join(
+        row[0] for row in writer.execute(sql.encode(), [1e9, 0.0, 1e9, moments, offs, "s"])
+    )
+    assert "attached_spans_pkey" in plan
+    assert "ix_session_events_attach" in plan
+    assert "Seq Scan on session_events" not in plan
