@@ -27,7 +27,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="An interactive picker: type the query language (words match as "
         "prefixes), move with the arrows or Ctrl-N/Ctrl-P, Enter goes to the session: "
         "switch-client inside tmux, attach-session outside, `ccmgr-watch revive ID --attach` "
-        "for an ended one. Esc leaves with exit 1, Ctrl-C with 130. Inside a tmux popup: "
+        "for an ended one; a session alive on another host (a shared PostgreSQL store): nothing "
+        "runs, the ssh command to attach there is printed (exit 6). Esc leaves with exit 1, "
+        "Ctrl-C with 130. Inside a tmux popup: "
         'bind-key S display-popup -E "ccmgr-watch pick".',
     )
     pick.add_argument("query", metavar="QUERY", nargs="*", help="the query to start with")
