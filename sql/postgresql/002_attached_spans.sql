@@ -119,10 +119,14 @@ CREATE INDEX ix_session_events_attach ON session_events (session_id, epoch)
 -- derivation of docs/stats.md. Per attach, its client's span, until the client's next event or
 -- the next event that empties the set (a client-less detach, killed, vanished), whichever is
 -- first; then the union of a session's spans as islands (touching spans join).
+-- plpgsql, not sql, and a generic plan: its statement's plan is kept between calls (a sql
+-- function is planned at every call: the trigger took ~2.5 ms an event that way, ~1 ms so).
 CREATE FUNCTION ccmgr_derive_spans(ids text[], afters double precision[])
 RETURNS TABLE (session_id text, span_start double precision, span_end double precision,
                attaches integer, last_attach double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY
     SELECT sid, min(s), max(e), count(*)::int, max(s) FROM (
         SELECT sid, s, e, sum(brk) OVER (PARTITION BY sid ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS g FROM (
             SELECT sid, s, e, CASE WHEN s <= max(e) OVER (PARTITION BY sid ORDER BY s, e
@@ -143,7 +147,8 @@ LANGUAGE sql STABLE AS $$
                         WHERE x.event_type IN ('attached', 'detached', 'killed', 'vanished')
                             AND x.epoch > f.after) AS ev) AS ordered
                 WHERE kind = 'attached') AS spans) AS breaks) AS grouped
-    GROUP BY sid, g
+    GROUP BY sid, g;
+END
 $$;
 
 -- Events added: each touched session's islands from the one the earliest new event falls in.
@@ -177,11 +182,13 @@ $$;
 
 -- Events changed or removed: the touched sessions' islands from all their events.
 CREATE FUNCTION ccmgr_spans_rederive(ids text[]) RETURNS void
-LANGUAGE sql AS $$
-    DELETE FROM attached_spans WHERE session_id = ANY (ids);
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM attached_spans WHERE attached_spans.session_id = ANY (ids);
     INSERT INTO attached_spans (session_id, span_start, span_end, attaches, last_attach)
     SELECT d.* FROM ccmgr_derive_spans(ids, array_fill(-1e18::double precision, ARRAY[cardinality(ids)])) AS d
     WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.id = d.session_id);
+END
 $$;
 
 CREATE FUNCTION ccmgr_spans_after_delete() RETURNS trigger
