@@ -121,7 +121,9 @@ def test_another_hosts_live_session_prints_the_ssh_command(
         assert "desk-elsewhere: server" in screen
         picker.keys("Enter")
         assert picker.exit_status() == 6
-        text = " ".join(picker.screen().split())  # the message wraps at the pane's width
+        # -J: lines the pane wrapped are joined back.
+        screen = picker.tmux("capture-pane", "-p", "-J", "-t", picker.target, check=False)
+        text = " ".join(screen.split())
         assert "Error: 'their-work' (s-0000000000000001) runs on host desk-elsewhere" in text
         remote = f"tmux -S {tmux.socket} attach-session -t '\\{target}'"
         assert f'Hint: attach to it there: ssh -t desk-elsewhere "{remote}"' in text
@@ -131,7 +133,7 @@ def test_another_hosts_live_session_prints_the_ssh_command(
         client.wait(timeout=5)
 
 
-def test_the_ssh_command_survives_two_shells(tmux: Tmux) -> None:
+def test_the_ssh_command_survives_two_shells() -> None:
     """The hint's command, as a shell here and one on the host parse it, is the tmux argv."""
     from store.reads import SessionRecord
     from watcher.pick.go import remote_command

@@ -354,7 +354,10 @@ def test_timestamps_read_as_sqlite_reads_them(pg_url: str, stamps: list[str]) ->
             assert have == pytest.approx(want, abs=1e-6), text
 
 
-def test_zone_offsets_find_every_change(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zone_offsets_find_every_change(
+    utc: None,  # noqa: F811  (puts the process's zone back afterwards)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TZ", "Australia/Adelaide")  # +10:30 in summer, +9:30 in winter
     time.tzset()
     lo = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
