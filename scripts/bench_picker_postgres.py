@@ -84,8 +84,8 @@ def main() -> None:
         for _ in range(args.rounds):
             rounds["sqlite"].append(bench_picker.run_picker(db, args.runs))
             rounds["postgres"].append(bench_picker.run_picker(url, args.runs))  # type: ignore[arg-type]
-        report["sqlite"] = _merge(rounds["sqlite"])
-        report["postgres"] = _merge(rounds["postgres"])
+        report["sqlite_picker"] = _merge(rounds["sqlite"])
+        report["postgres_picker"] = _merge(rounds["postgres"])
         report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         report["notes"] = [
             "the real `ccmgr-watch pick` on a pty, 120x40; per store the median over rounds of "

@@ -64,7 +64,13 @@ def run_pick(args: argparse.Namespace) -> int:
 
     path = db_file(args)
     color = not os.environ.get("NO_COLOR")
-    here = watcher_host(args)
+    host: list[str] = []
+
+    def here() -> str:  # asked after the first frame: it imports the watcher's settings
+        if not host:
+            host.append(watcher_host(args))
+        return host[0]
+
     chosen = pick(path, " ".join(args.query), sort=args.sort, color=color, host=here)
     if chosen == INTERRUPTED:
         return EXIT_INTERRUPTED
@@ -87,13 +93,13 @@ def run_pick(args: argparse.Namespace) -> int:
         return 0
     from watcher.pick.go import elsewhere, execute, plan_go, remote_command, session_is_live
 
-    if elsewhere(session, here):
+    if elsewhere(session, here()):
         from watcher.errors import TmuxError
 
         # Its server is on that machine; a socket of the same path here is another server.
         raise TmuxError(
             f"{session.name!r} ({session.id}) runs on host {session.host}, not on this one "
-            f"({here})",
+            f"({here()})",
             hint=f"attach to it there: {remote_command(session)}",
         )
     live = session_is_live(session, os.environ)

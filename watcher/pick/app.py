@@ -19,6 +19,8 @@ from watcher.pick.worker import Result, Searcher, read_preview, recent, search
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from store.reads import Reader
     from watcher.pick.view import Preview
 
@@ -97,10 +99,18 @@ def _edit(query: str, key: str) -> str:
     return query
 
 
-def pick(database: str, query: str, *, sort: str, color: bool, host: str | None = None) -> str:
+def pick(
+    database: str,
+    query: str,
+    *,
+    sort: str,
+    color: bool,
+    host: Callable[[], str] | None = None,
+) -> str:
     """Run the picker on ``database`` (a SQLite file or a PostgreSQL URL) starting from
     ``query``; returns the chosen session's id, :data:`ESCAPED` or :data:`INTERRUPTED`.
-    ``host``: this machine's, to tell another host's sessions apart in the preview."""
+    ``host`` gives this machine's host, to tell another host's sessions apart in the preview:
+    asked once the first frame is drawn (reading it imports the watcher's settings: ~100 ms)."""
     import sqlite3
 
     from store.pgurl import redact
@@ -115,9 +125,7 @@ def pick(database: str, query: str, *, sort: str, color: bool, host: str | None 
     term: Terminal | None = None
     searcher: Searcher | None = None
     try:
-        screen = Screen(
-            database=redact(database), limit=LIMIT, color=color, now=datetime.now(UTC), host=host
-        )
+        screen = Screen(database=redact(database), limit=LIMIT, color=color, now=datetime.now(UTC))
         screen.query = query
         try:  # a database that cannot be read is said before the screen is taken
             screen.empty = not has_sessions(preview_conn)
@@ -132,6 +140,11 @@ def pick(database: str, query: str, *, sort: str, color: bool, host: str | None 
             picker.apply(first or search(search_conn, 0, query, LIMIT, sort))
             picker.draw()
             searcher = Searcher(search_conn, term.wake_fd, LIMIT, sort)
+            if host is not None:
+                screen.host = host()
+                preview = screen.preview
+                if preview is not None and preview.session.host not in (None, screen.host):
+                    picker.draw()  # the preview now says the session is on another host
             return _loop(picker, searcher)
     finally:
         if searcher is not None:
