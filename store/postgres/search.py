@@ -98,6 +98,14 @@ def _where(node: Node, params: list[Any]) -> str:
     raise TypeError(f"not a query node: {node!r}")
 
 
+def where_pg(tree: Node) -> tuple[str, list[Any]]:
+    """A WHERE expression over ``sessions`` selecting what ``tree`` matches, with its
+    parameters (``%s`` placeholders): what ``stats`` selects on PostgreSQL, as
+    store.query.compiler.where_sql on SQLite."""
+    params: list[Any] = []
+    return _where(tree, params), params
+
+
 def _positive_terms(node: Node) -> list[str]:
     """The tsqueries of the words that count towards relevance (not under a NOT)."""
     if isinstance(node, Term):

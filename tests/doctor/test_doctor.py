@@ -270,7 +270,7 @@ def test_a_stale_socket_is_found_and_no_server_started(
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(stale))
     listener.close()  # the file stays, nobody listens: what a killed tmux server leaves
-    code, report = doctor_json(capsys, db)
+    _, report = doctor_json(capsys, db)
     (finding,) = by_id(report, "tmux.stale_socket")
     # tmux leaves its socket behind on every exit: noted, not a finding that needs attention.
     assert finding["level"] == "ok" and "crashed" in finding["message"]

@@ -394,10 +394,3 @@ def test_stats_selects_what_query_lists(db, capsys, text) -> None:
     # No window: every selected session was alive at some moment up to now.
     assert out["total"]["sessions"] == len(listed)
     assert sum(row["sessions"] for row in out["rows"]) == len(listed)
-
-
-def test_a_postgresql_store_is_refused(capsys) -> None:
-    url = "postgresql://user@localhost/ccmgr"
-    assert run(["stats", "--db", url]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("Error: stats reads a SQLite database") and "Hint:" in err

@@ -27,7 +27,9 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         description="An interactive picker: type the query language (words match as "
         "prefixes), move with the arrows or Ctrl-N/Ctrl-P, Enter goes to the session: "
         "switch-client inside tmux, attach-session outside, `ccmgr-watch revive ID --attach` "
-        "for an ended one. Esc leaves with exit 1, Ctrl-C with 130. Inside a tmux popup: "
+        "for an ended one; a session alive on another host (a shared PostgreSQL store): nothing "
+        "runs, the ssh command to attach there is printed (exit 6). Esc leaves with exit 1, "
+        "Ctrl-C with 130. Inside a tmux popup: "
         'bind-key S display-popup -E "ccmgr-watch pick".',
     )
     pick.add_argument("query", metavar="QUERY", nargs="*", help="the query to start with")
@@ -57,12 +59,19 @@ def run_pick(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from watcher.cli.settings import db_file
+    from watcher.cli.settings import db_file, watcher_host
     from watcher.pick.app import ESCAPED, INTERRUPTED, pick
 
     path = db_file(args)
     color = not os.environ.get("NO_COLOR")
-    chosen = pick(path, " ".join(args.query), sort=args.sort, color=color)
+    host: list[str] = []
+
+    def here() -> str:  # asked after the first frame: it imports the watcher's settings
+        if not host:
+            host.append(watcher_host(args))
+        return host[0]
+
+    chosen = pick(path, " ".join(args.query), sort=args.sort, color=color, host=here)
     if chosen == INTERRUPTED:
         return EXIT_INTERRUPTED
     if chosen == ESCAPED:
@@ -70,9 +79,9 @@ def run_pick(args: argparse.Namespace) -> int:
     if args.print and not args.json:
         sys.stdout.write(chosen + "\n")
         return 0
-    from store.reads import find_session, open_reader
+    from store.reads import find_session, open_store
 
-    conn = open_reader(path)
+    conn = open_store(path)
     try:
         session = find_session(conn, chosen)
     finally:
@@ -82,8 +91,17 @@ def run_pick(args: argparse.Namespace) -> int:
 
         print_json(session, sort_keys=False)
         return 0
-    from watcher.pick.go import execute, plan_go, session_is_live
+    from watcher.pick.go import elsewhere, execute, plan_go, remote_command, session_is_live
 
+    if elsewhere(session, here()):
+        from watcher.errors import TmuxError
+
+        # Its server is on that machine; a socket of the same path here is another server.
+        raise TmuxError(
+            f"{session.name!r} ({session.id}) runs on host {session.host}, not on this one "
+            f"({here()})",
+            hint=f"attach to it there: {remote_command(session)}",
+        )
     live = session_is_live(session, os.environ)
     go = plan_go(session, live=live, env=os.environ, database=path)
     import logging  # only now: it costs the first frame ~5 ms

@@ -1,7 +1,8 @@
 """``ccmgr-watch stats``: where the time went, over the sessions a query selects.
 
 Like ``query``, the handler uses the stdlib sqlite3 directly (one statement, no event loop) and
-imports nothing heavy; the SQL is :mod:`store.stats`, the folding :mod:`watcher.activity`.
+imports nothing heavy; the SQL is :mod:`store.stats` (:mod:`store.postgres.stats` for a
+``postgresql://`` URL: the same numbers), the folding :mod:`watcher.activity`.
 """
 
 from __future__ import annotations
@@ -73,13 +74,11 @@ def _window(args: argparse.Namespace, now: Any) -> tuple[str | None, str | None]
 
 def run_stats(args: argparse.Namespace) -> int:
     """Handler of ``stats``."""
-    import sqlite3
     from datetime import UTC, datetime
 
-    from store.query.compiler import where_sql
+    from store.pgurl import is_postgres_url
     from store.query.parser import parse_query
-    from store.reads import open_reader, read_error
-    from store.stats import FAR_FUTURE, activity
+    from store.stats import FAR_FUTURE
     from store.timefmt import parse_ts
     from watcher.activity import report
     from watcher.cli.search_cmd import _context
@@ -88,28 +87,13 @@ def run_stats(args: argparse.Namespace) -> int:
     context = _context()
     now: datetime = context["now"]
     text = " ".join(args.query)
-    where, params = where_sql(parse_query(text, **context))
+    tree = parse_query(text, **context)
     since, until = _window(args, now)
     lo = parse_ts(since).timestamp() if since else 0.0
     hi = min(parse_ts(until).timestamp(), FAR_FUTURE) if until else now.timestamp()
     path = db_file(args)
-    from store.pgurl import is_postgres_url
-
-    if is_postgres_url(path):
-        from store.errors import UsageError
-
-        # The statistics are SQLite SQL (window functions, unixepoch, localtime).
-        raise UsageError(
-            "stats reads a SQLite database; PostgreSQL stores are not supported yet",
-            hint="give --db the SQLite database file (or CCMGR_WATCH_DB)",
-        )
-    conn = open_reader(path)
-    try:
-        found = activity(conn, where, params, by=args.by, lo=lo, hi=hi, now=now.timestamp())
-    except sqlite3.Error as exc:
-        raise read_error(path, exc) from exc
-    finally:
-        conn.close()
+    read = _read_postgres if is_postgres_url(path) else _read_sqlite
+    found = read(path, tree, by=args.by, lo=lo, hi=hi, now=now.timestamp())
     limit = args.limit if args.limit is not None else _DEFAULT_LIMITS[args.by]
     data = report(found, by=args.by, limit=limit or None)
     total = data["total"]
@@ -129,6 +113,38 @@ def run_stats(args: argparse.Namespace) -> int:
         return 0
     _print_report(result)
     return 0
+
+
+def _read_sqlite(path: str, tree: Any, **window: Any) -> Any:
+    """The statistics from a SQLite file (store/stats.py)."""
+    import sqlite3
+
+    from store.query.compiler import where_sql
+    from store.reads import open_reader, read_error
+    from store.stats import activity
+
+    where, params = where_sql(tree)
+    conn = open_reader(path)
+    try:
+        return activity(conn, where, params, **window)
+    except sqlite3.Error as exc:
+        raise read_error(path, exc) from exc
+    finally:
+        conn.close()
+
+
+def _read_postgres(url: str, tree: Any, **window: Any) -> Any:
+    """The statistics from a PostgreSQL database (store/postgres/stats.py: the same numbers)."""
+    from store.postgres.reads import PgReader
+    from store.postgres.search import where_pg
+    from store.postgres.stats import activity
+
+    where, params = where_pg(tree)
+    reader = PgReader.open(url)
+    try:
+        return activity(reader, where, params, **window)
+    finally:
+        reader.close()
 
 
 # --- the table ---------------------------------------------------------------------------------

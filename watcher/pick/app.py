@@ -19,8 +19,9 @@ from watcher.pick.worker import Result, Searcher, read_preview, recent, search
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
-    import sqlite3
+    from collections.abc import Callable
 
+    from store.reads import Reader
     from watcher.pick.view import Preview
 
 FRAME_WAIT = 0.008
@@ -33,7 +34,7 @@ INTERRUPTED = "<ctrl-c>"
 
 
 class _Picker:
-    def __init__(self, term: Terminal, screen: Screen, conn: sqlite3.Connection, sort: str) -> None:
+    def __init__(self, term: Terminal, screen: Screen, conn: Reader, sort: str) -> None:
         self.term = term
         self.screen = screen
         self.conn = conn  # this thread's connection: previews of rows moved to
@@ -98,19 +99,33 @@ def _edit(query: str, key: str) -> str:
     return query
 
 
-def pick(database: str, query: str, *, sort: str, color: bool) -> str:
-    """Run the picker on ``database`` starting from ``query``; returns the chosen session's id,
-    :data:`ESCAPED` or :data:`INTERRUPTED`."""
+def pick(
+    database: str,
+    query: str,
+    *,
+    sort: str,
+    color: bool,
+    host: Callable[[], str] | None = None,
+) -> str:
+    """Run the picker on ``database`` (a SQLite file or a PostgreSQL URL) starting from
+    ``query``; returns the chosen session's id, :data:`ESCAPED` or :data:`INTERRUPTED`.
+    ``host`` gives this machine's host, to tell another host's sessions apart in the preview:
+    asked once the first frame is drawn (reading it imports the watcher's settings: ~100 ms)."""
     import sqlite3
 
-    from store.reads import has_sessions, open_reader, read_error
+    from store.pgurl import redact
+    from store.reads import has_sessions, open_store, read_error
 
-    search_conn = open_reader(database)
-    preview_conn = open_reader(database)
+    search_conn = open_store(database)
+    try:
+        preview_conn = open_store(database)
+    except BaseException:
+        search_conn.close()
+        raise
     term: Terminal | None = None
     searcher: Searcher | None = None
     try:
-        screen = Screen(database=database, limit=LIMIT, color=color, now=datetime.now(UTC))
+        screen = Screen(database=redact(database), limit=LIMIT, color=color, now=datetime.now(UTC))
         screen.query = query
         try:  # a database that cannot be read is said before the screen is taken
             screen.empty = not has_sessions(preview_conn)
@@ -125,6 +140,11 @@ def pick(database: str, query: str, *, sort: str, color: bool) -> str:
             picker.apply(first or search(search_conn, 0, query, LIMIT, sort))
             picker.draw()
             searcher = Searcher(search_conn, term.wake_fd, LIMIT, sort)
+            if host is not None:
+                screen.host = host()
+                preview = screen.preview
+                if preview is not None and preview.session.host not in (None, screen.host):
+                    picker.draw()  # the preview now says the session is on another host
             return _loop(picker, searcher)
     finally:
         if searcher is not None:

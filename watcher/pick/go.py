@@ -10,7 +10,9 @@ into an argv list. The decision is pure apart from :func:`session_is_live`, whic
   attach-session -t $N`` with ``$TMUX`` removed (inside tmux that nests a client, which is what
   a popup over another server needs);
 - an ended session (or one whose server is gone or was restarted since it was recorded):
-  ``ccmgr-watch revive ID --attach``, which recreates it and attaches or switches to it.
+  ``ccmgr-watch revive ID --attach``, which recreates it and attaches or switches to it;
+- a live session of another host (a shared PostgreSQL store, or a copy of one): nothing runs
+  here (its socket path here would be another server); :func:`remote_command` is what to run.
 """
 
 from __future__ import annotations
@@ -129,6 +131,35 @@ def plan_go(session: SessionRecord, *, live: bool, env: Mapping[str, str], datab
         return Go("attach", argv, _tmux_env(env))
     argv = [*cli_argv(), "--db", database, "revive", session.id, "--attach"]
     return Go("revive", argv, dict(env))
+
+
+def elsewhere(session: SessionRecord, host: str) -> bool:
+    """Whether ``session`` is alive on another machine than ``host`` (this one): its tmux
+    server is there, and a socket of the same path here is another server. A session recorded
+    before hosts (sql/004: no host) is taken to be this machine's, as reconciliation does."""
+    return session.status != "ended" and bool(session.host) and session.host != host
+
+
+def _double_quoted(text: str) -> str:
+    """``text`` in double quotes for a POSIX shell (``$``, backquotes, ``"`` and ``\\``
+    escaped): the remote command of ``ssh`` is parsed by the shell here, then by the remote one."""
+    for char in ("\\", '"', "$", "`"):
+        text = text.replace(char, "\\" + char)
+    return f'"{text}"'
+
+
+def remote_command(session: SessionRecord) -> str:
+    """The shell command that attaches to ``session`` from here through ssh, on its host."""
+    import shlex
+
+    server = parse_server(session.tmux_server)
+    remote = ["tmux"]
+    if server is not None:
+        remote += ["-S", server[0]]
+    remote += ["attach-session"]
+    if session.tmux_id:
+        remote += ["-t", session.tmux_id]
+    return f"ssh -t {shlex.quote(session.host or '')} {_double_quoted(shlex.join(remote))}"
 
 
 def execute(go: Go) -> int:

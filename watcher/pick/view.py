@@ -52,6 +52,7 @@ class Screen:
         "empty",
         "error",
         "hits",
+        "host",
         "limit",
         "now",
         "preview",
@@ -61,8 +62,11 @@ class Screen:
         "top",
     )
 
-    def __init__(self, *, database: str, limit: int, color: bool, now: datetime) -> None:
+    def __init__(
+        self, *, database: str, limit: int, color: bool, now: datetime, host: str | None = None
+    ) -> None:
         self.database = database
+        self.host = host  # this machine's (watcher.host): another host's sessions are not here
         self.limit = limit
         self.color = color
         self.now = now
@@ -244,7 +248,13 @@ def _preview_lines(screen: Screen, width: int, rows: int) -> list[str]:
     lines.append(fit(f"when     {when}", width))
     names = ", ".join(_printable(n) for n in preview.windows) if preview.windows else "-"
     lines.append(fit(f"windows  {len(preview.windows)}: {names}", width))
-    go = "Enter: revive it" if s.status == "ended" else "Enter: switch to it"
+    if s.status == "ended":
+        go = "Enter: revive it"
+    elif s.host and screen.host and s.host != screen.host:
+        # Its tmux server is on that machine: Enter prints how to get there (watcher.pick.go).
+        go = f"on host {_printable(s.host)}, not this one: Enter prints the ssh command"
+    else:
+        go = "Enter: switch to it"
     room = rows - len(lines) - 1
     for index, event in enumerate(preview.events[: max(0, room)]):
         label = "events   " if index == 0 else "         "

@@ -5,8 +5,10 @@ newest query it has when it is free (queries typed while one ran are dropped uns
 :class:`Result` followed by a byte on the loop's wake-up pipe. So typing is never blocked by a
 search, and a slow search delays only its own results.
 
-Each thread has its own read connection (SQLite connections are not shared between threads
-here): the searcher's, and the loop's for previews of the row the user moves to.
+Each thread has its own read connection (connections are not shared between threads here):
+the searcher's, and the loop's for previews of the row the user moves to. A connection is a
+SQLite file's or a PostgreSQL reader (:func:`store.reads.open_store`): the reads are the same,
+a search runs the store's own compiler (:func:`search`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from watcher.pick.view import Preview
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from store.reads import Reader
     from watcher.pick.view import Row
 
 WINDOW_EVENTS = ("window_added", "window_closed", "window_renamed")
@@ -65,7 +68,7 @@ def open_windows(events: list[tuple[str, dict[str, object]]]) -> list[str]:
     return [windows[w] for w in sorted(windows, key=number)]
 
 
-def read_preview(conn: sqlite3.Connection, session_id: str) -> Preview | None:
+def read_preview(conn: Reader, session_id: str) -> Preview | None:
     """The preview of one session (None when it is no longer in the database)."""
     from store.reads import find_session, list_events
 
@@ -82,7 +85,7 @@ def read_preview(conn: sqlite3.Connection, session_id: str) -> Preview | None:
 class Searcher:
     """A thread that runs the latest submitted query and posts its :class:`Result`."""
 
-    def __init__(self, conn: sqlite3.Connection, wake_fd: int, limit: int, sort: str) -> None:
+    def __init__(self, conn: Reader, wake_fd: int, limit: int, sort: str) -> None:
         self._conn = conn
         self._wake_fd = wake_fd
         self._limit = limit
@@ -154,7 +157,7 @@ class Searcher:
                 return
 
 
-def recent(conn: sqlite3.Connection, limit: int) -> Result:
+def recent(conn: Reader, limit: int) -> Result:
     """The empty query's result without the query language: the most recently used sessions
     (the same rows in the same order as the empty query in either sort)."""
     from store.reads import list_sessions
@@ -164,17 +167,26 @@ def recent(conn: sqlite3.Connection, limit: int) -> Result:
     return Result(0, "", sessions, preview)
 
 
-def search(conn: sqlite3.Connection, generation: int, query: str, limit: int, sort: str) -> Result:
+def search(conn: Reader, generation: int, query: str, limit: int, sort: str) -> Result:
     """Run one query: its hits and the first one's preview, or the mistake in it."""
-    from store.query.compiler import compile_query
     from store.query.parser import parse_query
-    from store.search import search_sync
     from watcher.cli.search_cmd import _context
 
     try:
         tree = parse_query(query, **_context())
-        compiled = compile_query(tree, sort=sort, limit=limit)  # type: ignore[arg-type]
-        hits: list[Row] = list(search_sync(conn, compiled))
+        hits: list[Row]
+        if isinstance(conn, sqlite3.Connection):
+            from store.query.compiler import compile_query
+            from store.search import search_sync
+
+            compiled = compile_query(tree, sort=sort, limit=limit)  # type: ignore[arg-type]
+            hits = list(search_sync(conn, compiled))
+        else:  # PostgreSQL (a failure there is a StoreError: a CcmgrError below)
+            from store.postgres.reads import PgReader
+            from store.postgres.search import search_pg
+
+            assert isinstance(conn, PgReader)
+            hits = list(search_pg(conn, tree, sort=sort, limit=limit))
         preview = read_preview(conn, hits[0].id) if hits else None
     except QueryError as exc:
         return Result(generation, query, [], error=(exc.message, exc.position, exc.hint))
