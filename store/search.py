@@ -629,16 +629,44 @@ _WORDLESS_RETRY = 5_000
 against ~1 s for sorting a project in 30 % of them): beyond, the default plan sorts."""
 
 
-def choose_wordless(compiled: CompiledQuery, candidates: int) -> Plan:
-    """Filters alone sorted by created or name (pure): the default plan sorts the filter's
-    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order (created),
-    or of the filter's own rows in name order (``filter_walk``), tests them (sized as if most
-    rows passed; a short walk retries longer, then falls back)."""
+def _in_order(compiled: CompiledQuery) -> bool:
+    """Whether ``filter_first`` reads a filter-only query's page in order and stops there:
+    sorted by recent, the filter the whole query (every filter's index has last_access
+    second). No count is needed then."""
     facts = compiled.facts
-    if facts is None or facts.needed is None or candidates < FILTER_CAP:
+    return facts is not None and facts.sort == "recent" and facts.whole_filter
+
+
+def choose_wordless(compiled: CompiledQuery, candidates: int | None) -> Plan:
+    """Filters alone (pure), from the count of the indexed filter's rows (up to FILTER_CAP;
+    None when not counted: :func:`_in_order`).
+
+    Sorted by recent, the filter the whole query: ``filter_first`` (its index gives the order:
+    it reads the page's rows and stops). Otherwise few rows: ``filter_first`` reads them from
+    the filter's index and sorts them (a few thousand at most), unless the filter is the whole
+    query, its own name order gives the page and the page needs fewer rows than it holds
+    (``filter_walk``). Many: a walk of the sort order (created), or of the filter's rows in
+    name order, tests them (sized as if most rows passed; a short walk retries longer, then
+    falls back); by recent with other conditions, SQLite's own choice.
+    """
+    facts = compiled.facts
+    if facts is None or facts.needed is None:
         return compiled.plans[0]
-    walk = compiled.plans[1]
-    return walk.with_budget(int(1.5 * facts.needed) + 32, _WORDLESS_RETRY)
+    plans = {plan.name: plan for plan in compiled.plans}
+    first = plans.get("filter_first")
+    if first is not None and _in_order(compiled):
+        return first
+    if candidates is None:
+        return compiled.plans[0]
+    few = candidates < FILTER_CAP
+    budget = int(1.5 * facts.needed) + 32
+    walk = plans.get("filter_walk") or plans.get("order_walk")
+    own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
+    if walk is not None and (not few or (own_order and candidates > budget)):
+        return walk.with_budget(budget, _WORDLESS_RETRY)
+    if first is not None and few:
+        return first
+    return compiled.plans[0]
 
 
 _INDEX_SQL = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
@@ -666,7 +694,9 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
         if facts.candidates_sql is None:
             return compiled.plans[0]
-        (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+        count = None
+        if not _in_order(compiled):
+            (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
         return _usable(conn, compiled, choose_wordless(compiled, count))
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]

@@ -218,7 +218,9 @@ class PlanFacts(Value):
     query has no positive ones). ``candidates_sql``: how many rows an indexed filter picks out,
     counted in the index up to :data:`FILTER_CAP` (None without such a filter). ``needed``:
     limit + offset (None: every row). ``span_sql``: the rowid range of the first rows (a
-    parameter) of the sort order, for the walks.
+    parameter) of the sort order, for the walks. ``sort``: the order the rows are listed in
+    (``recent`` for relevance without words). ``whole_filter``: the indexed filter is the whole
+    query (every row its index yields is a result: a walk of it stops at the page).
     """
 
     __match_args__ = (
@@ -229,6 +231,8 @@ class PlanFacts(Value):
         "candidates_params",
         "needed",
         "span_sql",
+        "sort",
+        "whole_filter",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -238,6 +242,8 @@ class PlanFacts(Value):
     candidates_params: tuple[Any, ...]
     needed: int | None
     span_sql: str | None
+    sort: str
+    whole_filter: bool
 
     def __init__(
         self,
@@ -248,6 +254,8 @@ class PlanFacts(Value):
         candidates_params: tuple[Any, ...],
         needed: int | None,
         span_sql: str | None = None,
+        sort: str = "recent",
+        whole_filter: bool = False,
     ) -> None:
         super().__init__(
             sample_sql,
@@ -257,6 +265,8 @@ class PlanFacts(Value):
             candidates_params,
             needed,
             span_sql,
+            sort,
+            whole_filter,
         )
 
 
@@ -629,9 +639,9 @@ def fts_phrases(match: str) -> tuple[Phrase, ...]:
     return tuple(phrases)
 
 
-def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any], bool] | None:
     """The index that picks out the rows of the query's top-level filters, the SQL of those
-    filters and its parameters; or None.
+    filters, its parameters, and whether they are the whole query; or None.
 
     An exact ``name:``/``project:``/``worktree:``/``branch:`` (its NOCASE index, last_access
     second), else a ``status:`` (status, last_access), each with any ``since:``/``until:``; or
@@ -651,8 +661,9 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
     else:
         return None
     params: list[Any] = []
-    sql = " AND ".join(_leaf_sql(part, params) for part in [*first, *times])
-    return index, sql, params
+    parts = [*first, *times]
+    sql = " AND ".join(_leaf_sql(part, params) for part in parts)
+    return index, sql, params, len(parts) == len(children)
 
 
 # Indexes that give a qualifier's sessions in name order (migration 005; name: needs none).
@@ -664,29 +675,35 @@ NAME_ORDER_INDEX: Final = {
 }
 
 
-def _name_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+def _name_filter(node: _Simple) -> tuple[str, list[tuple[str, list[Any]]]] | None:
     """The index that gives the rows of one of the query's top-level filters in name order,
-    that filter's SQL (with any ``since:``/``until:``) and its parameters; or None: an exact
-    ``name:``/``project:``/``branch:`` (the one :func:`_indexed_filter` counts), else one
-    ``status:`` value (not ``active``: two values are two runs of the index, not one order).
+    that filter's SQL (with any ``since:``/``until:``) and parameters as one run of the index
+    for each of its values; or None: an exact ``name:``/``project:``/``branch:``
+    (the one :func:`_indexed_filter` counts), else one ``status:`` (``active`` is two values,
+    ``attached`` and ``detached``: two runs of the index, each in name order).
     Not ``worktree:``: a worktree holds a few sessions, sorting them is cheap (no index)."""
     children = node.children if isinstance(node, And) else (node,)
     fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
     statuses = [c for c in children if isinstance(c, Status)]
     times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
-    first: Node
+    firsts: list[Node]
     if fields:
         if fields[0].name not in NAME_ORDER_INDEX:
             return None  # a worktree holds a few sessions: sorting them is cheap
-        first, index = fields[0], NAME_ORDER_INDEX[fields[0].name]
-    elif statuses and statuses[0].value != "active":
-        first, index = statuses[0], NAME_ORDER_INDEX["status"]
+        firsts, index = [fields[0]], NAME_ORDER_INDEX[fields[0].name]
+    elif statuses:
+        active = statuses[0].value == "active"
+        firsts = [Status("attached"), Status("detached")] if active else [statuses[0]]
+        index = NAME_ORDER_INDEX["status"]
     else:
         return None
     # The same rows as _indexed_filter's (with the times): the planner's count of those rows
     # says whether a walk of them reads them all.
-    params: list[Any] = []
-    return index, " AND ".join(_leaf_sql(part, params) for part in [first, *times]), params
+    runs = []
+    for first in firsts:
+        params: list[Any] = []
+        runs.append((" AND ".join(_leaf_sql(part, params) for part in [first, *times]), params))
+    return index, runs
 
 
 def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> str:
@@ -699,6 +716,23 @@ def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> s
         f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
         f"SELECT sessions.rowid FROM sessions INDEXED BY {index} WHERE {index_where} "
         f"ORDER BY {_ORDER['name']} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
+    )
+
+
+def _runs_walk_sql(select: str, index: str, runs: list[tuple[str, list[Any]]]) -> str:
+    """The first rows (a parameter after each run's own) of each run of ``index`` in name
+    order, merged: for a filter with several values (``status:active``) that is the whole
+    query. Each run's first ``limit + offset`` rows hold every row of the page that comes from
+    it, so the merge is exact without a budget or a retry (SQLite cannot stop early itself:
+    the index lacks the order's tie-break, so it sorts all of both runs)."""
+    walks = " UNION ALL ".join(
+        f"SELECT rid FROM (SELECT sessions.rowid AS rid FROM sessions INDEXED BY {index} "
+        f"WHERE {run} ORDER BY {_ORDER['name']} LIMIT ?)"
+        for run, _ in runs
+    )
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ({walks}) "
         f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
     )
 
@@ -850,17 +884,21 @@ def compile_query(
             needed,
             span_sql(order_sort) if rank is None and needed is not None else None,
         )
-    # No words, filters only, sorted by created: a filter's index (last_access second) does
-    # not give that order, so the default sorts every row it keeps (1 s for a project in 30 %
-    # of 1 M sessions); walking the created order and testing the filters wins when the filter
-    # keeps many rows (the planner counts them in the index, up to FILTER_CAP). Not by name:
-    # names start with their project's, so a project's rows come in one late stretch of A-Z.
+    # No words, filters only. SQLite's own choice misjudges a filter from sqlite_stat1's
+    # averages: `status:active` (0.2 % of the rows, where status's average value holds a
+    # third) made it scan the sort order's index testing each row (0.1-0.5 s at 1 M sessions).
+    # So the planner counts the filter's rows in its index, up to FILTER_CAP: few, and
+    # filter_first reads them from that index and sorts them (recent: every filter index has
+    # last_access second, so that read is in order and stops at the page); many, and a walk
+    # of the sort order tests them (created: the filter's index does not give that order; the
+    # default sorts every row it keeps, 1 s for a project in 30 % of 1 M sessions), or, by
+    # name, a walk of the filter's own (filter, name) index (names start with their
+    # project's, so a project's rows come in one late stretch of A-Z of the name index).
     named = _name_filter(node) if order_sort == "name" and needed is not None else None
     wordless = (
         sample is None
         and indexed is not None
         and needed is not None
-        and (order_sort == "created" or named is not None)
         and not _rank_terms(node)
         and not _has_terms(node)
     )
@@ -873,6 +911,8 @@ def compile_query(
             f"WHERE {indexed[1]} LIMIT ?)",
             (*indexed[2], FILTER_CAP),
             needed,
+            sort=order_sort,
+            whole_filter=indexed[3],
         )
     if rank is None:
         params: list[Any] = []
@@ -885,7 +925,7 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
-        if wordless and needed is not None and named is None:
+        if wordless and needed is not None and order_sort == "created":
             plans.append(
                 Plan(
                     "order_walk",
@@ -894,14 +934,34 @@ def compile_query(
                     walk_budget=0,
                 )
             )
-        if wordless and needed is not None and named is not None:
+        if wordless and needed is not None and named is not None and len(named[1]) == 1:
             # filter_walk: the filter's rows in name order from its (filter, name) index.
+            ((run, run_params),) = named[1]
             plans.append(
                 Plan(
                     "filter_walk",
-                    _filter_walk_sql(_SELECT, where, named[0], named[1]),
-                    (*named[2], 4 * needed, *params, *page),
-                    walk_budget=len(named[2]),
+                    _filter_walk_sql(_SELECT, where, named[0], run),
+                    (*run_params, 4 * needed, *params, *page),
+                    walk_budget=len(run_params),
+                )
+            )
+        elif wordless and needed is not None and named and indexed and indexed[3]:
+            # filter_walk over several runs (`status:active`): exact when the filter is the
+            # whole query (each run's first rows hold the page's), so only then.
+            plans.append(
+                Plan(
+                    "filter_walk",
+                    _runs_walk_sql(_SELECT, named[0], named[1]),
+                    (*(p for _, ps in named[1] for p in (*ps, needed)), *page),
+                )
+            )
+        if wordless and indexed is not None:
+            # filter_first: the filter's rows from its index, then sorted (or read in order).
+            plans.append(
+                Plan(
+                    "filter_first",
+                    _page_sql(_SELECT, where, order_sort, indexed[0]),
+                    (*params, *page),
                 )
             )
         if sample is not None and safe:
@@ -926,13 +986,14 @@ def compile_query(
                         walk_budget=0,
                     )
                 )
-            if named is not None and needed is not None:
+            if named is not None and needed is not None and len(named[1]) == 1:
+                ((run, run_params),) = named[1]
                 plans.append(
                     Plan(
                         "filter_walk",
-                        _filter_walk_sql(_SELECT, probe_where, named[0], named[1]),
-                        (*named[2], 4 * needed, *probe_params, *page),
-                        walk_budget=len(named[2]),
+                        _filter_walk_sql(_SELECT, probe_where, named[0], run),
+                        (*run_params, 4 * needed, *probe_params, *page),
+                        walk_budget=len(run_params),
                     )
                 )
             if indexed is not None:

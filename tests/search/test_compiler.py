@@ -268,15 +268,23 @@ def test_plans_offered_by_shape() -> None:
         "filter_walk",
         "filter_first",
     ]
-    # A filter alone by name: its own (filter, name) index; status:active is two runs of it.
-    assert names("project:x", sort="name") == ["fts_first", "filter_walk"]
-    assert names("status:ended since:1d", sort="name") == ["fts_first", "filter_walk"]
-    assert names("status:active", sort="name") == ["fts_first"]
-    assert names("worktree:x", sort="name") == ["fts_first"]
+    # A filter alone by name: its own (filter, name) index; status:active is two runs of it;
+    # or the filter's rows from its index, sorted (filter_first).
+    walks = ["fts_first", "filter_walk", "filter_first"]
+    assert names("project:x", sort="name") == walks
+    assert names("status:ended since:1d", sort="name") == walks
+    assert names("status:active", sort="name") == walks
+    # Two runs merge exactly only when the filter is the whole query.
+    assert names("status:active dir:/a", sort="name") == ["fts_first", "filter_first"]
+    assert names("worktree:x", sort="name") == ["fts_first", "filter_first"]
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
+    assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
     assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range"]
-    # Nothing to choose: no words, words OR a filter, a word longer than the prefix index.
-    assert names("project:x") == ["fts_first"]
+    # A filter alone by recent: its index has last_access second (filter_first reads in order).
+    assert names("project:x") == ["fts_first", "filter_first"]
+    # Nothing to choose: no filter with an index, words OR a filter, a word longer than the
+    # prefix index.
+    assert names("dir:/a") == ["fts_first"]
     assert names("auth OR project:x") == ["fts_first"]
     assert names("authentication", sort="recent") == ["fts_first"]
     assert names('"authentication"', sort="recent") == ["fts_first", "order_walk", "order_range"]
