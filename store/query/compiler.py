@@ -103,6 +103,7 @@ if TYPE_CHECKING:
         "newest_scored",
         "filter_scored",
         "filter_walk",
+        "filter_tested",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -821,6 +822,33 @@ def span_sql(sort: str) -> str:
     )
 
 
+def _tested_plan(
+    node: _Simple,
+    match: str,
+    sort: str,
+    page: tuple[int, int],
+    index: str,
+    named: tuple[str, list[tuple[str, list[Any]]]] | None,
+) -> Plan:
+    """filter_tested: a selective filter's rows in the sort's order, the words tested in Python
+    on each row's own text (as filter_scored does: no FTS5 lookup per row, ~15-20 µs each for
+    a dense word at 1 M sessions), stopping at the page; then the page's rows read in full.
+
+    The rows come from the filter's index: by recent in order already (last_access second),
+    by name from its (filter, name) index when it has one and one run, so that the reading
+    stops early; otherwise SQLite sorts the filter's (few) rows first."""
+    params: list[Any] = []
+    where = _sql(node, params, ranked_join=True)
+    if sort == "name" and named is not None and len(named[1]) == 1:
+        index = named[0]
+    sql = (
+        f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
+        f"ORDER BY {_ORDER[sort]}"
+    )
+    scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
+    return Plan("filter_tested", sql, tuple(params), scoring=scoring)
+
+
 def _windowed_sql(hits: str) -> str:
     """Rank ``hits`` (rid, score, last_access: matches that pass every filter) by relevance.
 
@@ -1004,6 +1032,11 @@ def compile_query(
                         (*probe_params, *page),
                     )
                 )
+            # filter_tested by created or name only: by recent filter_first reads the filter's
+            # index in order and stops at the page, where this would sort every row first.
+            tested = order_sort != "recent" and not sample[1] and _scorable(node)
+            if indexed is not None and needed is not None and tested:
+                plans.append(_tested_plan(node, sample[0], order_sort, page, indexed[0], named))
         return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)

@@ -267,7 +267,13 @@ def test_plans_offered_by_shape() -> None:
         "order_range",
         "filter_walk",
         "filter_first",
+        "filter_tested",
     ]
+    # The words tested in Python: only where FTS5's matching is a test of each phrase's hits
+    # (as filter_scored), and not by recent (filter_first stops at the page there).
+    assert names("auth status:active", sort="created")[-1] == "filter_tested"
+    assert names("auth project:x", sort="recent")[-1] == "filter_first"
+    assert names("(auth login) OR api project:x", sort="created")[-1] != "filter_tested"
     # A filter alone by name: its own (filter, name) index; status:active is two runs of it;
     # or the filter's rows from its index, sorted (filter_first).
     walks = ["fts_first", "filter_walk", "filter_first"]
