@@ -104,6 +104,7 @@ if TYPE_CHECKING:
         "filter_scored",
         "filter_walk",
         "filter_tested",
+        "order_set",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -814,6 +815,20 @@ def _range_sql(select: str, where: str, sort: str) -> str:
     )
 
 
+def _set_walk_sql(select: str, where: str, sort: str) -> str:
+    """The first rows (a budget, the first parameter) of the sort order, from its index alone
+    (named ``sessions`` with a ``rowid`` column, so that ``where`` reads as over the table),
+    tested against ``where`` (full-text sets only: each word's matches read once, as a set of
+    rowids) before any row is read; then only the rows that pass are read. Exact when it fills
+    the page, as the other walks."""
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM (SELECT sessions.rowid AS rowid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?) AS sessions "
+        f"WHERE {where}) ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
 def span_sql(sort: str) -> str:
     """The lowest and highest rowid among the first rows (a parameter) of a sort order."""
     return (
@@ -1011,6 +1026,20 @@ def compile_query(
                         "order_range",
                         _range_sql(_SELECT, range_where, order_sort),
                         (4 * needed, *range_params, *page),
+                        walk_budget=0,
+                    )
+                )
+            if needed is not None and (_fts(node) is not None or sample[1]):
+                # order_set: words alone (no filter): the sort order's index walked, each
+                # rowid tested against the matches read once as a set before any row is read
+                # (the walks above read each walked row: ~4 µs a row at 1 M sessions).
+                set_params: list[Any] = []
+                set_where = _sql(node, set_params)
+                plans.append(
+                    Plan(
+                        "order_set",
+                        _set_walk_sql(_SELECT, set_where, order_sort),
+                        (4 * needed, *set_params, *page),
                         walk_budget=0,
                     )
                 )

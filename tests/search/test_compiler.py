@@ -240,9 +240,10 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
         for other in query.plans[1:]:
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, newest_scored streams them,
-            # filter_scored tests the words in Python; the others test row by row.
-            streams = other.name in ("order_range", "newest_scored", "filter_scored")
+            # order_range reads a slice of the matches as a set, order_set all of them,
+            # newest_scored streams them, filter_scored tests the words in Python; the others
+            # test row by row.
+            streams = other.name in ("order_range", "order_set", "newest_scored", "filter_scored")
             assert bool(probes) != streams, (other.name, lines)
 
 
@@ -259,7 +260,7 @@ def test_plans_offered_by_shape() -> None:
     # bm25 in Python only where it counts a phrase's hits as FTS5 does, within the window.
     assert names("(auth login) OR api") == ["newest_ranked"]
     assert names("auth", limit=501) == ["newest_ranked"]
-    assert names("auth", sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert names("auth", sort="recent") == ["fts_first", "order_walk", "order_range", "order_set"]
     assert names("auth", sort="recent", limit=None) == ["fts_first"]
     assert names("auth project:x", sort="name") == [
         "fts_first",
@@ -285,7 +286,7 @@ def test_plans_offered_by_shape() -> None:
     assert names("worktree:x", sort="name") == ["fts_first", "filter_first"]
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
     assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
-    assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range"]
+    assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range", "order_set"]
     # A filter alone by recent: its index has last_access second (filter_first reads in order).
     assert names("project:x") == ["fts_first", "filter_first"]
     # Nothing to choose: no filter with an index, words OR a filter, a word longer than the
@@ -293,7 +294,12 @@ def test_plans_offered_by_shape() -> None:
     assert names("dir:/a") == ["fts_first"]
     assert names("auth OR project:x") == ["fts_first"]
     assert names("authentication", sort="recent") == ["fts_first"]
-    assert names('"authentication"', sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert names('"authentication"', sort="recent") == [
+        "fts_first",
+        "order_walk",
+        "order_range",
+        "order_set",
+    ]
     assert compiled("authentication").facts is not None
     assert compiled("authentication").facts.sample_sql is None  # type: ignore[union-attr]
 
