@@ -1029,7 +1029,8 @@ def compile_query(
                         walk_budget=0,
                     )
                 )
-            if needed is not None and (_fts(node) is not None or sample[1]):
+            words_only = not isinstance(node, _Const) and _fts(node) is not None
+            if needed is not None and (words_only or sample[1]):
                 # order_set: words alone (no filter): the sort order's index walked, each
                 # rowid tested against the matches read once as a set before any row is read
                 # (the walks above read each walked row: ~4 µs a row at 1 M sessions).
