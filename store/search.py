@@ -27,6 +27,7 @@ from store.query.compiler import (
     Phrase,
     Plan,
     Scoring,
+    fts_phrases,
     fts_quote,
 )
 from store.query.text import fts_tokens
@@ -263,7 +264,11 @@ def choose_plan(
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
         elif plan.name == "order_set" and est.needed is not None:
-            fixed = est.matches * _COST_SET * est.phrases
+            # Every match is put in the set; a phrase of several words reads each word's
+            # doclist with positions, taken to be 10 times as long per word (as above).
+            text = compiled.facts.sample_params[0] if compiled.facts.sample_params else ""
+            words = [w for w, _ in fts_phrases(str(text))]
+            fixed = est.matches * _COST_SET * sum(1 if len(w) == 1 else 10 * len(w) for w in words)
             budgets[plan.name] = est.walk
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
             cost[plan.name] = fixed + est.walk * _COST_WALKED
