@@ -17,6 +17,7 @@ from store.errors import StoreError
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
+    NAME_ORDER_INDEX,
     PAGE_SQL,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
@@ -730,21 +731,22 @@ def choose_wordless(compiled: CompiledQuery, candidates: int | None) -> Plan:
 
 
 _INDEX_SQL = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+# The indexes of migration 005 (a database may predate them); name: uses 002's.
+_NAME_ORDER_INDEXES = frozenset(NAME_ORDER_INDEX.values()) - {NAME_ORDER_INDEX["name"]}
 
 
-def _index_of(plan: Plan) -> str | None:
-    """The index a ``filter_walk`` reads (its SQL names it), else None."""
-    if plan.name != "filter_walk":
-        return None
-    return plan.sql.split(" INDEXED BY ", 1)[1].split(" ", 1)[0]
+def _indexes_of(plan: Plan) -> list[str]:
+    """The indexes of migration 005 a plan reads (its SQL names them: INDEXED BY)."""
+    named = {part.split(" ", 1)[0] for part in plan.sql.split(" INDEXED BY ")[1:]}
+    return sorted(named & _NAME_ORDER_INDEXES)
 
 
 def _usable(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
     """``plan``, or the default when it reads an index the database lacks (a database not
     yet migrated to 005: the CLI reads databases as they are)."""
-    index = _index_of(plan)
-    if index is not None and not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
-        return compiled.plans[0]
+    for index in _indexes_of(plan):
+        if not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
+            return compiled.plans[0]
     return plan
 
 

@@ -340,10 +340,22 @@ def test_a_database_without_the_name_order_indexes_keeps_the_default(tmp_path: P
         conn, [make_session(n, name=f"big-{n}", project="big") for n in range(FILTER_CAP + 10)]
     )
     conn.execute("COMMIT")
+    conn.execute("BEGIN")
+    insert_sessions(
+        conn, [make_session(n, name=f"auth-{n}", project="tiny") for n in range(9000, 9005)]
+    )
+    conn.execute("COMMIT")
     query = compile_query(parse_query("project:big", now=NOW), sort="name")
     assert query.plans[1].name == "filter_walk"
     assert plan_sync(conn, query).name == "fts_first"
     assert [hit.name for hit in search_sync(conn, query)] == sorted(
         f"big-{n}" for n in range(FILTER_CAP + 10)
     )[:20]
+    # filter_tested would read the (project, name) index too.
+    query = compile_query(parse_query("auth project:tiny", now=NOW), sort="name")
+    assert "filter_tested" in [plan.name for plan in query.plans]
+    assert plan_sync(conn, query).name != "filter_tested"
+    assert [hit.name for hit in search_sync(conn, query)] == [
+        f"auth-{n}" for n in range(9000, 9005)
+    ]
     conn.close()
