@@ -245,7 +245,6 @@ def choose_plan(
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
-    names = {plan.name for plan in compiled.plans}
     for plan in compiled.plans:
         if plan.name == "fts_first":
             cost[plan.name] = est.fts_cost
@@ -293,10 +292,11 @@ def choose_plan(
                 plan.name == "filter_ranked"
             )
         elif plan.name == "filter_tested" and est.few:
-            # By name with a (filter, name) index (filter_walk is offered then) the rows come
-            # in order and the reading stops at the page; otherwise SQLite sorts them all.
+            # Read from a name-order index the rows come in order and the reading stops at
+            # the page; otherwise SQLite sorts them all first.
             tested = float(est.candidates)
-            if est.needed is not None and "filter_walk" in names:
+            in_order = " INDEXED BY ix_sessions_name_nocase " in plan.sql or _indexes_of(plan)
+            if est.needed is not None and in_order:
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.few:

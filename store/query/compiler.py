@@ -849,19 +849,34 @@ def _tested_plan(
     on each row's own text (as filter_scored does: no FTS5 lookup per row, ~15-20 µs each for
     a dense word at 1 M sessions), stopping at the page; then the page's rows read in full.
 
-    The rows come from the filter's index: by recent in order already (last_access second),
-    by name from its (filter, name) index when it has one and one run, so that the reading
-    stops early; otherwise SQLite sorts the filter's (few) rows first."""
+    The rows come from the filter's index; by name from its (filter, name) index, in order
+    (only equal names sorted), so that the reading stops early: one run of it, or for
+    ``status:active`` its two runs merged by SQLite (``MERGE (UNION ALL)`` of two ordered
+    reads, where ``status IN (…)`` sorted every row of both); otherwise (created) SQLite
+    sorts the filter's few rows first."""
     params: list[Any] = []
     where = _sql(node, params, ranked_join=True)
-    if sort == "name" and named is not None and len(named[1]) == 1:
-        index = named[0]
-    sql = (
-        f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
-        f"ORDER BY {_ORDER[sort]}"
+    if sort != "name" or named is None:
+        sql = (
+            f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
+            f"ORDER BY {_ORDER[sort]}"
+        )
+        scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
+        return Plan("filter_tested", sql, tuple(params), scoring=scoring)
+    # A compound's ORDER BY names its result columns: the rowid, last access and name aliased.
+    select = _SCORED_SELECT.replace("sessions.rowid", "sessions.rowid AS rid", 1).replace(
+        "sessions.last_access", "sessions.last_access AS la", 1
     )
+    select = select.replace("coalesce(sessions.name, '')", "sessions.name AS nm", 1)
+    arms = []
+    arm_params: list[Any] = []
+    for run, run_params in named[1]:
+        arms.append(f"SELECT {select} FROM sessions INDEXED BY {named[0]} WHERE {run} AND {where}")
+        arm_params.extend([*run_params, *params])
+    order = "nm COLLATE NOCASE ASC, la DESC, rid DESC"
+    sql = " UNION ALL ".join(arms) + f" ORDER BY {order}"
     scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
-    return Plan("filter_tested", sql, tuple(params), scoring=scoring)
+    return Plan("filter_tested", sql, tuple(arm_params), scoring=scoring)
 
 
 def _windowed_sql(hits: str) -> str:

@@ -368,7 +368,7 @@ def dense_sessions(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Sessions most of which hold the same few words and filter values (so that words and
     an exact filter together keep several rows, and pages fill)."""
     rows = []
-    for n in range(draw(st.integers(min_value=0, max_value=24))):
+    for n in range(draw(st.integers(min_value=6, max_value=30))):
         stamp = draw(st.sampled_from(STAMPS))
         rows.append(
             {
@@ -425,7 +425,7 @@ def dense_words() -> st.SearchStrategy[str]:
     ),
     sort=st.sampled_from(["recent", "created", "name"]),
     limit=st.integers(1, 8),
-    offset=st.integers(0, 6),
+    offset=st.integers(0, 3),
 )
 def test_every_plan_of_words_and_an_indexed_filter_agrees(
     shared_db: sqlite3.Connection,
