@@ -965,8 +965,8 @@ def compile_query(
             None,
             (),
             False,
-            f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {indexed[0]} "
-            f"WHERE {indexed[1]} LIMIT ?)",
+            f"SELECT count(*), (SELECT max(rowid) FROM sessions) FROM (SELECT 1 FROM sessions "
+            f"INDEXED BY {indexed[0]} WHERE {indexed[1]} LIMIT ?)",
             (*indexed[2], FILTER_CAP),
             needed,
             sort=order_sort,
