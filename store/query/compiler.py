@@ -815,6 +815,19 @@ def _range_sql(select: str, where: str, sort: str) -> str:
     )
 
 
+def _words_only(node: _Simple) -> bool:
+    """Whether ``node`` is words alone (any of them negated): its SQL reads only the rowid,
+    so it can test a walk of an index by rowid (:func:`_set_walk_sql`). With a filter in it,
+    ``sessions.project`` there would name the outer query's row: a correlated subquery."""
+    if isinstance(node, Term):
+        return True
+    if isinstance(node, Not):
+        return _words_only(node.child)
+    if isinstance(node, And | Or):
+        return all(_words_only(child) for child in node.children)
+    return False
+
+
 def _set_walk_sql(select: str, where: str, sort: str) -> str:
     """The first rows (a budget, the first parameter) of the sort order, from its index alone
     (named ``sessions`` with a ``rowid`` column, so that ``where`` reads as over the table),
@@ -1044,8 +1057,7 @@ def compile_query(
                         walk_budget=0,
                     )
                 )
-            words_only = not isinstance(node, _Const) and _fts(node) is not None
-            if needed is not None and (words_only or sample[1]):
+            if needed is not None and _words_only(node):
                 # order_set: words alone (no filter): the sort order's index walked, each
                 # rowid tested against the matches read once as a set before any row is read
                 # (the walks above read each walked row: ~4 µs a row at 1 M sessions).

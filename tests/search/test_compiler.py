@@ -287,6 +287,10 @@ def test_plans_offered_by_shape() -> None:
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
     assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
     assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range", "order_set"]
+    # order_set tests a walk of an index by rowid: words only (a filter's column there would
+    # name the outer query's row, a correlated subquery run once a row).
+    assert "order_set" not in names("-auth project:x", sort="name")
+    assert "order_set" not in names("auth since:1d", sort="created")
     # A filter alone by recent: its index has last_access second (filter_first reads in order).
     assert names("project:x") == ["fts_first", "filter_first"]
     # Nothing to choose: no filter with an index, words OR a filter, a word longer than the
