@@ -666,6 +666,14 @@ def dense_shapes() -> list[dict[str, Any]]:
         ),
         shape("qualifier_dense", "project:myapp", None, [], project, ["myapp"]),
         shape(
+            "qualifier_status_active",
+            "status:active",
+            None,
+            [],
+            "s.status IN ('attached', 'detached')",
+        ),
+        shape("qualifier_status_ended", "status:ended", None, [], "s.status = 'ended'"),
+        shape(
             "qualifier_branch_main",
             "branch:main",
             None,

@@ -17,6 +17,7 @@ from store.errors import StoreError
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
+    NAME_ORDER_INDEX,
     PAGE_SQL,
     RELEVANCE_WINDOW,
     RESULT_COLUMNS,
@@ -27,6 +28,7 @@ from store.query.compiler import (
     Phrase,
     Plan,
     Scoring,
+    fts_phrases,
     fts_quote,
 )
 from store.query.text import fts_tokens
@@ -162,6 +164,14 @@ _COST_DOCLIST = 0.06
 _COST_SCORE = 30.0  # newest_scored: one hit read in full, its text tokenized and scored
 _COST_TEST = 12.0  # filter_scored: one filter row read in full, its text tokenized and tested
 _COST_PHRASE = 150.0  # *_scored: one phrase's density sample (its IDF estimate)
+# order_set: each match put in the set of rowids the walk tests (`cache`, 10,000 matches at 1 M
+# sessions: 4 ms with a walk of ~3,000 rows), and each walked row of the index (index only)
+_COST_SET = 0.3
+_COST_WALKED = 1.0
+# filter_tested: one filter row read (the texts only) and its words tested in Python, a chunk
+# of rows at a time (`auth status:active --sort created`: 2,041 rows in 9.8 ms at 1 M sessions,
+# where filter_first's 2,041 FTS5 lookups took 46 ms).
+_COST_TESTED = 3.0
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -253,6 +263,15 @@ def choose_plan(
             # A retry may cost as much as reading the matches would have (never more).
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
             cost[plan.name] = est.walk * per_row + fixed
+        elif plan.name == "order_set" and est.needed is not None:
+            # Every match is put in the set; a phrase of several words reads each word's
+            # doclist with positions, taken to be 10 times as long per word (as above).
+            text = compiled.facts.sample_params[0] if compiled.facts.sample_params else ""
+            words = [w for w, _ in fts_phrases(str(text))]
+            fixed = est.matches * _COST_SET * sum(1 if len(w) == 1 else 10 * len(w) for w in words)
+            budgets[plan.name] = est.walk
+            retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
+            cost[plan.name] = fixed + est.walk * _COST_WALKED
         elif plan.name == "filter_walk" and est.needed is not None:
             # The filter's rows in name order, each tested against the words: as long as the
             # words' share says a page needs (the filter itself is what the index reads).
@@ -272,6 +291,14 @@ def choose_plan(
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
                 plan.name == "filter_ranked"
             )
+        elif plan.name == "filter_tested" and est.few:
+            # Read from a name-order index the rows come in order and the reading stops at
+            # the page; otherwise SQLite sorts them all first.
+            tested = float(est.candidates)
+            in_order = " INDEXED BY ix_sessions_name_nocase " in plan.sql or _indexes_of(plan)
+            if est.needed is not None and in_order:
+                tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
+            cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.few:
             cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
         elif plan.name in ("newest_ranked", "newest_scored"):
@@ -563,22 +590,54 @@ def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list
     return [(rowid, -bm25) for bm25, _, rowid in ranked[offset:end]]
 
 
+def _page_rows(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Any]:
+    """The sessions of a page cut in Python, read in full by rowid (RESULT_COLUMNS)."""
+    import json  # loaded with the CLI's output already; only the Python plans need it here
+
+    return {row[-1]: row[:-1] for row in conn.execute(PAGE_SQL, (json.dumps(rowids),))}
+
+
+def tested_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """``filter_tested``'s page: the filter's rows in the sort's order, the words tested on
+    each row's text in Python, read in chunks until the page's last match; then the page's
+    sessions read in full."""
+    scoring = plan.scoring
+    if scoring is None or scoring.clauses is None:
+        return conn.execute(plan.sql, plan.params).fetchall()
+    limit, offset = scoring.page
+    end = None if limit < 0 else limit + offset
+    cursor = conn.execute(plan.sql, plan.params)
+    kept: list[int] = []
+    size = 64  # a dense word fills a page of 20 from ~40 rows; a rarer one reads on, doubling
+    while end is None or len(kept) < end:
+        chunk = cursor.fetchmany(size)
+        if not chunk:
+            break
+        for row, (_, freqs) in zip(chunk, _features(chunk, scoring.phrases), strict=True):
+            if _passes(freqs, scoring.clauses):
+                kept.append(row[_ROWID])
+        size = min(2 * size, 1024)
+    page = kept[offset:end]
+    if not page:
+        return []
+    found = _page_rows(conn, page)
+    # A session deleted between the two reads (each its own snapshot) is left out.
+    return [found[rowid] for rowid in page if rowid in found]
+
+
 def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """A ``*_scored`` plan's page: its candidates ranked by bm25 in Python, then the page's
     sessions read in full (RESULT_COLUMNS, then the score)."""
     scoring = plan.scoring
     if scoring is None:
         return conn.execute(plan.sql, plan.params).fetchall()
+    if plan.name == "filter_tested":
+        return tested_rows(conn, plan)
     rows, features = _candidates(conn.execute(plan.sql, plan.params), scoring)
     page = _ranked_page(scoring, rows, features)
     if not page:
         return []
-    import json  # loaded with the CLI's output already; only the scored plans need it here
-
-    found = {
-        row[-1]: row[:-1]
-        for row in conn.execute(PAGE_SQL, (json.dumps([rowid for rowid, _ in page]),))
-    }
+    found = _page_rows(conn, [rowid for rowid, _ in page])
     # A session deleted between the two reads (each its own snapshot) is left out.
     return [(*found[rowid], score) for rowid, score in page if rowid in found]
 
@@ -608,6 +667,8 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
     facts = compiled.facts
     if plan.scoring is None or facts is None or facts.sample_sql is None:
         return plan
+    if plan.name == "filter_tested":
+        return plan  # tests, does not rank
     row = conn.execute(_AVERAGES_SQL).fetchone()
     rows, tokens = _averages(row[0] if row else None)
     idfs = tuple(
@@ -629,34 +690,82 @@ _WORDLESS_RETRY = 5_000
 against ~1 s for sorting a project in 30 % of them): beyond, the default plan sorts."""
 
 
-def choose_wordless(compiled: CompiledQuery, candidates: int) -> Plan:
-    """Filters alone sorted by created or name (pure): the default plan sorts the filter's
-    rows when its index holds fewer than FILTER_CAP, else a walk of the sort order (created),
-    or of the filter's own rows in name order (``filter_walk``), tests them (sized as if most
-    rows passed; a short walk retries longer, then falls back)."""
+def _in_order(compiled: CompiledQuery) -> bool:
+    """Whether ``filter_first`` reads a filter-only query's page in order and stops there:
+    sorted by recent, the filter the whole query (every filter's index has last_access
+    second). No count is needed then."""
     facts = compiled.facts
-    if facts is None or facts.needed is None or candidates < FILTER_CAP:
+    return facts is not None and facts.sort == "recent" and facts.whole_filter
+
+
+# Filters alone by created: a row read in a scan of the created order (sessions are recorded as
+# they are created, so those reads are near each other) against one read of a filter's row
+# picked out by its index (anywhere in the table). `status:active` at 1 M (2,041 rows): the
+# scan 3.7 ms, filter_first 6.2; at 100 k (197 rows) 6.4 against 0.4.
+_COST_WALK_NEAR = 0.4
+_COST_PICKED = 3.0
+
+
+def choose_wordless(
+    compiled: CompiledQuery, candidates: int | None, top: int | None = None
+) -> Plan:
+    """Filters alone (pure), from the count of the indexed filter's rows (up to FILTER_CAP;
+    None when not counted: :func:`_in_order`).
+
+    Sorted by recent, the filter the whole query: ``filter_first`` (its index gives the order:
+    it reads the page's rows and stops). Otherwise few rows: ``filter_first`` reads them from
+    the filter's index and sorts them (a few thousand at most), unless the filter is the whole
+    query, its own name order gives the page and the page needs fewer rows than it holds
+    (``filter_walk``), or the sort is created, the filter the whole query and a scan of the
+    created order until the page is full (the filter's share of ``top``, the highest rowid,
+    says how long) costs less than reading them: SQLite's own plan. Many: a walk of the sort
+    order (created), or of the filter's rows in name order, tests them (sized as if most rows
+    passed; a short walk retries longer, then falls back); by recent with other conditions,
+    SQLite's own choice.
+    """
+    facts = compiled.facts
+    if facts is None or facts.needed is None:
         return compiled.plans[0]
-    walk = compiled.plans[1]
-    return walk.with_budget(int(1.5 * facts.needed) + 32, _WORDLESS_RETRY)
+    plans = {plan.name: plan for plan in compiled.plans}
+    first = plans.get("filter_first")
+    if first is not None and _in_order(compiled):
+        return first
+    if candidates is None:
+        return compiled.plans[0]
+    few = candidates < FILTER_CAP
+    budget = int(1.5 * facts.needed) + 32
+    walk = plans.get("filter_walk") or plans.get("order_walk")
+    own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
+    if walk is not None and (not few or (own_order and candidates > budget)):
+        return walk.with_budget(budget, _WORDLESS_RETRY)
+    # SQLite's own plan scans the created order's index, reading each row until the page is
+    # full (no materialized walk: order_walk's costs 3 times that); or, if it judges the filter
+    # selective, it reads the filter's index: filter_first.
+    scan = facts.needed * (top or 0) / max(candidates, 1) * _COST_WALK_NEAR
+    if facts.sort == "created" and facts.whole_filter and scan < candidates * _COST_PICKED:
+        return compiled.plans[0]
+    if first is not None and few:
+        return first
+    return compiled.plans[0]
 
 
 _INDEX_SQL = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+# The indexes of migration 005 (a database may predate them); name: uses 002's.
+_NAME_ORDER_INDEXES = frozenset(NAME_ORDER_INDEX.values()) - {NAME_ORDER_INDEX["name"]}
 
 
-def _index_of(plan: Plan) -> str | None:
-    """The index a ``filter_walk`` reads (its SQL names it), else None."""
-    if plan.name != "filter_walk":
-        return None
-    return plan.sql.split(" INDEXED BY ", 1)[1].split(" ", 1)[0]
+def _indexes_of(plan: Plan) -> list[str]:
+    """The indexes of migration 005 a plan reads (its SQL names them: INDEXED BY)."""
+    named = {part.split(" ", 1)[0] for part in plan.sql.split(" INDEXED BY ")[1:]}
+    return sorted(named & _NAME_ORDER_INDEXES)
 
 
 def _usable(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
     """``plan``, or the default when it reads an index the database lacks (a database not
     yet migrated to 005: the CLI reads databases as they are)."""
-    index = _index_of(plan)
-    if index is not None and not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
-        return compiled.plans[0]
+    for index in _indexes_of(plan):
+        if not conn.execute(_INDEX_SQL, (index,)).fetchone()[0]:
+            return compiled.plans[0]
     return plan
 
 
@@ -666,8 +775,10 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
         if facts.candidates_sql is None:
             return compiled.plans[0]
-        (count,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-        return _usable(conn, compiled, choose_wordless(compiled, count))
+        count = top = None
+        if not _in_order(compiled):
+            count, top = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+        return _usable(conn, compiled, choose_wordless(compiled, count, top))
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()

@@ -103,6 +103,8 @@ if TYPE_CHECKING:
         "newest_scored",
         "filter_scored",
         "filter_walk",
+        "filter_tested",
+        "order_set",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -218,7 +220,9 @@ class PlanFacts(Value):
     query has no positive ones). ``candidates_sql``: how many rows an indexed filter picks out,
     counted in the index up to :data:`FILTER_CAP` (None without such a filter). ``needed``:
     limit + offset (None: every row). ``span_sql``: the rowid range of the first rows (a
-    parameter) of the sort order, for the walks.
+    parameter) of the sort order, for the walks. ``sort``: the order the rows are listed in
+    (``recent`` for relevance without words). ``whole_filter``: the indexed filter is the whole
+    query (every row its index yields is a result: a walk of it stops at the page).
     """
 
     __match_args__ = (
@@ -229,6 +233,8 @@ class PlanFacts(Value):
         "candidates_params",
         "needed",
         "span_sql",
+        "sort",
+        "whole_filter",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -238,6 +244,8 @@ class PlanFacts(Value):
     candidates_params: tuple[Any, ...]
     needed: int | None
     span_sql: str | None
+    sort: str
+    whole_filter: bool
 
     def __init__(
         self,
@@ -248,6 +256,8 @@ class PlanFacts(Value):
         candidates_params: tuple[Any, ...],
         needed: int | None,
         span_sql: str | None = None,
+        sort: str = "recent",
+        whole_filter: bool = False,
     ) -> None:
         super().__init__(
             sample_sql,
@@ -257,6 +267,8 @@ class PlanFacts(Value):
             candidates_params,
             needed,
             span_sql,
+            sort,
+            whole_filter,
         )
 
 
@@ -629,9 +641,9 @@ def fts_phrases(match: str) -> tuple[Phrase, ...]:
     return tuple(phrases)
 
 
-def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any], bool] | None:
     """The index that picks out the rows of the query's top-level filters, the SQL of those
-    filters and its parameters; or None.
+    filters, its parameters, and whether they are the whole query; or None.
 
     An exact ``name:``/``project:``/``worktree:``/``branch:`` (its NOCASE index, last_access
     second), else a ``status:`` (status, last_access), each with any ``since:``/``until:``; or
@@ -651,8 +663,9 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
     else:
         return None
     params: list[Any] = []
-    sql = " AND ".join(_leaf_sql(part, params) for part in [*first, *times])
-    return index, sql, params
+    parts = [*first, *times]
+    sql = " AND ".join(_leaf_sql(part, params) for part in parts)
+    return index, sql, params, len(parts) == len(children)
 
 
 # Indexes that give a qualifier's sessions in name order (migration 005; name: needs none).
@@ -664,29 +677,35 @@ NAME_ORDER_INDEX: Final = {
 }
 
 
-def _name_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+def _name_filter(node: _Simple) -> tuple[str, list[tuple[str, list[Any]]]] | None:
     """The index that gives the rows of one of the query's top-level filters in name order,
-    that filter's SQL (with any ``since:``/``until:``) and its parameters; or None: an exact
-    ``name:``/``project:``/``branch:`` (the one :func:`_indexed_filter` counts), else one
-    ``status:`` value (not ``active``: two values are two runs of the index, not one order).
+    that filter's SQL (with any ``since:``/``until:``) and parameters as one run of the index
+    for each of its values; or None: an exact ``name:``/``project:``/``branch:``
+    (the one :func:`_indexed_filter` counts), else one ``status:`` (``active`` is two values,
+    ``attached`` and ``detached``: two runs of the index, each in name order).
     Not ``worktree:``: a worktree holds a few sessions, sorting them is cheap (no index)."""
     children = node.children if isinstance(node, And) else (node,)
     fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
     statuses = [c for c in children if isinstance(c, Status)]
     times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
-    first: Node
+    firsts: list[Node]
     if fields:
         if fields[0].name not in NAME_ORDER_INDEX:
             return None  # a worktree holds a few sessions: sorting them is cheap
-        first, index = fields[0], NAME_ORDER_INDEX[fields[0].name]
-    elif statuses and statuses[0].value != "active":
-        first, index = statuses[0], NAME_ORDER_INDEX["status"]
+        firsts, index = [fields[0]], NAME_ORDER_INDEX[fields[0].name]
+    elif statuses:
+        active = statuses[0].value == "active"
+        firsts = [Status("attached"), Status("detached")] if active else [statuses[0]]
+        index = NAME_ORDER_INDEX["status"]
     else:
         return None
     # The same rows as _indexed_filter's (with the times): the planner's count of those rows
     # says whether a walk of them reads them all.
-    params: list[Any] = []
-    return index, " AND ".join(_leaf_sql(part, params) for part in [first, *times]), params
+    runs = []
+    for first in firsts:
+        params: list[Any] = []
+        runs.append((" AND ".join(_leaf_sql(part, params) for part in [first, *times]), params))
+    return index, runs
 
 
 def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> str:
@@ -699,6 +718,23 @@ def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> s
         f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
         f"SELECT sessions.rowid FROM sessions INDEXED BY {index} WHERE {index_where} "
         f"ORDER BY {_ORDER['name']} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
+    )
+
+
+def _runs_walk_sql(select: str, index: str, runs: list[tuple[str, list[Any]]]) -> str:
+    """The first rows (a parameter after each run's own) of each run of ``index`` in name
+    order, merged: for a filter with several values (``status:active``) that is the whole
+    query. Each run's first ``limit + offset`` rows hold every row of the page that comes from
+    it, so the merge is exact without a budget or a retry (SQLite cannot stop early itself:
+    the index lacks the order's tie-break, so it sorts all of both runs)."""
+    walks = " UNION ALL ".join(
+        f"SELECT rid FROM (SELECT sessions.rowid AS rid FROM sessions INDEXED BY {index} "
+        f"WHERE {run} ORDER BY {_ORDER['name']} LIMIT ?)"
+        for run, _ in runs
+    )
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ({walks}) "
         f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
     )
 
@@ -779,12 +815,81 @@ def _range_sql(select: str, where: str, sort: str) -> str:
     )
 
 
+def _words_only(node: _Simple) -> bool:
+    """Whether ``node`` is words alone (any of them negated): its SQL reads only the rowid,
+    so it can test a walk of an index by rowid (:func:`_set_walk_sql`). With a filter in it,
+    ``sessions.project`` there would name the outer query's row: a correlated subquery."""
+    if isinstance(node, Term):
+        return True
+    if isinstance(node, Not):
+        return _words_only(node.child)
+    if isinstance(node, And | Or):
+        return all(_words_only(child) for child in node.children)
+    return False
+
+
+def _set_walk_sql(select: str, where: str, sort: str) -> str:
+    """The first rows (a budget, the first parameter) of the sort order, from its index alone
+    (named ``sessions`` with a ``rowid`` column, so that ``where`` reads as over the table),
+    tested against ``where`` (full-text sets only: each word's matches read once, as a set of
+    rowids) before any row is read; then only the rows that pass are read. Exact when it fills
+    the page, as the other walks."""
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM (SELECT sessions.rowid AS rowid FROM sessions "
+        f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?) AS sessions "
+        f"WHERE {where}) ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
 def span_sql(sort: str) -> str:
     """The lowest and highest rowid among the first rows (a parameter) of a sort order."""
     return (
         f"SELECT min(rid), max(rid) FROM (SELECT sessions.rowid AS rid FROM sessions "
         f"INDEXED BY {_ORDER_INDEX[sort]} ORDER BY {_ORDER[sort]} LIMIT ?)"
     )
+
+
+def _tested_plan(
+    node: _Simple,
+    match: str,
+    sort: str,
+    page: tuple[int, int],
+    index: str,
+    named: tuple[str, list[tuple[str, list[Any]]]] | None,
+) -> Plan:
+    """filter_tested: a selective filter's rows in the sort's order, the words tested in Python
+    on each row's own text (as filter_scored does: no FTS5 lookup per row, ~15-20 µs each for
+    a dense word at 1 M sessions), stopping at the page; then the page's rows read in full.
+
+    The rows come from the filter's index; by name from its (filter, name) index, in order
+    (only equal names sorted), so that the reading stops early: one run of it, or for
+    ``status:active`` its two runs merged by SQLite (``MERGE (UNION ALL)`` of two ordered
+    reads, where ``status IN (…)`` sorted every row of both); otherwise (created) SQLite
+    sorts the filter's few rows first."""
+    params: list[Any] = []
+    where = _sql(node, params, ranked_join=True)
+    if sort != "name" or named is None:
+        sql = (
+            f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
+            f"ORDER BY {_ORDER[sort]}"
+        )
+        scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
+        return Plan("filter_tested", sql, tuple(params), scoring=scoring)
+    # A compound's ORDER BY names its result columns: the rowid, last access and name aliased.
+    select = _SCORED_SELECT.replace("sessions.rowid", "sessions.rowid AS rid", 1).replace(
+        "sessions.last_access", "sessions.last_access AS la", 1
+    )
+    select = select.replace("coalesce(sessions.name, '')", "sessions.name AS nm", 1)
+    arms = []
+    arm_params: list[Any] = []
+    for run, run_params in named[1]:
+        arms.append(f"SELECT {select} FROM sessions INDEXED BY {named[0]} WHERE {run} AND {where}")
+        arm_params.extend([*run_params, *params])
+    order = "nm COLLATE NOCASE ASC, la DESC, rid DESC"
+    sql = " UNION ALL ".join(arms) + f" ORDER BY {order}"
+    scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
+    return Plan("filter_tested", sql, tuple(arm_params), scoring=scoring)
 
 
 def _windowed_sql(hits: str) -> str:
@@ -850,17 +955,21 @@ def compile_query(
             needed,
             span_sql(order_sort) if rank is None and needed is not None else None,
         )
-    # No words, filters only, sorted by created: a filter's index (last_access second) does
-    # not give that order, so the default sorts every row it keeps (1 s for a project in 30 %
-    # of 1 M sessions); walking the created order and testing the filters wins when the filter
-    # keeps many rows (the planner counts them in the index, up to FILTER_CAP). Not by name:
-    # names start with their project's, so a project's rows come in one late stretch of A-Z.
+    # No words, filters only. SQLite's own choice misjudges a filter from sqlite_stat1's
+    # averages: `status:active` (0.2 % of the rows, where status's average value holds a
+    # third) made it scan the sort order's index testing each row (0.1-0.5 s at 1 M sessions).
+    # So the planner counts the filter's rows in its index, up to FILTER_CAP: few, and
+    # filter_first reads them from that index and sorts them (recent: every filter index has
+    # last_access second, so that read is in order and stops at the page); many, and a walk
+    # of the sort order tests them (created: the filter's index does not give that order; the
+    # default sorts every row it keeps, 1 s for a project in 30 % of 1 M sessions), or, by
+    # name, a walk of the filter's own (filter, name) index (names start with their
+    # project's, so a project's rows come in one late stretch of A-Z of the name index).
     named = _name_filter(node) if order_sort == "name" and needed is not None else None
     wordless = (
         sample is None
         and indexed is not None
         and needed is not None
-        and (order_sort == "created" or named is not None)
         and not _rank_terms(node)
         and not _has_terms(node)
     )
@@ -869,10 +978,12 @@ def compile_query(
             None,
             (),
             False,
-            f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {indexed[0]} "
-            f"WHERE {indexed[1]} LIMIT ?)",
+            f"SELECT count(*), (SELECT max(rowid) FROM sessions) FROM (SELECT 1 FROM sessions "
+            f"INDEXED BY {indexed[0]} WHERE {indexed[1]} LIMIT ?)",
             (*indexed[2], FILTER_CAP),
             needed,
+            sort=order_sort,
+            whole_filter=indexed[3],
         )
     if rank is None:
         params: list[Any] = []
@@ -885,7 +996,7 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
-        if wordless and needed is not None and named is None:
+        if wordless and needed is not None and order_sort == "created":
             plans.append(
                 Plan(
                     "order_walk",
@@ -894,14 +1005,34 @@ def compile_query(
                     walk_budget=0,
                 )
             )
-        if wordless and needed is not None and named is not None:
+        if wordless and needed is not None and named is not None and len(named[1]) == 1:
             # filter_walk: the filter's rows in name order from its (filter, name) index.
+            ((run, run_params),) = named[1]
             plans.append(
                 Plan(
                     "filter_walk",
-                    _filter_walk_sql(_SELECT, where, named[0], named[1]),
-                    (*named[2], 4 * needed, *params, *page),
-                    walk_budget=len(named[2]),
+                    _filter_walk_sql(_SELECT, where, named[0], run),
+                    (*run_params, 4 * needed, *params, *page),
+                    walk_budget=len(run_params),
+                )
+            )
+        elif wordless and needed is not None and named and indexed and indexed[3]:
+            # filter_walk over several runs (`status:active`): exact when the filter is the
+            # whole query (each run's first rows hold the page's), so only then.
+            plans.append(
+                Plan(
+                    "filter_walk",
+                    _runs_walk_sql(_SELECT, named[0], named[1]),
+                    (*(p for _, ps in named[1] for p in (*ps, needed)), *page),
+                )
+            )
+        if wordless and indexed is not None:
+            # filter_first: the filter's rows from its index, then sorted (or read in order).
+            plans.append(
+                Plan(
+                    "filter_first",
+                    _page_sql(_SELECT, where, order_sort, indexed[0]),
+                    (*params, *page),
                 )
             )
         if sample is not None and safe:
@@ -926,13 +1057,28 @@ def compile_query(
                         walk_budget=0,
                     )
                 )
-            if named is not None and needed is not None:
+            if needed is not None and _words_only(node):
+                # order_set: words alone (no filter): the sort order's index walked, each
+                # rowid tested against the matches read once as a set before any row is read
+                # (the walks above read each walked row: ~4 µs a row at 1 M sessions).
+                set_params: list[Any] = []
+                set_where = _sql(node, set_params)
+                plans.append(
+                    Plan(
+                        "order_set",
+                        _set_walk_sql(_SELECT, set_where, order_sort),
+                        (4 * needed, *set_params, *page),
+                        walk_budget=0,
+                    )
+                )
+            if named is not None and needed is not None and len(named[1]) == 1:
+                ((run, run_params),) = named[1]
                 plans.append(
                     Plan(
                         "filter_walk",
-                        _filter_walk_sql(_SELECT, probe_where, named[0], named[1]),
-                        (*named[2], 4 * needed, *probe_params, *page),
-                        walk_budget=len(named[2]),
+                        _filter_walk_sql(_SELECT, probe_where, named[0], run),
+                        (*run_params, 4 * needed, *probe_params, *page),
+                        walk_budget=len(run_params),
                     )
                 )
             if indexed is not None:
@@ -943,6 +1089,11 @@ def compile_query(
                         (*probe_params, *page),
                     )
                 )
+            # filter_tested by created or name only: by recent filter_first reads the filter's
+            # index in order and stops at the page, where this would sort every row first.
+            tested = order_sort != "recent" and not sample[1] and _scorable(node)
+            if indexed is not None and needed is not None and tested:
+                plans.append(_tested_plan(node, sample[0], order_sort, page, indexed[0], named))
         return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)

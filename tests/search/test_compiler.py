@@ -240,9 +240,10 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
         for other in query.plans[1:]:
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, newest_scored streams them,
-            # filter_scored tests the words in Python; the others test row by row.
-            streams = other.name in ("order_range", "newest_scored", "filter_scored")
+            # order_range reads a slice of the matches as a set, order_set all of them,
+            # newest_scored streams them, filter_scored tests the words in Python; the others
+            # test row by row.
+            streams = other.name in ("order_range", "order_set", "newest_scored", "filter_scored")
             assert bool(probes) != streams, (other.name, lines)
 
 
@@ -259,7 +260,7 @@ def test_plans_offered_by_shape() -> None:
     # bm25 in Python only where it counts a phrase's hits as FTS5 does, within the window.
     assert names("(auth login) OR api") == ["newest_ranked"]
     assert names("auth", limit=501) == ["newest_ranked"]
-    assert names("auth", sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert names("auth", sort="recent") == ["fts_first", "order_walk", "order_range", "order_set"]
     assert names("auth", sort="recent", limit=None) == ["fts_first"]
     assert names("auth project:x", sort="name") == [
         "fts_first",
@@ -267,19 +268,42 @@ def test_plans_offered_by_shape() -> None:
         "order_range",
         "filter_walk",
         "filter_first",
+        "filter_tested",
     ]
-    # A filter alone by name: its own (filter, name) index; status:active is two runs of it.
-    assert names("project:x", sort="name") == ["fts_first", "filter_walk"]
-    assert names("status:ended since:1d", sort="name") == ["fts_first", "filter_walk"]
-    assert names("status:active", sort="name") == ["fts_first"]
-    assert names("worktree:x", sort="name") == ["fts_first"]
+    # The words tested in Python: only where FTS5's matching is a test of each phrase's hits
+    # (as filter_scored), and not by recent (filter_first stops at the page there).
+    assert names("auth status:active", sort="created")[-1] == "filter_tested"
+    assert names("auth project:x", sort="recent")[-1] == "filter_first"
+    assert names("(auth login) OR api project:x", sort="created")[-1] != "filter_tested"
+    # A filter alone by name: its own (filter, name) index; status:active is two runs of it;
+    # or the filter's rows from its index, sorted (filter_first).
+    walks = ["fts_first", "filter_walk", "filter_first"]
+    assert names("project:x", sort="name") == walks
+    assert names("status:ended since:1d", sort="name") == walks
+    assert names("status:active", sort="name") == walks
+    # Two runs merge exactly only when the filter is the whole query.
+    assert names("status:active dir:/a", sort="name") == ["fts_first", "filter_first"]
+    assert names("worktree:x", sort="name") == ["fts_first", "filter_first"]
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
-    assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range"]
-    # Nothing to choose: no words, words OR a filter, a word longer than the prefix index.
-    assert names("project:x") == ["fts_first"]
+    assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
+    assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range", "order_set"]
+    # order_set tests a walk of an index by rowid: words only (a filter's column there would
+    # name the outer query's row, a correlated subquery run once a row).
+    assert "order_set" not in names("-auth project:x", sort="name")
+    assert "order_set" not in names("auth since:1d", sort="created")
+    # A filter alone by recent: its index has last_access second (filter_first reads in order).
+    assert names("project:x") == ["fts_first", "filter_first"]
+    # Nothing to choose: no filter with an index, words OR a filter, a word longer than the
+    # prefix index.
+    assert names("dir:/a") == ["fts_first"]
     assert names("auth OR project:x") == ["fts_first"]
     assert names("authentication", sort="recent") == ["fts_first"]
-    assert names('"authentication"', sort="recent") == ["fts_first", "order_walk", "order_range"]
+    assert names('"authentication"', sort="recent") == [
+        "fts_first",
+        "order_walk",
+        "order_range",
+        "order_set",
+    ]
     assert compiled("authentication").facts is not None
     assert compiled("authentication").facts.sample_sql is None  # type: ignore[union-attr]
 

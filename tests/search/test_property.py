@@ -361,3 +361,92 @@ def test_relevance_ranks_the_newest_matches_within_its_window(
 def _desc(text: str) -> tuple[int, ...]:
     """A key that sorts ``text`` descending."""
     return (*(-ord(c) for c in text), 1)
+
+
+@st.composite
+def dense_sessions(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Sessions most of which hold the same few words and filter values (so that words and
+    an exact filter together keep several rows, and pages fill)."""
+    rows = []
+    for n in range(draw(st.integers(min_value=6, max_value=30))):
+        stamp = draw(st.sampled_from(STAMPS))
+        rows.append(
+            {
+                "id": f"id{n:02d}",
+                "name": draw(
+                    st.sampled_from(
+                        ["ccmgr-myapp-main-auth", "auth login", "Auth app", "main", "x", "a b"]
+                    )
+                ),
+                "project": draw(st.sampled_from(["myapp", "MyApp", "api", None])),
+                "worktree": draw(st.sampled_from(["main", "auth", None])),
+                "branch": draw(st.sampled_from(["main", "feat/auth", None])),
+                "directory": draw(st.sampled_from(["/a/b", "/home/u/code/myapp", None])),
+                "created_at": stamp,
+                "updated_at": stamp,
+                "last_access": draw(st.sampled_from(STAMPS)),
+                "status": draw(st.sampled_from(["attached", "detached", "ended"])),
+                "host": None,
+            }
+        )
+    return rows
+
+
+def dense_words() -> st.SearchStrategy[str]:
+    """Words most rows of :func:`dense_sessions` hold, alone, ANDed, ORed or negated."""
+    word = st.sampled_from(["auth", "main", "a", "app", "my", "login", "b"])
+    return st.recursive(
+        word | word.map(lambda w: f'"{w} app"'),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} OR {p[1]}"),
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} -{p[1]}"),
+        ),
+        max_leaves=3,
+    )
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    text=dense_words() | st.just(""),
+    filtered=st.sampled_from(
+        [
+            " project:myapp",
+            " status:active",
+            " status:ended",
+            " branch:main since:2026-11-20",
+            " worktree:main -status:ended",
+            " project:MYAPP since:2026-11-20 until:2026-11-25 -status:ended",
+            " status:detached dir:/a",
+        ]
+    ),
+    sort=st.sampled_from(["recent", "created", "name"]),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 3),
+)
+def test_every_plan_of_words_and_an_indexed_filter_agrees(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    text: str,
+    filtered: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """The shapes the filter plans are for (filter_first, filter_walk, filter_tested, and a
+    filter alone): a random tree rarely has words beside an exact filter at its top, nor
+    random rows many matches of both."""
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, rows)
+    tree = parse_query(text + filtered, now=NOW, tz=TZ)
+    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
+    all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
+    assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
+    page = compile_query(tree, sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+    assert [r[0] for r in shared_db.execute(page.sql, page.params)] == all_ids[
+        offset : offset + limit
+    ]
+    assert_every_plan_agrees(shared_db, page)

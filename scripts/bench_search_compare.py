@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Search before and after a change, in the same run: the dense shapes of bench_search.py, each
+timed through ``store.search.rows_sync`` of two source trees (this one and ``--before``, e.g.
+a worktree of main), taking turns, on the same cached dense database.
+
+    .venv/bin/python scripts/bench_search_compare.py --before /work/main [--size 1000000]
+        [--repeat 11] [--shapes status,cache] [--sorts name,created]
+
+Prints one JSON object: per shape and sort, each tree's plan, wall p50/p95 (ms, under whatever
+load the machine has: `uptime` is recorded) and CPU per query (process time, min of the runs:
+what load does not change), and whether both returned the same rows. The databases are
+bench_search.py's (built there; read-only here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(root: Path) -> tuple[Any, Any, Any, Any]:
+    """compile_query, parse_query, rows_sync, plan_sync from the tree at ``root``."""
+    for name in [m for m in sys.modules if m == "store" or m.startswith("store.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        from store.query import compile_query, parse_query
+        from store.search import plan_sync, rows_sync
+    finally:
+        sys.path.remove(str(root))
+    return compile_query, parse_query, rows_sync, plan_sync
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, help="the other source tree (e.g. main)")
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument("--shapes", default="", help="substrings of shape names (default all)")
+    parser.add_argument("--sorts", default="relevance,recent,created,name")
+    parser.add_argument(
+        "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
+    )
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_search import DENSE_VERSION, NOW, dense_shapes
+
+    trees = {"before": _load(Path(args.before)), "after": _load(ROOT)}
+    path = Path(args.workdir) / f"dense-{args.size}-v{DENSE_VERSION}.db"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    wanted = [s for s in args.shapes.split(",") if s]
+    report: dict[str, Any] = {"size": args.size, "uptime_before": os.getloadavg(), "shapes": {}}
+    for shape in dense_shapes():
+        if wanted and not any(w in shape["shape"] for w in wanted):
+            continue
+        for sort in args.sorts.split(","):
+            runs = {}
+            for name, (compile_query, parse_query, rows_sync, plan_sync) in trees.items():
+                query = compile_query(parse_query(shape["query"], now=NOW), sort=sort)
+                runs[name] = (query, rows_sync, plan_sync(conn, query).name)
+            ids = {name: [r[0] for r in rows(conn, q)] for name, (q, rows, _) in runs.items()}
+            wall: dict[str, list[float]] = {name: [] for name in runs}
+            cpu: dict[str, list[float]] = {name: [] for name in runs}
+            for turn in range(args.repeat):
+                for name in sorted(runs, reverse=turn % 2 == 1):  # take turns, both orders
+                    query, rows, _ = runs[name]
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    rows(conn, query)
+                    cpu[name].append((time.process_time() - cpu_started) * 1000)
+                    wall[name].append((time.perf_counter() - started) * 1000)
+            entry: dict[str, Any] = {
+                "query": shape["query"],
+                "same_rows": len(set(map(tuple, ids.values()))) == 1,
+            }
+            for name in runs:
+                samples = sorted(wall[name])
+                p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+                entry[name] = {
+                    "plan": runs[name][2],
+                    "p50_ms": round(statistics.median(samples), 2),
+                    "p95_ms": round(p95, 2),
+                    "cpu_min_ms": round(min(cpu[name]), 2),
+                }
+            report["shapes"][f"{shape['shape']}/{sort}"] = entry
+            print(
+                f"{shape['shape']}/{sort}: "
+                + " | ".join(f"{n} {entry[n]['plan']} cpu {entry[n]['cpu_min_ms']}" for n in runs),
+                file=sys.stderr,
+            )
+    report["uptime_after"] = os.getloadavg()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
