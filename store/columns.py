@@ -31,6 +31,23 @@ SESSION_COLUMNS: Final = (
 )
 """``sessions``' columns, in the order rows are selected and decoded."""
 
+IMPORT_UPDATABLE: Final = frozenset(
+    {
+        "name",
+        "project",
+        "worktree",
+        "branch",
+        "directory",
+        "created_at",
+        "last_access",
+        "metadata",
+        "tmux_server",
+        "tmux_id",
+    }
+)
+"""The columns an import may write into a stored session, on either store (its merge rules say
+when); the others are never taken from a file."""
+
 EVENT_TYPES: Final = (
     "created",
     "renamed",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from store.columns import SESSION_COLUMNS
+from store.columns import IMPORT_UPDATABLE, SESSION_COLUMNS
 from store.db import _run_transaction, connect_sync
 from store.errors import DataError, StoreError
 from store.reads import EventRecord, SessionRecord, open_reader, read_error, session_from_row
@@ -26,20 +26,6 @@ from store.timefmt import now_ts
 T = TypeVar("T")
 _CHUNK: Final = 400  # parameters per IN (...) list, well under SQLite's limit
 _SELECT: Final = "SELECT " + ", ".join(SESSION_COLUMNS) + " FROM sessions"
-_UPDATABLE: Final = frozenset(
-    {
-        "name",
-        "project",
-        "worktree",
-        "branch",
-        "directory",
-        "created_at",
-        "last_access",
-        "metadata",
-        "tmux_server",
-        "tmux_id",
-    }
-)
 _INSERT_SESSION: Final = (
     "INSERT INTO sessions ("
     + ", ".join(SESSION_COLUMNS)
@@ -163,7 +149,7 @@ def _write(conn: sqlite3.Connection, writes: ImportWrites) -> None:
     )
     for sid, changes in writes.updates:
         columns = sorted(changes)
-        unknown = set(columns) - _UPDATABLE
+        unknown = set(columns) - IMPORT_UPDATABLE
         if unknown:
             raise ValueError(f"an import does not change {sorted(unknown)}")
         sets = ", ".join(f"{c} = ?" for c in columns)

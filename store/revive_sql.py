@@ -67,6 +67,47 @@ def server_key_in_use(path: Path, key: str) -> bool:
         ) from exc
 
 
+def revival_values(
+    *,
+    old_id: str,
+    new_id: str,
+    name: str,
+    server: str,
+    tmux_id: str,
+    directory: str | None,
+    project: str | None,
+    worktree: str | None,
+    branch: str | None,
+    windows: list[dict[str, Any]],
+    timestamp: str,
+    host: str | None,
+) -> tuple[dict[str, Any], str, str]:
+    """What a revival writes, on either store: the new session's row parameters (its window
+    record and ``revived_from`` in the metadata), and the data of the ``revived`` event on the
+    old session (naming the new one) and on the new one (naming the old)."""
+    metadata = {
+        LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
+        "revived_from": old_id,
+    }
+    params = {
+        "id": new_id,
+        "name": name,
+        "project": project,
+        "worktree": worktree,
+        "branch": branch,
+        "directory": directory,
+        "now": timestamp,
+        "metadata": json.dumps(metadata, ensure_ascii=False),
+        "server": server,
+        "tmux_id": tmux_id,
+        "old_id": old_id,
+        "host": host,
+    }
+    to_old = json.dumps({"to": new_id, "name": name}, ensure_ascii=False)
+    to_new = json.dumps({"from": old_id, "windows": len(windows)})
+    return params, to_old, to_new
+
+
 def record_revival(
     path: Path,
     *,
@@ -88,42 +129,27 @@ def record_revival(
     naming the other; ``windows`` is what was created, kept as the new session's window record
     unless a watcher recorded its own already. ``end_old`` False leaves the old session's status
     alone (recorded on another host: that host's watcher owns it)."""
-    metadata = {
-        LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
-        "revived_from": old_id,
-    }
-    params = {
-        "id": new_id,
-        "name": name,
-        "project": project,
-        "worktree": worktree,
-        "branch": branch,
-        "directory": directory,
-        "now": timestamp,
-        "metadata": json.dumps(metadata, ensure_ascii=False),
-        "server": server,
-        "tmux_id": tmux_id,
-        "old_id": old_id,
-        "host": host,
-    }
+    params, to_old, to_new = revival_values(
+        old_id=old_id,
+        new_id=new_id,
+        name=name,
+        server=server,
+        tmux_id=tmux_id,
+        directory=directory,
+        project=project,
+        worktree=worktree,
+        branch=branch,
+        windows=windows,
+        timestamp=timestamp,
+        host=host,
+    )
 
     def work(conn: sqlite3.Connection) -> None:
         conn.execute(_NEW_SESSION, params)
         if end_old:
             conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
-        conn.execute(
-            _EVENT,
-            (
-                old_id,
-                timestamp,
-                json.dumps({"to": new_id, "name": name}, ensure_ascii=False),
-                host,
-            ),
-        )
-        conn.execute(
-            _EVENT,
-            (new_id, timestamp, json.dumps({"from": old_id, "windows": len(windows)}), host),
-        )
+        conn.execute(_EVENT, (old_id, timestamp, to_old, host))
+        conn.execute(_EVENT, (new_id, timestamp, to_new, host))
 
     try:
         # The database exists (the session was read from it): no need for store.db's opener,

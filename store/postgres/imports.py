@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from store.columns import SESSION_COLUMNS
+from store.columns import IMPORT_UPDATABLE, SESSION_COLUMNS
 from store.imports import ImportWrites
 from store.postgres.connect import connect_sync, import_psycopg, query_error
 from store.reads import EventRecord, SessionRecord, session_from_row
@@ -25,20 +25,6 @@ if TYPE_CHECKING:
 
 IMPORT_LOCK: Final = 0x63636D67_696D7074  # "ccmgimpt": one import at a time per database
 _SELECT: Final = "SELECT " + ", ".join(SESSION_COLUMNS) + " FROM sessions"
-_UPDATABLE: Final = frozenset(
-    {
-        "name",
-        "project",
-        "worktree",
-        "branch",
-        "directory",
-        "created_at",
-        "last_access",
-        "metadata",
-        "tmux_server",
-        "tmux_id",
-    }
-)
 _INSERT_SESSION: Final = (
     "INSERT INTO sessions ("
     + ", ".join(SESSION_COLUMNS)
@@ -158,7 +144,7 @@ def _write(conn: Connection[Any], writes: ImportWrites) -> ImportDone:
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for sid, changes in writes.updates:
             columns = tuple(sorted(changes))
-            unknown = set(columns) - _UPDATABLE
+            unknown = set(columns) - IMPORT_UPDATABLE
             if unknown:
                 raise ValueError(f"an import does not change {sorted(unknown)}")
             values = [_encode(changes[c]) if c == "metadata" else changes[c] for c in columns]

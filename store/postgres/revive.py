@@ -10,15 +10,14 @@ leaves it as it is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from store.columns import LAYOUT_KEY
 from store.errors import StoreError
 from store.pgurl import redact
 from store.postgres.connect import connect_sync, import_psycopg, query_error
+from store.revive_sql import revival_values
 
 if TYPE_CHECKING:
     from store.postgres.reads import PgReader
@@ -103,33 +102,27 @@ class PgRevival:
         """Store the revived session and a ``revived`` event on both sessions, as
         :func:`store.revive_sql.record_revival` does; ``end_old`` False leaves the old
         session's status alone (it was recorded on another host)."""
-        metadata = {
-            LAYOUT_KEY: {"recorded_at": timestamp, "windows": windows},
-            "revived_from": old_id,
-        }
-        params = {
-            "id": new_id,
-            "name": name,
-            "project": project,
-            "worktree": worktree,
-            "branch": branch,
-            "directory": directory,
-            "now": timestamp,
-            "metadata": json.dumps(metadata, ensure_ascii=False),
-            "server": server,
-            "tmux_id": tmux_id,
-            "old_id": old_id,
-            "host": host,
-        }
+        params, to_old, to_new = revival_values(
+            old_id=old_id,
+            new_id=new_id,
+            name=name,
+            server=server,
+            tmux_id=tmux_id,
+            directory=directory,
+            project=project,
+            worktree=worktree,
+            branch=branch,
+            windows=windows,
+            timestamp=timestamp,
+            host=host,
+        )
         conn = self.conn
         try:
             with conn.transaction():
                 conn.execute(_NEW_SESSION, params)
                 if end_old:
                     conn.execute(_OLD_ENDED, {"id": old_id, "now": timestamp})
-                to_old = json.dumps({"to": new_id, "name": name}, ensure_ascii=False)
                 conn.execute(_EVENT, (old_id, timestamp, to_old, host))
-                to_new = json.dumps({"from": old_id, "windows": len(windows)})
                 conn.execute(_EVENT, (new_id, timestamp, to_new, host))
         except self._error as exc:
             raise _not_recorded(self.url, query_error(self.url, exc).message) from None
