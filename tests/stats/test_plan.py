@@ -46,7 +46,7 @@ def test_every_session_reads_the_day_sums_of_every_session(conn, by) -> None:
     # sql/008: the sums per day over every session by their key, less the rows of the few
     # sessions that are not whole, found through their session's index; attached_days is
     # not read in day order.
-    sql = activity_sql("1", by=by, everyone=True)  # type: ignore[arg-type]
+    sql = activity_sql("1", by=by, everyone=True)
     details = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0.0, 0.0, 1e12))]
     assert any(d.startswith("SEARCH attached_days_all USING INTEGER PRIMARY KEY") for d in details)
     assert any(
