@@ -370,7 +370,7 @@ FROM (
     UNION ALL
     SELECT r.day, {negated} FROM attached_days AS r
     WHERE r.session_id IN (SELECT t.session_id FROM attached_totals AS t
-            WHERE t.session_id NOT IN (SELECT sid FROM sel WHERE whole))
+            WHERE t.session_id NOT IN (SELECT sid FROM sel WHERE whole AND sid IS NOT NULL))
         AND r.{_DAYS_IN_WINDOW}
 ) AS d
 GROUP BY d.day"""
