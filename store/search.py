@@ -8,6 +8,7 @@ exits, and skipping the event loop (and the import of anyio and aiosqlite) keeps
 from __future__ import annotations
 
 import math
+import operator
 import sqlite3
 from collections.abc import Sequence
 from itertools import repeat
@@ -172,6 +173,9 @@ _COST_WALKED = 1.0
 # of rows at a time (`auth status:active --sort created`: 2,041 rows in 9.8 ms at 1 M sessions,
 # where filter_first's 2,041 FTS5 lookups took 46 ms).
 _COST_TESTED = 3.0
+# filter_set: one entry of a filter's index read and its rowid tested against the set of
+# matches (`billing status:active` at 1 M: 2,041 entries and 1,000 matches in 0.65 ms).
+_COST_ENTRY = 0.3
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -179,6 +183,15 @@ _PREFIXES_SQL = (
     "SELECT count(*) FROM sqlite_master WHERE name = 'sessions_fts' "
     "AND sql LIKE '%prefix = ''1 2 3 4 5 6 7 8''%'"
 )
+
+
+def _matches(sample: tuple[int, int | None, int | None], top: int) -> float:
+    """How many rows match, from a density sample: the count below SAMPLE_SIZE, else the
+    sample's share of the rowids it spans, times the highest rowid."""
+    found, lowest, _ = sample
+    if found < SAMPLE_SIZE or lowest is None:
+        return float(found)
+    return found * top / max(1, top - lowest + 1)
 
 
 class _Estimate:
@@ -222,13 +235,15 @@ def choose_plan(
     sample: tuple[int, int | None, int | None],
     candidates: int | None,
     span: tuple[int | None, int | None] | None = None,
+    phrase_samples: Sequence[tuple[int, int | None, int | None]] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
     ``sample``: how many of the newest SAMPLE_SIZE matches there were, the lowest of their
     rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
     to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
-    rows a walk would read (None: not read).
+    rows a walk would read (None: not read). ``phrase_samples``: the same for each phrase the
+    ranking scores (:func:`phrase_samples_sync`; None: not read, the query's sample stands in).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -241,7 +256,16 @@ def choose_plan(
     # as the phrase (unknown without a sample of each; "auth login": 114 ms at 1 M).
     phrases = max((p.scoring.phrases for p in compiled.plans if p.scoring), key=len, default=())
     lists = sum(1 if len(w) == 1 else 10 * len(w) for w, _ in phrases) or est.phrases
-    statistics = min(est.matches * lists, est.top * max(lists, 1)) * _COST_DOCLIST
+    # The doclist entries those reads cover: from each phrase's own sample when read (an AND
+    # of two dense words can match few rows: `a b` reads both words' long lists), else from
+    # the query's matches.
+    doclists = min(est.matches * lists, est.top * max(lists, 1))
+    if phrase_samples is not None and len(phrase_samples) == len(phrases):
+        doclists = sum(
+            min(_matches(found, est.top), est.top) * (1 if len(w) == 1 else 10 * len(w))
+            for (w, _), found in zip(phrases, phrase_samples, strict=True)
+        )
+    statistics = doclists * _COST_DOCLIST
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
@@ -300,7 +324,21 @@ def choose_plan(
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.few:
-            cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
+            # It stops once the window's newest matches are in: at the words' share of all
+            # rows (taken to hold among the filter's), ~1,000 of the rows for a word in half.
+            read = min(est.candidates, 1.2 * RELEVANCE_WINDOW / est.share + 64)
+            cost[plan.name] = read * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
+        elif plan.name == "filter_set" and est.few:
+            # The words' doclists read once into a set, the filter's index walked against it,
+            # then only the newest matches read and scored.
+            hits = min(RELEVANCE_WINDOW, est.matches * est.filter_share)
+            cost[plan.name] = (
+                doclists * _COST_DOCLIST
+                + est.matches * _COST_SET
+                + est.candidates * _COST_ENTRY
+                + hits * _COST_SCORE
+                + est.phrases * _COST_PHRASE
+            )
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
@@ -375,6 +413,7 @@ _LAST_ACCESS = SCORED_COLUMNS.index("last_access")
 _TEXTS = tuple(
     SCORED_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
 )
+_TEXTS_OF = itemgetter(*_TEXTS)
 _ascii_words: Any = None
 
 
@@ -450,6 +489,8 @@ def _features_row(row: Sequence[Any], phrases: tuple[Phrase, ...]) -> tuple[int,
 # " auth" in the text, a whole token " auth ", a phrase " auth  login", and a text's tokens are
 # half its spaces, less one: all counted by str.count, in C, over a whole column at a time.
 _SPACES = {i: " " for i in range(1, 128) if not chr(i).isalnum()}
+# The same, but keeping \x01 (what _matching puts between a row's columns).
+_SEPARATORS = {i: " " for i in range(2, 128) if not chr(i).isalnum()}
 
 
 def _needle(phrase: Phrase) -> str | None:
@@ -522,13 +563,58 @@ def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
     return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
 
 
+def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
+    """Whether each row matches ``scoring``'s clauses (filter_scored's test of a filter's row).
+
+    All rows at once, in C: each row's five texts joined (``\\x01`` between columns, which no
+    phrase crosses), lower-cased, every other separator a space, so that a token starting
+    with ``auth`` is ``" auth"`` in it; for phrases of several words or whole words, every
+    run of spaces then made exactly two (``" auth  login"``, ``" fix "``); each phrase tested
+    with ``in`` (~0.5 µs a row, ~1.5 with phrases, where :func:`_features`, which also counts
+    each column's hits and tokens for the score, takes ~3.5). Texts that are not ASCII strings
+    free of NUL and ``\\x01`` are tested from :func:`_features`.
+    """
+    clauses = scoring.clauses or ()
+    phrases = scoring.phrases
+    try:
+        joined = " " + " \x00 ".join(map(" \x01 ".join, map(_TEXTS_OF, rows))) + " "
+    except TypeError:  # a blob or a number in a text column
+        joined = None
+    if (
+        not rows
+        or not all(words for words, _ in phrases)
+        or joined is None
+        or not joined.isascii()
+        or joined.count("\x00") != len(rows) - 1
+        or joined.count("\x01") != (len(_TEXTS) - 1) * len(rows)
+    ):
+        return [_passes(freqs, clauses) for _, freqs in _features(rows, phrases)]
+    text = joined.lower().translate(_SEPARATORS)
+    if all(prefix and len(words) == 1 for words, prefix in phrases):
+        texts = text.split("\x00")
+    else:
+        texts = ("  " + "  ".join(text.split()) + "  ").split("\x00")
+    present = [
+        list(map(str.__contains__, texts, repeat(" " + "  ".join(w) + ("" if p else " "))))
+        for w, p in phrases
+    ]
+    tests: list[Any] = []
+    for negated, indexes in clauses:
+        anyof = present[indexes[0]]
+        for i in indexes[1:]:
+            anyof = list(map(operator.or_, anyof, present[i]))
+        tests.append(map(operator.not_, anyof) if negated else anyof)
+    return list(map(all, zip(*tests, strict=True))) if tests else [True] * len(rows)
+
+
 def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
     """The rows to rank and their features: newest_scored's hits (all of them), or the newest
-    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in."""
+    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in
+    (only those are scored)."""
     if scoring.clauses is None:
         rows = cursor.fetchall()
         return rows, _features(rows, scoring.phrases)
-    kept: list[tuple[Any, Any]] = []
+    kept: list[Any] = []
     newest_first = True
     lowest: int | None = None
     read = 0
@@ -538,21 +624,21 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
         if not chunk:
             break
         read += len(chunk)
-        for row, feature in zip(chunk, _features(chunk, scoring.phrases), strict=True):
+        for row, passes in zip(chunk, _matching(chunk, scoring), strict=True):
             if lowest is not None and row[_ROWID] > lowest:
                 newest_first = False  # stopping early needs the rows newest first
             lowest = row[_ROWID]
-            if _passes(feature[1], scoring.clauses):
-                kept.append((row, feature))
+            if passes:
+                kept.append(row)
         if newest_first and len(kept) >= scoring.window:
             break
         # The next chunk: what the share of matches so far says the window still needs, and
-        # a margin (each row read costs a lookup and its features, ~5-10 µs at 1 M sessions).
+        # a margin (each row read costs a lookup and its test, ~4-5 µs at 1 M sessions).
         share = max(len(kept), 1) / read
         size = max(64, int((scoring.window - len(kept)) / share * 1.2))
-    kept.sort(key=lambda item: item[0][_ROWID], reverse=True)
+    kept.sort(key=itemgetter(_ROWID), reverse=True)
     del kept[scoring.window :]
-    return [row for row, _ in kept], [feature for _, feature in kept]
+    return kept, _features(kept, scoring.phrases)
 
 
 def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
@@ -662,8 +748,30 @@ def _phrase_sample(phrase: Phrase) -> tuple[str, int]:
     return fts_quote(" ".join(words)) + ("*" if prefix else ""), SAMPLE_SIZE
 
 
-def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
-    """``plan`` with bm25's statistics read (when it scores in Python)."""
+def phrase_samples_sync(
+    conn: sqlite3.Connection, compiled: CompiledQuery
+) -> list[tuple[int, int | None, int | None]] | None:
+    """The density sample of each phrase the ranking scores in Python (None when no plan
+    does, or when there is one phrase: the query's own sample is then the phrase's). Read
+    before the plan is chosen, so that bm25's statistics are costed per word (an AND of two
+    dense words can match few rows and still read two long doclists), and reused for the
+    IDFs."""
+    facts = compiled.facts
+    scored = [plan.scoring for plan in compiled.plans if plan.scoring is not None]
+    if facts is None or facts.sample_sql is None or not scored or len(scored[0].phrases) < 2:
+        return None
+    sql = facts.sample_sql
+    return [conn.execute(sql, _phrase_sample(p)).fetchone() for p in scored[0].phrases]
+
+
+def with_statistics_sync(
+    conn: sqlite3.Connection,
+    compiled: CompiledQuery,
+    plan: Plan,
+    samples: Sequence[tuple[int, int | None, int | None]] | None = None,
+) -> Plan:
+    """``plan`` with bm25's statistics read (when it scores in Python); ``samples``: each
+    phrase's density sample, when already read (:func:`phrase_samples_sync`)."""
     facts = compiled.facts
     if plan.scoring is None or facts is None or facts.sample_sql is None:
         return plan
@@ -671,10 +779,10 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
         return plan  # tests, does not rank
     row = conn.execute(_AVERAGES_SQL).fetchone()
     rows, tokens = _averages(row[0] if row else None)
-    idfs = tuple(
-        _idf(rows, conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone())
-        for p in plan.scoring.phrases
-    )
+    phrases = plan.scoring.phrases
+    if samples is None or len(samples) != len(phrases):
+        samples = [conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone() for p in phrases]
+    idfs = tuple(_idf(rows, sample) for sample in samples)
     return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, idfs))
 
 
@@ -792,8 +900,9 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span))
-    return with_statistics_sync(conn, compiled, plan)
+    samples = phrase_samples_sync(conn, compiled)
+    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span, samples))
+    return with_statistics_sync(conn, compiled, plan, samples)
 
 
 def statement_sync(
