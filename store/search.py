@@ -11,7 +11,7 @@ import math
 import operator
 import sqlite3
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from store.errors import StoreError
@@ -569,10 +569,11 @@ def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
     All rows at once, in C: each row's five texts joined (``\\x01`` between columns, which no
     phrase crosses), lower-cased, every other separator a space, so that a token starting
     with ``auth`` is ``" auth"`` in it; for phrases of several words or whole words, every
-    run of spaces then made exactly two (``" auth  login"``, ``" fix "``); each phrase tested
-    with ``in`` (~0.5 µs a row, ~1.5 with phrases, where :func:`_features`, which also counts
-    each column's hits and tokens for the score, takes ~3.5). Texts that are not ASCII strings
-    free of NUL and ``\\x01`` are tested from :func:`_features`.
+    run of spaces then made one (``" auth login"``, ``" fix "``: only whether a phrase occurs
+    matters here, not how often); each phrase tested with ``in`` (~0.5 µs a row, ~1 with
+    phrases, where :func:`_features`, which also counts each column's hits and tokens for
+    the score, takes ~3.5). Texts that are not ASCII strings free of NUL and ``\\x01`` are
+    tested from :func:`_features`.
     """
     clauses = scoring.clauses or ()
     phrases = scoring.phrases
@@ -590,12 +591,12 @@ def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
     ):
         return [_passes(freqs, clauses) for _, freqs in _features(rows, phrases)]
     text = joined.lower().translate(_SEPARATORS)
-    if all(prefix and len(words) == 1 for words, prefix in phrases):
-        texts = text.split("\x00")
-    else:
-        texts = ("  " + "  ".join(text.split()) + "  ").split("\x00")
+    if not all(prefix and len(words) == 1 for words, prefix in phrases):
+        while "  " in text:  # runs of separators to one space (each pass halves them)
+            text = text.replace("  ", " ")
+    texts = text.split("\x00")
     present = [
-        list(map(str.__contains__, texts, repeat(" " + "  ".join(w) + ("" if p else " "))))
+        list(map(str.__contains__, texts, repeat(" " + " ".join(w) + ("" if p else " "))))
         for w, p in phrases
     ]
     tests: list[Any] = []
@@ -624,12 +625,13 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
         if not chunk:
             break
         read += len(chunk)
-        for row, passes in zip(chunk, _matching(chunk, scoring), strict=True):
-            if lowest is not None and row[_ROWID] > lowest:
-                newest_first = False  # stopping early needs the rows newest first
-            lowest = row[_ROWID]
-            if passes:
-                kept.append(row)
+        # Stopping early needs the rows newest first (the SQL's order; checked in C).
+        rowids = list(map(itemgetter(_ROWID), chunk))
+        if lowest is not None:
+            rowids.insert(0, lowest)
+        newest_first = newest_first and all(map(operator.ge, rowids, islice(rowids, 1, None)))
+        lowest = rowids[-1]
+        kept.extend(compress(chunk, _matching(chunk, scoring)))
         if newest_first and len(kept) >= scoring.window:
             break
         # The next chunk: what the share of matches so far says the window still needs, and
@@ -749,19 +751,29 @@ def _phrase_sample(phrase: Phrase) -> tuple[str, int]:
 
 
 def phrase_samples_sync(
-    conn: sqlite3.Connection, compiled: CompiledQuery
+    conn: sqlite3.Connection,
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None] | None = None,
 ) -> list[tuple[int, int | None, int | None]] | None:
     """The density sample of each phrase the ranking scores in Python (None when no plan
-    does, or when there is one phrase: the query's own sample is then the phrase's). Read
-    before the plan is chosen, so that bm25's statistics are costed per word (an AND of two
-    dense words can match few rows and still read two long doclists), and reused for the
-    IDFs."""
+    does). Read before the plan is chosen, so that bm25's statistics are costed per word (an
+    AND of two dense words can match few rows and still read two long doclists), and reused
+    for the IDFs. ``sample``: the query's own (:data:`PlanFacts.sample_sql`), which is the
+    phrase's when the query is that one phrase (`auth`, `auth status:active`): not read
+    again."""
     facts = compiled.facts
     scored = [plan.scoring for plan in compiled.plans if plan.scoring is not None]
-    if facts is None or facts.sample_sql is None or not scored or len(scored[0].phrases) < 2:
+    if facts is None or facts.sample_sql is None or not scored:
+        return None
+    phrases = scored[0].phrases
+    # One phrase in the sampled expression, and it is this one: only parentheses around it.
+    same = not facts.sample_negated and fts_phrases(str(facts.sample_params[0])) == phrases
+    if sample is not None and len(phrases) == 1 and same:
+        return [sample]
+    if len(phrases) < 2:
         return None
     sql = facts.sample_sql
-    return [conn.execute(sql, _phrase_sample(p)).fetchone() for p in scored[0].phrases]
+    return [conn.execute(sql, _phrase_sample(p)).fetchone() for p in phrases]
 
 
 def with_statistics_sync(
@@ -900,7 +912,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    samples = phrase_samples_sync(conn, compiled)
+    samples = phrase_samples_sync(conn, compiled, sample)
     plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span, samples))
     return with_statistics_sync(conn, compiled, plan, samples)
 
