@@ -515,6 +515,11 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
     needles = [_needle(phrase) for phrase in phrases]
     if not rows or any(n is None for n in needles):
         return [_features_row(row, phrases) for row in rows]
+    # Words as prefixes only (the common case): " auth" counts them in text whose runs of
+    # separators are single spaces (a column's tokens: its spaces less one), made by
+    # replace() in C, cheaper than splitting into tokens and joining them with two spaces,
+    # which counting phrases and whole words needs (hits that share a separator).
+    single = all(prefix and len(words) == 1 for words, prefix in phrases)
     odd: set[int] = set()
     columns: list[list[str]] = []
     transposed = list(zip(*rows, strict=True))
@@ -532,6 +537,12 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
             )
             texts = ["" if r in odd else text for r, text in enumerate(texts)]
             joined = " \x00 ".join(texts)
+        if single:
+            text = " " + joined.lower().translate(_SPACES) + " "
+            while "  " in text:  # runs of spaces to one (each pass halves them)
+                text = text.replace("  ", " ")
+            columns.append(text.split("\x00"))
+            continue
         # split() and join: runs of spaces to one (NUL is no space), then each doubled.
         spaced = " ".join(joined.lower().translate(_SPACES).split()).replace(" ", "  ")
         # Empty only when every text is (one row without any token): each is then "  ".
@@ -549,9 +560,13 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
         for needle in needles
         if needle is not None
     ]
+    if single:
+        lengths = [space - len(_TEXTS) for space in spaces]
+    else:
+        lengths = [space // 2 - len(_TEXTS) for space in spaces]
     features = [
-        (space // 2 - len(_TEXTS), list(freqs))
-        for space, freqs in zip(spaces, zip(*weighted, strict=True), strict=True)
+        (length, list(freqs))
+        for length, freqs in zip(lengths, zip(*weighted, strict=True), strict=True)
     ]
     for r in odd:
         features[r] = _features_row(rows[r], phrases)

@@ -45,6 +45,22 @@ def test_column_features_are_the_token_by_token_ones(
     assert _features(full, phrases) == [_features_row(row, phrases) for row in full]
 
 
+@settings(max_examples=600, deadline=None)
+@given(
+    rows=st.lists(st.tuples(PLAIN, PLAIN, PLAIN, PLAIN, PLAIN), max_size=6)
+    | st.lists(st.tuples(CELL, CELL, CELL, CELL, CELL), max_size=6),
+    words=st.lists(st.sampled_from([w for w in WORDS if w.isascii()]), min_size=1, max_size=3),
+)
+def test_words_as_prefixes_are_counted_as_token_by_token(
+    rows: list[tuple[Any, ...]], words: list[str]
+) -> None:
+    # Words as prefixes only (`auth`, `a b`, `auth -login`): single-spaced text (the quick
+    # way), the same features as the index's tokenizer rules give.
+    phrases = tuple(((w,), True) for w in words)
+    full = [(n, "2026-11-26T00:00:00.000000Z", *texts) for n, texts in enumerate(rows)]
+    assert _features(full, phrases) == [_features_row(row, phrases) for row in full]
+
+
 def test_a_single_row_without_tokens_has_none() -> None:
     row = (1, "2026-11-26T00:00:00.000000Z", "ccmgr-myapp-main", "myapp", "", "--", "/a/b")
     assert _features([row], ((("my",), True),)) == [(6, [14.0])]
