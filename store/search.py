@@ -674,13 +674,16 @@ def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list
             for n, (f,) in features
         ]
     else:
-        negated = []
-        for length, freqs in features:
-            size = float(length)
-            score = 0.0
-            for idf, freq in zip(idfs, freqs, strict=True):
-                score += idf * ((freq * boost) / (freq + k1 * (1 - b + b * size / avgdl)))
-            negated.append(-1.0 * score)
+        # Phrase by phrase over all rows (list comprehensions, not a loop a row and phrase):
+        # each row's score still adds its phrases' terms to 0.0 in FTS5's order.
+        norms = [k1 * (1 - b + b * float(n) / avgdl) for n, _ in features]
+        scores = [0.0] * len(features)
+        for i, idf in enumerate(idfs):
+            scores = [
+                score + idf * ((f[i] * boost) / (f[i] + norm))
+                for score, (_, f), norm in zip(scores, features, norms, strict=True)
+            ]
+        negated = [-1.0 * score for score in scores]
     ranked = list(
         zip(
             negated, map(itemgetter(_LAST_ACCESS), rows), map(itemgetter(_ROWID), rows), strict=True
