@@ -176,6 +176,16 @@ _COST_TESTED = 3.0
 # filter_set: one entry of a filter's index read and its rowid tested against the set of
 # matches (`billing status:active` at 1 M: 2,041 entries and 1,000 matches in 0.65 ms).
 _COST_ENTRY = 0.3
+# Ranked queries whose filter holds FILTER_CAP rows or more, and which fewer than 1 in
+# _FEW_PASS of the newest matches pass (a stream of the matches would read 16 times the
+# window), count the filter on, up to WIDE_FILTER_CAP (~0.1 µs an index entry): a project in
+# 0.5 % of 1 M sessions (5,000) is then read by filter_scored (~1,000 rows, 19 ms), not found
+# by streaming ~100,000 matches (53 ms). Not further: sorting a filter's rowids costs ~0.6 µs
+# each (13,000 in 8 ms), and at 1.3 % streaming is as cheap (~20 ms either way).
+_FEW_PASS = 16
+WIDE_FILTER_CAP = 8_192
+# filter_scored: one rowid of the filter read from its index and sorted newest first.
+_COST_SORTED = 1.5
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -203,6 +213,8 @@ class _Estimate:
         compiled: CompiledQuery,
         sample: tuple[int, int | None, int | None],
         candidates: int | None,
+        cap: int = FILTER_CAP,
+        passing: tuple[int, int] | None = None,
     ) -> None:
         facts = compiled.facts
         found, lowest, top = sample
@@ -216,9 +228,14 @@ class _Estimate:
         self.matches = matches
         self.share = max(matches, 1.0) / self.top
         self.few = candidates is not None and candidates < FILTER_CAP
+        # Counted exactly (ranked queries count a large filter further: up to ``cap``).
+        self.known = candidates is not None and candidates < max(cap, FILTER_CAP)
         self.candidates = candidates or 0
-        # The filters' share of rows: known when the index holds few, else taken as "most".
-        self.filter_share = max(self.candidates, 1) / self.top if self.few else 1.0
+        # The filters' share of rows: known when the index holds few, else the share of the
+        # newest matches that pass them (``passing``: passed, of how many), else "most".
+        self.filter_share = max(self.candidates, 1) / self.top if self.known else 1.0
+        if not self.known and passing is not None and passing[1] > 0:
+            self.filter_share = max(passing[0], 0.5) / passing[1]
         self.needed = None if facts is None else facts.needed
         # Reading the matches as a set costs about their count times the phrases FTS5
         # intersects or unites (an AND of two dense words reads both doclists).
@@ -236,6 +253,8 @@ def choose_plan(
     candidates: int | None,
     span: tuple[int | None, int | None] | None = None,
     phrase_samples: Sequence[tuple[int, int | None, int | None]] | None = None,
+    cap: int = FILTER_CAP,
+    passing: tuple[int, int] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -244,10 +263,12 @@ def choose_plan(
     to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
     rows a walk would read (None: not read). ``phrase_samples``: the same for each phrase the
     ranking scores (:func:`phrase_samples_sync`; None: not read, the query's sample stands in).
+    ``cap``: what ``candidates`` was counted up to (a count that reached it is a lower bound).
+    ``passing``: how many of the newest matches passed the filters, of how many (when read).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
-    est = _Estimate(compiled, sample, candidates)
+    est = _Estimate(compiled, sample, candidates, cap, passing)
     # One lookup of a dense word measured 9 µs a row at 1 M (`auth status:active`, 2,048 rows
     # in 18 ms): the probe's cost does not grow with the doclist enough to model.
     probe = _COST_PROBE
@@ -323,12 +344,17 @@ def choose_plan(
             if est.needed is not None and in_order:
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
-        elif plan.name == "filter_scored" and est.few:
-            # It stops once the window's newest matches are in: at the words' share of all
-            # rows (taken to hold among the filter's), ~1,000 of the rows for a word in half.
+        elif plan.name == "filter_scored" and est.known:
+            # Every rowid of the filter sorted newest first (its index alone), then the rows
+            # read until the window's newest matches are in: at the words' share of all rows
+            # (taken to hold among the filter's), ~1,000 rows for a word in half of them.
             read = min(est.candidates, 1.2 * RELEVANCE_WINDOW / est.share + 64)
-            cost[plan.name] = read * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
-        elif plan.name == "filter_set" and est.few:
+            cost[plan.name] = (
+                est.candidates * _COST_SORTED
+                + read * (_COST_ROW + _COST_TEST)
+                + est.phrases * _COST_PHRASE
+            )
+        elif plan.name == "filter_set" and est.known:
             # The words' doclists read once into a set, the filter's index walked against it,
             # then only the newest matches read and scored.
             hits = min(RELEVANCE_WINDOW, est.matches * est.filter_share)
@@ -927,12 +953,25 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     candidates = None
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+    cap, passing = FILTER_CAP, None
+    if facts.passing_sql is not None and candidates is not None and candidates >= FILTER_CAP:
+        # Too many rows to count cheaply: how many of the newest matches pass the filters
+        # (~0.1 ms); if few, a stream of the matches would be long, so count the filter on,
+        # up to WIDE_FILTER_CAP (~0.8 ms at most): reading its rows may be cheaper.
+        (passed,) = conn.execute(facts.passing_sql, facts.passing_params).fetchone()
+        passing = (passed, sample[0])
+        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None:
+            wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
+            (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
+            cap = WIDE_FILTER_CAP
     span = None
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     samples = phrase_samples_sync(conn, compiled, sample)
-    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span, samples))
+    plan = _usable(
+        conn, compiled, choose_plan(compiled, sample, candidates, span, samples, cap, passing)
+    )
     return with_statistics_sync(conn, compiled, plan, samples)
 
 

@@ -226,6 +226,9 @@ class PlanFacts(Value):
     parameter) of the sort order, for the walks. ``sort``: the order the rows are listed in
     (``recent`` for relevance without words). ``whole_filter``: the indexed filter is the whole
     query (every row its index yields is a result: a walk of it stops at the page).
+    ``passing_sql`` (ranked queries with an indexed filter): how many of the newest
+    :data:`SAMPLE_SIZE` full-text matches pass the rest of the query (its filters), read when
+    the filter holds too many rows to count: how long a stream of the matches fills the window.
     """
 
     __match_args__ = (
@@ -238,6 +241,8 @@ class PlanFacts(Value):
         "span_sql",
         "sort",
         "whole_filter",
+        "passing_sql",
+        "passing_params",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -249,6 +254,8 @@ class PlanFacts(Value):
     span_sql: str | None
     sort: str
     whole_filter: bool
+    passing_sql: str | None
+    passing_params: tuple[Any, ...]
 
     def __init__(
         self,
@@ -261,6 +268,8 @@ class PlanFacts(Value):
         span_sql: str | None = None,
         sort: str = "recent",
         whole_filter: bool = False,
+        passing_sql: str | None = None,
+        passing_params: tuple[Any, ...] = (),
     ) -> None:
         super().__init__(
             sample_sql,
@@ -272,6 +281,8 @@ class PlanFacts(Value):
             span_sql,
             sort,
             whole_filter,
+            passing_sql,
+            passing_params,
         )
 
 
@@ -1152,6 +1163,29 @@ def compile_query(
         (match, *params, hits_limit, *edge, *page),
     )
     plans = [default]
+    if facts is not None and facts.candidates_sql is not None and "MATCH" not in where:
+        # How many of the newest matches pass the filters (read by the planner only when the
+        # filter's rows are too many to count): a project in 0.5 % of the sessions passes
+        # ~1 of 256, and streaming the matches to fill the window would read ~100,000 of them.
+        facts = PlanFacts(
+            facts.sample_sql,
+            facts.sample_params,
+            facts.sample_negated,
+            facts.candidates_sql,
+            facts.candidates_params,
+            facts.needed,
+            facts.span_sql,
+            facts.sort,
+            facts.whole_filter,
+            passing_sql=(
+                # NOT INDEXED: the matches' rowids drive (left to itself SQLite read every
+                # row of branch:main, 400,000 at 1 M, testing each against them).
+                f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid IN (SELECT "
+                f"rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?) "
+                f"AND {where}"
+            ),
+            passing_params=(*facts.sample_params, *params),
+        )
     if needed is not None and needed <= window and safe and _scorable(node):
         # newest_scored: the newest hits streamed without bm25 (whose statistics read each
         # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in

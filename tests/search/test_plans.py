@@ -20,6 +20,7 @@ from store.migrations import load_migrations
 from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
 from store.search import (
+    WIDE_FILTER_CAP,
     choose_plan,
     choose_wordless,
     plan_sync,
@@ -166,6 +167,34 @@ def test_a_word_in_one_percent_with_a_selective_filter_meets_its_matches_as_a_se
         query = compile_query(parse_query(text, now=NOW))
         forced = with_statistics_sync(dense, query, query.plan("filter_set"))
         assert run_plan_sync(dense, forced) == dense.execute(query.sql, query.params).fetchall()
+
+
+def test_a_filter_too_large_to_count_is_judged_by_the_newest_matches_it_passes(
+    dense: sqlite3.Connection,
+) -> None:
+    # `auth project:X` at 1 M with X in 0.5 % of the sessions (5,445): the count stops at
+    # FILTER_CAP, and streaming the matches newest first reads ~100,000 to find 500 of X's
+    # (53 ms). The planner reads how many of the newest 256 matches pass (none), counts X on
+    # (up to WIDE_FILTER_CAP) and reads X's rows instead (~1,000 of them, 19 ms).
+    query = compile_query(parse_query("auth project:tiny", now=NOW))
+    half = (256, 1_000_000 - 511, 1_000_000)
+    assert choose_plan(query, half, FILTER_CAP).name == "newest_scored"
+    wide = choose_plan(query, half, 5_445, cap=WIDE_FILTER_CAP, passing=(0, 256))
+    assert wide.name == "filter_scored"
+    # A project in 30 % of them passes ~80 of 256: streaming fills the window at once.
+    assert choose_plan(query, half, FILTER_CAP, passing=(83, 256)).name == "newest_scored"
+    # The planner's own reads: tiny is counted (5 rows); a large filter's pass rate read.
+    facts = query.facts
+    assert facts is not None and facts.passing_sql is not None
+    (passed,) = dense.execute(facts.passing_sql, facts.passing_params).fetchone()
+    assert passed == 0
+    big = compile_query(parse_query("auth project:big", now=NOW)).facts
+    assert big is not None and big.passing_sql is not None
+    assert dense.execute(big.passing_sql, big.passing_params).fetchone() == (256,)
+    lines = [
+        row[3] for row in dense.execute("EXPLAIN QUERY PLAN " + big.passing_sql, big.passing_params)
+    ]
+    assert not any("ix_sessions_project" in line for line in lines), lines
 
 
 def test_not_ended_is_the_indexed_filter_active(dense: sqlite3.Connection) -> None:
