@@ -692,6 +692,15 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.branch = ? COLLATE NOCASE",
             ["main"],
         ),
+        # A project in ~0.5 % of the sessions (too many to count, few of the newest matches).
+        shape(
+            "word_mid_project",
+            "auth project:isxecoru-faguka",
+            '"auth"*',
+            ["auth"],
+            project,
+            ["isxecoru-faguka"],
+        ),
         shape("prefix_w1", "w1*", '"w1"*', ["w1"]),
         shape("and_prefixes", "a b", '("a"*) AND ("b"*)', ["a", "b"]),
         shape(
