@@ -18,8 +18,8 @@ million times.
 
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
-filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored; docs/search.md). All
-plans of a query return the same rows in the same order.
+filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_set;
+docs/search.md). All plans of a query return the same rows in the same order.
 """
 
 from __future__ import annotations
