@@ -681,6 +681,51 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.branch = ? COLLATE NOCASE",
             ["main"],
         ),
+        # Relevance with a filter (fifth round): dense filters, a word in 1 % with a selective
+        # one, a negated status, phrases and NOT beside one, an AND of two short prefixes.
+        shape("word_dense_project", "auth project:myapp", '"auth"*', ["auth"], project, ["myapp"]),
+        shape(
+            "word_dense_branch",
+            "auth branch:main",
+            '"auth"*',
+            ["auth"],
+            "s.branch = ? COLLATE NOCASE",
+            ["main"],
+        ),
+        # A project in ~0.5 % of the sessions (too many to count, few of the newest matches).
+        shape(
+            "word_mid_project",
+            "auth project:isxecoru-faguka",
+            '"auth"*',
+            ["auth"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        shape("prefix_w1", "w1*", '"w1"*', ["w1"]),
+        shape("and_prefixes", "a b", '("a"*) AND ("b"*)', ["a", "b"]),
+        shape(
+            "word_1pct_status_active",
+            "cache status:active",
+            '"cache"*',
+            ["cache"],
+            "s.status IN ('attached', 'detached')",
+        ),
+        shape("word_not_ended", "auth -status:ended", '"auth"*', ["auth"], "s.status != 'ended'"),
+        shape(
+            "phrase_status_active",
+            '"auth login" status:active',
+            '"auth login"',
+            ["auth-login"],
+            "s.status IN ('attached', 'detached')",
+        ),
+        shape(
+            "not_status_active",
+            "auth -login status:active",
+            '(("auth"*)) NOT (("login"*))',
+            ["auth"],
+            "s.status IN ('attached', 'detached')",
+            wide=True,
+        ),
         shape("empty", "", None, []),
     ]
 

@@ -8,9 +8,10 @@ exits, and skipping the event loop (and the import of anyio and aiosqlite) keeps
 from __future__ import annotations
 
 import math
+import operator
 import sqlite3
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from store.errors import StoreError
@@ -172,6 +173,19 @@ _COST_WALKED = 1.0
 # of rows at a time (`auth status:active --sort created`: 2,041 rows in 9.8 ms at 1 M sessions,
 # where filter_first's 2,041 FTS5 lookups took 46 ms).
 _COST_TESTED = 3.0
+# filter_set: one entry of a filter's index read and its rowid tested against the set of
+# matches (`billing status:active` at 1 M: 2,041 entries and 1,000 matches in 0.65 ms).
+_COST_ENTRY = 0.3
+# Ranked queries whose filter holds FILTER_CAP rows or more, and which fewer than 1 in
+# _FEW_PASS of the newest matches pass (a stream of the matches would read 16 times the
+# window), count the filter on, up to WIDE_FILTER_CAP (~0.1 µs an index entry): a project in
+# 0.5 % of 1 M sessions (5,000) is then read by filter_scored (~1,000 rows, 19 ms), not found
+# by streaming ~100,000 matches (53 ms). Not further: sorting a filter's rowids costs ~0.6 µs
+# each (13,000 in 8 ms), and at 1.3 % streaming is as cheap (~20 ms either way).
+_FEW_PASS = 16
+WIDE_FILTER_CAP = 8_192
+# filter_scored: one rowid of the filter read from its index and sorted newest first.
+_COST_SORTED = 1.5
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -179,6 +193,15 @@ _PREFIXES_SQL = (
     "SELECT count(*) FROM sqlite_master WHERE name = 'sessions_fts' "
     "AND sql LIKE '%prefix = ''1 2 3 4 5 6 7 8''%'"
 )
+
+
+def _matches(sample: tuple[int, int | None, int | None], top: int) -> float:
+    """How many rows match, from a density sample: the count below SAMPLE_SIZE, else the
+    sample's share of the rowids it spans, times the highest rowid."""
+    found, lowest, _ = sample
+    if found < SAMPLE_SIZE or lowest is None:
+        return float(found)
+    return found * top / max(1, top - lowest + 1)
 
 
 class _Estimate:
@@ -190,6 +213,8 @@ class _Estimate:
         compiled: CompiledQuery,
         sample: tuple[int, int | None, int | None],
         candidates: int | None,
+        cap: int = FILTER_CAP,
+        passing: tuple[int, int] | None = None,
     ) -> None:
         facts = compiled.facts
         found, lowest, top = sample
@@ -203,9 +228,14 @@ class _Estimate:
         self.matches = matches
         self.share = max(matches, 1.0) / self.top
         self.few = candidates is not None and candidates < FILTER_CAP
+        # Counted exactly (ranked queries count a large filter further: up to ``cap``).
+        self.known = candidates is not None and candidates < max(cap, FILTER_CAP)
         self.candidates = candidates or 0
-        # The filters' share of rows: known when the index holds few, else taken as "most".
-        self.filter_share = max(self.candidates, 1) / self.top if self.few else 1.0
+        # The filters' share of rows: known when the index holds few, else the share of the
+        # newest matches that pass them (``passing``: passed, of how many), else "most".
+        self.filter_share = max(self.candidates, 1) / self.top if self.known else 1.0
+        if not self.known and passing is not None and passing[1] > 0:
+            self.filter_share = max(passing[0], 0.5) / passing[1]
         self.needed = None if facts is None else facts.needed
         # Reading the matches as a set costs about their count times the phrases FTS5
         # intersects or unites (an AND of two dense words reads both doclists).
@@ -222,17 +252,23 @@ def choose_plan(
     sample: tuple[int, int | None, int | None],
     candidates: int | None,
     span: tuple[int | None, int | None] | None = None,
+    phrase_samples: Sequence[tuple[int, int | None, int | None]] | None = None,
+    cap: int = FILTER_CAP,
+    passing: tuple[int, int] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
     ``sample``: how many of the newest SAMPLE_SIZE matches there were, the lowest of their
     rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
     to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
-    rows a walk would read (None: not read).
+    rows a walk would read (None: not read). ``phrase_samples``: the same for each phrase the
+    ranking scores (:func:`phrase_samples_sync`; None: not read, the query's sample stands in).
+    ``cap``: what ``candidates`` was counted up to (a count that reached it is a lower bound).
+    ``passing``: how many of the newest matches passed the filters, of how many (when read).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
-    est = _Estimate(compiled, sample, candidates)
+    est = _Estimate(compiled, sample, candidates, cap, passing)
     # One lookup of a dense word measured 9 µs a row at 1 M (`auth status:active`, 2,048 rows
     # in 18 ms): the probe's cost does not grow with the doclist enough to model.
     probe = _COST_PROBE
@@ -241,7 +277,16 @@ def choose_plan(
     # as the phrase (unknown without a sample of each; "auth login": 114 ms at 1 M).
     phrases = max((p.scoring.phrases for p in compiled.plans if p.scoring), key=len, default=())
     lists = sum(1 if len(w) == 1 else 10 * len(w) for w, _ in phrases) or est.phrases
-    statistics = min(est.matches * lists, est.top * max(lists, 1)) * _COST_DOCLIST
+    # The doclist entries those reads cover: from each phrase's own sample when read (an AND
+    # of two dense words can match few rows: `a b` reads both words' long lists), else from
+    # the query's matches.
+    doclists = min(est.matches * lists, est.top * max(lists, 1))
+    if phrase_samples is not None and len(phrase_samples) == len(phrases):
+        doclists = sum(
+            min(_matches(found, est.top), est.top) * (1 if len(w) == 1 else 10 * len(w))
+            for (w, _), found in zip(phrases, phrase_samples, strict=True)
+        )
+    statistics = doclists * _COST_DOCLIST
     cost: dict[str, float] = {}
     budgets: dict[str, int] = {}
     retries: dict[str, int] = {}
@@ -299,8 +344,27 @@ def choose_plan(
             if est.needed is not None and in_order:
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
-        elif plan.name == "filter_scored" and est.few:
-            cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
+        elif plan.name == "filter_scored" and est.known:
+            # Every rowid of the filter sorted newest first (its index alone), then the rows
+            # read until the window's newest matches are in: at the words' share of all rows
+            # (taken to hold among the filter's), ~1,000 rows for a word in half of them.
+            read = min(est.candidates, 1.2 * RELEVANCE_WINDOW / est.share + 64)
+            cost[plan.name] = (
+                est.candidates * _COST_SORTED
+                + read * (_COST_ROW + _COST_TEST)
+                + est.phrases * _COST_PHRASE
+            )
+        elif plan.name == "filter_set" and est.known:
+            # The words' doclists read once into a set, the filter's index walked against it,
+            # then only the newest matches read and scored.
+            hits = min(RELEVANCE_WINDOW, est.matches * est.filter_share)
+            cost[plan.name] = (
+                doclists * _COST_DOCLIST
+                + est.matches * _COST_SET
+                + est.candidates * _COST_ENTRY
+                + hits * _COST_SCORE
+                + est.phrases * _COST_PHRASE
+            )
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
@@ -375,6 +439,7 @@ _LAST_ACCESS = SCORED_COLUMNS.index("last_access")
 _TEXTS = tuple(
     SCORED_COLUMNS.index(c) for c in ("name", "project", "worktree", "branch", "directory")
 )
+_TEXTS_OF = itemgetter(*_TEXTS)
 _ascii_words: Any = None
 
 
@@ -450,6 +515,8 @@ def _features_row(row: Sequence[Any], phrases: tuple[Phrase, ...]) -> tuple[int,
 # " auth" in the text, a whole token " auth ", a phrase " auth  login", and a text's tokens are
 # half its spaces, less one: all counted by str.count, in C, over a whole column at a time.
 _SPACES = {i: " " for i in range(1, 128) if not chr(i).isalnum()}
+# The same, but keeping \x01 (what _matching puts between a row's columns).
+_SEPARATORS = {i: " " for i in range(2, 128) if not chr(i).isalnum()}
 
 
 def _needle(phrase: Phrase) -> str | None:
@@ -474,6 +541,11 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
     needles = [_needle(phrase) for phrase in phrases]
     if not rows or any(n is None for n in needles):
         return [_features_row(row, phrases) for row in rows]
+    # Words as prefixes only (the common case): " auth" counts them in text whose runs of
+    # separators are single spaces (a column's tokens: its spaces less one), made by
+    # replace() in C, cheaper than splitting into tokens and joining them with two spaces,
+    # which counting phrases and whole words needs (hits that share a separator).
+    single = all(prefix and len(words) == 1 for words, prefix in phrases)
     odd: set[int] = set()
     columns: list[list[str]] = []
     transposed = list(zip(*rows, strict=True))
@@ -491,6 +563,12 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
             )
             texts = ["" if r in odd else text for r, text in enumerate(texts)]
             joined = " \x00 ".join(texts)
+        if single:
+            text = " " + joined.lower().translate(_SPACES) + " "
+            while "  " in text:  # runs of spaces to one (each pass halves them)
+                text = text.replace("  ", " ")
+            columns.append(text.split("\x00"))
+            continue
         # split() and join: runs of spaces to one (NUL is no space), then each doubled.
         spaced = " ".join(joined.lower().translate(_SPACES).split()).replace(" ", "  ")
         # Empty only when every text is (one row without any token): each is then "  ".
@@ -508,9 +586,13 @@ def _features(rows: list[Any], phrases: tuple[Phrase, ...]) -> list[tuple[int, l
         for needle in needles
         if needle is not None
     ]
+    if single:
+        lengths = [space - len(_TEXTS) for space in spaces]
+    else:
+        lengths = [space // 2 - len(_TEXTS) for space in spaces]
     features = [
-        (space // 2 - len(_TEXTS), list(freqs))
-        for space, freqs in zip(spaces, zip(*weighted, strict=True), strict=True)
+        (length, list(freqs))
+        for length, freqs in zip(lengths, zip(*weighted, strict=True), strict=True)
     ]
     for r in odd:
         features[r] = _features_row(rows[r], phrases)
@@ -522,13 +604,59 @@ def _passes(freqs: list[float], clauses: tuple[Clause, ...]) -> bool:
     return all(any(freqs[i] for i in phrases) != negated for negated, phrases in clauses)
 
 
+def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
+    """Whether each row matches ``scoring``'s clauses (filter_scored's test of a filter's row).
+
+    All rows at once, in C: each row's five texts joined (``\\x01`` between columns, which no
+    phrase crosses), lower-cased, every other separator a space, so that a token starting
+    with ``auth`` is ``" auth"`` in it; for phrases of several words or whole words, every
+    run of spaces then made one (``" auth login"``, ``" fix "``: only whether a phrase occurs
+    matters here, not how often); each phrase tested with ``in`` (~0.5 µs a row, ~1 with
+    phrases, where :func:`_features`, which also counts each column's hits and tokens for
+    the score, takes ~3.5). Texts that are not ASCII strings free of NUL and ``\\x01`` are
+    tested from :func:`_features`.
+    """
+    clauses = scoring.clauses or ()
+    phrases = scoring.phrases
+    try:
+        joined = " " + " \x00 ".join(map(" \x01 ".join, map(_TEXTS_OF, rows))) + " "
+    except TypeError:  # a blob or a number in a text column
+        joined = None
+    if (
+        not rows
+        or not all(words for words, _ in phrases)
+        or joined is None
+        or not joined.isascii()
+        or joined.count("\x00") != len(rows) - 1
+        or joined.count("\x01") != (len(_TEXTS) - 1) * len(rows)
+    ):
+        return [_passes(freqs, clauses) for _, freqs in _features(rows, phrases)]
+    text = joined.lower().translate(_SEPARATORS)
+    if not all(prefix and len(words) == 1 for words, prefix in phrases):
+        while "  " in text:  # runs of separators to one space (each pass halves them)
+            text = text.replace("  ", " ")
+    texts = text.split("\x00")
+    present = [
+        list(map(str.__contains__, texts, repeat(" " + " ".join(w) + ("" if p else " "))))
+        for w, p in phrases
+    ]
+    tests: list[Any] = []
+    for negated, indexes in clauses:
+        anyof = present[indexes[0]]
+        for i in indexes[1:]:
+            anyof = list(map(operator.or_, anyof, present[i]))
+        tests.append(map(operator.not_, anyof) if negated else anyof)
+    return list(map(all, zip(*tests, strict=True))) if tests else [True] * len(rows)
+
+
 def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
     """The rows to rank and their features: newest_scored's hits (all of them), or the newest
-    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in."""
+    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in
+    (only those are scored)."""
     if scoring.clauses is None:
         rows = cursor.fetchall()
         return rows, _features(rows, scoring.phrases)
-    kept: list[tuple[Any, Any]] = []
+    kept: list[Any] = []
     newest_first = True
     lowest: int | None = None
     read = 0
@@ -538,21 +666,23 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
         if not chunk:
             break
         read += len(chunk)
-        for row, feature in zip(chunk, _features(chunk, scoring.phrases), strict=True):
-            if lowest is not None and row[_ROWID] > lowest:
-                newest_first = False  # stopping early needs the rows newest first
-            lowest = row[_ROWID]
-            if _passes(feature[1], scoring.clauses):
-                kept.append((row, feature))
+        # Stopping early needs the rows newest first (the SQL's order; checked in C).
+        rowids = list(map(itemgetter(_ROWID), chunk))
+        if lowest is not None:
+            rowids.insert(0, lowest)
+        newest_first = newest_first and all(map(operator.ge, rowids, islice(rowids, 1, None)))
+        lowest = rowids[-1]
+        kept.extend(compress(chunk, _matching(chunk, scoring)))
         if newest_first and len(kept) >= scoring.window:
             break
         # The next chunk: what the share of matches so far says the window still needs, and
-        # a margin (each row read costs a lookup and its features, ~5-10 µs at 1 M sessions).
+        # a small margin (each row read costs a lookup and its test, ~4-5 µs at 1 M sessions;
+        # a chunk that falls short is followed by another).
         share = max(len(kept), 1) / read
-        size = max(64, int((scoring.window - len(kept)) / share * 1.2))
-    kept.sort(key=lambda item: item[0][_ROWID], reverse=True)
+        size = max(64, int((scoring.window - len(kept)) / share * 1.05) + 16)
+    kept.sort(key=itemgetter(_ROWID), reverse=True)
     del kept[scoring.window :]
-    return [row for row, _ in kept], [feature for _, feature in kept]
+    return kept, _features(kept, scoring.phrases)
 
 
 def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
@@ -570,13 +700,16 @@ def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list
             for n, (f,) in features
         ]
     else:
-        negated = []
-        for length, freqs in features:
-            size = float(length)
-            score = 0.0
-            for idf, freq in zip(idfs, freqs, strict=True):
-                score += idf * ((freq * boost) / (freq + k1 * (1 - b + b * size / avgdl)))
-            negated.append(-1.0 * score)
+        # Phrase by phrase over all rows (list comprehensions, not a loop a row and phrase):
+        # each row's score still adds its phrases' terms to 0.0 in FTS5's order.
+        norms = [k1 * (1 - b + b * float(n) / avgdl) for n, _ in features]
+        scores = [0.0] * len(features)
+        for i, idf in enumerate(idfs):
+            scores = [
+                score + idf * ((f[i] * boost) / (f[i] + norm))
+                for score, (_, f), norm in zip(scores, features, norms, strict=True)
+            ]
+        negated = [-1.0 * score for score in scores]
     ranked = list(
         zip(
             negated, map(itemgetter(_LAST_ACCESS), rows), map(itemgetter(_ROWID), rows), strict=True
@@ -662,8 +795,40 @@ def _phrase_sample(phrase: Phrase) -> tuple[str, int]:
     return fts_quote(" ".join(words)) + ("*" if prefix else ""), SAMPLE_SIZE
 
 
-def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Plan:
-    """``plan`` with bm25's statistics read (when it scores in Python)."""
+def phrase_samples_sync(
+    conn: sqlite3.Connection,
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None] | None = None,
+) -> list[tuple[int, int | None, int | None]] | None:
+    """The density sample of each phrase the ranking scores in Python (None when no plan
+    does). Read before the plan is chosen, so that bm25's statistics are costed per word (an
+    AND of two dense words can match few rows and still read two long doclists), and reused
+    for the IDFs. ``sample``: the query's own (:data:`PlanFacts.sample_sql`), which is the
+    phrase's when the query is that one phrase (`auth`, `auth status:active`): not read
+    again."""
+    facts = compiled.facts
+    scored = [plan.scoring for plan in compiled.plans if plan.scoring is not None]
+    if facts is None or facts.sample_sql is None or not scored:
+        return None
+    phrases = scored[0].phrases
+    # One phrase in the sampled expression, and it is this one: only parentheses around it.
+    same = not facts.sample_negated and fts_phrases(str(facts.sample_params[0])) == phrases
+    if sample is not None and len(phrases) == 1 and same:
+        return [sample]
+    if len(phrases) < 2:
+        return None
+    sql = facts.sample_sql
+    return [conn.execute(sql, _phrase_sample(p)).fetchone() for p in phrases]
+
+
+def with_statistics_sync(
+    conn: sqlite3.Connection,
+    compiled: CompiledQuery,
+    plan: Plan,
+    samples: Sequence[tuple[int, int | None, int | None]] | None = None,
+) -> Plan:
+    """``plan`` with bm25's statistics read (when it scores in Python); ``samples``: each
+    phrase's density sample, when already read (:func:`phrase_samples_sync`)."""
     facts = compiled.facts
     if plan.scoring is None or facts is None or facts.sample_sql is None:
         return plan
@@ -671,10 +836,10 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
         return plan  # tests, does not rank
     row = conn.execute(_AVERAGES_SQL).fetchone()
     rows, tokens = _averages(row[0] if row else None)
-    idfs = tuple(
-        _idf(rows, conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone())
-        for p in plan.scoring.phrases
-    )
+    phrases = plan.scoring.phrases
+    if samples is None or len(samples) != len(phrases):
+        samples = [conn.execute(facts.sample_sql, _phrase_sample(p)).fetchone() for p in phrases]
+    idfs = tuple(_idf(rows, sample) for sample in samples)
     return plan.with_scoring(plan.scoring.with_statistics(rows, tokens, idfs))
 
 
@@ -788,12 +953,26 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     candidates = None
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+    cap, passing = FILTER_CAP, None
+    if facts.passing_sql is not None and candidates is not None and candidates >= FILTER_CAP:
+        # Too many rows to count cheaply: how many of the newest matches pass the filters
+        # (~0.1 ms); if few, a stream of the matches would be long, so count the filter on,
+        # up to WIDE_FILTER_CAP (~0.8 ms at most): reading its rows may be cheaper.
+        (passed,) = conn.execute(facts.passing_sql, facts.passing_params).fetchone()
+        passing = (passed, sample[0])
+        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None:
+            wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
+            (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
+            cap = WIDE_FILTER_CAP
     span = None
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span))
-    return with_statistics_sync(conn, compiled, plan)
+    samples = phrase_samples_sync(conn, compiled, sample)
+    plan = _usable(
+        conn, compiled, choose_plan(compiled, sample, candidates, span, samples, cap, passing)
+    )
+    return with_statistics_sync(conn, compiled, plan, samples)
 
 
 def statement_sync(

@@ -18,8 +18,8 @@ million times.
 
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
-filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored; docs/search.md). All
-plans of a query return the same rows in the same order.
+filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_set;
+docs/search.md). All plans of a query return the same rows in the same order.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from store.values import Value
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final, Literal
+
+    from store.query.ast import StatusValue
 
     SearchSort = Literal["relevance", "recent", "created", "name"]
 SORTS: tuple[str, ...] = ("relevance", "recent", "created", "name")
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
         "filter_walk",
         "filter_tested",
         "order_set",
+        "filter_set",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -223,6 +226,9 @@ class PlanFacts(Value):
     parameter) of the sort order, for the walks. ``sort``: the order the rows are listed in
     (``recent`` for relevance without words). ``whole_filter``: the indexed filter is the whole
     query (every row its index yields is a result: a walk of it stops at the page).
+    ``passing_sql`` (ranked queries with an indexed filter): how many of the newest
+    :data:`SAMPLE_SIZE` full-text matches pass the rest of the query (its filters), read when
+    the filter holds too many rows to count: how long a stream of the matches fills the window.
     """
 
     __match_args__ = (
@@ -235,6 +241,8 @@ class PlanFacts(Value):
         "span_sql",
         "sort",
         "whole_filter",
+        "passing_sql",
+        "passing_params",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -246,6 +254,8 @@ class PlanFacts(Value):
     span_sql: str | None
     sort: str
     whole_filter: bool
+    passing_sql: str | None
+    passing_params: tuple[Any, ...]
 
     def __init__(
         self,
@@ -258,6 +268,8 @@ class PlanFacts(Value):
         span_sql: str | None = None,
         sort: str = "recent",
         whole_filter: bool = False,
+        passing_sql: str | None = None,
+        passing_params: tuple[Any, ...] = (),
     ) -> None:
         super().__init__(
             sample_sql,
@@ -269,6 +281,8 @@ class PlanFacts(Value):
             span_sql,
             sort,
             whole_filter,
+            passing_sql,
+            passing_params,
         )
 
 
@@ -320,8 +334,12 @@ class _Const(Value):
 _Simple = Node | _Const
 
 
+_OTHER_STATUS: Final[dict[str, StatusValue]] = {"ended": "active", "active": "ended"}
+
+
 def _simplify(node: Node) -> _Simple:
-    """Flatten nested AND/OR and fold words without any token (``&``) into "always true"."""
+    """Flatten nested AND/OR, fold words without any token (``&``) into "always true", and
+    ``-status:ended`` into ``status:active`` (and back)."""
     if isinstance(node, MatchAll):
         return _Const(True)
     if isinstance(node, Term):
@@ -332,6 +350,11 @@ def _simplify(node: Node) -> _Simple:
             return _Const(not child.value)
         if isinstance(child, Not):
             return child.child
+        if isinstance(child, Status) and child.value in _OTHER_STATUS:
+            # A status is attached, detached or ended (NOT NULL, CHECK: sql/001), so
+            # `-status:ended` is `status:active`: an indexed filter, which a negation is not
+            # (`auth -status:ended` streamed every match of auth to find the 0.2 % alive).
+            return Status(_OTHER_STATUS[child.value])
         return Not(child)
     if isinstance(node, And | Or):
         is_and = isinstance(node, And)
@@ -1140,6 +1163,29 @@ def compile_query(
         (match, *params, hits_limit, *edge, *page),
     )
     plans = [default]
+    if facts is not None and facts.candidates_sql is not None and "MATCH" not in where:
+        # How many of the newest matches pass the filters (read by the planner only when the
+        # filter's rows are too many to count): a project in 0.5 % of the sessions passes
+        # ~1 of 256, and streaming the matches to fill the window would read ~100,000 of them.
+        facts = PlanFacts(
+            facts.sample_sql,
+            facts.sample_params,
+            facts.sample_negated,
+            facts.candidates_sql,
+            facts.candidates_params,
+            facts.needed,
+            facts.span_sql,
+            facts.sort,
+            facts.whole_filter,
+            passing_sql=(
+                # NOT INDEXED: the matches' rowids drive (left to itself SQLite read every
+                # row of branch:main, 400,000 at 1 M, testing each against them).
+                f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid IN (SELECT "
+                f"rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?) "
+                f"AND {where}"
+            ),
+            passing_params=(*facts.sample_params, *params),
+        )
     if needed is not None and needed <= window and safe and _scorable(node):
         # newest_scored: the newest hits streamed without bm25 (whose statistics read each
         # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in
@@ -1176,6 +1222,24 @@ def compile_query(
                 scoring=Scoring(
                     fts_phrases(match), page, clauses=_clauses(node), window=max(1, window)
                 ),
+            )
+        )
+    if indexed is not None and safe and needed is not None and needed <= window and _scorable(node):
+        # filter_set: a selective filter's rowids from its index, each tested against the
+        # words' matches read once as a set (no row read yet), the newest `window` kept; only
+        # those rows are read and scored in Python. For words in up to a few percent of the
+        # sessions, whose whole doclist costs less to read than the filter's rows
+        # (`cache status:active` at 1 M: 10,000 matches, 2,041 filter rows, ~20 in both).
+        plans.append(
+            Plan(
+                "filter_set",
+                f"WITH picked (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
+                f"INDEXED BY {indexed[0]} WHERE {where} AND {_FTS_IN} "
+                f"ORDER BY sessions.rowid DESC LIMIT ?) "
+                f"SELECT {_SCORED_SELECT} FROM picked CROSS JOIN sessions "
+                f"ON sessions.rowid = picked.rid",
+                (*params, match, window),
+                scoring=Scoring(fts_phrases(match), page),
             )
         )
     if indexed is not None and safe:

@@ -240,10 +240,16 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
         for other in query.plans[1:]:
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, order_set all of them,
-            # newest_scored streams them, filter_scored tests the words in Python; the others
-            # test row by row.
-            streams = other.name in ("order_range", "order_set", "newest_scored", "filter_scored")
+            # order_range reads a slice of the matches as a set, order_set and filter_set all
+            # of them, newest_scored streams them, filter_scored tests the words in Python;
+            # the others test row by row.
+            streams = other.name in (
+                "order_range",
+                "order_set",
+                "newest_scored",
+                "filter_scored",
+                "filter_set",
+            )
             assert bool(probes) != streams, (other.name, lines)
 
 
@@ -251,7 +257,7 @@ def test_plans_offered_by_shape() -> None:
     def names(text: str, **kwargs: Any) -> list[str]:
         return [plan.name for plan in compiled(text, **kwargs).plans]
 
-    ranked = ["newest_ranked", "newest_scored", "filter_scored", "filter_ranked"]
+    ranked = ["newest_ranked", "newest_scored", "filter_scored", "filter_set", "filter_ranked"]
     assert names("auth") == ranked[:2]
     assert names("auth project:x", limit=None) == ["newest_ranked", "filter_ranked"]
     assert names("auth project:x") == ranked

@@ -19,7 +19,15 @@ from store.db import migrate_sync
 from store.migrations import load_migrations
 from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
-from store.search import choose_plan, choose_wordless, plan_sync, search_sync
+from store.search import (
+    WIDE_FILTER_CAP,
+    choose_plan,
+    choose_wordless,
+    plan_sync,
+    run_plan_sync,
+    search_sync,
+    with_statistics_sync,
+)
 
 from .conftest import insert_sessions, make_session
 
@@ -136,6 +144,77 @@ def test_a_dense_word_with_a_selective_filter_starts_from_the_filter(
         assert not _fts(lines), lines
     else:
         assert _probes(lines), lines  # ~5 lookups, not a pass over 3,000 matches
+
+
+def test_a_word_in_one_percent_with_a_selective_filter_meets_its_matches_as_a_set(
+    dense: sqlite3.Connection,
+) -> None:
+    """filter_set: `cache status:active` at 1 M (10,000 matches, 2,041 active) streamed
+    matches until 500 passed the filter (26 ms) or read every active row (13 ms); the
+    filter's index against the matches read once as a set reads only the ~20 rows in both
+    (4 ms). The planner's reads as they are at 1 M: the newest 256 matches span 25,600."""
+    query = compile_query(parse_query("zanzibar status:active", now=NOW))
+    plan = choose_plan(query, (256, 1_000_000 - 25_599, 1_000_000), 2_041)
+    assert plan.name == "filter_set"
+    lines = [row[3] for row in dense.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)]
+    assert any("INDEX ix_sessions_status (status=?)" in line for line in lines), lines
+    assert _fts(lines) and not _probes(lines), lines
+    # A word in half of them: its doclist costs more than reading the filter's rows.
+    plan = choose_plan(query, (256, 1_000_000 - 511, 1_000_000), 2_041)
+    assert plan.name == "filter_scored"
+    # Here, forced: the rows and scores of the default plan.
+    for text in ("auth status:active", "zanzibar status:active", "auth -other project:tiny"):
+        query = compile_query(parse_query(text, now=NOW))
+        forced = with_statistics_sync(dense, query, query.plan("filter_set"))
+        assert run_plan_sync(dense, forced) == dense.execute(query.sql, query.params).fetchall()
+
+
+def test_a_filter_too_large_to_count_is_judged_by_the_newest_matches_it_passes(
+    dense: sqlite3.Connection,
+) -> None:
+    # `auth project:X` at 1 M with X in 0.5 % of the sessions (5,445): the count stops at
+    # FILTER_CAP, and streaming the matches newest first reads ~100,000 to find 500 of X's
+    # (53 ms). The planner reads how many of the newest 256 matches pass (none), counts X on
+    # (up to WIDE_FILTER_CAP) and reads X's rows instead (~1,000 of them, 19 ms).
+    query = compile_query(parse_query("auth project:tiny", now=NOW))
+    half = (256, 1_000_000 - 511, 1_000_000)
+    assert choose_plan(query, half, FILTER_CAP).name == "newest_scored"
+    wide = choose_plan(query, half, 5_445, cap=WIDE_FILTER_CAP, passing=(0, 256))
+    assert wide.name == "filter_scored"
+    # A project in 30 % of them passes ~80 of 256: streaming fills the window at once.
+    assert choose_plan(query, half, FILTER_CAP, passing=(83, 256)).name == "newest_scored"
+    # The planner's own reads: tiny is counted (5 rows); a large filter's pass rate read.
+    facts = query.facts
+    assert facts is not None and facts.passing_sql is not None
+    (passed,) = dense.execute(facts.passing_sql, facts.passing_params).fetchone()
+    assert passed == 0
+    big = compile_query(parse_query("auth project:big", now=NOW)).facts
+    assert big is not None and big.passing_sql is not None
+    assert dense.execute(big.passing_sql, big.passing_params).fetchone() == (256,)
+    lines = [
+        row[3] for row in dense.execute("EXPLAIN QUERY PLAN " + big.passing_sql, big.passing_params)
+    ]
+    assert not any("ix_sessions_project" in line for line in lines), lines
+
+
+def test_not_ended_is_the_indexed_filter_active(dense: sqlite3.Connection) -> None:
+    # `-status:ended` streamed every match of `auth` (0.2 % alive at 1 M: 152 ms); as
+    # status:active its index picks the few rows.
+    name, lines = _explain(dense, "auth -status:ended", "relevance")
+    assert name in ("filter_scored", "filter_set")
+    assert any("INDEX ix_sessions_status (status=?)" in line for line in lines), lines
+    name, lines = _explain(dense, "-status:ended", "recent")
+    assert name == "filter_first"
+
+
+def test_bm25_statistics_are_costed_per_word(dense: sqlite3.Connection) -> None:
+    # `a b` at 1 M: each word in most sessions, both in few. FTS5's bm25 reads both words'
+    # whole doclists (20 ms); the query's own sample (few matches) made that look cheap.
+    query = compile_query(parse_query("auth other", now=NOW))
+    few = (40, None, 1_000_000)
+    assert choose_plan(query, few, None).name == "newest_ranked"
+    dense_words = [(256, 1_000_000 - 511, 1_000_000)] * 2
+    assert choose_plan(query, few, None, None, dense_words).name == "newest_scored"
 
 
 def test_a_word_in_half_of_a_million_sessions_is_ranked_in_python(

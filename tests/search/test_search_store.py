@@ -41,6 +41,7 @@ def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connection) -> 
             "newest_ranked",
             "newest_scored",
             "filter_scored",
+            "filter_set",
             "filter_ranked",
         ]
         assert [h.id for h in search_sync(reader, filtered)] == ["s0001"]
