@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -352,10 +353,16 @@ print(total)
 """
 
 
-def _summary(samples: list[float]) -> dict[str, float]:
+def _summary(samples: list[float], cpu: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1)}
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(p95, 1),
+        # The process's own CPU time (user + system): what other load changes least.
+        "cpu_p50_ms": round(statistics.median(cpu), 1),
+        "cpu_min_ms": round(min(cpu), 1),
+    }
 
 
 def _interleaved(argvs: dict[str, list[str]], repeat: int) -> dict[str, dict[str, float]]:
@@ -370,15 +377,20 @@ def _interleaved(argvs: dict[str, list[str]], repeat: int) -> dict[str, dict[str
     for argv in argvs.values():
         run(argv)  # warm the page cache and the .pyc files
     samples: dict[str, list[float]] = {name: [] for name in argvs}
+    cpu: dict[str, list[float]] = {name: [] for name in argvs}
     order = list(argvs.items())
     shuffler = random.Random(1)
     for _ in range(repeat):
         shuffler.shuffle(order)
         for name, argv in order:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             run(argv)
             samples[name].append((time.perf_counter() - started) * 1000)
-    return {name: _summary(values) for name, values in samples.items()}
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            cpu[name].append(used * 1000)
+    return {name: _summary(samples[name], cpu[name]) for name in argvs}
 
 
 def _load() -> list[float]:
@@ -466,6 +478,7 @@ def main() -> None:
             old_run = timings.get("before_" + name)
             if old_run:
                 timings[name]["before_p50_ms"] = old_run["p50_ms"]
+                timings[name]["before_cpu_p50_ms"] = old_run["cpu_p50_ms"]
     report = {
         "python": sys.version.split()[0],
         "sqlite": sqlite3.sqlite_version,
