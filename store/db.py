@@ -215,7 +215,11 @@ def reindex(path: Path) -> int:
 
 
 def _rebuild_index(conn: sqlite3.Connection) -> int:
+    from store import name_order  # only `db reindex` needs it
+
     conn.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')")
+    if name_order.has_snapshot(conn):
+        name_order.rebuild(conn)
     (count,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
     return int(count)
 

@@ -14,6 +14,7 @@ from itertools import repeat
 from operator import itemgetter
 
 from store.errors import StoreError
+from store.name_order import name_rows, snapshot_facts
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
@@ -222,13 +223,15 @@ def choose_plan(
     sample: tuple[int, int | None, int | None],
     candidates: int | None,
     span: tuple[int | None, int | None] | None = None,
+    snapshot: tuple[int, int] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
     ``sample``: how many of the newest SAMPLE_SIZE matches there were, the lowest of their
     rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
     to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
-    rows a walk would read (None: not read).
+    rows a walk would read (None: not read). ``snapshot``: the name-order snapshot's delta
+    (sessions inserted since its build, renamed or deleted ones), None without one.
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -301,6 +304,8 @@ def choose_plan(
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.few:
             cost[plan.name] = est.candidates * (_COST_ROW + _COST_TEST) + est.phrases * _COST_PHRASE
+        elif plan.name == "name_snapshot" and snapshot is not None and est.needed is not None:
+            cost[plan.name] = _snapshot_cost(est, plan, snapshot)
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
@@ -319,6 +324,31 @@ def choose_plan(
     best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
+
+
+# name_snapshot: one snapshot match streamed in name order, its rank and its session read (a
+# row in A-Z is anywhere in the table), and the statements' fixed cost (the delta's, the page's).
+_COST_SNAPSHOT_ROW = 3.0
+_COST_SNAPSHOT_FIXED = 40.0
+
+
+def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:
+    """name_snapshot's cost: the walk until the page's rows pass (the filters whose values it
+    matches as column phrases pass always; the others at their share), the delta's matches
+    (a range of the inserted sessions' matches, a lookup a dirty session), the page's sort."""
+    needed = est.needed or 0
+    inserted, dirty = snapshot
+    covered = "} : " in str(plan.params[0])
+    share = 1.0 if covered else est.filter_share
+    walked = min(est.matches, needed / max(share, 1 / est.top) + 1)
+    delta = inserted * est.share * est.filter_share
+    return (
+        walked * _COST_SNAPSHOT_ROW * est.phrases
+        + delta * (_COST_MATCH + _COST_ROW)
+        + dirty * _COST_PROBE * est.phrases
+        + (needed + delta) * _COST_ROW
+        + _COST_SNAPSHOT_FIXED
+    )
 
 
 def walk_rows(
@@ -680,6 +710,8 @@ def with_statistics_sync(conn: sqlite3.Connection, compiled: CompiledQuery, plan
 
 def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
+    if plan.name_walk is not None:
+        return name_rows(conn, plan)
     if plan.scoring is not None:
         return score_rows(conn, plan)
     return conn.execute(plan.sql, plan.params).fetchall()
@@ -792,7 +824,10 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     rows = walk_rows(compiled, sample, candidates)
     if facts.span_sql is not None and rows > 0:
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
-    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span))
+    snapshot = None
+    if any(plan.name == "name_snapshot" for plan in compiled.plans):
+        snapshot = snapshot_facts(conn)
+    plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span, snapshot))
     return with_statistics_sync(conn, compiled, plan)
 
 

@@ -1,0 +1,139 @@
+"""The name-order snapshot (migration 008): full-text matches A-Z without sorting them.
+
+``sessions_name_fts`` indexes every session's text under its rank in name order (NOCASE) at
+the last build, so ``MATCH ? ORDER BY rowid`` yields the matches A-Z and a query stops at its
+page (``name_snapshot``, store.query.compiler). Sessions written since the build (inserted:
+rowids above the build's highest; renamed or deleted: ``sessions_name_dirty``) are read from
+``sessions_fts`` and merged, so results are exact whatever the delta; the delta only costs time,
+and a rebuild (here, ``db reindex``, migration 008) empties it. docs/search.md, "Dense data,
+fifth round".
+
+Synchronous (stdlib ``sqlite3``), like store.search: the CLI runs it without an event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store.query.compiler import NAME_PAGE_SQL, NAME_SNAPSHOT_TABLES, Plan
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+# The build: the same statements as migration 008's (which cannot import them).
+REBUILD_SQL: tuple[str, ...] = (
+    "DELETE FROM sessions_name_build",
+    "INSERT INTO sessions_name_fts (sessions_name_fts) VALUES ('delete-all')",
+    "DELETE FROM sessions_name_rank",
+    "DELETE FROM sessions_name_dirty",
+    "INSERT INTO sessions_name_rank (rank, sid) "
+    "SELECT row_number() OVER (ORDER BY name COLLATE NOCASE, rowid), rowid FROM sessions",
+    "INSERT INTO sessions_name_fts (rowid, name, project, worktree, branch, directory) "
+    "SELECT r.rank, s.name, s.project, s.worktree, s.branch, s.directory "
+    "FROM sessions_name_rank AS r JOIN sessions AS s ON s.rowid = r.sid ORDER BY r.rank",
+    "INSERT INTO sessions_name_build (id, max_rowid, sessions, built_at) "
+    "SELECT 1, coalesce(max(rowid), 0), count(*), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+    "FROM sessions",
+)
+
+DELTA_CAP = 100_000
+"""Most rows the planner counts in the delta (it reads a count, capped: never the whole)."""
+
+_TABLES_SQL = (
+    "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name IN "
+    f"({', '.join('?' for _ in NAME_SNAPSHOT_TABLES)})"
+)
+_FACTS_SQL = (
+    "SELECT (SELECT max_rowid FROM sessions_name_build), "
+    f"(SELECT count(*) FROM (SELECT 1 FROM sessions_name_dirty LIMIT {DELTA_CAP})), "
+    "(SELECT max(rowid) FROM sessions)"
+)
+# SQLite's NOCASE folds ASCII letters only.
+_NOCASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def has_snapshot(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the snapshot's tables (migration 008)."""
+    (found,) = conn.execute(_TABLES_SQL, NAME_SNAPSHOT_TABLES).fetchone()
+    return bool(found == len(NAME_SNAPSHOT_TABLES))
+
+
+def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
+    """The snapshot's delta for the planner: (sessions inserted since the build, at most
+    their rowid span; renamed or deleted ones, counted up to DELTA_CAP), or None when the
+    database has no snapshot (not migrated to 008) or it was never built."""
+    if not has_snapshot(conn):
+        return None
+    built, dirty, top = conn.execute(_FACTS_SQL).fetchone()
+    if built is None:
+        return None
+    return max(0, int(top or 0) - int(built)), int(dirty)
+
+
+def delta_size(conn: sqlite3.Connection) -> int | None:
+    """How many sessions the snapshot does not hold as they are (inserted since the build,
+    renamed or deleted), counted up to about DELTA_CAP; None without a built snapshot."""
+    facts = snapshot_facts(conn)
+    return None if facts is None else facts[0] + facts[1]
+
+
+def rebuild(conn: sqlite3.Connection) -> int:
+    """Rebuild the snapshot inside the caller's write transaction; returns the sessions it
+    holds. About 6 s per 100,000 sessions (docs/search.md): one transaction, so the writer
+    waits for it."""
+    for statement in REBUILD_SQL:
+        conn.execute(statement)
+    (count,) = conn.execute("SELECT sessions FROM sessions_name_build").fetchone()
+    return int(count)
+
+
+def name_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """``name_snapshot``'s page (RESULT_COLUMNS), in one read transaction (a snapshot rebuilt
+    between its reads would mix two builds): the snapshot's matches streamed in name order
+    until ``needed`` of them pass and the next has another name; the delta's matches; the
+    page cut from both in the exact order."""
+    steps = plan.name_walk
+    if steps is None:
+        return conn.execute(plan.sql, plan.params).fetchall()
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        kept = _walk(conn, plan, steps.needed)
+        kept.extend(sid for (sid,) in conn.execute(steps.delta_sql, steps.delta_params))
+        if not kept:
+            return []
+        import json  # loaded with the CLI's output already
+
+        limit, offset = steps.page
+        return conn.execute(NAME_PAGE_SQL, (json.dumps(kept), limit, offset)).fetchall()
+    finally:
+        if own:
+            conn.execute("COMMIT")
+
+
+def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> list[int]:
+    """The snapshot's first ``needed`` matches that pass (its clean rows, in name order), and
+    after them every one with the same name as the last: equal names are ordered by last
+    access, which the rank does not hold, so the page's last row may be any of them. Every
+    other clean match has a later name and so comes after those ``needed`` rows."""
+    cursor = conn.execute(plan.sql, plan.params)
+    kept: list[int] = []
+    boundary: str | None = None
+    size = needed + 1
+    try:
+        while True:
+            chunk = cursor.fetchmany(size)
+            if not chunk:
+                return kept
+            for sid, name in chunk:
+                if len(kept) >= needed:
+                    if name.translate(_NOCASE) != boundary:
+                        return kept
+                elif len(kept) == needed - 1:
+                    boundary = name.translate(_NOCASE)
+                kept.append(sid)
+            size = min(2 * size, 1024)
+    finally:
+        cursor.close()
