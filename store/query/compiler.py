@@ -230,7 +230,13 @@ class Plan(Value):
         params = list(self.params)
         params[self.walk_budget] = rows
         return Plan(
-            self.name, self.sql, tuple(params), self.walk_budget, retry, self.scoring, self.name_walk
+            self.name,
+            self.sql,
+            tuple(params),
+            self.walk_budget,
+            retry,
+            self.scoring,
+            self.name_walk,
         )
 
     def with_scoring(self, scoring: Scoring) -> Plan:

@@ -210,7 +210,9 @@ def test_migration_up_down_up_keeps_the_results(tmp_path: Path) -> None:
     (version,) = [m.version for m in load_migrations() if m.name == "search_name_snapshot"]
     migrate_sync(path, version - 1)
     conn = sqlite3.connect(path, isolation_level=None)
-    names = [f"{p}-{w}-{n}" for n, (p, w) in enumerate((p, w) for p in "cba" for w in ("auth", "x"))]
+    names = [
+        f"{p}-{w}-{n}" for n, (p, w) in enumerate((p, w) for p in "cba" for w in ("auth", "x"))
+    ]
     insert_sessions(conn, [make_session(n, name=name, project="p") for n, name in enumerate(names)])
     query = compile_query(parse_query("auth", now=NOW), sort="name", limit=2, offset=1)
     expected = [hit.name for hit in search_sync(conn, query)]

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.errors import QueryError
-from store.query import CompiledQuery, Plan, compile_query, parse_query
 from store.name_order import rebuild
+from store.query import CompiledQuery, Plan, compile_query, parse_query
 from store.search import rows_sync, run_plan_sync, with_statistics_sync
 
 from .conftest import insert_sessions
