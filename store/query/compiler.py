@@ -932,6 +932,8 @@ def _name_snapshot_plan(
     page cut from both in the exact order (store.name_order). Only for words (not all
     negated) ANDed with plain filters: the snapshot's MATCH is the query's whole full-text
     part, so every other condition is a filter on the row."""
+    if isinstance(node, _Const):
+        return None
     children = node.children if isinstance(node, And) else (node,)
     if any(not _is_fts_conjunct(child) and _has_terms(child) for child in children):
         return None
