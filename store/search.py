@@ -319,8 +319,7 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
-    snapshot_cost = cost.get("name_snapshot")
-    if snapshot_cost is not None and snapshot_cost <= est.fts_cost:
+    if over_walks(compiled, sample, candidates, snapshot):
         # By name the walks of the name index assume the matches spread evenly through A-Z,
         # and names defeat that: they start with their project's, so `myapp`'s matches come
         # in one late stretch (estimated 2 ms, measured 416 ms at 1 M sessions). Their worst
@@ -358,6 +357,23 @@ def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> flo
         + (needed + delta) * _COST_ROW
         + _COST_SNAPSHOT_FIXED
     )
+
+
+def over_walks(
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None],
+    candidates: int | None,
+    snapshot: tuple[int, int] | None,
+) -> bool:
+    """Whether ``name_snapshot`` is taken over the walks of the name index (pure): its cost
+    beats their worst case, reading every match (see choose_plan)."""
+    if snapshot is None or compiled.facts is None or compiled.facts.needed is None:
+        return False
+    plans = [plan for plan in compiled.plans if plan.name == "name_snapshot"]
+    if not plans:
+        return False
+    est = _Estimate(compiled, sample, candidates)
+    return _snapshot_cost(est, plans[0], snapshot) <= est.fts_cost
 
 
 def walk_rows(
@@ -829,13 +845,19 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     candidates = None
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-    span = None
-    rows = walk_rows(compiled, sample, candidates)
-    if facts.span_sql is not None and rows > 0:
-        span = conn.execute(facts.span_sql, (rows,)).fetchone()
     snapshot = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
+    span = None
+    rows = walk_rows(compiled, sample, candidates)
+    # The span is for order_range, a walk of the sort order: not read when the snapshot will
+    # be taken over the walks anyway (reading it costs what the walk would: ~3 ms for `cache`).
+    if (
+        facts.span_sql is not None
+        and rows > 0
+        and not over_walks(compiled, sample, candidates, snapshot)
+    ):
+        span = conn.execute(facts.span_sql, (rows,)).fetchone()
     plan = _usable(conn, compiled, choose_plan(compiled, sample, candidates, span, snapshot))
     return with_statistics_sync(conn, compiled, plan)
 
