@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from store.query.compiler import NAME_PAGE_SQL, NAME_SNAPSHOT_TABLES, Plan
+from store.query.compiler import NAME_PAGE_SQL, NAME_SNAPSHOT_TABLES, NameWalk, Plan
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
@@ -100,8 +100,8 @@ def name_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     if own:
         conn.execute("BEGIN")
     try:
-        kept = _walk(conn, plan, steps.needed)
-        kept.extend(sid for (sid,) in conn.execute(steps.delta_sql, steps.delta_params))
+        kept, last = _walk(conn, plan, steps.needed)
+        kept.extend(sid for (sid,) in conn.execute(*delta_statement(steps, last)))
         if not kept:
             return []
         import json  # loaded with the CLI's output already
@@ -113,26 +113,36 @@ def name_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
             conn.execute("COMMIT")
 
 
-def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> list[int]:
+def delta_statement(steps: NameWalk, last: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The delta's statement and parameters: its matches, but those named after ``last``, the
+    walk's ``needed``-th row (with ``needed`` rows up to that name, a later one cannot reach
+    the page; None: no bound)."""
+    head, tail = steps.delta_params[:2], steps.delta_params[2:]
+    return steps.delta_sql, (*head, last, last, *tail)
+
+
+def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int], str | None]:
     """The snapshot's first ``needed`` matches that pass (its clean rows, in name order), and
     after them every one with the same name as the last: equal names are ordered by last
     access, which the rank does not hold, so the page's last row may be any of them. Every
-    other clean match has a later name and so comes after those ``needed`` rows."""
+    other clean match has a later name and so comes after those ``needed`` rows. And the
+    ``needed``-th row's name (None when fewer passed)."""
     cursor = conn.execute(plan.sql, plan.params)
     kept: list[int] = []
     boundary: str | None = None
+    last: str | None = None
     size = needed + 1
     try:
         while True:
             chunk = cursor.fetchmany(size)
             if not chunk:
-                return kept
+                return kept, last
             for sid, name in chunk:
                 if len(kept) >= needed:
                     if name.translate(_NOCASE) != boundary:
-                        return kept
+                        return kept, last
                 elif len(kept) == needed - 1:
-                    boundary = name.translate(_NOCASE)
+                    boundary, last = name.translate(_NOCASE), name
                 kept.append(sid)
             size = min(2 * size, 1024)
     finally:

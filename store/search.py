@@ -322,10 +322,13 @@ def choose_plan(
     if over_walks(compiled, sample, candidates, snapshot):
         # By name the walks of the name index assume the matches spread evenly through A-Z,
         # and names defeat that: they start with their project's, so `myapp`'s matches come
-        # in one late stretch (estimated 2 ms, measured 416 ms at 1 M sessions). Their worst
-        # case is reading every match (fts_cost); the snapshot's estimate rests on no such
-        # assumption, so where it beats that worst case it is taken over them.
-        for name in ("order_walk", "order_range", "order_set"):
+        # in one late stretch (estimated 2 ms, measured 416 ms at 1 M sessions); so does the
+        # walk of a filter's own name order (filter_walk) for the words and the other filters
+        # (`auth project:myapp branch:main`: estimated 1.2 ms, measured 0.6 s). Their worst
+        # case is reading every match (fts_cost: the retry's bound, then the default); the
+        # snapshot's estimate rests on no such assumption, so where it beats that worst case
+        # it is taken over them.
+        for name in ("order_walk", "order_range", "order_set", "filter_walk"):
             cost.pop(name, None)
     # On a tie, the filter's own name order: its rows pass the filter for certain, the sort
     # order's only by estimate (a project's sessions come late in A-Z: names start with it).
@@ -338,6 +341,9 @@ def choose_plan(
 # row in A-Z is anywhere in the table), and the statements' fixed cost (the delta's, the page's).
 _COST_SNAPSHOT_ROW = 3.0
 _COST_SNAPSHOT_FIXED = 40.0
+# One session renamed since the build, tested by one FTS5 lookup: 30-45 µs at 1 M sessions
+# (1,000 of them added 28 ms to `cache`, 45 ms to `auth login`), more than a walk's probe.
+_COST_SNAPSHOT_DIRTY = 40.0
 
 
 def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:
@@ -353,7 +359,7 @@ def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> flo
     return (
         walked * _COST_SNAPSHOT_ROW * est.phrases
         + delta * (_COST_MATCH + _COST_ROW)
-        + dirty * _COST_PROBE * est.phrases
+        + dirty * _COST_SNAPSHOT_DIRTY * est.phrases
         + (needed + delta) * _COST_ROW
         + _COST_SNAPSHOT_FIXED
     )

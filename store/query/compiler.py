@@ -172,8 +172,9 @@ class Scoring(Value):
 class NameWalk(Value):
     """What ``name_snapshot`` runs besides its walk (store.name_order): the statement that
     reads the matches among the sessions the snapshot does not hold as they are (inserted,
-    renamed or deleted since its build) and its parameters, the page (limit, offset) and how
-    many rows it needs (limit + offset)."""
+    renamed or deleted since its build) and its parameters but two (after the first two, the
+    walk's last name twice, or None: later names cannot reach the page), the page (limit,
+    offset) and how many rows it needs (limit + offset)."""
 
     __match_args__ = ("delta_sql", "delta_params", "page", "needed")
     __slots__ = __match_args__
@@ -955,7 +956,8 @@ def _name_snapshot_plan(
         f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid > {_BUILT_MAX} "
         f"UNION ALL SELECT d.sid FROM sessions_name_dirty AS d WHERE d.sid <= {_BUILT_MAX} "
         f"AND EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? "
-        f"AND {FTS_TABLE}.rowid = d.sid)) AND {where}"
+        f"AND {FTS_TABLE}.rowid = d.sid)) "
+        f"AND (? IS NULL OR sessions.name <= ? COLLATE NOCASE) AND {where}"
     )
     steps = NameWalk(delta, (match, match, *params), page, needed)
     return Plan("name_snapshot", walk, (walk_match, *params), name_walk=steps)
