@@ -50,7 +50,7 @@ def _writes(conn: sqlite3.Connection, count: int, tag: str) -> dict[str, float]:
                 "created_at, updated_at, last_access, status, metadata) SELECT ?, name || '-w', "
                 "project, worktree, branch, directory, created_at, updated_at, last_access, "
                 "status, metadata FROM sessions WHERE rowid = ?",
-                (f"w-{tag}-{n}", source),
+                (f"w-{tag}-{os.getpid()}-{n}", source),
             ),
             (
                 "rename",
@@ -112,14 +112,15 @@ def main() -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
             "INSERT INTO sessions (id, name, project, worktree, branch, directory, created_at, "
-            "updated_at, last_access, status, metadata) SELECT 'd-' || rowid, name || '-d', "
+            "updated_at, last_access, status, metadata) SELECT ? || rowid, name || '-d', "
             "project, worktree, branch, directory, created_at, updated_at, last_access, status, "
             "metadata FROM sessions WHERE rowid > ? AND rowid <= ?",
-            (top - target, top - done),
+            (f"d-{os.getpid()}-", top - target, top - done),
         )
         conn.execute("COMMIT")
         done = target
         report["delta"][f"inserted {target}"] = _queries(conn, args.repeat)
+        print(target, report["delta"][f"inserted {target}"], file=sys.stderr, flush=True)
     for renamed in (int(n) for n in args.renamed.split(",") if n):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(

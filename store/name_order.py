@@ -117,8 +117,8 @@ def delta_statement(steps: NameWalk, last: str | None) -> tuple[str, tuple[Any, 
     """The delta's statement and parameters: its matches, but those named after ``last``, the
     walk's ``needed``-th row (with ``needed`` rows up to that name, a later one cannot reach
     the page; None: no bound)."""
-    head, tail = steps.delta_params[:2], steps.delta_params[2:]
-    return steps.delta_sql, (*head, last, last, *tail)
+    match, *rest = steps.delta_params
+    return steps.delta_sql, (match, last, *rest)
 
 
 def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int], str | None]:

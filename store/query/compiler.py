@@ -172,9 +172,9 @@ class Scoring(Value):
 class NameWalk(Value):
     """What ``name_snapshot`` runs besides its walk (store.name_order): the statement that
     reads the matches among the sessions the snapshot does not hold as they are (inserted,
-    renamed or deleted since its build) and its parameters but two (after the first two, the
-    walk's last name twice, or None: later names cannot reach the page), the page (limit,
-    offset) and how many rows it needs (limit + offset)."""
+    renamed or deleted since its build) and its parameters but one (the second, ``?2``: the
+    walk's last name, or None; later names cannot reach the page), the page (limit, offset)
+    and how many rows it needs (limit + offset)."""
 
     __match_args__ = ("delta_sql", "delta_params", "page", "needed")
     __slots__ = __match_args__
@@ -951,15 +951,19 @@ def _name_snapshot_plan(
     )
     # Sessions inserted since the build have higher rowids than it saw (their matches: a
     # range of sessions_fts); the dirty ones are tested one by one (renames are rare).
+    # ?1 is the words' MATCH, ?2 the walk's last name (None: no bound; a later name cannot
+    # reach the page), tested on a dirty session before its FTS5 lookup (~40 µs at 1 M).
+    before = "(?2 IS NULL OR {} <= ?2 COLLATE NOCASE)"
     delta = (
         f"SELECT sessions.rowid FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid > {_BUILT_MAX} "
-        f"UNION ALL SELECT d.sid FROM sessions_name_dirty AS d WHERE d.sid <= {_BUILT_MAX} "
-        f"AND EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? "
-        f"AND {FTS_TABLE}.rowid = d.sid)) "
-        f"AND (? IS NULL OR sessions.name <= ? COLLATE NOCASE) AND {where}"
+        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?1 AND rowid > {_BUILT_MAX} "
+        f"UNION ALL SELECT d.sid FROM sessions_name_dirty AS d "
+        f"JOIN sessions AS s ON s.rowid = d.sid WHERE d.sid <= {_BUILT_MAX} "
+        f"AND {before.format('s.name')} AND EXISTS (SELECT 1 FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH ?1 AND {FTS_TABLE}.rowid = d.sid)) "
+        f"AND {before.format('sessions.name')} AND {where}"
     )
-    steps = NameWalk(delta, (match, match, *params), page, needed)
+    steps = NameWalk(delta, (match, *params), page, needed)
     return Plan("name_snapshot", walk, (walk_match, *params), name_walk=steps)
 
 
