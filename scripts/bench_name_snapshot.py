@@ -6,7 +6,7 @@ of a dense benchmark database already migrated to 008 (it is written to: never t
 
 Prints one JSON object: the rebuild's time (one write transaction: how long the writer waits);
 the time of one session inserted, renamed, and its project changed (each its own transaction,
-median of ``--writes``) with the snapshot and after migrating down to 007 (without it); and the
+median of ``--writes``) with the snapshot's triggers and without them, in turns; and the
 CPU per query (min of ``--repeat``) of the by-name shapes as the delta grows (sessions inserted
 since the build, then built sessions renamed), with the plan the planner chooses.
 """
@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from store import name_order  # noqa: E402
-from store.db import migrate_sync  # noqa: E402
-from store.migrations import load_migrations  # noqa: E402
 from store.query import compile_query, parse_query  # noqa: E402
 from store.search import plan_sync, rows_sync  # noqa: E402
 
@@ -37,38 +35,63 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 QUERIES = ["myapp", "main", "auth project:myapp branch:main", '"auth login"', "cache", "a"]
 
 
-def _writes(conn: sqlite3.Connection, count: int, tag: str) -> dict[str, float]:
-    """Median ms of one insert, one rename, one project change (each a transaction)."""
-    top = conn.execute("SELECT max(rowid) FROM sessions").fetchone()[0]
-    times: dict[str, list[float]] = {"insert": [], "rename": [], "project": []}
-    for n in range(count):
-        source = 1 + (n * 7919) % (top // 2)
-        for kind, sql, params in (
-            (
-                "insert",
-                "INSERT INTO sessions (id, name, project, worktree, branch, directory, "
-                "created_at, updated_at, last_access, status, metadata) SELECT ?, name || '-w', "
-                "project, worktree, branch, directory, created_at, updated_at, last_access, "
-                "status, metadata FROM sessions WHERE rowid = ?",
-                (f"w-{tag}-{os.getpid()}-{n}", source),
-            ),
-            (
-                "rename",
-                "UPDATE sessions SET name = name || '-r' WHERE rowid = ?",
-                (source + 1,),
-            ),
-            (
-                "project",
-                "UPDATE sessions SET project = project || 'p' WHERE rowid = ?",
-                (source + 2,),
-            ),
-        ):
-            started = time.perf_counter()
+_WRITES = {
+    "insert": (
+        "INSERT INTO sessions (id, name, project, worktree, branch, directory, created_at, "
+        "updated_at, last_access, status, metadata) SELECT ?, name || '-w', project, worktree, "
+        "branch, directory, created_at, updated_at, last_access, status, metadata "
+        "FROM sessions WHERE rowid = ?"
+    ),
+    "rename": "UPDATE sessions SET name = name || '-r' WHERE rowid = ?",
+    "project": "UPDATE sessions SET project = project || 'p' WHERE rowid = ?",
+}
+
+
+def _writes(conn: sqlite3.Connection, count: int) -> dict[str, dict[str, float]]:
+    """Median ms of one insert, one rename, one project change (each a transaction), with the
+    snapshot's triggers and without them (dropped and created again between rounds of ten,
+    so both see the same database and the same load; an insert has no trigger of 008)."""
+    triggers = [
+        sql
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sessions_name_%'"
+        )
+    ]
+    built = conn.execute("SELECT max_rowid FROM sessions_name_build").fetchone()[0]
+    times: dict[str, dict[str, list[float]]] = {
+        side: {kind: [] for kind in _WRITES} for side in ("with", "without")
+    }
+    n = 0
+    for turn in range(max(1, count // 10)):
+        for side in ("with", "without") if turn % 2 == 0 else ("without", "with"):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(sql, params)
+            for sql in triggers:
+                name = sql.split()[2]
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+                if side == "with":
+                    conn.execute(sql)
             conn.execute("COMMIT")
-            times[kind].append((time.perf_counter() - started) * 1000)
-    return {kind: round(statistics.median(values), 3) for kind, values in times.items()}
+            for _ in range(10):
+                n += 1
+                source = 1 + (n * 7919) % (built // 2)  # built sessions: the triggers act
+                for kind, sql in _WRITES.items():
+                    params: tuple[Any, ...] = (source + len(kind),)
+                    if kind == "insert":
+                        params = (f"w-{os.getpid()}-{n}", source)
+                    started = time.perf_counter()
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(sql, params)
+                    conn.execute("COMMIT")
+                    times[side][kind].append((time.perf_counter() - started) * 1000)
+    conn.execute("BEGIN IMMEDIATE")
+    for sql in triggers:
+        conn.execute(f"DROP TRIGGER IF EXISTS {sql.split()[2]}")
+        conn.execute(sql)
+    conn.execute("COMMIT")
+    return {
+        side: {kind: round(statistics.median(v), 3) for kind, v in kinds.items()}
+        for side, kinds in times.items()
+    }
 
 
 def _queries(conn: sqlite3.Connection, repeat: int) -> dict[str, Any]:
@@ -133,12 +156,8 @@ def main() -> None:
     conn.execute("BEGIN IMMEDIATE")
     name_order.rebuild(conn)
     conn.execute("COMMIT")
-    report["writes_with_snapshot_ms"] = _writes(conn, args.writes, "with")
-    (version,) = [m.version for m in load_migrations() if m.name == "search_name_snapshot"]
-    conn.close()
-    migrate_sync(args.db, version - 1)
-    conn = sqlite3.connect(args.db, isolation_level=None)
-    report["writes_without_snapshot_ms"] = _writes(conn, args.writes, "without")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rebuild's WAL out of the writes' way
+    report["writes_ms"] = _writes(conn, args.writes)
     report["load_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 

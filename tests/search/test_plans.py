@@ -432,6 +432,16 @@ def test_a_dense_word_by_name_streams_the_snapshots_matches_in_name_order(
     # The delta drives from its matches (a rowid range of sessions_fts, the dirty rows), never
     # from a filter's index (`branch:main` alone: 40 % of the rows).
     assert delta[0] == "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", delta
+    # The dirty sessions drive their part, each session then read by rowid: no scan of the
+    # built sessions (rowid < ?) testing each against the dirty table.
+    assert "SEARCH d USING INTEGER PRIMARY KEY (rowid<?)" in delta, delta
+    assert "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)" in delta, delta
+    assert not any(
+        line.startswith("SCAN")
+        and "sessions_name_build" not in line
+        and "VIRTUAL TABLE" not in line
+        for line in delta
+    ), delta
     expected = [row[0] for row in built.execute(query.sql, query.params)]
     assert [hit.id for hit in search_sync(built, query)] == expected
 
