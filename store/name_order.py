@@ -78,6 +78,53 @@ def delta_size(conn: sqlite3.Connection) -> int | None:
     return None if facts is None else facts[0] + facts[1]
 
 
+REFRESH_MIN_DELTA = 1_000
+"""The delta (sessions inserted, renamed or deleted since the build) below which the watcher's
+maintenance leaves the snapshot alone: ~1 ms of a dense word's query at 1 M sessions."""
+REFRESH_SHARE = 0.02
+"""... or below this share of all sessions (a rebuild reads them all: a fixed share keeps its
+cost per recorded session constant)."""
+REFRESH_MAX_SESSIONS = 100_000
+"""The most sessions the watcher rebuilds the snapshot for by itself: the rebuild is one write
+transaction (~2.5 s at 100,000 sessions, 60-90 s at 1,000,000 on a loaded 2-core machine), and
+the watcher's events wait for it. Above, it says so (INFO) and `db reindex` does it."""
+
+
+def refresh(
+    conn: sqlite3.Connection, max_sessions: int | None = None
+) -> tuple[str, int, int, float] | None:
+    """The watcher's maintenance (on its writer's connection, outside a transaction): rebuild
+    the snapshot when its delta passed the threshold (REFRESH_MIN_DELTA and REFRESH_SHARE of
+    the sessions) and the database holds at most ``max_sessions`` (default
+    REFRESH_MAX_SESSIONS). Returns None when nothing
+    was due (or there is no snapshot), else ("rebuilt" or "too_big", sessions, delta, seconds
+    the rebuild took)."""
+    import time
+
+    if not has_snapshot(conn):
+        return None
+    row = conn.execute("SELECT sessions, max_rowid FROM sessions_name_build").fetchone()
+    facts = snapshot_facts(conn)
+    if row is None or facts is None:
+        return None
+    sessions = int(row[0]) + facts[0]  # at the build, plus inserted since (an upper bound)
+    delta = facts[0] + facts[1]
+    if delta < max(REFRESH_MIN_DELTA, REFRESH_SHARE * sessions):
+        return None
+    if sessions > (REFRESH_MAX_SESSIONS if max_sessions is None else max_sessions):
+        return "too_big", sessions, delta, 0.0
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        held = rebuild(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return "rebuilt", held, delta, time.perf_counter() - started
+
+
 def rebuild(conn: sqlite3.Connection) -> int:
     """Rebuild the snapshot inside the caller's write transaction; returns the sessions it
     holds. About 6 s per 100,000 sessions (docs/search.md): one transaction, so the writer
