@@ -27,7 +27,7 @@ Prints one JSON object, with the load average before and after.
         [--before DIR --before-db PATH]
 
 ``--writes N`` (default 3) also measures how fast events are inserted in batches of 1,000 into
-schemas 005, 006 and 007 (``write_rates``).
+schemas 005, 006, 007 and 008 (``write_rates``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from store.db import migrate_sync  # noqa: E402
 
-GENERATOR_VERSION = 3  # 3: schema 007 (attached_totals, attached_days); 2: schema 006
+GENERATOR_VERSION = 4  # 4: schema 008 (attached_days_all); 3: schema 007; 2: schema 006
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPAN_DAYS = 365
 
@@ -230,9 +230,9 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
     tmp = path.with_suffix(".building")
     for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         stale.unlink(missing_ok=True)
-    # The rows go into schema 005, then 006 derives attached_spans from them and 007 its
-    # aggregates (their backfills, timed): the database an existing user has after upgrading,
-    # and much faster to build than through the triggers, row by row.
+    # The rows go into schema 005, then 006 derives attached_spans from them, 007 its
+    # aggregates and 008 the per-day sums (their backfills, timed): the database an existing
+    # user has after upgrading, and much faster to build than through the triggers, row by row.
     migrate_sync(tmp, target=5)
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -247,8 +247,11 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
     migrate_sync(tmp, target=6)
     backfill_006 = time.perf_counter() - backfill_started
     backfill_started = time.perf_counter()
-    migrate_sync(tmp)
+    migrate_sync(tmp, target=7)
     backfill_007 = time.perf_counter() - backfill_started
+    backfill_started = time.perf_counter()
+    migrate_sync(tmp)
+    backfill_008 = time.perf_counter() - backfill_started
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -258,6 +261,7 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
         "build_seconds": round(time.perf_counter() - started, 1),
         "migration_006_backfill_seconds": round(backfill_006, 1),
         "migration_007_backfill_seconds": round(backfill_007, 1),
+        "migration_008_backfill_seconds": round(backfill_008, 2),
         "sessions": sessions,
         "events": len(rows_events),
     }
@@ -266,9 +270,10 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
 def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
     """Rows per second of realistic events (300 sessions, ~30,000 events: a third of them
     attaches, detaches and ends) inserted in batches of 1,000 rows, one transaction each,
-    into schema 005 (no trigger), 006 (the windowed re-derivation per event) and 007 (in time
-    order: a few index writes), taking turns; and into 007 in a shuffled order (every event
-    late by up to a day: the re-derivation path). Medians of ``repeat`` runs."""
+    into schema 005 (no trigger), 006 (the windowed re-derivation per event), 007 (in time
+    order: a few index writes) and 008 (one more row per day), taking turns; and into 008 in
+    a shuffled order (every event late by up to a day: the re-derivation path). Medians of
+    ``repeat`` runs."""
     rows_sessions, rows_events = _generate(300, 30_000, seed=7)
     in_order = [(sid, kind, _ts(at), data) for at, sid, kind, data in rows_events]
     shuffler = random.Random(3)
@@ -277,8 +282,9 @@ def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
         "schema_005": (5, in_order),
         "schema_006": (6, in_order),
     }
-    cases["schema_007"] = (None, in_order)
-    cases["schema_007_late_within_a_day"] = (None, late)
+    cases["schema_007"] = (7, in_order)
+    cases["schema_008"] = (None, in_order)
+    cases["schema_008_late_within_a_day"] = (None, late)
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(repeat):
         for name, (target, rows) in cases.items():
@@ -404,6 +410,15 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = workdir / f"stats-{args.sessions}-{args.events}-v{GENERATOR_VERSION}.db"
     built: dict[str, Any] = {"reused": True}
+    older = path.with_name(f"stats-{args.sessions}-{args.events}-v3.db")
+    if not path.exists() and older.exists():
+        # The same data, one schema older: copied and migrated (its time is worth knowing).
+        import shutil
+
+        shutil.copyfile(older, path)
+        started = time.perf_counter()
+        migrate_sync(path)
+        built = {"migrated_from": older.name, "migration_seconds": time.perf_counter() - started}
     if not path.exists():
         built = build(path, args.sessions, args.events)
     if args.build_only:

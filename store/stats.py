@@ -336,33 +336,61 @@ SELECT 'bucket', born_life.b, count(*), sum(life),
 FROM born_life GROUP BY born_life.b"""
 
 
-def _days_select(counts: bool) -> str:
-    """The whole sessions' hour sums per UTC day (sql/007's attached_days, read in its order,
-    by day, so that summing needs no sorting): one row per day,
-    the 24 hours' microseconds (then, with ``counts``, the 24 hours' attaches) as one text of
-    comma-separated integers (a UNION ALL row has seven columns)."""
+_DAYS_IN_WINDOW: Final = """day BETWEEN CAST((SELECT lo FROM win) / 86400 AS INTEGER)
+        AND CAST((SELECT hi FROM win) / 86400 AS INTEGER)"""
+
+
+def _days_select(counts: bool, *, everyone: bool = False) -> str:
+    """The whole sessions' hour sums per UTC day: one row per day, the 24 hours' microseconds
+    (then, with ``counts``, the 24 hours' attaches) as one text of comma-separated integers (a
+    UNION ALL row has seven columns).
+
+    By default from sql/007's attached_days of the whole sessions (read in its order, by day,
+    so that summing needs no sorting). With ``everyone`` (the selection is likely every
+    session: no query, the whole history), from sql/008's sums over every session per day
+    minus the rows of the sessions that are not whole (those read from their islands, and
+    any the selection left out): the same numbers, from ~365 rows a year instead of one per
+    (day, session). Exact whatever the selection: every session with a day row has a row in
+    attached_totals (007 keeps both from its islands and attach events)."""
     columns = [f"s{k}" for k in range(24)] + ([f"a{k}" for k in range(24)] if counts else [])
     packed = " || ',' || ".join(f"sum(d.{c})" for c in columns)
-    return f"""
+    if not everyone:
+        return f"""
 SELECT 'days', d.day, {packed}, NULL, NULL, NULL, NULL
 FROM attached_days AS d
-WHERE d.day BETWEEN CAST((SELECT lo FROM win) / 86400 AS INTEGER)
-        AND CAST((SELECT hi FROM win) / 86400 AS INTEGER)
+WHERE d.{_DAYS_IN_WINDOW}
     AND +d.session_id IN (SELECT sid FROM sel WHERE whole)  -- "+": not by session
+GROUP BY d.day"""
+    listed = ", ".join(columns)
+    negated = ", ".join(f"-r.{c}" for c in columns)
+    return f"""
+SELECT 'days', d.day, {packed}, NULL, NULL, NULL, NULL
+FROM (
+    SELECT day, {listed} FROM attached_days_all WHERE {_DAYS_IN_WINDOW}
+    UNION ALL
+    SELECT r.day, {negated} FROM attached_days AS r
+    WHERE r.session_id IN (SELECT t.session_id FROM attached_totals AS t
+            WHERE t.session_id NOT IN (SELECT sid FROM sel WHERE whole AND sid IS NOT NULL))
+        AND r.{_DAYS_IN_WINDOW}
+) AS d
 GROUP BY d.day"""
 
 
-def activity_sql(where: str, *, by: GroupBy, aggregates: bool = True) -> str:
+def activity_sql(
+    where: str, *, by: GroupBy, aggregates: bool = True, everyone: bool = False
+) -> str:
     """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
     part of the result from the same materialized selection, computed once. ``aggregates``:
     the sessions wholly inside the window and their life are read from sql/007's totals and
-    hour sums (their hours are UTC: ``days`` rows); without, every session from its islands."""
+    hour sums (their hours are UTC: ``days`` rows); without, every session from its islands.
+    ``everyone``: the day sums from sql/008's per-day sums over every session (see
+    :func:`_days_select`; the same result, faster when nearly every session is selected)."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
     ctes = [spans_sql(where, aggregates=aggregates)]
     ctes += [_group_ctes(key), _grid_ctes()]
     selects = [_MEMBERS_SELECT, _GRID_SELECT]
     if aggregates:
-        selects.append(_days_select(by in ("day", "hour")))
+        selects.append(_days_select(by in ("day", "hour"), everyone=everyone))
     if by in ("day", "hour"):
         ctes += [_counts_ctes(), _bucket_ctes(by)]
         selects += [_COUNTS_SELECT, _BUCKET_SELECT]
@@ -468,13 +496,20 @@ def _activity(
     hi: float,
     now: float,
     aggregates: bool,
+    everyone: bool | None = None,
 ) -> Activity | None:
+    """:func:`activity`'s statement run once (``everyone``: force the day sums' source, for
+    tests; None: chosen here); None when a zone's offsets rule the aggregates out."""
     members: list[tuple[Any, ...]] = []
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
     lifetimes: list[tuple[int, int, float, float | None]] = []
     days: list[tuple[int, str]] = []
-    sql = activity_sql(where, by=by, aggregates=aggregates)
+    # Every session over the whole history (the plain `ccmgr-watch stats`): the day sums over
+    # every session, less the few sessions read from their islands.
+    if everyone is None:
+        everyone = aggregates and where.strip() == "1" and lo <= FAR_PAST
+    sql = activity_sql(where, by=by, aggregates=aggregates, everyone=everyone)
     for tag, a, b, c, d, e, f in conn.execute(sql, (now, lo, hi, *params)):
         if tag == "member":
             members.append((a, b, c, d, e, f))

@@ -670,10 +670,26 @@ def test_help_follows_columns_though_the_width_is_found_once(
         (["query", "auth"], ["query"]),
         (["session", "list"], ["session"]),
         (["status"], ["status"]),
+        (["--db", "x.db", "stats", "--json"], ["stats"]),
+        (["--db=x.db", "query", "auth"], ["query"]),
         (["--help"], None),
+        (["--db", "x.db", "--help"], None),
+        (["--db", "x.db"], None),
+        (["--version"], None),
         (["nonsense"], None),
     ],
-    ids=["query", "session list", "status", "help", "unknown"],
+    ids=[
+        "query",
+        "session list",
+        "status",
+        "--db first",
+        "--db= first",
+        "help",
+        "--db then help",
+        "--db alone",
+        "version",
+        "unknown",
+    ],
 )
 def test_only_the_command_given_gets_its_parsers(argv: list[str], built: list[str] | None) -> None:
     # search_cmd adds `query` and `session search|history`, run_cmd `run` and `status`: a

@@ -84,12 +84,35 @@ def store(conn: sqlite3.Connection, sessions: list[dict[str, Any]], order: Any) 
 
 
 def both(conn: sqlite3.Connection, by: str, lo: float, hi: float) -> tuple[Any, Any]:
-    """The report read through the aggregates and the one read from the islands only."""
+    """The report read through the aggregates and the one read from the islands only; the
+    aggregates' day sums read both ways (sql/007's rows of the whole sessions, sql/008's sums
+    over every session less the others) must give the same report."""
     args: dict[str, Any] = {"by": by, "lo": lo, "hi": hi, "now": NOW.timestamp()}
-    fast = _activity(conn, "1", (), aggregates=True, **args)
+    fast = _activity(conn, "1", (), aggregates=True, everyone=False, **args)
+    everyone = _activity(conn, "1", (), aggregates=True, everyone=True, **args)
     slow = _activity(conn, "1", (), aggregates=False, **args)
-    assert fast is not None and slow is not None
-    return report(fast, by=by, limit=None), report(slow, by=by, limit=None)
+    assert fast is not None and slow is not None and everyone is not None
+    fast_report = report(fast, by=by, limit=None)
+    assert report(everyone, by=by, limit=None) == fast_report
+    return fast_report, report(slow, by=by, limit=None)
+
+
+_DAY_COLUMNS = ", ".join([f"s{k}" for k in range(24)] + [f"a{k}" for k in range(24)])
+
+
+def days_all(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """sql/008's per-day sums over every session, as its triggers keep them."""
+    return conn.execute(
+        f"SELECT day, n, {_DAY_COLUMNS} FROM attached_days_all ORDER BY day"
+    ).fetchall()
+
+
+def days_summed(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """The same, summed from sql/007's per-(day, session) rows."""
+    sums = ", ".join(f"sum({c})" for c in _DAY_COLUMNS.split(", "))
+    return conn.execute(
+        f"SELECT day, count(*), {sums} FROM attached_days GROUP BY day ORDER BY day"
+    ).fetchall()
 
 
 def close(a: Any, b: Any) -> None:
@@ -142,6 +165,7 @@ def test_aggregates_and_islands_agree(conn, zone, sessions, order, by, since, un
     hi = NOW.timestamp() if until is None else (BASE + timedelta(seconds=until)).timestamp()
     if lo > hi:
         lo, hi = hi, lo
+    assert days_all(conn) == days_summed(conn)
     fast, slow = both(conn, by, lo, hi)
     if tz.startswith("CET"):
         # The islands place a stretch across the DST change (2026-03-29 01:00 UTC) by the
@@ -248,4 +272,34 @@ def test_down_restores_006_exactly(tmp_path) -> None:
     assert {"attached_totals", "attached_days", "attached_clients"} <= {r[1] for r in schema(conn)}
     migrate(conn, 6)
     assert schema(conn) == expected
+    conn.close()
+
+
+def test_day_sums_over_every_session_follow_each_change(tmp_path) -> None:
+    """sql/008's triggers: inserts, same-day updates, a row moved to another day, deletes
+    (the last row of a day removes the day)."""
+    path = tmp_path / "data.db"
+    migrate_sync(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sid in ("x", "y"):
+        conn.execute(
+            "INSERT INTO sessions (id, name, created_at, updated_at, last_access) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (sid, sid, stamp(0), stamp(0), stamp(0)),
+        )
+    put = "INSERT INTO attached_days (session_id, day, n, s3, a7) VALUES (?, ?, 1, ?, ?)"
+    conn.execute(put, ("x", 20000, 5_000_000, 1))
+    conn.execute(put, ("y", 20000, 7_000_000, 2))
+    conn.execute(put, ("y", 20001, 1_000_000, 0))
+    assert days_all(conn) == days_summed(conn)
+    conn.execute("UPDATE attached_days SET s3 = s3 + 1, a7 = a7 + 1 WHERE session_id = 'x'")
+    assert days_all(conn) == days_summed(conn)
+    conn.execute("UPDATE attached_days SET day = 20002 WHERE session_id = 'y' AND day = 20001")
+    assert days_all(conn) == days_summed(conn)
+    assert [row[0] for row in days_all(conn)] == [20000, 20002]
+    conn.execute("DELETE FROM sessions WHERE id = 'y'")  # 007 deletes its day rows
+    assert days_all(conn) == days_summed(conn)
+    assert days_all(conn)[0][:2] == (20000, 1)
+    conn.execute("DELETE FROM attached_days")
+    assert days_all(conn) == []
     conn.close()

@@ -39,3 +39,19 @@ def test_spans_are_read_session_by_session_and_events_through_an_index(conn, by)
     assert "USE TEMP B-TREE FOR GROUP BY" not in after_days[:6]
     events = [d for d in details if d.startswith("SEARCH x")]
     assert events and all("USING INDEX ix_session_events_attach (session_id=?" in d for d in events)
+
+
+@pytest.mark.parametrize("by", ["project", "day"])
+def test_every_session_reads_the_day_sums_of_every_session(conn, by) -> None:
+    # sql/008: the sums per day over every session by their key, less the rows of the few
+    # sessions that are not whole, found through their session's index; attached_days is
+    # not read in day order.
+    sql = activity_sql("1", by=by, everyone=True)
+    details = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0.0, 0.0, 1e12))]
+    assert any(d.startswith("SEARCH attached_days_all USING INTEGER PRIMARY KEY") for d in details)
+    assert any(
+        d.startswith("SEARCH r USING INDEX ix_attached_days_session (session_id=?") for d in details
+    )
+    assert not any(
+        d.startswith(("SEARCH d USING PRIMARY KEY", "SCAN attached_days")) for d in details
+    )

@@ -204,15 +204,33 @@ def _db_parent() -> argparse.ArgumentParser:
 def _needed_registrars(argv: Sequence[str] | None) -> list[str]:
     """The registrar modules needed to parse ``argv``.
 
-    When it starts with a command's name (the usual ``ccmgr-watch query ...``), the modules that
-    add that command: argparse hands everything after it to that command's parser. Otherwise
-    (None, ``--help``, options first, unknown input) every one, so help and errors list them all.
+    When it names a command first, perhaps after the global ``--db PATH`` (the usual
+    ``ccmgr-watch query ...``), the modules that add that command: argparse hands everything
+    after it to that command's parser. Otherwise (None, ``--help``, ``--version``, unknown input)
+    every one, so help and errors list them all.
     """
     from watcher.cli.commands import REGISTRARS
 
-    first = argv[0] if argv else None
+    first = _command_word(argv)
     chosen = [module for module, names in REGISTRARS if first in names]
     return chosen or [module for module, _ in REGISTRARS]
+
+
+def _command_word(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` names: its first word after the global ``--db PATH`` or
+    ``--db=PATH``; None when anything else comes first."""
+    if not argv:
+        return None
+    at = 0
+    while at < len(argv):
+        word = argv[at]
+        if word == "--db":
+            at += 2
+        elif word.startswith("--db="):
+            at += 1
+        else:
+            return word if not word.startswith("-") else None
+    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -237,7 +255,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     registrars = _needed_registrars(argv)
     # A registrar adds more than the command given (search_cmd adds `query` and `session
     # search|history`): when argv names one command, the others' parsers are not built.
-    wanted = argv[0] if argv and len(registrars) < len(_all_registrars()) else None
+    wanted = _command_word(argv) if len(registrars) < len(_all_registrars()) else None
     adder: SubParsers = commands if wanted is None else _OnlyCommand(commands, wanted)
 
     def group(name: str, help_text: str) -> SubParsers:
