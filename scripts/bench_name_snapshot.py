@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What the name-order snapshot (migration 008) costs and how its delta ages, on a scratch copy
-of a dense benchmark database already migrated to 008 (it is written to: never the cached one).
+"""What the name-order snapshot (migration 009) costs and how its delta ages, on a scratch copy
+of a dense benchmark database already migrated to 009 (it is written to: never the cached one).
 
     .venv/bin/python scripts/bench_name_snapshot.py --db /tmp/x/copy-of-dense-1000000.db
 
@@ -50,7 +50,7 @@ _WRITES = {
 def _writes(conn: sqlite3.Connection, count: int) -> dict[str, dict[str, float]]:
     """Median ms of one insert, one rename, one project change (each a transaction), with the
     snapshot's triggers and without them (dropped and created again between rounds of ten,
-    so both see the same database and the same load; an insert has no trigger of 008)."""
+    so both see the same database and the same load; an insert has no trigger of 009)."""
     triggers = [
         sql
         for (sql,) in conn.execute(

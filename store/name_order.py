@@ -1,11 +1,11 @@
-"""The name-order snapshot (migration 008): full-text matches A-Z without sorting them.
+"""The name-order snapshot (migration 009): full-text matches A-Z without sorting them.
 
 ``sessions_name_fts`` indexes every session's text under its rank in name order (NOCASE) at
 the last build, so ``MATCH ? ORDER BY rowid`` yields the matches A-Z and a query stops at its
 page (``name_snapshot``, store.query.compiler). Sessions written since the build (inserted:
 rowids above the build's highest; renamed or deleted: ``sessions_name_dirty``) are read from
 ``sessions_fts`` and merged, so results are exact whatever the delta; the delta only costs time,
-and a rebuild (here, ``db reindex``, migration 008) empties it. docs/search.md, "Dense data,
+and a rebuild (here, ``db reindex``, migration 009) empties it. docs/search.md, "Dense data,
 fifth round".
 
 Synchronous (stdlib ``sqlite3``), like store.search: the CLI runs it without an event loop.
@@ -21,7 +21,7 @@ TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time
 if TYPE_CHECKING:
     from typing import Any
 
-# The build: the same statements as migration 008's (which cannot import them).
+# The build: the same statements as migration 009's (which cannot import them).
 REBUILD_SQL: tuple[str, ...] = (
     "DELETE FROM sessions_name_build",
     "INSERT INTO sessions_name_fts (sessions_name_fts) VALUES ('delete-all')",
@@ -54,7 +54,7 @@ _NOCASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxy
 
 
 def has_snapshot(conn: sqlite3.Connection) -> bool:
-    """Whether the database has the snapshot's tables (migration 008)."""
+    """Whether the database has the snapshot's tables (migration 009)."""
     (found,) = conn.execute(_TABLES_SQL, NAME_SNAPSHOT_TABLES).fetchone()
     return bool(found == len(NAME_SNAPSHOT_TABLES))
 
@@ -62,7 +62,7 @@ def has_snapshot(conn: sqlite3.Connection) -> bool:
 def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
     """The snapshot's delta for the planner: (sessions inserted since the build, at most
     their rowid span; renamed or deleted ones, counted up to DELTA_CAP), or None when the
-    database has no snapshot (not migrated to 008) or it was never built."""
+    database has no snapshot (not migrated to 009) or it was never built."""
     if not has_snapshot(conn):
         return None
     built, dirty, top = conn.execute(_FACTS_SQL).fetchone()

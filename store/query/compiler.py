@@ -887,7 +887,7 @@ def span_sql(sort: str) -> str:
 
 
 NAME_FTS_TABLE: Final = "sessions_name_fts"
-"""The full-text index whose rowid is the session's rank in name order (migration 008)."""
+"""The full-text index whose rowid is the session's rank in name order (migration 009)."""
 NAME_SNAPSHOT_TABLES: Final = (
     "sessions_name_fts",
     "sessions_name_rank",

@@ -1,4 +1,4 @@
-"""The idle writer's maintenance: the name-order snapshot (`--sort name`, migration 008) rebuilt
+"""The idle writer's maintenance: the name-order snapshot (`--sort name`, migration 009) rebuilt
 when enough sessions were written since its build, only where that is quick."""
 
 from __future__ import annotations

@@ -271,7 +271,7 @@ def test_plans_offered_by_shape() -> None:
         "name_snapshot",
         "filter_tested",
     ]
-    # The name-order snapshot (migration 008): by name, words (not all negated) with a limit,
+    # The name-order snapshot (migration 009): by name, words (not all negated) with a limit,
     # ANDed with plain filters only.
     assert names("auth", sort="name")[-1] == "name_snapshot"
     assert "name_snapshot" in names("auth -api status:active", sort="name")

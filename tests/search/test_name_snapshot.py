@@ -1,4 +1,4 @@
-"""The name-order snapshot (migration 008) and its plan, name_snapshot: exact whatever was
+"""The name-order snapshot (migration 009) and its plan, name_snapshot: exact whatever was
 written since the build (inserted, renamed, re-texted, deleted sessions, rowids reused), equal
 names at the page's edge included; migration up, down, up with data; db reindex."""
 

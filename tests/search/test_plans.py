@@ -47,7 +47,7 @@ def _dense_db(path: Path) -> sqlite3.Connection:
 
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    """The sessions written after migration 008's build (on an empty database): its
+    """The sessions written after migration 009's build (on an empty database): its
     name-order snapshot holds none of them (a delta of 6,000: name_snapshot is not chosen)."""
     conn = _dense_db(tmp_path_factory.mktemp("plans") / "data.db")
     yield conn
@@ -393,7 +393,7 @@ def test_a_few_rows_spread_through_many_by_created_are_left_to_sqlites_scan() ->
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    """The same sessions with the name-order snapshot built (as migration 008 or `db
+    """The same sessions with the name-order snapshot built (as migration 009 or `db
     reindex` leave it): an empty delta."""
     conn = _dense_db(tmp_path_factory.mktemp("built") / "data.db")
     conn.execute("BEGIN IMMEDIATE")

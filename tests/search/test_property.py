@@ -203,7 +203,7 @@ def assert_every_plan_agrees(conn: sqlite3.Connection, compiled: CompiledQuery) 
 
 
 def rebuild_snapshot(conn: sqlite3.Connection) -> None:
-    """Rebuild the name-order snapshot (migration 008) from the sessions as they are."""
+    """Rebuild the name-order snapshot (migration 009) from the sessions as they are."""
     conn.execute("BEGIN IMMEDIATE")
     rebuild(conn)
     conn.execute("COMMIT")

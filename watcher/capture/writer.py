@@ -63,7 +63,7 @@ _ENRICH_ON = frozenset({"created", "discovered", "renamed"})
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 5.0)
 CHECK_INTERVAL = 2.0  # how often the open file is compared with the path (and after any error)
 HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are dropped and reconciled
-# How often the idle writer sees whether the name-order snapshot (`--sort name`, migration 008)
+# How often the idle writer sees whether the name-order snapshot (`--sort name`, migration 009)
 # is due for a rebuild (store.name_order.refresh: one cheap read unless it is).
 MAINTAIN_INTERVAL = 600.0
 _DIRECTORY_CACHE = 10_000

@@ -1,4 +1,4 @@
--- 008_search_name_snapshot: the full-text matches in name order, for `--sort name`.
+-- 009_search_name_snapshot: the full-text matches in name order, for `--sort name`.
 --
 -- `ccmgr-watch query myapp --sort name` needs the first matches A-Z. sessions_fts hands its
 -- matches over in rowid order (the order sessions were recorded in), so a word in 30 % of a
