@@ -14,10 +14,11 @@
 -- * sessions_name_build holds the highest session rowid at the build: sessions inserted later
 --   have higher rowids and are read from sessions_fts (their matches, a rowid range) by each
 --   query, which merges them in. Inserting a session writes nothing here.
--- * sessions_name_dirty holds the built sessions that were renamed or deleted since (a row
---   reusing a deleted rowid is then dirty too): queries skip their snapshot rows and test
---   them against sessions_fts instead. A change of project, worktree, branch or directory
---   that keeps the name (NOCASE) rewrites the session's snapshot row in place.
+-- * sessions_name_dirty holds the built sessions renamed since, and sessions inserted under a
+--   built rowid (reused after a delete): queries skip their snapshot rows and test them
+--   against sessions_fts instead. A deleted session needs nothing (the walk joins sessions).
+--   A change of project, worktree, branch or directory that keeps the name (NOCASE) rewrites
+--   the session's snapshot row in place.
 --
 -- Rebuilt here, by `ccmgr-watch db reindex` and store.name_order.rebuild. The snapshot is
 -- contentless (content = ''): it keeps no copy of the text; deleting a row from it needs the
@@ -45,9 +46,13 @@ CREATE TABLE sessions_name_build (
     built_at  TEXT NOT NULL
 );
 
-CREATE TRIGGER sessions_name_after_delete AFTER DELETE ON sessions
-WHEN old.rowid <= (SELECT max_rowid FROM sessions_name_build) BEGIN
-    INSERT OR IGNORE INTO sessions_name_dirty (sid) VALUES (old.rowid);
+-- A deleted session needs nothing: the walk joins sessions, and its snapshot row finds none.
+-- But a session inserted under a built rowid (SQLite reuses the highest rowid once its row is
+-- deleted) is not above the build's: it is tested as a dirty one, its rowid's snapshot row
+-- (another session's text) skipped.
+CREATE TRIGGER sessions_name_after_insert AFTER INSERT ON sessions
+WHEN new.rowid <= (SELECT max_rowid FROM sessions_name_build) BEGIN
+    INSERT OR IGNORE INTO sessions_name_dirty (sid) VALUES (new.rowid);
 END;
 
 -- Only when an indexed value really changed (an UPDATE that sets the same values is no change),
@@ -89,7 +94,7 @@ SELECT 1, coalesce(max(rowid), 0), count(*), strftime('%Y-%m-%dT%H:%M:%fZ', 'now
 
 -- DOWN
 DROP TRIGGER sessions_name_after_update;
-DROP TRIGGER sessions_name_after_delete;
+DROP TRIGGER sessions_name_after_insert;
 DROP TABLE sessions_name_build;
 DROP TABLE sessions_name_dirty;
 DROP TABLE sessions_name_rank;

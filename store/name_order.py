@@ -3,10 +3,10 @@
 ``sessions_name_fts`` indexes every session's text under its rank in name order (NOCASE) at
 the last build, so ``MATCH ? ORDER BY rowid`` yields the matches A-Z and a query stops at its
 page (``name_snapshot``, store.query.compiler). Sessions written since the build (inserted:
-rowids above the build's highest; renamed or deleted: ``sessions_name_dirty``) are read from
-``sessions_fts`` and merged, so results are exact whatever the delta; the delta only costs time,
-and a rebuild (here, ``db reindex``, migration 009) empties it. docs/search.md, "Dense data,
-fifth round".
+rowids above the build's highest; renamed, or reusing a built rowid: ``sessions_name_dirty``)
+are read from ``sessions_fts`` and merged, so results are exact whatever the delta; the delta
+only costs time, and a rebuild (here, ``db reindex``, migration 009) empties it.
+docs/search.md, "Dense data, fifth round".
 
 Synchronous (stdlib ``sqlite3``), like store.search: the CLI runs it without an event loop.
 """
@@ -37,8 +37,9 @@ REBUILD_SQL: tuple[str, ...] = (
     "FROM sessions",
 )
 
-DELTA_CAP = 100_000
-"""Most rows the planner counts in the delta (it reads a count, capped: never the whole)."""
+DELTA_CAP = 5_000
+"""Most dirty rows the planner counts (a capped count: ~0.1 ms; at 5,000 lookups of ~40 µs
+the snapshot has lost to every other plan long before)."""
 
 _TABLES_SQL = (
     "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name IN "
@@ -61,8 +62,9 @@ def has_snapshot(conn: sqlite3.Connection) -> bool:
 
 def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
     """The snapshot's delta for the planner: (sessions inserted since the build, at most
-    their rowid span; renamed or deleted ones, counted up to DELTA_CAP), or None when the
-    database has no snapshot (not migrated to 009) or it was never built."""
+    their rowid span; dirty ones: renamed, or reusing a built rowid, counted up to
+    DELTA_CAP), or None when the database has no snapshot (not migrated to 009) or it was
+    never built."""
     if not has_snapshot(conn):
         return None
     built, dirty, top = conn.execute(_FACTS_SQL).fetchone()
@@ -73,13 +75,14 @@ def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
 
 def delta_size(conn: sqlite3.Connection) -> int | None:
     """How many sessions the snapshot does not hold as they are (inserted since the build,
-    renamed or deleted), counted up to about DELTA_CAP; None without a built snapshot."""
+    renamed, or reusing a built rowid), counted up to about DELTA_CAP; None without a built
+    snapshot."""
     facts = snapshot_facts(conn)
     return None if facts is None else facts[0] + facts[1]
 
 
 REFRESH_MIN_DELTA = 1_000
-"""The delta (sessions inserted, renamed or deleted since the build) below which the watcher's
+"""The delta (sessions inserted or renamed since the build) below which the watcher's
 maintenance leaves the snapshot alone: ~1 ms of a dense word's query at 1 M sessions."""
 REFRESH_SHARE = 0.02
 """... or below this share of all sessions (a rebuild reads them all: a fixed share keeps its

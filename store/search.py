@@ -231,7 +231,7 @@ def choose_plan(
     rowids, and the highest rowid in ``sessions``. ``candidates``: the indexed filter's rows up
     to FILTER_CAP, or None without one. ``span``: the lowest and highest rowid among the first
     rows a walk would read (None: not read). ``snapshot``: the name-order snapshot's delta
-    (sessions inserted since its build, renamed or deleted ones), None without one.
+    (sessions inserted since its build, dirty ones: renamed or reusing a rowid), None without one.
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]

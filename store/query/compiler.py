@@ -172,7 +172,7 @@ class Scoring(Value):
 class NameWalk(Value):
     """What ``name_snapshot`` runs besides its walk (store.name_order): the statement that
     reads the matches among the sessions the snapshot does not hold as they are (inserted,
-    renamed or deleted since its build) and its parameters but one (the second, ``?2``: the
+    or renamed since its build) and its parameters but one (the second, ``?2``: the
     walk's last name, or None; later names cannot reach the page), the page (limit, offset)
     and how many rows it needs (limit + offset)."""
 
