@@ -46,16 +46,19 @@ def _rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def changes(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     """Writes after a build: inserts, renames (another name, or the same in another case),
     other text changed under the same name, last access moved (the tie-break of equal names),
-    deletes (and an insert after them may reuse a rowid), and sometimes a rebuild between."""
+    deletes, the highest row replaced (its rowid reused), and sometimes a rebuild between."""
     ops: list[tuple[Any, ...]] = []
     for n in range(draw(st.integers(0, 12))):
         kind = draw(
             st.sampled_from(
-                ["insert", "rename", "recase", "retext", "touch", "delete", "rebuild", "noop"]
+                [
+                    *("insert", "rename", "recase", "retext", "touch", "delete", "rebuild"),
+                    *("reuse", "noop"),
+                ]
             )
         )
         pick = draw(st.integers(0, 50))
-        if kind == "insert":
+        if kind in ("insert", "reuse"):
             ops.append((kind, n, draw(st.sampled_from(NAMES)), draw(st.sampled_from(STAMPS))))
         elif kind == "rename":
             ops.append((kind, pick, draw(st.sampled_from(NAMES))))
@@ -75,7 +78,10 @@ def _apply(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> None:
         if kind == "rebuild":
             rebuild_snapshot(conn)
             continue
-        if kind == "insert":
+        if kind == "reuse":
+            # The highest row deleted: SQLite gives its rowid to the next insert.
+            conn.execute("DELETE FROM sessions WHERE rowid = (SELECT max(rowid) FROM sessions)")
+        if kind in ("insert", "reuse"):
             _, n, name, stamp = op
             row = make_session(n, name=name, project="myapp", branch="main", last_access=stamp)
             insert_sessions(conn, [dict(row, id=f"new{n}")])
