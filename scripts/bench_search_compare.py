@@ -4,12 +4,14 @@ timed through ``store.search.rows_sync`` of two source trees (this one and ``--b
 a worktree of main), taking turns, on the same cached dense database.
 
     .venv/bin/python scripts/bench_search_compare.py --before /work/main [--size 1000000]
-        [--repeat 11] [--shapes status,cache] [--sorts name,created]
+        [--repeat 11] [--shapes status,cache] [--sorts name,created] [--db PATH]
+        [--extra QUERY ...]
 
 Prints one JSON object: per shape and sort, each tree's plan, wall p50/p95 (ms, under whatever
 load the machine has: `uptime` is recorded) and CPU per query (process time, min of the runs:
 what load does not change), and whether both returned the same rows. The databases are
-bench_search.py's (built there; read-only here).
+bench_search.py's (built there; read-only here); ``--db`` names another (a copy migrated to a
+newer schema: the cached files stay as they are), ``--extra`` adds queries to the shapes.
 """
 
 from __future__ import annotations
@@ -51,17 +53,26 @@ def main() -> None:
     parser.add_argument(
         "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
     )
+    parser.add_argument("--db", help="the database (default: the cached one of --size)")
+    parser.add_argument("--extra", action="append", default=[], help="one more query (repeat)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_search import DENSE_VERSION, NOW, dense_shapes
 
     trees = {"before": _load(Path(args.before)), "after": _load(ROOT)}
-    path = Path(args.workdir) / f"dense-{args.size}-v{DENSE_VERSION}.db"
+    path = Path(args.db or Path(args.workdir) / f"dense-{args.size}-v{DENSE_VERSION}.db")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     wanted = [s for s in args.shapes.split(",") if s]
-    report: dict[str, Any] = {"size": args.size, "uptime_before": os.getloadavg(), "shapes": {}}
-    for shape in dense_shapes():
-        if wanted and not any(w in shape["shape"] for w in wanted):
+    report: dict[str, Any] = {
+        "size": args.size,
+        "db": str(path),
+        "uptime_before": os.getloadavg(),
+        "shapes": {},
+    }
+    extra = [{"shape": f"extra:{query}", "query": query} for query in args.extra]
+    for shape in [*dense_shapes(), *extra]:
+        chosen = shape["shape"].startswith("extra:") or any(w in shape["shape"] for w in wanted)
+        if wanted and not chosen:
             continue
         for sort in args.sorts.split(","):
             runs = {}

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from store.db import migrate_sync  # noqa: E402
 
-GENERATOR_VERSION = 4  # 4: schema 008 (attached_days_all); 3: schema 007; 2: schema 006
+GENERATOR_VERSION = 5  # 5: schema 009; 4: schema 008 (attached_days_all); 3: schema 007; 2: 006
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPAN_DAYS = 365
 
@@ -251,8 +251,9 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
     migrate_sync(tmp, target=7)
     backfill_007 = time.perf_counter() - backfill_started
     backfill_started = time.perf_counter()
-    migrate_sync(tmp)
+    migrate_sync(tmp, target=8)
     backfill_008 = time.perf_counter() - backfill_started
+    migrate_sync(tmp)  # 009 (the name-order snapshot of the search index) and any later
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -215,9 +215,19 @@ def reindex(path: Path) -> int:
 
 
 def _rebuild_index(conn: sqlite3.Connection) -> int:
+    from store import name_order  # only `db reindex` needs it
+
     conn.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')")
+    if name_order.has_snapshot(conn):
+        name_order.rebuild(conn)
     (count,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
     return int(count)
+
+
+def _refresh_name_order(conn: sqlite3.Connection, _: None) -> tuple[str, int, int, float] | None:
+    from store import name_order  # only the watcher's maintenance needs it
+
+    return name_order.refresh(conn)
 
 
 def _run_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -343,6 +353,11 @@ class Database:
         host), after every batch committed before this call: the writer's connection runs calls
         in order."""
         return await self._on_writer_thread(sessions_alive_on_socket, (socket_path, host))
+
+    async def refresh_name_order(self) -> tuple[str, int, int, float] | None:
+        """The name-order snapshot rebuilt if its delta is due and the database small enough
+        (store.name_order.refresh), on the writer's thread, between batches."""
+        return await self._on_writer_thread(_refresh_name_order, None)
 
     async def _on_writer_thread(self, work: Callable[[sqlite3.Connection, A], T], argument: A) -> T:
         """``work(conn, argument)`` on the writer's thread, in one hand-off.

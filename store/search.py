@@ -15,6 +15,7 @@ from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from store.errors import StoreError
+from store.name_order import name_rows, snapshot_facts
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
@@ -255,6 +256,7 @@ def choose_plan(
     phrase_samples: Sequence[tuple[int, int | None, int | None]] | None = None,
     cap: int = FILTER_CAP,
     passing: tuple[int, int] | None = None,
+    snapshot: tuple[int, int] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -265,6 +267,8 @@ def choose_plan(
     ranking scores (:func:`phrase_samples_sync`; None: not read, the query's sample stands in).
     ``cap``: what ``candidates`` was counted up to (a count that reached it is a lower bound).
     ``passing``: how many of the newest matches passed the filters, of how many (when read).
+    ``snapshot``: the name-order snapshot's delta (sessions inserted since its build, dirty
+    ones: renamed or reusing a rowid), None without one.
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -365,6 +369,8 @@ def choose_plan(
                 + hits * _COST_SCORE
                 + est.phrases * _COST_PHRASE
             )
+        elif plan.name == "name_snapshot" and snapshot is not None and est.needed is not None:
+            cost[plan.name] = _snapshot_cost(est, plan, snapshot)
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
@@ -378,11 +384,67 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
+    if over_walks(compiled, sample, candidates, snapshot):
+        # By name the walks of the name index assume the matches spread evenly through A-Z,
+        # and names defeat that: they start with their project's, so `myapp`'s matches come
+        # in one late stretch (estimated 2 ms, measured 416 ms at 1 M sessions); so does the
+        # walk of a filter's own name order (filter_walk) for the words and the other filters
+        # (`auth project:myapp branch:main`: estimated 1.2 ms, measured 0.6 s). Their worst
+        # case is reading every match (fts_cost: the retry's bound, then the default); the
+        # snapshot's estimate rests on no such assumption, so where it beats that worst case
+        # it is taken over them.
+        for name in ("order_walk", "order_range", "order_set", "filter_walk"):
+            cost.pop(name, None)
     # On a tie, the filter's own name order: its rows pass the filter for certain, the sort
     # order's only by estimate (a project's sessions come late in A-Z: names start with it).
     best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
+
+
+# name_snapshot: one snapshot match streamed in name order, its rank and its session read (a
+# row in A-Z is anywhere in the table), and the statements' fixed cost (the delta's, the page's).
+_COST_SNAPSHOT_ROW = 3.0
+_COST_SNAPSHOT_FIXED = 40.0
+# One session renamed since the build, tested by one FTS5 lookup: 30-45 µs at 1 M sessions
+# (1,000 of them added 28 ms to `cache`, 45 ms to `auth login`), more than a walk's probe.
+_COST_SNAPSHOT_DIRTY = 40.0
+
+
+def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:
+    """name_snapshot's cost: the walk until the page's rows pass (the filters whose values it
+    matches as column phrases pass always; the others at their share), the delta's matches
+    (a range of the inserted sessions' matches, a lookup a dirty session), the page's sort."""
+    needed = est.needed or 0
+    inserted, dirty = snapshot
+    covered = "} : " in str(plan.params[0])
+    share = 1.0 if covered else est.filter_share
+    walked = min(est.matches, needed / max(share, 1 / est.top) + 1)
+    delta = inserted * est.share * est.filter_share
+    return (
+        walked * _COST_SNAPSHOT_ROW * est.phrases
+        + delta * (_COST_MATCH + _COST_ROW)
+        + dirty * _COST_SNAPSHOT_DIRTY * est.phrases
+        + (needed + delta) * _COST_ROW
+        + _COST_SNAPSHOT_FIXED
+    )
+
+
+def over_walks(
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None],
+    candidates: int | None,
+    snapshot: tuple[int, int] | None,
+) -> bool:
+    """Whether ``name_snapshot`` is taken over the walks of the name index (pure): its cost
+    beats their worst case, reading every match (see choose_plan)."""
+    if snapshot is None or compiled.facts is None or compiled.facts.needed is None:
+        return False
+    plans = [plan for plan in compiled.plans if plan.name == "name_snapshot"]
+    if not plans:
+        return False
+    est = _Estimate(compiled, sample, candidates)
+    return _snapshot_cost(est, plans[0], snapshot) <= est.fts_cost
 
 
 def walk_rows(
@@ -845,6 +907,8 @@ def with_statistics_sync(
 
 def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
+    if plan.name_walk is not None:
+        return name_rows(conn, plan)
     if plan.scoring is not None:
         return score_rows(conn, plan)
     return conn.execute(plan.sql, plan.params).fetchall()
@@ -964,14 +1028,24 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
             wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
             (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
             cap = WIDE_FILTER_CAP
+    snapshot = None
+    if any(plan.name == "name_snapshot" for plan in compiled.plans):
+        snapshot = snapshot_facts(conn)
     span = None
     rows = walk_rows(compiled, sample, candidates)
-    if facts.span_sql is not None and rows > 0:
+    # The span is for order_range, a walk of the sort order: not read when the snapshot will
+    # be taken over the walks anyway (reading it costs what the walk would: ~3 ms for `cache`).
+    if (
+        facts.span_sql is not None
+        and rows > 0
+        and not over_walks(compiled, sample, candidates, snapshot)
+    ):
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     samples = phrase_samples_sync(conn, compiled, sample)
-    plan = _usable(
-        conn, compiled, choose_plan(compiled, sample, candidates, span, samples, cap, passing)
+    chosen = choose_plan(
+        compiled, sample, candidates, span, samples, cap, passing, snapshot=snapshot
     )
+    plan = _usable(conn, compiled, chosen)
     return with_statistics_sync(conn, compiled, plan, samples)
 
 

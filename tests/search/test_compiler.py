@@ -274,8 +274,18 @@ def test_plans_offered_by_shape() -> None:
         "order_range",
         "filter_walk",
         "filter_first",
+        "name_snapshot",
         "filter_tested",
     ]
+    # The name-order snapshot (migration 009): by name, words (not all negated) with a limit,
+    # ANDed with plain filters only.
+    assert names("auth", sort="name")[-1] == "name_snapshot"
+    assert "name_snapshot" in names("auth -api status:active", sort="name")
+    assert "name_snapshot" not in names("auth", sort="name", limit=None)
+    assert "name_snapshot" not in names("-auth", sort="name")
+    assert "name_snapshot" not in names("auth (api OR project:x)", sort="name")
+    assert "name_snapshot" not in names("auth OR project:x", sort="name")
+    assert "name_snapshot" not in names("auth", sort="created")
     # The words tested in Python: only where FTS5's matching is a test of each phrase's hits
     # (as filter_scored), and not by recent (filter_first stops at the page there).
     assert names("auth status:active", sort="created")[-1] == "filter_tested"

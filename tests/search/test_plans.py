@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from store import name_order
 from store.db import migrate_sync
 from store.migrations import load_migrations
 from store.query import compile_query, parse_query
@@ -34,9 +35,7 @@ from .conftest import insert_sessions, make_session
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    path = tmp_path_factory.mktemp("plans") / "data.db"
+def _dense_db(path: Path) -> sqlite3.Connection:
     migrate_sync(path)
     conn = sqlite3.connect(path, isolation_level=None)
     rows = []
@@ -51,6 +50,14 @@ def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
     insert_sessions(conn, rows)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
+    return conn
+
+
+@pytest.fixture(scope="module")
+def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """The sessions written after migration 009's build (on an empty database): its
+    name-order snapshot holds none of them (a delta of 6,000: name_snapshot is not chosen)."""
+    conn = _dense_db(tmp_path_factory.mktemp("plans") / "data.db")
     yield conn
     conn.close()
 
@@ -461,3 +468,91 @@ def test_a_few_rows_spread_through_many_by_created_are_left_to_sqlites_scan() ->
     # With another condition the filter's share is not the page's: its rows, sorted.
     other = compile_query(parse_query("status:active dir:/a", now=NOW), sort="created")
     assert choose_wordless(other, 2_041, 1_000_000).name == "filter_first"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """The same sessions with the name-order snapshot built (as migration 009 or `db
+    reindex` leave it): an empty delta."""
+    conn = _dense_db(tmp_path_factory.mktemp("built") / "data.db")
+    conn.execute("BEGIN IMMEDIATE")
+    name_order.rebuild(conn)
+    conn.execute("COMMIT")
+    yield conn
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "text", ["auth", "big", "other", '"big auth"', "auth project:big branch:main", "auth -zanzibar"]
+)
+def test_a_dense_word_by_name_streams_the_snapshots_matches_in_name_order(
+    built: sqlite3.Connection, text: str
+) -> None:
+    """name_snapshot: the snapshot's rowid is the rank in name order, so its matches come A-Z
+    (no sort: `myapp --sort name` sorted 300,000 matches at 1 M, or walked the name index up
+    to "ccmgr-myapp-"); each is read by rowid (rank, then session), none tested by lookup."""
+    query = compile_query(parse_query(text, now=NOW), sort="name")
+    plan = plan_sync(built, query)
+    assert plan.name == "name_snapshot", plan.name
+    lines = [row[3] for row in built.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)]
+    assert lines[0].startswith("SCAN sessions_name_fts VIRTUAL TABLE"), lines
+    assert "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)" in lines, lines
+    assert "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)" in lines, lines
+    assert not any("TEMP B-TREE" in line for line in lines), lines
+    assert not _fts(lines), lines  # sessions_fts is not read by the walk
+    if "project:" in text:
+        # The exact filters' values are column phrases of its MATCH: the walk skips the rows
+        # they reject (a project's names come in one late stretch of A-Z).
+        assert "{project} : " in plan.params[0] and "{branch} : " in plan.params[0]
+    steps = plan.name_walk
+    assert steps is not None
+    sql, params = name_order.delta_statement(steps, "big-auth-5")
+    delta = [row[3] for row in built.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    # The delta drives from its matches (a rowid range of sessions_fts, the dirty rows), never
+    # from a filter's index (`branch:main` alone: 40 % of the rows).
+    assert delta[0] == "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", delta
+    # The dirty sessions drive their part, each session then read by rowid: no scan of the
+    # built sessions (rowid < ?) testing each against the dirty table.
+    assert "SEARCH d USING INTEGER PRIMARY KEY (rowid<?)" in delta, delta
+    assert "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)" in delta, delta
+    assert not any(
+        line.startswith("SCAN")
+        and "sessions_name_build" not in line
+        and "VIRTUAL TABLE" not in line
+        for line in delta
+    ), delta
+    expected = [row[0] for row in built.execute(query.sql, query.params)]
+    assert [hit.id for hit in search_sync(built, query)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("zanzibar", "fts_first"),  # one match: read it
+        ("auth status:active", "filter_tested"),  # a filter the walk cannot skip: its 90 rows
+    ],
+)
+def test_the_snapshot_is_left_where_another_plan_is_cheaper(
+    built: sqlite3.Connection, text: str, expected: str
+) -> None:
+    query = compile_query(parse_query(text, now=NOW), sort="name")
+    assert any(plan.name == "name_snapshot" for plan in query.plans)
+    assert plan_sync(built, query).name == expected
+
+
+def test_the_planner_weighs_the_snapshots_delta() -> None:
+    """At 1 M sessions (the newest 256 matches of `myapp` span 850 rowids): a fresh snapshot
+    wins; 500,000 sessions inserted since its build (their matches read and sorted each
+    query) and the walks of round 4 are cheaper again."""
+    query = compile_query(parse_query("myapp", now=NOW), sort="name")
+    sample = (256, 1_000_000 - 849, 1_000_000)
+    assert choose_plan(query, sample, None, (1, 1_000_000), (0, 0)).name == "name_snapshot"
+    assert choose_plan(query, sample, None, (1, 1_000_000), (2_000, 50)).name == "name_snapshot"
+    assert choose_plan(query, sample, None, (1, 1_000_000), (500_000, 0)).name != "name_snapshot"
+    assert choose_plan(query, sample, None, (1, 1_000_000), None).name != "name_snapshot"
+    # Two dense filters: filter_walk's estimate (the words and the other filter spread evenly
+    # through the project's names) said 1.2 ms where it took 0.6 s; the snapshot is taken.
+    query = compile_query(parse_query("auth project:myapp branch:main", now=NOW), sort="name")
+    sample = (256, 1_000_000 - 511, 1_000_000)
+    assert choose_plan(query, sample, FILTER_CAP, None, (1_000, 0)).name == "name_snapshot"
+    assert choose_plan(query, sample, FILTER_CAP, None, None).name == "filter_walk"

@@ -63,6 +63,9 @@ _ENRICH_ON = frozenset({"created", "discovered", "renamed"})
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 5.0)
 CHECK_INTERVAL = 2.0  # how often the open file is compared with the path (and after any error)
 HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are dropped and reconciled
+# How often the idle writer sees whether the name-order snapshot (`--sort name`, migration 009)
+# is due for a rebuild (store.name_order.refresh: one cheap read unless it is).
+MAINTAIN_INTERVAL = 600.0
 _DIRECTORY_CACHE = 10_000
 
 
@@ -146,6 +149,8 @@ class SessionWriter:
         self._attempt = 0  # failed attempts in a row
         self._resync_pending = False
         self._next_check = 0.0
+        self._next_maintain = 0.0
+        self._said_too_big = False
 
     def statistics(self) -> WriterStatistics:
         """A copy of the counters."""
@@ -167,6 +172,7 @@ class SessionWriter:
     async def run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
         """Write batches until every sender has closed and everything taken is written."""
         self._next_check = anyio.current_time() + CHECK_INTERVAL
+        self._next_maintain = anyio.current_time() + MAINTAIN_INTERVAL
         try:
             async with receive:
                 open_ = True
@@ -213,7 +219,45 @@ class SessionWriter:
             return None
         if changed or self._stats.failing is not None:
             self._recovered()  # nothing is held: the reopened file is all there is to check
+        elif anyio.current_time() >= self._next_maintain:
+            await self.maintain()  # idle: no event came for CHECK_INTERVAL
         return None
+
+    async def maintain(self) -> None:
+        """One round of the idle writer's maintenance (every MAINTAIN_INTERVAL): rebuild the
+        name-order snapshot when its delta is due and the database small enough for the
+        rebuild to hold events up only briefly; above that size, say once that `db reindex`
+        would (INFO). A failure is logged and left for the next round: it never stops the
+        writer."""
+        self._next_maintain = anyio.current_time() + MAINTAIN_INTERVAL
+        refresh = getattr(self.db, "refresh_name_order", None)  # SQLite only
+        if refresh is None:
+            return
+        try:
+            done = await refresh()
+        except (sqlite3.Error, StoreError) as exc:
+            log.warning("rebuilding the name-order snapshot failed: %s (retried later)", exc)
+            return
+        if done is None:
+            return
+        what, sessions, delta, seconds = done
+        if what == "rebuilt":
+            log.info(
+                "rebuilt the name-order snapshot of %d sessions (%d written since the last "
+                "build) in %.2f s",
+                sessions,
+                delta,
+                seconds,
+            )
+        elif not self._said_too_big:
+            self._said_too_big = True
+            log.info(
+                "%d sessions were written since the name-order snapshot was built; at %d "
+                "sessions the watcher does not rebuild it by itself (it would hold events up "
+                "for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
+                delta,
+                sessions,
+            )
 
     def _batch_ready(self) -> bool:
         """Whether the front of the queue already makes a whole batch (or ends in a query)."""

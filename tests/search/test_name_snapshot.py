@@ -1,0 +1,236 @@
+"""The name-order snapshot (migration 009) and its plan, name_snapshot: exact whatever was
+written since the build (inserted, renamed, re-texted, deleted sessions, rowids reused), equal
+names at the page's edge included; migration up, down, up with data; db reindex."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.db import migrate_sync, reindex
+from store.migrations import load_migrations
+from store.name_order import delta_size, snapshot_facts
+from store.query import compile_query, parse_query
+from store.search import plan_sync, run_plan_sync, search_sync
+
+from .conftest import SESSION_FIELDS, insert_sessions, make_session
+from .reference import matches
+from .test_property import STAMPS, dense_sessions, dense_words, rebuild_snapshot
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+NAMES = ["ccmgr-myapp-main-auth", "auth login", "Auth app", "AUTH APP", "main", "x", "a b", "zz"]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path: Path = tmp_path_factory.mktemp("snapshot") / "data.db"
+    migrate_sync(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def _rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    cursor = conn.execute(f"SELECT {', '.join(SESSION_FIELDS)} FROM sessions")
+    return [dict(zip(SESSION_FIELDS, row, strict=True)) for row in cursor]
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Writes after a build: inserts, renames (another name, or the same in another case),
+    other text changed under the same name, last access moved (the tie-break of equal names),
+    deletes, the highest row replaced (its rowid reused), and sometimes a rebuild between."""
+    ops: list[tuple[Any, ...]] = []
+    for n in range(draw(st.integers(0, 12))):
+        kind = draw(
+            st.sampled_from(
+                [
+                    *("insert", "rename", "recase", "retext", "touch", "delete", "rebuild"),
+                    *("reuse", "noop"),
+                ]
+            )
+        )
+        pick = draw(st.integers(0, 50))
+        if kind in ("insert", "reuse"):
+            ops.append((kind, n, draw(st.sampled_from(NAMES)), draw(st.sampled_from(STAMPS))))
+        elif kind == "rename":
+            ops.append((kind, pick, draw(st.sampled_from(NAMES))))
+        elif kind == "retext":
+            project = draw(st.sampled_from(["myapp", "MyApp", "api", None]))
+            ops.append((kind, pick, project, draw(st.sampled_from(["main", "feat/auth", None]))))
+        elif kind == "touch":
+            ops.append((kind, pick, draw(st.sampled_from(STAMPS))))
+        else:
+            ops.append((kind, pick))
+    return ops
+
+
+def _apply(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> None:
+    for op in ops:
+        kind = op[0]
+        if kind == "rebuild":
+            rebuild_snapshot(conn)
+            continue
+        if kind == "reuse":
+            # The highest row deleted: SQLite gives its rowid to the next insert.
+            conn.execute("DELETE FROM sessions WHERE rowid = (SELECT max(rowid) FROM sessions)")
+        if kind in ("insert", "reuse"):
+            _, n, name, stamp = op
+            row = make_session(n, name=name, project="myapp", branch="main", last_access=stamp)
+            insert_sessions(conn, [dict(row, id=f"new{n}")])
+            continue
+        ids = [row[0] for row in conn.execute("SELECT rowid FROM sessions ORDER BY rowid")]
+        if not ids:
+            continue
+        rowid = ids[op[1] % len(ids)]
+        if kind == "rename":
+            # The other texts cleared too: the snapshot's old text must stop matching.
+            conn.execute(
+                "UPDATE sessions SET name = ?, worktree = NULL, branch = NULL, directory = NULL "
+                "WHERE rowid = ?",
+                (op[2], rowid),
+            )
+        elif kind == "recase":
+            conn.execute("UPDATE sessions SET name = upper(name) WHERE rowid = ?", (rowid,))
+        elif kind == "retext":
+            conn.execute(
+                "UPDATE sessions SET project = ?, branch = ?, directory = '/srv/retexted' "
+                "WHERE rowid = ?",
+                (op[2], op[3], rowid),
+            )
+        elif kind == "touch":
+            conn.execute("UPDATE sessions SET last_access = ? WHERE rowid = ?", (op[2], rowid))
+        elif kind == "delete":
+            conn.execute("DELETE FROM sessions WHERE rowid = ?", (rowid,))
+        elif kind == "noop":
+            # The same values set again: no change, nothing dirty.
+            conn.execute(
+                "UPDATE sessions SET name = name, project = project WHERE rowid = ?", (rowid,)
+            )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    ops=changes(),
+    text=dense_words(),
+    filtered=st.sampled_from(
+        [
+            "",
+            " project:myapp",
+            " project:MYAPP branch:main",
+            " status:active",
+            " -status:ended since:2026-11-20",
+            " worktree:main",
+            " name:x",
+            ' name:"auth login"',
+            " project:my*",
+        ]
+    ),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 4),
+)
+def test_the_snapshot_plan_is_exact_after_any_writes_since_its_build(
+    shared: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    ops: list[tuple[Any, ...]],
+    text: str,
+    filtered: str,
+    limit: int,
+    offset: int,
+) -> None:
+    shared.execute("DELETE FROM sessions")
+    insert_sessions(shared, rows)
+    rebuild_snapshot(shared)
+    _apply(shared, ops)
+    tree = parse_query(f"({text}){filtered}", now=NOW)
+    expected_ids = {row["id"] for row in _rows(shared) if matches(tree, row)}
+    whole = compile_query(tree, sort="name", limit=None)
+    all_rows = shared.execute(whole.sql, whole.params).fetchall()
+    assert {row[0] for row in all_rows} == expected_ids
+    page = compile_query(tree, sort="name", limit=limit, offset=offset)
+    plan = page.plan("name_snapshot")
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    # And once more from a fresh build: an empty delta.
+    rebuild_snapshot(shared)
+    assert delta_size(shared) == 0
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+
+
+def test_a_page_edge_inside_a_group_of_equal_names_reads_the_whole_group(
+    conn: sqlite3.Connection,
+) -> None:
+    """Equal names are ordered by last access (newest first), which the rank does not hold:
+    the newest of ten "same" sessions was built last in rank (the highest rowid of them), so
+    a walk that stopped at the page's count would miss it."""
+    rows = [
+        make_session(
+            n, name="Same" if n % 2 else "same", last_access=f"2026-11-{10 + n:02d}T00:00:00Z"
+        )
+        for n in range(10)
+    ]
+    insert_sessions(conn, [*rows, make_session(99, name="zzz")])
+    rebuild_snapshot(conn)
+    for limit in (1, 3, 10, 11):
+        query = compile_query(parse_query("same OR zzz", now=NOW), sort="name", limit=limit)
+        got = [row[0] for row in run_plan_sync(conn, query.plan("name_snapshot"))]
+        expected = [f"s{n:04d}" for n in range(9, -1, -1)] + ["s0099"]
+        assert got == expected[:limit]
+
+
+def test_the_delta_is_what_changed_since_the_build(conn: sqlite3.Connection) -> None:
+    insert_sessions(conn, [make_session(n, name=f"a-{n}", project="p") for n in range(5)])
+    assert snapshot_facts(conn) == (5, 0)  # built empty by the migration: all inserted since
+    rebuild_snapshot(conn)
+    assert snapshot_facts(conn) == (0, 0)
+    conn.execute("UPDATE sessions SET last_access = 'x', status = 'ended'")  # not indexed
+    conn.execute("UPDATE sessions SET project = 'q' WHERE id = 's0001'")  # in place
+    conn.execute("UPDATE sessions SET name = 'A-2' WHERE id = 's0002'")  # same name (NOCASE)
+    conn.execute("UPDATE sessions SET name = name, directory = directory")  # no change
+    assert snapshot_facts(conn) == (0, 0)
+    conn.execute("UPDATE sessions SET name = 'b' WHERE id = 's0003'")
+    conn.execute("DELETE FROM sessions WHERE id = 's0004'")
+    insert_sessions(conn, [make_session(7, name="c")])  # reuses the deleted row's rowid
+    assert snapshot_facts(conn) == (0, 2)
+    insert_sessions(conn, [make_session(8, name="d")])
+    assert snapshot_facts(conn) == (1, 2)
+    query = compile_query(parse_query("q OR b OR c OR d OR a", now=NOW), sort="name", limit=10)
+    got = [row[1] for row in run_plan_sync(conn, query.plan("name_snapshot"))]
+    assert got == ["a-0", "a-1", "A-2", "b", "c", "d"]
+    assert reindex(Path(conn.execute("PRAGMA database_list").fetchone()[2])) == 6
+    assert snapshot_facts(conn) == (0, 0)
+    assert [row[1] for row in run_plan_sync(conn, query.plan("name_snapshot"))] == got
+
+
+def test_migration_up_down_up_keeps_the_results(tmp_path: Path) -> None:
+    path = tmp_path / "data.db"
+    (version,) = [m.version for m in load_migrations() if m.name == "search_name_snapshot"]
+    migrate_sync(path, version - 1)
+    conn = sqlite3.connect(path, isolation_level=None)
+    names = [
+        f"{p}-{w}-{n}" for n, (p, w) in enumerate((p, w) for p in "cba" for w in ("auth", "x"))
+    ]
+    insert_sessions(conn, [make_session(n, name=name, project="p") for n, name in enumerate(names)])
+    query = compile_query(parse_query("auth", now=NOW), sort="name", limit=2, offset=1)
+    expected = [hit.name for hit in search_sync(conn, query)]
+    assert expected == ["b-auth-2", "c-auth-0"]
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)  # built from the rows there
+    assert [row[1] for row in run_plan_sync(conn, query.plan("name_snapshot"))] == expected
+    migrate_sync(path, version - 1)
+    assert snapshot_facts(conn) is None
+    assert plan_sync(conn, query).name != "name_snapshot"
+    assert [hit.name for hit in search_sync(conn, query)] == expected
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)
+    assert [row[1] for row in run_plan_sync(conn, query.plan("name_snapshot"))] == expected
+    conn.close()
