@@ -546,13 +546,19 @@ def test_the_planner_weighs_the_snapshots_delta() -> None:
     query) and the walks of round 4 are cheaper again."""
     query = compile_query(parse_query("myapp", now=NOW), sort="name")
     sample = (256, 1_000_000 - 849, 1_000_000)
-    assert choose_plan(query, sample, None, (1, 1_000_000), (0, 0)).name == "name_snapshot"
-    assert choose_plan(query, sample, None, (1, 1_000_000), (2_000, 50)).name == "name_snapshot"
-    assert choose_plan(query, sample, None, (1, 1_000_000), (500_000, 0)).name != "name_snapshot"
-    assert choose_plan(query, sample, None, (1, 1_000_000), None).name != "name_snapshot"
+    assert choose_plan(query, sample, None, (1, 1_000_000), snapshot=(0, 0)).name == "name_snapshot"
+    assert (
+        choose_plan(query, sample, None, (1, 1_000_000), snapshot=(2_000, 50)).name
+        == "name_snapshot"
+    )
+    assert (
+        choose_plan(query, sample, None, (1, 1_000_000), snapshot=(500_000, 0)).name
+        != "name_snapshot"
+    )
+    assert choose_plan(query, sample, None, (1, 1_000_000), snapshot=None).name != "name_snapshot"
     # Two dense filters: filter_walk's estimate (the words and the other filter spread evenly
     # through the project's names) said 1.2 ms where it took 0.6 s; the snapshot is taken.
     query = compile_query(parse_query("auth project:myapp branch:main", now=NOW), sort="name")
     sample = (256, 1_000_000 - 511, 1_000_000)
-    assert choose_plan(query, sample, FILTER_CAP, None, (1_000, 0)).name == "name_snapshot"
-    assert choose_plan(query, sample, FILTER_CAP, None, None).name == "filter_walk"
+    assert choose_plan(query, sample, FILTER_CAP, None, snapshot=(1_000, 0)).name == "name_snapshot"
+    assert choose_plan(query, sample, FILTER_CAP, None, snapshot=None).name == "filter_walk"
