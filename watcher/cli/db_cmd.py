@@ -46,8 +46,11 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         parents=[db_parent],
         help="rebuild the search index from the sessions table",
         description="Rebuild the full-text search index from the sessions table, in one "
-        "transaction. Run it after VACUUM (which may renumber the rows the index points at), "
-        "or if a search misses a session it should find. Migrates the database first.",
+        "transaction, with the name-order snapshot that `query --sort name` reads (the "
+        "watcher rebuilds that by itself only up to 100,000 sessions). Run it after VACUUM "
+        "(which may renumber the rows the index points at), if a search misses a session it "
+        "should find, or when the watcher's log says the snapshot is due. Migrates the "
+        "database first.",
     )
     reindex.add_argument("--json", action="store_true", help="print a JSON object")
     reindex.set_defaults(handler=run_reindex)
