@@ -104,17 +104,11 @@ def refresh(
     the rebuild took)."""
     import time
 
-    if not has_snapshot(conn):
+    found = due(conn, max_sessions)
+    if found is None or found[0] == "fresh":
         return None
-    row = conn.execute("SELECT sessions, max_rowid FROM sessions_name_build").fetchone()
-    facts = snapshot_facts(conn)
-    if row is None or facts is None:
-        return None
-    sessions = int(row[0]) + facts[0]  # at the build, plus inserted since (an upper bound)
-    delta = facts[0] + facts[1]
-    if delta < max(REFRESH_MIN_DELTA, REFRESH_SHARE * sessions):
-        return None
-    if sessions > (REFRESH_MAX_SESSIONS if max_sessions is None else max_sessions):
+    verdict, sessions, delta = found
+    if verdict == "too_big":
         return "too_big", sessions, delta, 0.0
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
@@ -126,6 +120,27 @@ def refresh(
             conn.execute("ROLLBACK")
         raise
     return "rebuilt", held, delta, time.perf_counter() - started
+
+
+def due(conn: sqlite3.Connection, max_sessions: int | None = None) -> tuple[str, int, int] | None:
+    """Whether the snapshot is due for a rebuild (what :func:`refresh` and ``doctor`` read):
+    ("fresh", "due" or "too_big": due, but above ``max_sessions``, default
+    REFRESH_MAX_SESSIONS, the watcher leaves it to `db reindex`), the sessions (at the build
+    plus inserted since: an upper bound) and the delta (inserted since the build, dirty ones
+    counted up to DELTA_CAP); None without a built snapshot."""
+    if not has_snapshot(conn):
+        return None
+    row = conn.execute("SELECT sessions, max_rowid FROM sessions_name_build").fetchone()
+    facts = snapshot_facts(conn)
+    if row is None or facts is None:
+        return None
+    sessions = int(row[0]) + facts[0]
+    delta = facts[0] + facts[1]
+    if delta < max(REFRESH_MIN_DELTA, REFRESH_SHARE * sessions):
+        return "fresh", sessions, delta
+    if sessions > (REFRESH_MAX_SESSIONS if max_sessions is None else max_sessions):
+        return "too_big", sessions, delta
+    return "due", sessions, delta
 
 
 def rebuild(conn: sqlite3.Connection) -> int:

@@ -466,7 +466,65 @@ def check_database(db: str, timeout: float, running: bool) -> list[Finding]:
                 f"ccmgr-watch db reindex --db {q(db)}",
             )
         )
+        return findings
+    findings += check_name_order(db, running)
     return findings
+
+
+def check_name_order(db: str, running: bool) -> list[Finding]:
+    """The name-order snapshot that `query --sort name` reads (migration 009): how many
+    sessions were written or renamed since its build, and whether a rebuild is due and who
+    will make it (the idle watcher up to 100,000 sessions, else `db reindex`)."""
+    import sqlite3
+
+    from store.name_order import REFRESH_MAX_SESSIONS, due
+    from store.reads import open_reader
+
+    try:
+        conn = open_reader(db)
+        try:
+            state = due(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return [Finding("db.name_order", "warn", f"name-order snapshot not checked: {exc}")]
+    if state is None:
+        return []  # no snapshot: the schema finding says the migration is pending
+    verdict, sessions, delta = state
+    reindex = f"ccmgr-watch db reindex --db {q(db)}"
+    if verdict == "fresh":
+        return [
+            Finding(
+                "db.name_order",
+                "ok",
+                f"name-order snapshot (--sort name): {delta} session(s) written or renamed "
+                "since its build",
+            )
+        ]
+    if verdict == "due" and running:
+        return [
+            Finding(
+                "db.name_order",
+                "ok",
+                f"name-order snapshot (--sort name): {delta} session(s) written or renamed "
+                "since its build; the watcher rebuilds it when idle",
+            )
+        ]
+    why = (
+        f"above {REFRESH_MAX_SESSIONS:,} sessions the watcher leaves the rebuild to you "
+        "(about a minute per million sessions; events wait meanwhile)"
+        if verdict == "too_big"
+        else "no watcher is running to rebuild it"
+    )
+    return [
+        Finding(
+            "db.name_order",
+            "warn",
+            f"the name-order snapshot (--sort name) is {delta} session(s) behind of about "
+            f"{sessions}: results stay exact, `--sort name` gets slower; {why}",
+            reindex,
+        )
+    ]
 
 
 def check_postgres(url: str, running: bool) -> list[Finding]:
