@@ -73,14 +73,6 @@ def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
     return max(0, int(top or 0) - int(built)), int(dirty)
 
 
-def delta_size(conn: sqlite3.Connection) -> int | None:
-    """How many sessions the snapshot does not hold as they are (inserted since the build,
-    renamed, or reusing a built rowid), counted up to about DELTA_CAP; None without a built
-    snapshot."""
-    facts = snapshot_facts(conn)
-    return None if facts is None else facts[0] + facts[1]
-
-
 REFRESH_MIN_DELTA = 1_000
 """The delta (sessions inserted or renamed since the build) below which the watcher's
 maintenance leaves the snapshot alone: ~1 ms of a dense word's query at 1 M sessions."""
@@ -99,9 +91,8 @@ def refresh(
     """The watcher's maintenance (on its writer's connection, outside a transaction): rebuild
     the snapshot when its delta passed the threshold (REFRESH_MIN_DELTA and REFRESH_SHARE of
     the sessions) and the database holds at most ``max_sessions`` (default
-    REFRESH_MAX_SESSIONS). Returns None when nothing
-    was due (or there is no snapshot), else ("rebuilt" or "too_big", sessions, delta, seconds
-    the rebuild took)."""
+    REFRESH_MAX_SESSIONS). Returns None when nothing was due (or there is no snapshot), else
+    ("rebuilt" or "too_big", sessions, delta, seconds the rebuild took)."""
     import time
 
     found = due(conn, max_sessions)
@@ -128,13 +119,11 @@ def due(conn: sqlite3.Connection, max_sessions: int | None = None) -> tuple[str,
     REFRESH_MAX_SESSIONS, the watcher leaves it to `db reindex`), the sessions (at the build
     plus inserted since: an upper bound) and the delta (inserted since the build, dirty ones
     counted up to DELTA_CAP); None without a built snapshot."""
-    if not has_snapshot(conn):
-        return None
-    row = conn.execute("SELECT sessions, max_rowid FROM sessions_name_build").fetchone()
     facts = snapshot_facts(conn)
-    if row is None or facts is None:
+    if facts is None:
         return None
-    sessions = int(row[0]) + facts[0]
+    (built,) = conn.execute("SELECT sessions FROM sessions_name_build").fetchone()
+    sessions = int(built) + facts[0]
     delta = facts[0] + facts[1]
     if delta < max(REFRESH_MIN_DELTA, REFRESH_SHARE * sessions):
         return "fresh", sessions, delta
@@ -145,8 +134,7 @@ def due(conn: sqlite3.Connection, max_sessions: int | None = None) -> tuple[str,
 
 def rebuild(conn: sqlite3.Connection) -> int:
     """Rebuild the snapshot inside the caller's write transaction; returns the sessions it
-    holds. About 6 s per 100,000 sessions (docs/search.md): one transaction, so the writer
-    waits for it."""
+    holds. One transaction, so the writer waits for it (see REFRESH_MAX_SESSIONS)."""
     for statement in REBUILD_SQL:
         conn.execute(statement)
     (count,) = conn.execute("SELECT sessions FROM sessions_name_build").fetchone()

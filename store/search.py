@@ -218,12 +218,8 @@ class _Estimate:
         passing: tuple[int, int] | None = None,
     ) -> None:
         facts = compiled.facts
-        found, lowest, top = sample
-        self.top = max(1, top or 1)
-        if found < SAMPLE_SIZE or lowest is None:
-            matches = float(found)  # the sample read every match
-        else:
-            matches = found * self.top / max(1, self.top - lowest + 1)
+        self.top = max(1, sample[2] or 1)
+        matches = _matches(sample, self.top)
         if facts is not None and facts.sample_negated:
             matches = max(0.0, self.top - matches)
         self.matches = matches
