@@ -6,16 +6,17 @@
 -- docs/stats.md). An ended session's numbers over [1970, hi] do not change with `now` once hi
 -- is past its last moment, so they are kept here, one narrow row per ended session, by
 -- triggers on sessions and attached_totals whoever changes them: its group keys, whether it
--- was created in the window (born), its lifetime, its closed attached time (microseconds) and
--- attach events, and exact_from: the earliest window end from which these are its numbers
--- (its latest moment: created, ended, last island's end), or 1e300 when the session is not
--- "whole" (an island open, or outside its life, or a timestamp SQLite cannot read: `stats`
--- reads such a session from its islands as before). `stats` sums this table per group in SQL
--- (an index per group in lifetime order: no sorting, and each median read by its offset) and
--- reads only the alive sessions and those with exact_from after the window's end
--- (ix_stats_ended_exact) the old way (store/stats.py). Cost: one trigger check per session
--- update, and one row (five index entries) rewritten when an ended session or its totals
--- change.
+-- was created in the window (born), when (created: `--by day|hour` place it in local time),
+-- its lifetime, its closed attached time (microseconds) and attach events, and exact_from:
+-- the earliest window end from which these are its numbers (its latest moment: created,
+-- ended, last island's end), or 1e300 when the session is not "whole" (an island open, or
+-- outside its life, or a timestamp SQLite cannot read: `stats` reads such a session from its
+-- islands as before). `stats` sums this table per group in SQL (an index per group in
+-- lifetime order: no sorting, and each median read by its offset) and reads only the alive
+-- sessions and those with exact_from after the window's end (ix_stats_ended_exact) the old
+-- way (store/stats.py); a window reads only the sessions whose exact_from is in or after it.
+-- Cost: one trigger check per session update, and one row (five index entries) rewritten
+-- when an ended session or its totals change.
 
 -- UP
 CREATE TABLE stats_ended (
@@ -24,6 +25,7 @@ CREATE TABLE stats_ended (
     worktree   TEXT,
     branch     TEXT,
     born       INTEGER NOT NULL,
+    created    REAL,
     life       REAL,
     micros     INTEGER NOT NULL,
     attaches   INTEGER NOT NULL,
@@ -40,8 +42,8 @@ CREATE INDEX ix_stats_ended_life ON stats_ended (life, exact_from, born);
 
 -- The one definition of a row (store/stats.py spans_sql with the window [0, hi], hi at or
 -- after exact_from: the session is alive in it, whole, and its numbers are the aggregates').
-CREATE VIEW stats_ended_source (session_id, project, worktree, branch, born, life, micros, attaches, exact_from) AS
-SELECT id, project, worktree, branch, coalesce(created >= 0, 0), max(0.0, ended - created), micros, attaches,
+CREATE VIEW stats_ended_source (session_id, project, worktree, branch, born, created, life, micros, attaches, exact_from) AS
+SELECT id, project, worktree, branch, coalesce(created >= 0, 0), created, max(0.0, ended - created), micros, attaches,
     CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
         AND (first_start IS NULL OR (last_end < 1e12 AND first_start >= max(0.0, created) AND last_end <= min(1e12, ended)))
     THEN max(created, ended, coalesce(last_end, 0.0)) ELSE 1e300 END

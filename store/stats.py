@@ -293,13 +293,14 @@ points (t, sign) AS (
 cells (day, hour, sign, t) AS (SELECT {_cell("t")}, sign, t FROM points)"""
 
 
-def _counts_ctes() -> str:
+def _counts_ctes(*, born: bool = True) -> str:
     """Sessions created and attach events per local (day, hour): for ``--by day|hour`` only
-    (the other outputs count attaches per session, from ``attached_spans``)."""
+    (the other outputs count attaches per session, from ``attached_spans``). Without
+    ``born``, attach events only (:func:`settled_sql` places the sessions created in Python)."""
     t = _epoch("x.timestamp")
     return f"""
 born_moments (t) AS (
-    SELECT {_local("created")} FROM members WHERE born
+    SELECT {_local("created")} FROM members WHERE born AND {int(born)}
 ),
 attach_moments (t) AS MATERIALIZED (
     -- MATERIALIZED: SQLite 3.40 flattened this into the UNION ALL below and lost its rows.
@@ -457,18 +458,75 @@ def settled_sql(by: GroupBy) -> str:
     placed in local time piece by piece: they are few). The day sums come from sql/008's sums
     less the days of the sessions read the usual way that are not whole. The lifetimes'
     medians are read afterwards by offset (:func:`median_sql`)."""
-    ctes = [spans_sql(_LIVE), _group_ctes(f"sel.{by}"), _grid_ctes(per_piece=True)]
-    selects = [
-        _MEMBERS_SELECT,
-        _GRID_SELECT,
-        _days_select(False, everyone=True, settled=True),
-        f"""
+    timed = by in ("day", "hour")
+    key = "NULL" if timed else f"sel.{by}"
+    ctes = [spans_sql(_LIVE), _group_ctes(key), _grid_ctes(per_piece=True)]
+    selects = [_MEMBERS_SELECT, _GRID_SELECT, _days_select(timed, everyone=True, settled=True)]
+    if timed:
+        # One group (none); the attach events of the sessions read the usual way per local
+        # hour, and their creations ('born': created, lifetime) for Python to place with
+        # stats_ended's (:func:`born_sql`).
+        ctes.append(_counts_ctes(born=False))
+        selects += [
+            _COUNTS_SELECT,
+            "\nSELECT 'born', created, life, NULL, NULL, NULL, NULL FROM members WHERE born",
+            """
+SELECT 'fast', NULL, count(*), sum(born), sum(attaches), sum(micros),
+    total(CASE WHEN born THEN life END)
+FROM stats_ended WHERE +exact_from <= (SELECT hi FROM win)  -- "+": every row, one scan
+HAVING count(*) > 0""",
+        ]
+    else:
+        selects.append(f"""
 SELECT 'fast', {by}, count(*), sum(born), sum(attaches), sum(micros),
     total(CASE WHEN born THEN life END)
 FROM stats_ended INDEXED BY ix_stats_ended_{by}
-WHERE exact_from <= (SELECT hi FROM win) GROUP BY {by}""",
-    ]
+WHERE exact_from <= (SELECT hi FROM win) GROUP BY {by}""")
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+
+
+BORN_SQL: Final = "SELECT created, life FROM stats_ended WHERE +exact_from <= ? AND born"
+"""When the sessions of stats_ended counted by :func:`settled_sql` were created and how long
+they lived (every row of the table, in one scan: "+" keeps exact_from's index out)."""
+
+
+def _born_buckets(
+    born: list[tuple[float, float | None]], by: str
+) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, float, float | None]]]:
+    """Sessions created per local (day, hour) (``counts_grid`` entries) and the lifetimes of
+    those created in each bucket of ``--by day|hour`` (count, total, median), from (created,
+    lifetime) pairs: what the statement's born_moments and b_medians compute, in Python.
+
+    A moment's local time is its whole seconds plus the zone's offset then: asked once per
+    UTC day when it is the same at both ends of the day (a zone changes its offset at most
+    once a day), else for the moment itself; whole seconds, so the local day and hour are
+    exactly those of SQLite's ``localtime``."""
+    import time
+
+    days: dict[int, int | None] = {}
+    cells: dict[tuple[int, int], int] = {}
+    lives: dict[int, list[float]] = {}
+    for created, life in born:
+        second = int(created)
+        offset = days.get(second // 86400, -1)
+        if offset == -1:
+            start = second // 86400 * 86400
+            offset = time.localtime(start).tm_gmtoff
+            if offset != time.localtime(start + 86399).tm_gmtoff:
+                offset = None
+            days[second // 86400] = offset
+        local = second + (time.localtime(second).tm_gmtoff if offset is None else offset)
+        day, into = divmod(local, 86400)
+        cell = (day, into // 3600)
+        cells[cell] = cells.get(cell, 0) + 1
+        if life is not None:
+            lives.setdefault(day if by == "day" else cell[1], []).append(life)
+    counts = [(day, hour, n, 0) for (day, hour), n in cells.items()]
+    lifetimes = [
+        (bucket, len(values), _secs(sum(values)), _optional_secs(_median(values)))
+        for bucket, values in lives.items()
+    ]
+    return counts, lifetimes
 
 
 def median_sql(by: GroupBy | None) -> str:
@@ -513,8 +571,9 @@ def _settled_median(
     values = list(others)
     if stored > skip:
         assert conn is not None
-        args = (hi, high + 1 - skip, skip) if key is _ALL else (hi, high + 1 - skip, skip, key)
-        sql = median_sql(None if key is _ALL else by)
+        every = key is _ALL or by is None  # by None: one group, every session
+        args = (hi, high + 1 - skip, skip) if every else (hi, high + 1 - skip, skip, key)
+        sql = median_sql(None if every else by)
         values += [life for (life,) in conn.execute(sql, args)]
     values.sort()
     if low == high:
@@ -671,9 +730,10 @@ def _activity(
     if everyone is None:
         everyone = whole_history
     if settled is None:
-        # ... and by a group: stats_ended's sums per group (sql/010), the rest as usual.
-        settled = whole_history and by in ("project", "worktree", "branch")
+        # ... from stats_ended (sql/010), the alive sessions and a few others as usual.
+        settled = whole_history
     fast: list[tuple[Any, ...]] = []
+    born: list[tuple[float, float | None]] = []
     if settled:
         sql = settled_sql(by)
         params = ()
@@ -686,6 +746,8 @@ def _activity(
             members.append((a, b, c, d, e, f))
         elif tag == "fast":
             fast.append((a, b, c, d, e, f))
+        elif tag == "born":
+            born.append((a, b))
         elif tag == "grid":
             grid.append((int(a), int(b), int(c), float(d)))
         elif tag == "days":
@@ -701,8 +763,12 @@ def _activity(
         grid += local[0]
         if by in ("day", "hour"):
             counts += local[1]
-    if settled:
-        assert by in ("project", "worktree", "branch")
+    if settled and by in ("day", "hour"):
+        born += conn.execute(BORN_SQL, (hi,)).fetchall()
+        born_counts, lifetimes = _born_buckets(born, by)
+        counts += born_counts
+        groups, total = _fold(members, fast, conn=conn, by=None, hi=hi)
+    elif settled:
         groups, total = _fold(members, fast, conn=conn, by=by, hi=hi)
     else:
         groups, total = _fold(members)

@@ -98,7 +98,7 @@ def both(conn: sqlite3.Connection, by: str, lo: float, hi: float) -> tuple[Any, 
     wide = _activity(conn, "1", (), aggregates=True, everyone=False, narrow=False, **args)
     assert wide is not None
     close(report(wide, by=by, limit=None), fast_report)
-    if lo <= 0 and by == "project":
+    if lo <= 0:
         # sql/010: the ended sessions summed from stats_ended, the others read as usual. The
         # same numbers (sums in another order: the last microsecond may differ).
         settled = _activity(conn, "1", (), aggregates=True, settled=True, **args)

@@ -94,6 +94,7 @@ def test_rows_follow_every_change(conn) -> None:
                 "worktree",
                 "branch",
                 "born",
+                "created",
                 "life",
                 "micros",
                 "attaches",
@@ -165,7 +166,7 @@ _PROJECTS = st.sampled_from(["web", "api", "", None])
         max_size=12,
     ),
     until=st.one_of(st.none(), st.integers(0, 60).map(lambda h: h * H / 4)),
-    by=st.sampled_from(["project", "worktree", "branch"]),
+    by=st.sampled_from(["project", "worktree", "branch", "day", "hour"]),
 )
 def test_settled_sums_and_medians_equal_reading_every_session(
     tmp_path_factory, sessions, until, by

@@ -93,3 +93,18 @@ def test_a_window_reads_only_the_sessions_that_may_be_alive_in_it(conn, where) -
     assert "SEARCH o USING INDEX ix_sessions_status (status=?)" in details
     assert "SEARCH e USING COVERING INDEX ix_stats_ended_exact (exact_from>?)" in details
     assert not any(d.startswith("SCAN sessions") for d in details)
+
+
+@pytest.mark.parametrize("by", ["day", "hour"])
+def test_a_whole_history_by_time_reads_the_stored_rows_in_one_scan(conn, by) -> None:
+    # sql/010 by day or hour: one group; the stored rows summed, and their creations read,
+    # in one scan each (exact_from's index left out: nearly every row passes), the alive
+    # sessions through the status index; the sessions table only by id.
+    from store.stats import BORN_SQL, settled_sql
+
+    details = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {settled_sql(by)}", (0, 0, 1e12))]
+    assert any(d.startswith("SCAN stats_ended") for d in details)  # or a covering index
+    assert "SEARCH o USING INDEX ix_sessions_status (status=?)" in details
+    assert not any(d.startswith(("SCAN sessions", "SCAN o", "SCAN attached")) for d in details)
+    born = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {BORN_SQL}", (1.0,))]
+    assert born == ["SCAN stats_ended"]
