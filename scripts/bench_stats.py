@@ -495,6 +495,8 @@ def main() -> None:
         "ccmgr_watch_stats_since_7d": [cli, "stats", "--since", "7d", *db],
         "ccmgr_watch_stats_by_day_since_90d": [cli, "stats", "--by", "day", "--since", "90d", *db],
         "ccmgr_watch_stats_query_project": [cli, "stats", "project:webshop", "--json", *db],
+        "ccmgr_watch_stats_by_hour": [cli, "stats", "--by", "hour", "--json", *db],
+        "ccmgr_watch_stats_by_branch": [cli, "stats", "--by", "branch", "--json", *db],
         "baseline_one_indexed_query": [sys.executable, "-c", _BASELINE, str(path)],
         "baseline_python_start": [sys.executable, "-c", "pass"],
     }

@@ -813,12 +813,35 @@ def _fold(
             row[6].append(life)
     everything: list[Any] = [0, 0, 0, 0.0, 0, 0.0, []]
     groups = []
+    stored_lives: dict[Any, list[float]] | None = None
+    if conn is not None and by is not None and len(fast) > _MEDIAN_QUERIES_MAX:
+        # Many groups (branches): every stored lifetime in one read of the group's index,
+        # already in order, instead of one query per group.
+        stored_lives = {}
+        for key, life in conn.execute(lives_sql(by), (hi,)):
+            stored_lives.setdefault(key, []).append(life)
     for key, values in sums.items():
         for i, value in enumerate(values):
             everything[i] += value
         if values[0] + values[1] + values[2] > 0:  # alive, created or attached in the window
+            if stored_lives is not None:  # the group's lifetimes all read: none stored
+                values = [*values[:4], 0, 0.0, stored_lives.get(key, []) + values[6]]
             groups.append(_settled_row(conn, by, hi, key, values))
     return groups, _settled_row(conn, None, hi, _ALL, everything)
+
+
+_MEDIAN_QUERIES_MAX: Final = 64
+"""Up to this many groups, each group's median is read by offset (:func:`median_sql`); with
+more, every stored lifetime is read once in group order (:func:`lives_sql`)."""
+
+
+def lives_sql(by: GroupBy) -> str:
+    """Every lifetime of stats_ended counted by :func:`settled_sql` (parameter: the window's
+    end) with its group, in group then lifetime order: a read of the group's index."""
+    return (
+        f"SELECT {by}, life FROM stats_ended INDEXED BY ix_stats_ended_{by} "
+        f"WHERE exact_from <= ? AND born ORDER BY {by}, life"
+    )
 
 
 def _settled_row(

@@ -220,3 +220,38 @@ def test_median_by_offset_is_the_median_of_everything(stored, others) -> None:
     conn.executemany("INSERT INTO stats_ended VALUES (?, ?, ?, ?)", rows)
     expected = _median(stored + others)
     assert _settled_median(conn, "project", 2.0, "p", len(stored), list(others)) == expected
+
+
+def test_many_groups_read_every_lifetime_once(conn) -> None:
+    """With more groups than median queries are worth (branches), the stored lifetimes are
+    read in one pass of the group's index: the same groups, counts, totals and medians."""
+    from store.stats import _MEDIAN_QUERIES_MAX
+
+    rng = random.Random(5)
+    branches = [f"b{i}" for i in range(_MEDIAN_QUERIES_MAX + 10)]
+    for i in range(3 * len(branches)):
+        created = rng.randrange(0, 40) * H / 4
+        add(
+            conn,
+            f"s{i}",
+            status="ended",
+            created=created,
+            ended=created + rng.randrange(1, 20) * H,
+            branch=rng.choice(branches),
+        )
+    for i in range(5):  # alive ones, read the usual way, in some of the same groups
+        add(conn, f"a{i}", status="detached", created=i * H, ended=None, branch=branches[i])
+    args: dict[str, Any] = {
+        "by": "branch",
+        "lo": 0.0,
+        "hi": NOW.timestamp(),
+        "now": NOW.timestamp(),
+    }
+    usual = _activity(conn, "1", (), aggregates=True, settled=False, **args)
+    settled = _activity(conn, "1", (), aggregates=True, settled=True, **args)
+    assert usual is not None and settled is not None
+    assert len(settled.groups) > _MEDIAN_QUERIES_MAX
+    close(report(settled, by="branch", limit=None), report(usual, by="branch", limit=None))
+    assert {g.key: g.lifetime_median_seconds for g in settled.groups} == {
+        g.key: g.lifetime_median_seconds for g in usual.groups
+    }
