@@ -397,11 +397,18 @@ FROM (
 GROUP BY d.day"""
 
 
-_ALIVE_IN_WINDOW: Final = """sessions.id IN (
+def _alive_or_ended(bound: str) -> str:
+    """SQL: the session is alive, or ended with a stats_ended row whose ``exact_from`` is
+    ``bound`` (e.g. ``> (SELECT hi FROM win)``): the alive ones through the status index, the
+    ended ones through exact_from's (sql/010)."""
+    return f"""sessions.id IN (
     SELECT o.id FROM sessions AS o INDEXED BY ix_sessions_status
     WHERE o.status IN ('attached', 'detached')
     UNION ALL
-    SELECT e.session_id FROM stats_ended AS e WHERE e.exact_from >= (SELECT lo FROM win))"""
+    SELECT e.session_id FROM stats_ended AS e WHERE e.exact_from {bound})"""
+
+
+_ALIVE_IN_WINDOW: Final = _alive_or_ended(">= (SELECT lo FROM win)")
 """The sessions that may be alive in a window (a superset): the alive ones and the ended ones
 whose latest moment is at or after the window's start (sql/010: a session not whole, or with a
 timestamp SQLite cannot read, has exact_from 1e300). An ended session whose every moment lies
@@ -439,16 +446,14 @@ def activity_sql(
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
 
 
-_LIVE: Final = """sessions.id IN (
-    SELECT o.id FROM sessions AS o INDEXED BY ix_sessions_status
-    WHERE o.status IN ('attached', 'detached')
-    UNION ALL
-    SELECT e.session_id FROM stats_ended AS e WHERE e.exact_from > (SELECT hi FROM win))"""
+_LIVE: Final = _alive_or_ended("> (SELECT hi FROM win)")
+"""The sessions :func:`settled_sql` reads the usual way: the alive ones, and the ended ones
+whose stats_ended row does not hold their numbers for the window's end."""
 
 
 def settled_sql(by: GroupBy) -> str:
     """The statement :func:`activity` runs for every session over a whole history (no query,
-    the window from 1970) grouped by project, worktree or branch (parameters: now, lo, hi).
+    the window from 1970; parameters: now, lo, hi).
 
     The ended sessions whose numbers sql/010's stats_ended holds for this window's end
     (``exact_from`` at or before it) are summed per group in SQL, streamed in group order from
@@ -457,7 +462,9 @@ def settled_sql(by: GroupBy) -> str:
     a few dozen) go through the usual CTEs (``member`` rows, their islands for the grid,
     placed in local time piece by piece: they are few). The day sums come from sql/008's sums
     less the days of the sessions read the usual way that are not whole. The lifetimes'
-    medians are read afterwards by offset (:func:`median_sql`)."""
+    medians are read afterwards by offset (:func:`median_sql`). By day or hour there is one
+    group, and the sessions' creations are placed in local time in Python
+    (:func:`_born_buckets`)."""
     timed = by in ("day", "hour")
     key = "NULL" if timed else f"sel.{by}"
     ctes = [spans_sql(_LIVE), _group_ctes(key), _grid_ctes(per_piece=True)]
@@ -465,7 +472,7 @@ def settled_sql(by: GroupBy) -> str:
     if timed:
         # One group (none); the attach events of the sessions read the usual way per local
         # hour, and their creations ('born': created, lifetime) for Python to place with
-        # stats_ended's (:func:`born_sql`).
+        # stats_ended's (:data:`BORN_SQL`).
         ctes.append(_counts_ctes(born=False))
         selects += [
             _COUNTS_SELECT,
