@@ -16,6 +16,7 @@ from operator import itemgetter
 
 from store.errors import StoreError
 from store.name_order import name_rows, snapshot_facts
+from store.query.alive import ALIVE_INDEX, ALIVE_PLANS
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
@@ -367,6 +368,8 @@ def choose_plan(
             )
         elif plan.name == "name_snapshot" and snapshot is not None and est.needed is not None:
             cost[plan.name] = _snapshot_cost(est, plan, snapshot)
+        elif plan.name in ALIVE_PLANS and est.known:
+            cost[plan.name] = _alive_cost(est, plan)
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
             needed = est.needed
@@ -423,6 +426,48 @@ def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> flo
         + dirty * _COST_SNAPSHOT_DIRTY * est.phrases
         + (needed + delta) * _COST_ROW
         + _COST_SNAPSHOT_FIXED
+    )
+
+
+# alive_scored, alive_tested (migration 011): one entry of the alive sessions' partial index read
+# (texts and all: it is covering) and, unless the index gives the order (recent), sorted; by
+# name the sort compares NOCASE; one row handed to Python and its words tested there; one kept
+# row scored. Measured at 1 M sessions (2,041 alive): the entries read and sorted by rowid or
+# created ~1 ms, by name ~2; the rows into Python ~1.2 µs each, their test ~0.5 (a row of the
+# table read by rowid costs ~4.5); in the units of filter_set's costs, about twice those.
+_COST_ALIVE_ENTRY = 0.6
+_COST_ALIVE_NAME = 1.5
+_COST_ALIVE_ROW = 2.5
+_COST_ALIVE_HIT = 3.0
+
+
+def _alive_cost(est: _Estimate, plan: Plan) -> float:
+    """alive_scored's or alive_tested's cost: the filter's entries of the alive index (sorted
+    in the order the plan reads them), then the rows Python tests until the window (ranked)
+    or the page (unranked) is in, at the words' share of all rows (taken to hold among the
+    alive ones), and the window's scores or the page's rows read in full."""
+    share = max(est.share, 1 / est.top)
+    if plan.name == "alive_scored":
+        read = min(est.candidates, 1.2 * RELEVANCE_WINDOW / share + 64)
+        hits = min(RELEVANCE_WINDOW, est.candidates * share)
+        return (
+            est.candidates * _COST_ALIVE_ENTRY
+            + read * _COST_ALIVE_ROW
+            + hits * _COST_ALIVE_HIT
+            + est.phrases * _COST_PHRASE
+        )
+    needed = est.needed if est.needed is not None else est.candidates
+    tested = min(float(est.candidates), 1.5 * needed / share + 32)
+    if " ORDER BY sessions.last_access DESC" in plan.sql:
+        sorted_entries = tested  # the index's own order: the read stops at the page
+    elif " ORDER BY sessions.name " in plan.sql:
+        sorted_entries = est.candidates * _COST_ALIVE_NAME / _COST_ALIVE_ENTRY
+    else:
+        sorted_entries = est.candidates
+    return (
+        sorted_entries * _COST_ALIVE_ENTRY
+        + tested * _COST_ALIVE_ROW
+        + min(needed, est.candidates) * _COST_ROW
     )
 
 
@@ -788,6 +833,9 @@ def _page_rows(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, Any]:
     return {row[-1]: row[:-1] for row in conn.execute(PAGE_SQL, (json.dumps(rowids),))}
 
 
+_TESTED_PLANS = ("filter_tested", "alive_tested")
+
+
 def tested_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """``filter_tested``'s page: the filter's rows in the sort's order, the words tested on
     each row's text in Python, read in chunks until the page's last match; then the page's
@@ -804,9 +852,8 @@ def tested_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
         chunk = cursor.fetchmany(size)
         if not chunk:
             break
-        for row, (_, freqs) in zip(chunk, _features(chunk, scoring.phrases), strict=True):
-            if _passes(freqs, scoring.clauses):
-                kept.append(row[_ROWID])
+        # The words tested in C, all rows of the chunk at once (as filter_scored's).
+        kept.extend(map(itemgetter(_ROWID), compress(chunk, _matching(chunk, scoring))))
         size = min(2 * size, 1024)
     page = kept[offset:end]
     if not page:
@@ -822,7 +869,7 @@ def score_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     scoring = plan.scoring
     if scoring is None:
         return conn.execute(plan.sql, plan.params).fetchall()
-    if plan.name == "filter_tested":
+    if plan.name in _TESTED_PLANS:
         return tested_rows(conn, plan)
     rows, features = _candidates(conn.execute(plan.sql, plan.params), scoring)
     page = _ranked_page(scoring, rows, features)
@@ -890,7 +937,7 @@ def with_statistics_sync(
     facts = compiled.facts
     if plan.scoring is None or facts is None or facts.sample_sql is None:
         return plan
-    if plan.name == "filter_tested":
+    if plan.name in _TESTED_PLANS:
         return plan  # tests, does not rank
     row = conn.execute(_AVERAGES_SQL).fetchone()
     rows, tokens = _averages(row[0] if row else None)
@@ -994,8 +1041,21 @@ def _usable(conn: sqlite3.Connection, compiled: CompiledQuery, plan: Plan) -> Pl
     return plan
 
 
+def _alive_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQuery:
+    """``compiled`` without the plans of the alive sessions' index when the database lacks
+    it (not yet migrated to 011: the CLI reads databases as they are), so that the planner
+    chooses among the others."""
+    if not any(plan.name in ALIVE_PLANS for plan in compiled.plans):
+        return compiled
+    if conn.execute(_INDEX_SQL, (ALIVE_INDEX,)).fetchone()[0]:
+        return compiled
+    plans = tuple(plan for plan in compiled.plans if plan.name not in ALIVE_PLANS)
+    return CompiledQuery(compiled.sql, compiled.params, compiled.ranked, plans, compiled.facts)
+
+
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
+    compiled = _alive_usable(conn, compiled)
     facts = compiled.facts
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
         if facts.candidates_sql is None:
