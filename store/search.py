@@ -430,26 +430,28 @@ def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> flo
 
 
 # alive_scored, alive_tested (migration 011): one entry of the alive sessions' partial index read
-# (texts and all: it is covering) and, unless the index gives the order (recent), sorted; by
-# name the sort compares NOCASE; one row handed to Python and its words tested there; one kept
-# row scored. Measured at 1 M sessions (2,041 alive): the entries read and sorted by rowid or
-# created ~1 ms, by name ~2; the rows into Python ~1.2 µs each, their test ~0.5 (a row of the
-# table read by rowid costs ~4.5); in the units of filter_set's costs, about twice those.
-_COST_ALIVE_ENTRY = 0.6
-_COST_ALIVE_NAME = 1.5
+# (texts and all: it is covering), the words' tokens looked for in its texts by LIKE, and,
+# unless the index gives the order (recent), sorted (by name NOCASE, dearer); one row that
+# passes handed to Python and its words tested there; one kept row scored. Measured at 1 M
+# sessions (2,041 alive): the entries read, tested and sorted by rowid ~1-1.5 ms, by name ~2.5;
+# a row into Python ~1.2 µs and its test ~0.5 (a row of the table read by rowid costs ~4.5);
+# in the units of filter_set's costs, about twice those.
+_COST_ALIVE_ENTRY = 1.0
+_COST_ALIVE_NAME = 2.0
 _COST_ALIVE_ROW = 2.5
 _COST_ALIVE_HIT = 3.0
 
 
 def _alive_cost(est: _Estimate, plan: Plan) -> float:
-    """alive_scored's or alive_tested's cost: the filter's entries of the alive index (sorted
-    in the order the plan reads them), then the rows Python tests until the window (ranked)
-    or the page (unranked) is in, at the words' share of all rows (taken to hold among the
-    alive ones), and the window's scores or the page's rows read in full."""
+    """alive_scored's or alive_tested's cost: the filter's entries of the alive index (tested
+    by LIKE, sorted in the order the plan reads them), the rows that pass handed to Python
+    until the window (ranked) or the page (unranked) is in, at the words' share of all rows
+    (taken to hold among the alive ones), and the window's scores or the page's rows read."""
     share = max(est.share, 1 / est.top)
+    passing = est.candidates * share
     if plan.name == "alive_scored":
-        read = min(est.candidates, 1.2 * RELEVANCE_WINDOW / share + 64)
-        hits = min(RELEVANCE_WINDOW, est.candidates * share)
+        read = min(passing, 1.2 * RELEVANCE_WINDOW + 64)
+        hits = min(RELEVANCE_WINDOW, passing)
         return (
             est.candidates * _COST_ALIVE_ENTRY
             + read * _COST_ALIVE_ROW
@@ -457,18 +459,15 @@ def _alive_cost(est: _Estimate, plan: Plan) -> float:
             + est.phrases * _COST_PHRASE
         )
     needed = est.needed if est.needed is not None else est.candidates
-    tested = min(float(est.candidates), 1.5 * needed / share + 32)
+    entries = float(est.candidates)
+    per_entry = _COST_ALIVE_ENTRY
     if " ORDER BY sessions.last_access DESC" in plan.sql:
-        sorted_entries = tested  # the index's own order: the read stops at the page
+        # The index's own order: the read stops once the page's rows passed.
+        entries = min(entries, 1.5 * needed / share + 32)
     elif " ORDER BY sessions.name " in plan.sql:
-        sorted_entries = est.candidates * _COST_ALIVE_NAME / _COST_ALIVE_ENTRY
-    else:
-        sorted_entries = est.candidates
-    return (
-        sorted_entries * _COST_ALIVE_ENTRY
-        + tested * _COST_ALIVE_ROW
-        + min(needed, est.candidates) * _COST_ROW
-    )
+        per_entry = _COST_ALIVE_NAME
+    read = min(passing, 1.5 * needed + 32)
+    return entries * per_entry + read * _COST_ALIVE_ROW + min(needed, passing) * _COST_ROW
 
 
 def over_walks(

@@ -22,6 +22,8 @@ from store.query.ast import And, Status
 from store.query.compiler import (
     _ORDER,
     _SCORED_SELECT,
+    Clause,
+    Phrase,
     Plan,
     Scoring,
     _clauses,
@@ -50,22 +52,60 @@ def keeps_alive(node: _Simple) -> bool:
     return any(isinstance(c, Status) and c.value in _ALIVE for c in children)
 
 
-def _select(node: _Simple) -> tuple[str, list[Any]]:
-    """The statement's start: the alive rows that pass every filter, read from the index
-    (SCORED_COLUMNS), and its parameters."""
+_TEXT_COLUMNS: Final = ("name", "project", "worktree", "branch", "directory")
+# A text that is not all ASCII (more characters than bytes differ): the index folds its tokens'
+# case and accents beyond what LIKE folds (ASCII letters only), so such a row is left to Python.
+_NOT_ASCII: Final = " OR ".join(
+    f"length(CAST(sessions.{c} AS TEXT)) <> length(CAST(sessions.{c} AS BLOB))"
+    for c in _TEXT_COLUMNS
+)
+
+
+def _prefilter(phrases: tuple[Phrase, ...], clauses: tuple[Clause, ...]) -> tuple[str, list[Any]]:
+    """A cheap test in SQL that keeps every row that matches (and some that do not): for each
+    clause that is not negated, one of its phrases' longest token is in one of the texts
+    (``LIKE '%auth%'``: a row whose text holds the token holds it as a substring, whatever
+    its case), unless a text is not ASCII. Python then tests the rows that pass exactly; a
+    word in 1 % of the alive rows hands Python ~20 rows instead of 2,041 (~1.2 µs each into
+    Python, ~0.3 here). LIKE folds ASCII case (the connections never set
+    ``case_sensitive_like``); tokens are letters and digits, never LIKE's ``%`` or ``_``."""
+    params: list[Any] = []
+    tests: list[str] = []
+    for negated, indexes in clauses:
+        if negated:
+            continue  # a negated clause excludes rows: no necessary condition to test
+        anyof: list[str] = []
+        for index in indexes:
+            words = phrases[index][0]
+            if not words:
+                return "1", []
+            token = max(words, key=len)
+            for column in _TEXT_COLUMNS:
+                anyof.append(f"sessions.{column} LIKE ?")
+                params.append(f"%{token}%")
+        tests.append("(" + " OR ".join(anyof) + ")")
+    if not tests:
+        return "1", []
+    return f"({_NOT_ASCII} OR ({' AND '.join(tests)}))", params
+
+
+def _select(node: _Simple, match: str) -> tuple[str, list[Any]]:
+    """The statement's start: the alive rows that pass every filter (and the words' test in
+    SQL, :func:`_prefilter`), read from the index (SCORED_COLUMNS), and its parameters."""
     params: list[Any] = []
     where = _sql(node, params, ranked_join=True)
+    test, test_params = _prefilter(fts_phrases(match), _clauses(node))
     return (
         f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {ALIVE_INDEX} "
-        f"WHERE {ALIVE_WHERE} AND {where}"
-    ), params
+        f"WHERE {ALIVE_WHERE} AND {where} AND {test}"
+    ), [*params, *test_params]
 
 
 def alive_scored(node: _Simple, match: str, page: tuple[int, int], window: int) -> Plan:
     """alive_scored: the filter's alive rows newest first (SQLite sorts the few entries of
     the index by rowid; Python reads them lazily and stops once the window's newest matches
     are in), ranked in Python (store.search.score_rows, as filter_scored)."""
-    select, params = _select(node)
+    select, params = _select(node, match)
     return Plan(
         "alive_scored",
         f"{select} ORDER BY sessions.rowid DESC",
@@ -78,7 +118,7 @@ def alive_tested(node: _Simple, match: str, sort: str, page: tuple[int, int]) ->
     """alive_tested: the filter's alive rows in the sort's order (by recent the index's own:
     no sort), the words tested in Python until the page's last match (store.search.tested_rows,
     as filter_tested); then the page's sessions read in full."""
-    select, params = _select(node)
+    select, params = _select(node, match)
     scoring = Scoring(fts_phrases(match), page, clauses=_clauses(node))
     return Plan("alive_tested", f"{select} ORDER BY {_ORDER[sort]}", tuple(params), scoring=scoring)
 
