@@ -86,7 +86,8 @@ def _prefilter(phrases: tuple[Phrase, ...], clauses: tuple[Clause, ...]) -> tupl
         tests.append("(" + " OR ".join(anyof) + ")")
     if not tests:
         return "1", []
-    return f"({_NOT_ASCII} OR ({' AND '.join(tests)}))", params
+    # The tokens first: a row that holds them skips the ASCII test.
+    return f"(({' AND '.join(tests)}) OR {_NOT_ASCII})", params
 
 
 def _select(node: _Simple, match: str) -> tuple[str, list[Any]]:
