@@ -850,7 +850,8 @@ _TESTED_PLANS = ("filter_tested", "alive_tested")
 
 
 def tested_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
-    """``filter_tested``'s page: the filter's rows in the sort's order, the words tested on
+    """``filter_tested``'s and ``alive_tested``'s page: the filter's rows in the sort's order
+    (from the table, or from the alive sessions' index), the words tested on
     each row's text in Python, read in chunks until the page's last match; then the page's
     sessions read in full."""
     scoring = plan.scoring
