@@ -53,7 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 from store.db import migrate_sync  # noqa: E402
 
-GENERATOR_VERSION = 5  # 5: schema 009; 4: schema 008 (attached_days_all); 3: schema 007; 2: 006
+# 6: schema 010 (stats_ended); 5: 009; 4: 008 (attached_days_all); 3: 007; 2: 006
+GENERATOR_VERSION = 6
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPAN_DAYS = 365
 
@@ -269,13 +270,28 @@ def build(path: Path, sessions: int, events: int, seed: int = 13) -> dict[str, A
     }
 
 
+def _remove(path: Path) -> None:
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+
+
+_STATUS_AFTER = {
+    "attached": "attached",
+    "detached": "detached",
+    "killed": "ended",
+    "vanished": "ended",
+}
+
+
 def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
     """Rows per second of realistic events (300 sessions, ~30,000 events: a third of them
     attaches, detaches and ends) inserted in batches of 1,000 rows, one transaction each,
     into schema 005 (no trigger), 006 (the windowed re-derivation per event), 007 (in time
-    order: a few index writes) and 008 (one more row per day), taking turns; and into 008 in
-    a shuffled order (every event late by up to a day: the re-derivation path). Medians of
-    ``repeat`` runs."""
+    order: a few index writes), 009 (008's one more row per day) and 010 (stats_ended: the
+    sessions are inserted ended, so every change of their totals rewrites their row: the
+    import's case), taking turns; into 010 in a shuffled order (every event late by up to a
+    day: the re-derivation path); and as the watcher writes (each event with its session's
+    update, sessions alive until their end), 009 against 010. Medians of ``repeat`` runs."""
     rows_sessions, rows_events = _generate(300, 30_000, seed=7)
     in_order = [(sid, kind, _ts(at), data) for at, sid, kind, data in rows_events]
     shuffler = random.Random(3)
@@ -285,18 +301,46 @@ def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
         "schema_006": (6, in_order),
     }
     cases["schema_007"] = (7, in_order)
-    cases["schema_008"] = (None, in_order)
-    cases["schema_008_late_within_a_day"] = (None, late)
-    samples: dict[str, list[float]] = {name: [] for name in cases}
+    cases["schema_009"] = (9, in_order)
+    cases["schema_010"] = (None, in_order)
+    cases["schema_010_late_within_a_day"] = (None, late)
+    # As the watcher writes: each event with its session's update (last_access, status; the
+    # end's ended_at), the sessions alive until their end (sql/010 keeps a row from then on).
+    watcher = {"watcher_shaped_schema_009": 9, "watcher_shaped_schema_010": None}
+    samples: dict[str, list[float]] = {name: [] for name in [*cases, *watcher]}
+    alive = [(*row[:9], "detached", None) for row in rows_sessions]
+
+    def fresh(name: str, run: int, target: int | None, sessions: list[Any]) -> sqlite3.Connection:
+        path = workdir / f"writes-{name}-{run}.db"
+        _remove(path)
+        migrate_sync(path, target=target)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.executemany(_INSERT_SESSION, sessions)
+        return conn
+
     for run in range(repeat):
+        for name, target in watcher.items():
+            conn = fresh(name, run, target, alive)
+            started = time.perf_counter()
+            for i in range(0, len(in_order), 1000):
+                conn.execute("BEGIN")
+                for sid, kind, at, data in in_order[i : i + 1000]:
+                    conn.execute(_INSERT_EVENT, (sid, kind, at, data))
+                    status = _STATUS_AFTER.get(kind)
+                    conn.execute(
+                        "UPDATE sessions SET last_access = ?1, updated_at = ?1, "
+                        "status = coalesce(?2, status), "
+                        "ended_at = CASE WHEN ?2 = 'ended' THEN ?1 ELSE ended_at END "
+                        "WHERE id = ?3",
+                        (at, status, sid),
+                    )
+                conn.execute("COMMIT")
+            samples[name].append(len(in_order) / (time.perf_counter() - started))
+            conn.close()
+            _remove(workdir / f"writes-{name}-{run}.db")
         for name, (target, rows) in cases.items():
-            path = workdir / f"writes-{name}-{run}.db"
-            for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                stale.unlink(missing_ok=True)
-            migrate_sync(path, target=target)
-            conn = sqlite3.connect(path, isolation_level=None)
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.executemany(_INSERT_SESSION, rows_sessions)
+            conn = fresh(name, run, target, rows_sessions)
             started = time.perf_counter()
             for i in range(0, len(rows), 1000):
                 conn.execute("BEGIN")
@@ -304,8 +348,7 @@ def write_rates(workdir: Path, repeat: int) -> dict[str, Any]:
                 conn.execute("COMMIT")
             samples[name].append(len(rows) / (time.perf_counter() - started))
             conn.close()
-            for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                stale.unlink(missing_ok=True)
+            _remove(workdir / f"writes-{name}-{run}.db")
     family = sum(1 for row in in_order if row[1] in ("attached", "detached", "killed", "vanished"))
     return {
         "rows": len(in_order),
@@ -423,7 +466,9 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = workdir / f"stats-{args.sessions}-{args.events}-v{GENERATOR_VERSION}.db"
     built: dict[str, Any] = {"reused": True}
-    older = path.with_name(f"stats-{args.sessions}-{args.events}-v3.db")
+    # The same data, one schema older (the newest such copy): copied and migrated.
+    candidates = [path.with_name(f"stats-{args.sessions}-{args.events}-v{v}.db") for v in (5, 3)]
+    older = next((c for c in candidates if c.exists()), candidates[-1])
     if not path.exists() and older.exists():
         # The same data, one schema older: copied and migrated (its time is worth knowing).
         import shutil
@@ -470,7 +515,8 @@ def main() -> None:
                 argvs["before_" + name] = [*launcher, *argv[1:-2], *old_db]
     timings = _interleaved(argvs, args.repeat)
     naive = {"naive_load_all_events": [sys.executable, "-c", _NAIVE, str(path)]}
-    timings.update(_interleaved(naive, args.naive_repeat))
+    if args.naive_repeat:
+        timings.update(_interleaved(naive, args.naive_repeat))
     writes = write_rates(workdir, args.writes) if args.writes else None
     target_ms = 200.0
     stats_runs = {k: v for k, v in timings.items() if k.startswith("ccmgr_watch_stats")}

@@ -212,7 +212,10 @@ class Activity(Value):
     (``attached_grid``: day, hour, signed count, signed seconds into the hour), sessions created
     and attach events (``counts_grid``: day, hour, created, attaches; ``--by day|hour`` only),
     and the lifetimes of the sessions created, per bucket of ``--by day|hour``
-    (``bucket_lifetimes``: bucket, count, total, median). Days are local days since 1970-01-01."""
+    (``bucket_lifetimes``: bucket, count, total, median). Days are local days since 1970-01-01;
+    except with ``--by day``, an entry with no endpoint (sign 0) may stand for the same day of
+    the week and hour summed over many weeks (day 0-6): only hours of the day and days of the
+    week are reported then (:func:`_local_days`)."""
 
     __match_args__ = ("groups", "total", "attached_grid", "counts_grid", "bucket_lifetimes")
     __slots__ = __match_args__
@@ -225,7 +228,7 @@ class Activity(Value):
 
 def _group_ctes(key: str) -> str:
     """One row per selected session: its group, whether alive in / created in the window, its
-    lifetime, attached time and attaches in the window (summed per group by :func:`_groups`:
+    lifetime, attached time and attaches in the window (summed per group by :func:`_fold`:
     a median in SQL took two sorts of every session, three times the time)."""
     return f"""
 members (k, alive, born, life, attached, n, created) AS MATERIALIZED (
@@ -250,15 +253,18 @@ def _cell(t: str) -> str:
     return f"{day}, CAST(({t} - 86400 * {day}) / 3600 AS INTEGER)"
 
 
-def _grid_ctes() -> str:
-    """Attached time's clipped pieces as signed endpoints per local (day, hour)."""
+def _grid_ctes(*, per_piece: bool = False) -> str:
+    """Attached time's clipped pieces as signed endpoints per local (day, hour); with
+    ``per_piece`` (few pieces) each piece's start is placed in local time on its own, without
+    the table of hour offsets (whose join SQLite may run as a scan per piece)."""
     start = "CAST(h * 3600 AS REAL)"
-    return f"""
-window_pieces (s, e) AS MATERIALIZED (
-    SELECT s, e FROM (
-        SELECT max(s, (SELECT lo FROM win)) AS s, min(e, (SELECT hi FROM win)) AS e FROM pieces)
-    WHERE e > s
-),
+    if per_piece:
+        clipped = f"""
+clipped (s, e, ls) AS MATERIALIZED (
+    SELECT s, e, {_local("s")} FROM window_pieces
+),"""
+    else:
+        clipped = f"""
 offsets (h, off, whole) AS MATERIALIZED (
     -- The zone offset of each UTC hour that holds a piece's start, asked once per hour
     -- (the C library's localtime is the costly part); whole: the same offset all hour.
@@ -272,7 +278,13 @@ clipped (s, e, ls) AS MATERIALIZED (
     -- hour with a change in it asks the C library for the piece's own start.
     SELECT s, e, CASE WHEN o.whole THEN s + o.off ELSE {_local("s")} END
     FROM window_pieces JOIN offsets AS o ON o.h = CAST(s / 3600 AS INTEGER)
-),
+),"""
+    return f"""
+window_pieces (s, e) AS MATERIALIZED (
+    SELECT s, e FROM (
+        SELECT max(s, (SELECT lo FROM win)) AS s, min(e, (SELECT hi FROM win)) AS e FROM pieces)
+    WHERE e > s
+),{clipped}
 points (t, sign) AS (
     -- Both endpoints from one pass over the pieces.
     SELECT CASE sign WHEN -1 THEN ls ELSE ls - s + e END, sign
@@ -340,7 +352,7 @@ _DAYS_IN_WINDOW: Final = """day BETWEEN CAST((SELECT lo FROM win) / 86400 AS INT
         AND CAST((SELECT hi FROM win) / 86400 AS INTEGER)"""
 
 
-def _days_select(counts: bool, *, everyone: bool = False) -> str:
+def _days_select(counts: bool, *, everyone: bool = False, settled: bool = False) -> str:
     """The whole sessions' hour sums per UTC day: one row per day, the 24 hours' microseconds
     (then, with ``counts``, the 24 hours' attaches) as one text of comma-separated integers (a
     UNION ALL row has seven columns).
@@ -351,7 +363,10 @@ def _days_select(counts: bool, *, everyone: bool = False) -> str:
     minus the rows of the sessions that are not whole (those read from their islands, and
     any the selection left out): the same numbers, from ~365 rows a year instead of one per
     (day, session). Exact whatever the selection: every session with a day row has a row in
-    attached_totals (007 keeps both from its islands and attach events)."""
+    attached_totals (007 keeps both from its islands and attach events). With ``settled``
+    (:func:`settled_sql`: ``sel`` holds only the sessions not read from sql/010's rows), the
+    sessions subtracted are those ``selected`` that are not whole: every other session with a
+    day row is ended, whole and summed from stats_ended."""
     columns = [f"s{k}" for k in range(24)] + ([f"a{k}" for k in range(24)] if counts else [])
     packed = " || ',' || ".join(f"sum(d.{c})" for c in columns)
     if not everyone:
@@ -362,6 +377,12 @@ WHERE d.{_DAYS_IN_WINDOW}
     AND +d.session_id IN (SELECT sid FROM sel WHERE whole)  -- "+": not by session
 GROUP BY d.day"""
     listed = ", ".join(columns)
+    whole = "SELECT sid FROM sel WHERE whole AND sid IS NOT NULL"
+    subtracted = (
+        f"SELECT sid FROM selected WHERE sid NOT IN ({whole})"
+        if settled
+        else f"SELECT t.session_id FROM attached_totals AS t WHERE t.session_id NOT IN ({whole})"
+    )
     negated = ", ".join(f"-r.{c}" for c in columns)
     return f"""
 SELECT 'days', d.day, {packed}, NULL, NULL, NULL, NULL
@@ -369,23 +390,43 @@ FROM (
     SELECT day, {listed} FROM attached_days_all WHERE {_DAYS_IN_WINDOW}
     UNION ALL
     SELECT r.day, {negated} FROM attached_days AS r
-    WHERE r.session_id IN (SELECT t.session_id FROM attached_totals AS t
-            WHERE t.session_id NOT IN (SELECT sid FROM sel WHERE whole AND sid IS NOT NULL))
+    WHERE r.session_id IN ({subtracted})
         AND r.{_DAYS_IN_WINDOW}
 ) AS d
 GROUP BY d.day"""
 
 
+_ALIVE_IN_WINDOW: Final = """sessions.id IN (
+    SELECT o.id FROM sessions AS o INDEXED BY ix_sessions_status
+    WHERE o.status IN ('attached', 'detached')
+    UNION ALL
+    SELECT e.session_id FROM stats_ended AS e WHERE e.exact_from >= (SELECT lo FROM win))"""
+"""The sessions that may be alive in a window (a superset): the alive ones and the ended ones
+whose latest moment is at or after the window's start (sql/010: a session not whole, or with a
+timestamp SQLite cannot read, has exact_from 1e300). An ended session whose every moment lies
+before the window's start ended before it: not alive in it."""
+
+
 def activity_sql(
-    where: str, *, by: GroupBy, aggregates: bool = True, everyone: bool = False
+    where: str,
+    *,
+    by: GroupBy,
+    aggregates: bool = True,
+    everyone: bool = False,
+    narrow: bool = False,
 ) -> str:
     """The one statement :func:`activity` runs (parameters: now, lo, hi, the filter's): every
     part of the result from the same materialized selection, computed once. ``aggregates``:
     the sessions wholly inside the window and their life are read from sql/007's totals and
     hour sums (their hours are UTC: ``days`` rows); without, every session from its islands.
     ``everyone``: the day sums from sql/008's per-day sums over every session (see
-    :func:`_days_select`; the same result, faster when nearly every session is selected)."""
+    :func:`_days_select`; the same result, faster when nearly every session is selected).
+    ``narrow``: only the sessions that may be alive in the window are read (through sql/010's
+    ``exact_from``, :data:`_ALIVE_IN_WINDOW`): for a window that starts after 1970, where most
+    of a history ended before it."""
     key = f"sel.{by}" if by in ("project", "worktree", "branch") else "NULL"
+    if narrow:
+        where = f"({where}) AND {_ALIVE_IN_WINDOW}"
     ctes = [spans_sql(where, aggregates=aggregates)]
     ctes += [_group_ctes(key), _grid_ctes()]
     selects = [_MEMBERS_SELECT, _GRID_SELECT]
@@ -395,6 +436,90 @@ def activity_sql(
         ctes += [_counts_ctes(), _bucket_ctes(by)]
         selects += [_COUNTS_SELECT, _BUCKET_SELECT]
     return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+
+
+_LIVE: Final = """sessions.id IN (
+    SELECT o.id FROM sessions AS o INDEXED BY ix_sessions_status
+    WHERE o.status IN ('attached', 'detached')
+    UNION ALL
+    SELECT e.session_id FROM stats_ended AS e WHERE e.exact_from > (SELECT hi FROM win))"""
+
+
+def settled_sql(by: GroupBy) -> str:
+    """The statement :func:`activity` runs for every session over a whole history (no query,
+    the window from 1970) grouped by project, worktree or branch (parameters: now, lo, hi).
+
+    The ended sessions whose numbers sql/010's stats_ended holds for this window's end
+    (``exact_from`` at or before it) are summed per group in SQL, streamed in group order from
+    the group's index (``fast`` rows: key, sessions, created, attaches, attached microseconds,
+    lifetimes' total); the others (alive, not whole, or with a moment after the window's end:
+    a few dozen) go through the usual CTEs (``member`` rows, their islands for the grid,
+    placed in local time piece by piece: they are few). The day sums come from sql/008's sums
+    less the days of the sessions read the usual way that are not whole. The lifetimes'
+    medians are read afterwards by offset (:func:`median_sql`)."""
+    ctes = [spans_sql(_LIVE), _group_ctes(f"sel.{by}"), _grid_ctes(per_piece=True)]
+    selects = [
+        _MEMBERS_SELECT,
+        _GRID_SELECT,
+        _days_select(False, everyone=True, settled=True),
+        f"""
+SELECT 'fast', {by}, count(*), sum(born), sum(attaches), sum(micros),
+    total(CASE WHEN born THEN life END)
+FROM stats_ended INDEXED BY ix_stats_ended_{by}
+WHERE exact_from <= (SELECT hi FROM win) GROUP BY {by}""",
+    ]
+    return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def median_sql(by: GroupBy | None) -> str:
+    """The lifetimes of the sessions of stats_ended counted by :func:`settled_sql` (created in
+    the window, ``exact_from`` at or before its end: parameter 1), in order, from offset
+    (parameter 3, the count: 2) within the group (``by``'s key IS parameter 4) or among all
+    (``by`` None): the middle of a sorted list, read by an index in that order."""
+    if by is None:
+        return (
+            "SELECT life FROM stats_ended INDEXED BY ix_stats_ended_life "
+            "WHERE exact_from <= ?1 AND born ORDER BY life LIMIT ?2 OFFSET ?3"
+        )
+    return (
+        f"SELECT life FROM stats_ended INDEXED BY ix_stats_ended_{by} "
+        f"WHERE {by} IS ?4 AND exact_from <= ?1 AND born ORDER BY life LIMIT ?2 OFFSET ?3"
+    )
+
+
+_ALL: Final = object()
+"""The key of :func:`_settled_median` for every session (``median_sql(None)``)."""
+
+
+def _settled_median(
+    conn: sqlite3.Connection | None,
+    by: GroupBy | None,
+    hi: float,
+    key: Any,
+    stored: int,
+    others: list[float],
+) -> float | None:
+    """The median of ``stored`` lifetimes of stats_ended (in the group ``key`` of ``by``, or
+    all of them for :data:`_ALL`), read in order by :func:`median_sql`, and the ``others``
+    (the sessions read the usual way), as :func:`_median` of them all. The first max(0, m -
+    len(others)) stored ones (m: the lower middle's rank) lie before the middle whatever the
+    others are, so only the stored ones from there to the upper middle are read: with no
+    others, one or two rows; with none stored, nothing."""
+    n = stored + len(others)
+    if n == 0:
+        return None
+    low, high = (n - 1) // 2, n // 2
+    skip = max(0, low - len(others))
+    values = list(others)
+    if stored > skip:
+        assert conn is not None
+        args = (hi, high + 1 - skip, skip) if key is _ALL else (hi, high + 1 - skip, skip, key)
+        sql = median_sql(None if key is _ALL else by)
+        values += [life for (life,) in conn.execute(sql, args)]
+    values.sort()
+    if low == high:
+        return float(values[low - skip])
+    return (values[low - skip] + values[high - skip]) / 2
 
 
 def _whole_hour_offsets(days: list[int]) -> dict[int, list[int]] | None:
@@ -434,16 +559,48 @@ def _whole_hour_offsets(days: list[int]) -> dict[int, list[int]] | None:
 
 
 def _local_days(
-    rows: list[tuple[int, str]],
+    rows: list[tuple[int, str]], *, calendar: bool = True
 ) -> tuple[list[tuple[int, int, int, float]], list[tuple[int, int, int, int]]] | None:
     """The ``days`` rows (UTC day, packed hour sums) as local (day, hour) grid entries (each
     hour's seconds with no endpoint: sign 0) and attach counts; None if the zone's offsets
-    are not whole hours (then :func:`activity` reads every session from its islands)."""
+    are not whole hours (then :func:`activity` reads every session from its islands).
+
+    Without ``calendar`` (no ``--by day``: only the hours of the day and the days of the week
+    are reported), the entries are summed per (day of the week, hour) in integer microseconds,
+    at most 168 of them, under the first week's day numbers (0-6: the same days of the week);
+    an entry with no endpoint adds only its seconds to its hour and its day of the week."""
     offsets = _whole_hour_offsets([day for day, _ in rows])
     if offsets is None:
         return None
     grid: list[tuple[int, int, int, float]] = []
     counts: list[tuple[int, int, int, int]] = []
+    if not calendar:
+        week = [0] * 168  # (local day % 7) * 24 + local hour = local hour number % 168
+        week_attaches = [0] * 168
+        # A day with one offset all day fills 24 slots in a row from (its first local hour %
+        # 168): such days are summed per starting slot, column by column in C (map, zip).
+        runs: dict[int, list[list[str]]] = {}
+        for day, packed in rows:
+            values = packed.split(",")
+            shifts = offsets[day]
+            base = day * 24
+            if shifts[0] == shifts[23]:  # one offset (it changes at most once a day)
+                runs.setdefault((base + shifts[0]) % 168, []).append(values)
+                continue
+            for k, micros in enumerate(values[:24]):
+                week[(base + k + shifts[k]) % 168] += int(micros)
+            for k, attaches in enumerate(values[24:]):
+                week_attaches[(base + k + shifts[k]) % 168] += int(attaches)
+        for start, days in runs.items():
+            for k, column in enumerate(zip(*days, strict=True)):
+                total = sum(map(int, column))
+                if k < 24:
+                    week[(start + k) % 168] += total
+                else:
+                    week_attaches[(start + k - 24) % 168] += total
+        grid = [(i // 24, i % 24, 0, m / 1e6) for i, m in enumerate(week) if m]
+        counts = [(i // 24, i % 24, 0, a) for i, a in enumerate(week_attaches) if a]
+        return grid, counts
     for day, packed in rows:
         values = packed.split(",")
         shifts = offsets[day]
@@ -497,8 +654,11 @@ def _activity(
     now: float,
     aggregates: bool,
     everyone: bool | None = None,
+    settled: bool | None = None,
+    narrow: bool | None = None,
 ) -> Activity | None:
-    """:func:`activity`'s statement run once (``everyone``: force the day sums' source, for
+    """:func:`activity`'s statement run once (``everyone``: force the day sums' source,
+    ``settled``: force or forbid :func:`settled_sql`, ``narrow``: :func:`activity_sql`'s, for
     tests; None: chosen here); None when a zone's offsets rule the aggregates out."""
     members: list[tuple[Any, ...]] = []
     grid: list[tuple[int, int, int, float]] = []
@@ -507,12 +667,25 @@ def _activity(
     days: list[tuple[int, str]] = []
     # Every session over the whole history (the plain `ccmgr-watch stats`): the day sums over
     # every session, less the few sessions read from their islands.
+    whole_history = aggregates and where.strip() == "1" and lo <= FAR_PAST
     if everyone is None:
-        everyone = aggregates and where.strip() == "1" and lo <= FAR_PAST
-    sql = activity_sql(where, by=by, aggregates=aggregates, everyone=everyone)
+        everyone = whole_history
+    if settled is None:
+        # ... and by a group: stats_ended's sums per group (sql/010), the rest as usual.
+        settled = whole_history and by in ("project", "worktree", "branch")
+    fast: list[tuple[Any, ...]] = []
+    if settled:
+        sql = settled_sql(by)
+        params = ()
+    else:
+        if narrow is None:
+            narrow = lo > FAR_PAST  # a window: most of a history ended before it
+        sql = activity_sql(where, by=by, aggregates=aggregates, everyone=everyone, narrow=narrow)
     for tag, a, b, c, d, e, f in conn.execute(sql, (now, lo, hi, *params)):
         if tag == "member":
             members.append((a, b, c, d, e, f))
+        elif tag == "fast":
+            fast.append((a, b, c, d, e, f))
         elif tag == "grid":
             grid.append((int(a), int(b), int(c), float(d)))
         elif tag == "days":
@@ -522,13 +695,17 @@ def _activity(
         else:
             lifetimes.append((int(a), int(b), _secs(c), None if d is None else _secs(d)))
     if days:
-        local = _local_days(days)
+        local = _local_days(days, calendar=by == "day")
         if local is None:
             return None
         grid += local[0]
         if by in ("day", "hour"):
             counts += local[1]
-    groups, total = _groups(members)
+    if settled:
+        assert by in ("project", "worktree", "branch")
+        groups, total = _fold(members, fast, conn=conn, by=by, hi=hi)
+    else:
+        groups, total = _fold(members)
     return Activity(groups, total, grid, counts, lifetimes)
 
 
@@ -540,41 +717,62 @@ def _median(values: list[float]) -> float | None:
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
-def _groups(members: list[tuple[Any, ...]]) -> tuple[list[GroupRow], GroupRow]:
-    """The groups and the total from the per-session rows (key, alive, born, lifetime,
-    attached, attaches); groups with nothing in the window are left out."""
+def _fold(
+    members: list[tuple[Any, ...]],
+    fast: Sequence[tuple[Any, ...]] = (),
+    *,
+    conn: sqlite3.Connection | None = None,
+    by: GroupBy | None = None,
+    hi: float = FAR_FUTURE,
+) -> tuple[list[GroupRow], GroupRow]:
+    """The groups and the total: from the per-session rows (key, alive, born, lifetime,
+    attached, attaches) and, for :func:`settled_sql`, the per-group sums of stats_ended
+    (``fast``: key, sessions, created, attaches, attached microseconds, lifetimes' total;
+    every session there is alive in the window, and its lifetime counts when it was created
+    in it) with the medians of both (:func:`_settled_median`, through ``conn``). Groups with
+    nothing in the window are left out."""
     sums: dict[Any, list[Any]] = {}
+    for key, sessions, born, attaches, micros, lives_total in fast:
+        sums[key] = [int(sessions), int(born), int(attaches), int(micros) / 1e6, int(born)]
+        sums[key] += [float(lives_total), []]
     for key, alive, born, life, attached, attaches in members:
         row = sums.get(key)
         if row is None:
-            row = sums[key] = [0, 0, 0, 0.0, []]
+            row = sums[key] = [0, 0, 0, 0.0, 0, 0.0, []]
         row[0] += alive or 0
         row[1] += born or 0
         row[2] += attaches or 0
         row[3] += attached or 0.0
         if born and life is not None:
-            row[4].append(life)
-    everything: list[Any] = [0, 0, 0, 0.0, []]
+            row[6].append(life)
+    everything: list[Any] = [0, 0, 0, 0.0, 0, 0.0, []]
     groups = []
-    for key, (alive, born, attaches, attached, lives) in sums.items():
-        for i, value in enumerate((alive, born, attaches, attached)):
+    for key, values in sums.items():
+        for i, value in enumerate(values):
             everything[i] += value
-        everything[4] += lives
-        if alive + born + attaches > 0:
-            groups.append(_group_row(key, alive, born, attaches, attached, lives))
-    return groups, _group_row(None, *everything)
+        if values[0] + values[1] + values[2] > 0:  # alive, created or attached in the window
+            groups.append(_settled_row(conn, by, hi, key, values))
+    return groups, _settled_row(conn, None, hi, _ALL, everything)
 
 
-def _group_row(
-    key: Any, alive: int, born: int, attaches: int, attached: float, lives: list[float]
+def _settled_row(
+    conn: sqlite3.Connection | None, by: GroupBy | None, hi: float, key: Any, values: list[Any]
 ) -> GroupRow:
+    """One group's (``key``; :data:`_ALL`: the total) row from :func:`_fold`'s sums:
+    sessions, created, attaches, attached seconds, stored lifetimes (count, total) and the
+    lifetimes of the sessions read the usual way."""
+    alive, born, attaches, attached, stored, stored_total, others = values
     return GroupRow(
-        key,
+        None if key is _ALL else key,
         int(alive),
         int(born),
         int(attaches),
         _secs(attached),
-        len(lives),
-        _secs(sum(lives)),
-        None if not lives else _secs(_median(lives)),  # type: ignore[arg-type]
+        stored + len(others),
+        _secs(stored_total + sum(others)),
+        _optional_secs(_settled_median(conn, by, hi, key, stored, others)),
     )
+
+
+def _optional_secs(value: float | None) -> float | None:
+    return None if value is None else _secs(value)

@@ -94,7 +94,27 @@ def both(conn: sqlite3.Connection, by: str, lo: float, hi: float) -> tuple[Any, 
     assert fast is not None and slow is not None and everyone is not None
     fast_report = report(fast, by=by, limit=None)
     assert report(everyone, by=by, limit=None) == fast_report
+    # Every session read, not only those sql/010 says may be alive in the window.
+    wide = _activity(conn, "1", (), aggregates=True, everyone=False, narrow=False, **args)
+    assert wide is not None
+    close(report(wide, by=by, limit=None), fast_report)
+    if lo <= 0 and by == "project":
+        # sql/010: the ended sessions summed from stats_ended, the others read as usual. The
+        # same numbers (sums in another order: the last microsecond may differ).
+        settled = _activity(conn, "1", (), aggregates=True, settled=True, **args)
+        assert settled is not None
+        close(report(settled, by=by, limit=None), fast_report)
     return fast_report, report(slow, by=by, limit=None)
+
+
+def ended_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """sql/010's rows as its triggers keep them."""
+    return conn.execute("SELECT * FROM stats_ended ORDER BY session_id").fetchall()
+
+
+def ended_defined(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """The same, from their definition (the view the triggers insert from)."""
+    return conn.execute("SELECT * FROM stats_ended_source ORDER BY session_id").fetchall()
 
 
 _DAY_COLUMNS = ", ".join([f"s{k}" for k in range(24)] + [f"a{k}" for k in range(24)])
@@ -166,6 +186,7 @@ def test_aggregates_and_islands_agree(conn, zone, sessions, order, by, since, un
     if lo > hi:
         lo, hi = hi, lo
     assert days_all(conn) == days_summed(conn)
+    assert ended_rows(conn) == ended_defined(conn)
     fast, slow = both(conn, by, lo, hi)
     if tz.startswith("CET"):
         # The islands place a stretch across the DST change (2026-03-29 01:00 UTC) by the
@@ -303,3 +324,48 @@ def test_day_sums_over_every_session_follow_each_change(tmp_path) -> None:
     conn.execute("DELETE FROM attached_days")
     assert days_all(conn) == []
     conn.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    days=st.dictionaries(
+        st.integers(20_400, 20_800),  # UTC days around 2026, across both DST changes
+        st.lists(st.integers(0, 3_600_000_000), min_size=48, max_size=48),
+        max_size=40,
+    ),
+    tz=st.sampled_from(
+        ["UTC", "EST+5", "CET-1CEST,M3.5.0,M10.5.0/3", "AEST-10AEDT,M10.1.0,M4.1.0/3"]
+    ),
+)
+def test_hour_sums_summed_per_day_of_the_week_report_the_same(days, tz) -> None:
+    """Without --by day the day rows are summed per (day of the week, hour), days with one
+    offset column by column: the same hours of the day, days of the week and attach counts
+    as placing every day's hours one by one (in zones with and without daylight saving)."""
+    import os
+
+    from store.stats import _local_days
+    from watcher.activity import days_of_week, hours_of_day
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    time.tzset()
+    try:
+        rows = [(day, ",".join(map(str, values))) for day, values in sorted(days.items())]
+        week = _local_days(rows, calendar=False)
+        every = _local_days(rows, calendar=True)
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+    assert week is not None and every is not None
+    assert len(week[0]) <= 168 and len(week[1]) <= 168
+    assert hours_of_day(week[0]) == pytest.approx(hours_of_day(every[0]), abs=1e-5)
+    assert days_of_week(week[0]) == pytest.approx(days_of_week(every[0]), abs=1e-5)
+    per_hour = [0] * 24
+    for _, hour, _, n in every[1]:
+        per_hour[hour] += n
+    for _, hour, _, n in week[1]:
+        per_hour[hour] -= n
+    assert per_hour == [0] * 24
