@@ -11,6 +11,9 @@ rows from one short contiguous run of it and never the table (but for the page's
 - ``alive_tested`` (unranked, every sort): the rows in the sort's order (by recent the index
   gives it: the read stops at the page), the words tested in Python as ``filter_tested`` does.
 
+Both test the words in SQL first, loosely (:func:`_prefilter`: a superset of the matches), so
+that a rare word hands Python a few rows, not every alive one.
+
 SQLite uses a partial index only when the query's WHERE implies the index's, and it proves
 that only from the same term: the SQL carries ``sessions.status <> 'ended'`` beside the
 status filter (which already implies it, so the rows are the same).
@@ -53,8 +56,8 @@ def keeps_alive(node: _Simple) -> bool:
 
 
 _TEXT_COLUMNS: Final = ("name", "project", "worktree", "branch", "directory")
-# A text that is not all ASCII (more characters than bytes differ): the index folds its tokens'
-# case and accents beyond what LIKE folds (ASCII letters only), so such a row is left to Python.
+# A text that is not all ASCII (its count of characters and of bytes differ): the index folds its
+# tokens' case and accents beyond what LIKE folds (ASCII letters only): such a row goes to Python.
 _NOT_ASCII: Final = " OR ".join(
     f"length(CAST(sessions.{c} AS TEXT)) <> length(CAST(sessions.{c} AS BLOB))"
     for c in _TEXT_COLUMNS
