@@ -19,7 +19,8 @@ million times.
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
 filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_tested,
-order_set, filter_set, name_snapshot; docs/search.md). All plans of a query return the same rows
+order_set, filter_set, name_snapshot; alive_scored and alive_tested in store.query.alive;
+docs/search.md). All plans of a query return the same rows
 in the same order.
 """
 
@@ -110,6 +111,8 @@ if TYPE_CHECKING:
         "order_set",
         "filter_set",
         "name_snapshot",
+        "alive_scored",
+        "alive_tested",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -1239,6 +1242,11 @@ def compile_query(
             tested = order_sort != "recent" and not sample[1] and _scorable(node)
             if indexed is not None and needed is not None and tested:
                 plans.append(_tested_plan(node, sample[0], order_sort, page, indexed[0], named))
+            if indexed is not None and needed is not None and not sample[1]:
+                # alive_tested: an alive status's rows from their own index (store.query.alive).
+                from store.query import alive
+
+                plans.extend(alive.unranked_plans(node, sample[0], order_sort, page, indexed[0]))
         return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
@@ -1364,6 +1372,11 @@ def compile_query(
                 scoring=Scoring(fts_phrases(match), page),
             )
         )
+    if indexed is not None and safe and needed is not None and needed <= window:
+        # alive_scored: an alive status's rows from their own index (store.query.alive).
+        from store.query import alive
+
+        plans.extend(alive.ranked_plans(node, match, page, window, indexed[0]))
     if indexed is not None and safe:
         # filter_ranked: a selective filter's index picks the candidates, each tested against
         # the index by rowid (no bm25 there: FTS5 computes bm25's document frequencies with a

@@ -241,14 +241,16 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
             # order_range reads a slice of the matches as a set, order_set and filter_set all
-            # of them, newest_scored streams them, filter_scored tests the words in Python;
-            # the others test row by row.
+            # of them, newest_scored streams them, filter_scored and the alive plans test the
+            # words in Python; the others test row by row.
             streams = other.name in (
                 "order_range",
                 "order_set",
                 "newest_scored",
                 "filter_scored",
                 "filter_set",
+                "alive_scored",
+                "alive_tested",
             )
             assert bool(probes) != streams, (other.name, lines)
 
@@ -261,8 +263,18 @@ def test_plans_offered_by_shape() -> None:
     assert names("auth") == ranked[:2]
     assert names("auth project:x", limit=None) == ["newest_ranked", "filter_ranked"]
     assert names("auth project:x") == ranked
-    assert names("auth status:active") == ranked
-    assert names("auth since:1d -status:ended") == ranked
+    # A status that keeps alive sessions: their rows from their own index too (sql/011).
+    alive = [*ranked[:4], "alive_scored", ranked[4]]
+    assert names("auth status:active") == alive
+    assert names("auth since:1d -status:ended") == alive
+    assert names("auth status:attached") == alive
+    assert names("auth status:ended") == ranked
+    assert names("auth project:x status:active") == ranked  # the project's index is counted
+    assert names("auth status:active", sort="recent")[-1] == "alive_tested"
+    assert names("auth status:detached", sort="name")[-1] == "alive_tested"
+    assert "alive_tested" not in names("auth status:active", sort="recent", limit=None)
+    assert "alive_tested" not in names("-auth status:active", sort="recent")
+    assert "alive_scored" not in names("(auth login) OR api status:active")
     # bm25 in Python only where it counts a phrase's hits as FTS5 does, within the window.
     assert names("(auth login) OR api") == ["newest_ranked"]
     assert names("auth", limit=501) == ["newest_ranked"]
@@ -288,7 +300,7 @@ def test_plans_offered_by_shape() -> None:
     assert "name_snapshot" not in names("auth", sort="created")
     # The words tested in Python: only where FTS5's matching is a test of each phrase's hits
     # (as filter_scored), and not by recent (filter_first stops at the page there).
-    assert names("auth status:active", sort="created")[-1] == "filter_tested"
+    assert names("auth status:active", sort="created")[-2] == "filter_tested"
     assert names("auth project:x", sort="recent")[-1] == "filter_first"
     assert names("(auth login) OR api project:x", sort="created")[-1] != "filter_tested"
     # A filter alone by name: its own (filter, name) index; status:active is two runs of it;
