@@ -26,6 +26,7 @@ CREATE TABLE stats_ended (
     branch     TEXT,
     born       INTEGER NOT NULL,
     created    REAL,
+    ended      REAL,
     life       REAL,
     micros     INTEGER NOT NULL,
     attaches   INTEGER NOT NULL,
@@ -42,8 +43,8 @@ CREATE INDEX ix_stats_ended_life ON stats_ended (life, exact_from, born);
 
 -- The one definition of a row (store/stats.py spans_sql with the window [0, hi], hi at or
 -- after exact_from: the session is alive in it, whole, and its numbers are the aggregates').
-CREATE VIEW stats_ended_source (session_id, project, worktree, branch, born, created, life, micros, attaches, exact_from) AS
-SELECT id, project, worktree, branch, coalesce(created >= 0, 0), created, max(0.0, ended - created), micros, attaches,
+CREATE VIEW stats_ended_source (session_id, project, worktree, branch, born, created, ended, life, micros, attaches, exact_from) AS
+SELECT id, project, worktree, branch, coalesce(created >= 0, 0), created, ended, max(0.0, ended - created), micros, attaches,
     CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
         AND (first_start IS NULL OR (last_end < 1e12 AND first_start >= max(0.0, created) AND last_end <= min(1e12, ended)))
     THEN max(created, ended, coalesce(last_end, 0.0)) ELSE 1e300 END
@@ -79,26 +80,35 @@ BEGIN
     DELETE FROM stats_ended WHERE session_id = OLD.id;
 END;
 
--- The totals change as events are written (late events of an ended session too).
+-- The totals change as events are written (late events of an ended session too): the row is
+-- updated in place from its own times and the new totals, by the view's expression (an alive
+-- session has no row: the update finds none).
 CREATE TRIGGER tr_stats_ended_totals_insert AFTER INSERT ON attached_totals
-WHEN (SELECT status FROM sessions WHERE id = NEW.session_id) = 'ended'
 BEGIN
-    DELETE FROM stats_ended WHERE session_id = NEW.session_id;
-    INSERT INTO stats_ended SELECT * FROM stats_ended_source WHERE session_id = NEW.session_id;
+    UPDATE stats_ended SET micros = NEW.closed_micros, attaches = NEW.attaches,
+        exact_from = CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
+            AND (NEW.first_start IS NULL OR (NEW.last_end < 1e12 AND NEW.first_start >= max(0.0, created) AND NEW.last_end <= min(1e12, ended)))
+        THEN max(created, ended, coalesce(NEW.last_end, 0.0)) ELSE 1e300 END
+    WHERE session_id = NEW.session_id;
 END;
 
 CREATE TRIGGER tr_stats_ended_totals_update AFTER UPDATE ON attached_totals
-WHEN (SELECT status FROM sessions WHERE id IN (OLD.session_id, NEW.session_id) AND status = 'ended' LIMIT 1) IS NOT NULL
 BEGIN
-    DELETE FROM stats_ended WHERE session_id IN (OLD.session_id, NEW.session_id);
-    INSERT INTO stats_ended SELECT * FROM stats_ended_source WHERE session_id IN (OLD.session_id, NEW.session_id);
+    UPDATE stats_ended SET micros = 0, attaches = 0, exact_from = CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
+        THEN max(created, ended, 0.0) ELSE 1e300 END  -- no totals: no island
+    WHERE session_id = OLD.session_id AND OLD.session_id <> NEW.session_id;
+    UPDATE stats_ended SET micros = NEW.closed_micros, attaches = NEW.attaches,
+        exact_from = CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
+            AND (NEW.first_start IS NULL OR (NEW.last_end < 1e12 AND NEW.first_start >= max(0.0, created) AND NEW.last_end <= min(1e12, ended)))
+        THEN max(created, ended, coalesce(NEW.last_end, 0.0)) ELSE 1e300 END
+    WHERE session_id = NEW.session_id;
 END;
 
 CREATE TRIGGER tr_stats_ended_totals_delete AFTER DELETE ON attached_totals
-WHEN (SELECT status FROM sessions WHERE id = OLD.session_id) = 'ended'
 BEGIN
-    DELETE FROM stats_ended WHERE session_id = OLD.session_id;
-    INSERT INTO stats_ended SELECT * FROM stats_ended_source WHERE session_id = OLD.session_id;
+    UPDATE stats_ended SET micros = 0, attaches = 0, exact_from = CASE WHEN created IS NOT NULL AND ended IS NOT NULL AND ended >= 0 AND created <= 1e12
+        THEN max(created, ended, 0.0) ELSE 1e300 END  -- no totals: no island
+    WHERE session_id = OLD.session_id;
 END;
 
 -- DOWN

@@ -95,6 +95,7 @@ def test_rows_follow_every_change(conn) -> None:
                 "branch",
                 "born",
                 "created",
+                "ended",
                 "life",
                 "micros",
                 "attaches",
