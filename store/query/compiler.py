@@ -1051,6 +1051,7 @@ def _tested_plan(
 
 
 def _window_scored_plan(
+    time_window: tuple[str | None, str | None],
     match: str,
     indexed: tuple[str, str, list[Any], bool],
     where: str,
@@ -1063,13 +1064,14 @@ def _window_scored_plan(
     window in the past is not reached through every newer match."""
     return Plan(
         "window_scored",
-        window_scored_sql(_SCORED_SELECT, FTS_TABLE, indexed[1], where),
+        window_scored_sql(_SCORED_SELECT, FTS_TABLE, indexed[1], where, time_window),
         (*indexed[2], match, *params, window),
         scoring=Scoring(fts_phrases(match), page),
     )
 
 
 def _window_range_plan(
+    time_window: tuple[str | None, str | None],
     node: _Simple,
     match: str,
     indexed: tuple[str, str, list[Any], bool],
@@ -1083,7 +1085,7 @@ def _window_range_plan(
     where = _sql(node, params, ranked_join=True)
     return Plan(
         "window_range",
-        window_range_sql(_SELECT, FTS_TABLE, indexed[1], where, _ORDER[sort]),
+        window_range_sql(_SELECT, FTS_TABLE, indexed[1], where, _ORDER[sort], time_window),
         (*indexed[2], match, *params, *page),
     )
 
@@ -1314,7 +1316,9 @@ def compile_query(
             if walked and indexed is not None:
                 plans.append(_window_walk_plan(indexed, probe_where, probe_params, page))
             if time_window is not None and indexed is not None and not sample[1]:
-                plans.append(_window_range_plan(node, sample[0], indexed, order_sort, page))
+                plans.append(
+                    _window_range_plan(time_window, node, sample[0], indexed, order_sort, page)
+                )
             # filter_tested by created or name only: by recent filter_first reads the filter's
             # index in order and stops at the page, where this would sort every row first;
             # except for a time window, whose index gives the recent order: read in order, the
@@ -1413,7 +1417,7 @@ def compile_query(
         )
     in_window = needed is not None and needed <= window and safe and _scorable(node)
     if time_window is not None and indexed is not None and in_window:
-        plans.append(_window_scored_plan(match, indexed, where, params, page, window))
+        plans.append(_window_scored_plan(time_window, match, indexed, where, params, page, window))
     if indexed is not None and safe and needed is not None and needed <= window and _scorable(node):
         # filter_scored (only for a page inside the window: past it, rows follow by recency):
         # a selective filter's rows read from its index, the words tested and
