@@ -242,6 +242,7 @@ class _Estimate:
         # Reading the matches as a set costs about their count times the phrases FTS5
         # intersects or unites (an AND of two dense words reads both doclists).
         text = facts.sample_params[0] if facts is not None and facts.sample_params else '""'
+        self.sample_text = text
         self.phrases = max(1, str(text).count('"') // 2)
         self.fts_cost = matches * _COST_MATCH * self.phrases
         density = max(self.share * self.filter_share, 1 / self.top)
@@ -432,7 +433,7 @@ def choose_plan(
 # (it holds last_access: ~0.25 µs an entry, 1 M entries in 247 ms), probing the rows inside
 # it; filter_tested by recent reads the window's rows in order from the last-access index and
 # stops at the page.
-_WINDOW_PLANS = frozenset({"window_scored", "window_walk", "window_range"})
+_WINDOW_PLANS = frozenset({"window_scored", "window_walk", "window_range", "window_set"})
 _COST_BOUND = 0.1
 _COST_NAME_ENTRY = 0.25
 # The share of the rows within a window's rowid range that are in the window (sessions are
@@ -488,6 +489,17 @@ def _window_cost(
     walk = int(min(rows, 1.5 * needed / max(est.share, 1 / est.top) + 32))
     if plan.name == "filter_tested":  # by recent: in order, stops at the page
         return walk * (_COST_ROW + _COST_TESTED), 0, 0
+    if plan.name == "window_set":  # every match into a set, the window's index walked
+        text = str(est.sample_text)
+        fixed = (
+            est.matches
+            * _COST_SET
+            * sum(1 if len(w) == 1 else 10 * len(w) for w, _ in fts_phrases(text))
+        )
+        per_row = _COST_WALKED
+        if "INDEXED BY ix_sessions_name_nocase" in plan.sql:  # the window tested in the index
+            per_row += _COST_NAME_ENTRY * est.top / rows
+        return fixed + walk * per_row, walk, int(max(0.0, est.fts_cost - fixed) / per_row)
     per_row = _COST_ROW + probe * est.phrases
     entries = walk * est.top / rows  # the name index's entries read to find them
     return entries * _COST_NAME_ENTRY + walk * per_row, walk, int(est.fts_cost / per_row)

@@ -33,6 +33,7 @@ from store.query.windows import (
     window_bounds,
     window_range_sql,
     window_scored_sql,
+    window_set_sql,
     window_walk_sql,
 )
 from store.values import Value
@@ -120,6 +121,7 @@ if TYPE_CHECKING:
         "window_scored",
         "window_walk",
         "window_range",
+        "window_set",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -1090,6 +1092,31 @@ def _window_range_plan(
     )
 
 
+def _window_set_plan(
+    node: _Simple, indexed: tuple[str, str, list[Any], bool], sort: str, page: tuple[int, int]
+) -> Plan | None:
+    """window_set: a window's sessions in the recent or name order from an index alone
+    (the last-access index, or the name index, which holds last_access), tested
+    against the words' matches as a set; only for words and the window (any other filter
+    would need the row). None for other shapes."""
+    if isinstance(node, _Const):
+        return None
+    children = node.children if isinstance(node, And) else (node,)
+    words = [c for c in children if _is_fts_conjunct(c)]
+    times = [c for c in children if isinstance(c, Since | Until)]
+    if not words or len(words) + len(times) != len(children):
+        return None
+    params: list[Any] = []
+    where = _sql(And(tuple(words)) if len(words) > 1 else words[0], params)
+    needed = page[0] + page[1]
+    return Plan(
+        "window_set",
+        window_set_sql(_SELECT, where, indexed[1], _ORDER[sort], _ORDER_INDEX[sort]),
+        (*indexed[2], 4 * needed, *params, *page),
+        walk_budget=len(indexed[2]),
+    )
+
+
 def _window_walk_plan(
     indexed: tuple[str, str, list[Any], bool],
     where: str,
@@ -1315,6 +1342,10 @@ def compile_query(
             walked = time_window is not None and needed is not None and order_sort == "name"
             if walked and indexed is not None:
                 plans.append(_window_walk_plan(indexed, probe_where, probe_params, page))
+            if time_window is not None and indexed is not None and order_sort != "created":
+                window_set = _window_set_plan(node, indexed, order_sort, page)
+                if window_set is not None:
+                    plans.append(window_set)
             if time_window is not None and indexed is not None and not sample[1]:
                 plans.append(
                     _window_range_plan(time_window, node, sample[0], indexed, order_sort, page)

@@ -88,6 +88,21 @@ def window_range_sql(
     )
 
 
+def window_set_sql(select: str, words: str, times: str, order: str, index: str) -> str:
+    """``window_set`` (``--sort recent|name``): the window's first rows (a budget, after its
+    parameters) in the sort's order from ``index`` alone (the last-access index, or the name
+    index, which holds last_access: the window is tested in it), each rowid tested
+    against the words' matches read once as a set (``words``: full-text sets only) before any
+    row is read; then only the passing rows read. Exact when it fills the page, as every
+    walk (order_set's shape, over the window's stretch of the index)."""
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
+        f"SELECT sessions.rowid FROM (SELECT sessions.rowid AS rowid FROM sessions "
+        f"INDEXED BY {index} WHERE {times} ORDER BY {order} LIMIT ?) AS sessions "
+        f"WHERE {words}) ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+
+
 def window_walk_sql(select: str, where: str, times: str, order: str) -> str:
     """``window_walk`` (``--sort name``): the first rows (a budget, after the window's
     parameters) of the window in name order, the window tested in the name index itself (it

@@ -179,8 +179,34 @@ def test_the_planners_choice_returns_the_default_plans_rows(
     query = compile_query(parse_query(f"{words} {window}", now=NOW), sort=sort)  # type: ignore[arg-type]
     expected = ids(timed.execute(query.sql, query.params).fetchall())
     assert ids(rows_sync(timed, query)) == expected
-    for name in ("window_scored", "window_range", "window_walk"):
+    for name in ("window_scored", "window_range", "window_walk", "window_set"):
         if any(p.name == name for p in query.plans):
             plan = with_statistics_sync(timed, query, query.plan(name))
             got = ids(run_plan_sync(timed, plan.with_budget(10**9)))
             assert got == expected, (name, plan_sync(timed, query).name)
+
+
+@pytest.mark.parametrize("sort", ["recent", "name"])
+def test_a_word_in_one_percent_walks_the_windows_index_against_its_matches_as_a_set(
+    timed: sqlite3.Connection, sort: str
+) -> None:
+    """window_set: `cache until:2025-02-11` by recent at 1 M (10,000 matches, a window of
+    95,000) read ~2,000 of the window's rows newest first to find the page's 20 (21 ms);
+    testing each rowid of the window's index against the matches read once as a set reads
+    no row it does not keep (3-6 ms). The newest 256 matches span 25,600 rowids."""
+    text = f"zanzibar {_until(2999)}"
+    query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
+    sample = (256, 1_000_000 - 25_599, 1_000_000)
+    plan = choose_plan(query, sample, WIDE_FILTER_CAP, cap=WIDE_FILTER_CAP, window=WINDOW)
+    assert plan.name == "window_set"
+    lines = _lines(timed, plan.sql, plan.params)
+    index = {"recent": "ix_sessions_last_access", "name": "ix_sessions_name_nocase"}[sort]
+    assert any(f"COVERING INDEX {index}" in line for line in lines), lines
+    assert lines[0] == "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", lines
+    assert _fts(lines) and not any(":=" in line for line in _fts(lines)), lines
+    assert run_plan_sync(timed, plan.with_budget(10**9)) == _default(timed, text, sort)
+    # A dense word: every match into the set costs more than the window's own plans.
+    text = f"auth {_until(2999)}"
+    query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
+    plan = choose_plan(query, HALF, WIDE_FILTER_CAP, cap=WIDE_FILTER_CAP, window=WINDOW)
+    assert plan.name != "window_set"
