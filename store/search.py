@@ -400,7 +400,7 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
-    if window is not None and compiled.facts.sort != "name":
+    if window is not None and not _by_name(compiled):
         # A window that ends before the newest sessions (until: in the past): a walk from
         # the top of the recent or created order meets none of it for `window[1]` rows.
         for name in ("order_walk", "order_range", "order_set"):
@@ -427,12 +427,13 @@ def choose_plan(
 # --- time windows (store.query.windows) --------------------------------------------------------
 #
 # A since:/until: window as the indexed filter: its sessions are read from the last-access
-# index (last_access, rowid). window_scored reads the lowest and highest rowid of all of them
-# (index only: 9 ms for 95,000 entries at 1 M sessions, ~0.1 µs each) and streams the matches
-# within that range newest first; window_walk walks the name index testing the window there
-# (it holds last_access: ~0.25 µs an entry, 1 M entries in 247 ms), probing the rows inside
-# it; filter_tested by recent reads the window's rows in order from the last-access index and
-# stops at the page.
+# index (last_access, rowid). window_scored and window_range read the lowest and highest rowid
+# of all of them (index only: 9 ms for 95,000 entries at 1 M sessions, ~0.1 µs each) and read
+# the matches within that range (newest first, or as a set); window_walk walks the name index
+# testing the window there (it holds last_access: ~0.25 µs an entry, 1 M entries in 247 ms),
+# probing the rows inside it; window_set walks the window's stretch of the last-access or name
+# index against the matches as a set; filter_tested by recent reads the window's rows in order
+# from the last-access index and stops at the page.
 _WINDOW_PLANS = frozenset({"window_scored", "window_walk", "window_range", "window_set"})
 _COST_BOUND = 0.1
 _COST_NAME_ENTRY = 0.25
@@ -440,6 +441,11 @@ _COST_NAME_ENTRY = 0.25
 # recorded as they are created and used for a while after: 0.58 for `until:2024-12-07` at 1 M,
 # 0.23 for `since:2026-11-25`, sessions used in the last day having been created over weeks).
 _WINDOW_PASS = 0.3
+
+
+def _by_name(compiled: CompiledQuery) -> bool:
+    """Whether a window's query is sorted by name (window_walk is offered only there)."""
+    return any(plan.name == "window_walk" for plan in compiled.plans)
 
 
 def _top_share(compiled: CompiledQuery, window: tuple[int, int] | None) -> int | None:
@@ -450,8 +456,7 @@ def _top_share(compiled: CompiledQuery, window: tuple[int, int] | None) -> int |
     facts = compiled.facts
     if window is None or facts is None or facts.window is None:
         return None
-    by_name = any(plan.name == "window_walk" for plan in compiled.plans)
-    return window[0] if facts.window[1] is not None or by_name else None
+    return window[0] if facts.window[1] is not None or _by_name(compiled) else None
 
 
 def _window_cost(
@@ -1171,7 +1176,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         facts.span_sql is not None
         and rows > 0
         and not over_walks(compiled, sample, candidates, snapshot)
-        and not (window is not None and any(p.name == "window_walk" for p in compiled.plans))
+        and not (window is not None and _by_name(compiled))
     ):
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     samples = phrase_samples_sync(conn, compiled, sample)

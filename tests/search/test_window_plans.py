@@ -99,15 +99,14 @@ def test_the_estimate_is_the_stretch_of_rowids_created_between_the_ends(
     timed: sqlite3.Connection,
 ) -> None:
     # Created at minute n: until minute 999 ends at rowid 1,000, 5,000 rows above it.
-    bounds = (None, _stamp(999))
-    row = timed.execute(WINDOW_ESTIMATE_SQL, (bounds[1], bounds[0])).fetchone()
-    assert window_estimate(row, bounds) == (1000, 5000)
-    bounds = (_stamp(2000), _stamp(2999))
-    row = timed.execute(WINDOW_ESTIMATE_SQL, (bounds[1], bounds[0])).fetchone()
-    assert window_estimate(row, bounds) == (1000, 3000)
-    bounds = (_stamp(5000), None)
-    row = timed.execute(WINDOW_ESTIMATE_SQL, (bounds[1], bounds[0])).fetchone()
-    assert window_estimate(row, bounds) == (1000, 0)
+    cases: list[tuple[tuple[str | None, str | None], tuple[int, int]]] = [
+        ((None, _stamp(999)), (1000, 5000)),
+        ((_stamp(2000), _stamp(2999)), (1000, 3000)),
+        ((_stamp(5000), None), (1000, 0)),
+    ]
+    for bounds, expected in cases:
+        row = timed.execute(WINDOW_ESTIMATE_SQL, (bounds[1], bounds[0])).fetchone()
+        assert window_estimate(row, bounds) == expected
 
 
 def test_a_dense_word_in_a_past_window_ranks_the_matches_within_its_rowids(
