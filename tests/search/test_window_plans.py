@@ -164,7 +164,13 @@ def test_a_dense_word_in_a_past_window_is_not_walked_from_the_newest(
 @pytest.mark.parametrize("sort", ["relevance", "recent", "created", "name"])
 @pytest.mark.parametrize(
     "window",
-    [_until(299), _until(2999), f"since:{_stamp(2000)[:16]} {_until(2599)}", "since:2026-11-04"],
+    [
+        _until(299),
+        _until(2999),
+        f"since:{_stamp(2000)[:16]} {_until(2599)}",
+        "since:2026-11-04",
+        f"since:2026-11-04 {_until(10)}",  # empty: its bounds are NULL, nothing is between
+    ],
 )
 @pytest.mark.parametrize("words", ["auth", "zanzibar", "auth -other", '"p3 auth"'])
 def test_the_planners_choice_returns_the_default_plans_rows(
