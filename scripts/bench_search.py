@@ -733,6 +733,18 @@ def dense_shapes() -> list[dict[str, Any]]:
             shape(name, f"{word} {window}", f'"{word}"*', [word], where, list(params))
             for name, word, window, where, params in _window_shapes()
         ),
+        # Words ORed with a filter, a word in every branch (ranked within the window since
+        # the sixth round; "hand" here is the filter alone, sorted, as a baseline).
+        shape(
+            "or_words_filter",
+            "auth OR (login status:active)",
+            None,
+            [],
+            "(s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH '\"auth\"*') "
+            "OR (s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH '\"login\"*') "
+            "AND s.status IN ('attached', 'detached')))",
+            wide=True,
+        ),
         shape("empty", "", None, []),
     ]
 

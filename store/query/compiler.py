@@ -1135,6 +1135,45 @@ def _window_walk_plan(
     )
 
 
+def _words_in_every_branch(node: _Simple) -> bool:
+    """Whether every row ``node`` matches holds one of its words that are not negated: each
+    branch of every OR has a positive full-text conjunct (``auth OR (login status:active)``,
+    not ``auth OR status:active``). Such a query's results are all among the matches of the
+    OR of its ranked words, so they can be streamed from them newest first, as a window."""
+    if isinstance(node, _Const | Not):
+        return False
+    if _fts(node) is not None:
+        return True
+    if isinstance(node, And):
+        return any(_words_in_every_branch(child) for child in node.children)
+    if isinstance(node, Or):
+        return all(_words_in_every_branch(child) for child in node.children)
+    return False
+
+
+def _covered_or_query(
+    node: _Simple, match: str, bm25: str, hits_limit: int, window: int, page: tuple[int, int]
+) -> CompiledQuery:
+    """Words ORed with filters where every branch holds a word (:func:`_words_in_every_branch`),
+    ranked as every other query: the matches of the OR of the ranked words streamed newest
+    first, each tested against the whole query (one FTS5 lookup a word: the query's own
+    full-text parts as sets would read every match of each), bm25 over the newest window of
+    hits, older hits after by recency. Before, this shape ranked every match (`auth OR (login
+    status:active)`: 3.7 s at 1 M sessions)."""
+    params: list[Any] = []
+    where = _sql(node, params, probe=True)
+    newest = (
+        f"SELECT {FTS_TABLE}.rowid, {bm25}, sessions.last_access FROM {FTS_TABLE} "
+        f"CROSS JOIN sessions ON sessions.rowid = {FTS_TABLE}.rowid "
+        f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
+    )
+    edge = (max(1, window) - 1,)
+    default = Plan(
+        "newest_ranked", _windowed_sql(newest), (match, *params, hits_limit, *edge, *page)
+    )
+    return CompiledQuery(default.sql, default.params, True, (default,))
+
+
 def _windowed_sql(hits: str) -> str:
     """Rank ``hits`` (rid, score, last_access: matches that pass every filter) by relevance.
 
@@ -1363,11 +1402,15 @@ def compile_query(
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     bm25 = f"bm25({FTS_TABLE}, {weights})"
+    hits_limit = window if needed is not None and needed <= window else -1
+    if not covers and safe and _words_in_every_branch(node):
+        return _covered_or_query(node, match, bm25, hits_limit, window, page)
     if not covers:
-        # Some results may match none of the ranked words (``auth OR project:x``): a LEFT JOIN
-        # scores what the WHERE, sub-selects and all, lets through. MATERIALIZED: bm25 comes
-        # from one pass over the index, never once per row (the join trap). Every match is
-        # ranked here (no window): this shape is rare and has no cheaper exact plan.
+        # Some results may match none of the ranked words (``auth OR project:x``: a branch
+        # without a word): a LEFT JOIN scores what the WHERE, sub-selects and all, lets
+        # through. MATERIALIZED: bm25 comes from one pass over the index, never once per row
+        # (the join trap). Every match is ranked here (no window): the filter's sessions are
+        # not among the words' matches, so no stream of those finds the newest results.
         params = []
         where = _sql(node, params)
         final = (
@@ -1386,8 +1429,8 @@ def compile_query(
         return CompiledQuery(sql, (match, *params, *page), ranked=True)
     # The ranking MATCH is the query's own full-text part (with any negated words), so it is
     # also that part's filter; the rest of the WHERE tests each hit.
-    # How many hits the ranking needs: the window, or all of them when the page reaches past it.
-    hits_limit = window if needed is not None and needed <= window else -1
+    # How many hits the ranking needs (hits_limit): the window, or all of them when the page
+    # reaches past it.
     edge = (max(1, window) - 1,)
     params = []
     where = _sql(node, params, ranked_join=True)

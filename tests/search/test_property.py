@@ -333,7 +333,17 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
     copies=st.integers(1, 3),
     text=word_queries(),
     filtered=st.sampled_from(
-        ["", " -status:ended", " project:myapp", " status:active", " until:2026-11-21"]
+        [
+            "",
+            " -status:ended",
+            " project:myapp",
+            " status:active",
+            " until:2026-11-21",
+            # Words ORed with filters, a word in every branch: ranked within the window too.
+            " OR (main status:active)",
+            " OR (auth -app project:myapp)",
+            " OR status:ended",  # a branch without a word: every match ranked
+        ]
     ),
     window=st.integers(1, 6),
     limit=st.integers(1, 8),
@@ -361,7 +371,8 @@ def test_relevance_ranks_the_newest_matches_within_its_window(
     rowid = dict(shared_db.execute("SELECT id, rowid FROM sessions").fetchall())
     last = {r["id"]: r["last_access"] for r in many}
     whole = compile_query(tree, limit=None, window=window)
-    # Words OR a filter (``a OR (b -status:ended)``) rank every match: no window there.
+    # Words OR a filter where a branch has no word (``a OR status:ended``) rank every match:
+    # no window there.
     size = window if whole.plans[0].name == "newest_ranked" else len(score)
     newest = set(sorted(score, key=lambda i: rowid[i], reverse=True)[:size])
 
