@@ -726,7 +726,53 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.status IN ('attached', 'detached')",
             wide=True,
         ),
+        # Time windows (sixth round): a dense word with since:/until: windows of the old
+        # sessions keeping ~0.1 %, ~1 % and ~10 % of them (their newest matches pass none),
+        # a week in the middle (~1 %), the last day (~1.3 %), a word in 1 % with the old 10 %.
+        *(
+            shape(name, f"{word} {window}", f'"{word}"*', [word], where, list(params))
+            for name, word, window, where, params in _window_shapes()
+        ),
+        # Words ORed with a filter, a word in every branch (ranked within the window since
+        # the sixth round; "hand" here is the filter alone, sorted, as a baseline).
+        shape(
+            "or_words_filter",
+            "auth OR (login status:active)",
+            None,
+            [],
+            "(s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH '\"auth\"*') "
+            "OR (s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH '\"login\"*') "
+            "AND s.status IN ('attached', 'detached')))",
+            wide=True,
+        ),
         shape("empty", "", None, []),
+    ]
+
+
+def _window_shapes() -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    """The time-window shapes: name, word, window, the hand-written SQL's filter and params
+    (UTC days: the benchmark's machine runs in UTC, as the parser's local days)."""
+    until, between = "s.last_access <= ?", "s.last_access >= ? AND s.last_access <= ?"
+    end, start = "T23:59:59.999999Z", "T00:00:00.000000Z"
+    return [
+        ("window_old_0.1pct", "auth", "until:2024-11-27", until, (f"2024-11-27{end}",)),
+        ("window_old_1pct", "auth", "until:2024-12-07", until, (f"2024-12-07{end}",)),
+        ("window_old_10pct", "auth", "until:2025-02-11", until, (f"2025-02-11{end}",)),
+        (
+            "window_mid_1pct",
+            "auth",
+            "since:2025-06-01 until:2025-06-07",
+            between,
+            (f"2025-06-01{start}", f"2025-06-07{end}"),
+        ),
+        (
+            "window_last_day",
+            "auth",
+            "since:2026-11-25",
+            "s.last_access >= ?",
+            (f"2026-11-25{start}",),
+        ),
+        ("word_1pct_window_old_10pct", "cache", "until:2025-02-11", until, (f"2025-02-11{end}",)),
     ]
 
 

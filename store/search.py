@@ -35,6 +35,7 @@ from store.query.compiler import (
     fts_quote,
 )
 from store.query.text import fts_tokens
+from store.query.windows import WINDOW_ESTIMATE_SQL, reads_in_time_order, window_estimate
 from store.reads import json_object
 from store.values import Value
 
@@ -217,6 +218,7 @@ class _Estimate:
         candidates: int | None,
         cap: int = FILTER_CAP,
         passing: tuple[int, int] | None = None,
+        window_rows: int | None = None,
     ) -> None:
         facts = compiled.facts
         self.top = max(1, sample[2] or 1)
@@ -234,10 +236,14 @@ class _Estimate:
         self.filter_share = max(self.candidates, 1) / self.top if self.known else 1.0
         if not self.known and passing is not None and passing[1] > 0:
             self.filter_share = max(passing[0], 0.5) / passing[1]
+        if not self.known and passing is None and window_rows is not None:
+            # A since:/until: window too large to count: its estimate (window_rows_sync).
+            self.filter_share = min(1.0, max(window_rows, FILTER_CAP) / self.top)
         self.needed = None if facts is None else facts.needed
         # Reading the matches as a set costs about their count times the phrases FTS5
         # intersects or unites (an AND of two dense words reads both doclists).
         text = facts.sample_params[0] if facts is not None and facts.sample_params else '""'
+        self.sample_text = text
         self.phrases = max(1, str(text).count('"') // 2)
         self.fts_cost = matches * _COST_MATCH * self.phrases
         density = max(self.share * self.filter_share, 1 / self.top)
@@ -254,6 +260,7 @@ def choose_plan(
     cap: int = FILTER_CAP,
     passing: tuple[int, int] | None = None,
     snapshot: tuple[int, int] | None = None,
+    window: tuple[int, int] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -265,11 +272,14 @@ def choose_plan(
     ``cap``: what ``candidates`` was counted up to (a count that reached it is a lower bound).
     ``passing``: how many of the newest matches passed the filters, of how many (when read).
     ``snapshot``: the name-order snapshot's delta (sessions inserted since its build, dirty
-    ones: renamed or reusing a rowid), None without one.
+    ones: renamed or reusing a rowid), None without one. ``window``: a since:/until:
+    window's sessions estimated when too many to count, and the rows above its end
+    (:func:`window_rows_sync`).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
-    est = _Estimate(compiled, sample, candidates, cap, passing)
+    est = _Estimate(compiled, sample, candidates, cap, passing, _top_share(compiled, window))
+    window_rows = None if window is None else window[0]
     # One lookup of a dense word measured 9 µs a row at 1 M (`auth status:active`, 2,048 rows
     # in 18 ms): the probe's cost does not grow with the doclist enough to model.
     probe = _COST_PROBE
@@ -337,6 +347,16 @@ def choose_plan(
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
                 plan.name == "filter_ranked"
             )
+        elif plan.name in _WINDOW_PLANS or (
+            plan.name == "filter_tested"
+            and compiled.facts.window is not None
+            and reads_in_time_order(plan.sql)
+        ):
+            window_cost = _window_cost(est, plan, window_rows, probe)
+            if window_cost is not None:
+                cost[plan.name], budget, retry = window_cost
+                if budget:
+                    budgets[plan.name], retries[plan.name] = budget, retry
         elif plan.name == "filter_tested" and est.few:
             # Read from a name-order index the rows come in order and the reading stops at
             # the page; otherwise SQLite sorts them all first.
@@ -383,6 +403,12 @@ def choose_plan(
                 )
     if not cost:
         return compiled.plans[0]
+    if window is not None and not _by_name(compiled):
+        # A window that ends before the newest sessions (until: in the past): a walk from
+        # the top of the recent or created order meets none of it for `window[1]` rows.
+        for name in ("order_walk", "order_range", "order_set"):
+            if name in budgets and budgets[name] <= window[1]:
+                cost.pop(name, None)
     if over_walks(compiled, sample, candidates, snapshot):
         # By name the walks of the name index assume the matches spread evenly through A-Z,
         # and names defeat that: they start with their project's, so `myapp`'s matches come
@@ -392,7 +418,7 @@ def choose_plan(
         # case is reading every match (fts_cost: the retry's bound, then the default); the
         # snapshot's estimate rests on no such assumption, so where it beats that worst case
         # it is taken over them.
-        for name in ("order_walk", "order_range", "order_set", "filter_walk"):
+        for name in ("order_walk", "order_range", "order_set", "filter_walk", "window_walk"):
             cost.pop(name, None)
     if "alive_tested" in cost and "filter_tested" in cost:
         _bounded_over_tested(cost, est)
@@ -401,6 +427,107 @@ def choose_plan(
     best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
+
+
+# --- time windows (store.query.windows) --------------------------------------------------------
+#
+# A since:/until: window as the indexed filter: its sessions are read from the last-access
+# index (last_access, rowid). window_scored and window_range read the lowest and highest rowid
+# of all of them (index only: 9 ms for 95,000 entries at 1 M sessions, ~0.1 µs each) and read
+# the matches within that range (newest first, or as a set); window_walk walks the name index
+# testing the window there (it holds last_access: ~0.25 µs an entry, 1 M entries in 247 ms),
+# probing the rows inside it; window_set walks the window's stretch of the last-access or name
+# index against the matches as a set; filter_tested by recent reads the window's rows in order
+# from the last-access index and stops at the page.
+_WINDOW_PLANS = frozenset({"window_scored", "window_walk", "window_range", "window_set"})
+_COST_BOUND = 0.1
+_COST_NAME_ENTRY = 0.25
+# The share of the rows within a window's rowid range that are in the window (sessions are
+# recorded as they are created and used for a while after: 0.58 for `until:2024-12-07` at 1 M,
+# 0.23 for `since:2026-11-25`, sessions used in the last day having been created over weeks).
+_WINDOW_PASS = 0.3
+
+
+def _by_name(compiled: CompiledQuery) -> bool:
+    """Whether a window's query is sorted by name (window_walk is offered only there)."""
+    return any(plan.name == "window_walk" for plan in compiled.plans)
+
+
+def _top_share(compiled: CompiledQuery, window: tuple[int, int] | None) -> int | None:
+    """``window_rows`` when it is also the share of the window among the first rows of the
+    sort order (what the walks from its top meet), else None: a window open towards now
+    (``since:`` alone) holds the top of the recent order, and of the created order as far as
+    sessions are used after they are created, so there the walks keep their estimate."""
+    facts = compiled.facts
+    if window is None or facts is None or facts.window is None:
+        return None
+    return window[0] if facts.window[1] is not None or _by_name(compiled) else None
+
+
+def _window_cost(
+    est: _Estimate, plan: Plan, window_rows: int | None, probe: float
+) -> tuple[float, int, int] | None:
+    """The cost of a time window's plan, its walk budget and retry (0 when it is no walk),
+    or None when it cannot run here. The window's sessions: counted when few, else the
+    estimate from the rowids at its ends (``window_rows``), else the filters' share."""
+    if est.needed is None and plan.name != "window_scored":
+        return None
+    if est.known:
+        rows = float(est.candidates)
+    elif window_rows is not None:
+        rows = float(max(window_rows, est.candidates))
+    else:
+        rows = est.top * est.filter_share
+    rows = min(max(rows, 1.0), float(est.top))
+    hits = est.matches * rows / est.top  # the words' matches in the window
+    if plan.name == "window_range":  # every match in the window's rowid range, sorted
+        ranged = min(est.matches, hits / _WINDOW_PASS)
+        return rows * _COST_BOUND + ranged * _COST_MATCH * est.phrases, 0, 0
+    if plan.name == "window_scored":
+        wanted = min(hits, RELEVANCE_WINDOW)
+        streamed = min(est.matches, wanted / _WINDOW_PASS)
+        return (
+            rows * _COST_BOUND
+            + streamed * _COST_ROW
+            + wanted * _COST_SCORE
+            + est.phrases * _COST_PHRASE,
+            0,
+            0,
+        )
+    needed = est.needed or 0
+    # The window's rows until the page's matches are in (at the words' share of them).
+    walk = int(min(rows, 1.5 * needed / max(est.share, 1 / est.top) + 32))
+    if plan.name == "filter_tested":  # by recent: in order, stops at the page
+        return walk * (_COST_ROW + _COST_TESTED), 0, 0
+    if plan.name == "window_set":  # every match into a set, the window's index walked
+        text = str(est.sample_text)
+        fixed = (
+            est.matches
+            * _COST_SET
+            * sum(1 if len(w) == 1 else 10 * len(w) for w, _ in fts_phrases(text))
+        )
+        per_row = _COST_WALKED
+        if "INDEXED BY ix_sessions_name_nocase" in plan.sql:  # the window tested in the index
+            per_row += _COST_NAME_ENTRY * est.top / rows
+        return fixed + walk * per_row, walk, int(max(0.0, est.fts_cost - fixed) / per_row)
+    per_row = _COST_ROW + probe * est.phrases
+    entries = walk * est.top / rows  # the name index's entries read to find them
+    return entries * _COST_NAME_ENTRY + walk * per_row, walk, int(est.fts_cost / per_row)
+
+
+def window_rows_sync(
+    conn: sqlite3.Connection, compiled: CompiledQuery, candidates: int | None, cap: int
+) -> tuple[int, int] | None:
+    """A since:/until: window's sessions, estimated when its count reached ``cap`` (two seeks
+    in the created-at index), and the rows above its end; None when counted or without a
+    window."""
+    facts = compiled.facts
+    if facts is None or facts.window is None or candidates is None or candidates < cap:
+        return None
+    since, until = facts.window
+    return window_estimate(
+        conn.execute(WINDOW_ESTIMATE_SQL, (until, since)).fetchone(), (since, until)
+    )
 
 
 # name_snapshot: one snapshot match streamed in name order, its rank and its session read (a
@@ -502,13 +629,16 @@ def over_walks(
 
 
 def walk_rows(
-    compiled: CompiledQuery, sample: tuple[int, int | None, int | None], candidates: int | None
+    compiled: CompiledQuery,
+    sample: tuple[int, int | None, int | None],
+    candidates: int | None,
+    window_rows: int | None = None,
 ) -> int:
     """How many rows of the sort order a walk would read (what the span is read over), or 0
     when even reading them would cost more than reading the matches, or than testing a
     selective filter's rows (then no walk can win and the span is not read: it would cost as
-    much as the walk)."""
-    est = _Estimate(compiled, sample, candidates)
+    much as the walk). ``window_rows``: as for :func:`choose_plan`."""
+    est = _Estimate(compiled, sample, candidates, window_rows=window_rows)
     bound = est.fts_cost
     if est.few:
         # A selective filter's plans test its few rows (filter_first): a span read longer than
@@ -1098,22 +1228,42 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
             wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
             (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
             cap = WIDE_FILTER_CAP
+    counted = candidates is not None and candidates >= FILTER_CAP
+    if facts.window is not None and passing is None and counted and facts.candidates_sql:
+        # A window too large for the first count: counted on (~0.5 ms at most), an estimate
+        # from its ends beyond (window_rows_sync), which is coarse for a window open towards
+        # now (sessions used long after they were created).
+        wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
+        (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
+        cap = WIDE_FILTER_CAP
+    window = window_rows_sync(conn, compiled, candidates, cap)
     snapshot = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
     span = None
-    rows = walk_rows(compiled, sample, candidates)
+    rows = walk_rows(compiled, sample, candidates, _top_share(compiled, window))
     # The span is for order_range, a walk of the sort order: not read when the snapshot will
-    # be taken over the walks anyway (reading it costs what the walk would: ~3 ms for `cache`).
+    # be taken over the walks anyway (reading it costs what the walk would: ~3 ms for `cache`),
+    # nor by name for a window too large to count: window_walk walks the same order testing
+    # the window in the index (the span of `auth since:2026-11-25`'s walk: 24 ms at 1 M).
     if (
         facts.span_sql is not None
         and rows > 0
         and not over_walks(compiled, sample, candidates, snapshot)
+        and not (window is not None and _by_name(compiled))
     ):
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     samples = phrase_samples_sync(conn, compiled, sample)
     chosen = choose_plan(
-        compiled, sample, candidates, span, samples, cap, passing, snapshot=snapshot
+        compiled,
+        sample,
+        candidates,
+        span,
+        samples,
+        cap,
+        passing,
+        snapshot=snapshot,
+        window=window,
     )
     plan = _usable(conn, compiled, chosen)
     return with_statistics_sync(conn, compiled, plan, samples)

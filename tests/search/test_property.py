@@ -284,6 +284,9 @@ def word_queries() -> st.SearchStrategy[str]:
             " project:MYAPP since:2026-11-20 until:2026-11-25 -status:ended",
             " worktree:main branch:main",
             " branch:feat/auth (status:ended OR dir:/a)",
+            # Time windows, the indexed filter (window_scored): rowids unrelated to time here.
+            " until:2026-11-21",
+            " since:2026-11-20 until:2026-11-25T11:30",
         ]
     ),
     limit=st.integers(1, 8),
@@ -329,7 +332,19 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
     rows=sessions(),
     copies=st.integers(1, 3),
     text=word_queries(),
-    filtered=st.sampled_from(["", " -status:ended", " project:myapp", " status:active"]),
+    filtered=st.sampled_from(
+        [
+            "",
+            " -status:ended",
+            " project:myapp",
+            " status:active",
+            " until:2026-11-21",
+            # Words ORed with filters, a word in every branch: ranked within the window too.
+            " OR (main status:active)",
+            " OR (auth -app project:myapp)",
+            " OR status:ended",  # a branch without a word: every match ranked
+        ]
+    ),
     window=st.integers(1, 6),
     limit=st.integers(1, 8),
     offset=st.integers(0, 8),
@@ -356,7 +371,8 @@ def test_relevance_ranks_the_newest_matches_within_its_window(
     rowid = dict(shared_db.execute("SELECT id, rowid FROM sessions").fetchall())
     last = {r["id"]: r["last_access"] for r in many}
     whole = compile_query(tree, limit=None, window=window)
-    # Words OR a filter (``a OR (b -status:ended)``) rank every match: no window there.
+    # Words OR a filter where a branch has no word (``a OR status:ended``) rank every match:
+    # no window there.
     size = window if whole.plans[0].name == "newest_ranked" else len(score)
     newest = set(sorted(score, key=lambda i: rowid[i], reverse=True)[:size])
 
@@ -436,6 +452,11 @@ def dense_words() -> st.SearchStrategy[str]:
             " worktree:main -status:ended",
             " project:MYAPP since:2026-11-20 until:2026-11-25 -status:ended",
             " status:detached dir:/a",
+            # Time windows alone beside the words (window_range, window_walk, filter_tested by
+            # recent); the rows' rowids are in no relation to their times.
+            " until:2026-11-21",
+            " since:2026-11-20 until:2026-11-25T11:30",
+            " since:2026-11-25",
         ]
     ),
     sort=st.sampled_from(["recent", "created", "name"]),
@@ -451,12 +472,57 @@ def test_every_plan_of_words_and_an_indexed_filter_agrees(
     limit: int,
     offset: int,
 ) -> None:
-    """The shapes the filter plans are for (filter_first, filter_walk, filter_tested, and a
-    filter alone): a random tree rarely has words beside an exact filter at its top, nor
-    random rows many matches of both."""
+    """The shapes the filter plans are for (filter_first, filter_walk, filter_tested, the
+    window plans, and a filter alone): a random tree rarely has words beside an exact filter
+    at its top, nor random rows many matches of both."""
     shared_db.execute("DELETE FROM sessions")
     insert_sessions(shared_db, rows)
     tree = parse_query(text + filtered, now=NOW, tz=TZ)
+    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
+    all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
+    assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
+    page = compile_query(tree, sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+    assert [r[0] for r in shared_db.execute(page.sql, page.params)] == all_ids[
+        offset : offset + limit
+    ]
+    assert_every_plan_agrees(shared_db, page)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    text=dense_words(),
+    window=st.sampled_from(
+        [
+            " until:2026-11-20",
+            " until:2026-11-21T11:30",
+            " since:2026-11-20 until:2026-11-25T11:30",
+            " since:2026-11-21",
+            " since:2026-11-25 until:2026-11-26",
+        ]
+    ),
+    sort=st.sampled_from(["relevance", "recent", "created", "name"]),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 3),
+)
+def test_every_plan_of_words_in_a_time_window_agrees(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    text: str,
+    window: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """The window plans (window_scored, window_range, window_walk, filter_tested by recent):
+    words with a since:/until: window as the indexed filter, every sort, many matches; the
+    rows' rowids are in no relation to their times, so the window's rowid range holds rows
+    outside it, and its ends are any rows."""
+    shared_db.execute("DELETE FROM sessions")
+    insert_sessions(shared_db, rows)
+    tree = parse_query(text + window, now=NOW, tz=TZ)
     whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
     all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
     assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
