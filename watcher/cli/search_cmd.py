@@ -49,7 +49,8 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
         default="relevance",
         help="order (default relevance: bm25 over the 500 most recently recorded matches, "
         "the older ones after them, most recent first; a word in many sessions weighted by an "
-        "estimate of how many hold it; without words: most recent)",
+        "estimate of how many hold it; a word ORed with a qualifier alone, `auth OR "
+        "project:x`: bm25 over every match; without words: most recent)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array of sessions")
     parser.set_defaults(handler=run_query)
