@@ -354,7 +354,8 @@ def test_merged_into_a_session_a_running_watcher_records_on_the_url(
     """A real watcher on the URL records a session; ccmgr-ultra's file names it (created half a
     second later, no tmux identity): the import merges into the watcher's row while the watcher
     runs, and the watcher goes on writing into that row."""
-    from datetime import timedelta
+    import time
+    from datetime import UTC, datetime, timedelta
 
     from store.timefmt import format_ts, parse_ts
     from tests.capture.tmuxenv import Tmux, wait_until
@@ -379,6 +380,23 @@ def test_merged_into_a_session_a_running_watcher_records_on_the_url(
         )
         sid, created = found[0]
         moment = parse_ts(created) + timedelta(milliseconds=500)
+        # The watcher's row must be newer than the file's entry (so its values stay): tmux
+        # gives creation in whole seconds, and a watcher that found the session within half a
+        # second of that left an older last_access. A window opened after the file's moment
+        # makes the watcher write the row again.
+        while datetime.now(UTC) <= moment:
+            time.sleep(0.05)
+        tmux("new-window", "-d", "-t", NAME, "cat")
+        wait_until(
+            lambda: rows(
+                pg_url,
+                "SELECT 1 FROM sessions WHERE id = %s AND last_access > %s",
+                sid,
+                format_ts(moment),
+            ),
+            timeout=30,
+            what="the watcher's row written after the file's moment",
+        )
         source = tmp_path / "tmux-sessions.json"
         source.write_text(
             json.dumps(
