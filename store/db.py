@@ -51,7 +51,9 @@ def unwritable_files(path: Path) -> str | None:
     """
     for suffix in _SUFFIXES:
         name = path.with_name(path.name + suffix)
-        if os.access(name, os.W_OK) or not os.path.lexists(name):
+        # Existence first: another process may create the file (a -wal, a -shm) or delete it
+        # at any moment, and access() of a file not there yet says "not writable".
+        if not os.path.lexists(name) or os.access(name, os.W_OK):
             continue
         try:
             if os.statvfs(name).f_flag & os.ST_RDONLY:
@@ -60,7 +62,10 @@ def unwritable_files(path: Path) -> str | None:
         except OSError:
             continue
         if os.geteuid() == 0 or (st.st_uid == os.geteuid() and st.st_mode & 0o200):
-            # Its mode lets us write: only an inode flag can forbid it.
+            # Its mode lets us write: only an inode flag can forbid it, unless the file was
+            # deleted and created again meanwhile (SQLite does that with -wal): ask once more.
+            if os.access(name, os.W_OK) or not os.path.lexists(name):
+                continue
             return f"{name} is marked immutable (chattr +i)"
         return f"{name} is not writable by this user (mode {st.st_mode & 0o777:o})"
     return None
