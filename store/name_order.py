@@ -101,15 +101,10 @@ def refresh(
     verdict, sessions, delta = found
     if verdict == "too_big":
         return "too_big", sessions, delta, 0.0
+    from store.db import _run_transaction  # the writer's own (it runs on its connection)
+
     started = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        held = rebuild(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    held = _run_transaction(conn, rebuild)
     return "rebuilt", held, delta, time.perf_counter() - started
 
 

@@ -213,6 +213,27 @@ def _sql(plan: Plan) -> tuple[str, tuple[Any, ...]]:
     return plan.sql, plan.params
 
 
+def assert_page_of_the_matches(
+    conn: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    text: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """Store ``rows``; the query's whole result is the reference evaluator's matches, its page
+    is the slice of that order, and every plan the planner can choose returns the page."""
+    conn.execute("DELETE FROM sessions")
+    insert_sessions(conn, rows)
+    tree = parse_query(text, now=NOW, tz=TZ)
+    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
+    all_ids = [r[0] for r in conn.execute(whole.sql, whole.params)]
+    assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
+    page = compile_query(tree, sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+    assert [r[0] for r in conn.execute(page.sql, page.params)] == all_ids[offset : offset + limit]
+    assert_every_plan_agrees(conn, page)
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -475,17 +496,7 @@ def test_every_plan_of_words_and_an_indexed_filter_agrees(
     """The shapes the filter plans are for (filter_first, filter_walk, filter_tested, the
     window plans, and a filter alone): a random tree rarely has words beside an exact filter
     at its top, nor random rows many matches of both."""
-    shared_db.execute("DELETE FROM sessions")
-    insert_sessions(shared_db, rows)
-    tree = parse_query(text + filtered, now=NOW, tz=TZ)
-    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
-    all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
-    assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
-    page = compile_query(tree, sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
-    assert [r[0] for r in shared_db.execute(page.sql, page.params)] == all_ids[
-        offset : offset + limit
-    ]
-    assert_every_plan_agrees(shared_db, page)
+    assert_page_of_the_matches(shared_db, rows, text + filtered, sort, limit, offset)
 
 
 @settings(
@@ -520,14 +531,4 @@ def test_every_plan_of_words_in_a_time_window_agrees(
     words with a since:/until: window as the indexed filter, every sort, many matches; the
     rows' rowids are in no relation to their times, so the window's rowid range holds rows
     outside it, and its ends are any rows."""
-    shared_db.execute("DELETE FROM sessions")
-    insert_sessions(shared_db, rows)
-    tree = parse_query(text + window, now=NOW, tz=TZ)
-    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
-    all_ids = [r[0] for r in shared_db.execute(whole.sql, whole.params)]
-    assert set(all_ids) == {r["id"] for r in rows if matches(tree, r)}
-    page = compile_query(tree, sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
-    assert [r[0] for r in shared_db.execute(page.sql, page.params)] == all_ids[
-        offset : offset + limit
-    ]
-    assert_every_plan_agrees(shared_db, page)
+    assert_page_of_the_matches(shared_db, rows, text + window, sort, limit, offset)
