@@ -238,6 +238,10 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
         assert not [line for line in fts_lines if ":=" in line], (sort, plan)
         conn.execute(query.sql, query.params).fetchall()
         for other in query.plans[1:]:
+            if other.union is not None:
+                # or_union's own SQL reads no words: its branches are queries of their own.
+                assert all(branch.plans for branch in other.union.branches)
+                continue
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
             # order_range reads a slice of the matches as a set, order_set and filter_set all
@@ -269,7 +273,8 @@ def test_plans_offered_by_shape() -> None:
     assert names("auth since:1d -status:ended") == alive
     assert names("auth status:attached") == alive
     assert names("auth status:ended") == ranked
-    assert names("auth project:x status:active") == ranked  # the project's index is counted
+    # The alive status is counted before an exact field (its index tests the field too).
+    assert names("auth project:x status:active") == alive
     assert names("auth status:active", sort="recent")[-1] == "alive_tested"
     assert names("auth status:detached", sort="name")[-1] == "alive_tested"
     assert "alive_tested" not in names("auth status:active", sort="recent", limit=None)
