@@ -901,13 +901,15 @@ def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
     return list(map(all, zip(*tests, strict=True))) if tests else [True] * len(rows)
 
 
-def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
-    """The rows to rank and their features: newest_scored's hits (all of them), or the newest
-    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in
-    (only those are scored)."""
+def _candidates(
+    cursor: sqlite3.Cursor, scoring: Scoring, features: bool = True
+) -> tuple[list[Any], list[Any]]:
+    """The rows to rank and their features (``features``: not counted when False): newest_
+    scored's hits (all of them), or the newest ``window`` of filter_scored's rows that match,
+    read in chunks, stopping once they are in (only those are scored)."""
     if scoring.clauses is None:
         rows = cursor.fetchall()
-        return rows, _features(rows, scoring.phrases)
+        return rows, _features(rows, scoring.phrases) if features else []
     kept: list[Any] = []
     newest_first = True
     lowest: int | None = None
@@ -934,7 +936,7 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
         size = max(64, int((scoring.window - len(kept)) / share * 1.05) + 16)
     kept.sort(key=itemgetter(_ROWID), reverse=True)
     del kept[scoring.window :]
-    return kept, _features(kept, scoring.phrases)
+    return kept, _features(kept, scoring.phrases) if features else []
 
 
 def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
@@ -1111,14 +1113,50 @@ def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
 
 def union_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """``or_union``'s page: each branch run as a query of its own (planned, with its fallback),
-    then their sessions, once each, sorted and cut to the page by the plan's SQL."""
+    then their sessions, once each, sorted and cut to the page by the plan's SQL; ranked, the
+    newest window of them ranked in Python (as newest_scored)."""
     import json
 
-    assert plan.union is not None
+    union = plan.union
+    assert union is not None
     ids: dict[str, None] = {}
-    for branch in plan.union.branches:
-        ids.update(dict.fromkeys(row[0] for row in rows_sync(conn, branch)))
-    return conn.execute(plan.sql, (json.dumps(list(ids)), *plan.params[1:])).fetchall()
+    rowids: set[int] = set()
+    for branch in union.branches:
+        chosen = plan_sync(conn, branch) if plan.scoring is not None else None
+        if chosen is not None and (chosen.scoring is None or chosen.name in _TESTED_PLANS):
+            # Ranked by FTS5 (bm25's statistics read the words' whole lists): the stream of
+            # its newest matches that newest_scored reads is its window too.
+            chosen = next((p for p in branch.plans if p.name == "newest_scored"), None)
+        if chosen is not None and chosen.scoring is not None and chosen.name not in _TESTED_PLANS:
+            # Ranked in Python: its candidates are its window (what the union needs), so
+            # neither their ranking nor the reading of a page of them in full is done.
+            cursor = conn.execute(chosen.sql, chosen.params)
+            window, _ = _candidates(cursor, chosen.scoring, features=False)
+            rowids.update(map(itemgetter(_ROWID), window))
+        else:
+            ids.update(dict.fromkeys(row[0] for row in rows_sync(conn, branch)))
+    if plan.scoring is None:
+        return conn.execute(plan.sql, (json.dumps(list(ids)), *plan.params[1:])).fetchall()
+    for newest in union.filters:
+        sql = newest.scan_sql
+        if newest.count_sql is not None and newest.indexed_sql is not None:
+            # Few sessions in the filter's index: read there and sorted (~0.6 µs each); many:
+            # a scan of the table newest first meets the newest of them soon (a project in
+            # 30 % of 1 M sessions, 500 of them: ~1,700 rows scanned, where sorting the
+            # project's 300,000 rowids took 93 ms).
+            (count,) = conn.execute(
+                newest.count_sql, (*newest.count_params, WIDE_FILTER_CAP)
+            ).fetchone()
+            if count < WIDE_FILTER_CAP:
+                sql = newest.indexed_sql
+        rowids.update(row[0] for row in conn.execute(sql, (*newest.params, union.window)))
+    gathered = Plan(
+        plan.name,
+        plan.sql,
+        (json.dumps(sorted(rowids)), json.dumps(list(ids)), union.window),
+        scoring=plan.scoring,
+    )
+    return score_rows(conn, gathered)
 
 
 _WORDLESS_RETRY = 5_000
@@ -1225,7 +1263,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
             # An OR with a filter: each branch costs what it would alone, where every other
             # plan reads every match of each word or tests the sort order against all of
             # them (docs/search.md, "ORs with a filter").
-            return plan
+            return with_statistics_sync(conn, compiled, plan)
     facts = compiled.facts
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
         if facts.candidates_sql is None:

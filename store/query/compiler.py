@@ -208,19 +208,57 @@ class NameWalk(Value):
         super().__init__(delta_sql, delta_params, page, needed)
 
 
+class NewestIds(Value):
+    """A ranked ``or_union``'s branch with no word to rank (``project:x`` in ``auth OR
+    project:x``): its newest sessions (by rowid, a parameter after ``params`` says how many),
+    read from its filter's index and sorted when it holds few (``count_sql`` counts them there,
+    up to a parameter; ``indexed_sql``), else found by a scan of the table newest first
+    (``scan_sql``: a filter with many sessions has its newest ones soon). Both select rowids."""
+
+    __match_args__ = ("count_sql", "count_params", "indexed_sql", "scan_sql", "params")
+    __slots__ = __match_args__
+    count_sql: str | None
+    count_params: tuple[Any, ...]
+    indexed_sql: str | None
+    scan_sql: str
+    params: tuple[Any, ...]
+
+    def __init__(
+        self,
+        count_sql: str | None,
+        count_params: tuple[Any, ...],
+        indexed_sql: str | None,
+        scan_sql: str,
+        params: tuple[Any, ...],
+    ) -> None:
+        super().__init__(count_sql, count_params, indexed_sql, scan_sql, params)
+
+
 class OrUnion(Value):
     """``or_union``'s branches: an OR with a filter in it (``zanzibar OR (auth status:active)``,
-    ``project:a OR project:b``) as one query per branch, each planned as a query of its own
-    (with the page's first ``needed`` rows, offset 0), whose sessions the plan's SQL sorts and
-    cuts to the page (``page``: limit, offset)."""
+    ``project:a OR project:b``) as one query per branch, each planned as a query of its own,
+    whose sessions the plan's SQL gathers (``page``: limit, offset). In a sort order each
+    branch's query is for the page's first sessions, and the plan's SQL sorts their union and
+    cuts the page. Ranked, each branch gives its newest ``window`` matches (``branches``: by
+    ranking a page of ``window`` of them, which is its whole window; ``filters``: branches
+    without words to rank), and the plan's SQL reads the newest ``window`` of their union,
+    which the plan's scoring ranks."""
 
-    __match_args__ = ("branches", "page")
+    __match_args__ = ("branches", "page", "filters", "window")
     __slots__ = __match_args__
     branches: tuple[CompiledQuery, ...]
     page: tuple[int, int]
+    filters: tuple[NewestIds, ...]
+    window: int
 
-    def __init__(self, branches: tuple[CompiledQuery, ...], page: tuple[int, int]) -> None:
-        super().__init__(branches, page)
+    def __init__(
+        self,
+        branches: tuple[CompiledQuery, ...],
+        page: tuple[int, int],
+        filters: tuple[NewestIds, ...] = (),
+        window: int = 0,
+    ) -> None:
+        super().__init__(branches, page, filters, window)
 
 
 class Plan(Value):
@@ -1271,9 +1309,9 @@ def _covered_walks(node: _Simple, sort: str, page: tuple[int, int], needed: int)
     ]
 
 
-def _covered_or_query(
+def _covered_or_plan(
     node: _Simple, match: str, bm25: str, hits_limit: int, window: int, page: tuple[int, int]
-) -> CompiledQuery:
+) -> Plan:
     """Words ORed with filters where every branch holds a word (:func:`_words_in_every_branch`),
     ranked as every other query: the matches of the OR of the ranked words streamed newest
     first, each tested against the whole query (one FTS5 lookup a word: the query's own
@@ -1288,10 +1326,88 @@ def _covered_or_query(
         f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
     )
     edge = (max(1, window) - 1,)
-    default = Plan(
-        "newest_ranked", _windowed_sql(newest), (match, *params, hits_limit, *edge, *page)
+    return Plan("newest_ranked", _windowed_sql(newest), (match, *params, hits_limit, *edge, *page))
+
+
+def _uncovered_or_plan(
+    node: _Simple, match: str, bm25: str, hits_limit: int, window: int, page: tuple[int, int]
+) -> Plan:
+    """Words ORed with a filter in a branch that has no word (``auth OR project:x``), ranked
+    as every other query: the sessions the WHERE lets through, newest first, the newest
+    window of them scored (a LEFT JOIN: those matching none of the words score 0, after every
+    match of one), older ones after by recency. MATERIALIZED: bm25 comes from one pass over
+    the index, never once per row (the join trap). Before the seventh round this shape ranked
+    every match (no window)."""
+    params: list[Any] = []
+    where = _sql(node, params)
+    hits = (
+        f"WITH ranked (rid, score) AS MATERIALIZED ("
+        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?) "
+        f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
+        f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
+        f"ORDER BY sessions.rowid DESC LIMIT ?"
     )
-    return CompiledQuery(default.sql, default.params, True, (default,))
+    edge = (max(1, window) - 1,)
+    return Plan("fts_first", _windowed_sql(hits), (match, *params, hits_limit, *edge, *page))
+
+
+_UNION_WINDOW_SQL: Final = (
+    f"SELECT {_SCORED_SELECT} FROM sessions WHERE sessions.rowid IN ("
+    f"SELECT value FROM json_each(?1) UNION SELECT s.rowid FROM sessions AS s "
+    f"WHERE s.id IN (SELECT value FROM json_each(?2))) ORDER BY sessions.rowid DESC LIMIT ?3"
+)
+"""A ranked or_union's window: the newest of the sessions its branches gave (their rowids, a
+JSON array, and their ids, another), read for scoring (SCORED_COLUMNS), newest first."""
+
+
+def _newest_ids(branch: _Simple) -> NewestIds:
+    """A branch without words to rank, as :class:`NewestIds` (its index: the filter's that
+    :func:`_indexed_filter` picks, or none)."""
+    params: list[Any] = []
+    where = _sql(branch, params)
+    newest = f"WHERE {where} ORDER BY sessions.rowid DESC LIMIT ?"
+    scan = f"SELECT sessions.rowid FROM sessions NOT INDEXED {newest}"
+    indexed = _indexed_filter(branch)
+    if indexed is None:
+        return NewestIds(None, (), None, scan, tuple(params))
+    index, filter_sql, filter_params, _ = indexed
+    return NewestIds(
+        f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {index} "
+        f"WHERE {filter_sql} LIMIT ?)",
+        tuple(filter_params),
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {index} {newest}",
+        scan,
+        tuple(params),
+    )
+
+
+def _or_union_ranked_plan(
+    node: _Simple, match: str, page: tuple[int, int], needed: int, window: int
+) -> Plan | None:
+    """or_union, ranked: each branch of an OR with a filter (:func:`_or_branches`) gives its
+    newest ``window`` matches, a branch with words by its own ranked query for a page of
+    ``window`` (which is its whole window, found by the plan it would get alone: an alive
+    status from its own index, a word by its newest matches), a branch without by
+    :class:`NewestIds`. The OR's window, its newest ``window`` matches, is among their
+    union (a match among the OR's newest ``window`` is among its branch's), and is ranked in
+    Python by bm25 of the OR's ranked words, as newest_scored ranks (a session that holds
+    none scores 0, as the default's LEFT JOIN). Only where the page lies within the window
+    (``needed <= window``), with every word's phrases scorable, and at most UNION_CAP
+    sessions gathered."""
+    branches = _or_branches(node)
+    if branches is None or window * len(branches) > UNION_CAP:
+        return None
+    ranked: list[CompiledQuery] = []
+    filters: list[NewestIds] = []
+    for branch in branches:
+        simple = _simplify(branch)
+        if _rank_terms(simple):
+            ranked.append(compile_query(branch, limit=window, offset=0, window=window))
+        else:
+            filters.append(_newest_ids(simple))
+    scoring = Scoring(fts_phrases(match), page, window=window)
+    union = OrUnion(tuple(ranked), page, tuple(filters), window)
+    return Plan("or_union", _UNION_WINDOW_SQL, ("[]", "[]", window), scoring=scoring, union=union)
 
 
 def _windowed_sql(hits: str) -> str:
@@ -1546,30 +1662,22 @@ def compile_query(
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     bm25 = f"bm25({FTS_TABLE}, {weights})"
     hits_limit = window if needed is not None and needed <= window else -1
-    if not covers and safe and _words_in_every_branch(node):
-        return _covered_or_query(node, match, bm25, hits_limit, window, page)
     if not covers:
-        # Some results may match none of the ranked words (``auth OR project:x``: a branch
-        # without a word): a LEFT JOIN scores what the WHERE, sub-selects and all, lets
-        # through. MATERIALIZED: bm25 comes from one pass over the index, never once per row
-        # (the join trap). Every match is ranked here (no window): the filter's sessions are
-        # not among the words' matches, so no stream of those finds the newest results.
-        params = []
-        where = _sql(node, params)
-        final = (
-            f"SELECT {_SELECT}, -page.score AS score FROM page "
-            f"JOIN sessions ON sessions.rowid = page.rid "
-            f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
-        )
-        sql = (
-            f"WITH ranked (rid, score) AS MATERIALIZED ("
-            f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
-            f"page (rid, score, last_access) AS MATERIALIZED ("
-            f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
-            f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
-            f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) {final}"
-        )
-        return CompiledQuery(sql, (match, *params, *page), ranked=True)
+        # An OR with a filter in it: the window of every other query (its newest matches
+        # ranked), from one stream of the words' matches when every branch has a word, else
+        # from every session the WHERE lets through, newest first; each branch as a query of
+        # its own where the page lies within the window (or_union).
+        if safe and _words_in_every_branch(node):
+            default = _covered_or_plan(node, match, bm25, hits_limit, window, page)
+        else:
+            default = _uncovered_or_plan(node, match, bm25, hits_limit, window, page)
+        union = None
+        if safe and needed is not None and needed <= window:
+            union = _or_union_ranked_plan(node, match, page, needed, window)
+        if union is None:
+            return CompiledQuery(default.sql, default.params, True, (default,))
+        facts = PlanFacts(_SAMPLE_SQL, (match, SAMPLE_SIZE), False, None, (), needed)
+        return CompiledQuery(default.sql, default.params, True, (default, union), facts)
     # The ranking MATCH is the query's own full-text part (with any negated words), so it is
     # also that part's filter; the rest of the WHERE tests each hit.
     # How many hits the ranking needs (hits_limit): the window, or all of them when the page

@@ -326,10 +326,12 @@ def test_plans_offered_by_shape() -> None:
     assert "order_set" not in names("auth since:1d", sort="created")
     # A filter alone by recent: its index has last_access second (filter_first reads in order).
     assert names("project:x") == ["fts_first", "filter_first"]
-    # Nothing to choose: no filter with an index, words OR a filter, a word longer than the
-    # prefix index.
+    # Nothing to choose: no filter with an index, words OR a filter on every row, a word
+    # longer than the prefix index.
     assert names("dir:/a") == ["fts_first"]
-    assert names("auth OR project:x") == ["fts_first"]
+    assert names("auth OR project:x", limit=None) == ["fts_first"]
+    # Words OR a filter, a page: each branch as a query of its own (or_union).
+    assert names("auth OR project:x") == ["fts_first", "or_union"]
     assert names("authentication", sort="recent") == ["fts_first"]
     assert names('"authentication"', sort="recent") == [
         "fts_first",

@@ -18,7 +18,7 @@ import pytest
 
 from store.db import migrate_sync
 from store.query import compile_query, parse_query
-from store.query.compiler import UNION_CAP
+from store.query.compiler import RESULT_COLUMNS, UNION_CAP
 from store.search import plan_sync, rows_sync, run_plan_sync, statement_sync
 
 from .conftest import insert_sessions, make_session
@@ -27,9 +27,9 @@ from .reference import matches
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def _sessions() -> list[dict[str, Any]]:
+def _sessions(count: int = 2000) -> list[dict[str, Any]]:
     rows = []
-    for n in range(2000):
+    for n in range(count):
         word = "auth" if n % 2 else ("login" if n % 3 == 0 else "other")
         status = "attached" if n % 40 == 3 else "detached" if n % 40 == 7 else "ended"
         stamp = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00.{n:06d}Z"
@@ -50,18 +50,34 @@ def _sessions() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def db(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[sqlite3.Connection, list[dict[str, Any]]]]:
-    path: Path = tmp_path_factory.mktemp("or") / "data.db"
+def _database(path: Path, rows: list[dict[str, Any]]) -> sqlite3.Connection:
     migrate_sync(path)
     conn = sqlite3.connect(path, isolation_level=None)
-    rows = _sessions()
     conn.execute("BEGIN")
     insert_sessions(conn, rows)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
+    return conn
+
+
+@pytest.fixture(scope="module")
+def db(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[sqlite3.Connection, list[dict[str, Any]]]]:
+    rows = _sessions()
+    conn = _database(tmp_path_factory.mktemp("or") / "data.db", rows)
+    yield conn, rows
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def small(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[sqlite3.Connection, list[dict[str, Any]]]]:
+    """Fewer than SAMPLE_SIZE matches of each word: bm25's IDFs exact in Python too, so the
+    scores are FTS5's to the last bit."""
+    rows = _sessions(400)
+    conn = _database(tmp_path_factory.mktemp("or-small") / "data.db", rows)
     yield conn, rows
     conn.close()
 
@@ -136,8 +152,11 @@ def test_or_union_is_offered_only_where_it_is_exact_and_bounded() -> None:
 
     assert "or_union" in names("auth OR project:x", sort="recent")
     assert "or_union" in names("project:a OR project:b")  # no words: sorted by recent
-    # Ranked: a window of the newest scored matches is not the union of the branches'.
-    assert "or_union" not in names("auth OR project:x")
+    # Ranked: the window is among the branches' windows, so only a page within it.
+    assert "or_union" in names("auth OR project:x")
+    assert "or_union" in names("auth OR project:x", limit=10, offset=490)
+    assert "or_union" not in names("auth OR project:x", limit=10, offset=491)
+    assert "or_union" not in names("auth OR project:x", limit=None)
     # Words alone are one MATCH, which FTS5 unites itself.
     assert "or_union" not in names("auth OR login", sort="recent")
     # Every row (no page), or more sessions than UNION_CAP to gather.
@@ -183,3 +202,46 @@ def test_an_alive_status_is_counted_before_an_exact_field(
         assert plan.name in ("alive_scored", "alive_tested"), (sort, plan.name)
         expected = [row[0] for row in conn.execute(query.sql, query.params)]
         assert [row[0] for row in rows_sync(conn, query)] == expected
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_ranked_or_union_pages_are_the_default_plans_pages(
+    small: tuple[sqlite3.Connection, list[dict[str, Any]]], text: str
+) -> None:
+    """Ranked (scores and all), with the window at 500 (every match ranked here) and at 40
+    (the newest 40 ranked, the older ones after): each page within the window, run by
+    or_union, is the slice of the default plan's whole order."""
+    conn, rows = small
+    tree = parse_query(text, now=NOW)
+    for window in (500, 40):
+        whole = compile_query(tree, limit=None, window=window)
+        ordered = conn.execute(whole.sql, whole.params).fetchall()
+        assert {row[0] for row in ordered} == {r["id"] for r in rows if matches(tree, r)}
+        for limit, offset in ((20, 0), (7, 3), (10, 30), (1, 39)):
+            page = compile_query(tree, limit=limit, offset=offset, window=window)
+            plan = plan_sync(conn, page)
+            assert plan.name == "or_union", (text, window)
+            assert run_plan_sync(conn, plan) == ordered[offset : offset + limit], (text, window)
+            assert rows_sync(conn, page) == ordered[offset : offset + limit]
+
+
+def test_relevance_of_an_or_with_a_wordless_branch_ranks_the_window(
+    small: tuple[sqlite3.Connection, list[dict[str, Any]]],
+) -> None:
+    """`auth OR project:p3` ranks its newest matches (by rowid, the order they were recorded
+    in) as every other query, best score first (a session of the project without the word
+    scores 0, after the matches of it); the older ones follow most recent first. Before the
+    seventh round it ranked every match."""
+    conn, _ = small
+    tree = parse_query("auth OR project:p3", now=NOW)
+    query = compile_query(tree, limit=None, window=40)
+    ordered = conn.execute(query.sql, query.params).fetchall()
+    rowid = {r[1]: r[0] for r in conn.execute("SELECT rowid, id FROM sessions")}
+    newest = sorted((rowid[row[0]] for row in ordered), reverse=True)[:40]
+    assert {rowid[row[0]] for row in ordered[:40]} == set(newest)
+    scores = [row[-1] for row in ordered[:40]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.0
+    assert 0.0 in scores  # the project's sessions without the word
+    last_access = RESULT_COLUMNS.index("last_access")
+    older = [row[last_access] for row in ordered[40:]]
+    assert older and older == sorted(older, reverse=True)
