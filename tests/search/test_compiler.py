@@ -244,12 +244,13 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
                 continue
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, order_set and filter_set all
-            # of them, newest_scored streams them, filter_scored and the alive plans test the
-            # words in Python; the others test row by row.
+            # order_range reads a slice of the matches as a set, order_set, filter_set and
+            # filter_set_walk all of them, newest_scored streams them, filter_scored and the
+            # alive plans test the words in Python; the others test row by row.
             streams = other.name in (
                 "order_range",
                 "order_set",
+                "filter_set_walk",
                 "newest_scored",
                 "filter_scored",
                 "filter_set",
@@ -306,7 +307,14 @@ def test_plans_offered_by_shape() -> None:
     # The words tested in Python: only where FTS5's matching is a test of each phrase's hits
     # (as filter_scored), and not by recent (filter_first stops at the page there).
     assert names("auth status:active", sort="created")[-2] == "filter_tested"
-    assert names("auth project:x", sort="recent")[-1] == "filter_first"
+    by_recent = names("auth project:x", sort="recent")
+    assert "filter_tested" not in by_recent and "filter_first" in by_recent
+    # By recent an exact field's own index gives the order: walked testing each row
+    # (filter_walk), or against the words' matches as a set (filter_set_walk).
+    assert by_recent[-2:] == ["filter_set_walk", "filter_walk"]
+    assert "filter_set_walk" not in names("auth project:x branch:y", sort="recent")
+    assert "filter_set_walk" not in names("auth project:x", sort="created")
+    assert "filter_walk" not in names("auth status:ended", sort="recent")
     assert names("(auth login) OR api project:x", sort="created")[-1] != "filter_tested"
     # A filter alone by name: its own (filter, name) index; status:active is two runs of it;
     # or the filter's rows from its index, sorted (filter_first).
