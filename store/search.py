@@ -345,6 +345,8 @@ def choose_plan(
             budgets[plan.name] = walk
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
             cost[plan.name] = fixed + walk * _COST_WALKED
+        elif plan.name == "filter_walk" and est.few and plan.sql.endswith(_BY_RECENT):
+            continue  # by recent filter_first reads a counted field's rows in order too
         elif plan.name == "filter_walk" and est.needed is not None:
             # The filter's rows in name order, each tested against the words: as long as the
             # words' share says a page needs (the filter itself is what the index reads).
@@ -554,6 +556,9 @@ _COST_SNAPSHOT_FIXED = 40.0
 # One session renamed since the build, tested by one FTS5 lookup: 30-45 µs at 1 M sessions
 # (1,000 of them added 28 ms to `cache`, 45 ms to `auth login`), more than a walk's probe.
 _COST_SNAPSHOT_DIRTY = 40.0
+
+
+_BY_RECENT = "ORDER BY sessions.last_access DESC, sessions.rowid DESC LIMIT ? OFFSET ?"
 
 
 def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:

@@ -1704,14 +1704,16 @@ def compile_query(
                 filter_set = _filter_set_walk_plan(node, indexed, page)
                 if filter_set is not None:
                     plans.append(filter_set)
-                if needed is not None and indexed[0] in _FIELD_INDEX.values() and facts:
+                if filter_set is not None and needed is not None and facts is not None:
                     # filter_walk by recent: an exact field's rows newest first from its own
                     # index, each tested (one FTS5 lookup a word), stopping at the page. For
                     # a field too large to count filter_first is never costed, and a walk of
                     # the whole recent order meets few of a small project's rows
                     # (`auth project:isxecoru-faguka`, 0.5 %: order_range 18 ms, this 0.5).
-                    # How many of the newest matches pass the filters (~0.1 ms, read when the
-                    # field is too large to count) says which.
+                    # How many of the newest matches pass the field (~0.1 ms, read when it is
+                    # too large to count) says which. Only where filter_set_walk is offered:
+                    # words and the field alone (its rows then pass every filter, so the
+                    # words' share sizes the walk).
                     facts = _with_passing(facts, node)
                     plans.append(
                         Plan(
