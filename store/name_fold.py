@@ -39,6 +39,8 @@ FOLD_BATCH = 200
 FOLD_BUDGET = 0.010
 """... and the seconds after which it stops taking more (it commits what it folded)."""
 
+# Ranks stay far inside SQLite's 64-bit rowids (a build's highest at 1 M sessions is ~2^40).
+_REACH_MAX = 1 << 56
 _COLUMNS = "name, project, worktree, branch, directory"
 _FTS_INSERT = f"INSERT INTO sessions_name_fts (rowid, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _FTS_DELETE = (
@@ -219,7 +221,7 @@ def _relabel(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, int]:
                 crowded += 1
             elif (hi - lo) // (count + 2) >= MIN_STEP:
                 return _respace(conn, lo, hi, low)
-        if crowded == 3:
+        if crowded == 3 or reach > _REACH_MAX:
             raise _Exhausted
         reach *= 2
 
