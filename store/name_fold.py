@@ -36,7 +36,7 @@ RELABEL_MAX = 512
 """The most rows one relabel moves (each an index row deleted and inserted: ~0.1 ms)."""
 FOLD_BATCH = 200
 """The most sessions one fold transaction takes (the watcher's events wait for it)."""
-FOLD_BUDGET = 0.010
+FOLD_BUDGET = 0.004
 """... and the seconds after which it stops taking more (it commits what it folded)."""
 
 # Ranks stay far inside SQLite's 64-bit rowids (a build's highest at 1 M sessions is ~2^40).

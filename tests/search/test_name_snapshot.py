@@ -431,3 +431,40 @@ def test_a_deleted_session_leaves_the_snapshot_and_its_reused_rowid_is_folded(
     fold_all(conn)
     assert _names_in_rank_order(conn)[0] == "a-new"
     _assert_pages(conn, "p")
+
+
+def test_migration_012_up_down_up_keeps_the_results(tmp_path: Path) -> None:
+    """Up from 011 rebuilds the snapshot with gaps (009's rows of renamed and deleted sessions
+    were stale); down leaves it as it is for 009's triggers, which work on it; up again."""
+    path = tmp_path / "data.db"
+    (version,) = [m.version for m in load_migrations() if m.name == "search_name_fold"]
+    migrate_sync(path, version - 1)
+    conn = sqlite3.connect(path, isolation_level=None)
+    insert_sessions(conn, [make_session(n, name=f"p-{n}", project="app") for n in range(12)])
+    rebuild_snapshot(conn)  # 011's code: ranks 1, 2, 3, ...
+    conn.execute("UPDATE sessions SET name = 'a-renamed' WHERE id = 's0003'")
+    conn.execute("DELETE FROM sessions WHERE id = 's0005'")
+    insert_sessions(conn, [make_session(20, name="b-new", project="app")])
+    before = snapshot_facts(conn)
+    assert before is not None and before != (0, 0)
+    _assert_pages(conn, "app")
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)
+    assert_clean(conn)
+    ranks = [rank for (rank,) in conn.execute("SELECT rank FROM sessions_name_rank ORDER BY 1")]
+    assert ranks == [n * (1 << 20) for n in range(1, 13)]
+    _assert_pages(conn, "app")
+    conn.execute("UPDATE sessions SET name = 'z-renamed' WHERE id = 's0004'")
+    insert_sessions(conn, [make_session(21, name="c-new", project="app")])
+    fold_all(conn)
+    migrate_sync(path, version - 1)
+    # 009's triggers on the folded snapshot: a rename marks it dirty (its row skipped), a
+    # delete leaves its row to the join; the results stay exact.
+    conn.execute("UPDATE sessions SET name = 'm-renamed' WHERE id = 's0006'")
+    conn.execute("DELETE FROM sessions WHERE id = 's0007'")
+    _assert_pages(conn, "app")
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)
+    assert_clean(conn)
+    _assert_pages(conn, "app")
+    conn.close()
