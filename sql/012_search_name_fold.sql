@@ -17,6 +17,13 @@
 --   session is therefore never in the snapshot (except one written by INSERT OR REPLACE, which
 --   deletes without triggers: it stays dirty, tested by each query, until `db reindex`).
 --
+-- * FTS5 merges its index segments after a write, in steps of 64 pages times its levels (up to
+--   ~250 ms of a fold transaction at 1 M sessions): automerge is off for this index, and each
+--   fold transaction merges at most 64 pages itself (store.name_fold.MERGE_PAGES), of a level
+--   with 8 segments or more (usermerge; at 4, the default, it went on merging the build's big
+--   segments: 23 ms a step, up to 225 ms), so no transaction holds the watcher's events up
+--   for long.
+--
 -- The insert trigger of 009 stays as it is. Rebuilt here (60-90 s at 1,000,000 sessions, as
 -- 009's build), by `ccmgr-watch db reindex` and store.name_order.rebuild, which run the same
 -- statements.
@@ -80,9 +87,14 @@ FROM sessions_name_rank AS r JOIN sessions AS s ON s.rowid = r.sid ORDER BY r.ra
 INSERT INTO sessions_name_build (id, max_rowid, sessions, built_at)
 SELECT 1, coalesce(max(rowid), 0), count(*), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM sessions;
 
+INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('automerge', 0);
+INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('usermerge', 8);
+
 -- DOWN
 -- 009's triggers work on this state as it is (any ranks in name order; a dirty session with no
 -- snapshot row is one 009 would skip): no rebuild.
+INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('automerge', 4);
+INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('usermerge', 4);
 DROP TRIGGER sessions_name_after_delete;
 DROP TRIGGER sessions_name_after_update;
 

@@ -238,13 +238,13 @@ the watcher's own events must not wait behind a fold that waits."""
 
 
 def _fold_name_order(conn: sqlite3.Connection, limit: int) -> FoldResult | None:
-    """One fold transaction (store.name_fold.fold) when the snapshot has a delta; None when it
-    has none (no write lock taken) or there is no snapshot. A busy lock raises at once (after
-    FOLD_BUSY_MS): sqlite3.OperationalError "database is locked"."""
+    """One fold transaction (store.name_fold.fold: part of the delta, a few pages of the index
+    merged); None when there is no snapshot. A busy lock raises at once (after FOLD_BUSY_MS):
+    sqlite3.OperationalError "database is locked"."""
     from store import name_fold, name_order  # only the watcher's maintenance needs them
 
     facts = name_order.snapshot_facts(conn)
-    if facts is None or facts == (0, 0):
+    if facts is None:
         return None
     conn.execute(f"PRAGMA busy_timeout = {FOLD_BUSY_MS}")
     try:

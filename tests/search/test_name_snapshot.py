@@ -468,3 +468,26 @@ def test_migration_012_up_down_up_keeps_the_results(tmp_path: Path) -> None:
     assert_clean(conn)
     _assert_pages(conn, "app")
     conn.close()
+
+
+def test_folds_merge_the_index_a_few_pages_at_a_time(conn: sqlite3.Connection) -> None:
+    """Migration 012 turned FTS5's own merging off for the snapshot's index: each fold
+    transaction writes a segment, and merges some once a level holds 8."""
+    rebuild_snapshot(conn)
+    merged = False
+    for n in range(40):
+        insert_sessions(conn, [make_session(n, name=f"n-{n}", project="p")])
+        conn.execute("BEGIN IMMEDIATE")
+        name_fold.fold(conn)
+        merged = name_fold.merge_step(conn) or merged
+        conn.execute("COMMIT")
+    assert merged
+    conn.execute(
+        "INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('integrity-check', 0)"
+    )
+    assert dict(conn.execute("SELECT k, v FROM sessions_name_fts_config")) == {
+        "automerge": 0,
+        "usermerge": 8,
+        "version": 4,
+    }
+    _assert_pages(conn, "p")

@@ -228,12 +228,12 @@ class SessionWriter:
 
     async def maintain(self, receive: MemoryObjectReceiveStream[WriterItem] | None = None) -> None:
         """One round of the idle writer's maintenance (every MAINTAIN_INTERVAL): fold the
-        name-order snapshot's delta in (`--sort name`, store.name_fold), one short transaction
-        at a time, stopping as soon as an item waits in ``receive`` (events go first; the rest
-        is folded at the next idle moment). Where a fold finds no room left, the snapshot is
-        rebuilt (up to REFRESH_MAX_SESSIONS; above, it says once that `db reindex` would).
-        A failure or a busy lock is logged and left for a later round: it never stops the
-        writer."""
+        name-order snapshot's delta in (`--sort name`, store.name_fold) and merge its index a
+        few pages at a time, one short transaction after another, stopping as soon as an item
+        waits in ``receive`` (events go first; the rest at the next idle moment). Where a fold
+        finds no room left, the snapshot is rebuilt (up to REFRESH_MAX_SESSIONS; above, it
+        says once that `db reindex` would). A failure or a busy lock is logged and left for a
+        later round: it never stops the writer."""
         now = anyio.current_time()
         self._next_maintain = now + MAINTAIN_INTERVAL
         fold = getattr(self.db, "fold_name_order", None)  # SQLite only
@@ -268,7 +268,7 @@ class SessionWriter:
             if done.exhausted:
                 exhausted = done.sessions
                 break
-            if not done.more or done.folded == 0:
+            if not done.more:
                 break
             if receive is not None and receive.statistics().current_buffer_used:
                 # Events came: they go first; the rest at the next idle moment.
