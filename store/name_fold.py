@@ -30,8 +30,11 @@ PACK_STEP = 1 << 10
 """The largest step a folded session takes from its lower neighbour: names are mostly appended at
 one place (a project's sessions named by date or counter each sort right after the previous
 one), so a gap is used from its low end, a step at a time, not halved by each fold."""
-MIN_STEP = 1 << 10
-"""A relabel spreads its window's rows at least this far apart (else it widens the window)."""
+MIN_STEP = 16
+"""A relabel spreads its window's rows at least this far apart (else it widens the window).
+Small, so that a window stays small inside a run of names appended at one place (PACK_STEP
+apart): at 1,024 a second run landing among 2,000 packed rows needed a window of all of them
+(the benchmark at 1 M sessions used a gap up)."""
 RELABEL_MAX = 512
 """The most rows one relabel moves (each an index row deleted and inserted: ~0.1 ms)."""
 MERGE_PAGES = 64
@@ -178,8 +181,9 @@ def fold(
 
 def merge_step(conn: sqlite3.Connection, pages: int | None = None) -> bool:
     """Merge up to ``pages`` (default MERGE_PAGES) of the snapshot index's segments (those of
-    a level with 8 or more: usermerge, migration 012), inside the caller's write transaction; whether it did any work
-    (FTS5 writes at least two rows when it does)."""
+    a level with 8 or more: usermerge, migration 012), inside the caller's write
+    transaction; whether it did any work (FTS5 writes at least two rows when it does; the
+    pending rows' flush counts too)."""
     before = conn.total_changes
     conn.execute(
         "INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('merge', ?)",
@@ -230,7 +234,8 @@ def _relabel(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, int]:
     free for the new row, right after ``low``'s, and how many rows moved. Windows grow to the
     right first (names are mostly appended at one place: the rows after the gap have room),
     then left, then both."""
-    reach = RANK_SPACING
+    # From a few steps out: a run of names packed PACK_STEP apart must not be taken whole.
+    reach = min(8 * MIN_STEP, _REACH_MAX)
     while True:
         crowded = 0
         for lo, hi in ((low, high + reach), (low - reach, high), (low - reach, high + reach)):
