@@ -26,17 +26,22 @@ if TYPE_CHECKING:
     import sqlite3
     from typing import Any
 
-PACK_STEP = 1 << 10
+PACK_STEP = 1 << 14
 """The largest step a folded session takes from its lower neighbour: names are mostly appended at
 one place (a project's sessions named by date or counter each sort right after the previous
-one), so a gap is used from its low end, a step at a time, not halved by each fold."""
+one), so a gap is used from its low end, 64 steps of a build's gap, then a relabel moves the
+rows after it; and 14 halvings are left between two of them for names inserted later."""
+TARGET_STEP = 1 << 10
+"""A relabel takes the smallest window whose rows it can spread this far apart (at most
+RELABEL_MAX rows) ..."""
 MIN_STEP = 16
-"""A relabel spreads its window's rows at least this far apart (else it widens the window).
-Small, so that a window stays small inside a run of names appended at one place (PACK_STEP
-apart): at 1,024 a second run landing among 2,000 packed rows needed a window of all of them
-(the benchmark at 1 M sessions used a gap up)."""
-RELABEL_MAX = 512
-"""The most rows one relabel moves (each an index row deleted and inserted: ~0.1 ms)."""
+"""... else the smallest that spreads them at least this far apart (a run of names packed
+together is then relabelled locally, not whole). At 1 M sessions, spreading to 16 at once
+packed a run of 2,000 appended names 18 apart, and the next name among them found every
+window too crowded (a gap used up)."""
+RELABEL_MAX = 256
+"""The most rows one relabel moves (each an index row deleted and inserted again: ~0.1-0.3 ms
+at 1 M sessions)."""
 MERGE_PAGES = 64
 """The index pages one fold transaction merges at most, of a level with 8 segments or more
 (migration 012 turned FTS5's own merging off for this index: it merged 64 pages times its
@@ -229,13 +234,15 @@ def _place(low: int | None, high: int | None) -> int | None:
 
 def _relabel(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, int]:
     """Make room between the adjacent ranks ``low`` and ``high``: the rows of the smallest
-    window around them whose span spreads them and one more row ``MIN_STEP`` apart are given
-    evenly spaced ranks (their index rows deleted and inserted again); returns the rank left
-    free for the new row, right after ``low``'s, and how many rows moved. Windows grow to the
+    window around them whose span spreads them and one more row TARGET_STEP apart (else
+    MIN_STEP) are given evenly spaced ranks (their index rows deleted and inserted again);
+    returns the rank left free for the new row, right after ``low``'s, and how many rows
+    moved. Windows grow to the
     right first (names are mostly appended at one place: the rows after the gap have room),
     then left, then both."""
     # From a few steps out: a run of names packed PACK_STEP apart must not be taken whole.
     reach = min(8 * MIN_STEP, _REACH_MAX)
+    fallback: tuple[int, int] | None = None
     while True:
         crowded = 0
         for lo, hi in ((low, high + reach), (low - reach, high), (low - reach, high + reach)):
@@ -243,9 +250,15 @@ def _relabel(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, int]:
             (count,) = conn.execute(_COUNT_SQL, (lo, hi)).fetchone()
             if count > RELABEL_MAX:
                 crowded += 1
-            elif (hi - lo) // (count + 2) >= MIN_STEP:
+                continue
+            step = (hi - lo) // (count + 2)
+            if step >= TARGET_STEP:
                 return _respace(conn, lo, hi, low)
+            if step >= MIN_STEP and fallback is None:
+                fallback = (lo, hi)
         if crowded == 3 or reach > _REACH_MAX:
+            if fallback is not None:
+                return _respace(conn, *fallback, low)
             raise _Exhausted
         reach *= 2
 

@@ -123,6 +123,7 @@ async def test_a_used_up_gap_is_rebuilt_where_that_is_quick(
     await writer.maintain()
     # No window can make room any more: the next session between a-1 and z-2 finds none.
     monkeypatch.setattr(name_fold, "MIN_STEP", 1 << 61)
+    monkeypatch.setattr(name_fold, "TARGET_STEP", 1 << 61)
     monkeypatch.setattr(name_fold, "PACK_STEP", 1 << 62)
     items = created(40, start=10, name="m-{:03d}")
     with caplog.at_level(logging.INFO, logger="ccmgr_watch.writer"):
@@ -140,6 +141,7 @@ async def test_a_used_up_gap_in_a_big_database_is_left_to_db_reindex(
 ) -> None:
     monkeypatch.setattr(name_order, "REFRESH_MAX_SESSIONS", 3)
     monkeypatch.setattr(name_fold, "MIN_STEP", 1 << 61)
+    monkeypatch.setattr(name_fold, "TARGET_STEP", 1 << 61)
     monkeypatch.setattr(name_fold, "PACK_STEP", 1 << 62)
     writer = SessionWriter(db)
     await feed(writer, [*created(2, name="a-{}"), *created(4, start=2, name="z-{}")])

@@ -399,6 +399,7 @@ def test_names_appended_at_one_place_relabel_and_a_used_up_gap_rebuilds(
     # No window has room now (each would have to spread its rows 2^61 apart): the next
     # session appended there finds none once its gap is used up.
     monkeypatch.setattr(name_fold, "MIN_STEP", 1 << 61)
+    monkeypatch.setattr(name_fold, "TARGET_STEP", 1 << 61)
     monkeypatch.setattr(name_fold, "PACK_STEP", 1 << 62)  # halved by each: soon used up
     exhausted = False
     for n in range(60, 200):
