@@ -5,8 +5,8 @@
 -- renamed one, and a rebuild took one write transaction of 60-90 s at 1,000,000 sessions, so
 -- the watcher never made it there (docs/search.md, "Dense data, seventh round").
 --
--- Two changes let the watcher fold the delta in, a few hundred sessions per short transaction
--- (store.name_order.fold):
+-- Three changes let the watcher fold the delta in, a few dozen sessions per transaction of ~10 ms
+-- (store.name_fold.fold):
 --
 -- * ranks have gaps: the build gives the n-th session A-Z (NOCASE, ties by rowid) the rank
 --   n * 2^20, so a session folded in later takes a rank between its name-neighbours' and no
@@ -16,7 +16,6 @@
 --   marks it dirty, to be folded in again under its new name; a delete deletes its row. A dirty
 --   session is therefore never in the snapshot (except one written by INSERT OR REPLACE, which
 --   deletes without triggers: it stays dirty, tested by each query, until `db reindex`).
---
 -- * FTS5 merges its index segments after a write, in steps of 64 pages times its levels (up to
 --   ~250 ms of a fold transaction at 1 M sessions): automerge is off for this index, and each
 --   fold transaction merges at most 64 pages itself (store.name_fold.MERGE_PAGES), of a level

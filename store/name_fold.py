@@ -1,4 +1,4 @@
-"""Folding the name-order snapshot's delta in, a few hundred sessions per transaction (sql/012).
+"""Folding the name-order snapshot's delta in, a few dozen sessions per transaction (sql/012).
 
 The snapshot (store.name_order) gives each session a rank in name order; its ranks have gaps
 (``RANK_SPACING`` apart at a build), so a session written since the build (inserted, or renamed:

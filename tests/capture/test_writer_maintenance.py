@@ -1,5 +1,5 @@
 """The idle writer's maintenance: the name-order snapshot's delta (`--sort name`, migration 012)
-folded in a few hundred sessions per short transaction on the writer's own connection, events
+folded in a few dozen sessions per short transaction on the writer's own connection, events
 first, a busy lock given up at once, a used-up gap rebuilt only where that is quick."""
 
 from __future__ import annotations
