@@ -65,7 +65,10 @@ def test_relevance_ranks_only_when_there_are_words() -> None:
     assert "FROM sessions_fts CROSS JOIN sessions" in filtered.sql
     assert "LEFT JOIN" not in filtered.sql
     mixed = compiled("auth OR project:x")
-    assert mixed.ranked and "LEFT JOIN ranked" in mixed.sql and FTS_IN in mixed.sql
+    # A branch without a word: the sessions the WHERE lets through, newest first; bm25 over
+    # the matches within the window's rowids only, each window session looked up there.
+    assert mixed.ranked and "LEFT JOIN" not in mixed.sql and FTS_IN in mixed.sql
+    assert "MATCH ? AND rowid BETWEEN (SELECT lo FROM bounds)" in mixed.sql
     for text in ("auth", "auth project:x -wip", "auth OR project:x", "(a OR b) -c status:ended"):
         for sort in ("relevance", "recent"):
             assert "JOIN sessions_fts" not in compiled(text, sort=sort).sql
