@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--shapes", default="", help="substrings of shape names (default all)")
     parser.add_argument("--sorts", default="relevance,recent,created,name")
     parser.add_argument(
+        "--skip", default="", help="shape/sort pairs to leave out (e.g. a before tree's minutes)"
+    )
+    parser.add_argument(
         "--workdir", default=os.path.join(tempfile.gettempdir(), "ccmgr-watch-bench")
     )
     parser.add_argument("--db", help="the database (default: the cached one of --size)")
@@ -105,6 +108,8 @@ def main() -> None:
         if wanted and not chosen:
             continue
         for sort in args.sorts.split(","):
+            if f"{shape['shape']}/{sort}" in args.skip.split(","):
+                continue
             runs = {}
             for name, (compile_query, parse_query, rows_sync, plan_sync) in trees.items():
                 query = compile_query(parse_query(shape["query"], now=NOW), sort=sort)
