@@ -315,7 +315,7 @@ def _choices(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     chosen: dict[tuple[str, str], str] = {}
     for text in (f"auth {_until(4999)}", f"auth since:2026-11-02 {_until(3999)}"):
         for sort in ("relevance", "recent", "created", "name"):
-            query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
+            query = compile_query(parse_query(text, now=NOW), sort=sort)
             expected = _ids(conn.execute(query.sql, query.params).fetchall())
             assert [hit.id for hit in search_sync(conn, query)] == expected, (text, sort)
             chosen[text, sort] = plan_sync(conn, query).name
