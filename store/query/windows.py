@@ -68,11 +68,16 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
     the ends of its run in the day index (one seek each), and the days are found by seeks too
     (each the greatest key below the last). The two days at the ends hold sessions on both
     sides of it: their entries are read from the last-access index (a day's stretch of it,
-    ~0.1 µs an entry). Exact for any text: a key below the start's day or above the end's
-    belongs to a time outside the window, whatever its format (the proof is in
-    docs/search.md, seventh round). An open end needs no bound, as in :func:`_bounds`."""
+    ~0.1 µs an entry). Exact for the timestamps the watcher writes, and never narrower than
+    the window for any value: a key below the start's day or above the end's belongs to a
+    time outside the window, whatever its format (docs/search.md, seventh round), so no
+    session of the window is left out (a text with a NUL, where substr() stops, can only
+    widen the range); a value without a key (an empty blob) is read apart. An open end
+    needs no bound, as in :func:`_bounds`."""
     since, until = window
-    if any(end is not None and (len(end) < 10 or end[9] == "\U0010ffff") for end in window):
+    if any(end is not None and (len(end) < 10 or "\x00" in end[:10]) for end in window):
+        return None
+    if since is not None and since[9] == "\U0010ffff":
         return None
     between: list[str] = []
     params: list[str] = []
@@ -104,6 +109,18 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
             f" UNION ALL {stretch} WHERE sessions.last_access >= ? AND sessions.last_access <= ?"
         )
         params += [max(until[:10], since or ""), until]
+    # Sessions without a day: substr() gives NULL for an empty blob, which a since: keeps
+    # (a blob sorts after every text). A seek to the index's NULLs, empty normally.
+    inside = " AND ".join(
+        f"sessions.last_access {test} ?"
+        for test, end in ((">=", since), ("<=", until))
+        if end is not None
+    )
+    ends += (
+        f" UNION ALL SELECT min(sessions.rowid), max(sessions.rowid) FROM sessions "
+        f"INDEXED BY {DAY_INDEX} WHERE {_DAY} IS NULL AND {inside}"
+    )
+    params += [end for end in window if end is not None]
     lo = "min(lo)" if since is not None else "-9223372036854775808"
     hi = "max(hi)" if until is not None else "9223372036854775807"
     sql = (

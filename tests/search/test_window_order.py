@@ -246,6 +246,9 @@ _TEXTS = st.sampled_from(
         "2026-11-03Té",
         "２０２６",
         "9999-12-31T23:59:59Z",
+        "2026-11-03\x00",
+        "2026-11\x00-05",
+        "\x00",
     ]
 )
 _ENDS = st.sampled_from(
@@ -279,7 +282,8 @@ def test_the_day_bounds_are_the_windows_entries_bounds_on_any_text(
     """Whatever a last_access holds (a date of another format, a short text, a number, a
     blob: SQLite compares them all), the lowest and highest rowid of a window read by day
     are those read from every entry of the window, or the window's ends are no timestamps
-    and the plan is not offered."""
+    and the plan is not offered. A text with a NUL (substr() stops there) may widen them,
+    never narrow them: no session of the window is left out."""
     if since is None and until is None:
         return
     path = tmp_path_factory.mktemp("days") / "data.db"
@@ -304,9 +308,13 @@ def test_the_day_bounds_are_the_windows_entries_bounds_on_any_text(
         if end is not None
     )
     params = [end for end in window if end is not None]
-    entries = conn.execute(_bounds(times, window) + "SELECT lo, hi FROM bounds", params)
-    days = conn.execute(by_day[0] + "SELECT lo, hi FROM bounds", by_day[1])
-    assert days.fetchall() == entries.fetchall()
+    sql = "SELECT lo, hi FROM bounds"
+    ((lo, hi),) = conn.execute(_bounds(times, window) + sql, params).fetchall()
+    ((day_lo, day_hi),) = conn.execute(by_day[0] + sql, by_day[1]).fetchall()
+    if not any(isinstance(stamp, str) and "\x00" in stamp for stamp in stamps):
+        assert (day_lo, day_hi) == (lo, hi)
+    assert lo is None or (day_lo is not None and day_lo <= lo)
+    assert hi is None or (day_hi is not None and day_hi >= hi)
     conn.close()
 
 
