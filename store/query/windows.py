@@ -25,8 +25,10 @@ TIME_INDEX: Final = "ix_sessions_last_access"
 NAME_INDEX: Final = "ix_sessions_name_nocase"
 """The name order's index: (name NOCASE, last_access), so a window is tested in it."""
 DAY_INDEX: Final = "ix_sessions_access_day"
-"""Each session's day of last access (its first ten characters), then its rowid (migration
-013): a day's lowest and highest rowid are the ends of its run in the index."""
+"""Each ended session's day of last access (its first ten characters), then its rowid
+(migration 013): a day's lowest and highest rowid are the ends of its run in the index."""
+ALIVE_INDEX: Final = "ix_sessions_alive"
+"""The alive sessions' index (migration 011: last_access first), which the day index omits."""
 EARLY_INDEX: Final = "ix_sessions_used_early"
 """The sessions whose last access precedes their creation (migration 013; none, normally)."""
 PLAN_INDEX: Final = {"window_scored_by_day": DAY_INDEX, "window_created": EARLY_INDEX}
@@ -63,12 +65,14 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
     """The CTE of the window's lowest and highest rowid read by day (migration 013), and its
     parameters; None for ends that are not timestamps (the parser's always are).
 
-    A day strictly between the ends' days (its key, the first ten characters of last_access,
-    between theirs) holds only sessions inside the window: its highest and lowest rowid are
-    the ends of its run in the day index (one seek each), and the days are found by seeks too
-    (each the greatest key below the last). The two days at the ends hold sessions on both
-    sides of it: their entries are read from the last-access index (a day's stretch of it,
-    ~0.1 µs an entry). Exact for the timestamps the watcher writes, and never narrower than
+    The ended sessions of a day strictly between the ends' days (its key, the first ten
+    characters of last_access, between theirs) are all inside the window: their highest and
+    lowest rowid are the ends of the day's run in the day index (one seek each), and the
+    days are found by seeks too (each the greatest key below the last). The two days at the
+    ends hold sessions on both sides of it: their entries are read from the last-access
+    index (a day's stretch of it, ~0.1 µs an entry); the alive sessions, which the day index
+    leaves out (their last access moves all the time), from their own index (migration 011:
+    ~2,000 at 1 M). Exact for the timestamps the watcher writes, and never narrower than
     the window for any value: a key below the start's day or above the end's belongs to a
     time outside the window, whatever its format (docs/search.md, seventh round), so no
     session of the window is left out (a text with a NUL, where substr() stops, can only
@@ -79,6 +83,8 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
         return None
     if since is not None and since[9] == "\U0010ffff":
         return None
+    # The partial index's WHERE, which a query must carry for SQLite to read it.
+    ended = "sessions.status = 'ended'"
     between: list[str] = []
     params: list[str] = []
     if since is not None:
@@ -90,43 +96,44 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
     step = f" AND {_DAY} > ?" if since is not None else ""
     if since is not None:
         params.append(since[:10])
-    run = f"FROM sessions INDEXED BY {DAY_INDEX} WHERE {_DAY} = days.d"
+    run = f"FROM sessions INDEXED BY {DAY_INDEX} WHERE {ended} AND {_DAY} = days.d"
     low = f"(SELECT min(sessions.rowid) {run})" if since is not None else "NULL"
     high = f"(SELECT max(sessions.rowid) {run})" if until is not None else "NULL"
     ends = ""
-    stretch = (
-        f"SELECT min(sessions.rowid), max(sessions.rowid) FROM sessions INDEXED BY {TIME_INDEX}"
-    )
+    stretch = "SELECT min(sessions.rowid), max(sessions.rowid) FROM sessions INDEXED BY"
     if since is not None:  # the start's day: from the start to the next day's key
         ends += (
-            f" UNION ALL {stretch} WHERE sessions.last_access >= ? AND sessions.last_access < ?"
+            f" UNION ALL {stretch} {TIME_INDEX} "
+            f"WHERE sessions.last_access >= ? AND sessions.last_access < ?"
             + (" AND sessions.last_access <= ?" if until is not None else "")
         )
         params += [since, since[:9] + chr(ord(since[9]) + 1)]
         params += [until] if until is not None else []
     if until is not None:  # the end's day: from its key (or the start) to the end
         ends += (
-            f" UNION ALL {stretch} WHERE sessions.last_access >= ? AND sessions.last_access <= ?"
+            f" UNION ALL {stretch} {TIME_INDEX} "
+            f"WHERE sessions.last_access >= ? AND sessions.last_access <= ?"
         )
         params += [max(until[:10], since or ""), until]
-    # Sessions without a day: substr() gives NULL for an empty blob, which a since: keeps
-    # (a blob sorts after every text). A seek to the index's NULLs, empty normally.
     inside = " AND ".join(
         f"sessions.last_access {test} ?"
         for test, end in ((">=", since), ("<=", until))
         if end is not None
     )
+    # The alive sessions in the window; the ended ones without a day: substr() gives NULL
+    # for an empty blob, which a since: keeps (a blob sorts after every text).
     ends += (
-        f" UNION ALL SELECT min(sessions.rowid), max(sessions.rowid) FROM sessions "
-        f"INDEXED BY {DAY_INDEX} WHERE {_DAY} IS NULL AND {inside}"
+        f" UNION ALL {stretch} {ALIVE_INDEX} WHERE sessions.status <> 'ended' AND {inside}"
+        f" UNION ALL {stretch} {DAY_INDEX} WHERE {ended} AND {_DAY} IS NULL AND {inside}"
     )
-    params += [end for end in window if end is not None]
+    params += [end for end in window if end is not None] * 2
     lo = "min(lo)" if since is not None else "-9223372036854775808"
     hi = "max(hi)" if until is not None else "9223372036854775807"
     sql = (
         f"WITH RECURSIVE days (d) AS (SELECT max({_DAY}) FROM sessions INDEXED BY {DAY_INDEX} "
-        f"WHERE {' AND '.join(between)} UNION ALL SELECT (SELECT max({_DAY}) FROM sessions "
-        f"INDEXED BY {DAY_INDEX} WHERE {_DAY} < days.d{step}) FROM days WHERE days.d IS NOT NULL), "
+        f"WHERE {ended} AND {' AND '.join(between)} UNION ALL SELECT (SELECT max({_DAY}) "
+        f"FROM sessions INDEXED BY {DAY_INDEX} WHERE {ended} AND {_DAY} < days.d{step}) "
+        f"FROM days WHERE days.d IS NOT NULL), "
         f"bounds (lo, hi) AS MATERIALIZED (SELECT {lo}, {hi} FROM ("
         f"SELECT {low} AS lo, {high} AS hi FROM days WHERE days.d IS NOT NULL{ends})) "
     )

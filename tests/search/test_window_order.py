@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from store.db import migrate_sync
 from store.migrations import load_migrations
-from store.query import compile_query, parse_query
+from store.query import alive, compile_query, parse_query, windows
 from store.query.windows import (
     DAY_INDEX,
     EARLY_INDEX,
@@ -164,6 +164,14 @@ def test_a_ranked_past_window_reads_its_rowid_range_by_day(timed: sqlite3.Connec
     assert unknown.name == "window_scored"
 
 
+def test_the_day_bounds_read_the_alive_sessions_from_their_own_index() -> None:
+    """The day index holds ended sessions only (the watcher moves an alive one's last access
+    on every event); the alive ones are read from migration 011's index, the same one."""
+    assert windows.ALIVE_INDEX == alive.ALIVE_INDEX
+    by_day = day_bounds_sql((None, "2026-11-03T00:00:00.000000Z"))
+    assert by_day is not None and f"INDEXED BY {alive.ALIVE_INDEX} " in by_day[0]
+
+
 def test_the_days_of_a_window_come_from_its_ends_or_the_history(timed: sqlite3.Connection) -> None:
     row = timed.execute(WINDOW_ESTIMATE_SQL, (_stamp(2999), None)).fetchone()
     assert window_days(row, (None, _stamp(2999))) == 3  # 1 to 3 November
@@ -289,10 +297,11 @@ def test_the_day_bounds_are_the_windows_entries_bounds_on_any_text(
     path = tmp_path_factory.mktemp("days") / "data.db"
     migrate_sync(path)
     conn = sqlite3.connect(path, isolation_level=None)
+    # Ended (the day index's), but every fifth alive (the alive sessions' index).
     conn.executemany(
-        "INSERT INTO sessions (id, name, created_at, updated_at, last_access) "
-        "VALUES (?, 'x', '', '', ?)",
-        [(f"s{n}", stamp) for n, stamp in enumerate(stamps)],
+        "INSERT INTO sessions (id, name, created_at, updated_at, last_access, status) "
+        "VALUES (?, 'x', '', '', ?, ?)",
+        [(f"s{n}", stamp, "detached" if n % 5 == 4 else "ended") for n, stamp in enumerate(stamps)],
     )
     window = (since, until)
     by_day = day_bounds_sql(window)
