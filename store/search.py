@@ -405,6 +405,11 @@ def choose_plan(
             cost[plan.name] = _alive_cost(est, plan)
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
+            if window_rows is not None:
+                # A window too large to count: its matches are its share of all of them,
+                # however few of the newest pass it (`cache until:2025-02-11` at 1 M: ~1,000
+                # to rank, where the newest 256 matches, none in it, said ~20).
+                hits = max(hits, est.matches * min(1.0, window_rows / est.top))
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
