@@ -745,6 +745,44 @@ def dense_shapes() -> list[dict[str, Any]]:
             "AND s.status IN ('attached', 'detached')))",
             wide=True,
         ),
+        # Seventh round: ORs with a filter whose word branch is rare or absent, an alive
+        # status beside a dense project, a word in 1 % in a project in 30 %.
+        shape(
+            "or_rare_word_filter",
+            "zanzibar OR (auth status:active)",
+            None,
+            [],
+            "(s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH "
+            "'\"zanzibar\"*') OR (s.rowid IN (SELECT rowid FROM sessions_fts WHERE "
+            "sessions_fts MATCH '\"auth\"*') AND s.status IN ('attached', 'detached')))",
+            wide=True,
+        ),
+        shape(
+            "or_word_qualifier",
+            "auth OR project:myapp",
+            None,
+            [],
+            "(s.rowid IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH '\"auth\"*') "
+            "OR s.project = ? COLLATE NOCASE)",
+            ["myapp"],
+            wide=True,
+        ),
+        shape(
+            "word_project_status_active",
+            "auth project:myapp status:active",
+            '"auth"*',
+            ["auth"],
+            f"{project} AND s.status IN ('attached', 'detached')",
+            ["myapp"],
+        ),
+        shape(
+            "word_1pct_dense_project",
+            "cache project:myapp",
+            '"cache"*',
+            ["cache"],
+            project,
+            ["myapp"],
+        ),
         shape("empty", "", None, []),
     ]
 

@@ -17,6 +17,8 @@ newer schema: the cached files stay as they are), ``--extra`` adds queries to th
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import sqlite3
@@ -30,17 +32,45 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _store_modules() -> dict[str, Any]:
+    return {n: m for n, m in sys.modules.items() if n == "store" or n.startswith("store.")}
+
+
 def _load(root: Path) -> tuple[Any, Any, Any, Any]:
-    """compile_query, parse_query, rows_sync, plan_sync from the tree at ``root``."""
-    for name in [m for m in sys.modules if m == "store" or m.startswith("store.")]:
+    """compile_query, parse_query, rows_sync, plan_sync from the tree at ``root``, each
+    running with that tree's ``store`` modules in ``sys.modules`` (the search modules import
+    some of theirs when first called, e.g. store.query.alive: without this a tree would get
+    the other's, whose classes its own isinstance tests do not know)."""
+    for name in _store_modules():
         del sys.modules[name]
     sys.path.insert(0, str(root))
     try:
         from store.query import compile_query, parse_query
         from store.search import plan_sync, rows_sync
+
+        # Every module of the tree's store/query and store/*.py, imported now.
+        for path in sorted((root / "store").glob("*.py")) + sorted(
+            (root / "store" / "query").glob("*.py")
+        ):
+            relative = path.relative_to(root).with_suffix("")
+            if relative.name != "__init__":
+                # An optional dependency may be missing (e.g. the PostgreSQL driver).
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(".".join(relative.parts))
     finally:
         sys.path.remove(str(root))
-    return compile_query, parse_query, rows_sync, plan_sync
+    modules = _store_modules()
+
+    def bound(function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for name in _store_modules():
+                del sys.modules[name]
+            sys.modules.update(modules)
+            return function(*args, **kwargs)
+
+        return call
+
+    return bound(compile_query), bound(parse_query), bound(rows_sync), bound(plan_sync)
 
 
 def main() -> None:

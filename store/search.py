@@ -250,6 +250,10 @@ class _Estimate:
             share = max(window_rows, FILTER_CAP, self.candidates) / self.top
             self.filter_share = min(1.0, share)
         self.needed = None if facts is None else facts.needed
+        # Whether the counted filter is an alive status (store.query.alive): a filter the
+        # name snapshot's column phrases do not cover.
+        counted = "" if facts is None else facts.candidates_sql or ""
+        self.counted_status = " INDEXED BY ix_sessions_status " in counted
         # Reading the matches as a set costs about their count times the phrases FTS5
         # intersects or unites (an AND of two dense words reads both doclists).
         text = facts.sample_params[0] if facts is not None and facts.sample_params else '""'
@@ -340,6 +344,21 @@ def choose_plan(
             budgets[plan.name] = est.walk
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
             cost[plan.name] = fixed + est.walk * _COST_WALKED
+        elif plan.name == "filter_set_walk" and est.needed is not None:
+            # As order_set, but the walk is of the field's own index: every walked entry
+            # passes the filter, so the walk is as long as the words' share alone says
+            # (`cache project:myapp`: ~3,000 entries, not ~10,000 rows of the recent order).
+            text = compiled.facts.sample_params[0] if compiled.facts.sample_params else ""
+            words = [w for w, _ in fts_phrases(str(text))]
+            fixed = est.matches * _COST_SET * sum(1 if len(w) == 1 else 10 * len(w) for w in words)
+            walk = int(min(est.top, 1.5 * est.needed / est.share + 32))
+            if est.known:
+                walk = min(walk, est.candidates)
+            budgets[plan.name] = walk
+            retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
+            cost[plan.name] = fixed + walk * _COST_WALKED
+        elif plan.name == "filter_walk" and est.few and plan.sql.endswith(_BY_RECENT):
+            continue  # by recent filter_first reads a counted field's rows in order too
         elif plan.name == "filter_walk" and est.needed is not None:
             # The filter's rows in name order, each tested against the words: as long as the
             # words' share says a page needs (the filter itself is what the index reads).
@@ -611,13 +630,18 @@ _COST_SNAPSHOT_FIXED = 40.0
 _COST_SNAPSHOT_DIRTY = 40.0
 
 
+_BY_RECENT = "ORDER BY sessions.last_access DESC, sessions.rowid DESC LIMIT ? OFFSET ?"
+
+
 def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:
     """name_snapshot's cost: the walk until the page's rows pass (the filters whose values it
     matches as column phrases pass always; the others at their share), the delta's matches
     (a range of the inserted sessions' matches, a lookup a dirty session), the page's sort."""
     needed = est.needed or 0
     inserted, dirty = snapshot
-    covered = "} : " in str(plan.params[0])
+    # The column phrases cover the exact field filters: the walk's rows pass those always;
+    # not a counted status (`auth project:myapp status:active`: 0.2 % of them pass).
+    covered = "} : " in str(plan.params[0]) and not est.counted_status
     share = 1.0 if covered else est.filter_share
     walked = min(est.matches, needed / max(share, 1 / est.top) + 1)
     delta = inserted * est.share * est.filter_share
@@ -967,13 +991,15 @@ def _matching(rows: list[Any], scoring: Scoring) -> list[bool]:
     return list(map(all, zip(*tests, strict=True))) if tests else [True] * len(rows)
 
 
-def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], list[Any]]:
-    """The rows to rank and their features: newest_scored's hits (all of them), or the newest
-    ``window`` of filter_scored's rows that match, read in chunks, stopping once they are in
-    (only those are scored)."""
+def _candidates(
+    cursor: sqlite3.Cursor, scoring: Scoring, features: bool = True
+) -> tuple[list[Any], list[Any]]:
+    """The rows to rank and their features (``features``: not counted when False): newest_
+    scored's hits (all of them), or the newest ``window`` of filter_scored's rows that match,
+    read in chunks, stopping once they are in (only those are scored)."""
     if scoring.clauses is None:
         rows = cursor.fetchall()
-        return rows, _features(rows, scoring.phrases)
+        return rows, _features(rows, scoring.phrases) if features else []
     kept: list[Any] = []
     newest_first = True
     lowest: int | None = None
@@ -1000,7 +1026,7 @@ def _candidates(cursor: sqlite3.Cursor, scoring: Scoring) -> tuple[list[Any], li
         size = max(64, int((scoring.window - len(kept)) / share * 1.05) + 16)
     kept.sort(key=itemgetter(_ROWID), reverse=True)
     del kept[scoring.window :]
-    return kept, _features(kept, scoring.phrases)
+    return kept, _features(kept, scoring.phrases) if features else []
 
 
 def _ranked_page(scoring: Scoring, rows: list[Any], features: list[Any]) -> list[Any]:
@@ -1168,9 +1194,59 @@ def run_plan_sync(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     """The rows of one plan as it stands (no fallback), ranked in Python if it says so."""
     if plan.name_walk is not None:
         return name_rows(conn, plan)
+    if plan.union is not None:
+        return union_rows(conn, plan)
     if plan.scoring is not None:
         return score_rows(conn, plan)
     return conn.execute(plan.sql, plan.params).fetchall()
+
+
+def union_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
+    """``or_union``'s page: each branch run as a query of its own (planned, with its fallback),
+    then their sessions, once each, sorted and cut to the page by the plan's SQL; ranked, the
+    newest window of them ranked in Python (as newest_scored)."""
+    import json
+
+    union = plan.union
+    assert union is not None
+    ids: dict[str, None] = {}
+    rowids: set[int] = set()
+    for branch in union.branches:
+        chosen = plan_sync(conn, branch) if plan.scoring is not None else None
+        if chosen is not None and (chosen.scoring is None or chosen.name in _TESTED_PLANS):
+            # Ranked by FTS5 (bm25's statistics read the words' whole lists): the stream of
+            # its newest matches that newest_scored reads is its window too.
+            chosen = next((p for p in branch.plans if p.name == "newest_scored"), None)
+        if chosen is not None and chosen.scoring is not None and chosen.name not in _TESTED_PLANS:
+            # Ranked in Python: its candidates are its window (what the union needs), so
+            # neither their ranking nor the reading of a page of them in full is done.
+            cursor = conn.execute(chosen.sql, chosen.params)
+            window, _ = _candidates(cursor, chosen.scoring, features=False)
+            rowids.update(map(itemgetter(_ROWID), window))
+        else:
+            ids.update(dict.fromkeys(row[0] for row in rows_sync(conn, branch)))
+    if plan.scoring is None:
+        return conn.execute(plan.sql, (json.dumps(list(ids)), *plan.params[1:])).fetchall()
+    for newest in union.filters:
+        sql = newest.scan_sql
+        if newest.count_sql is not None and newest.indexed_sql is not None:
+            # Few sessions in the filter's index: read there and sorted (~0.6 µs each); many:
+            # a scan of the table newest first meets the newest of them soon (a project in
+            # 30 % of 1 M sessions, 500 of them: ~1,700 rows scanned, where sorting the
+            # project's 300,000 rowids took 93 ms).
+            (count,) = conn.execute(
+                newest.count_sql, (*newest.count_params, WIDE_FILTER_CAP)
+            ).fetchone()
+            if count < WIDE_FILTER_CAP:
+                sql = newest.indexed_sql
+        rowids.update(row[0] for row in conn.execute(sql, (*newest.params, union.window)))
+    gathered = Plan(
+        plan.name,
+        plan.sql,
+        (json.dumps(sorted(rowids)), json.dumps(list(ids)), union.window),
+        scoring=plan.scoring,
+    )
+    return score_rows(conn, gathered)
 
 
 _WORDLESS_RETRY = 5_000
@@ -1283,6 +1359,12 @@ def _window_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> Compile
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
     compiled = _window_usable(conn, _alive_usable(conn, compiled))
+    for plan in compiled.plans:
+        if plan.union is not None:
+            # An OR with a filter: each branch costs what it would alone, where every other
+            # plan reads every match of each word or tests the sort order against all of
+            # them (docs/search.md, "ORs with a filter").
+            return with_statistics_sync(conn, compiled, plan)
     facts = compiled.facts
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:
         if facts.candidates_sql is None:
@@ -1358,8 +1440,11 @@ def statement_sync(
     conn: sqlite3.Connection, compiled: CompiledQuery
 ) -> tuple[str, tuple[Any, ...]]:
     """The SQL and parameters of the plan :func:`plan_sync` chooses (without a walk's
-    fallback: run queries with :func:`rows_sync` or :func:`search_sync`)."""
+    fallback: run queries with :func:`rows_sync` or :func:`search_sync`); for ``or_union``,
+    which runs one query per branch, the default plan's."""
     plan = plan_sync(conn, compiled)
+    if plan.union is not None:
+        return compiled.sql, compiled.params
     return plan.sql, plan.params
 
 

@@ -130,6 +130,8 @@ if TYPE_CHECKING:
         "window_set",
         "window_scored_by_day",
         "window_created",
+        "or_union",
+        "filter_set_walk",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -212,6 +214,59 @@ class NameWalk(Value):
         super().__init__(delta_sql, delta_params, page, needed)
 
 
+class NewestIds(Value):
+    """A ranked ``or_union``'s branch with no word to rank (``project:x`` in ``auth OR
+    project:x``): its newest sessions (by rowid, a parameter after ``params`` says how many),
+    read from its filter's index and sorted when it holds few (``count_sql`` counts them there,
+    up to a parameter; ``indexed_sql``), else found by a scan of the table newest first
+    (``scan_sql``: a filter with many sessions has its newest ones soon). Both select rowids."""
+
+    __match_args__ = ("count_sql", "count_params", "indexed_sql", "scan_sql", "params")
+    __slots__ = __match_args__
+    count_sql: str | None
+    count_params: tuple[Any, ...]
+    indexed_sql: str | None
+    scan_sql: str
+    params: tuple[Any, ...]
+
+    def __init__(
+        self,
+        count_sql: str | None,
+        count_params: tuple[Any, ...],
+        indexed_sql: str | None,
+        scan_sql: str,
+        params: tuple[Any, ...],
+    ) -> None:
+        super().__init__(count_sql, count_params, indexed_sql, scan_sql, params)
+
+
+class OrUnion(Value):
+    """``or_union``'s branches: an OR with a filter in it (``zanzibar OR (auth status:active)``,
+    ``project:a OR project:b``) as one query per branch, each planned as a query of its own,
+    whose sessions the plan's SQL gathers (``page``: limit, offset). In a sort order each
+    branch's query is for the page's first sessions, and the plan's SQL sorts their union and
+    cuts the page. Ranked, each branch gives its newest ``window`` matches (``branches``: by
+    ranking a page of ``window`` of them, which is its whole window; ``filters``: branches
+    without words to rank), and the plan's SQL reads the newest ``window`` of their union,
+    which the plan's scoring ranks."""
+
+    __match_args__ = ("branches", "page", "filters", "window")
+    __slots__ = __match_args__
+    branches: tuple[CompiledQuery, ...]
+    page: tuple[int, int]
+    filters: tuple[NewestIds, ...]
+    window: int
+
+    def __init__(
+        self,
+        branches: tuple[CompiledQuery, ...],
+        page: tuple[int, int],
+        filters: tuple[NewestIds, ...] = (),
+        window: int = 0,
+    ) -> None:
+        super().__init__(branches, page, filters, window)
+
+
 class Plan(Value):
     """One way to run a query: every plan of a query returns the same rows in the same order.
 
@@ -222,10 +277,20 @@ class Plan(Value):
     ``scoring``: for ``newest_scored`` and ``filter_scored``, whose SQL returns candidates
     unranked, newest first (SCORED_COLUMNS): how store.search ranks them and cuts the page.
     ``name_walk``: for ``name_snapshot``, whose SQL streams the snapshot's matches in name
-    order: the rest of what it runs (store.name_order).
+    order: the rest of what it runs (store.name_order). ``union``: for ``or_union``, the
+    branches whose sessions its SQL (their ids as a JSON array, the first parameter) sorts.
     """
 
-    __match_args__ = ("name", "sql", "params", "walk_budget", "retry", "scoring", "name_walk")
+    __match_args__ = (
+        "name",
+        "sql",
+        "params",
+        "walk_budget",
+        "retry",
+        "scoring",
+        "name_walk",
+        "union",
+    )
     __slots__ = __match_args__
     name: PlanName
     sql: str
@@ -234,6 +299,7 @@ class Plan(Value):
     retry: int
     scoring: Scoring | None
     name_walk: NameWalk | None
+    union: OrUnion | None
 
     def __init__(
         self,
@@ -244,8 +310,9 @@ class Plan(Value):
         retry: int = 0,
         scoring: Scoring | None = None,
         name_walk: NameWalk | None = None,
+        union: OrUnion | None = None,
     ) -> None:
-        super().__init__(name, sql, params, walk_budget, retry, scoring, name_walk)
+        super().__init__(name, sql, params, walk_budget, retry, scoring, name_walk, union)
 
     def with_budget(self, rows: int, retry: int = 0) -> Plan:
         """This walk, reading at most ``rows`` rows of the sort order (then ``retry``)."""
@@ -261,12 +328,20 @@ class Plan(Value):
             retry,
             self.scoring,
             self.name_walk,
+            self.union,
         )
 
     def with_scoring(self, scoring: Scoring) -> Plan:
         """This plan, ranking with ``scoring`` (the planner's statistics filled in)."""
         return Plan(
-            self.name, self.sql, self.params, self.walk_budget, self.retry, scoring, self.name_walk
+            self.name,
+            self.sql,
+            self.params,
+            self.walk_budget,
+            self.retry,
+            scoring,
+            self.name_walk,
+            self.union,
         )
 
 
@@ -740,7 +815,14 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any], bool] | None:
     statuses = [c for c in children if isinstance(c, Status)]
     times: list[Node] = [c for c in children if isinstance(c, Since | Until)]
     first: list[Node] = []
-    if fields:
+    alive = [c for c in statuses if c.value in _ALIVE_STATUSES]
+    if alive:
+        # A status only alive sessions have comes first, before an exact field: its sessions
+        # have their own index (migration 011, store.query.alive), which tests the field too,
+        # and they are few (`auth project:myapp status:active`, the project counted: 0.3 s at
+        # 1 M sessions; the alive sessions tested: 2 ms).
+        index, first = "ix_sessions_status", [alive[0]]
+    elif fields:
         index, first = _FIELD_INDEX[fields[0].name], [fields[0]]
     elif statuses:
         index, first = "ix_sessions_status", [statuses[0]]
@@ -752,6 +834,10 @@ def _indexed_filter(node: _Simple) -> tuple[str, str, list[Any], bool] | None:
     parts = [*first, *times]
     sql = " AND ".join(_leaf_sql(part, params) for part in parts)
     return index, sql, params, len(parts) == len(children)
+
+
+_ALIVE_STATUSES: Final = frozenset({"active", "attached", "detached"})
+"""The statuses only alive sessions have (store.query.alive keeps its own copy)."""
 
 
 # Indexes that give a qualifier's sessions in name order (migration 005; name: needs none).
@@ -794,17 +880,20 @@ def _name_filter(node: _Simple) -> tuple[str, list[tuple[str, list[Any]]]] | Non
     return index, runs
 
 
-def _filter_walk_sql(select: str, where: str, index: str, index_where: str) -> str:
+def _filter_walk_sql(
+    select: str, where: str, index: str, index_where: str, sort: str = "name"
+) -> str:
     """Like :func:`_walk_sql` for ``--sort name``, but the walk reads one filter's rows in name
     order from its (filter, name) index: the first rows of that index are the filter's first
-    names, where the name index would reach a project's sessions only late in A-Z."""
+    names, where the name index would reach a project's sessions only late in A-Z. By recent,
+    an exact field's own index (the field, then last_access) gives the order the same way."""
     # NOT INDEXED, as in _walk_sql: with a second filter SQLite drove the outer loop from that
     # filter's index (`auth project:myapp branch:main`: every branch:main row, 4 s of CPU at 1 M).
     return (
         f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
         f"SELECT sessions.rowid FROM sessions INDEXED BY {index} WHERE {index_where} "
-        f"ORDER BY {_ORDER['name']} LIMIT ?) AND {where} "
-        f"ORDER BY {_ORDER['name']} LIMIT ? OFFSET ?"
+        f"ORDER BY {_ORDER[sort]} LIMIT ?) AND {where} "
+        f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     )
 
 
@@ -1170,6 +1259,63 @@ def _window_set_plan(
     )
 
 
+def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
+    """``facts`` with ``passing_sql``: how many of the newest matches pass the query's
+    filters (its full-text conjuncts left out: the rowids are their matches)."""
+    params: list[Any] = []
+    where = _sql(node, params, ranked_join=True)
+    return PlanFacts(
+        facts.sample_sql,
+        facts.sample_params,
+        facts.sample_negated,
+        facts.candidates_sql,
+        facts.candidates_params,
+        facts.needed,
+        facts.span_sql,
+        facts.sort,
+        facts.whole_filter,
+        passing_sql=(
+            # NOT INDEXED: the matches' rowids drive (left to itself SQLite read every row of
+            # branch:main, 400,000 at 1 M, testing each against them).
+            f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid IN (SELECT "
+            f"rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?) "
+            f"AND {where}"
+        ),
+        passing_params=(*facts.sample_params, *params),
+        window=facts.window,
+    )
+
+
+def _filter_set_walk_plan(
+    node: _Simple, indexed: tuple[str, str, list[Any], bool], page: tuple[int, int]
+) -> Plan | None:
+    """filter_set_walk (``--sort recent``): an exact field's sessions (``project:myapp``, and
+    any since:/until: beside it) newest first from its own index alone (the field, then
+    last_access: the index's order is the sort's), each rowid tested against the words'
+    matches read once as a set before any row is read; then only the passing rows read.
+    Exact when it fills the page, as every walk (window_set's shape over a field's stretch
+    of its index). Where the field holds many sessions and the words few (`cache
+    project:myapp`: 30 % and 1 % of 1 M sessions), order_range walked ~10,000 rows of the
+    whole recent order reading each one (40 ms). Only for words and the field's filters."""
+    if isinstance(node, _Const) or indexed[0] not in _FIELD_INDEX.values():
+        return None
+    children = node.children if isinstance(node, And) else (node,)
+    words = [c for c in children if _is_fts_conjunct(c)]
+    fields = [c for c in children if isinstance(c, Field) and c.pattern and "*" not in c.pattern]
+    times = [c for c in children if isinstance(c, Since | Until)]
+    if not words or not fields or len(words) + 1 + len(times) != len(children):
+        return None
+    params: list[Any] = []
+    where = _sql(And(tuple(words)) if len(words) > 1 else words[0], params)
+    needed = page[0] + page[1]
+    return Plan(
+        "filter_set_walk",
+        window_set_sql(_SELECT, where, indexed[1], _ORDER["recent"], indexed[0]),
+        (*indexed[2], 4 * needed, *params, *page),
+        walk_budget=len(indexed[2]),
+    )
+
+
 def _window_walk_plan(
     indexed: tuple[str, str, list[Any], bool],
     where: str,
@@ -1204,9 +1350,79 @@ def _words_in_every_branch(node: _Simple) -> bool:
     return False
 
 
-def _covered_or_query(
+UNION_CAP: Final = 4096
+"""Most sessions ``or_union`` gathers from its branches (their count times the page's end)."""
+
+
+def _or_branches(node: _Simple) -> tuple[Node, ...] | None:
+    """The branches of an OR with a filter in it: the OR's own at the top, or each of them
+    with the other conjuncts of an AND that holds one OR (``(a OR project:x) status:active``:
+    ``a status:active``, ``project:x status:active``); None for anything else, and for an OR
+    of words alone (one MATCH, which FTS5 unites itself)."""
+    if isinstance(node, Or):
+        return None if _fts(node) is not None else node.children
+    if not isinstance(node, And):
+        return None
+    ors = [c for c in node.children if isinstance(c, Or) and _fts(c) is None]
+    if len(ors) != 1:
+        return None
+    rest = tuple(c for c in node.children if c is not ors[0])
+    return tuple(And((*rest, branch)) for branch in ors[0].children)
+
+
+def _or_union_plan(node: _Simple, sort: str, page: tuple[int, int], needed: int) -> Plan | None:
+    """or_union: each branch of an OR with a filter (:func:`_or_branches`) compiled as a query
+    of its own for the page's first ``needed`` sessions in the sort's order; the page of the
+    OR is among their union (a session in the OR's first ``needed`` is in its branch's first
+    ``needed``), which one statement sorts and cuts. Each branch gets the plan it would get
+    alone (a word by its matches, a status by its index), where the default plan reads every
+    match of each word and every row of the filter (`zanzibar OR (auth status:active)`: 0.4 s
+    at 1 M sessions). Not for relevance (a window of scored matches is not a union of the
+    branches' windows), nor past UNION_CAP sessions."""
+    branches = _or_branches(node)
+    if branches is None or needed * len(branches) > UNION_CAP:
+        return None
+    compiled = tuple(
+        compile_query(branch, sort=sort, limit=needed, offset=0)  # type: ignore[arg-type]
+        for branch in branches
+    )
+    sql = (
+        f"SELECT {_SELECT} FROM sessions WHERE sessions.id IN (SELECT value FROM json_each(?)) "
+        f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+    return Plan("or_union", sql, ("[]", *page), union=OrUnion(compiled, page))
+
+
+def _covered_walks(node: _Simple, sort: str, page: tuple[int, int], needed: int) -> list[Plan]:
+    """order_walk and order_range for words ORed with filters, a word in every branch
+    (:func:`_words_in_every_branch`), in a sort order: the sort order's first rows tested
+    against the whole query, each word by one FTS5 lookup (order_walk) or its matches within
+    the walked rows' rowid range read once as a set (order_range). The default reads every
+    match of each word and sorts them (`auth OR (login status:active) --sort created`: 1.3 s
+    at 1 M sessions)."""
+    probe_params: list[Any] = []
+    probe_where = _sql(node, probe_params, probe=True)
+    range_params: list[Any] = []
+    range_where = _sql(node, range_params, ranged=True)
+    return [
+        Plan(
+            "order_walk",
+            _walk_sql(_SELECT, probe_where, sort),
+            (4 * needed, *probe_params, *page),
+            walk_budget=0,
+        ),
+        Plan(
+            "order_range",
+            _range_sql(_SELECT, range_where, sort),
+            (4 * needed, *range_params, *page),
+            walk_budget=0,
+        ),
+    ]
+
+
+def _covered_or_plan(
     node: _Simple, match: str, bm25: str, hits_limit: int, window: int, page: tuple[int, int]
-) -> CompiledQuery:
+) -> Plan:
     """Words ORed with filters where every branch holds a word (:func:`_words_in_every_branch`),
     ranked as every other query: the matches of the OR of the ranked words streamed newest
     first, each tested against the whole query (one FTS5 lookup a word: the query's own
@@ -1221,10 +1437,88 @@ def _covered_or_query(
         f"WHERE {FTS_TABLE} MATCH ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT ?"
     )
     edge = (max(1, window) - 1,)
-    default = Plan(
-        "newest_ranked", _windowed_sql(newest), (match, *params, hits_limit, *edge, *page)
+    return Plan("newest_ranked", _windowed_sql(newest), (match, *params, hits_limit, *edge, *page))
+
+
+def _uncovered_or_plan(
+    node: _Simple, match: str, bm25: str, hits_limit: int, window: int, page: tuple[int, int]
+) -> Plan:
+    """Words ORed with a filter in a branch that has no word (``auth OR project:x``), ranked
+    as every other query: the sessions the WHERE lets through, newest first, the newest
+    window of them scored (a LEFT JOIN: those matching none of the words score 0, after every
+    match of one), older ones after by recency. MATERIALIZED: bm25 comes from one pass over
+    the index, never once per row (the join trap). Before the seventh round this shape ranked
+    every match (no window)."""
+    params: list[Any] = []
+    where = _sql(node, params)
+    hits = (
+        f"WITH ranked (rid, score) AS MATERIALIZED ("
+        f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?) "
+        f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
+        f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
+        f"ORDER BY sessions.rowid DESC LIMIT ?"
     )
-    return CompiledQuery(default.sql, default.params, True, (default,))
+    edge = (max(1, window) - 1,)
+    return Plan("fts_first", _windowed_sql(hits), (match, *params, hits_limit, *edge, *page))
+
+
+_UNION_WINDOW_SQL: Final = (
+    f"SELECT {_SCORED_SELECT} FROM sessions WHERE sessions.rowid IN ("
+    f"SELECT value FROM json_each(?1) UNION SELECT s.rowid FROM sessions AS s "
+    f"WHERE s.id IN (SELECT value FROM json_each(?2))) ORDER BY sessions.rowid DESC LIMIT ?3"
+)
+"""A ranked or_union's window: the newest of the sessions its branches gave (their rowids, a
+JSON array, and their ids, another), read for scoring (SCORED_COLUMNS), newest first."""
+
+
+def _newest_ids(branch: _Simple) -> NewestIds:
+    """A branch without words to rank, as :class:`NewestIds` (its index: the filter's that
+    :func:`_indexed_filter` picks, or none)."""
+    params: list[Any] = []
+    where = _sql(branch, params)
+    newest = f"WHERE {where} ORDER BY sessions.rowid DESC LIMIT ?"
+    scan = f"SELECT sessions.rowid FROM sessions NOT INDEXED {newest}"
+    indexed = _indexed_filter(branch)
+    if indexed is None:
+        return NewestIds(None, (), None, scan, tuple(params))
+    index, filter_sql, filter_params, _ = indexed
+    return NewestIds(
+        f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {index} "
+        f"WHERE {filter_sql} LIMIT ?)",
+        tuple(filter_params),
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {index} {newest}",
+        scan,
+        tuple(params),
+    )
+
+
+def _or_union_ranked_plan(
+    node: _Simple, match: str, page: tuple[int, int], needed: int, window: int
+) -> Plan | None:
+    """or_union, ranked: each branch of an OR with a filter (:func:`_or_branches`) gives its
+    newest ``window`` matches, a branch with words by its own ranked query for a page of
+    ``window`` (which is its whole window, found by the plan it would get alone: an alive
+    status from its own index, a word by its newest matches), a branch without by
+    :class:`NewestIds`. The OR's window, its newest ``window`` matches, is among their
+    union (a match among the OR's newest ``window`` is among its branch's), and is ranked in
+    Python by bm25 of the OR's ranked words, as newest_scored ranks (a session that holds
+    none scores 0, as the default's LEFT JOIN). Only where the page lies within the window
+    (``needed <= window``), with every word's phrases scorable, and at most UNION_CAP
+    sessions gathered."""
+    branches = _or_branches(node)
+    if branches is None or window * len(branches) > UNION_CAP:
+        return None
+    ranked: list[CompiledQuery] = []
+    filters: list[NewestIds] = []
+    for branch in branches:
+        simple = _simplify(branch)
+        if _rank_terms(simple):
+            ranked.append(compile_query(branch, limit=window, offset=0, window=window))
+        else:
+            filters.append(_newest_ids(simple))
+    scoring = Scoring(fts_phrases(match), page, window=window)
+    union = OrUnion(tuple(ranked), page, tuple(filters), window)
+    return Plan("or_union", _UNION_WINDOW_SQL, ("[]", "[]", window), scoring=scoring, union=union)
 
 
 def _windowed_sql(hits: str) -> str:
@@ -1292,6 +1586,18 @@ def compile_query(
             needed,
             span_sql(order_sort) if rank is None and needed is not None else None,
             window=time_window if safe else None,
+        )
+    # Words ORed with filters, a word in every branch, in a sort order (`auth OR (login
+    # status:active) --sort recent`): no conjunct every result matches, but every result holds
+    # one of the words, so the OR of the words is sampled for the density of the results (an
+    # upper bound: a walk that falls short retries at the density it saw, then the default),
+    # and the sort order is walked, each row tested against the whole query.
+    cover = None
+    covered = sample is None and rank is None and safe and needed is not None
+    if covered and _words_in_every_branch(node):
+        cover = " OR ".join(f"({t})" for t in dict.fromkeys(_rank_terms(node)))
+        facts = PlanFacts(
+            _SAMPLE_SQL, (cover, SAMPLE_SIZE), False, None, (), needed, span_sql(order_sort)
         )
     # No words, filters only. SQLite's own choice misjudges a filter from sqlite_stat1's
     # averages: `status:active` (0.2 % of the rows, where status's average value holds a
@@ -1373,6 +1679,12 @@ def compile_query(
                     (*params, *page),
                 )
             )
+        if cover is not None and needed is not None:
+            plans.extend(_covered_walks(node, order_sort, page, needed))
+        if needed is not None:
+            union = _or_union_plan(node, order_sort, page, needed)
+            if union is not None:
+                plans.append(union)
         if sample is not None and safe:
             probe_params: list[Any] = []
             probe_where = _sql(node, probe_params, probe=True)
@@ -1438,6 +1750,31 @@ def compile_query(
                 window_set = _window_set_plan(node, indexed, order_sort, page)
                 if window_set is not None:
                     plans.append(window_set)
+            if time_window is None and indexed is not None and order_sort == "recent":
+                filter_set = _filter_set_walk_plan(node, indexed, page)
+                if filter_set is not None:
+                    plans.append(filter_set)
+                if filter_set is not None and needed is not None and facts is not None:
+                    # filter_walk by recent: an exact field's rows newest first from its own
+                    # index, each tested (one FTS5 lookup a word), stopping at the page. For
+                    # a field too large to count filter_first is never costed, and a walk of
+                    # the whole recent order meets few of a small project's rows
+                    # (`auth project:isxecoru-faguka`, 0.5 %: order_range 18 ms, this 0.5).
+                    # How many of the newest matches pass the field (~0.1 ms, read when it is
+                    # too large to count) says which. Only where filter_set_walk is offered:
+                    # words and the field alone (its rows then pass every filter, so the
+                    # words' share sizes the walk).
+                    facts = _with_passing(facts, node)
+                    plans.append(
+                        Plan(
+                            "filter_walk",
+                            _filter_walk_sql(
+                                _SELECT, probe_where, indexed[0], indexed[1], "recent"
+                            ),
+                            (*indexed[2], 4 * needed, *probe_params, *page),
+                            walk_budget=len(indexed[2]),
+                        )
+                    )
             if time_window is not None and indexed is not None and not sample[1]:
                 plans.append(
                     _window_range_plan(time_window, node, sample[0], indexed, order_sort, page)
@@ -1466,30 +1803,22 @@ def compile_query(
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     bm25 = f"bm25({FTS_TABLE}, {weights})"
     hits_limit = window if needed is not None and needed <= window else -1
-    if not covers and safe and _words_in_every_branch(node):
-        return _covered_or_query(node, match, bm25, hits_limit, window, page)
     if not covers:
-        # Some results may match none of the ranked words (``auth OR project:x``: a branch
-        # without a word): a LEFT JOIN scores what the WHERE, sub-selects and all, lets
-        # through. MATERIALIZED: bm25 comes from one pass over the index, never once per row
-        # (the join trap). Every match is ranked here (no window): the filter's sessions are
-        # not among the words' matches, so no stream of those finds the newest results.
-        params = []
-        where = _sql(node, params)
-        final = (
-            f"SELECT {_SELECT}, -page.score AS score FROM page "
-            f"JOIN sessions ON sessions.rowid = page.rid "
-            f"ORDER BY page.score, page.last_access DESC, page.rid DESC"
-        )
-        sql = (
-            f"WITH ranked (rid, score) AS MATERIALIZED ("
-            f"SELECT rowid, {bm25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?), "
-            f"page (rid, score, last_access) AS MATERIALIZED ("
-            f"SELECT sessions.rowid, coalesce(ranked.score, 0.0), sessions.last_access "
-            f"FROM sessions LEFT JOIN ranked ON ranked.rid = sessions.rowid WHERE {where} "
-            f"ORDER BY 2, {_ORDER['recent']} LIMIT ? OFFSET ?) {final}"
-        )
-        return CompiledQuery(sql, (match, *params, *page), ranked=True)
+        # An OR with a filter in it: the window of every other query (its newest matches
+        # ranked), from one stream of the words' matches when every branch has a word, else
+        # from every session the WHERE lets through, newest first; each branch as a query of
+        # its own where the page lies within the window (or_union).
+        if safe and _words_in_every_branch(node):
+            default = _covered_or_plan(node, match, bm25, hits_limit, window, page)
+        else:
+            default = _uncovered_or_plan(node, match, bm25, hits_limit, window, page)
+        union = None
+        if safe and needed is not None and needed <= window:
+            union = _or_union_ranked_plan(node, match, page, needed, window)
+        if union is None:
+            return CompiledQuery(default.sql, default.params, True, (default,))
+        facts = PlanFacts(_SAMPLE_SQL, (match, SAMPLE_SIZE), False, None, (), needed)
+        return CompiledQuery(default.sql, default.params, True, (default, union), facts)
     # The ranking MATCH is the query's own full-text part (with any negated words), so it is
     # also that part's filter; the rest of the WHERE tests each hit.
     # How many hits the ranking needs (hits_limit): the window, or all of them when the page
@@ -1515,26 +1844,7 @@ def compile_query(
         # How many of the newest matches pass the filters (read by the planner only when the
         # filter's rows are too many to count): a project in 0.5 % of the sessions passes
         # ~1 of 256, and streaming the matches to fill the window would read ~100,000 of them.
-        facts = PlanFacts(
-            facts.sample_sql,
-            facts.sample_params,
-            facts.sample_negated,
-            facts.candidates_sql,
-            facts.candidates_params,
-            facts.needed,
-            facts.span_sql,
-            facts.sort,
-            facts.whole_filter,
-            passing_sql=(
-                # NOT INDEXED: the matches' rowids drive (left to itself SQLite read every
-                # row of branch:main, 400,000 at 1 M, testing each against them).
-                f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid IN (SELECT "
-                f"rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?) "
-                f"AND {where}"
-            ),
-            passing_params=(*facts.sample_params, *params),
-            window=facts.window,
-        )
+        facts = _with_passing(facts, node)
     if needed is not None and needed <= window and safe and _scorable(node):
         # newest_scored: the newest hits streamed without bm25 (whose statistics read each
         # phrase's whole doclist, ~30 ms for a word in half of 1 M sessions) and ranked in

@@ -49,8 +49,9 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
         default="relevance",
         help="order (default relevance: bm25 over the 500 most recently recorded matches, "
         "the older ones after them, most recent first; a word in many sessions weighted by an "
-        "estimate of how many hold it; a word ORed with a qualifier alone, `auth OR "
-        "project:x`: bm25 over every match; without words: most recent)",
+        "estimate of how many hold it; a session that matches through a qualifier alone, "
+        "`auth OR project:x`, and holds none of the words scores 0; without words: most "
+        "recent)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array of sessions")
     parser.set_defaults(handler=run_query)
