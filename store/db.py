@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
 import anyio.to_thread
@@ -33,6 +33,9 @@ from store.repositories import (
     sessions_alive_on_socket,
     write_capture_sync,
 )
+
+if TYPE_CHECKING:
+    from store.name_fold import FoldResult
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -229,10 +232,34 @@ def _rebuild_index(conn: sqlite3.Connection) -> int:
     return int(count)
 
 
-def _refresh_name_order(conn: sqlite3.Connection, _: None) -> tuple[str, int, int, float] | None:
-    from store import name_order  # only the watcher's maintenance needs it
+FOLD_BUSY_MS = 20
+"""How long a fold waits for another process's write lock before it gives up (retried later):
+the watcher's own events must not wait behind a fold that waits."""
 
-    return name_order.refresh(conn)
+
+def _fold_name_order(conn: sqlite3.Connection, limit: int) -> FoldResult | None:
+    """One fold transaction (store.name_fold.fold: part of the delta, a few pages of the index
+    merged); None when there is no snapshot. A busy lock raises at once (after FOLD_BUSY_MS):
+    sqlite3.OperationalError "database is locked"."""
+    from store import name_fold, name_order  # only the watcher's maintenance needs them
+
+    facts = name_order.snapshot_facts(conn)
+    if facts is None:
+        return None
+    conn.execute(f"PRAGMA busy_timeout = {FOLD_BUSY_MS}")
+    try:
+        return _run_transaction(conn, partial(name_fold.fold, limit=limit))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _rebuild_name_order(conn: sqlite3.Connection, _: None) -> tuple[int, float]:
+    """The snapshot rebuilt in one transaction: (sessions, seconds)."""
+    from store import name_order
+
+    started = time.perf_counter()
+    held = _run_transaction(conn, name_order.rebuild)
+    return held, time.perf_counter() - started
 
 
 def _run_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -359,10 +386,33 @@ class Database:
         in order."""
         return await self._on_writer_thread(sessions_alive_on_socket, (socket_path, host))
 
-    async def refresh_name_order(self) -> tuple[str, int, int, float] | None:
-        """The name-order snapshot rebuilt if its delta is due and the database small enough
-        (store.name_order.refresh), on the writer's thread, between batches."""
-        return await self._on_writer_thread(_refresh_name_order, None)
+    async def fold_name_order(self, limit: int | None = None) -> FoldResult | None:
+        """Fold part of the name-order snapshot's delta in (store.name_fold.fold: one short
+        transaction, at most ``limit`` sessions), on the writer's thread, between batches; None
+        when there is nothing to fold. sqlite3.OperationalError when another process holds the
+        write lock (it does not wait for it: FOLD_BUSY_MS)."""
+        from store.name_fold import FOLD_BATCH
+
+        return await self._on_writer_thread(
+            self._maintain_checked, partial(_fold_name_order, limit=limit or FOLD_BATCH)
+        )
+
+    async def rebuild_name_order(self) -> tuple[int, float]:
+        """Rebuild the name-order snapshot in one transaction (when a fold found no room left:
+        store.name_order.REFRESH_MAX_SESSIONS); (sessions, seconds)."""
+        return await self._on_writer_thread(
+            self._maintain_checked, partial(_rebuild_name_order, _=None)
+        )
+
+    def _maintain_checked(
+        self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        """On the writer's thread: refuse files that became unwritable (as :meth:`_write_checked`
+        does), then ``work``."""
+        problem = unwritable_files(self.path)
+        if problem is not None and self.file_changed() is None:
+            raise StoreError(f"the database cannot be written: {problem}")
+        return work(conn)
 
     async def _on_writer_thread(self, work: Callable[[sqlite3.Connection, A], T], argument: A) -> T:
         """``work(conn, argument)`` on the writer's thread, in one hand-off.

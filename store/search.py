@@ -1359,11 +1359,19 @@ def _window_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> Compile
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
     compiled = _window_usable(conn, _alive_usable(conn, compiled))
+    facts = compiled.facts
     for plan in compiled.plans:
-        if plan.union is not None:
+        if plan.union is not None and plan.scoring is None:
             # An OR with a filter: each branch costs what it would alone, where every other
             # plan reads every match of each word or tests the sort order against all of
-            # them (docs/search.md, "ORs with a filter").
+            # them (docs/search.md, "seventh round").
+            return plan
+        if plan.union is not None and facts is not None and facts.sample_sql is not None:
+            # Ranked, the same, but for a small table: there the default ranks every match
+            # in about a millisecond, where the union plans each branch and ranks in Python.
+            (_, _, top) = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
+            if top is None or top <= FILTER_CAP:
+                return compiled.plans[0]
             return with_statistics_sync(conn, compiled, plan)
     facts = compiled.facts
     if facts is not None and facts.sample_sql is None and len(compiled.plans) > 1:

@@ -472,12 +472,12 @@ def check_database(db: str, timeout: float, running: bool) -> list[Finding]:
 
 
 def check_name_order(db: str, running: bool) -> list[Finding]:
-    """The name-order snapshot that `query --sort name` reads (migration 009): how many
-    sessions were written or renamed since its build, and whether a rebuild is due and who
-    will make it (the idle watcher up to 100,000 sessions, else `db reindex`)."""
+    """The name-order snapshot that `query --sort name` reads (migrations 009, 012): how many
+    sessions were written or renamed since its last build or fold, and who folds them in (the
+    running watcher, when idle; else `db reindex`)."""
     import sqlite3
 
-    from store.name_order import REFRESH_MAX_SESSIONS, due
+    from store.name_order import due
     from store.reads import open_reader
 
     try:
@@ -491,38 +491,25 @@ def check_name_order(db: str, running: bool) -> list[Finding]:
     if state is None:
         return []  # no snapshot: the schema finding says the migration is pending
     verdict, sessions, delta = state
-    reindex = f"ccmgr-watch db reindex --db {q(db)}"
-    if verdict == "fresh":
+    since = "since its last build or fold"
+    if verdict == "fresh" or running:
+        later = "; the watcher folds them in when idle" if verdict == "due" else ""
         return [
             Finding(
                 "db.name_order",
                 "ok",
                 f"name-order snapshot (--sort name): {delta} session(s) written or renamed "
-                "since its build",
+                f"{since}{later}",
             )
         ]
-    if verdict == "due" and running:
-        return [
-            Finding(
-                "db.name_order",
-                "ok",
-                f"name-order snapshot (--sort name): {delta} session(s) written or renamed "
-                "since its build; the watcher rebuilds it when idle",
-            )
-        ]
-    why = (
-        f"above {REFRESH_MAX_SESSIONS:,} sessions the watcher leaves the rebuild to you "
-        "(about a minute per million sessions; events wait meanwhile)"
-        if verdict == "too_big"
-        else "no watcher is running to rebuild it"
-    )
     return [
         Finding(
             "db.name_order",
             "warn",
             f"the name-order snapshot (--sort name) is {delta} session(s) behind of about "
-            f"{sessions}: results stay exact, `--sort name` gets slower; {why}",
-            reindex,
+            f"{sessions}: results stay exact, `--sort name` gets slower; no watcher is running "
+            "to fold them in (a running watcher does when idle)",
+            f"ccmgr-watch db reindex --db {q(db)}",
         )
     ]
 

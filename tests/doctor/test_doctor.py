@@ -199,7 +199,7 @@ def test_pending_migrations(db: Path, tmux_dir: Path, capsys: pytest.CaptureFixt
 
 
 def test_a_name_order_snapshot_behind(
-    db: Path, tmux_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: Path, tmux_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Migration 009 built the snapshot over no session; 1,200 written since make it due.
     add_sessions(db, 1200)
@@ -207,16 +207,11 @@ def test_a_name_order_snapshot_behind(
     (finding,) = by_id(report, "db.name_order")
     assert code == 1 and finding["level"] == "warn", finding
     assert "1200 session(s) behind" in finding["message"]
-    assert "no watcher is running to rebuild it" in finding["message"]
+    assert "no watcher is running to fold them in" in finding["message"]
     assert finding["fix"] == f"ccmgr-watch db reindex --db {db}"
-    # A running watcher rebuilds it when idle (up to REFRESH_MAX_SESSIONS)...
+    # A running watcher folds them in when idle, whatever the database's size.
     (idle,) = doctor.check_name_order(str(db), running=True)
-    assert idle.level == "ok" and "the watcher rebuilds it when idle" in idle.message
-    # ... above that, it is the user's to run, watcher or not.
-    monkeypatch.setattr("store.name_order.REFRESH_MAX_SESSIONS", 1000)
-    (big,) = doctor.check_name_order(str(db), running=True)
-    assert big.level == "warn" and "above 1,000 sessions" in big.message
-    monkeypatch.undo()
+    assert idle.level == "ok" and "the watcher folds them in when idle" in idle.message
     assert run(["db", "reindex", "--db", str(db)]) == 0
     capsys.readouterr()
     code, report = doctor_json(capsys, db)

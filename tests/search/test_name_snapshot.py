@@ -1,6 +1,7 @@
-"""The name-order snapshot (migration 009) and its plan, name_snapshot: exact whatever was
-written since the build (inserted, renamed, re-texted, deleted sessions, rowids reused), equal
-names at the page's edge included; migration up, down, up with data; db reindex."""
+"""The name-order snapshot (migrations 009, 012) and its plan, name_snapshot: exact whatever was
+written since the build (inserted, renamed, re-texted, deleted sessions, rowids reused) and
+whatever was folded in since (store.name_fold, relabels and used-up gaps included), equal names
+at the page's edge included; migration up, down, up with data; db reindex."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store import name_fold
 from store.db import migrate_sync, reindex
 from store.migrations import load_migrations
-from store.name_order import snapshot_facts
+from store.name_order import rebuild, snapshot_facts
 from store.query import compile_query, parse_query
 from store.search import plan_sync, run_plan_sync, search_sync
 
@@ -26,6 +28,8 @@ from .test_property import STAMPS, dense_sessions, dense_words, rebuild_snapshot
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NAMES = ["ccmgr-myapp-main-auth", "auth login", "Auth app", "AUTH APP", "main", "x", "a b", "zz"]
+# NOCASE folds ASCII only: "Ärger" and "ärger" are two names, sorted by their bytes.
+NAMES += ["Ärger app", "ärger app", "zürich", "Zurich", "main-1", "main-10", "main-2"]
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +52,19 @@ def changes(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     other text changed under the same name, last access moved (the tie-break of equal names),
     deletes, the highest row replaced (its rowid reused), and sometimes a rebuild between."""
     ops: list[tuple[Any, ...]] = []
-    for n in range(draw(st.integers(0, 12))):
+    for n in range(draw(st.integers(0, 16))):
         kind = draw(
             st.sampled_from(
                 [
                     *("insert", "rename", "recase", "retext", "touch", "delete", "rebuild"),
-                    *("reuse", "noop"),
+                    *("reuse", "noop", "fold", "fold", "tight"),
                 ]
             )
         )
         pick = draw(st.integers(0, 50))
-        if kind in ("insert", "reuse"):
+        if kind == "fold":
+            ops.append((kind, draw(st.integers(1, 6))))
+        elif kind in ("insert", "reuse"):
             ops.append((kind, n, draw(st.sampled_from(NAMES)), draw(st.sampled_from(STAMPS))))
         elif kind == "rename":
             ops.append((kind, pick, draw(st.sampled_from(NAMES))))
@@ -72,11 +78,77 @@ def changes(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     return ops
 
 
+def fold(conn: sqlite3.Connection, limit: int = name_fold.FOLD_BATCH) -> name_fold.FoldResult:
+    """One fold transaction, as the watcher runs it; a used-up gap rebuilds (as the watcher does
+    up to REFRESH_MAX_SESSIONS)."""
+    conn.execute("BEGIN IMMEDIATE")
+    done = name_fold.fold(conn, limit=limit, budget=60.0)
+    conn.execute("COMMIT")
+    assert_clean(conn)
+    if done.exhausted:
+        rebuild_snapshot(conn)
+    return done
+
+
+def fold_all(conn: sqlite3.Connection) -> None:
+    """Folds until the delta is empty (as the idle watcher does)."""
+    while fold(conn).more:
+        pass
+    assert snapshot_facts(conn) == (0, 0)
+
+
+def assert_clean(conn: sqlite3.Connection) -> None:
+    """The snapshot's invariants: its clean rows' ranks are in name order (NOCASE, then rowid);
+    every built session is in it or dirty, never both (INSERT OR REPLACE aside); none above the
+    build's highest rowid is in it; its index holds exactly the rank table's rows."""
+    ranked = [
+        sid
+        for (sid,) in conn.execute(
+            "SELECT r.sid FROM sessions_name_rank AS r JOIN sessions AS s ON s.rowid = r.sid "
+            "ORDER BY r.rank"
+        )
+    ]
+    by_name = [
+        sid
+        for (sid,) in conn.execute(
+            "SELECT r.sid FROM sessions_name_rank AS r JOIN sessions AS s ON s.rowid = r.sid "
+            "ORDER BY s.name COLLATE NOCASE, s.rowid"
+        )
+    ]
+    assert ranked == by_name
+    (both,) = conn.execute(
+        "SELECT count(*) FROM sessions_name_rank AS r JOIN sessions_name_dirty AS d "
+        "ON d.sid = r.sid"
+    ).fetchone()
+    (neither,) = conn.execute(
+        "SELECT count(*) FROM sessions AS s WHERE s.rowid <= "
+        "(SELECT max_rowid FROM sessions_name_build) "
+        "AND NOT EXISTS (SELECT 1 FROM sessions_name_rank AS r WHERE r.sid = s.rowid) "
+        "AND NOT EXISTS (SELECT 1 FROM sessions_name_dirty AS d WHERE d.sid = s.rowid)"
+    ).fetchone()
+    (above,) = conn.execute(
+        "SELECT count(*) FROM sessions_name_rank "
+        "WHERE sid > (SELECT max_rowid FROM sessions_name_build)"
+    ).fetchone()
+    assert (both, neither, above) == (0, 0, 0)
+    ranks = {rank for (rank,) in conn.execute("SELECT rank FROM sessions_name_rank")}
+    assert {rowid for (rowid,) in conn.execute("SELECT rowid FROM sessions_name_fts")} == ranks
+
+
 def _apply(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> None:
     for op in ops:
         kind = op[0]
         if kind == "rebuild":
             rebuild_snapshot(conn)
+            continue
+        if kind == "tight":
+            # Ranks 2 apart: the next folds use gaps up, relabel, and rebuild when none is left.
+            conn.execute("BEGIN IMMEDIATE")
+            rebuild(conn, spacing=2)
+            conn.execute("COMMIT")
+            continue
+        if kind == "fold":
+            fold(conn, op[1])
             continue
         if kind == "reuse":
             # The highest row deleted: SQLite gives its rowid to the next insert.
@@ -160,6 +232,10 @@ def test_the_snapshot_plan_is_exact_after_any_writes_since_its_build(
     page = compile_query(tree, sort="name", limit=limit, offset=offset)
     plan = page.plan("name_snapshot")
     assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    assert_clean(shared)
+    # Once more with everything folded in: an empty delta, ranks from folds.
+    fold_all(shared)
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
     # And once more from a fresh build: an empty delta.
     rebuild_snapshot(shared)
     assert snapshot_facts(shared) == (0, 0)  # nothing inserted or dirty since the build
@@ -234,3 +310,182 @@ def test_migration_up_down_up_keeps_the_results(tmp_path: Path) -> None:
     assert snapshot_facts(conn) == (0, 0)
     assert [row[1] for row in run_plan_sync(conn, query.plan("name_snapshot"))] == expected
     conn.close()
+
+
+def _names_in_rank_order(conn: sqlite3.Connection) -> list[str]:
+    return [
+        name
+        for (name,) in conn.execute(
+            "SELECT s.name FROM sessions_name_rank AS r JOIN sessions AS s ON s.rowid = r.sid "
+            "ORDER BY r.rank"
+        )
+    ]
+
+
+def _assert_pages(conn: sqlite3.Connection, text: str) -> None:
+    """Every page of ``text`` by name through the snapshot equals the default plan's."""
+    tree = parse_query(text, now=NOW)
+    whole = compile_query(tree, sort="name", limit=None)
+    expected = conn.execute(whole.sql, whole.params).fetchall()
+    for limit in (1, 2, 5, 50):
+        for offset in (0, 1, 3):
+            plan = compile_query(tree, sort="name", limit=limit, offset=offset)
+            got = run_plan_sync(conn, plan.plan("name_snapshot"))
+            assert got == expected[offset : offset + limit], (limit, offset)
+
+
+def test_folds_between_renames_keep_it_exact(conn: sqlite3.Connection) -> None:
+    insert_sessions(conn, [make_session(n, name=f"m-{n}", project="app") for n in range(20)])
+    rebuild_snapshot(conn)
+    renames = [(3, "a-first"), (3, "zz-last"), (7, "m-3"), (3, "M-3"), (12, "m-12b"), (7, "b")]
+    dirty: set[int] = set()
+    for step, (n, name) in enumerate(renames):
+        conn.execute("UPDATE sessions SET name = ? WHERE id = ?", (name, f"s{n:04d}"))
+        dirty.add(n)
+        assert snapshot_facts(conn) == (0, len(dirty))  # dirty, its snapshot row out
+        assert_clean(conn)
+        _assert_pages(conn, "app")
+        if step % 2 == 0:
+            assert fold(conn).folded == len(dirty)
+            dirty.clear()
+            assert snapshot_facts(conn) == (0, 0)
+        _assert_pages(conn, "app")
+    fold_all(conn)
+    _assert_pages(conn, "app OR m*")
+    names = _names_in_rank_order(conn)
+    assert names == sorted(names, key=str.lower)  # ASCII names: NOCASE is str.lower here
+
+
+def test_names_equal_under_nocase_and_non_ascii_are_folded_in_the_builds_order(
+    conn: sqlite3.Connection,
+) -> None:
+    """NOCASE folds ASCII letters only, and ties go by rowid: a fold places each session where a
+    build would, whatever mix of case and accents."""
+    first = ["b app", "Zürich app", "m app"]
+    insert_sessions(conn, [make_session(n, name=name) for n, name in enumerate(first)])
+    rebuild_snapshot(conn)
+    later = ["B app", "ärger app", "Ärger app", "zurich app", "ZÜRICH app", "b APP", "é app"]
+    later += ["É app", "a app", "M APP", "中文 app", "b app"]
+    insert_sessions(conn, [make_session(10 + n, name=name) for n, name in enumerate(later)])
+    fold_all(conn)
+    folded = _names_in_rank_order(conn)
+    rebuild_snapshot(conn)
+    assert folded == _names_in_rank_order(conn)  # the same order as a build
+    assert folded[:6] == ["a app", "b app", "B app", "b APP", "b app", "m app"]
+    _assert_pages(conn, "app")
+
+
+def test_names_appended_at_one_place_relabel_and_a_used_up_gap_rebuilds(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's sessions named by counter sort one after the other: each is folded in just
+    above the last, using its gap up from its low end; a used-up gap moves a few neighbours
+    (relabel); with no window small enough to move, the fold says so and stops, and the caller
+    rebuilds (here, as the watcher does under REFRESH_MAX_SESSIONS)."""
+    insert_sessions(
+        conn, [make_session(n, name=f"{c}-base", project="p") for n, c in enumerate("aj")]
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    rebuild(conn, spacing=1 << 12)  # room for 4 packed steps, then 10 halvings: then relabels
+    conn.execute("COMMIT")
+    relabelled = 0
+    for n in range(60):
+        insert_sessions(conn, [make_session(100 + n, name=f"b-job-{n:04d}", project="p")])
+        done = fold(conn)
+        assert done.folded == 1 and not done.exhausted
+        relabelled += done.relabelled
+    assert relabelled > 0
+    _assert_pages(conn, "p")
+    # No window has room now (each would have to spread its rows 2^61 apart): the next
+    # session appended there finds none once its gap is used up.
+    monkeypatch.setattr(name_fold, "MIN_STEP", 1 << 61)
+    monkeypatch.setattr(name_fold, "TARGET_STEP", 1 << 61)
+    monkeypatch.setattr(name_fold, "PACK_STEP", 1 << 62)  # halved by each: soon used up
+    exhausted = False
+    for n in range(60, 200):
+        insert_sessions(conn, [make_session(100 + n, name=f"b-job-{n:04d}", project="p")])
+        conn.execute("BEGIN IMMEDIATE")
+        done = name_fold.fold(conn)
+        conn.execute("COMMIT")
+        assert_clean(conn)
+        _assert_pages(conn, "p")  # the session left dirty is still found
+        if done.exhausted:
+            exhausted = True
+            assert done.folded == 0 and done.more and snapshot_facts(conn) == (0, 1)
+            break
+    assert exhausted
+    rebuild_snapshot(conn)
+    assert snapshot_facts(conn) == (0, 0)
+    _assert_pages(conn, "p")
+
+
+def test_a_deleted_session_leaves_the_snapshot_and_its_reused_rowid_is_folded(
+    conn: sqlite3.Connection,
+) -> None:
+    insert_sessions(conn, [make_session(n, name=f"n-{n}", project="p") for n in range(5)])
+    rebuild_snapshot(conn)
+    conn.execute("DELETE FROM sessions WHERE id = 's0004'")  # the highest rowid: reused next
+    (rows,) = conn.execute("SELECT count(*) FROM sessions_name_rank").fetchone()
+    assert rows == 4  # its snapshot row went with it (the trigger had its text: old.*)
+    insert_sessions(conn, [make_session(9, name="a-new", project="p")])
+    assert snapshot_facts(conn) == (0, 1)  # under a built rowid: dirty
+    fold_all(conn)
+    assert _names_in_rank_order(conn)[0] == "a-new"
+    _assert_pages(conn, "p")
+
+
+def test_migration_012_up_down_up_keeps_the_results(tmp_path: Path) -> None:
+    """Up from 011 rebuilds the snapshot with gaps (009's rows of renamed and deleted sessions
+    were stale); down leaves it as it is for 009's triggers, which work on it; up again."""
+    path = tmp_path / "data.db"
+    (version,) = [m.version for m in load_migrations() if m.name == "search_name_fold"]
+    migrate_sync(path, version - 1)
+    conn = sqlite3.connect(path, isolation_level=None)
+    insert_sessions(conn, [make_session(n, name=f"p-{n}", project="app") for n in range(12)])
+    rebuild_snapshot(conn)  # 011's code: ranks 1, 2, 3, ...
+    conn.execute("UPDATE sessions SET name = 'a-renamed' WHERE id = 's0003'")
+    conn.execute("DELETE FROM sessions WHERE id = 's0005'")
+    insert_sessions(conn, [make_session(20, name="b-new", project="app")])
+    before = snapshot_facts(conn)
+    assert before is not None and before != (0, 0)
+    _assert_pages(conn, "app")
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)
+    assert_clean(conn)
+    ranks = [rank for (rank,) in conn.execute("SELECT rank FROM sessions_name_rank ORDER BY 1")]
+    assert ranks == [n * (1 << 20) for n in range(1, 13)]
+    _assert_pages(conn, "app")
+    conn.execute("UPDATE sessions SET name = 'z-renamed' WHERE id = 's0004'")
+    insert_sessions(conn, [make_session(21, name="c-new", project="app")])
+    fold_all(conn)
+    migrate_sync(path, version - 1)
+    # 009's triggers on the folded snapshot: a rename marks it dirty (its row skipped), a
+    # delete leaves its row to the join; the results stay exact.
+    conn.execute("UPDATE sessions SET name = 'm-renamed' WHERE id = 's0006'")
+    conn.execute("DELETE FROM sessions WHERE id = 's0007'")
+    _assert_pages(conn, "app")
+    migrate_sync(path)
+    assert snapshot_facts(conn) == (0, 0)
+    assert_clean(conn)
+    _assert_pages(conn, "app")
+    conn.close()
+
+
+def test_folds_leave_the_index_sound_with_its_own_merging_off(conn: sqlite3.Connection) -> None:
+    """Migration 012 turned FTS5's own merging off for the snapshot's index (each fold
+    transaction merges up to MERGE_PAGES itself, of a level with 8 segments): after many small
+    folds and renames the index passes FTS5's integrity check and every page is exact."""
+    rebuild_snapshot(conn)
+    for n in range(40):
+        insert_sessions(conn, [make_session(n, name=f"n-{n}", project="p")])
+        if n % 3 == 0:
+            conn.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"r-{n}", f"s{n // 2:04d}"))
+        fold(conn)
+    conn.execute(
+        "INSERT INTO sessions_name_fts (sessions_name_fts, rank) VALUES ('integrity-check', 0)"
+    )
+    config = {"automerge": 0, "usermerge": 8, "version": 4}
+    assert dict(conn.execute("SELECT k, v FROM sessions_name_fts_config")) == config
+    _assert_pages(conn, "p")
+    rebuild_snapshot(conn)  # merges as it builds, and leaves the setting as it was
+    assert dict(conn.execute("SELECT k, v FROM sessions_name_fts_config")) == config

@@ -154,11 +154,12 @@ def test_store_imports_nothing_from_watcher() -> None:
 
 def test_the_capture_writers_database_has_one_write() -> None:
     """Only the writer writes, by construction: its Database offers the batch, one read, and
-    the name-order snapshot's maintenance (a rebuild between batches, on the same connection)."""
+    the name-order snapshot's maintenance (folds, or a rebuild, between batches, on the same
+    connection)."""
     public = {name for name in vars(Database) if not name.startswith("_")}
     assert public == {
         *("open", "file_changed", "reopen", "close", "write_batch", "alive_on_socket"),
-        "refresh_name_order",
+        *("fold_name_order", "rebuild_name_order"),
     }
 
 

@@ -63,9 +63,11 @@ _ENRICH_ON = frozenset({"created", "discovered", "renamed"})
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 5.0)
 CHECK_INTERVAL = 2.0  # how often the open file is compared with the path (and after any error)
 HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are dropped and reconciled
-# How often the idle writer sees whether the name-order snapshot (`--sort name`, migration 009)
-# is due for a rebuild (store.name_order.refresh: one cheap read unless it is).
-MAINTAIN_INTERVAL = 600.0
+# How often the idle writer folds the name-order snapshot's delta in (`--sort name`, migration
+# 012, store.name_fold: one cheap read when there is none), and how long it stops folding after a
+# fold found no room left in a database too big to rebuild by itself.
+MAINTAIN_INTERVAL = 60.0
+FOLD_PAUSE = 3600.0
 _DIRECTORY_CACHE = 10_000
 
 
@@ -151,6 +153,7 @@ class SessionWriter:
         self._next_check = 0.0
         self._next_maintain = 0.0
         self._said_too_big = False
+        self._fold_paused_until = 0.0
 
     def statistics(self) -> WriterStatistics:
         """A copy of the counters."""
@@ -220,42 +223,97 @@ class SessionWriter:
         if changed or self._stats.failing is not None:
             self._recovered()  # nothing is held: the reopened file is all there is to check
         elif anyio.current_time() >= self._next_maintain:
-            await self.maintain()  # idle: no event came for CHECK_INTERVAL
+            await self.maintain(receive)  # idle: no event came for CHECK_INTERVAL
         return None
 
-    async def maintain(self) -> None:
-        """One round of the idle writer's maintenance (every MAINTAIN_INTERVAL): rebuild the
-        name-order snapshot when its delta is due and the database small enough for the
-        rebuild to hold events up only briefly; above that size, say once that `db reindex`
-        would (INFO). A failure is logged and left for the next round: it never stops the
-        writer."""
-        self._next_maintain = anyio.current_time() + MAINTAIN_INTERVAL
-        refresh = getattr(self.db, "refresh_name_order", None)  # SQLite only
-        if refresh is None:
+    async def maintain(self, receive: MemoryObjectReceiveStream[WriterItem] | None = None) -> None:
+        """One round of the idle writer's maintenance (every MAINTAIN_INTERVAL): fold the
+        name-order snapshot's delta in (`--sort name`, store.name_fold) and merge its index a
+        few pages at a time, one short transaction after another, stopping as soon as an item
+        waits in ``receive`` (events go first; the rest at the next idle moment). Where a fold
+        finds no room left, the snapshot is rebuilt (up to REFRESH_MAX_SESSIONS; above, it
+        says once that `db reindex` would). A failure or a busy lock is logged and left for a
+        later round: it never stops the writer."""
+        now = anyio.current_time()
+        self._next_maintain = now + MAINTAIN_INTERVAL
+        fold = getattr(self.db, "fold_name_order", None)  # SQLite only
+        if fold is None or now < self._fold_paused_until:
             return
-        try:
-            done = await refresh()
-        except (sqlite3.Error, StoreError) as exc:
-            log.warning("rebuilding the name-order snapshot failed: %s (retried later)", exc)
-            return
-        if done is None:
-            return
-        what, sessions, delta, seconds = done
-        if what == "rebuilt":
-            log.info(
-                "rebuilt the name-order snapshot of %d sessions (%d written since the last "
-                "build) in %.2f s",
-                sessions,
-                delta,
-                seconds,
+        folded = moved = transactions = 0
+        seconds = longest = 0.0
+        exhausted: int | None = None  # the snapshot's sessions, when a fold found no room
+        while True:
+            try:
+                done = await fold()
+            except (sqlite3.Error, StoreError) as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    log.debug("name-order fold: the database is busy (%s); retried later", exc)
+                    self._next_maintain = anyio.current_time() + CHECK_INTERVAL
+                else:
+                    log.warning("folding the name-order snapshot failed: %s (retried later)", exc)
+                break
+            if done is None:
+                break
+            transactions += 1
+            folded += done.folded
+            moved += done.relabelled
+            seconds += done.seconds
+            longest = max(longest, done.seconds)
+            log.debug(
+                "name-order fold: %d sessions, %d relabelled, %.1f ms",
+                done.folded,
+                done.relabelled,
+                done.seconds * 1000,
             )
-        elif not self._said_too_big:
+            if done.exhausted:
+                exhausted = done.sessions
+                break
+            if not done.more:
+                break
+            if receive is not None and receive.statistics().current_buffer_used:
+                # Events came: they go first; the rest at the next idle moment.
+                self._next_maintain = anyio.current_time()
+                break
+            await anyio.lowlevel.checkpoint()
+        if folded:
+            log.info(
+                "folded %d sessions into the name-order snapshot in %d transactions (%.0f ms, "
+                "longest %.1f ms, %d rows relabelled)",
+                folded,
+                transactions,
+                seconds * 1000,
+                longest * 1000,
+                moved,
+            )
+        if exhausted is not None:
+            await self._rebuild_name_order(exhausted)
+
+    async def _rebuild_name_order(self, sessions: int) -> None:
+        """A fold found no room around a gap: rebuild where that is quick, else pause folding
+        (FOLD_PAUSE) and say once that `db reindex` rebuilds it."""
+        from store import name_order
+
+        rebuild = getattr(self.db, "rebuild_name_order", None)  # SQLite only
+        if rebuild is not None and sessions <= name_order.REFRESH_MAX_SESSIONS:
+            try:
+                held, took = await rebuild()
+            except (sqlite3.Error, StoreError) as exc:
+                log.warning("rebuilding the name-order snapshot failed: %s (retried later)", exc)
+                return
+            log.info(
+                "rebuilt the name-order snapshot of %d sessions in %.2f s (a fold found no "
+                "room left between two names)",
+                held,
+                took,
+            )
+            return
+        self._fold_paused_until = anyio.current_time() + FOLD_PAUSE
+        if not self._said_too_big:
             self._said_too_big = True
             log.info(
-                "%d sessions were written since the name-order snapshot was built; at %d "
-                "sessions the watcher does not rebuild it by itself (it would hold events up "
-                "for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
-                delta,
+                "a fold of the name-order snapshot found no room left between two names; at "
+                "about %s sessions the watcher does not rebuild it by itself (it would hold "
+                "events up for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
                 sessions,
             )
 
