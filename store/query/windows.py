@@ -200,14 +200,15 @@ def window_set_sql(select: str, words: str, times: str, order: str, index: str) 
 def window_created_sql(select: str, fts: str, times: str, where: str, negated: bool) -> str:
     """``window_created`` (``--sort created``, a window with an end): the created order walked
     down from the window's end (a budget: ``?2``; the end: ``?1``), with the window's sessions
-    last used before they were created (the partial index of migration 013, empty normally),
-    which alone can be in the window and created after its end. Each walked rowid is tested
-    against the words' matches within the walked rowids' range (``fts``'s MATCH, the first
-    plain parameter after the window's; ``negated``: the query's words must not match) read
-    once as a set, before its row is read; then the rows that pass read and tested by
-    ``where`` (the whole query, its full-text parts ranged over ``walk``, which holds the two
-    ends of the range). Exact when it fills the page, as every walk: a session of the window
-    not walked was created no later than every walked one.
+    last used before they were created after the window's end (the partial index of
+    migration 013, empty normally), which alone can be in the window and beyond the walk.
+    Each walked rowid is tested against the words' matches within the walked rowids' range
+    (``fts``'s MATCH, the first plain parameter after the window's; ``negated``: the query's
+    words must not match) read once as a set, before its row is read; then the rows that pass
+    read and tested by ``where`` (the whole query, its full-text parts ranged over ``walk``,
+    which holds the two ends of the range). Exact when it fills the page, as every walk: a
+    session of the window not walked comes after every walked one in the order, and after
+    every one read from the partial index (created after the window's end).
 
     The walk runs twice (its range first, then its rowids) rather than once materialized:
     reading 10,000 entries of the created-at index costs ~1 ms, storing them ~3.
@@ -218,9 +219,12 @@ def window_created_sql(select: str, fts: str, times: str, where: str, negated: b
         "WHERE sessions.created_at <= ?1 "
         "ORDER BY sessions.created_at DESC, sessions.rowid DESC LIMIT ?2"
     )
+    # Only those created after the window's end: the walk reaches the others in the order,
+    # and one read here could come before a session the walk did not reach.
     early = (
         f"SELECT sessions.rowid FROM sessions INDEXED BY {EARLY_INDEX} "
-        f"WHERE sessions.created_at > sessions.last_access AND {times}"
+        f"WHERE sessions.created_at > sessions.last_access AND {times} "
+        f"AND sessions.created_at > ?1"
     )
     test = "NOT IN" if negated else "IN"
     return (
@@ -235,15 +239,16 @@ def window_created_sql(select: str, fts: str, times: str, where: str, negated: b
 
 
 def early_count_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str]]:
-    """How many of the window's sessions were last used before they were created, counted
-    in the partial index of migration 013 up to a cap (the last parameter): what
-    ``window_created`` reads besides its walk."""
+    """How many of the window's sessions were last used before they were created and
+    created after its end, counted in the partial index of migration 013 up to a cap (the
+    last parameter): what ``window_created`` reads besides its walk."""
     since, until = window
     times = [t for t, end in (("last_access >= ?", since), ("last_access <= ?", until)) if end]
+    times += ["created_at > ?"] if until is not None else []
     return (
         f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {EARLY_INDEX} "
         f"WHERE created_at > last_access AND {' AND '.join(times)} LIMIT ?)",
-        [end for end in window if end is not None],
+        [end for end in (*window, until) if end is not None],
     )
 
 

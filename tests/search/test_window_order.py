@@ -192,7 +192,7 @@ def test_the_days_of_a_window_come_from_its_ends_or_the_history(timed: sqlite3.C
         f"since:2026-11-04 {_until(10)}",  # empty
     ],
 )
-@pytest.mark.parametrize("early", [(), (5, 2500, 2600), (40, 4000, 5990)])
+@pytest.mark.parametrize("early", [(), (5, 2500, 2600), (40, 4000, 5990), (60, 10, 250)])
 def test_sessions_last_used_before_they_were_created_are_not_lost(
     tmp_path: Path, sort: str, window: str, early: tuple[int, ...]
 ) -> None:
@@ -232,7 +232,10 @@ def test_sessions_last_used_before_they_were_created_are_not_lost(
             # What the planner counts: the window's sessions last used before created.
             alone = compile_query(parse_query(window, now=NOW), limit=None)
             inside = {row[0] for row in conn.execute(alone.sql, alone.params)}
-            assert early_sync(conn, query) == len(inside & {r[0] for r in conn.execute(every)})
+            end = query.facts.window[1] if query.facts and query.facts.window else None
+            late = f"{every} AND created_at > ?"
+            beyond = {r[0] for r in conn.execute(late, (end,))} if end else set()
+            assert early_sync(conn, query) == len(inside & beyond)
     conn.close()
 
 
