@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The write cost of the alive sessions' index (migration 011): the watcher's own statement for
 one lifecycle event (store.repositories' upsert) on a database with the index and without it,
-taking turns, in the same run.
+taking turns, in the same run. ``--indexes`` measures others instead (the time windows' of
+migration 013: ``--indexes ix_sessions_access_day,ix_sessions_used_early``), dropped together.
 
     .venv/bin/python scripts/bench_alive_index.py --db COPY [--events 500] [--rounds 5]
+        [--indexes NAME,NAME]
 
 COPY is a database migrated to 011 (a copy of a cached dense one: it is written to, and every
 round is rolled back, the index dropped inside the round's transaction when measured without
@@ -48,12 +50,15 @@ def _event(sid: str, stamp: str, status: str, name: str = "") -> dict[str, Any]:
     }
 
 
-def _round(conn: sqlite3.Connection, events: int, with_index: bool, turn: int) -> dict[str, float]:
-    """One round in one transaction, rolled back: µs of CPU per event of each kind."""
+def _round(
+    conn: sqlite3.Connection, events: int, without: list[str], turn: int
+) -> dict[str, float]:
+    """One round in one transaction, rolled back: µs of CPU per event of each kind, with
+    the indexes ``without`` dropped first."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if not with_index:
-            conn.execute(f"DROP INDEX {ALIVE_INDEX}")
+        for index in without:
+            conn.execute(f"DROP INDEX {index}")
         alive = [
             sid
             for (sid,) in conn.execute(
@@ -97,22 +102,27 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="a database migrated to 011 (a copy)")
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--indexes", default=ALIVE_INDEX, help="the indexes measured (a,b)")
     args = parser.parse_args()
     conn = sqlite3.connect(args.db, isolation_level=None)
-    present = f"SELECT count(*) FROM sqlite_master WHERE name = '{ALIVE_INDEX}'"
-    if not conn.execute(present).fetchone()[0]:
-        raise SystemExit(f"{args.db} has no {ALIVE_INDEX}: migrate a copy to 011 first")
+    indexes = [name for name in args.indexes.split(",") if name]
+    for index in indexes:
+        present = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+        if not conn.execute(present, (index,)).fetchone()[0]:
+            raise SystemExit(f"{args.db} has no {index}: migrate a copy first")
     runs: dict[str, dict[str, list[float]]] = {"with_index": {}, "without_index": {}}
     loads = [os.getloadavg()]
     for turn in range(args.rounds):
         order = [True, False] if turn % 2 == 0 else [False, True]
         for with_index in order:
             name = "with_index" if with_index else "without_index"
-            for kind, value in _round(conn, args.events, with_index, turn).items():
+            dropped = [] if with_index else indexes
+            for kind, value in _round(conn, args.events, dropped, turn).items():
                 runs[name].setdefault(kind, []).append(value)
     loads.append(os.getloadavg())
     report = {
         "db": args.db,
+        "indexes": indexes,
         "sessions": conn.execute("SELECT max(rowid) FROM sessions").fetchone()[0],
         "events_per_kind": args.events,
         "rounds": args.rounds,

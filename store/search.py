@@ -35,7 +35,14 @@ from store.query.compiler import (
     fts_quote,
 )
 from store.query.text import fts_tokens
-from store.query.windows import WINDOW_ESTIMATE_SQL, reads_in_time_order, window_estimate
+from store.query.windows import (
+    PLAN_INDEX,
+    WINDOW_ESTIMATE_SQL,
+    early_count_sql,
+    reads_in_time_order,
+    window_days,
+    window_estimate,
+)
 from store.reads import json_object
 from store.values import Value
 
@@ -237,8 +244,11 @@ class _Estimate:
         if not self.known and passing is not None and passing[1] > 0:
             self.filter_share = max(passing[0], 0.5) / passing[1]
         if not self.known and passing is None and window_rows is not None:
-            # A since:/until: window too large to count: its estimate (window_rows_sync).
-            self.filter_share = min(1.0, max(window_rows, FILTER_CAP) / self.top)
+            # A since:/until: window too large to count: its estimate (window_rows_sync), at
+            # least what was counted (the estimate from the rows created before its ends is
+            # coarse for a window open towards now: 2,051 for the last day's 12,915 at 1 M).
+            share = max(window_rows, FILTER_CAP, self.candidates) / self.top
+            self.filter_share = min(1.0, share)
         self.needed = None if facts is None else facts.needed
         # Whether the counted filter is an alive status (store.query.alive): a filter the
         # name snapshot's column phrases do not cover.
@@ -264,7 +274,8 @@ def choose_plan(
     cap: int = FILTER_CAP,
     passing: tuple[int, int] | None = None,
     snapshot: tuple[int, int] | None = None,
-    window: tuple[int, int] | None = None,
+    window: tuple[int, ...] | None = None,
+    early: int = 0,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -277,8 +288,9 @@ def choose_plan(
     ``passing``: how many of the newest matches passed the filters, of how many (when read).
     ``snapshot``: the name-order snapshot's delta (sessions inserted since its build, dirty
     ones: renamed or reusing a rowid), None without one. ``window``: a since:/until:
-    window's sessions estimated when too many to count, and the rows above its end
-    (:func:`window_rows_sync`).
+    window's sessions estimated when too many to count, the rows above its end, and the
+    days it spans when known (:func:`window_rows_sync`). ``early``: the window's sessions
+    last used before they were created (counted up to FILTER_CAP; window_created reads them).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -371,7 +383,8 @@ def choose_plan(
             and compiled.facts.window is not None
             and reads_in_time_order(plan.sql)
         ):
-            window_cost = _window_cost(est, plan, window_rows, probe)
+            days = window[2] if window is not None and len(window) > 2 else None
+            window_cost = _window_cost(est, plan, window_rows, probe, days, early)
             if window_cost is not None:
                 cost[plan.name], budget, retry = window_cost
                 if budget:
@@ -411,6 +424,11 @@ def choose_plan(
             cost[plan.name] = _alive_cost(est, plan)
         elif plan.name in ("newest_ranked", "newest_scored"):
             hits = est.matches * est.filter_share
+            if window_rows is not None:
+                # A window too large to count: its matches are its share of all of them,
+                # however few of the newest pass it (`cache until:2025-02-11` at 1 M: ~1,000
+                # to rank, where the newest 256 matches, none in it, said ~20).
+                hits = max(hits, est.matches * min(1.0, window_rows / est.top))
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
@@ -458,13 +476,32 @@ def choose_plan(
 # probing the rows inside it; window_set walks the window's stretch of the last-access or name
 # index against the matches as a set; filter_tested by recent reads the window's rows in order
 # from the last-access index and stops at the page.
-_WINDOW_PLANS = frozenset({"window_scored", "window_walk", "window_range", "window_set"})
+_WINDOW_PLANS = frozenset(
+    {
+        "window_scored",
+        "window_walk",
+        "window_range",
+        "window_set",
+        "window_scored_by_day",
+        "window_created",
+    }
+)
 _COST_BOUND = 0.1
 _COST_NAME_ENTRY = 0.25
 # The share of the rows within a window's rowid range that are in the window (sessions are
 # recorded as they are created and used for a while after: 0.58 for `until:2024-12-07` at 1 M,
 # 0.23 for `since:2026-11-25`, sessions used in the last day having been created over weeks).
 _WINDOW_PASS = 0.3
+# window_scored_by_day (migration 013): one whole day of the window, its key found and its
+# run's end read (two seeks in the day index: 78 days in 0.4 ms at 1 M sessions, 730 in 4.7).
+_COST_DAY = 6.0
+# window_created: the share of the sessions created just before a window's end that are in
+# it (most of them were used after it: 40 of the first ~200 at 1 M for `until:2024-12-07`,
+# `until:2025-02-11` and the middle week alike); and one walked entry of the created-at index,
+# read twice (the range, then the rowids) and tested against the set of matches (15,000 in
+# ~6 ms for `cache until:2025-02-11`).
+_WINDOW_NEAR = 0.2
+_COST_CREATED_ENTRY = 0.4
 
 
 def _by_name(compiled: CompiledQuery) -> bool:
@@ -472,7 +509,7 @@ def _by_name(compiled: CompiledQuery) -> bool:
     return any(plan.name == "window_walk" for plan in compiled.plans)
 
 
-def _top_share(compiled: CompiledQuery, window: tuple[int, int] | None) -> int | None:
+def _top_share(compiled: CompiledQuery, window: tuple[int, ...] | None) -> int | None:
     """``window_rows`` when it is also the share of the window among the first rows of the
     sort order (what the walks from its top meet), else None: a window open towards now
     (``since:`` alone) holds the top of the recent order, and of the created order as far as
@@ -484,11 +521,18 @@ def _top_share(compiled: CompiledQuery, window: tuple[int, int] | None) -> int |
 
 
 def _window_cost(
-    est: _Estimate, plan: Plan, window_rows: int | None, probe: float
+    est: _Estimate,
+    plan: Plan,
+    window_rows: int | None,
+    probe: float,
+    days: int | None = None,
+    early: int = 0,
 ) -> tuple[float, int, int] | None:
     """The cost of a time window's plan, its walk budget and retry (0 when it is no walk),
     or None when it cannot run here. The window's sessions: counted when few, else the
-    estimate from the rowids at its ends (``window_rows``), else the filters' share."""
+    estimate from the rowids at its ends (``window_rows``), else the filters' share.
+    ``days``: the days the window spans (window_scored_by_day's seeks; None: unknown, and
+    that plan is left out); ``early``: its sessions last used before they were created."""
     if est.needed is None and plan.name != "window_scored":
         return None
     if est.known:
@@ -502,20 +546,32 @@ def _window_cost(
     if plan.name == "window_range":  # every match in the window's rowid range, sorted
         ranged = min(est.matches, hits / _WINDOW_PASS)
         return rows * _COST_BOUND + ranged * _COST_MATCH * est.phrases, 0, 0
-    if plan.name == "window_scored":
+    if plan.name in ("window_scored", "window_scored_by_day"):
         wanted = min(hits, RELEVANCE_WINDOW)
         streamed = min(est.matches, wanted / _WINDOW_PASS)
+        bounds = rows * _COST_BOUND  # every entry of the window in the last-access index
+        if plan.name == "window_scored_by_day":
+            if days is None:
+                return None
+            # Two seeks a day, and the entries of the two days at the window's ends.
+            bounds = days * _COST_DAY + 2 * rows / days * _COST_BOUND
         return (
-            rows * _COST_BOUND
-            + streamed * _COST_ROW
-            + wanted * _COST_SCORE
-            + est.phrases * _COST_PHRASE,
+            bounds + streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE,
             0,
             0,
         )
     needed = est.needed or 0
+    share = max(est.share, 1 / est.top)
+    if plan.name == "window_created":
+        # The created order from the window's end, until the page's matches are in: at the
+        # words' share of the walked sessions that are in the window; the sessions last used
+        # before they were created read too, and the range of matches widened by them.
+        walk = int(min(est.top, 1.5 * needed / (share * _WINDOW_NEAR) + 32))
+        per_row = _COST_CREATED_ENTRY + share * (_COST_ROW + _COST_SET * est.phrases)
+        fixed = early * _COST_ROW + (est.matches * _COST_SET * est.phrases if early else 0.0)
+        return fixed + walk * per_row, walk, int(max(0.0, est.fts_cost - fixed) / per_row)
     # The window's rows until the page's matches are in (at the words' share of them).
-    walk = int(min(rows, 1.5 * needed / max(est.share, 1 / est.top) + 32))
+    walk = int(min(rows, 1.5 * needed / share + 32))
     if plan.name == "filter_tested":  # by recent: in order, stops at the page
         return walk * (_COST_ROW + _COST_TESTED), 0, 0
     if plan.name == "window_set":  # every match into a set, the window's index walked
@@ -536,17 +592,33 @@ def _window_cost(
 
 def window_rows_sync(
     conn: sqlite3.Connection, compiled: CompiledQuery, candidates: int | None, cap: int
-) -> tuple[int, int] | None:
+) -> tuple[int, int, int] | tuple[int, int] | None:
     """A since:/until: window's sessions, estimated when its count reached ``cap`` (two seeks
-    in the created-at index), and the rows above its end; None when counted or without a
-    window."""
+    in the created-at index), the rows above its end, and the days it spans when they are
+    dates (two more seeks: an open end's first or last last access); None when counted or
+    without a window."""
     facts = compiled.facts
     if facts is None or facts.window is None or candidates is None or candidates < cap:
         return None
     since, until = facts.window
-    return window_estimate(
-        conn.execute(WINDOW_ESTIMATE_SQL, (until, since)).fetchone(), (since, until)
-    )
+    row = conn.execute(WINDOW_ESTIMATE_SQL, (until, since)).fetchone()
+    rows, above = window_estimate(row, (since, until))
+    days = window_days(row, (since, until))
+    return (rows, above) if days is None else (rows, above, days)
+
+
+def early_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> int:
+    """How many of the window's sessions were last used before they were created (none,
+    normally), up to FILTER_CAP, when ``window_created`` is a choice (0 otherwise): what it
+    reads besides its walk (the partial index of migration 013)."""
+    facts = compiled.facts
+    if facts is None or facts.window is None:
+        return 0
+    if not any(plan.name == "window_created" for plan in compiled.plans):
+        return 0
+    sql, params = early_count_sql(facts.window)
+    (count,) = conn.execute(sql, (*params, FILTER_CAP)).fetchone()
+    return int(count)
 
 
 # name_snapshot: one snapshot match streamed in name order, its rank and its session read (a
@@ -1273,9 +1345,20 @@ def _alive_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> Compiled
     return CompiledQuery(compiled.sql, compiled.params, compiled.ranked, plans, compiled.facts)
 
 
+def _window_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQuery:
+    """``compiled`` without the window plans whose index of migration 013 the database lacks
+    (not yet migrated: the CLI reads databases as they are), as :func:`_alive_usable`."""
+    needed = {PLAN_INDEX[plan.name] for plan in compiled.plans if plan.name in PLAN_INDEX}
+    missing = {i for i in needed if not conn.execute(_INDEX_SQL, (i,)).fetchone()[0]}
+    if not missing:
+        return compiled
+    plans = tuple(plan for plan in compiled.plans if PLAN_INDEX.get(plan.name) not in missing)
+    return CompiledQuery(compiled.sql, compiled.params, compiled.ranked, plans, compiled.facts)
+
+
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
-    compiled = _alive_usable(conn, compiled)
+    compiled = _window_usable(conn, _alive_usable(conn, compiled))
     facts = compiled.facts
     for plan in compiled.plans:
         if plan.union is not None and plan.scoring is None:
@@ -1327,6 +1410,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
         cap = WIDE_FILTER_CAP
     window = window_rows_sync(conn, compiled, candidates, cap)
+    early = early_sync(conn, compiled)
     snapshot = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
@@ -1354,6 +1438,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         passing,
         snapshot=snapshot,
         window=window,
+        early=early,
     )
     plan = _usable(conn, compiled, chosen)
     return with_statistics_sync(conn, compiled, plan, samples)

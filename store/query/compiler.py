@@ -19,8 +19,8 @@ million times.
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
 filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_tested,
-order_set, filter_set, name_snapshot; alive_scored and alive_tested in store.query.alive;
-docs/search.md). All plans of a query return the same rows
+order_set, filter_set, name_snapshot; alive_scored and alive_tested in store.query.alive; the
+window plans' SQL in store.query.windows; docs/search.md). All plans of a query return the same rows
 in the same order.
 """
 
@@ -31,7 +31,10 @@ from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Sta
 from store.query.text import fts_tokens, has_tokens
 from store.query.windows import (
     TIME_INDEX,
+    day_bounds_sql,
+    scored_within_bounds_sql,
     window_bounds,
+    window_created_sql,
     window_range_sql,
     window_scored_sql,
     window_set_sql,
@@ -125,6 +128,8 @@ if TYPE_CHECKING:
         "window_walk",
         "window_range",
         "window_set",
+        "window_scored_by_day",
+        "window_created",
         "or_union",
         "filter_set_walk",
     ]
@@ -1164,6 +1169,51 @@ def _window_scored_plan(
     )
 
 
+def _window_scored_by_day_plan(
+    time_window: tuple[str | None, str | None],
+    match: str,
+    where: str,
+    params: list[Any],
+    page: tuple[int, int],
+    window: int,
+) -> Plan | None:
+    """window_scored_by_day: window_scored with the window's rowid range read by day
+    (migration 013's day index: two seeks a whole day, where the last-access index reads
+    every entry of the window); None when the window's ends are not timestamps."""
+    bounds = day_bounds_sql(time_window)
+    if bounds is None:
+        return None
+    return Plan(
+        "window_scored_by_day",
+        bounds[0] + scored_within_bounds_sql(_SCORED_SELECT, FTS_TABLE, where),
+        (*bounds[1], match, *params, window),
+        scoring=Scoring(fts_phrases(match), page),
+    )
+
+
+def _window_created_plan(
+    until: str,
+    node: _Simple,
+    sample: tuple[str, bool],
+    indexed: tuple[str, str, list[Any], bool],
+    page: tuple[int, int],
+) -> Plan:
+    """window_created (``--sort created``, a window with an end): the created order walked
+    down from the window's end, with the sessions last used before they were created (none,
+    normally; migration 013's partial index), the words tested as a set before a row is read
+    (store.query.windows); a walk with a budget (the second parameter), exact when it fills
+    the page."""
+    params: list[Any] = []
+    where = _sql(node, params, ranged=True)
+    needed = page[0] + page[1]
+    return Plan(
+        "window_created",
+        window_created_sql(_SELECT, FTS_TABLE, indexed[1], where, sample[1]),
+        (until, 4 * needed, *indexed[2], sample[0], *indexed[2], *params, *page),
+        walk_budget=1,
+    )
+
+
 def _window_range_plan(
     time_window: tuple[str | None, str | None],
     node: _Simple,
@@ -1742,6 +1792,11 @@ def compile_query(
                 plans.append(
                     _window_range_plan(time_window, node, sample[0], indexed, order_sort, page)
                 )
+            # window_created: by created, a window with an end (store.query.windows).
+            until = time_window[1] if time_window is not None else None
+            by_created = order_sort == "created" and needed is not None
+            if until is not None and indexed is not None and by_created:
+                plans.append(_window_created_plan(until, node, sample, indexed, page))
             # filter_tested by created or name only: by recent filter_first reads the filter's
             # index in order and stops at the page, where this would sort every row first;
             # except for a time window, whose index gives the recent order: read in order, the
@@ -1823,6 +1878,9 @@ def compile_query(
     in_window = needed is not None and needed <= window and safe and _scorable(node)
     if time_window is not None and indexed is not None and in_window:
         plans.append(_window_scored_plan(time_window, match, indexed, where, params, page, window))
+        by_day = _window_scored_by_day_plan(time_window, match, where, params, page, window)
+        if by_day is not None:
+            plans.append(by_day)
     if indexed is not None and safe and needed is not None and needed <= window and _scorable(node):
         # filter_scored (only for a page inside the window: past it, rows follow by recency):
         # a selective filter's rows read from its index, the words tested and

@@ -24,6 +24,16 @@ TIME_INDEX: Final = "ix_sessions_last_access"
 """The index a window's sessions are read from (last_access, then the rowid)."""
 NAME_INDEX: Final = "ix_sessions_name_nocase"
 """The name order's index: (name NOCASE, last_access), so a window is tested in it."""
+DAY_INDEX: Final = "ix_sessions_access_day"
+"""Each ended session's day of last access (its first ten characters), then its rowid
+(migration 013): a day's lowest and highest rowid are the ends of its run in the index."""
+ALIVE_INDEX: Final = "ix_sessions_alive"
+"""The alive sessions' index (migration 011: last_access first), which the day index omits."""
+EARLY_INDEX: Final = "ix_sessions_used_early"
+"""The sessions whose last access precedes their creation (migration 013; none, normally)."""
+PLAN_INDEX: Final = {"window_scored_by_day": DAY_INDEX, "window_created": EARLY_INDEX}
+"""The plans that read an index of migration 013 (a database may predate it)."""
+_DAY: Final = "substr(sessions.last_access, 1, 10)"
 
 
 def window_bounds(node: object) -> tuple[str | None, str | None] | None:
@@ -51,6 +61,85 @@ def _bounds(times: str, window: tuple[str | None, str | None]) -> str:
     )
 
 
+def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str]] | None:
+    """The CTE of the window's lowest and highest rowid read by day (migration 013), and its
+    parameters; None for ends that are not timestamps (the parser's always are).
+
+    The ended sessions of a day strictly between the ends' days (its key, the first ten
+    characters of last_access, between theirs) are all inside the window: their highest and
+    lowest rowid are the ends of the day's run in the day index (one seek each), and the
+    days are found by seeks too (each the greatest key below the last). The two days at the
+    ends hold sessions on both sides of it: their entries are read from the last-access
+    index (a day's stretch of it, ~0.1 µs an entry); the alive sessions, which the day index
+    leaves out (their last access moves all the time), from their own index (migration 011:
+    ~2,000 at 1 M). Exact for the timestamps the watcher writes, and never narrower than
+    the window for any value: a key below the start's day or above the end's belongs to a
+    time outside the window, whatever its format (docs/search.md, seventh round), so no
+    session of the window is left out (a text with a NUL, where substr() stops, can only
+    widen the range); a value without a key (an empty blob) is read apart. An open end
+    needs no bound, as in :func:`_bounds`."""
+    since, until = window
+    if any(end is not None and (len(end) < 10 or "\x00" in end[:10]) for end in window):
+        return None
+    if since is not None and since[9] == "\U0010ffff":
+        return None
+    # The partial index's WHERE, which a query must carry for SQLite to read it.
+    ended = "sessions.status = 'ended'"
+    between: list[str] = []
+    params: list[str] = []
+    if since is not None:
+        between.append(f"{_DAY} > ?")
+        params.append(since[:10])
+    if until is not None:
+        between.append(f"{_DAY} < ?")
+        params.append(until[:10])
+    step = f" AND {_DAY} > ?" if since is not None else ""
+    if since is not None:
+        params.append(since[:10])
+    run = f"FROM sessions INDEXED BY {DAY_INDEX} WHERE {ended} AND {_DAY} = days.d"
+    low = f"(SELECT min(sessions.rowid) {run})" if since is not None else "NULL"
+    high = f"(SELECT max(sessions.rowid) {run})" if until is not None else "NULL"
+    ends = ""
+    stretch = "SELECT min(sessions.rowid), max(sessions.rowid) FROM sessions INDEXED BY"
+    if since is not None:  # the start's day: from the start to the next day's key
+        ends += (
+            f" UNION ALL {stretch} {TIME_INDEX} "
+            f"WHERE sessions.last_access >= ? AND sessions.last_access < ?"
+            + (" AND sessions.last_access <= ?" if until is not None else "")
+        )
+        params += [since, since[:9] + chr(ord(since[9]) + 1)]
+        params += [until] if until is not None else []
+    if until is not None:  # the end's day: from its key (or the start) to the end
+        ends += (
+            f" UNION ALL {stretch} {TIME_INDEX} "
+            f"WHERE sessions.last_access >= ? AND sessions.last_access <= ?"
+        )
+        params += [max(until[:10], since or ""), until]
+    inside = " AND ".join(
+        f"sessions.last_access {test} ?"
+        for test, end in ((">=", since), ("<=", until))
+        if end is not None
+    )
+    # The alive sessions in the window; the ended ones without a day: substr() gives NULL
+    # for an empty blob, which a since: keeps (a blob sorts after every text).
+    ends += (
+        f" UNION ALL {stretch} {ALIVE_INDEX} WHERE sessions.status <> 'ended' AND {inside}"
+        f" UNION ALL {stretch} {DAY_INDEX} WHERE {ended} AND {_DAY} IS NULL AND {inside}"
+    )
+    params += [end for end in window if end is not None] * 2
+    lo = "min(lo)" if since is not None else "-9223372036854775808"
+    hi = "max(hi)" if until is not None else "9223372036854775807"
+    sql = (
+        f"WITH RECURSIVE days (d) AS (SELECT max({_DAY}) FROM sessions INDEXED BY {DAY_INDEX} "
+        f"WHERE {ended} AND {' AND '.join(between)} UNION ALL SELECT (SELECT max({_DAY}) "
+        f"FROM sessions INDEXED BY {DAY_INDEX} WHERE {ended} AND {_DAY} < days.d{step}) "
+        f"FROM days WHERE days.d IS NOT NULL), "
+        f"bounds (lo, hi) AS MATERIALIZED (SELECT {lo}, {hi} FROM ("
+        f"SELECT {low} AS lo, {high} AS hi FROM days WHERE days.d IS NOT NULL{ends})) "
+    )
+    return sql, params
+
+
 def window_scored_sql(
     select: str, fts: str, times: str, where: str, window: tuple[str | None, str | None]
 ) -> str:
@@ -59,9 +148,14 @@ def window_scored_sql(
     last-access index) gives the lowest and highest, read once (MATERIALIZED) from the index
     alone; FTS5 takes both as a rowid range of its doclists. Parameters: the window's, the
     MATCH, ``where``'s, the window size."""
+    return _bounds(times, window) + scored_within_bounds_sql(select, fts, where)
+
+
+def scored_within_bounds_sql(select: str, fts: str, where: str) -> str:
+    """The stream of :func:`window_scored_sql` after a ``bounds (lo, hi)`` CTE (its own, or
+    :func:`day_bounds_sql`'s: ``window_scored_by_day``)."""
     return (
-        _bounds(times, window)
-        + f"SELECT {select} FROM {fts} CROSS JOIN sessions ON sessions.rowid = {fts}.rowid "
+        f"SELECT {select} FROM {fts} CROSS JOIN sessions ON sessions.rowid = {fts}.rowid "
         f"WHERE {fts} MATCH ? AND {fts}.rowid BETWEEN (SELECT lo FROM bounds) "
         f"AND (SELECT hi FROM bounds) AND {where} ORDER BY {fts}.rowid DESC LIMIT ?"
     )
@@ -103,6 +197,61 @@ def window_set_sql(select: str, words: str, times: str, order: str, index: str) 
     )
 
 
+def window_created_sql(select: str, fts: str, times: str, where: str, negated: bool) -> str:
+    """``window_created`` (``--sort created``, a window with an end): the created order walked
+    down from the window's end (a budget: ``?2``; the end: ``?1``), with the window's sessions
+    last used before they were created after the window's end (the partial index of
+    migration 013, empty normally), which alone can be in the window and beyond the walk.
+    Each walked rowid is tested against the words' matches within the walked rowids' range
+    (``fts``'s MATCH, the first plain parameter after the window's; ``negated``: the query's
+    words must not match) read once as a set, before its row is read; then the rows that pass
+    read and tested by ``where`` (the whole query, its full-text parts ranged over ``walk``,
+    which holds the two ends of the range). Exact when it fills the page, as every walk: a
+    session of the window not walked comes after every walked one in the order, and after
+    every one read from the partial index (created after the window's end).
+
+    The walk runs twice (its range first, then its rowids) rather than once materialized:
+    reading 10,000 entries of the created-at index costs ~1 ms, storing them ~3.
+    Parameters: the end, the budget, the window's, the MATCH, the window's, ``where``'s,
+    limit and offset."""
+    walk = (
+        "SELECT sessions.rowid AS rid FROM sessions INDEXED BY ix_sessions_created_at "
+        "WHERE sessions.created_at <= ?1 "
+        "ORDER BY sessions.created_at DESC, sessions.rowid DESC LIMIT ?2"
+    )
+    # Only those created after the window's end: the walk reaches the others in the order,
+    # and one read here could come before a session the walk did not reach.
+    early = (
+        f"SELECT sessions.rowid FROM sessions INDEXED BY {EARLY_INDEX} "
+        f"WHERE sessions.created_at > sessions.last_access AND {times} "
+        f"AND sessions.created_at > ?1"
+    )
+    test = "NOT IN" if negated else "IN"
+    return (
+        f"WITH span (lo, hi) AS MATERIALIZED (SELECT min(rid), max(rid) FROM ("
+        f"SELECT rid FROM ({walk}) UNION ALL {early})), "
+        f"walk (rid) AS (SELECT lo FROM span UNION ALL SELECT hi FROM span) "
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
+        f"SELECT rid FROM ({walk}) WHERE rid {test} (SELECT rowid FROM {fts} WHERE {fts} MATCH ? "
+        f"AND rowid BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)) UNION ALL {early}) "
+        f"AND {where} ORDER BY sessions.created_at DESC, sessions.rowid DESC LIMIT ? OFFSET ?"
+    )
+
+
+def early_count_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str]]:
+    """How many of the window's sessions were last used before they were created and
+    created after its end, counted in the partial index of migration 013 up to a cap (the
+    last parameter): what ``window_created`` reads besides its walk."""
+    since, until = window
+    times = [t for t, end in (("last_access >= ?", since), ("last_access <= ?", until)) if end]
+    times += ["created_at > ?"] if until is not None else []
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {EARLY_INDEX} "
+        f"WHERE created_at > last_access AND {' AND '.join(times)} LIMIT ?)",
+        [end for end in (*window, until) if end is not None],
+    )
+
+
 def window_walk_sql(select: str, where: str, times: str, order: str) -> str:
     """``window_walk`` (``--sort name``): the first rows (a budget, after the window's
     parameters) of the window in name order, the window tested in the name index itself (it
@@ -133,9 +282,12 @@ WINDOW_ESTIMATE_SQL: Final = (
     "(SELECT rowid FROM sessions INDEXED BY ix_sessions_created_at "
     "WHERE ?1 IS NOT NULL AND created_at <= ?1 ORDER BY created_at DESC LIMIT 1), "
     "(SELECT rowid FROM sessions INDEXED BY ix_sessions_created_at "
-    "WHERE ?2 IS NOT NULL AND created_at < ?2 ORDER BY created_at DESC LIMIT 1)"
+    "WHERE ?2 IS NOT NULL AND created_at < ?2 ORDER BY created_at DESC LIMIT 1), "
+    "(SELECT min(last_access) FROM sessions), (SELECT max(last_access) FROM sessions)"
 )
-"""Parameters: the window's end (until) and start (since), each None when open."""
+"""Parameters: the window's end (until) and start (since), each None when open. Then the
+first and last last access (one seek each in the last-access index): how many days an open
+end's window spans."""
 
 
 def window_estimate(
@@ -150,3 +302,19 @@ def window_estimate(
     high = top if until is None else int(row[1] or 0)
     low = 0 if since is None else int(row[2] or 0)
     return max(0, high - low), top - high
+
+
+def window_days(row: tuple[Any, ...] | None, bounds: tuple[str | None, str | None]) -> int | None:
+    """How many days :func:`day_bounds_sql` reads (its seeks), from
+    :data:`WINDOW_ESTIMATE_SQL`'s row: the calendar days from the window's start (or the
+    first last access) to its end (or the last); None when a day is not a date (pure)."""
+    from datetime import date
+
+    if row is None or len(row) < 5 or row[3] is None:
+        return None
+    since, until = bounds
+    first, last = since or str(row[3]), until or str(row[4])
+    try:
+        return max(1, (date.fromisoformat(last[:10]) - date.fromisoformat(first[:10])).days + 1)
+    except ValueError:
+        return None

@@ -245,11 +245,18 @@ def _not_tar(data: bytes) -> bytes:
 
 @case("gzip data is corrupt")
 def _corrupt_gzip(data: bytes) -> bytes:
-    good = gz(
-        tar_bytes([reg("manifest.json", manifest([entry("data.db", data)])), reg("data.db", data)])
+    # Corrupt in the middle of the deflate stream, where zlib must notice whatever the data:
+    # a full flush there starts the next block on a byte of its own, whose block type is set
+    # to the reserved 3 ("invalid block type"). Flipping bytes instead decoded without an
+    # error for some databases (a wrong data.db, caught by its SHA-256 instead).
+    archive = tar_bytes(
+        [reg("manifest.json", manifest([entry("data.db", data)])), reg("data.db", data)]
     )
-    middle = len(good) // 2
-    return good[:middle] + bytes(b ^ 0xFF for b in good[middle : middle + 64]) + good[middle + 64 :]
+    middle = len(archive) // 2
+    deflate = zlib.compressobj(6, zlib.DEFLATED, 31)
+    head = deflate.compress(archive[:middle]) + deflate.flush(zlib.Z_FULL_FLUSH)
+    tail = deflate.compress(archive[middle:]) + deflate.flush()
+    return head + bytes([tail[0] | 0b110]) + tail[1:]
 
 
 @pytest.mark.parametrize("message", list(CASES))

@@ -18,7 +18,7 @@ import pytest
 
 from store.db import migrate_sync
 from store.query import compile_query, parse_query
-from store.query.compiler import FILTER_CAP
+from store.query.compiler import FILTER_CAP, CompiledQuery
 from store.query.windows import WINDOW_ESTIMATE_SQL, window_bounds, window_estimate
 from store.search import (
     WIDE_FILTER_CAP,
@@ -138,12 +138,13 @@ def test_a_dense_word_in_a_past_window_is_not_walked_from_the_newest(
     timed: sqlite3.Connection, sort: str
 ) -> None:
     """The walks from the top of the recent or created order meet none of a window that ends
-    894,000 rowids below the newest: the window's own order is read instead (recent), its
-    matches' rowid range (created), or the name index tested for the window (name)."""
+    894,000 rowids below the newest: the window's own order is read instead (recent), the
+    created order from the window's end (created: window_created, test_window_order.py), or
+    the name index tested for the window (name)."""
     text = f"auth {_until(2999)}"
     query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
     plan = choose_plan(query, HALF, WIDE_FILTER_CAP, cap=WIDE_FILTER_CAP, window=WINDOW)
-    expected = {"recent": "filter_tested", "created": "window_range", "name": "window_walk"}
+    expected = {"recent": "filter_tested", "created": "window_created", "name": "window_walk"}
     assert plan.name == expected[sort]
     lines = _lines(timed, plan.sql, plan.params)
     if sort == "recent":
@@ -151,6 +152,15 @@ def test_a_dense_word_in_a_past_window_is_not_walked_from_the_newest(
         # words tested in Python (no full-text read).
         assert lines == ["SEARCH sessions USING INDEX ix_sessions_last_access (last_access<?)"]
     elif sort == "created":
+        assert any("COVERING INDEX ix_sessions_created_at" in line for line in lines), lines
+        assert _fts(lines) and not any(":=" in line for line in _fts(lines)), lines
+        assert lines[0] == "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", lines
+        # Without migration 013's indexes: the matches within the window's rowid range.
+        kept = tuple(p for p in query.plans if p.name != "window_created")
+        query = CompiledQuery(query.sql, query.params, query.ranked, kept, query.facts)
+        plan = choose_plan(query, HALF, WIDE_FILTER_CAP, cap=WIDE_FILTER_CAP, window=WINDOW)
+        assert plan.name == "window_range"
+        lines = _lines(timed, plan.sql, plan.params)
         assert any("COVERING INDEX ix_sessions_last_access" in line for line in lines), lines
         assert _fts(lines) and not any(":=" in line for line in _fts(lines)), lines
         assert lines[0] == "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", lines
@@ -184,7 +194,8 @@ def test_the_planners_choice_returns_the_default_plans_rows(
     query = compile_query(parse_query(f"{words} {window}", now=NOW), sort=sort)  # type: ignore[arg-type]
     expected = ids(timed.execute(query.sql, query.params).fetchall())
     assert ids(rows_sync(timed, query)) == expected
-    for name in ("window_scored", "window_range", "window_walk", "window_set"):
+    windows = ("window_scored", "window_range", "window_walk", "window_set")
+    for name in (*windows, "window_scored_by_day", "window_created"):
         if any(p.name == name for p in query.plans):
             plan = with_statistics_sync(timed, query, query.plan(name))
             got = ids(run_plan_sync(timed, plan.with_budget(10**9)))
