@@ -31,7 +31,13 @@ ALIVE_INDEX: Final = "ix_sessions_alive"
 """The alive sessions' index (migration 011: last_access first), which the day index omits."""
 EARLY_INDEX: Final = "ix_sessions_used_early"
 """The sessions whose last access precedes their creation (migration 013; none, normally)."""
-PLAN_INDEX: Final = {"window_scored_by_day": DAY_INDEX, "window_created": EARLY_INDEX}
+PLAN_INDEX: Final = {
+    "window_scored_by_day": DAY_INDEX,
+    "window_created": EARLY_INDEX,
+    # store.query.compiler's walks of a field's index by creation read it too.
+    "created_walk": EARLY_INDEX,
+    "created_set": EARLY_INDEX,
+}
 """The plans that read an index of migration 013 (a database may predate it)."""
 _DAY: Final = "substr(sessions.last_access, 1, 10)"
 
