@@ -7,7 +7,6 @@ exits, and skipping the event loop (and the import of anyio and aiosqlite) keeps
 
 from __future__ import annotations
 
-import heapq
 import math
 import operator
 import sqlite3
@@ -1240,6 +1239,8 @@ def created_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
     those was created after the last access of the row just read (every later row was used,
     and so created, before it). Past its budget of rows, or on a timestamp that is not text
     (a comparison Python cannot make as SQLite does), the default plan."""
+    import heapq  # only this plan needs it (the CLI's start-up)
+
     walk, scoring = plan.created, plan.scoring
     assert walk is not None and scoring is not None and scoring.page[0] >= 0
     limit, offset = scoring.page
@@ -1327,13 +1328,8 @@ def union_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
             if count < WIDE_FILTER_CAP:
                 sql = newest.indexed_sql
         rowids.update(row[0] for row in conn.execute(sql, (*newest.params, union.window)))
-    gathered = Plan(
-        plan.name,
-        plan.sql,
-        (json.dumps(sorted(rowids)), json.dumps(list(ids)), union.window),
-        scoring=plan.scoring,
-    )
-    return score_rows(conn, gathered)
+    params = (json.dumps(sorted(rowids)), json.dumps(list(ids)), union.window)
+    return score_rows(conn, plan.replace(params=params))
 
 
 _WORDLESS_RETRY = 5_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 # typing is imported by type checkers only: it costs the read commands' start-up ~10%.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, NoReturn
+    from typing import Any, ClassVar, NoReturn, Self
 
 
 class Value:
@@ -30,6 +30,16 @@ class Value:
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with the named fields changed (a name that is not a field: TypeError)."""
+        unknown = set(changes) - set(self.__match_args__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        values = tuple(changes.get(name, getattr(self, name)) for name in self.__match_args__)
+        copy = type(self).__new__(type(self))
+        Value.__init__(copy, *values)
+        return copy
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a dict, in declaration order (shallow)."""

@@ -296,9 +296,7 @@ class CreatedWalk(Value):
 
     def with_budget(self, budget: int) -> CreatedWalk:
         """These reads, the walk reading at most ``budget`` rows."""
-        return CreatedWalk(
-            self.early_sql, self.early_params, budget, self.fallback_sql, self.fallback_params
-        )
+        return self.replace(budget=budget)
 
 
 class Plan(Value):
@@ -358,47 +356,17 @@ class Plan(Value):
             return self
         params = list(self.params)
         params[self.walk_budget] = rows
-        return Plan(
-            self.name,
-            self.sql,
-            tuple(params),
-            self.walk_budget,
-            retry,
-            self.scoring,
-            self.name_walk,
-            self.union,
-            self.created,
-        )
+        return self.replace(params=tuple(params), retry=retry)
 
     def with_created_budget(self, budget: int) -> Plan:
         """This ``created_walk``/``created_set``, its walk reading at most ``budget`` rows."""
         if self.created is None:
             return self
-        return Plan(
-            self.name,
-            self.sql,
-            self.params,
-            self.walk_budget,
-            self.retry,
-            self.scoring,
-            self.name_walk,
-            self.union,
-            self.created.with_budget(budget),
-        )
+        return self.replace(created=self.created.with_budget(budget))
 
     def with_scoring(self, scoring: Scoring) -> Plan:
         """This plan, ranking with ``scoring`` (the planner's statistics filled in)."""
-        return Plan(
-            self.name,
-            self.sql,
-            self.params,
-            self.walk_budget,
-            self.retry,
-            scoring,
-            self.name_walk,
-            self.union,
-            self.created,
-        )
+        return self.replace(scoring=scoring)
 
 
 class PlanFacts(Value):

@@ -60,6 +60,20 @@ def insert_sessions(conn: sqlite3.Connection, sessions: list[dict[str, Any]]) ->
     )
 
 
+def migrated_database(
+    path: Path, rows: list[dict[str, Any]], version: int | None = None
+) -> sqlite3.Connection:
+    """A database file migrated to ``version`` (default: the latest) holding ``rows``, with
+    SQLite's statistics (ANALYZE) as a used file has them; an autocommit connection to it."""
+    migrate_sync(path, version)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    insert_sessions(conn, rows)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    return conn
+
+
 def make_session(n: int, **fields: Any) -> dict[str, Any]:
     """A session row with sensible defaults (``n`` makes the id and times distinct)."""
     stamp = f"2026-11-{10 + n % 15:02d}T{n % 24:02d}:00:00.000000Z"

@@ -23,7 +23,7 @@ from store.query import compile_query, parse_query
 from store.query.alive import ALIVE_INDEX
 from store.search import choose_plan, plan_sync, run_plan_sync, search_sync, with_statistics_sync
 
-from .conftest import insert_sessions, make_session
+from .conftest import insert_sessions, make_session, migrated_database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 (ALIVE_VERSION,) = [m.version for m in load_migrations() if m.name == "search_alive_texts"]
@@ -54,13 +54,7 @@ def _sessions() -> list[dict[str, object]]:
 
 
 def _database(path: Path, version: int | None = None) -> sqlite3.Connection:
-    migrate_sync(path, version)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    insert_sessions(conn, _sessions())
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    return conn
+    return migrated_database(path, _sessions(), version)
 
 
 @pytest.fixture(scope="module")

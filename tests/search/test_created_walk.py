@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 
-from store.db import migrate_sync
 from store.migrations import load_migrations
 from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
 from store.query.windows import EARLY_INDEX as USED_EARLY_INDEX
 from store.search import choose_plan, plan_sync, rows_sync, run_plan_sync
 
-from .conftest import insert_sessions, make_session
+from .conftest import make_session, migrated_database
 from .test_property import assert_every_plan_agrees
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -65,13 +64,7 @@ def _sessions() -> list[dict[str, Any]]:
 
 
 def _database(path: Path, version: int | None = None) -> sqlite3.Connection:
-    migrate_sync(path, version)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    insert_sessions(conn, _sessions())
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    return conn
+    return migrated_database(path, _sessions(), version)
 
 
 @pytest.fixture(scope="module")

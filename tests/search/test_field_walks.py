@@ -11,16 +11,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from store.db import migrate_sync
 from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
 from store.search import WIDE_FILTER_CAP, choose_plan, plan_sync, rows_sync
 
-from .conftest import insert_sessions, make_session
+from .conftest import make_session, migrated_database
 from .test_property import assert_every_plan_agrees
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -36,9 +34,6 @@ def fields(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connect
     """2,000 sessions: project `big` holds most, `mid` one in 40, `tiny` three; `auth` in
     half of them, `cache` in one in 50; the newest of `mid` are old (its sessions were used
     long ago), so a walk of the whole recent order meets them late."""
-    path: Path = tmp_path_factory.mktemp("fields") / "data.db"
-    migrate_sync(path)
-    conn = sqlite3.connect(path, isolation_level=None)
     rows = []
     for n in range(2000):
         project = "tiny" if n in (5, 6, 7) else "mid" if n % 40 == 1 else "big"
@@ -54,10 +49,7 @@ def fields(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connect
                 last_access=f"2026-{month:02d}-{day:02d}T{n % 24:02d}:00:00.{n:06d}Z",
             )
         )
-    conn.execute("BEGIN")
-    insert_sessions(conn, rows)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
+    conn = migrated_database(tmp_path_factory.mktemp("fields") / "data.db", rows)
     yield conn
     conn.close()
 

@@ -11,17 +11,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from store.db import migrate_sync
 from store.query import compile_query, parse_query
 from store.query.compiler import RESULT_COLUMNS, UNION_CAP
 from store.search import plan_sync, rows_sync, run_plan_sync, statement_sync, with_statistics_sync
 
-from .conftest import insert_sessions, make_session
+from .conftest import make_session, migrated_database
 from .reference import matches
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -50,22 +48,12 @@ def _sessions(count: int = 2600) -> list[dict[str, Any]]:
     return rows
 
 
-def _database(path: Path, rows: list[dict[str, Any]]) -> sqlite3.Connection:
-    migrate_sync(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    insert_sessions(conn, rows)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    return conn
-
-
 @pytest.fixture(scope="module")
 def db(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[sqlite3.Connection, list[dict[str, Any]]]]:
     rows = _sessions()
-    conn = _database(tmp_path_factory.mktemp("or") / "data.db", rows)
+    conn = migrated_database(tmp_path_factory.mktemp("or") / "data.db", rows)
     yield conn, rows
     conn.close()
 
@@ -77,7 +65,7 @@ def small(
     """Fewer than SAMPLE_SIZE matches of each word: bm25's IDFs exact in Python too, so the
     scores are FTS5's to the last bit."""
     rows = _sessions(400)
-    conn = _database(tmp_path_factory.mktemp("or-small") / "data.db", rows)
+    conn = migrated_database(tmp_path_factory.mktemp("or-small") / "data.db", rows)
     yield conn, rows
     conn.close()
 

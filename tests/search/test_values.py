@@ -47,3 +47,12 @@ def test_immutable_and_copyable() -> None:
         "timestamp": "t",
         "data": {"a": [1]},
     }
+
+
+def test_replace_changes_the_named_fields_only() -> None:
+    term = Term("a", phrase=True)
+    assert term.replace(text="b") == Term("b", phrase=True)
+    assert term == Term("a", phrase=True)  # the original is unchanged
+    assert term.replace() == term
+    with pytest.raises(TypeError, match="no field 'txt'"):
+        term.replace(txt="b")

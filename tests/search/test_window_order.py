@@ -42,7 +42,7 @@ from store.search import (
     with_statistics_sync,
 )
 
-from .conftest import insert_sessions, make_session
+from .conftest import make_session, migrated_database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -76,13 +76,7 @@ def _sessions() -> list[dict[str, object]]:
 
 
 def _database(path: Path, version: int | None = None) -> sqlite3.Connection:
-    migrate_sync(path, version)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    insert_sessions(conn, _sessions())
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    return conn
+    return migrated_database(path, _sessions(), version)
 
 
 @pytest.fixture(scope="module")
