@@ -783,6 +783,32 @@ def dense_shapes() -> list[dict[str, Any]]:
             project,
             ["myapp"],
         ),
+        # Eighth round: an exact field's value as a column phrase of the MATCH (phrase_scored),
+        # with a project in 0.5 %: a word in 1 %, one- and two-letter prefixes.
+        shape(
+            "word_1pct_mid_project",
+            "cache project:isxecoru-faguka",
+            '"cache"*',
+            ["cache"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        shape(
+            "prefix_1_mid_project",
+            "a project:isxecoru-faguka",
+            '"a"*',
+            ["a"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        shape(
+            "prefix_2_mid_project",
+            "au project:isxecoru-faguka",
+            '"au"*',
+            ["au"],
+            project,
+            ["isxecoru-faguka"],
+        ),
         shape("empty", "", None, []),
     ]
 
