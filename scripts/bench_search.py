@@ -809,6 +809,22 @@ def dense_shapes() -> list[dict[str, Any]]:
             project,
             ["isxecoru-faguka"],
         ),
+        # Windows of filters alone (eighth round: window_created walks from their end).
+        *(
+            shape(
+                f"qualifier_{name.removeprefix('window_')}", window, None, [], where, list(params)
+            )
+            for name, _, window, where, params in _window_shapes()
+            if name in ("window_old_10pct", "window_mid_1pct")
+        ),
+        shape(
+            "qualifier_status_ended_window",
+            "status:ended until:2025-02-11",
+            None,
+            [],
+            "s.status = 'ended' AND s.last_access <= ?",
+            ["2025-02-11T23:59:59.999999Z"],
+        ),
         shape("empty", "", None, []),
     ]
 

@@ -1404,15 +1404,24 @@ def choose_wordless(
         return compiled.plans[0]
     few = candidates < FILTER_CAP
     budget = int(1.5 * facts.needed) + 32
-    walk = plans.get("filter_walk") or plans.get("order_walk")
+    walk = plans.get("filter_walk") or plans.get("window_created") or plans.get("order_walk")
     own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
     if walk is not None and (not few or (own_order and candidates > budget)):
         return walk.with_budget(budget, _WORDLESS_RETRY)
     # SQLite's own plan scans the created order's index, reading each row until the page is
     # full (no materialized walk: order_walk's costs 3 times that); or, if it judges the filter
     # selective, it reads the filter's index: filter_first.
+    # (Not with a window's end: its sessions are not spread through the created order but
+    # bunched before the end, which a scan from the newest reaches last: `status:active
+    # until:2026-11-01`, 1,950 sessions at 1 M, scanned in 25-45 ms, read in 1-2.)
     scan = facts.needed * (top or 0) / max(candidates, 1) * _COST_WALK_NEAR
-    if facts.sort == "created" and facts.whole_filter and scan < candidates * _COST_PICKED:
+    ended = "window_created" in plans
+    if (
+        facts.sort == "created"
+        and facts.whole_filter
+        and not ended
+        and scan < candidates * _COST_PICKED
+    ):
         return compiled.plans[0]
     if first is not None and few:
         return first

@@ -38,9 +38,11 @@ from store.query.windows import (
     scored_within_bounds_sql,
     window_bounds,
     window_created_sql,
+    window_created_wordless_sql,
     window_range_sql,
     window_scored_sql,
     window_set_sql,
+    window_times_sql,
     window_walk_sql,
 )
 from store.values import Value
@@ -1754,6 +1756,21 @@ def compile_query(
                     _walk_sql(_SELECT, where, order_sort),
                     (4 * needed, *params, *page),
                     walk_budget=0,
+                )
+            )
+        bounds = window_bounds(node) if wordless and order_sort == "created" else None
+        if needed is not None and bounds is not None and bounds[1] is not None:
+            # window_created of filters alone: the created order walked down from the
+            # window's end, not from the newest session (which order_walk starts at: a window
+            # in the past is reached after every newer session, and the fallback sorted every
+            # session of it, 0.5 s for `until:2025-02-11`, 10 % of 1 M sessions).
+            times, times_params = window_times_sql(bounds)
+            plans.append(
+                Plan(
+                    "window_created",
+                    window_created_wordless_sql(_SELECT, times, where),
+                    (bounds[1], 4 * needed, *times_params, *params, *page),
+                    walk_budget=1,
                 )
             )
         if wordless and needed is not None and named is not None and len(named[1]) == 1:
