@@ -825,6 +825,20 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.status = 'ended' AND s.last_access <= ?",
             ["2025-02-11T23:59:59.999999Z"],
         ),
+        # Negated words alone beside a project (eighth round: the planner's pass rate).
+        *(
+            shape(
+                f"not_word_{size}_project",
+                f"-auth project:{value}",
+                None,
+                [],
+                "s.rowid NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH "
+                f"'\"auth\"*') AND {project}",
+                [value],
+                wide=True,
+            )
+            for size, value in (("dense", "myapp"), ("mid", "isxecoru-faguka"))
+        ),
         shape("empty", "", None, []),
     ]
 
