@@ -825,6 +825,25 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.status = 'ended' AND s.last_access <= ?",
             ["2025-02-11T23:59:59.999999Z"],
         ),
+        # Filters alone (eighth round): a prefix of the name most sessions share, beside a
+        # status, and a project in 0.5 % beside the branch main.
+        shape("qualifier_name_prefix", "name:ccmgr-*", None, [], "s.name LIKE ?", ["ccmgr-%"]),
+        shape(
+            "qualifiers_prefix_status",
+            "name:ccmgr-* status:ended",
+            None,
+            [],
+            "s.name LIKE ? AND s.status = 'ended'",
+            ["ccmgr-%"],
+        ),
+        shape(
+            "qualifiers_mid_project_branch",
+            "project:isxecoru-faguka branch:main",
+            None,
+            [],
+            f"{project} AND s.branch = ? COLLATE NOCASE",
+            ["isxecoru-faguka", "main"],
+        ),
         # Negated words alone beside a project (eighth round: the planner's pass rate).
         *(
             shape(

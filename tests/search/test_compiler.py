@@ -347,6 +347,18 @@ def test_plans_offered_by_shape() -> None:
     assert "order_set" not in names("auth since:1d", sort="created")
     # A filter alone by recent: its index has last_access second (filter_first reads in order).
     assert names("project:x") == ["fts_first", "filter_first"]
+    # With other filters tested on its rows, a walk of the recent order too.
+    assert names("status:ended name:ccmgr-*") == ["fts_first", "order_walk", "filter_first"]
+    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index.
+    assert names("name:ccmgr-*") == ["fts_first", "order_walk"]
+    assert names("branch:feat*", sort="created") == ["fts_first", "order_walk"]
+    prefix = compiled("project:my*").facts
+    assert prefix is not None and "INDEXED BY ix_sessions_project_nocase" in str(
+        prefix.candidates_sql
+    )
+    assert names("name:ccmgr-*", sort="name") == ["fts_first"]
+    assert names("name:*auth*") == ["fts_first"]  # no range of an index to count in
+    assert names("name:*") == ["fts_first"]
     # Nothing to choose: no filter with an index, words OR a filter on every row, a word
     # longer than the prefix index.
     assert names("dir:/a") == ["fts_first"]
