@@ -844,6 +844,28 @@ def dense_shapes() -> list[dict[str, Any]]:
             f"{project} AND s.branch = ? COLLATE NOCASE",
             ["isxecoru-faguka", "main"],
         ),
+        # A folder (eighth round: its index counted): the home most sessions run in, and a
+        # project's folder (~0.1 %) beside a dense word.
+        shape(
+            "qualifier_dir_home",
+            "dir:/home/user",
+            None,
+            [],
+            "(s.directory = ? OR (s.directory >= ? AND s.directory < ?))",
+            ["/home/user", "/home/user/", "/home/user0"],
+        ),
+        shape(
+            "word_project_dir",
+            "auth dir:/home/user/code/ancozu-zupiru",
+            '"auth"*',
+            ["auth"],
+            "(s.directory = ? OR (s.directory >= ? AND s.directory < ?))",
+            [
+                "/home/user/code/ancozu-zupiru",
+                "/home/user/code/ancozu-zupiru/",
+                "/home/user/code/ancozu-zupiru0",
+            ],
+        ),
         # Negated words alone beside a project (eighth round: the planner's pass rate).
         *(
             shape(

@@ -249,7 +249,8 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
             probes = [line for line in lines if ":=" in line]
             # order_range reads a slice of the matches as a set, order_set, filter_set and
             # filter_set_walk all of them, newest_scored streams them, filter_scored and the
-            # alive plans test the words in Python; the others test row by row.
+            # alive plans and filter_tested test the words in Python; the others test row by
+            # row.
             streams = other.name in (
                 "order_range",
                 "order_set",
@@ -257,6 +258,7 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
                 "newest_scored",
                 "phrase_scored",
                 "filter_scored",
+                "filter_tested",
                 "filter_set",
                 "alive_scored",
                 "alive_tested",
@@ -337,7 +339,8 @@ def test_plans_offered_by_shape() -> None:
     assert names("status:active", sort="name") == walks
     # Two runs merge exactly only when the filter is the whole query.
     assert names("status:active dir:/a", sort="name") == ["fts_first", "filter_first"]
-    assert names("worktree:x", sort="name") == ["fts_first", "filter_first"]
+    # No (filter, name) index: a walk of the name order, when the count says many.
+    assert names("worktree:x", sort="name") == ["fts_first", "order_walk", "filter_first"]
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
     assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
     assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range", "order_set"]
@@ -359,9 +362,14 @@ def test_plans_offered_by_shape() -> None:
     assert names("name:ccmgr-*", sort="name") == ["fts_first"]
     assert names("name:*auth*") == ["fts_first"]  # no range of an index to count in
     assert names("name:*") == ["fts_first"]
-    # Nothing to choose: no filter with an index, words OR a filter on every row, a word
-    # longer than the prefix index.
-    assert names("dir:/a") == ["fts_first"]
+    # A folder: its index's value and range, counted; not in recent order (several
+    # directories), so a walk of the order when it holds many.
+    assert names("dir:/a") == ["fts_first", "order_walk", "filter_first"]
+    assert names("auth dir:/a") == [*ranked[:2], "filter_scored", "filter_set", "filter_ranked"]
+    assert "filter_tested" in names("auth dir:/a", sort="recent")
+    # Nothing to choose: no filter with an index (a name inside), words OR a filter on every
+    # row, a word longer than the prefix index.
+    assert names("name:*x*") == ["fts_first"]
     assert names("auth OR project:x", limit=None) == ["fts_first"]
     # Words OR a filter, a page: each branch as a query of its own (or_union).
     assert names("auth OR project:x") == ["fts_first", "or_union"]
