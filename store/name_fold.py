@@ -184,6 +184,84 @@ def fold(
     return FoldResult(len(done) - gone, relabelled, seconds, exhausted, more, sessions)
 
 
+def has_work(conn: sqlite3.Connection) -> bool:
+    """Whether a fold would do anything (read only: the idle watcher checks this first and
+    opens no write transaction when there is nothing to do): a session inserted since the
+    build, a dirty one it can fold (one with a snapshot row waits for `db reindex`, as in
+    :func:`fold`), or a level of the index that :func:`merge_step` would merge."""
+    found = conn.execute("SELECT max_rowid FROM sessions_name_build").fetchone()
+    if found is None:
+        return False
+    if conn.execute("SELECT 1 FROM sessions WHERE rowid > ? LIMIT 1", found).fetchone():
+        return True
+    if conn.execute(_DIRTY_SQL, (1,)).fetchone():
+        return True
+    return merge_due(conn)
+
+
+_STRUCTURE_SQL = "SELECT block FROM sessions_name_fts_data WHERE id = 10"
+_USERMERGE_SQL = "SELECT v FROM sessions_name_fts_config WHERE k = 'usermerge'"
+_STRUCTURE_V2 = b"\xff\x00\x00\x01"  # FTS5's marker of a structure record with origins
+
+
+def merge_due(conn: sqlite3.Connection) -> bool:
+    """Whether FTS5's 'merge' command (:func:`merge_step`) would merge anything in the
+    snapshot's index, read from the index's structure record (FTS5 keeps it in its ``_data``
+    table under id 10: a cookie, then varints: levels, segments, a write counter, and per
+    level the segments of an ongoing merge and the segments). FTS5 merges the first level
+    with a merge under way, else the level with the most segments once it has ``usermerge``
+    of them (fts5IndexMerge). A record it cannot read counts as due (the fold then asks FTS5
+    itself)."""
+    found = conn.execute(_STRUCTURE_SQL).fetchone()
+    if found is None or not isinstance(found[0], bytes):
+        return False  # an index never written to has no structure: nothing to merge
+    setting = conn.execute(_USERMERGE_SQL).fetchone()
+    least = int(setting[0]) if setting is not None else 4  # FTS5's default usermerge
+    try:
+        levels = _levels(found[0])
+    except (IndexError, ValueError):
+        return True
+    best = best_merge = 0
+    for segments, merging in levels:
+        if merging:
+            if merging > best:
+                best, best_merge = merging, merging
+            break
+        if segments > best:
+            best, best_merge = segments, 0
+    return best >= least or best_merge > 0
+
+
+def _levels(record: bytes) -> list[tuple[int, int]]:
+    """(segments, segments in an ongoing merge) of each level of an FTS5 structure record."""
+    v2 = record[4:8] == _STRUCTURE_V2
+    count, at = _varint(record, 8 if v2 else 4)
+    _, at = _varint(record, at)  # segments in all
+    _, at = _varint(record, at)  # the write counter
+    per_segment = 8 if v2 else 3  # id, first and last page (V2: origins and tombstones too)
+    levels = []
+    for _ in range(count):
+        merging, at = _varint(record, at)
+        segments, at = _varint(record, at)
+        for _ in range(segments * per_segment):
+            _, at = _varint(record, at)
+        levels.append((segments, merging))
+    if at > len(record):
+        raise ValueError("structure record cut short")
+    return levels
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's varint at ``data[at]``: (value, the offset after it)."""
+    value = 0
+    for n in range(8):
+        byte = data[at + n]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + n + 1
+    return (value << 8) | data[at + 8], at + 9
+
+
 def merge_step(conn: sqlite3.Connection, pages: int | None = None) -> bool:
     """Merge up to ``pages`` (default MERGE_PAGES) of the snapshot index's segments (those of
     a level with 8 or more: usermerge, migration 012), inside the caller's write

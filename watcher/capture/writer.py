@@ -43,6 +43,7 @@ from store.repositories import (  # the store API: see "the store" below
     LifecycleRow,
 )
 from store.timefmt import now_ts
+from watcher.capture.checkpoints import WalCheckpoints
 from watcher.capture.enrich import EnrichRequest
 from watcher.capture.events import Lifecycle, SessionLayout, session_id
 from watcher.config.schema import WatcherConfig
@@ -154,6 +155,10 @@ class SessionWriter:
         self._next_maintain = 0.0
         self._said_too_big = False
         self._fold_paused_until = 0.0
+        # The WAL's checkpoints, off the writer's connection (SQLite only: store.wal).
+        self._checkpoints: WalCheckpoints | None = None
+        if isinstance(db, Database):
+            self._checkpoints = WalCheckpoints(db)
 
     def statistics(self) -> WriterStatistics:
         """A copy of the counters."""
@@ -173,7 +178,19 @@ class SessionWriter:
         self.flush_interval = seconds
 
     async def run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
-        """Write batches until every sender has closed and everything taken is written."""
+        """Write batches until every sender has closed and everything taken is written (with
+        the WAL's checkpoints in a task beside it: watcher.capture.checkpoints)."""
+        if self._checkpoints is None:
+            await self._run(receive)
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._checkpoints.run)
+            try:
+                await self._run(receive)
+            finally:
+                group.cancel_scope.cancel()
+
+    async def _run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
         self._next_check = anyio.current_time() + CHECK_INTERVAL
         self._next_maintain = anyio.current_time() + MAINTAIN_INTERVAL
         try:
@@ -255,6 +272,7 @@ class SessionWriter:
             if done is None:
                 break
             transactions += 1
+            self._checkpoint_soon()
             folded += done.folded
             moved += done.relabelled
             seconds += done.seconds
@@ -300,6 +318,7 @@ class SessionWriter:
             except (sqlite3.Error, StoreError) as exc:
                 log.warning("rebuilding the name-order snapshot failed: %s (retried later)", exc)
                 return
+            self._checkpoint_soon()
             log.info(
                 "rebuilt the name-order snapshot of %d sessions in %.2f s (a fold found no "
                 "room left between two names)",
@@ -316,6 +335,12 @@ class SessionWriter:
                 "events up for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
                 sessions,
             )
+
+    def _checkpoint_soon(self) -> None:
+        """The writer committed: its pages go to the database file from the other connection
+        (watcher.capture.checkpoints), not from the next commit of an event."""
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def _batch_ready(self) -> bool:
         """Whether the front of the queue already makes a whole batch (or ends in a query)."""
@@ -565,6 +590,7 @@ class SessionWriter:
         stats.events_written += len(events)
         stats.enrichments_written += len(enrichments)
         stats.last_commit_at = now_ts()
+        self._checkpoint_soon()
         if events:
             last = events[-1]
             stats.last_event = {

@@ -1,0 +1,122 @@
+"""When the WAL is checkpointed: soon after the writer commits, never on the writer's path.
+
+The writer's connection no longer checkpoints by itself (store.wal): an event committed after a
+fold paid for the checkpoint of the fold's pages. This task runs the checkpoints instead, from
+the database's other connection on a worker thread (store.db.Database.checkpoint): once the
+writer has been quiet for ``QUIET`` after a commit (an event's burst is over), and during a run
+of commits (the idle writer's folds, a burst of events) at least every ``MOST_DELAY``, so the
+WAL stays small (a few thousand pages at most; the writer's own safety net,
+store.wal.WRITER_AUTOCHECKPOINT, is far above). A checkpoint that cannot complete (a reader
+still reads the frames: a long backup, a slow query) is tried again every ``RETRY``; one that
+has not completed for ``STUCK_AFTER`` is said once at INFO, and again when it completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Protocol
+
+import anyio
+
+from store.errors import StoreError
+from store.wal import Checkpoint
+
+log = logging.getLogger("ccmgr_watch.writer")
+
+QUIET = 0.05
+"""Seconds without a commit after which the WAL is checkpointed (the writer is idle)."""
+MOST_DELAY = 0.5
+"""... and the most seconds a commit waits for its checkpoint while commits keep coming."""
+RETRY = 2.0
+"""Seconds between tries of a checkpoint that could not complete (a reader on the WAL)."""
+STUCK_AFTER = 300.0
+"""Seconds a checkpoint may stay incomplete before it is said at INFO."""
+
+
+class _Checkpoints(Protocol):
+    async def checkpoint(self) -> Checkpoint | None: ...
+
+
+class WalCheckpoints:
+    """Checkpoints the database's WAL after the writer's commits (:meth:`committed`), in
+    :meth:`run`, a task beside the writer's loop."""
+
+    def __init__(self, db: _Checkpoints) -> None:
+        self._db = db
+        self._wake = anyio.Event()
+        self._last_commit = 0.0
+        self._first_commit: float | None = None  # the oldest commit not yet checkpointed
+        self._incomplete_since: float | None = None
+        self._said_stuck = False
+        self.checkpoints = 0  # how many ran (tests, statistics)
+
+    def committed(self) -> None:
+        """The writer committed: a checkpoint is due (after QUIET, at most MOST_DELAY)."""
+        now = anyio.current_time()
+        self._last_commit = now
+        if self._first_commit is None:
+            self._first_commit = now
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Checkpoint after commits until cancelled; failures are logged, never raised (a
+        checkpoint left out now is one more frame for the next)."""
+        while True:
+            if self._incomplete_since is None:
+                await self._wake.wait()
+            else:
+                with anyio.move_on_after(RETRY):
+                    await self._wake.wait()
+            await self._wait_quiet()
+            self._wake = anyio.Event()
+            self._first_commit = None
+            await self._checkpoint()
+
+    async def _wait_quiet(self) -> None:
+        """Until the writer has not committed for QUIET, or the oldest commit not checkpointed
+        has waited MOST_DELAY."""
+        while self._first_commit is not None:
+            now = anyio.current_time()
+            due = min(self._last_commit + QUIET, self._first_commit + MOST_DELAY)
+            if now >= due:
+                return
+            await anyio.sleep(due - now)
+
+    async def _checkpoint(self) -> None:
+        try:
+            done = await self._db.checkpoint()
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            log.debug("WAL checkpoint failed: %s (tried again after the next commit)", exc)
+            return
+        if done is None:
+            return  # the file is gone or unwritable: the writer deals with that
+        self.checkpoints += 1
+        log.debug(
+            "WAL checkpoint: %d of %d frames in the database file%s, %.1f ms",
+            done.copied,
+            done.frames,
+            "" if done.complete else " (a reader still reads the rest)",
+            done.seconds * 1000,
+        )
+        now = anyio.current_time()
+        if done.complete:
+            if self._said_stuck:
+                log.info(
+                    "the WAL checkpoint completes again after %.0f s (the reader that held "
+                    "it has finished)",
+                    now - (self._incomplete_since or now),
+                )
+            self._incomplete_since = None
+            self._said_stuck = False
+            return
+        if self._incomplete_since is None:
+            self._incomplete_since = now
+        elif not self._said_stuck and now - self._incomplete_since >= STUCK_AFTER:
+            self._said_stuck = True
+            log.info(
+                "the WAL checkpoint has not completed for %.0f s: a reader (a backup, a long "
+                "query) still reads %d frames; the WAL grows until it finishes",
+                now - self._incomplete_since,
+                done.frames - done.copied,
+            )
