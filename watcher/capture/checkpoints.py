@@ -26,7 +26,7 @@ log = logging.getLogger("ccmgr_watch.writer")
 
 QUIET = 0.05
 """Seconds without a commit after which the WAL is checkpointed (the writer is idle)."""
-MOST_DELAY = 0.5
+MOST_DELAY = 0.1
 """... and the most seconds a commit waits for its checkpoint while commits keep coming."""
 RETRY = 2.0
 """Seconds between tries of a checkpoint that could not complete (a reader on the WAL)."""
@@ -49,7 +49,10 @@ class WalCheckpoints:
         self._first_commit: float | None = None  # the oldest commit not yet checkpointed
         self._incomplete_since: float | None = None
         self._said_stuck = False
+        self._urgent = False  # checkpoint_now: no quiet wait
+        self._ran = anyio.Event()  # set after the next checkpoint (then replaced)
         self.checkpoints = 0  # how many ran (tests, statistics)
+        self.running = False  # whether run() runs (checkpoint_now's event is set only then)
 
     def committed(self) -> None:
         """The writer committed: a checkpoint is due (after QUIET, at most MOST_DELAY)."""
@@ -59,19 +62,43 @@ class WalCheckpoints:
             self._first_commit = now
         self._wake.set()
 
+    def checkpoint_now(self) -> anyio.Event:
+        """A checkpoint of everything committed so far, started at once (the idle writer
+        between two folds); the event is set when it has run. The writer waits for it before
+        its next fold (while it serves events): a checkpoint that runs while the writer keeps
+        appending never catches up with the WAL's end, and the WAL could not start over."""
+        self._urgent = True
+        if self._first_commit is None:
+            self._first_commit = anyio.current_time()
+        self._wake.set()
+        return self._ran
+
     async def run(self) -> None:
         """Checkpoint after commits until cancelled; failures are logged, never raised (a
         checkpoint left out now is one more frame for the next)."""
+        self.running = True
+        try:
+            await self._run()
+        finally:
+            self.running = False
+
+    async def _run(self) -> None:
         while True:
             if self._incomplete_since is None:
                 await self._wake.wait()
             else:
                 with anyio.move_on_after(RETRY):
                     await self._wake.wait()
-            await self._wait_quiet()
+            if not self._urgent:
+                await self._wait_quiet()
             self._wake = anyio.Event()
             self._first_commit = None
-            await self._checkpoint()
+            self._urgent = False
+            ran, self._ran = self._ran, anyio.Event()
+            try:
+                await self._checkpoint()
+            finally:
+                ran.set()
 
     async def _wait_quiet(self) -> None:
         """Until the writer has not committed for QUIET, or the oldest commit not checkpointed

@@ -70,6 +70,7 @@ HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are droppe
 MAINTAIN_INTERVAL = 60.0
 FOLD_PAUSE = 3600.0
 _DIRECTORY_CACHE = 10_000
+_FOLD_POLL = 0.001  # how often a fold waiting for its checkpoint looks for an event
 
 
 class AliveQuery:
@@ -272,7 +273,6 @@ class SessionWriter:
             if done is None:
                 break
             transactions += 1
-            self._checkpoint_soon()
             folded += done.folded
             moved += done.relabelled
             seconds += done.seconds
@@ -288,11 +288,12 @@ class SessionWriter:
                 break
             if not done.more:
                 break
-            if receive is not None and receive.statistics().current_buffer_used:
+            if not await self._checkpoint_between_folds(receive):
                 # Events came: they go first; the rest at the next idle moment.
                 self._next_maintain = anyio.current_time()
                 break
-            await anyio.lowlevel.checkpoint()
+        if transactions:
+            self._checkpoint_soon()  # the last fold's pages
         if folded:
             log.info(
                 "folded %d sessions into the name-order snapshot in %d transactions (%.0f ms, "
@@ -335,6 +336,26 @@ class SessionWriter:
                 "events up for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
                 sessions,
             )
+
+    async def _checkpoint_between_folds(
+        self, receive: MemoryObjectReceiveStream[WriterItem] | None
+    ) -> bool:
+        """After a fold transaction: its pages go to the database file (the other connection,
+        on its thread) before the next fold; False as soon as an item waits in ``receive``
+        (the event is written while the checkpoint runs: its commit does not wait for it)."""
+        if receive is not None and receive.statistics().current_buffer_used:
+            return False
+        if self._checkpoints is None or not self._checkpoints.running:
+            await anyio.lowlevel.checkpoint()
+            return True
+        ran = self._checkpoints.checkpoint_now()
+        while not ran.is_set():
+            # Polled, not received: the item stays in the stream for the writer's loop.
+            with anyio.move_on_after(_FOLD_POLL):
+                await ran.wait()
+            if receive is not None and receive.statistics().current_buffer_used:
+                return False
+        return True
 
     def _checkpoint_soon(self) -> None:
         """The writer committed: its pages go to the database file from the other connection
