@@ -52,6 +52,7 @@ class WalCheckpoints:
         self._urgent = False  # checkpoint_now: no quiet wait
         self._ran = anyio.Event()  # set after the next checkpoint (then replaced)
         self.checkpoints = 0  # how many ran (tests, statistics)
+        self.most_frames = 0  # the longest WAL a checkpoint found (tests, statistics)
         self.running = False  # whether run() runs (checkpoint_now's event is set only then)
 
     def committed(self) -> None:
@@ -119,6 +120,7 @@ class WalCheckpoints:
         if done is None:
             return  # the file is gone or unwritable: the writer deals with that
         self.checkpoints += 1
+        self.most_frames = max(self.most_frames, done.frames)
         log.debug(
             "WAL checkpoint: %d of %d frames in the database file%s, %.1f ms",
             done.copied,
