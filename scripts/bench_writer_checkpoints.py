@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -106,6 +107,22 @@ async def _phase(path: Path, events: int, folding: bool) -> dict[str, Any]:
                 largest = max(largest, os.path.getsize(wal))
             await anyio.sleep(0.005)
 
+    # The writer's own DEBUG lines: each fold transaction's time (both trees) and each
+    # checkpoint's (this one), to see what an event waited for.
+    folds: list[float] = []
+    checkpoints: list[float] = []
+
+    class Times(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("name-order fold: "):
+                folds.append(float(record.args[2]))  # type: ignore[index]
+            elif record.msg.startswith("WAL checkpoint: "):
+                checkpoints.append(float(record.args[3]))  # type: ignore[index]
+
+    logger = logging.getLogger("ccmgr_watch.writer")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(Times())
+    logger.propagate = False
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(writer.run, receive)
@@ -139,6 +156,10 @@ async def _phase(path: Path, events: int, folding: bool) -> dict[str, Any]:
     await db.close()
     return {
         **_summary(waits),
+        "fold_transactions": len(folds),
+        "fold_ms": _summary(folds) if folds else None,
+        "checkpoints": len(checkpoints),
+        "checkpoint_ms": _summary(checkpoints) if checkpoints else None,
         "wal_max_mb": round(largest / 2**20, 1),
         "folded_in_s": None if folded_after is None else round(folded_after, 2),
         "delta_left": left(),
