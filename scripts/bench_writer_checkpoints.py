@@ -115,9 +115,9 @@ async def _phase(path: Path, events: int, folding: bool) -> dict[str, Any]:
     class Times(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.msg.startswith("name-order fold: "):
-                folds.append(float(record.args[2]))  # type: ignore[index]
+                folds.append(float(record.args[2]))  # type: ignore[index, arg-type]
             elif record.msg.startswith("WAL checkpoint: "):
-                checkpoints.append(float(record.args[3]))  # type: ignore[index]
+                checkpoints.append(float(record.args[3]))  # type: ignore[index, arg-type]
 
     logger = logging.getLogger("ccmgr_watch.writer")
     logger.setLevel(logging.DEBUG)
@@ -204,24 +204,45 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=60)
     parser.add_argument("--delta", type=int, default=10000)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=BUDGET_MS,PAGES",
+        help="this tree again with another fold budget and merge step (store.name_fold)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fold", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if "ccmgr-watch-bench" in str(args.db.resolve()):
         parser.error("give a copy: the cached benchmark databases are read-only")
     if args.worker is not None:
         sys.path.insert(0, str(args.worker))
+        if args.fold:
+            from store import name_fold
+
+            budget, pages = args.fold.split(",")
+            name_fold.FOLD_BUDGET = float(budget) / 1000
+            name_fold.MERGE_PAGES = int(pages)
         worker(args)
         return
     trees = {"this": ROOT}
     if args.baseline is not None:
         trees = {"baseline": args.baseline.resolve(), "this": ROOT}
+    folds = {}
+    for variant in args.variant:
+        name, _, fold = variant.partition("=")
+        trees[name], folds[name] = ROOT, fold
     uptime = [subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    rotation = list(trees)
     for number in range(args.runs):
-        order = list(trees) if number % 2 == 0 else list(reversed(trees))
+        order = rotation[number % len(rotation) :] + rotation[: number % len(rotation)]
         for name in order:
             argv = [sys.executable, __file__, "--db", str(args.db), "--worker", str(trees[name])]
             argv += ["--events", str(args.events), "--delta", str(args.delta)]
+            if name in folds:
+                argv += ["--fold", folds[name]]
             done = subprocess.run(argv, capture_output=True, text=True, check=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(name, runs[name][-1], file=sys.stderr, flush=True)
@@ -229,6 +250,7 @@ def main() -> None:
     report = {
         "db": str(args.db),
         "trees": {name: str(path) for name, path in trees.items()},
+        "variants": folds,
         "uptime": uptime,
         "runs": runs,
         "medians": {name: _medians(found) for name, found in runs.items()},

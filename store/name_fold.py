@@ -132,13 +132,15 @@ class _Exhausted(Exception):
 
 
 def fold(
-    conn: sqlite3.Connection, limit: int = FOLD_BATCH, budget: float = FOLD_BUDGET
+    conn: sqlite3.Connection, limit: int = FOLD_BATCH, budget: float | None = None
 ) -> FoldResult:
     """Fold up to ``limit`` sessions of the delta into the snapshot (stopping early after
-    ``budget`` seconds), inside the caller's write transaction: the dirty ones first, then the
-    inserted ones (the lowest rowids); the build's highest rowid moves up past the inserted
-    ones read, and those not folded (the budget ran out, or no room) are marked dirty."""
+    ``budget`` seconds, default FOLD_BUDGET), inside the caller's write transaction: the dirty
+    ones first, then the inserted ones (the lowest rowids); the build's highest rowid moves up
+    past the inserted ones read, and those not folded (the budget ran out, or no room) are
+    marked dirty."""
     started = time.perf_counter()
+    budget = FOLD_BUDGET if budget is None else budget
     found = conn.execute("SELECT max_rowid, sessions FROM sessions_name_build").fetchone()
     if found is None:
         return FoldResult(0, 0, 0.0, False, False, 0)
