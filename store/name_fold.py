@@ -42,14 +42,18 @@ window too crowded (a gap used up)."""
 RELABEL_MAX = 256
 """The most rows one relabel moves (each an index row deleted and inserted again: ~0.1-0.3 ms
 at 1 M sessions)."""
-MERGE_PAGES = 64
+MERGE_PAGES = 32
 """The index pages one fold transaction merges at most, of a level with 8 segments or more
 (migration 012 turned FTS5's own merging off for this index: it merged 64 pages times its
-levels at once, up to ~250 ms of a fold transaction at 1 M sessions)."""
+levels at once, up to ~250 ms of a fold transaction at 1 M sessions). 32, not 64, since the
+writer's commits no longer checkpoint (store.wal): an event waits for the rest of the fold
+transaction that runs, and half as long a transaction took the events' median wait at 1 M
+sessions from 16 to 11 ms (docs/search.md, "eighth round")."""
 FOLD_BATCH = 200
 """The most sessions one fold transaction takes (the watcher's events wait for it)."""
-FOLD_BUDGET = 0.004
-"""... and the seconds after which it stops taking more (it commits what it folded)."""
+FOLD_BUDGET = 0.002
+"""... and the seconds after which it stops taking more (it commits what it folded; 4 ms
+before the checkpoints left the writer's commits, as MERGE_PAGES says)."""
 
 # Ranks stay far inside SQLite's 64-bit rowids (a build's highest at 1 M sessions is ~2^40).
 _REACH_MAX = 1 << 56

@@ -45,6 +45,7 @@ async def test_the_delta_is_folded_in_short_transactions(
     db: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(name_fold, "FOLD_BATCH", 40)
+    monkeypatch.setattr(name_fold, "FOLD_BUDGET", 60.0)  # transactions cut by FOLD_BATCH only
     writer = SessionWriter(db)
     await feed(writer, created(100))
     assert facts(db) == (100, 0)  # the migration built it empty: all of them since
@@ -73,6 +74,7 @@ async def test_events_go_first(db: Database, monkeypatch: pytest.MonkeyPatch) ->
     """An item waiting in the stream stops the round after the transaction that runs: the
     fold resumes at the next idle moment."""
     monkeypatch.setattr(name_fold, "FOLD_BATCH", 10)
+    monkeypatch.setattr(name_fold, "FOLD_BUDGET", 60.0)
     writer = SessionWriter(db)
     await feed(writer, created(100))
     send, receive = anyio.create_memory_object_stream[WriterItem](10)
