@@ -276,3 +276,21 @@ def test_the_running_watcher_checkpoints_and_a_cli_query_reads_meanwhile(
     finally:
         assert watcher.stop() == 0
     assert not db.with_name("data.db-wal").exists()
+
+
+async def test_a_fold_does_not_wait_out_the_quiet_time_of_events_commits(db: Database) -> None:
+    """An event's commit starts a quiet wait (QUIET: the next event should not commit beside a
+    checkpoint); a fold asking for its checkpoint right after does not wait it out (it waited
+    for events' MOST_DELAY, 2 s, and the WAL grew by 2 s of folds)."""
+    checkpoints = checkpoints_module.WalCheckpoints(db)
+    async with anyio.create_task_group() as group:
+        group.start_soon(checkpoints.run)
+        await anyio.sleep(0.01)
+        checkpoints.committed()  # an event
+        await anyio.sleep(0.01)
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            await checkpoints.checkpoint_now().wait()  # a fold
+        assert anyio.current_time() - started < checkpoints_module.QUIET / 2
+        group.cancel_scope.cancel()
+    assert checkpoints.checkpoints == 1
