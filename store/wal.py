@@ -3,8 +3,8 @@
 SQLite checkpoints a WAL database on the committing connection, once the WAL holds
 ``wal_autocheckpoint`` pages (1000 by default). The watcher's events paid for the name-order
 folds' pages that way: an event committed right after a fold waited 25-29 ms at the median at
-1 M sessions, most of it the checkpoint of the fold's pages (docs/search.md, "the writer's
-checkpoints"). So the writer's connection checkpoints by itself only as a safety net
+1 M sessions, most of it the checkpoint of the fold's pages (docs/search.md, "eighth round":
+the writer's checkpoints). So the writer's connection checkpoints by itself only as a safety net
 (:data:`WRITER_AUTOCHECKPOINT` pages), and a second connection of its own, on another thread,
 runs PASSIVE checkpoints (:func:`checkpoint`) when the watcher asks (watcher.capture.checkpoints):
 a PASSIVE checkpoint never waits for, nor blocks, a reader or the writer. It copies what no
