@@ -33,6 +33,8 @@ from store.repositories import (
     sessions_alive_on_socket,
     write_capture_sync,
 )
+from store.wal import Checkpoint, open_checkpointer, writer_pragmas
+from store.wal import checkpoint as _checkpoint
 
 if TYPE_CHECKING:
     from store.name_fold import FoldResult
@@ -200,8 +202,9 @@ def migrate_sync(path: Path, target: int | None = None) -> list[tuple[str, migra
 
 
 async def _connect_writer(path: Path) -> aiosqlite.Connection:
-    # aiosqlite builds the stdlib connection in its own thread from this factory.
-    conn = aiosqlite.Connection(lambda: connect_sync(path), iter_chunk_size=256)
+    # aiosqlite builds the stdlib connection in its own thread from this factory. The writer's
+    # commits do not checkpoint (store.wal): Database.checkpoint does, from another connection.
+    conn = aiosqlite.Connection(lambda: writer_pragmas(connect_sync(path)), iter_chunk_size=256)
     try:
         return await conn
     except BaseException:
@@ -239,12 +242,13 @@ the watcher's own events must not wait behind a fold that waits."""
 
 def _fold_name_order(conn: sqlite3.Connection, limit: int) -> FoldResult | None:
     """One fold transaction (store.name_fold.fold: part of the delta, a few pages of the index
-    merged); None when there is no snapshot. A busy lock raises at once (after FOLD_BUSY_MS):
-    sqlite3.OperationalError "database is locked"."""
+    merged); None when there is no snapshot, or nothing to fold or merge: then only reads ran
+    (store.name_fold.has_work), so an idle watcher does not write. A busy lock raises at once
+    (after FOLD_BUSY_MS): sqlite3.OperationalError "database is locked"."""
     from store import name_fold, name_order  # only the watcher's maintenance needs them
 
     facts = name_order.snapshot_facts(conn)
-    if facts is None:
+    if facts is None or not name_fold.has_work(conn):
         return None
     conn.execute(f"PRAGMA busy_timeout = {FOLD_BUSY_MS}")
     try:
@@ -291,6 +295,10 @@ class Database:
         self.identity = file_identity(path)
         # True when the writer connection was left open on purpose (see :meth:`close`).
         self.abandoned = False
+        # The connection that checkpoints the WAL (store.wal), opened by the first checkpoint,
+        # used on a worker thread by one call at a time (the lock).
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock: anyio.Lock | None = None
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
@@ -316,6 +324,7 @@ class Database:
         connection is closed and the next call tries again.
         """
         old = self._conn
+        await self._close_checkpointer()  # it has the old file open
         with contextlib.suppress(sqlite3.Error):  # its last checkpoint failed: it is gone anyway
             await old.close()
         await anyio.to_thread.run_sync(migrate_sync, self.path)
@@ -333,6 +342,9 @@ class Database:
         if self.file_changed() is None and unwritable_files(self.path) is not None:
             self.abandoned = True
             return
+        # The checkpointer first: the writer, closing last, checkpoints what is left and
+        # removes the WAL, as before.
+        await self._close_checkpointer()
         await self._conn.close()
 
     async def __aenter__(self) -> Database:
@@ -403,6 +415,36 @@ class Database:
         return await self._on_writer_thread(
             self._maintain_checked, partial(_rebuild_name_order, _=None)
         )
+
+    async def checkpoint(self) -> Checkpoint | None:
+        """A PASSIVE checkpoint of the WAL (store.wal.checkpoint) from a connection of its own,
+        on a worker thread: never on the writer's connection or thread, never waiting for (or
+        blocking) the writer or a reader. None when the file was deleted or replaced (the
+        writer opens the new one) or cannot be written (a checkpoint there would crash the
+        process: SIGBUS). sqlite3.Error when SQLite fails."""
+        if self._checkpoint_lock is None:
+            self._checkpoint_lock = anyio.Lock()
+        async with self._checkpoint_lock:
+            return await anyio.to_thread.run_sync(self._checkpoint_sync)
+
+    def _checkpoint_sync(self) -> Checkpoint | None:
+        # Path syscalls and the checkpoint, on the worker thread.
+        if self.file_changed() is not None or unwritable_files(self.path) is not None:
+            return None
+        if self._checkpointer is None:
+            self._checkpointer = open_checkpointer(self.path)
+        return _checkpoint(self._checkpointer)
+
+    async def _close_checkpointer(self) -> None:
+        """Close the checkpointing connection (after a checkpoint that runs: it is not cut
+        short); the next checkpoint opens it again."""
+        if self._checkpoint_lock is None:
+            self._checkpoint_lock = anyio.Lock()
+        async with self._checkpoint_lock:
+            conn, self._checkpointer = self._checkpointer, None
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await anyio.to_thread.run_sync(conn.close)
 
     def _maintain_checked(
         self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]

@@ -42,14 +42,18 @@ window too crowded (a gap used up)."""
 RELABEL_MAX = 256
 """The most rows one relabel moves (each an index row deleted and inserted again: ~0.1-0.3 ms
 at 1 M sessions)."""
-MERGE_PAGES = 64
+MERGE_PAGES = 32
 """The index pages one fold transaction merges at most, of a level with 8 segments or more
 (migration 012 turned FTS5's own merging off for this index: it merged 64 pages times its
-levels at once, up to ~250 ms of a fold transaction at 1 M sessions)."""
+levels at once, up to ~250 ms of a fold transaction at 1 M sessions). 32, not 64, since the
+writer's commits no longer checkpoint (store.wal): an event waits for the rest of the fold
+transaction that runs, and half as long a transaction took the events' median wait at 1 M
+sessions from 16 to 11 ms (docs/search.md, "eighth round")."""
 FOLD_BATCH = 200
 """The most sessions one fold transaction takes (the watcher's events wait for it)."""
-FOLD_BUDGET = 0.004
-"""... and the seconds after which it stops taking more (it commits what it folded)."""
+FOLD_BUDGET = 0.002
+"""... and the seconds after which it stops taking more (it commits what it folded; 4 ms
+before the checkpoints left the writer's commits, as MERGE_PAGES says)."""
 
 # Ranks stay far inside SQLite's 64-bit rowids (a build's highest at 1 M sessions is ~2^40).
 _REACH_MAX = 1 << 56
@@ -132,13 +136,15 @@ class _Exhausted(Exception):
 
 
 def fold(
-    conn: sqlite3.Connection, limit: int = FOLD_BATCH, budget: float = FOLD_BUDGET
+    conn: sqlite3.Connection, limit: int = FOLD_BATCH, budget: float | None = None
 ) -> FoldResult:
     """Fold up to ``limit`` sessions of the delta into the snapshot (stopping early after
-    ``budget`` seconds), inside the caller's write transaction: the dirty ones first, then the
-    inserted ones (the lowest rowids); the build's highest rowid moves up past the inserted
-    ones read, and those not folded (the budget ran out, or no room) are marked dirty."""
+    ``budget`` seconds, default FOLD_BUDGET), inside the caller's write transaction: the dirty
+    ones first, then the inserted ones (the lowest rowids); the build's highest rowid moves up
+    past the inserted ones read, and those not folded (the budget ran out, or no room) are
+    marked dirty."""
     started = time.perf_counter()
+    budget = FOLD_BUDGET if budget is None else budget
     found = conn.execute("SELECT max_rowid, sessions FROM sessions_name_build").fetchone()
     if found is None:
         return FoldResult(0, 0, 0.0, False, False, 0)
@@ -182,6 +188,84 @@ def fold(
     seconds = time.perf_counter() - started
     sessions = int(found[1]) + len(inserted)
     return FoldResult(len(done) - gone, relabelled, seconds, exhausted, more, sessions)
+
+
+def has_work(conn: sqlite3.Connection) -> bool:
+    """Whether a fold would do anything (read only: the idle watcher checks this first and
+    opens no write transaction when there is nothing to do): a session inserted since the
+    build, a dirty one it can fold (one with a snapshot row waits for `db reindex`, as in
+    :func:`fold`), or a level of the index that :func:`merge_step` would merge."""
+    found = conn.execute("SELECT max_rowid FROM sessions_name_build").fetchone()
+    if found is None:
+        return False
+    if conn.execute("SELECT 1 FROM sessions WHERE rowid > ? LIMIT 1", found).fetchone():
+        return True
+    if conn.execute(_DIRTY_SQL, (1,)).fetchone():
+        return True
+    return merge_due(conn)
+
+
+_STRUCTURE_SQL = "SELECT block FROM sessions_name_fts_data WHERE id = 10"
+_USERMERGE_SQL = "SELECT v FROM sessions_name_fts_config WHERE k = 'usermerge'"
+_STRUCTURE_V2 = b"\xff\x00\x00\x01"  # FTS5's marker of a structure record with origins
+
+
+def merge_due(conn: sqlite3.Connection) -> bool:
+    """Whether FTS5's 'merge' command (:func:`merge_step`) would merge anything in the
+    snapshot's index, read from the index's structure record (FTS5 keeps it in its ``_data``
+    table under id 10: a cookie, then varints: levels, segments, a write counter, and per
+    level the segments of an ongoing merge and the segments). FTS5 merges the first level
+    with a merge under way, else the level with the most segments once it has ``usermerge``
+    of them (fts5IndexMerge). A record it cannot read counts as due (the fold then asks FTS5
+    itself)."""
+    found = conn.execute(_STRUCTURE_SQL).fetchone()
+    if found is None or not isinstance(found[0], bytes):
+        return False  # an index never written to has no structure: nothing to merge
+    setting = conn.execute(_USERMERGE_SQL).fetchone()
+    least = int(setting[0]) if setting is not None else 4  # FTS5's default usermerge
+    try:
+        levels = _levels(found[0])
+    except (IndexError, ValueError):
+        return True
+    best = best_merge = 0
+    for segments, merging in levels:
+        if merging:
+            if merging > best:
+                best, best_merge = merging, merging
+            break
+        if segments > best:
+            best, best_merge = segments, 0
+    return best >= least or best_merge > 0
+
+
+def _levels(record: bytes) -> list[tuple[int, int]]:
+    """(segments, segments in an ongoing merge) of each level of an FTS5 structure record."""
+    v2 = record[4:8] == _STRUCTURE_V2
+    count, at = _varint(record, 8 if v2 else 4)
+    _, at = _varint(record, at)  # segments in all
+    _, at = _varint(record, at)  # the write counter
+    per_segment = 8 if v2 else 3  # id, first and last page (V2: origins and tombstones too)
+    levels = []
+    for _ in range(count):
+        merging, at = _varint(record, at)
+        segments, at = _varint(record, at)
+        for _ in range(segments * per_segment):
+            _, at = _varint(record, at)
+        levels.append((segments, merging))
+    if at > len(record):
+        raise ValueError("structure record cut short")
+    return levels
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's varint at ``data[at]``: (value, the offset after it)."""
+    value = 0
+    for n in range(8):
+        byte = data[at + n]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + n + 1
+    return (value << 8) | data[at + 8], at + 9
 
 
 def merge_step(conn: sqlite3.Connection, pages: int | None = None) -> bool:

@@ -45,6 +45,7 @@ async def test_the_delta_is_folded_in_short_transactions(
     db: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(name_fold, "FOLD_BATCH", 40)
+    monkeypatch.setattr(name_fold, "FOLD_BUDGET", 60.0)  # transactions cut by FOLD_BATCH only
     writer = SessionWriter(db)
     await feed(writer, created(100))
     assert facts(db) == (100, 0)  # the migration built it empty: all of them since
@@ -73,6 +74,7 @@ async def test_events_go_first(db: Database, monkeypatch: pytest.MonkeyPatch) ->
     """An item waiting in the stream stops the round after the transaction that runs: the
     fold resumes at the next idle moment."""
     monkeypatch.setattr(name_fold, "FOLD_BATCH", 10)
+    monkeypatch.setattr(name_fold, "FOLD_BUDGET", 60.0)
     writer = SessionWriter(db)
     await feed(writer, created(100))
     send, receive = anyio.create_memory_object_stream[WriterItem](10)
@@ -184,3 +186,34 @@ async def test_the_idle_writer_folds_while_events_keep_coming(
     assert (
         len(names) == 600 and names == sorted(names) and names[-5:] == [f"x-{n}" for n in range(5)]
     )
+
+
+async def test_an_idle_writer_with_nothing_to_fold_does_not_write(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing inserted, dirty or due a merge: the round only reads (store.name_fold.has_work).
+    Another connection holding the write lock shows it: the round neither waits for it nor
+    finds it busy, and the next round is a whole interval away."""
+    writer = SessionWriter(db)
+    await feed(writer, created(30))
+    await writer.maintain()
+    assert facts(db) == (0, 0)
+    other = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with caplog.at_level(logging.DEBUG, logger="ccmgr_watch.writer"):
+            for _ in range(3):
+                await writer.maintain()
+        assert "busy" not in caplog.text and "name-order fold:" not in caplog.text
+        assert writer._next_maintain > anyio.current_time() + writer_module.CHECK_INTERVAL
+        # With something to fold, the same round does try to write (and finds the lock held).
+        other.execute("ROLLBACK")
+        await feed(writer, created(31, start=30))
+        other.execute("BEGIN IMMEDIATE")
+        with caplog.at_level(logging.DEBUG, logger="ccmgr_watch.writer"):
+            await writer.maintain()
+        assert "the database is busy" in caplog.text
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()

@@ -153,13 +153,14 @@ def test_store_imports_nothing_from_watcher() -> None:
 
 
 def test_the_capture_writers_database_has_one_write() -> None:
-    """Only the writer writes, by construction: its Database offers the batch, one read, and
-    the name-order snapshot's maintenance (folds, or a rebuild, between batches, on the same
-    connection)."""
+    """Only the writer writes, by construction: its Database offers the batch, one read, the
+    name-order snapshot's maintenance (folds, or a rebuild, between batches, on the same
+    connection), and the WAL's checkpoints (from a connection of their own: they copy pages
+    into the file, they change no row)."""
     public = {name for name in vars(Database) if not name.startswith("_")}
     assert public == {
         *("open", "file_changed", "reopen", "close", "write_batch", "alive_on_socket"),
-        *("fold_name_order", "rebuild_name_order"),
+        *("fold_name_order", "rebuild_name_order", "checkpoint"),
     }
 
 

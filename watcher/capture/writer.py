@@ -43,6 +43,7 @@ from store.repositories import (  # the store API: see "the store" below
     LifecycleRow,
 )
 from store.timefmt import now_ts
+from watcher.capture.checkpoints import WalCheckpoints
 from watcher.capture.enrich import EnrichRequest
 from watcher.capture.events import Lifecycle, SessionLayout, session_id
 from watcher.config.schema import WatcherConfig
@@ -69,6 +70,7 @@ HOLD_LIMIT = 20_000  # items kept while writes fail; beyond it events are droppe
 MAINTAIN_INTERVAL = 60.0
 FOLD_PAUSE = 3600.0
 _DIRECTORY_CACHE = 10_000
+_FOLD_POLL = 0.001  # how often a fold waiting for its checkpoint looks for an event
 
 
 class AliveQuery:
@@ -154,6 +156,10 @@ class SessionWriter:
         self._next_maintain = 0.0
         self._said_too_big = False
         self._fold_paused_until = 0.0
+        # The WAL's checkpoints, off the writer's connection (SQLite only: store.wal).
+        self._checkpoints: WalCheckpoints | None = None
+        if isinstance(db, Database):
+            self._checkpoints = WalCheckpoints(db)
 
     def statistics(self) -> WriterStatistics:
         """A copy of the counters."""
@@ -173,7 +179,19 @@ class SessionWriter:
         self.flush_interval = seconds
 
     async def run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
-        """Write batches until every sender has closed and everything taken is written."""
+        """Write batches until every sender has closed and everything taken is written (with
+        the WAL's checkpoints in a task beside it: watcher.capture.checkpoints)."""
+        if self._checkpoints is None:
+            await self._run(receive)
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._checkpoints.run)
+            try:
+                await self._run(receive)
+            finally:
+                group.cancel_scope.cancel()
+
+    async def _run(self, receive: MemoryObjectReceiveStream[WriterItem]) -> None:
         self._next_check = anyio.current_time() + CHECK_INTERVAL
         self._next_maintain = anyio.current_time() + MAINTAIN_INTERVAL
         try:
@@ -270,11 +288,12 @@ class SessionWriter:
                 break
             if not done.more:
                 break
-            if receive is not None and receive.statistics().current_buffer_used:
+            if not await self._checkpoint_between_folds(receive):
                 # Events came: they go first; the rest at the next idle moment.
                 self._next_maintain = anyio.current_time()
                 break
-            await anyio.lowlevel.checkpoint()
+        if transactions:
+            self._checkpoint_soon()  # the last fold's pages
         if folded:
             log.info(
                 "folded %d sessions into the name-order snapshot in %d transactions (%.0f ms, "
@@ -300,6 +319,7 @@ class SessionWriter:
             except (sqlite3.Error, StoreError) as exc:
                 log.warning("rebuilding the name-order snapshot failed: %s (retried later)", exc)
                 return
+            self._checkpoint_soon()
             log.info(
                 "rebuilt the name-order snapshot of %d sessions in %.2f s (a fold found no "
                 "room left between two names)",
@@ -316,6 +336,32 @@ class SessionWriter:
                 "events up for tens of seconds): `ccmgr-watch db reindex` does (docs/search.md)",
                 sessions,
             )
+
+    async def _checkpoint_between_folds(
+        self, receive: MemoryObjectReceiveStream[WriterItem] | None
+    ) -> bool:
+        """After a fold transaction: its pages go to the database file (the other connection,
+        on its thread) before the next fold; False as soon as an item waits in ``receive``
+        (the event is written while the checkpoint runs: its commit does not wait for it)."""
+        if receive is not None and receive.statistics().current_buffer_used:
+            return False
+        if self._checkpoints is None or not self._checkpoints.running:
+            await anyio.lowlevel.checkpoint()
+            return True
+        ran = self._checkpoints.checkpoint_now()
+        while not ran.is_set():
+            # Polled, not received: the item stays in the stream for the writer's loop.
+            with anyio.move_on_after(_FOLD_POLL):
+                await ran.wait()
+            if receive is not None and receive.statistics().current_buffer_used:
+                return False
+        return True
+
+    def _checkpoint_soon(self) -> None:
+        """The writer committed: its pages go to the database file from the other connection
+        (watcher.capture.checkpoints), not from the next commit of an event."""
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def _batch_ready(self) -> bool:
         """Whether the front of the queue already makes a whole batch (or ends in a query)."""
@@ -565,6 +611,7 @@ class SessionWriter:
         stats.events_written += len(events)
         stats.enrichments_written += len(enrichments)
         stats.last_commit_at = now_ts()
+        self._checkpoint_soon()
         if events:
             last = events[-1]
             stats.last_event = {
