@@ -1356,6 +1356,9 @@ def union_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
 
 
 _WORDLESS_RETRY = 5_000
+# The most sessions written since the name snapshot's build (inserted, or renamed: its delta)
+# for which filters alone take it by name: each query reads the delta's matches of the phrases.
+_WORDLESS_DELTA = 20_000
 """Most rows a second walk of the sort order reads for filters alone (a few ms at 1 M sessions,
 against ~1 s for sorting a project in 30 % of them): beyond, the default plan sorts."""
 
@@ -1413,6 +1416,11 @@ def choose_wordless(
         # SQLite's scan of the created order, 1-2 s).
         return first
     budget = int(1.5 * facts.needed) + 32
+    snapshot = plans.get("name_snapshot")
+    if snapshot is not None and not few:
+        # Filters beside the one counted, by name: their values as the snapshot's column
+        # phrases (the planner checks the snapshot's delta: plan_sync).
+        return snapshot
     walk = plans.get("filter_walk") or plans.get("window_created") or plans.get("order_walk")
     own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
     if walk is not None and (not few or (own_order and candidates > budget)):
@@ -1509,7 +1517,17 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
                 # of the sort order may pass few of its rows (choose_wordless).
                 wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
                 count, top = conn.execute(facts.candidates_sql, wide).fetchone()
-        return _usable(conn, compiled, choose_wordless(compiled, count, top))
+        chosen = choose_wordless(compiled, count, top)
+        if chosen.name == "name_snapshot":
+            # Only a built snapshot with a small delta (a long delta is read on every query).
+            snapshot = snapshot_facts(conn)
+            if snapshot is None or sum(snapshot) > _WORDLESS_DELTA:
+                others = tuple(p for p in compiled.plans if p.name != "name_snapshot")
+                compiled = CompiledQuery(
+                    compiled.sql, compiled.params, compiled.ranked, others, compiled.facts
+                )
+                chosen = choose_wordless(compiled, count, top)
+        return _usable(conn, compiled, chosen)
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()

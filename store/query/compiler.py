@@ -1130,7 +1130,13 @@ def _name_snapshot_plan(
         return None
     params: list[Any] = []
     where = _sql(node, params, ranked_join=True)
-    walk_match = " AND ".join(f"({part})" for part in (match, *_column_phrases(node)))
+    # Filters alone (``match`` empty): the column phrases are the whole MATCH, of the walk and
+    # of the delta (a superset of the filters, each row still tested against them).
+    parts = (match, *_column_phrases(node)) if match else tuple(_column_phrases(node))
+    if not parts:
+        return None
+    walk_match = " AND ".join(f"({part})" for part in parts)
+    match = match or walk_match
     walk = (
         f"SELECT r.sid, sessions.name FROM {NAME_FTS_TABLE} "
         f"CROSS JOIN sessions_name_rank AS r ON r.rank = {NAME_FTS_TABLE}.rowid "
@@ -1846,6 +1852,14 @@ def compile_query(
                     walk_budget=1,
                 )
             )
+        if wordless and needed is not None and order_sort == "name" and not whole:
+            # name_snapshot of filters alone: other filters beside the one whose name index
+            # the walk reads are met late in A-Z (names start with their project's and
+            # branch's: `project:myapp branch:main`, 340 ms at 1 M), while the snapshot's
+            # MATCH of their values as column phrases skips every row they reject.
+            snapshot = _name_snapshot_plan(node, "", page, needed)
+            if snapshot is not None:
+                plans.append(snapshot)
         if wordless and needed is not None and named is not None and len(named[1]) == 1:
             # filter_walk: the filter's rows in name order from its (filter, name) index.
             ((run, run_params),) = named[1]

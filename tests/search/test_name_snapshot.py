@@ -20,6 +20,7 @@ from store.db import migrate_sync, reindex
 from store.migrations import load_migrations
 from store.name_order import rebuild, snapshot_facts
 from store.query import compile_query, parse_query
+from store.query.compiler import CompiledQuery
 from store.search import plan_sync, run_plan_sync, search_sync
 
 from .conftest import SESSION_FIELDS, insert_sessions, make_session
@@ -240,6 +241,58 @@ def test_the_snapshot_plan_is_exact_after_any_writes_since_its_build(
     rebuild_snapshot(shared)
     assert snapshot_facts(shared) == (0, 0)  # nothing inserted or dirty since the build
     assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    ops=changes(),
+    text=st.sampled_from(
+        [
+            "project:myapp branch:main",
+            "project:MYAPP status:ended",
+            "branch:main worktree:main",
+            "project:myapp -branch:main",
+            "branch:feat/auth project:api",
+            "project:myapp dir:/a",
+        ]
+    ),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 4),
+)
+def test_filters_alone_by_name_are_exact_through_the_snapshot(
+    shared: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    ops: list[tuple[Any, ...]],
+    text: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """Filters alone, beside the one whose name index a walk would read: the snapshot's MATCH
+    is their values as column phrases alone (a superset: `my app` holds `{project} : "myapp"`'s
+    tokens too), every row still tested against the filters, the delta's sessions too."""
+    shared.execute("DELETE FROM sessions")
+    insert_sessions(shared, rows)
+    rebuild_snapshot(shared)
+    _apply(shared, ops)
+    tree = parse_query(text, now=NOW)
+    expected_ids = {row["id"] for row in _rows(shared) if matches(tree, row)}
+    whole = compile_query(tree, sort="name", limit=None)
+    all_rows = shared.execute(whole.sql, whole.params).fetchall()
+    assert {row[0] for row in all_rows} == expected_ids
+    page = compile_query(tree, sort="name", limit=limit, offset=offset)
+    plan = page.plan("name_snapshot")
+    assert "MATCH" not in page.sql  # no words: the phrases are the snapshot plan's alone
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    fold_all(shared)
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    rebuild_snapshot(shared)
+    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    assert [hit.id for hit in search_sync(shared, page)] == [
+        row[0] for row in all_rows[offset : offset + limit]
+    ]
 
 
 def test_a_page_edge_inside_a_group_of_equal_names_reads_the_whole_group(
@@ -489,3 +542,50 @@ def test_folds_leave_the_index_sound_with_its_own_merging_off(conn: sqlite3.Conn
     _assert_pages(conn, "p")
     rebuild_snapshot(conn)  # merges as it builds, and leaves the setting as it was
     assert dict(conn.execute("SELECT k, v FROM sessions_name_fts_config")) == config
+
+
+def test_filters_alone_by_name_take_the_snapshot_when_built_and_many(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The planner: a project beside a branch, too many rows to count, by name: the snapshot
+    # (a walk of the project's name order meets the branch's names late); few: filter_first;
+    # a snapshot with a long delta (each query reads it): not the snapshot.
+    import store.search
+
+    branches = ["main" if n % 3 else "feat" for n in range(60)]
+    rows = [
+        make_session(n, name=f"ccmgr-app-{branch}-{n}", project="app", branch=branch)
+        for n, branch in enumerate(branches)
+    ]
+    insert_sessions(conn, rows)
+    rebuild_snapshot(conn)
+    query = compile_query(parse_query("project:app branch:main", now=NOW), sort="name", limit=5)
+    monkeypatch.setattr(store.search, "FILTER_CAP", 10)
+    monkeypatch.setattr(store.search, "WIDE_FILTER_CAP", 20)
+    facts = query.facts
+    assert facts is not None and facts.candidates_sql is not None
+    wide = (*facts.candidates_params[:-1], 10)
+    assert conn.execute(facts.candidates_sql, wide).fetchone()[0] == 10
+    assert store.search.choose_wordless(query, 10, 60).name == "name_snapshot"
+    assert store.search.choose_wordless(query, 9, 60).name == "filter_first"
+    expected = conn.execute(query.sql, query.params).fetchall()
+    # The real planner, counting with the lowered cap (its SQL takes the cap as a parameter).
+    query = CompiledQuery(
+        query.sql, query.params, query.ranked, query.plans, facts.replace(candidates_params=wide)
+    )
+    assert plan_sync(conn, query).name == "name_snapshot"
+    assert [hit.id for hit in search_sync(conn, query)] == [row[0] for row in expected]
+    monkeypatch.setattr(store.search, "_WORDLESS_DELTA", 3)
+    insert_sessions(
+        conn,
+        [
+            make_session(n, name=f"ccmgr-app-main-{n}", project="app", branch="main")
+            for n in (90, 91)
+        ],
+    )
+    conn.execute("UPDATE sessions SET name = 'zz' WHERE id = 's0001'")
+    conn.execute("UPDATE sessions SET name = 'zy' WHERE id = 's0002'")
+    assert sum(snapshot_facts(conn) or (0, 0)) == 4
+    assert plan_sync(conn, query).name != "name_snapshot"
+    expected = conn.execute(query.sql, query.params).fetchall()
+    assert [hit.id for hit in search_sync(conn, query)] == [row[0] for row in expected]
