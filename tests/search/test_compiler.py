@@ -277,7 +277,11 @@ def test_plans_offered_by_shape() -> None:
     fielded = [*ranked[:2], "phrase_scored", *ranked[2:]]
     assert names("auth project:x") == fielded
     assert names("auth branch:feat/auth") == fielded
-    assert names("auth project:x*") == ranked[:2]  # a prefix is no phrase (nor indexed)
+    # A prefix is a prefix phrase (`{project} : "x" *`), not an indexed filter.
+    assert names("auth project:x*") == [*ranked[:2], "phrase_scored"]
+    assert compiled("auth project:my-a*").plan("phrase_scored").params[0].endswith(
+        '({project} : "my-a" *)'
+    )
     assert names("auth project:-") == ranked  # nor a value without a token
     assert names("auth -project:x") == ranked[:2]  # nor a negated field
     # A status that keeps alive sessions: their rows from their own index too (sql/011).
@@ -359,7 +363,9 @@ def test_plans_offered_by_shape() -> None:
     assert prefix is not None and "INDEXED BY ix_sessions_project_nocase" in str(
         prefix.candidates_sql
     )
-    assert names("name:ccmgr-*", sort="name") == ["fts_first"]
+    assert names("name:ccmgr-*", sort="name") == ["fts_first"]  # its range is in name order
+    # Another field's prefix by name: the snapshot walked with it as a prefix phrase.
+    assert names("project:my*", sort="name") == ["fts_first", "name_snapshot"]
     assert names("name:*auth*") == ["fts_first"]  # no range of an index to count in
     assert names("name:*") == ["fts_first"]
     # A folder: its index's value and range, counted; not in recent order (several
