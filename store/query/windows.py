@@ -37,6 +37,8 @@ PLAN_INDEX: Final = {
     # store.query.compiler's walks of a field's index by creation read it too.
     "created_walk": EARLY_INDEX,
     "created_set": EARLY_INDEX,
+    # The name snapshot's walk within a window's rowid range (compiler._name_snapshot_plan).
+    "name_window": DAY_INDEX,
 }
 """The plans that read an index of migration 013 (a database may predate it)."""
 _DAY: Final = "substr(sessions.last_access, 1, 10)"
@@ -144,6 +146,15 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
         f"SELECT {low} AS lo, {high} AS hi FROM days WHERE days.d IS NOT NULL{ends})) "
     )
     return sql, params
+
+
+def within_bounds(rowid: str) -> str:
+    """The test that ``rowid`` lies within the rowid range of a ``bounds (lo, hi)`` CTE (its
+    two ends read once: non-correlated subqueries). ``name_window`` puts it before the
+    session's row is read: at a window of 1 % of 1 M sessions, ~2,800 snapshot matches
+    walked for a page of 20, ~85 % of them outside the range (`auth since:2025-06-01
+    until:2025-06-07`: 11.6 -> 3.0 ms of CPU, the range's ends read by day included)."""
+    return f"{rowid} BETWEEN (SELECT lo FROM bounds) AND (SELECT hi FROM bounds)"
 
 
 def window_scored_sql(
