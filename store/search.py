@@ -422,6 +422,12 @@ def choose_plan(
             in_order = " INDEXED BY ix_sessions_name_nocase " in plan.sql or _indexes_of(plan)
             if est.needed is not None and in_order:
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
+                if ranged is not None and compiled.facts.window is None:
+                    # A field's name order beside a window (`auth project:myapp since:...`):
+                    # the field's rows are read, the window's share of them passing, however
+                    # few of them the count (the field's within the window) found.
+                    inside = est.share * min(1.0, ranged[0] / est.top)
+                    tested = min(est.top, 1.5 * est.needed / max(inside, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.known:
             # Every rowid of the filter sorted newest first (its index alone), then the rows
@@ -656,10 +662,13 @@ _COST_SNAPSHOT_FIXED = 40.0
 # One session renamed since the build, tested by one FTS5 lookup: 30-45 µs at 1 M sessions
 # (1,000 of them added 28 ms to `cache`, 45 ms to `auth login`), more than a walk's probe.
 _COST_SNAPSHOT_DIRTY = 40.0
-# name_window: a snapshot match streamed and its rank read, its session's row read only when
-# its rowid is within the window's range (`auth since:2025-06-01 until:2025-06-07` at 1 M:
-# ~2,800 matches walked, 6 % of them in the range, 2.2 ms where reading each row took 11.6).
-_COST_SNAPSHOT_STREAM = 0.5
+# name_window: a snapshot match streamed and its rank read (name_snapshot's walk but the row),
+# its session's row read (_COST_ROW) only when its rowid is within the window's range (`auth
+# since:2025-06-01 until:2025-06-07` at 1 M: ~2,800 matches walked, 6 % of them in the range,
+# 2.2 ms where reading each row took 11.6; measured, the row is most of name_snapshot's
+# cost, but in the units window_range is costed in, this split chooses between them where
+# they measure so: `auth until:2024-12-07` at 100 k, window_range 0.9 ms, name_window 1.1).
+_COST_SNAPSHOT_STREAM = _COST_SNAPSHOT_ROW - _COST_ROW
 _SNAPSHOT_PLANS = ("name_snapshot", "name_window")
 
 
@@ -698,7 +707,7 @@ def _snapshot_cost(
         share = min(share, rows / est.top)
         if plan.name == "name_window":
             within = min(1.0, rows / _WINDOW_PASS / est.top)
-            per_row = _COST_SNAPSHOT_STREAM + within * (_COST_SNAPSHOT_ROW - _COST_SNAPSHOT_STREAM)
+            per_row = _COST_SNAPSHOT_STREAM + within * _COST_ROW
             # Two seeks a day, and the entries of the days at its ends (unknown: all of them).
             bounds = (
                 days * _COST_DAY + 2 * rows / days * _COST_BOUND if days else rows * _COST_BOUND
@@ -1416,7 +1425,12 @@ def choose_wordless(
         return compiled.plans[0]
     few = candidates < FILTER_CAP
     budget = int(1.5 * facts.needed) + 32
-    walk = plans.get("filter_walk") or plans.get("order_walk")
+    # window_walk (by name, a since:/until: window alone): the name index walked, the window
+    # tested in it; for a window too large to count (2,048 of 1 M sessions or more: at most
+    # ~30,000 entries for a page of 20, ~7 ms; `since:2025-06-01 until:2025-06-07`, 9,708,
+    # 15.8 -> 0.8 ms), never its own order (a small window would be looked for through the
+    # whole index).
+    walk = plans.get("filter_walk") or plans.get("order_walk") or plans.get("window_walk")
     own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
     if walk is not None and (not few or (own_order and candidates > budget)):
         return walk.with_budget(budget, _WORDLESS_RETRY)

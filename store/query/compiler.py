@@ -1801,6 +1801,12 @@ def compile_query(
                     (*(p for _, ps in named[1] for p in (*ps, needed)), *page),
                 )
             )
+        alone = time_window is not None and indexed is not None and indexed[3]
+        if wordless and needed is not None and alone and indexed and order_sort == "name":
+            # window_walk without words, the window the whole query: the name index walked,
+            # the window tested in it, every row it keeps passing (SQLite's own plan for
+            # `since:X until:Y` read the window from its index and sorted it).
+            plans.append(_window_walk_plan(indexed, where, params, page))
         if wordless and indexed is not None:
             # filter_first: the filter's rows from its index, then sorted (or read in order).
             plans.append(
