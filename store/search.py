@@ -1425,12 +1425,15 @@ def choose_wordless(
         return compiled.plans[0]
     few = candidates < FILTER_CAP
     budget = int(1.5 * facts.needed) + 32
-    # window_walk (by name, a since:/until: window alone): the name index walked, the window
-    # tested in it; for a window too large to count (2,048 of 1 M sessions or more: at most
-    # ~30,000 entries for a page of 20, ~7 ms; `since:2025-06-01 until:2025-06-07`, 9,708,
-    # 15.8 -> 0.8 ms), never its own order (a small window would be looked for through the
-    # whole index).
-    walk = plans.get("filter_walk") or plans.get("order_walk") or plans.get("window_walk")
+    # window_walk (by name, a since:/until: window alone): the name index read in order, the
+    # window tested in it, stopping at the page; for a window too large to count (2,048 of 1 M
+    # sessions or more: at most ~10,000 entries a page of 20, ~2.5 ms; `since:2025-06-01
+    # until:2025-06-07`, 9,708: 16 -> 0.6 ms), else its rows sorted (a small window would be
+    # looked for through the whole index).
+    ordered = plans.get("window_walk")
+    if ordered is not None and candidates is not None and candidates >= FILTER_CAP:
+        return ordered
+    walk = plans.get("filter_walk") or plans.get("order_walk")
     own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
     if walk is not None and (not few or (own_order and candidates > budget)):
         return walk.with_budget(budget, _WORDLESS_RETRY)

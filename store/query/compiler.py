@@ -38,6 +38,7 @@ from store.query.windows import (
     window_bounds,
     window_created_sql,
     window_range_sql,
+    window_scan_sql,
     window_scored_sql,
     window_set_sql,
     window_walk_sql,
@@ -1803,10 +1804,16 @@ def compile_query(
             )
         alone = time_window is not None and indexed is not None and indexed[3]
         if wordless and needed is not None and alone and indexed and order_sort == "name":
-            # window_walk without words, the window the whole query: the name index walked,
-            # the window tested in it, every row it keeps passing (SQLite's own plan for
-            # `since:X until:Y` read the window from its index and sorted it).
-            plans.append(_window_walk_plan(indexed, where, params, page))
+            # window_walk without words, the window the whole query: the name index read in
+            # order, the window tested in it (SQLite's own plan for `since:X until:Y` read the
+            # window from its index and sorted it).
+            plans.append(
+                Plan(
+                    "window_walk",
+                    window_scan_sql(_SELECT, indexed[1], _ORDER["name"]),
+                    (*indexed[2], *page),
+                )
+            )
         if wordless and indexed is not None:
             # filter_first: the filter's rows from its index, then sorted (or read in order).
             plans.append(

@@ -172,17 +172,19 @@ def test_a_window_alone_walks_the_name_index_testing_the_window_in_it(
     timed: sqlite3.Connection,
 ) -> None:
     """`since:2025-06-01 until:2025-06-07 --sort name` at 1 M: SQLite read the window's 9,708
-    sessions from the last-access index and sorted them (16 ms); the name index walked, the
-    window tested in it (it holds last_access), stops at the page (~2,000 entries, 0.8 ms).
+    sessions from the last-access index and sorted them (16 ms); the name index read in
+    order, the window tested in it (it holds last_access), stops at the page (0.4 ms).
     A window too small to be worth looking for through the whole index: its rows, sorted."""
     query = _query(f"{_since(2000)} {_until(2999)}")
     plan = choose_wordless(query, FILTER_CAP, 1_000_000)
     assert plan.name == "window_walk"
     lines = _lines(timed, plan.sql, plan.params)
-    assert "SCAN sessions USING COVERING INDEX ix_sessions_name_nocase" in lines, lines
-    # Not the window's own index, whose every row would be read and sorted: the sorts are
-    # of the walked rows (the budget's), equal names by last access.
-    assert not any("ix_sessions_last_access" in line for line in lines), lines
+    # Not the window's own index, whose every row would be read and sorted: the name index
+    # in its order (equal names sorted by last access), stopping at the page.
+    assert lines == [
+        "SCAN sessions USING INDEX ix_sessions_name_nocase",
+        "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
+    ], lines
     assert run_plan_sync(timed, plan) == _default(timed, query)
     assert choose_wordless(query, 736, 1_000_000).name == "filter_first"
     # With another condition the window's share is not the page's: no walk offered.
@@ -245,3 +247,25 @@ def test_the_snapshots_delta_is_merged_within_the_window(
     assert run_plan_sync(conn, plan) == expected
     assert plan_sync(conn, query).name in {p.name for p in query.plans}
     conn.close()
+
+
+def test_the_plans_are_offered_by_name_within_a_window_only() -> None:
+    def names(text: str, sort: str = "name", limit: int | None = 20) -> list[str]:
+        query = compile_query(parse_query(text, now=NOW), sort=sort, limit=limit)  # type: ignore[arg-type]
+        return [plan.name for plan in query.plans]
+
+    window = f"{_since(2000)} {_until(2999)}"
+    # Wherever the snapshot's walk is, with a window at the query's top: after it.
+    words = names(f"auth {window}")
+    assert words[words.index("name_snapshot") + 1] == "name_window"
+    assert "name_window" in names(f"auth project:p3 -status:ended {window}")
+    assert "name_window" not in names("auth")
+    assert "name_window" not in names(f"auth {window}", sort="recent")
+    assert "name_window" not in names(f"auth {window}", limit=None)
+    assert "name_window" not in names(f"-auth {window}")
+    assert "name_window" not in names(f"auth (other OR {window})")
+    # A window alone: its ordered read of the name index (no budget: it is exact).
+    assert names(window) == ["fts_first", "window_walk", "filter_first"]
+    assert "window_walk" not in names(window, sort="recent")
+    assert "window_walk" not in names(window, limit=None)
+    assert "window_walk" not in names(f"status:ended {window}")
