@@ -20,8 +20,7 @@ Each query compiles to a default plan and the alternatives the planner in store.
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
 filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_tested,
 order_set, filter_set, name_snapshot, name_window, filter_set_walk, created_walk, created_set,
-or_union;
-alive_scored and alive_tested in store.query.alive; the window plans' SQL in
+or_union; alive_scored and alive_tested in store.query.alive; the window plans' SQL in
 store.query.windows; docs/search.md). All plans of a query return the same rows in the same
 order.
 """
