@@ -132,6 +132,19 @@ def test_a_dense_word_in_a_week_walks_the_snapshot_within_the_weeks_rowids(
     assert plan.name == "name_snapshot"
 
 
+@pytest.mark.parametrize("window", [_until(2999), _since(2999), f"{_since(2999)} {_until(2999)}"])
+def test_the_windows_end_sessions_are_within_its_range(
+    timed: sqlite3.Connection, window: str
+) -> None:
+    """The session at the window's edge (the highest rowid before an until:, the lowest
+    after a since:, both in a window of one minute) is walked: the range holds its ends."""
+    (name,) = timed.execute("SELECT name FROM sessions WHERE rowid = 3000").fetchone()
+    query = _query(f"auth name:{name} {window}")
+    expected = _default(timed, query)
+    assert [row[0] for row in expected] == ["s2999"]
+    assert run_plan_sync(timed, query.plan("name_window")) == expected
+
+
 def test_a_small_window_reads_its_matches_and_sorts_them() -> None:
     """`auth until:2024-11-27` at 1 M: 736 sessions, counted; their matches within the
     window's rowid range read and sorted (window_range, 1 ms), where the snapshot's walk
