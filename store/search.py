@@ -1549,7 +1549,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     snapshot = ranged = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
-        ranged = window_facts(conn, compiled, window)
+        ranged = None if snapshot is None else window_facts(conn, compiled, window)
     span = None
     rows = walk_rows(compiled, sample, candidates, _top_share(compiled, window))
     # The span is for order_range, a walk of the sort order: not read when the snapshot will
