@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,7 @@ def _query(text: str, **kwargs: object) -> CompiledQuery:
     return compile_query(parse_query(text, now=NOW), sort="name", **kwargs)  # type: ignore[arg-type]
 
 
-def _default(conn: sqlite3.Connection, query: CompiledQuery) -> list[object]:
+def _default(conn: sqlite3.Connection, query: CompiledQuery) -> list[Any]:
     return conn.execute(query.sql, query.params).fetchall()
 
 
