@@ -691,11 +691,11 @@ def _snapshot_cost(
     range's ends by day (as window_scored_by_day)."""
     needed = est.needed or 0
     inserted, dirty = snapshot
-    # The column phrases cover the exact field filters: the walk's rows pass those always;
-    # not a counted status (`auth project:myapp status:active`: 0.2 % of them pass).
     # The walk's MATCH: after the window's parameters (name_window), before the delta's.
     steps = plan.name_walk
     walk_match = plan.params[len(plan.params) - len(steps.delta_params) if steps else 0]
+    # The column phrases cover the exact field filters: the walk's rows pass those always;
+    # not a counted status (`auth project:myapp status:active`: 0.2 % of them pass).
     covered = "} : " in str(walk_match) and not est.counted_status
     share = 1.0 if covered else est.filter_share
     per_row, bounds = _COST_SNAPSHOT_ROW, 0.0
