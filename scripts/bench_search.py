@@ -783,6 +783,81 @@ def dense_shapes() -> list[dict[str, Any]]:
             project,
             ["myapp"],
         ),
+        # Eighth round: an exact field's value as a column phrase of the MATCH (phrase_scored),
+        # with a project in 0.5 %: a word in 1 %, one- and two-letter prefixes.
+        shape(
+            "word_1pct_mid_project",
+            "cache project:isxecoru-faguka",
+            '"cache"*',
+            ["cache"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        shape(
+            "prefix_1_mid_project",
+            "a project:isxecoru-faguka",
+            '"a"*',
+            ["a"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        shape(
+            "prefix_2_mid_project",
+            "au project:isxecoru-faguka",
+            '"au"*',
+            ["au"],
+            project,
+            ["isxecoru-faguka"],
+        ),
+        # Windows of filters alone (eighth round: window_created walks from their end).
+        *(
+            shape(
+                f"qualifier_{name.removeprefix('window_')}", window, None, [], where, list(params)
+            )
+            for name, _, window, where, params in _window_shapes()
+            if name in ("window_old_10pct", "window_mid_1pct")
+        ),
+        shape(
+            "qualifier_status_ended_window",
+            "status:ended until:2025-02-11",
+            None,
+            [],
+            "s.status = 'ended' AND s.last_access <= ?",
+            ["2025-02-11T23:59:59.999999Z"],
+        ),
+        # Filters alone (eighth round): a prefix of the name most sessions share, beside a
+        # status, and a project in 0.5 % beside the branch main.
+        shape("qualifier_name_prefix", "name:ccmgr-*", None, [], "s.name LIKE ?", ["ccmgr-%"]),
+        shape(
+            "qualifiers_prefix_status",
+            "name:ccmgr-* status:ended",
+            None,
+            [],
+            "s.name LIKE ? AND s.status = 'ended'",
+            ["ccmgr-%"],
+        ),
+        shape(
+            "qualifiers_mid_project_branch",
+            "project:isxecoru-faguka branch:main",
+            None,
+            [],
+            f"{project} AND s.branch = ? COLLATE NOCASE",
+            ["isxecoru-faguka", "main"],
+        ),
+        # Negated words alone beside a project (eighth round: the planner's pass rate).
+        *(
+            shape(
+                f"not_word_{size}_project",
+                f"-auth project:{value}",
+                None,
+                [],
+                "s.rowid NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH "
+                f"'\"auth\"*') AND {project}",
+                [value],
+                wide=True,
+            )
+            for size, value in (("dense", "myapp"), ("mid", "isxecoru-faguka"))
+        ),
         shape("empty", "", None, []),
     ]
 

@@ -21,7 +21,6 @@ import contextlib
 import importlib
 import json
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -36,8 +35,8 @@ def _store_modules() -> dict[str, Any]:
     return {n: m for n, m in sys.modules.items() if n == "store" or n.startswith("store.")}
 
 
-def _load(root: Path) -> tuple[Any, Any, Any, Any]:
-    """compile_query, parse_query, rows_sync, plan_sync from the tree at ``root``, each
+def _load(root: Path) -> tuple[Any, Any, Any, Any, Any]:
+    """compile_query, parse_query, rows_sync, plan_sync, open_reader from the tree at ``root``, each
     running with that tree's ``store`` modules in ``sys.modules`` (the search modules import
     some of theirs when first called, e.g. store.query.alive: without this a tree would get
     the other's, whose classes its own isinstance tests do not know)."""
@@ -46,6 +45,7 @@ def _load(root: Path) -> tuple[Any, Any, Any, Any]:
     sys.path.insert(0, str(root))
     try:
         from store.query import compile_query, parse_query
+        from store.reads import open_reader
         from store.search import plan_sync, rows_sync
 
         # Every module of the tree's store/query and store/*.py, imported now.
@@ -70,7 +70,13 @@ def _load(root: Path) -> tuple[Any, Any, Any, Any]:
 
         return call
 
-    return bound(compile_query), bound(parse_query), bound(rows_sync), bound(plan_sync)
+    return (
+        bound(compile_query),
+        bound(parse_query),
+        bound(rows_sync),
+        bound(plan_sync),
+        bound(open_reader),
+    )
 
 
 def main() -> None:
@@ -94,7 +100,10 @@ def main() -> None:
 
     trees = {"before": _load(Path(args.before)), "after": _load(ROOT)}
     path = Path(args.db or Path(args.workdir) / f"dense-{args.size}-v{DENSE_VERSION}.db")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    # Each tree reads through its own connection, opened as the CLI opens it (its own
+    # store.reads.open_reader: its pragmas are part of what is measured), each with its own
+    # page cache.
+    conns = {name: tree[4](str(path)) for name, tree in trees.items()}
     wanted = [s for s in args.shapes.split(",") if s]
     report: dict[str, Any] = {
         "size": args.size,
@@ -111,17 +120,19 @@ def main() -> None:
             if f"{shape['shape']}/{sort}" in args.skip.split(","):
                 continue
             runs = {}
-            for name, (compile_query, parse_query, rows_sync, plan_sync) in trees.items():
+            for name, (compile_query, parse_query, rows_sync, plan_sync, _) in trees.items():
                 query = compile_query(parse_query(shape["query"], now=NOW), sort=sort)
-                runs[name] = (query, rows_sync, plan_sync(conn, query).name)
-            ids = {name: [r[0] for r in rows(conn, q)] for name, (q, rows, _) in runs.items()}
+                runs[name] = (query, rows_sync, plan_sync(conns[name], query).name)
+            ids = {
+                name: [r[0] for r in rows(conns[name], q)] for name, (q, rows, _) in runs.items()
+            }
             wall: dict[str, list[float]] = {name: [] for name in runs}
             cpu: dict[str, list[float]] = {name: [] for name in runs}
             for turn in range(args.repeat):
                 for name in sorted(runs, reverse=turn % 2 == 1):  # take turns, both orders
                     query, rows, _ = runs[name]
                     started, cpu_started = time.perf_counter(), time.process_time()
-                    rows(conn, query)
+                    rows(conns[name], query)
                     cpu[name].append((time.process_time() - cpu_started) * 1000)
                     wall[name].append((time.perf_counter() - started) * 1000)
             entry: dict[str, Any] = {

@@ -196,6 +196,11 @@ _FEW_PASS = 16
 WIDE_FILTER_CAP = 8_192
 # filter_scored: one rowid of the filter read from its index and sorted newest first.
 _COST_SORTED = 1.5
+# phrase_scored: one step of FTS5's intersection of the words' and a field's doclists
+# (`auth project:x`, x in 0.5 % of 1 M sessions: ~1,200 steps and ~600 rows in 5 ms), or
+# one entry of either read through when both are about as long.
+_COST_STEP = 1.5
+_COST_SCAN = 0.2
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -470,6 +475,24 @@ def choose_plan(
                 cost[plan.name] = (
                     streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE
                 )
+        elif plan.name == "phrase_scored":
+            # As newest_scored, but FTS5 intersects the words' doclists with the fields'
+            # phrases: only the window's rows are read, and the intersection steps through
+            # the shorter list's entries in the rowid range the window spans (the words'
+            # matches at the filter's share, or the filter's rows at the words' share).
+            # Lists of about the same length are read through (~0.2 µs an entry: `cache
+            # project:x`, 10,000 and 5,445 entries in ~2.5 ms); a short one seeks in a long
+            # one, a step each.
+            wanted = min(est.matches * est.filter_share, max(est.needed or 0, RELEVANCE_WINDOW))
+            in_words = min(est.matches, wanted / est.filter_share)
+            in_fields = wanted / est.share
+            if est.known:
+                in_fields = min(in_fields, float(est.candidates))
+            shorter = min(in_words, in_fields)
+            intersect = min(shorter * _COST_STEP, (in_words + in_fields) * _COST_SCAN)
+            cost[plan.name] = (
+                intersect + wanted * (_COST_ROW + _COST_SCORE) + (est.phrases + 1) * _COST_PHRASE
+            )
     if not cost:
         return compiled.plans[0]
     if window is not None and not _by_name(compiled):
@@ -1424,6 +1447,15 @@ def choose_wordless(
     if candidates is None:
         return compiled.plans[0]
     few = candidates < FILTER_CAP
+    # (Not by name: a walk of the filter's own name order passes it for certain.)
+    counted_on = not few and candidates < WIDE_FILTER_CAP and facts.sort != "name"
+    if counted_on and not facts.whole_filter and first is not None:
+        # Counted on (plan_sync) and still a few thousand, with other filters tested on each
+        # row: a walk of the sort order passes the filter's share of its rows at most, and a
+        # walk that falls short ends in SQLite's plan (`project:x branch:main --sort created`,
+        # x in 0.5 % of 1 M sessions: 5,445 rows read and sorted in 10-20 ms; the walk, then
+        # SQLite's scan of the created order, 1-2 s).
+        return first
     budget = int(1.5 * facts.needed) + 32
     # window_walk (by name, a since:/until: window alone): the name index read in order, the
     # window tested in it, stopping at the page; for a window too large to count (2,048 of 1 M
@@ -1433,15 +1465,24 @@ def choose_wordless(
     ordered = plans.get("window_walk")
     if ordered is not None and candidates is not None and candidates >= FILTER_CAP:
         return ordered
-    walk = plans.get("filter_walk") or plans.get("order_walk")
+    walk = plans.get("filter_walk") or plans.get("window_created") or plans.get("order_walk")
     own_order = walk is not None and walk.name == "filter_walk" and facts.whole_filter
     if walk is not None and (not few or (own_order and candidates > budget)):
         return walk.with_budget(budget, _WORDLESS_RETRY)
     # SQLite's own plan scans the created order's index, reading each row until the page is
     # full (no materialized walk: order_walk's costs 3 times that); or, if it judges the filter
     # selective, it reads the filter's index: filter_first.
+    # (Not with a window's end: its sessions are not spread through the created order but
+    # bunched before the end, which a scan from the newest reaches last: `status:active
+    # until:2026-11-01`, 1,950 sessions at 1 M, scanned in 25-45 ms, read in 1-2.)
     scan = facts.needed * (top or 0) / max(candidates, 1) * _COST_WALK_NEAR
-    if facts.sort == "created" and facts.whole_filter and scan < candidates * _COST_PICKED:
+    ended = "window_created" in plans
+    if (
+        facts.sort == "created"
+        and facts.whole_filter
+        and not ended
+        and scan < candidates * _COST_PICKED
+    ):
         return compiled.plans[0]
     if first is not None and few:
         return first
@@ -1515,6 +1556,11 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         count = top = None
         if not _in_order(compiled):
             count, top = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
+            if count >= FILTER_CAP and not facts.whole_filter and facts.sort != "name":
+                # Many, and other filters besides: counted on (~0.8 ms at most), since a walk
+                # of the sort order may pass few of its rows (choose_wordless).
+                wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
+                count, top = conn.execute(facts.candidates_sql, wide).fetchone()
         return _usable(conn, compiled, choose_wordless(compiled, count, top))
     if facts is None or facts.sample_sql is None or len(compiled.plans) == 1:
         return compiled.plans[0]

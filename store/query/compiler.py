@@ -20,7 +20,8 @@ Each query compiles to a default plan and the alternatives the planner in store.
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
 filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_tested,
 order_set, filter_set, name_snapshot, name_window, filter_set_walk, created_walk, created_set,
-or_union; alive_scored and alive_tested in store.query.alive; the window plans' SQL in
+or_union, phrase_scored;
+alive_scored and alive_tested in store.query.alive; the window plans' SQL in
 store.query.windows; docs/search.md). All plans of a query return the same rows in the same
 order.
 """
@@ -37,10 +38,12 @@ from store.query.windows import (
     scored_within_bounds_sql,
     window_bounds,
     window_created_sql,
+    window_created_wordless_sql,
     window_range_sql,
     window_scan_sql,
     window_scored_sql,
     window_set_sql,
+    window_times_sql,
     window_walk_sql,
     within_bounds,
 )
@@ -139,6 +142,7 @@ if TYPE_CHECKING:
         "filter_set_walk",
         "created_walk",
         "created_set",
+        "phrase_scored",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -874,6 +878,20 @@ _ALIVE_STATUSES: Final = frozenset({"active", "attached", "detached"})
 """The statuses only alive sessions have (store.query.alive keeps its own copy)."""
 
 
+def _prefix_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
+    """A top-level field filter on a prefix (``name:ccmgr-*``: one ``*``, at the end, after
+    at least one character), its NOCASE index (whose range LIKE reads), its SQL and
+    parameters; or None."""
+    children = node.children if isinstance(node, And) else (node,)
+    for child in children:
+        if isinstance(child, Field) and child.name in _FIELD_INDEX:
+            pattern = child.pattern
+            if pattern and len(pattern) > 1 and pattern.find("*") == len(pattern) - 1:
+                params: list[Any] = []
+                return _FIELD_INDEX[child.name], _leaf_sql(child, params), params
+    return None
+
+
 # Indexes that give a qualifier's sessions in name order (migration 005; name: needs none).
 NAME_ORDER_INDEX: Final = {
     "name": "ix_sessions_name_nocase",
@@ -1312,8 +1330,28 @@ def _window_set_plan(
 
 def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
     """``facts`` with ``passing_sql``: how many of the newest matches pass the query's
-    filters (its full-text conjuncts left out: the rowids are their matches)."""
-    params: list[Any] = []
+    filters (its full-text conjuncts left out: the rowids are their matches). For words that
+    are all negated the sample is of the words the rows must not hold: then how many of the
+    newest sessions (the sample's size of the highest rowids) pass the filters alone (with
+    the NOT, the count read the words' whole doclist: `-auth project:myapp` at 1 M, 143 ms
+    of the planner's time, and said nothing: no match of the sample passes it)."""
+    if facts.sample_negated:
+        children = node.children if isinstance(node, And) else (node,)
+        filters = [c for c in children if not _has_terms(c) and not isinstance(c, _Const)]
+        if not filters:
+            return facts
+        params: list[Any] = []
+        where = _sql(_simplify(And(tuple(filters))), params)
+        return facts.replace(
+            passing_sql=(
+                # NOT INDEXED: the rowid range drives (with a filter's index SQLite read
+                # all of myapp's 300,000 entries, 50 ms at 1 M).
+                f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid > "
+                f"(SELECT max(rowid) FROM sessions) - ? AND {where}"
+            ),
+            passing_params=(facts.sample_params[-1], *params),
+        )
+    params = []
     where = _sql(node, params, ranked_join=True)
     return PlanFacts(
         facts.sample_sql,
@@ -1761,6 +1799,26 @@ def compile_query(
             sort=order_sort,
             whole_filter=indexed[3],
         )
+    # A field's prefix alone (no exact field, status or window: `name:ccmgr-*`), by recent or
+    # created: SQLite reads the prefix's range of the field's NOCASE index and sorts every row
+    # of it (0.3-2 s at 1 M sessions, where most names start with `ccmgr-`). Counted in that
+    # range up to FILTER_CAP: many, and a walk of the sort order tests them (as a field's
+    # many rows by created, above); few, and SQLite's plan reads them.
+    prefix = None
+    if sample is None and indexed is None and needed is not None and order_sort != "name":
+        prefix = None if _has_terms(node) else _prefix_filter(node)
+    if prefix is not None:
+        facts = PlanFacts(
+            None,
+            (),
+            False,
+            f"SELECT count(*), (SELECT max(rowid) FROM sessions) FROM (SELECT 1 FROM sessions "
+            f"INDEXED BY {prefix[0]} WHERE {prefix[1]} LIMIT ?)",
+            (*prefix[2], FILTER_CAP),
+            needed,
+            sort=order_sort,
+            whole_filter=False,
+        )
     if rank is None:
         params: list[Any] = []
         where = _sql(node, params)
@@ -1772,13 +1830,35 @@ def compile_query(
             (*params, *page),
         )
         plans = [default]
-        if wordless and needed is not None and order_sort == "created":
+        # By recent too when the indexed filter is not the whole query: its index gives the
+        # order, but the other filters are tested on its rows (`status:ended name:ccmgr-*`:
+        # SQLite read the name's range and sorted it, 2.6 s at 1 M sessions).
+        whole = indexed is not None and indexed[3]
+        walked_order = wordless and (
+            order_sort == "created" or (order_sort == "recent" and not whole)
+        )
+        if needed is not None and (walked_order or prefix is not None):
             plans.append(
                 Plan(
                     "order_walk",
                     _walk_sql(_SELECT, where, order_sort),
                     (4 * needed, *params, *page),
                     walk_budget=0,
+                )
+            )
+        bounds = window_bounds(node) if wordless and order_sort == "created" else None
+        if needed is not None and bounds is not None and bounds[1] is not None:
+            # window_created of filters alone: the created order walked down from the
+            # window's end, not from the newest session (which order_walk starts at: a window
+            # in the past is reached after every newer session, and the fallback sorted every
+            # session of it, 0.5 s for `until:2025-02-11`, 10 % of 1 M sessions).
+            times, times_params = window_times_sql(bounds)
+            plans.append(
+                Plan(
+                    "window_created",
+                    window_created_wordless_sql(_SELECT, times, where),
+                    (bounds[1], 4 * needed, *times_params, *params, *page),
+                    walk_budget=1,
                 )
             )
         if wordless and needed is not None and named is not None and len(named[1]) == 1:
@@ -2020,6 +2100,24 @@ def compile_query(
                 scoring=Scoring(fts_phrases(match), page),
             )
         )
+        phrases = _column_phrases(node)
+        if phrases:
+            # phrase_scored: newest_scored with the exact field filters' values also in the
+            # MATCH, as column phrases (which every row the filter keeps holds): FTS5
+            # intersects the doclists, so only rows that hold the words and the phrase are
+            # read, each still tested against the filter (`auth project:x`, x in 0.5 % of
+            # 1 M sessions: ~600 rows read, where filter_scored sorts x's 5,000 rowids and
+            # reads ~1,100, and newest_scored streams ~100,000 matches). Scored as
+            # newest_scored, from the words' phrases alone.
+            walk_match = " AND ".join(f"({part})" for part in (match, *phrases))
+            plans.append(
+                Plan(
+                    "phrase_scored",
+                    scored,
+                    (walk_match, *params, window),
+                    scoring=Scoring(fts_phrases(match), page),
+                )
+            )
     in_window = needed is not None and needed <= window and safe and _scorable(node)
     if time_window is not None and indexed is not None and in_window:
         plans.append(_window_scored_plan(time_window, match, indexed, where, params, page, window))

@@ -255,17 +255,47 @@ def window_created_sql(select: str, fts: str, times: str, where: str, negated: b
     )
 
 
+def window_created_wordless_sql(select: str, times: str, where: str) -> str:
+    """``window_created`` of filters alone (``until:X --sort created``, no words): the created
+    order walked down from the window's end (the budget: ``?2``; the end: ``?1``) and the
+    window's sessions created after it (last used before they were created: migration 013's
+    partial index), each row read and tested by ``where`` (the whole query). Exact when it
+    fills the page, as :func:`window_created_sql`, for the same reason. Parameters: the end,
+    the budget, the window's, ``where``'s, limit and offset."""
+    return (
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
+        f"SELECT rid FROM (SELECT sessions.rowid AS rid FROM sessions "
+        f"INDEXED BY ix_sessions_created_at WHERE sessions.created_at <= ?1 "
+        f"ORDER BY sessions.created_at DESC, sessions.rowid DESC LIMIT ?2) "
+        f"UNION ALL SELECT sessions.rowid FROM sessions INDEXED BY {EARLY_INDEX} "
+        f"WHERE sessions.created_at > sessions.last_access AND {times} "
+        f"AND sessions.created_at > ?1) "
+        f"AND {where} ORDER BY sessions.created_at DESC, sessions.rowid DESC LIMIT ? OFFSET ?"
+    )
+
+
+def window_times_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str]]:
+    """The window's condition on last access (at least one end), and its parameters."""
+    since, until = window
+    ends = (("sessions.last_access >= ?", since), ("sessions.last_access <= ?", until))
+    return (
+        " AND ".join(test for test, end in ends if end is not None),
+        [end for end in window if end is not None],
+    )
+
+
 def early_count_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str]]:
     """How many of the window's sessions were last used before they were created and
     created after its end, counted in the partial index of migration 013 up to a cap (the
     last parameter): what ``window_created`` reads besides its walk."""
-    since, until = window
-    times = [t for t, end in (("last_access >= ?", since), ("last_access <= ?", until)) if end]
-    times += ["created_at > ?"] if until is not None else []
+    times, params = window_times_sql(window)
+    if window[1] is not None:
+        times += " AND sessions.created_at > ?"
+        params.append(window[1])
     return (
         f"SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY {EARLY_INDEX} "
-        f"WHERE created_at > last_access AND {' AND '.join(times)} LIMIT ?)",
-        [end for end in (*window, until) if end is not None],
+        f"WHERE sessions.created_at > sessions.last_access AND {times} LIMIT ?)",
+        params,
     )
 
 

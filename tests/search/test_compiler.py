@@ -255,6 +255,7 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
                 "order_set",
                 "filter_set_walk",
                 "newest_scored",
+                "phrase_scored",
                 "filter_scored",
                 "filter_set",
                 "alive_scored",
@@ -270,7 +271,13 @@ def test_plans_offered_by_shape() -> None:
     ranked = ["newest_ranked", "newest_scored", "filter_scored", "filter_set", "filter_ranked"]
     assert names("auth") == ranked[:2]
     assert names("auth project:x", limit=None) == ["newest_ranked", "filter_ranked"]
-    assert names("auth project:x") == ranked
+    # An exact field's value also as a column phrase of the MATCH (phrase_scored).
+    fielded = [*ranked[:2], "phrase_scored", *ranked[2:]]
+    assert names("auth project:x") == fielded
+    assert names("auth branch:feat/auth") == fielded
+    assert names("auth project:x*") == ranked[:2]  # a prefix is no phrase (nor indexed)
+    assert names("auth project:-") == ranked  # nor a value without a token
+    assert names("auth -project:x") == ranked[:2]  # nor a negated field
     # A status that keeps alive sessions: their rows from their own index too (sql/011).
     alive = [*ranked[:4], "alive_scored", ranked[4]]
     assert names("auth status:active") == alive
@@ -278,7 +285,7 @@ def test_plans_offered_by_shape() -> None:
     assert names("auth status:attached") == alive
     assert names("auth status:ended") == ranked
     # The alive status is counted before an exact field (its index tests the field too).
-    assert names("auth project:x status:active") == alive
+    assert names("auth project:x status:active") == [*fielded[:5], "alive_scored", fielded[5]]
     assert names("auth status:active", sort="recent")[-1] == "alive_tested"
     assert names("auth status:detached", sort="name")[-1] == "alive_tested"
     assert "alive_tested" not in names("auth status:active", sort="recent", limit=None)
@@ -340,6 +347,18 @@ def test_plans_offered_by_shape() -> None:
     assert "order_set" not in names("auth since:1d", sort="created")
     # A filter alone by recent: its index has last_access second (filter_first reads in order).
     assert names("project:x") == ["fts_first", "filter_first"]
+    # With other filters tested on its rows, a walk of the recent order too.
+    assert names("status:ended name:ccmgr-*") == ["fts_first", "order_walk", "filter_first"]
+    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index.
+    assert names("name:ccmgr-*") == ["fts_first", "order_walk"]
+    assert names("branch:feat*", sort="created") == ["fts_first", "order_walk"]
+    prefix = compiled("project:my*").facts
+    assert prefix is not None and "INDEXED BY ix_sessions_project_nocase" in str(
+        prefix.candidates_sql
+    )
+    assert names("name:ccmgr-*", sort="name") == ["fts_first"]
+    assert names("name:*auth*") == ["fts_first"]  # no range of an index to count in
+    assert names("name:*") == ["fts_first"]
     # Nothing to choose: no filter with an index, words OR a filter on every row, a word
     # longer than the prefix index.
     assert names("dir:/a") == ["fts_first"]

@@ -23,6 +23,7 @@ from store.query.windows import WINDOW_ESTIMATE_SQL, window_bounds, window_estim
 from store.search import (
     WIDE_FILTER_CAP,
     choose_plan,
+    choose_wordless,
     plan_sync,
     rows_sync,
     run_plan_sync,
@@ -226,3 +227,25 @@ def test_a_word_in_one_percent_walks_the_windows_index_against_its_matches_as_a_
     query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
     plan = choose_plan(query, HALF, WIDE_FILTER_CAP, cap=WIDE_FILTER_CAP, window=WINDOW)
     assert plan.name != "window_set"
+
+
+def test_a_window_of_filters_alone_is_walked_down_the_created_order_from_its_end() -> None:
+    """`until:2025-02-11 --sort created` (10 % of 1 M sessions) walked the created order
+    from the newest session, met none of the window, and fell back to sorting all of it
+    (0.5 s); window_created starts at the window's end (0.5 ms)."""
+    for text in ("until:2025-02-11", "since:2025-06-01 until:2025-06-07", "status:ended until:3d"):
+        tree = parse_query(text, now=NOW)
+        query = compile_query(tree, sort="created")
+        plan = choose_wordless(query, FILTER_CAP, 1_000_000)
+        assert plan.name == "window_created", text
+        bounds = window_bounds(tree)
+        assert bounds is not None and plan.params[0] == bounds[1]
+    # A since: alone has no end to start from; an alive status with an end is few: read whole.
+    since = compile_query(parse_query("since:3d", now=NOW), sort="created")
+    assert "window_created" not in [p.name for p in since.plans]
+    query = compile_query(parse_query("status:active until:2026-11-01", now=NOW), sort="created")
+    assert choose_wordless(query, 1_950, 1_000_000).name == "filter_first"
+    # Not by another sort.
+    for sort in ("recent", "name", "relevance"):
+        names = [p.name for p in compile_query(parse_query("until:3d", now=NOW), sort=sort).plans]
+        assert "window_created" not in names, sort

@@ -177,3 +177,34 @@ def test_every_sql_statement_lives_in_the_store() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_a_reader_maps_the_file_and_follows_it_as_another_connection_shrinks_and_grows_it(
+    tmp_path: Path,
+) -> None:
+    # The reader reads through a memory map (store.reads.MMAP_BYTES); a writer that empties
+    # the table, vacuums the file to a fraction of its size and checkpoints it, then fills it
+    # again, must leave the reader seeing each state exactly (no stale page, no SIGBUS).
+    path = tmp_path / "data.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("CREATE TABLE pad (n INTEGER PRIMARY KEY, body TEXT)")
+    fill = (
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+        "INSERT INTO pad (body) SELECT hex(randomblob(200)) FROM n"
+    )
+    count = "SELECT count(*), sum(length(body)) FROM pad"
+    with closing(writer), closing(open_reader(str(path))) as conn:
+        assert conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
+        writer.execute(fill, (20_000,))
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        big = path.stat().st_size
+        assert conn.execute(count).fetchone() == (20_000, 8_000_000)
+        writer.execute("DELETE FROM pad")
+        writer.execute("VACUUM")
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert path.stat().st_size < big // 4
+        assert conn.execute(count).fetchone() == (0, None)
+        writer.execute(fill, (5_000,))
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert conn.execute(count).fetchone() == (5_000, 2_000_000)
