@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import sqlite3
 
-from store.query.compiler import NAME_PAGE_SQL, NAME_SNAPSHOT_TABLES, NameWalk, Plan
+from store.query.compiler import (
+    NAME_PAGE_SQL,
+    NAME_SNAPSHOT_TABLES,
+    CompiledQuery,
+    NameWalk,
+    Plan,
+)
+from store.query.windows import WINDOW_ESTIMATE_SQL, window_days, window_estimate
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
@@ -81,6 +88,24 @@ def snapshot_facts(conn: sqlite3.Connection) -> tuple[int, int] | None:
     if built is None:
         return None
     return max(0, int(top or 0) - int(built)), int(dirty)
+
+
+def window_facts(
+    conn: sqlite3.Connection, compiled: CompiledQuery, window: tuple[int, ...] | None
+) -> tuple[int, int | None] | None:
+    """For ``name_window``: its window's sessions, estimated from the rowids of the sessions
+    created last before each end, and the days it spans (None when not dates): the
+    planner's ``window`` read when it has it (store.search.window_rows_sync), else read here
+    (four seeks: a window beside an exact project is not the indexed filter); None without
+    that plan."""
+    walks = [p.name_walk for p in compiled.plans if p.name == "name_window" and p.name_walk]
+    bounds = walks[0].window if walks else None
+    if bounds is None:
+        return None
+    if window is not None:
+        return window[0], window[2] if len(window) > 2 else None
+    row = conn.execute(WINDOW_ESTIMATE_SQL, (bounds[1], bounds[0])).fetchone()
+    return window_estimate(row, bounds)[0], window_days(row, bounds)
 
 
 REFRESH_MIN_DELTA = 1_000

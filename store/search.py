@@ -15,7 +15,7 @@ from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from store.errors import StoreError
-from store.name_order import name_rows, snapshot_facts
+from store.name_order import name_rows, snapshot_facts, window_facts
 from store.query.alive import ALIVE_INDEX, ALIVE_PLANS
 from store.query.compiler import (
     BM25_WEIGHTS,
@@ -281,6 +281,7 @@ def choose_plan(
     snapshot: tuple[int, int] | None = None,
     window: tuple[int, ...] | None = None,
     early: int = 0,
+    ranged: tuple[int, int | None] | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -296,6 +297,8 @@ def choose_plan(
     window's sessions estimated when too many to count, the rows above its end, and the
     days it spans when known (:func:`window_rows_sync`). ``early``: the window's sessions
     last used before they were created (counted up to FILTER_CAP; window_created reads them).
+    ``ranged``: for ``name_window``, its window's sessions estimated and the days it spans
+    (store.name_order.window_facts).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -424,6 +427,12 @@ def choose_plan(
             in_order = " INDEXED BY ix_sessions_name_nocase " in plan.sql or _indexes_of(plan)
             if est.needed is not None and in_order:
                 tested = min(tested, 1.5 * est.needed / max(est.share, 1 / est.top) + 32)
+                if ranged is not None and compiled.facts.window is None:
+                    # A field's name order beside a window (`auth project:myapp since:...`):
+                    # the field's rows are read, the window's share of them passing, however
+                    # few of them the count (the field's within the window) found.
+                    inside = est.share * min(1.0, ranged[0] / est.top)
+                    tested = min(est.top, 1.5 * est.needed / max(inside, 1 / est.top) + 32)
             cost[plan.name] = tested * (_COST_ROW + _COST_TESTED)
         elif plan.name == "filter_scored" and est.known:
             # Every rowid of the filter sorted newest first (its index alone), then the rows
@@ -446,8 +455,8 @@ def choose_plan(
                 + hits * _COST_SCORE
                 + est.phrases * _COST_PHRASE
             )
-        elif plan.name == "name_snapshot" and snapshot is not None and est.needed is not None:
-            cost[plan.name] = _snapshot_cost(est, plan, snapshot)
+        elif plan.name in _SNAPSHOT_PLANS and snapshot is not None and est.needed is not None:
+            cost[plan.name] = _snapshot_cost(est, plan, snapshot, ranged)
         elif plan.name in ALIVE_PLANS and est.known:
             cost[plan.name] = _alive_cost(est, plan)
         elif plan.name in ("newest_ranked", "newest_scored"):
@@ -676,26 +685,61 @@ _COST_SNAPSHOT_FIXED = 40.0
 # One session renamed since the build, tested by one FTS5 lookup: 30-45 µs at 1 M sessions
 # (1,000 of them added 28 ms to `cache`, 45 ms to `auth login`), more than a walk's probe.
 _COST_SNAPSHOT_DIRTY = 40.0
+# name_window: a snapshot match streamed and its rank read (name_snapshot's walk but the row),
+# its session's row read (_COST_ROW) only when its rowid is within the window's range (`auth
+# since:2025-06-01 until:2025-06-07` at 1 M: ~2,800 matches walked, 6 % of them in the range,
+# 2.2 ms where reading each row took 11.6; measured, the row is most of name_snapshot's
+# cost, but in the units window_range is costed in, this split chooses between them where
+# they measure so: `auth until:2024-12-07` at 100 k, window_range 0.9 ms, name_window 1.1).
+_COST_SNAPSHOT_STREAM = _COST_SNAPSHOT_ROW - _COST_ROW
+_SNAPSHOT_PLANS = ("name_snapshot", "name_window")
 
 
 _CREATED_PLANS = ("created_walk", "created_set")
 _BY_RECENT = "ORDER BY sessions.last_access DESC, sessions.rowid DESC LIMIT ? OFFSET ?"
 
 
-def _snapshot_cost(est: _Estimate, plan: Plan, snapshot: tuple[int, int]) -> float:
+def _snapshot_cost(
+    est: _Estimate,
+    plan: Plan,
+    snapshot: tuple[int, int],
+    ranged: tuple[int, int | None] | None = None,
+) -> float:
     """name_snapshot's cost: the walk until the page's rows pass (the filters whose values it
     matches as column phrases pass always; the others at their share), the delta's matches
-    (a range of the inserted sessions' matches, a lookup a dirty session), the page's sort."""
+    (a range of the inserted sessions' matches, a lookup a dirty session), the page's sort.
+    With a window (``ranged``: its sessions estimated, the days it spans), the walk's rows
+    pass at its share, and ``name_window`` reads a row only for the matches within its
+    rowid range (taken as the window's sessions over _WINDOW_PASS), after reading the
+    range's ends by day (as window_scored_by_day)."""
     needed = est.needed or 0
     inserted, dirty = snapshot
+    # The walk's MATCH: after the window's parameters (name_window), before the delta's.
+    steps = plan.name_walk
+    walk_match = plan.params[len(plan.params) - len(steps.delta_params) if steps else 0]
     # The column phrases cover the exact field filters: the walk's rows pass those always;
     # not a counted status (`auth project:myapp status:active`: 0.2 % of them pass).
-    covered = "} : " in str(plan.params[0]) and not est.counted_status
+    covered = "} : " in str(walk_match) and not est.counted_status
     share = 1.0 if covered else est.filter_share
+    per_row, bounds = _COST_SNAPSHOT_ROW, 0.0
+    if ranged is not None:
+        # At least what the indexed filter counted (the window, or a project's part of it).
+        rows, days = max(ranged[0], est.candidates, 1), ranged[1]
+        # The window is ANDed with the rest: no more of the walk's rows pass than its share
+        # (the column phrases cover an exact project, not the window).
+        share = min(share, rows / est.top)
+        if plan.name == "name_window":
+            within = min(1.0, rows / _WINDOW_PASS / est.top)
+            per_row = _COST_SNAPSHOT_STREAM + within * _COST_ROW
+            # Two seeks a day, and the entries of the days at its ends (unknown: all of them).
+            bounds = (
+                days * _COST_DAY + 2 * rows / days * _COST_BOUND if days else rows * _COST_BOUND
+            )
     walked = min(est.matches, needed / max(share, 1 / est.top) + 1)
     delta = inserted * est.share * est.filter_share
     return (
-        walked * _COST_SNAPSHOT_ROW * est.phrases
+        bounds
+        + walked * per_row * est.phrases
         + delta * (_COST_MATCH + _COST_ROW)
         + dirty * _COST_SNAPSHOT_DIRTY * est.phrases
         + (needed + delta) * _COST_ROW
@@ -1417,6 +1461,14 @@ def choose_wordless(
         # SQLite's plan reads its range of the field's index (`project:isx*`: 15-19 -> 11-13 ms).
         return first or compiled.plans[0]
     budget = int(1.5 * facts.needed) + 32
+    # window_walk (by name, a since:/until: window alone): the name index read in order, the
+    # window tested in it, stopping at the page; for a window too large to count (2,048 of 1 M
+    # sessions or more: at most ~10,000 entries a page of 20, ~2.5 ms; `since:2025-06-01
+    # until:2025-06-07`, 9,708: 16 -> 0.6 ms), else its rows sorted (a small window would be
+    # looked for through the whole index).
+    ordered = plans.get("window_walk")
+    if ordered is not None and candidates is not None and candidates >= FILTER_CAP:
+        return ordered
     snapshot = plans.get("name_snapshot")
     if snapshot is not None and not few:
         # Filters beside the one counted, by name: their values as the snapshot's column
@@ -1559,9 +1611,10 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         cap = WIDE_FILTER_CAP
     window = window_rows_sync(conn, compiled, candidates, cap)
     early = early_sync(conn, compiled)
-    snapshot = None
+    snapshot = ranged = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
+        ranged = None if snapshot is None else window_facts(conn, compiled, window)
     span = None
     rows = walk_rows(compiled, sample, candidates, _top_share(compiled, window))
     # The span is for order_range, a walk of the sort order: not read when the snapshot will
@@ -1587,6 +1640,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         snapshot=snapshot,
         window=window,
         early=early,
+        ranged=ranged,
     )
     plan = _usable(conn, compiled, chosen)
     return with_statistics_sync(conn, compiled, plan, samples)

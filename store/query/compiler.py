@@ -19,8 +19,8 @@ million times.
 Each query compiles to a default plan and the alternatives the planner in store.search may choose
 instead (one function shape each: fts_first, order_walk, order_range, filter_first,
 filter_walk, newest_ranked, filter_ranked, newest_scored, filter_scored, filter_tested,
-order_set, filter_set, name_snapshot, filter_set_walk, created_walk, created_set, or_union,
-phrase_scored;
+order_set, filter_set, name_snapshot, name_window, filter_set_walk, created_walk, created_set,
+or_union, phrase_scored;
 alive_scored and alive_tested in store.query.alive; the window plans' SQL in
 store.query.windows; docs/search.md). All plans of a query return the same rows in the same
 order.
@@ -40,10 +40,12 @@ from store.query.windows import (
     window_created_sql,
     window_created_wordless_sql,
     window_range_sql,
+    window_scan_sql,
     window_scored_sql,
     window_set_sql,
     window_times_sql,
     window_walk_sql,
+    within_bounds,
 )
 from store.values import Value
 
@@ -127,6 +129,7 @@ if TYPE_CHECKING:
         "order_set",
         "filter_set",
         "name_snapshot",
+        "name_window",
         "alive_scored",
         "alive_tested",
         "window_scored",
@@ -207,19 +210,26 @@ class NameWalk(Value):
     reads the matches among the sessions the snapshot does not hold as they are (inserted,
     or renamed since its build) and its parameters but one (the second, ``?2``: the
     walk's last name, or None; later names cannot reach the page), the page (limit, offset)
-    and how many rows it needs (limit + offset)."""
+    and how many rows it needs (limit + offset). ``window``: for ``name_window``, the
+    since:/until: window whose rowid range bounds the walk (the planner estimates it)."""
 
-    __match_args__ = ("delta_sql", "delta_params", "page", "needed")
+    __match_args__ = ("delta_sql", "delta_params", "page", "needed", "window")
     __slots__ = __match_args__
     delta_sql: str
     delta_params: tuple[Any, ...]
     page: tuple[int, int]
     needed: int
+    window: tuple[str | None, str | None] | None
 
     def __init__(
-        self, delta_sql: str, delta_params: tuple[Any, ...], page: tuple[int, int], needed: int
+        self,
+        delta_sql: str,
+        delta_params: tuple[Any, ...],
+        page: tuple[int, int],
+        needed: int,
+        window: tuple[str | None, str | None] | None = None,
     ) -> None:
-        super().__init__(delta_sql, delta_params, page, needed)
+        super().__init__(delta_sql, delta_params, page, needed, window)
 
 
 class NewestIds(Value):
@@ -1117,7 +1127,11 @@ def _column_phrases(node: _Simple) -> list[str]:
 
 
 def _name_snapshot_plan(
-    node: _Simple, match: str, page: tuple[int, int], needed: int
+    node: _Simple,
+    match: str,
+    page: tuple[int, int],
+    needed: int,
+    window: tuple[str | None, str | None] | None = None,
 ) -> Plan | None:
     """name_snapshot: the snapshot's matches (sessions_name_fts, rowid = rank in name order)
     streamed in name order, each tested against the other filters, until the page's rows and
@@ -1125,9 +1139,21 @@ def _name_snapshot_plan(
     the rank) are in; then the matches among the sessions written since the build, and the
     page cut from both in the exact order (store.name_order). Only for words (not all
     negated) ANDed with plain filters: the snapshot's MATCH is the query's whole full-text
-    part, so every other condition is a filter on the row."""
+    part, so every other condition is a filter on the row.
+
+    With ``window`` (the query's top-level since:/until:), ``name_window``: the same walk,
+    each match's session first tested against the window's rowid range (read by day,
+    store.query.windows.day_bounds_sql) before its row is read; None when its ends are not
+    timestamps."""
     if isinstance(node, _Const):
         return None
+    head, bound, bound_params = "", "", list[str]()
+    if window is not None:
+        day = day_bounds_sql(window)
+        if day is None:
+            return None
+        head, bound_params = day
+        bound = f"AND {within_bounds('r.sid')} "
     children = node.children if isinstance(node, And) else (node,)
     if any(not _is_fts_conjunct(child) and _has_terms(child) for child in children):
         return None
@@ -1141,10 +1167,10 @@ def _name_snapshot_plan(
     walk_match = " AND ".join(f"({part})" for part in parts)
     match = match or walk_match
     walk = (
-        f"SELECT r.sid, sessions.name FROM {NAME_FTS_TABLE} "
+        f"{head}SELECT r.sid, sessions.name FROM {NAME_FTS_TABLE} "
         f"CROSS JOIN sessions_name_rank AS r ON r.rank = {NAME_FTS_TABLE}.rowid "
         f"CROSS JOIN sessions ON sessions.rowid = r.sid "
-        f"WHERE {NAME_FTS_TABLE} MATCH ? "
+        f"WHERE {NAME_FTS_TABLE} MATCH ? {bound}"
         f"AND NOT EXISTS (SELECT 1 FROM sessions_name_dirty AS d WHERE d.sid = r.sid) "
         f"AND {where} ORDER BY {NAME_FTS_TABLE}.rowid"
     )
@@ -1163,8 +1189,9 @@ def _name_snapshot_plan(
         f"WHERE {FTS_TABLE} MATCH ?1 AND {FTS_TABLE}.rowid = d.sid)) "
         f"AND {before.format('sessions.name')} AND {where}"
     )
-    steps = NameWalk(delta, (match, *params), page, needed)
-    return Plan("name_snapshot", walk, (walk_match, *params), name_walk=steps)
+    steps = NameWalk(delta, (match, *params), page, needed, window)
+    name: PlanName = "name_snapshot" if window is None else "name_window"
+    return Plan(name, walk, (*bound_params, walk_match, *params), name_walk=steps)
 
 
 def _tested_plan(
@@ -1887,6 +1914,18 @@ def compile_query(
                     (*(p for _, ps in named[1] for p in (*ps, needed)), *page),
                 )
             )
+        alone = time_window is not None and indexed is not None and indexed[3]
+        if wordless and needed is not None and alone and indexed and order_sort == "name":
+            # window_walk without words, the window the whole query: the name index read in
+            # order, the window tested in it (SQLite's own plan for `since:X until:Y` read the
+            # window from its index and sorted it).
+            plans.append(
+                Plan(
+                    "window_walk",
+                    window_scan_sql(_SELECT, indexed[1], _ORDER["name"]),
+                    (*indexed[2], *page),
+                )
+            )
         if wordless and indexed is not None:
             # filter_first: the filter's rows from its index, then sorted (or read in order).
             plans.append(
@@ -1960,6 +1999,12 @@ def compile_query(
                 snapshot = _name_snapshot_plan(node, sample[0], page, needed)
                 if snapshot is not None:
                     plans.append(snapshot)
+                # name_window: the snapshot's walk within a window's rowid range.
+                bounded = window_bounds(node)
+                if snapshot is not None and bounded is not None:
+                    ranged = _name_snapshot_plan(node, sample[0], page, needed, bounded)
+                    if ranged is not None:
+                        plans.append(ranged)
             walked = time_window is not None and needed is not None and order_sort == "name"
             if walked and indexed is not None:
                 plans.append(_window_walk_plan(indexed, probe_where, probe_params, page))

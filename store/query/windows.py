@@ -37,6 +37,8 @@ PLAN_INDEX: Final = {
     # store.query.compiler's walks of a field's index by creation read it too.
     "created_walk": EARLY_INDEX,
     "created_set": EARLY_INDEX,
+    # The name snapshot's walk within a window's rowid range (compiler._name_snapshot_plan).
+    "name_window": DAY_INDEX,
 }
 """The plans that read an index of migration 013 (a database may predate it)."""
 _DAY: Final = "substr(sessions.last_access, 1, 10)"
@@ -144,6 +146,15 @@ def day_bounds_sql(window: tuple[str | None, str | None]) -> tuple[str, list[str
         f"SELECT {low} AS lo, {high} AS hi FROM days WHERE days.d IS NOT NULL{ends})) "
     )
     return sql, params
+
+
+def within_bounds(rowid: str) -> str:
+    """The test that ``rowid`` lies within the rowid range of a ``bounds (lo, hi)`` CTE (its
+    two ends read once: non-correlated subqueries). ``name_window`` puts it before the
+    session's row is read: at a window of 1 % of 1 M sessions, ~2,800 snapshot matches
+    walked for a page of 20, ~94 % of them outside the range (`auth since:2025-06-01
+    until:2025-06-07`: 11.6 -> 3.0 ms of CPU, the range's ends read by day included)."""
+    return f"{rowid} BETWEEN (SELECT lo FROM bounds) AND (SELECT hi FROM bounds)"
 
 
 def window_scored_sql(
@@ -298,6 +309,20 @@ def window_walk_sql(select: str, where: str, times: str, order: str) -> str:
         f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN ("
         f"SELECT sessions.rowid FROM sessions INDEXED BY {NAME_INDEX} WHERE {times} "
         f"ORDER BY {order} LIMIT ?) AND {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+
+
+def window_scan_sql(select: str, times: str, order: str) -> str:
+    """``window_walk`` without words (a window alone, ``--sort name``): the name index read in
+    its order, the window tested in it (it holds last_access), each row in the window read,
+    stopping at the page (equal names sorted by last access: the index holds them in the
+    opposite order). Exact: no budget. SQLite's own plan for a window with both ends read the
+    window from the last-access index and sorted all of it (`since:2025-06-01
+    until:2025-06-07`, 9,708 sessions at 1 M: 16 ms); this reads ~100 index entries a page
+    row there (0.6 ms). Parameters: the window's, limit and offset."""
+    return (
+        f"SELECT {select} FROM sessions INDEXED BY {NAME_INDEX} WHERE {times} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
 
 
