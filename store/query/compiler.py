@@ -1854,7 +1854,9 @@ def compile_query(
         whole = indexed is not None and indexed[3]
         # By name when no index gives the filter's rows in name order (a folder: `dir:~`,
         # most sessions, sorted whole in 2.2-2.8 s at 1 M).
-        unnamed = order_sort == "name" and named is None
+        # (A window alone has its own: window_walk, which tests it in the name index.)
+        timed = indexed is not None and indexed[0] == TIME_INDEX
+        unnamed = order_sort == "name" and named is None and not timed
         walked_order = wordless and (
             order_sort == "created" or (order_sort == "recent" and not whole) or unnamed
         )
