@@ -420,7 +420,7 @@ def choose_plan(
                 cost[plan.name], budget, retry = window_cost
                 if budget:
                     budgets[plan.name], retries[plan.name] = budget, retry
-        elif plan.name == "filter_tested" and est.few:
+        elif plan.name == "filter_tested" and est.known:
             # Read from a name-order index the rows come in order and the reading stops at
             # the page; otherwise SQLite sorts them all first.
             tested = float(est.candidates)

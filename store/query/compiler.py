@@ -1212,7 +1212,11 @@ def _tested_plan(
     reads, where ``status IN (…)`` sorted every row of both); otherwise (created) SQLite
     sorts the filter's few rows first."""
     params: list[Any] = []
-    where = _sql(node, params, ranked_join=True)
+    # The filters alone: Python tests every full-text part, negated ones too (with the words
+    # all negated, ranked_join would keep their NOT IN, which reads their whole doclist).
+    children = node.children if isinstance(node, And) else (node,)
+    filters = [c for c in children if not isinstance(c, _Const) and not _is_fts_conjunct(c)]
+    where = _sql(_simplify(And(tuple(filters))), params) if filters else "1"
     if sort != "name" or named is None:
         sql = (
             f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
@@ -2015,6 +2019,10 @@ def compile_query(
                 if window_set is not None:
                     plans.append(window_set)
             by_created = time_window is None and indexed is not None and order_sort == "created"
+            if by_created and needed is not None and sample[1] and facts is not None:
+                # Words all negated: how many of the newest sessions pass the filters (a field
+                # too large to count is counted on if few do: filter_tested then reads it).
+                facts = _with_passing(facts, node)
             if by_created and indexed is not None and needed is not None and not sample[1]:
                 created = _created_walk_plans(node, sample[0], indexed, page, default)
                 if created and facts is not None:
@@ -2064,7 +2072,7 @@ def compile_query(
             # (Nor a folder's: several directories' runs of its index, not in recent order.)
             unordered = indexed is not None and indexed[0] == "ix_sessions_directory"
             by_order = order_sort != "recent" or time_window is not None or unordered
-            tested = by_order and not sample[1] and _scorable(node)
+            tested = by_order and _scorable(node)
             if indexed is not None and needed is not None and tested:
                 plans.append(_tested_plan(node, sample[0], order_sort, page, indexed[0], named))
             if indexed is not None and needed is not None and not sample[1]:

@@ -279,8 +279,11 @@ def test_plans_offered_by_shape() -> None:
     assert names("auth branch:feat/auth") == fielded
     # A prefix is a prefix phrase (`{project} : "x" *`), not an indexed filter.
     assert names("auth project:x*") == [*ranked[:2], "phrase_scored"]
-    assert compiled("auth project:my-a*").plan("phrase_scored").params[0].endswith(
-        '({project} : "my-a" *)'
+    assert (
+        compiled("auth project:my-a*")
+        .plan("phrase_scored")
+        .params[0]
+        .endswith('({project} : "my-a" *)')
     )
     assert names("auth project:-") == ranked  # nor a value without a token
     assert names("auth -project:x") == ranked[:2]  # nor a negated field
