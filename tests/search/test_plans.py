@@ -266,7 +266,7 @@ def test_negated_words_are_tested_in_python_on_a_filters_rows(dense: sqlite3.Con
     # tests the NOT in Python: no full-text read at all.
     for text in ("-auth project:tiny", "-auth -other status:active", "-auth project:big"):
         for sort in ("created", "name"):
-            query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
+            query = compile_query(parse_query(text, now=NOW), sort=sort)
             plan = query.plan("filter_tested")
             assert "sessions_fts" not in plan.sql, plan.sql
             forced = with_statistics_sync(dense, query, plan)
