@@ -221,11 +221,25 @@ def test_the_snapshot_plan_is_exact_after_any_writes_since_its_build(
     limit: int,
     offset: int,
 ) -> None:
+    _assert_snapshot_pages(shared, rows, ops, f"({text}){filtered}", limit, offset)
+
+
+def _assert_snapshot_pages(
+    shared: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    ops: list[tuple[Any, ...]],
+    text: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """``rows`` stored, the snapshot built, ``ops`` applied: name_snapshot's page of ``text``
+    is the default plan's (whose rows are the reference evaluator's), as the snapshot stands,
+    with everything folded in, and from a fresh build."""
     shared.execute("DELETE FROM sessions")
     insert_sessions(shared, rows)
     rebuild_snapshot(shared)
     _apply(shared, ops)
-    tree = parse_query(f"({text}){filtered}", now=NOW)
+    tree = parse_query(text, now=NOW)
     expected_ids = {row["id"] for row in _rows(shared) if matches(tree, row)}
     whole = compile_query(tree, sort="name", limit=None)
     all_rows = shared.execute(whole.sql, whole.params).fetchall()
@@ -241,6 +255,9 @@ def test_the_snapshot_plan_is_exact_after_any_writes_since_its_build(
     rebuild_snapshot(shared)
     assert snapshot_facts(shared) == (0, 0)  # nothing inserted or dirty since the build
     assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
+    assert [hit.id for hit in search_sync(shared, page)] == [
+        row[0] for row in all_rows[offset : offset + limit]
+    ]
 
 
 @settings(
@@ -273,26 +290,8 @@ def test_filters_alone_by_name_are_exact_through_the_snapshot(
     """Filters alone, beside the one whose name index a walk would read: the snapshot's MATCH
     is their values as column phrases alone (a superset: `my app` holds `{project} : "myapp"`'s
     tokens too), every row still tested against the filters, the delta's sessions too."""
-    shared.execute("DELETE FROM sessions")
-    insert_sessions(shared, rows)
-    rebuild_snapshot(shared)
-    _apply(shared, ops)
-    tree = parse_query(text, now=NOW)
-    expected_ids = {row["id"] for row in _rows(shared) if matches(tree, row)}
-    whole = compile_query(tree, sort="name", limit=None)
-    all_rows = shared.execute(whole.sql, whole.params).fetchall()
-    assert {row[0] for row in all_rows} == expected_ids
-    page = compile_query(tree, sort="name", limit=limit, offset=offset)
-    plan = page.plan("name_snapshot")
-    assert "MATCH" not in page.sql  # no words: the phrases are the snapshot plan's alone
-    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
-    fold_all(shared)
-    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
-    rebuild_snapshot(shared)
-    assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
-    assert [hit.id for hit in search_sync(shared, page)] == [
-        row[0] for row in all_rows[offset : offset + limit]
-    ]
+    assert "MATCH" not in compile_query(parse_query(text, now=NOW), sort="name").sql  # no words
+    _assert_snapshot_pages(shared, rows, ops, text, limit, offset)
 
 
 def test_a_page_edge_inside_a_group_of_equal_names_reads_the_whole_group(
