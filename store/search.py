@@ -30,6 +30,7 @@ from store.query.compiler import (
     CompiledQuery,
     Phrase,
     Plan,
+    PlanFacts,
     Scoring,
     fts_phrases,
     fts_quote,
@@ -1423,6 +1424,14 @@ _COST_WALK_NEAR = 0.4
 _COST_PICKED = 3.0
 
 
+def _counts_on(facts: PlanFacts) -> bool:
+    """Whether a filter-only query's filter, 2,048 rows or more, is counted on to
+    WIDE_FILTER_CAP (plan_sync) and then read whole when fewer (choose_wordless): other
+    filters are tested on its rows, by recent or created (by name a walk of the filter's own
+    name order passes it for certain)."""
+    return not facts.whole_filter and facts.sort != "name"
+
+
 def choose_wordless(
     compiled: CompiledQuery, candidates: int | None, top: int | None = None
 ) -> Plan:
@@ -1435,10 +1444,13 @@ def choose_wordless(
     query, its own name order gives the page and the page needs fewer rows than it holds
     (``filter_walk``), or the sort is created, the filter the whole query and a scan of the
     created order until the page is full (the filter's share of ``top``, the highest rowid,
-    says how long) costs less than reading them: SQLite's own plan. Many: a walk of the sort
-    order (created), or of the filter's rows in name order, tests them (sized as if most rows
-    passed; a short walk retries longer, then falls back); by recent with other conditions,
-    SQLite's own choice.
+    says how long) costs less than reading them: SQLite's own plan. Many, with other filters
+    beside it by recent or created: counted on, and up to WIDE_FILTER_CAP read whole
+    (:func:`_counts_on`). Many otherwise: by name a window's walk of the name index
+    (``window_walk``) or the snapshot walked with the fields' values as its MATCH
+    (``name_snapshot``); else a walk of the filter's rows in name order, of the created order
+    down from a window's end (``window_created``) or of the sort order (``order_walk``), which
+    tests them (sized as if most rows passed; a short walk retries longer, then falls back).
     """
     facts = compiled.facts
     if facts is None or facts.needed is None:
@@ -1450,9 +1462,8 @@ def choose_wordless(
     if candidates is None:
         return compiled.plans[0]
     few = candidates < FILTER_CAP
-    # (Not by name: a walk of the filter's own name order passes it for certain.)
-    counted_on = not few and candidates < WIDE_FILTER_CAP and facts.sort != "name"
-    if counted_on and not facts.whole_filter:
+    counted_on = _counts_on(facts) and FILTER_CAP <= candidates < WIDE_FILTER_CAP
+    if counted_on:
         # Counted on (plan_sync) and still a few thousand, with other filters tested on each
         # row: a walk of the sort order passes the filter's share of its rows at most, and a
         # walk that falls short ends in SQLite's plan (`project:x branch:main --sort created`,
@@ -1565,7 +1576,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         count = top = None
         if not _in_order(compiled):
             count, top = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
-            if count >= FILTER_CAP and not facts.whole_filter and facts.sort != "name":
+            if count >= FILTER_CAP and _counts_on(facts):
                 # Many, and other filters besides: counted on (~0.8 ms at most), since a walk
                 # of the sort order may pass few of its rows (choose_wordless).
                 wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)

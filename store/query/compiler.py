@@ -887,17 +887,28 @@ _ALIVE_STATUSES: Final = frozenset({"active", "attached", "detached"})
 """The statuses only alive sessions have (store.query.alive keeps its own copy)."""
 
 
+def _filters_sql(node: _Simple, params: list[Any]) -> str | None:
+    """The WHERE of the query's top-level conjuncts that hold no word or phrase (its filters
+    alone), or None without any."""
+    children = node.children if isinstance(node, And) else (node,)
+    filters = [c for c in children if not isinstance(c, _Const) and not _has_terms(c)]
+    return _sql(_simplify(And(tuple(filters))), params) if filters else None
+
+
+def _prefix_of(pattern: str) -> str | None:
+    """What a field's pattern starts with when it is a prefix (``ccmgr-*``: one ``*``, at the
+    end, after at least one character), else None."""
+    return pattern[:-1] if len(pattern) > 1 and pattern.find("*") == len(pattern) - 1 else None
+
+
 def _prefix_filter(node: _Simple) -> tuple[str, str, list[Any]] | None:
-    """A top-level field filter on a prefix (``name:ccmgr-*``: one ``*``, at the end, after
-    at least one character), its NOCASE index (whose range LIKE reads), its SQL and
-    parameters; or None."""
+    """A top-level field filter on a prefix (``name:ccmgr-*``), its NOCASE index (whose range
+    LIKE reads), its SQL and parameters; or None."""
     children = node.children if isinstance(node, And) else (node,)
     for child in children:
-        if isinstance(child, Field) and child.name in _FIELD_INDEX:
-            pattern = child.pattern
-            if pattern and len(pattern) > 1 and pattern.find("*") == len(pattern) - 1:
-                params: list[Any] = []
-                return _FIELD_INDEX[child.name], _leaf_sql(child, params), params
+        if isinstance(child, Field) and child.name in _FIELD_INDEX and _prefix_of(child.pattern):
+            params: list[Any] = []
+            return _FIELD_INDEX[child.name], _leaf_sql(child, params), params
     return None
 
 
@@ -1116,13 +1127,13 @@ def _column_phrases(node: _Simple) -> list[str]:
     for child in children:
         if not isinstance(child, Field) or child.name not in _FTS_COLUMNS or not child.pattern:
             continue
-        pattern = child.pattern
+        pattern, prefix = child.pattern, _prefix_of(child.pattern)
         if "*" not in pattern and has_tokens(pattern):
             phrases.append("{" + child.name + "} : " + fts_quote(pattern))
-        elif pattern.find("*") == len(pattern) - 1 and has_tokens(pattern[:-1]):
+        elif prefix is not None and has_tokens(prefix):
             # A prefix (`project:my*`): a value that starts with it holds its tokens, the
             # last as a prefix of one of the value's (FTS5's `"…" *`).
-            phrases.append("{" + child.name + "} : " + fts_quote(pattern[:-1]) + " *")
+            phrases.append("{" + child.name + "} : " + fts_quote(prefix) + " *")
     return phrases
 
 
@@ -1214,9 +1225,7 @@ def _tested_plan(
     params: list[Any] = []
     # The filters alone: Python tests every full-text part, negated ones too (with the words
     # all negated, ranked_join would keep their NOT IN, which reads their whole doclist).
-    children = node.children if isinstance(node, And) else (node,)
-    filters = [c for c in children if not isinstance(c, _Const) and not _is_fts_conjunct(c)]
-    where = _sql(_simplify(And(tuple(filters))), params) if filters else "1"
+    where = _filters_sql(node, params) or "1"
     if sort != "name" or named is None:
         sql = (
             f"SELECT {_SCORED_SELECT} FROM sessions INDEXED BY {index} WHERE {where} "
@@ -1358,12 +1367,10 @@ def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
     the NOT, the count read the words' whole doclist: `-auth project:myapp` at 1 M, 143 ms
     of the planner's time, and said nothing: no match of the sample passes it)."""
     if facts.sample_negated:
-        children = node.children if isinstance(node, And) else (node,)
-        filters = [c for c in children if not _has_terms(c) and not isinstance(c, _Const)]
-        if not filters:
-            return facts
         params: list[Any] = []
-        where = _sql(_simplify(And(tuple(filters))), params)
+        where = _filters_sql(node, params)
+        if where is None:
+            return facts
         return facts.replace(
             passing_sql=(
                 # NOT INDEXED: the rowid range drives (with a filter's index SQLite read
@@ -1825,7 +1832,8 @@ def compile_query(
     # created: SQLite reads the prefix's range of the field's NOCASE index and sorts every row
     # of it (0.3-2 s at 1 M sessions, where most names start with `ccmgr-`). Counted in that
     # range up to FILTER_CAP: many, and a walk of the sort order tests them (as a field's
-    # many rows by created, above); few, and SQLite's plan reads them.
+    # many rows by created, above); few, and SQLite's plan reads them. By name, another field's
+    # prefix walks the name snapshot (below); the name's own range is in name order.
     prefix = None
     if sample is None and indexed is None and needed is not None:
         prefix = None if _has_terms(node) else _prefix_filter(node)
@@ -1890,7 +1898,7 @@ def compile_query(
             )
         # (A prefix of another field than the name alone too: `project:my*`, SQLite sorted
         # every session of its range, 0.9 s at 1 M; the name's own range is in name order.)
-        by_prefix = prefix is not None and not prefix[1].startswith("(sessions.name ")
+        by_prefix = prefix is not None and prefix[0] != _FIELD_INDEX["name"]
         if needed is not None and order_sort == "name" and ((wordless and not whole) or by_prefix):
             # name_snapshot of filters alone: other filters beside the one whose name index
             # the walk reads are met late in A-Z (names start with their project's and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,22 @@ def make_session(n: int, **fields: Any) -> dict[str, Any]:
     }
     row.update(fields)
     return row
+
+
+MINUTES_START = datetime(2026, 11, 1, tzinfo=UTC)
+"""Where the time-window tests' sessions start: one a minute (:func:`minute_stamp`)."""
+
+
+def minute_stamp(n: int) -> str:
+    """The stored timestamp ``n`` minutes after MINUTES_START."""
+    return (MINUTES_START + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def since_minute(n: int) -> str:
+    """A ``since:`` that keeps the sessions from minute ``n`` on."""
+    return "since:" + minute_stamp(n).replace(".000000Z", "Z")
+
+
+def until_minute(n: int) -> str:
+    """An ``until:`` that keeps the sessions up to minute ``n``."""
+    return "until:" + minute_stamp(n).replace(".000000Z", "Z")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,11 @@ from store.search import (
 )
 
 from .conftest import insert_sessions, make_session
+from .conftest import minute_stamp as _stamp
+from .conftest import since_minute as _since
+from .conftest import until_minute as _until
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-START = datetime(2026, 11, 1, tzinfo=UTC)
 SIZE = 6000
 # The planner's reads at 1 M sessions (m013-1000000.db, `auth ... --sort name`): the newest
 # 256 matches of `auth` span 528 rowids; the window's count reaches its caps.
@@ -45,18 +47,6 @@ AUTH = (256, 999_472, 1_000_000)
 WEEK = (9_542, 734_924, 7)
 # since:104w: every session.
 YEARS = (997_215, 0, 729)
-
-
-def _stamp(n: int) -> str:
-    return (START + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _since(n: int) -> str:
-    return "since:" + _stamp(n).replace(".000000Z", "Z")
-
-
-def _until(n: int) -> str:
-    return "until:" + _stamp(n).replace(".000000Z", "Z")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,9 +44,10 @@ from store.search import (
 )
 
 from .conftest import make_session, migrated_database
+from .conftest import minute_stamp as _stamp
+from .conftest import until_minute as _until
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-START = datetime(2026, 11, 1, tzinfo=UTC)
 SIZE = 6000
 (WINDOWS_VERSION,) = [m.version for m in load_migrations() if m.name == "search_time_windows"]
 # The planner's reads at 1 M sessions for `auth until:2025-02-11` (~10 %): the newest 256
@@ -54,10 +55,6 @@ SIZE = 6000
 # pass it; its estimate: 106,000 sessions ending 894,000 rowids below the newest, over 78 days.
 HALF = (256, 1_000_000 - 511, 1_000_000)
 WINDOW = (106_000, 894_000, 78)
-
-
-def _stamp(n: int) -> str:
-    return (START + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _sessions() -> list[dict[str, object]]:
@@ -85,11 +82,6 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
     conn = _database(tmp_path_factory.mktemp("window-order") / "data.db")
     yield conn
     conn.close()
-
-
-def _until(n: int) -> str:
-    """An until: that keeps the sessions last used up to minute ``n``."""
-    return "until:" + _stamp(n).replace(".000000Z", "Z")
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,10 @@ from store.search import (
 )
 
 from .conftest import insert_sessions, make_session
+from .conftest import minute_stamp as _stamp
+from .conftest import until_minute as _until
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-START = datetime(2026, 11, 1, tzinfo=UTC)
 SIZE = 6000
 # The planner's reads as they are at 1 M sessions for `auth until:...` with a window of
 # ~10 %: the newest 256 matches span 512 rowids, the window's count reached its cap, none of
@@ -41,10 +42,6 @@ SIZE = 6000
 # rowids below the newest.
 HALF = (256, 1_000_000 - 511, 1_000_000)
 WINDOW = (106_000, 894_000)
-
-
-def _stamp(n: int) -> str:
-    return (START + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +63,6 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
     conn.execute("ANALYZE")
     yield conn
     conn.close()
-
-
-def _until(n: int) -> str:
-    """An until: that keeps the sessions up to minute ``n``."""
-    return "until:" + _stamp(n).replace(".000000Z", "Z")
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[str]:
