@@ -1462,15 +1462,30 @@ def choose_wordless(
     if candidates is None:
         return compiled.plans[0]
     few = candidates < FILTER_CAP
+    prefixed = plans.get("prefix_first")
+    if prefixed is not None and candidates < WIDE_FILTER_CAP:
+        # A field's prefix alone, by recent, up to a few thousand rows: the page's rowids from
+        # its covering index range (a few thousand entries, ~2 ms at 8,192).
+        return prefixed
     counted_on = _counts_on(facts) and FILTER_CAP <= candidates < WIDE_FILTER_CAP
     if counted_on:
         # Counted on (plan_sync) and still a few thousand, with other filters tested on each
         # row: a walk of the sort order passes the filter's share of its rows at most, and a
         # walk that falls short ends in SQLite's plan (`project:x branch:main --sort created`,
         # x in 0.5 % of 1 M sessions: 5,445 rows read and sorted in 10-20 ms; the walk, then
-        # SQLite's scan of the created order, 1-2 s). A field's prefix has no filter_first:
-        # SQLite's plan reads its range of the field's index (`project:isx*`: 15-19 -> 11-13 ms).
-        return first or compiled.plans[0]
+        # SQLite's scan of the created order, 1-2 s).
+        if first is not None:
+            return first
+        # A field's prefix has no filter_first, and SQLite's plan reads and sorts every row of
+        # its range (`project:isx* --sort created`, 7,415 rows: 14-17 ms): a walk of the sort
+        # order as long as the prefix's share of the sessions says fills the page (rows near
+        # each other in that order, ~1 µs each: 4 ms); other filters beside it make it fall
+        # short, and the second walk is sized by what the first found.
+        walk = plans.get("order_walk")
+        if walk is None or top is None:
+            return compiled.plans[0]
+        budget = int(facts.needed * top / candidates * 1.5) + 32
+        return walk.with_budget(budget, max(_WORDLESS_RETRY, 4 * budget))
     budget = int(1.5 * facts.needed) + 32
     # window_walk (by name, a since:/until: window alone): the name index read in order, the
     # window tested in it, stopping at the page; for a window too large to count (2,048 of 1 M

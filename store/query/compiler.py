@@ -143,6 +143,7 @@ if TYPE_CHECKING:
         "created_walk",
         "created_set",
         "phrase_scored",
+        "prefix_first",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -1028,12 +1029,34 @@ _SAMPLE_SQL: Final = (
 )
 
 
-def _page_sql(select: str, where: str, sort: str, index: str) -> str:
-    """An unranked plan that reads ``index`` (a selective filter's) and tests each row."""
-    return (
-        f"SELECT {select} FROM sessions INDEXED BY {index} WHERE {where} "
+def _filter_first(
+    select: str,
+    where: str,
+    params: list[Any],
+    sort: str,
+    index: str,
+    needed: int | None,
+    page: tuple[int, int],
+) -> Plan:
+    """filter_first: ``index`` (a selective filter's) read, each row tested, then sorted.
+
+    By created or name in two steps: the page's rowids sorted by themselves, then only their
+    rows read in full. Sorting whole rows copied every selected column of each tested row into
+    the sorter (`project:x branch:main --sort created`, x in 0.5 % of 1 M sessions: 5,445 rows
+    read, 13.1 ms; this 8.7). By recent a filter's index (field, last_access) mostly gives the
+    order itself, and the reading stops at the page."""
+    if sort == "recent":
+        sql = (
+            f"SELECT {select} FROM sessions INDEXED BY {index} WHERE {where} "
+            f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+        )
+        return Plan("filter_first", sql, (*params, *page))
+    sql = (
+        f"SELECT {select} FROM sessions WHERE sessions.rowid IN (SELECT sessions.rowid "
+        f"FROM sessions INDEXED BY {index} WHERE {where} ORDER BY {_ORDER[sort]} LIMIT ?) "
         f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     )
+    return Plan("filter_first", sql, (*params, -1 if needed is None else needed, *page))
 
 
 def _walk_sql(select: str, where: str, sort: str) -> str:
@@ -1837,6 +1860,7 @@ def compile_query(
     prefix = None
     if sample is None and indexed is None and needed is not None:
         prefix = None if _has_terms(node) else _prefix_filter(node)
+    alone_prefix = prefix is not None and isinstance(node, Field)
     if prefix is not None:
         facts = PlanFacts(
             None,
@@ -1879,6 +1903,21 @@ def compile_query(
                     _walk_sql(_SELECT, where, order_sort),
                     (4 * needed, *params, *page),
                     walk_budget=0,
+                )
+            )
+        if needed is not None and prefix is not None and order_sort == "recent" and alone_prefix:
+            # prefix_first: a field's prefix, the whole query, by recent: the page's rowids
+            # from its range of the field's NOCASE index, which holds last_access (covering:
+            # no row read until the page's), then only those rows (`project:isx*`, 7,415 of
+            # 1 M sessions: SQLite's plan read and sorted each row, 14 ms; this 2).
+            plans.append(
+                Plan(
+                    "prefix_first",
+                    f"SELECT {_SELECT} FROM sessions WHERE sessions.rowid IN ("
+                    f"SELECT sessions.rowid FROM sessions INDEXED BY {prefix[0]} "
+                    f"WHERE {prefix[1]} ORDER BY {_ORDER['recent']} LIMIT ?) "
+                    f"ORDER BY {_ORDER['recent']} LIMIT ? OFFSET ?",
+                    (*prefix[2], needed, *page),
                 )
             )
         bounds = window_bounds(node) if wordless and order_sort == "created" else None
@@ -1943,11 +1982,7 @@ def compile_query(
         if wordless and indexed is not None:
             # filter_first: the filter's rows from its index, then sorted (or read in order).
             plans.append(
-                Plan(
-                    "filter_first",
-                    _page_sql(_SELECT, where, order_sort, indexed[0]),
-                    (*params, *page),
-                )
+                _filter_first(_SELECT, where, params, order_sort, indexed[0], needed, page)
             )
         if cover is not None and needed is not None:
             plans.extend(_covered_walks(node, order_sort, page, needed))
@@ -2003,10 +2038,8 @@ def compile_query(
                 )
             if indexed is not None:
                 plans.append(
-                    Plan(
-                        "filter_first",
-                        _page_sql(_SELECT, probe_where, order_sort, indexed[0]),
-                        (*probe_params, *page),
+                    _filter_first(
+                        _SELECT, probe_where, probe_params, order_sort, indexed[0], needed, page
                     )
                 )
             if order_sort == "name" and needed is not None and not sample[1]:

@@ -359,9 +359,11 @@ def test_plans_offered_by_shape() -> None:
     assert names("project:x") == ["fts_first", "filter_first"]
     # With other filters tested on its rows, a walk of the recent order too.
     assert names("status:ended name:ccmgr-*") == ["fts_first", "order_walk", "filter_first"]
-    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index.
-    assert names("name:ccmgr-*") == ["fts_first", "order_walk"]
+    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index;
+    # by recent also the page's rowids from that range (it holds last_access: prefix_first).
+    assert names("name:ccmgr-*") == ["fts_first", "order_walk", "prefix_first"]
     assert names("branch:feat*", sort="created") == ["fts_first", "order_walk"]
+    assert "prefix_first" not in names("branch:feat* status:ended")  # not the whole query
     prefix = compiled("project:my*").facts
     assert prefix is not None and "INDEXED BY ix_sessions_project_nocase" in str(
         prefix.candidates_sql
