@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 
-from store.db import migrate_sync
 from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
 from store.search import WIDE_FILTER_CAP, plan_sync, run_plan_sync, search_sync
 
-from .conftest import insert_sessions, make_session
+from .conftest import analyzed_db, make_session
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 12_000
@@ -39,8 +38,6 @@ def _project(n: int) -> str:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
     path: Path = tmp_path_factory.mktemp("prefix") / "data.db"
-    migrate_sync(path)
-    conn = sqlite3.connect(path, isolation_level=None)
     rows = []
     for n in range(SESSIONS):
         # Creation follows the rowid; last access a permutation of it (7,919 is prime).
@@ -55,10 +52,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 status="attached" if n % 500 == 1 else "ended",
             )
         )
-    conn.execute("BEGIN")
-    insert_sessions(conn, rows)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
+    conn = analyzed_db(path, rows)
     yield conn
     conn.close()
 
