@@ -855,6 +855,26 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.project LIKE ? AND s.status = 'ended'",
             ["isx%"],
         ),
+        # Ninth round: four words typed, the last a prefix: an AND whose words are dense but
+        # together rare (22 of 1 M sessions), one of 0.6 %, one-letter prefixes (0.2 %).
+        shape(
+            "and_four_sparse",
+            "auth api cache d",
+            '("auth"*) AND ("api"*) AND ("cache"*) AND ("d"*)',
+            ["auth", "api", "cache", "d"],
+        ),
+        shape(
+            "and_four_mid",
+            "auth login api c",
+            '("auth"*) AND ("login"*) AND ("api"*) AND ("c"*)',
+            ["auth", "login", "api", "c"],
+        ),
+        shape(
+            "and_four_prefixes",
+            "a b c d",
+            '("a"*) AND ("b"*) AND ("c"*) AND ("d"*)',
+            ["a", "b", "c", "d"],
+        ),
         # A folder (eighth round: its index counted): the home most sessions run in, and a
         # project's folder (~0.1 %) beside a dense word.
         shape(

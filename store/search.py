@@ -1573,8 +1573,8 @@ def _window_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> Compile
 def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQuery:
     """``compiled`` with its ANDed words in the order FTS5 intersects fastest, the rarest
     first (:func:`store.query.compiler.rarest_first`), from each word's density sample (~0.05
-    ms a word); for a sort order (relevance sums bm25 over the words in their order: kept as
-    typed). Prepared once: the result has no ``source`` left to compile again."""
+    ms a word); ranked, in the planner's reads only. Prepared once: the result has no
+    ``source`` left to compile again."""
     facts = compiled.facts
     if compiled.source is None or facts is None or facts.sample_sql is None or not facts.parts:
         return compiled
@@ -1582,7 +1582,23 @@ def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQ
     samples = [conn.execute(sql, (part, SAMPLE_SIZE)).fetchone() for part in facts.parts]
     top = max(1, max(sample[2] or 1 for sample in samples))
     shares = {part: _matches(s, top) / top for part, s in zip(facts.parts, samples, strict=True)}
-    return rarest_first(compiled, shares).replace(source=None)
+    prepared = rarest_first(compiled, shares)
+    ranked = prepared.facts
+    if not compiled.ranked or prepared is compiled or ranked is None:
+        return prepared.replace(source=None)
+    # Ranked: bm25 sums over the phrases in the MATCH's order (FTS5's and Python's alike), so
+    # the plans keep the words as typed and every plan's scores stay the default's to the last
+    # bit; only the planner's reads of the matches (the density sample, known_scored's
+    # rowids, how many pass the filters) take the rarest first.
+    match = ranked.sample_params[0]
+    passing = facts.passing_params
+    return compiled.replace(
+        facts=facts.replace(
+            sample_params=ranked.sample_params,
+            passing_params=(match, *passing[1:]) if passing else passing,
+        ),
+        source=None,
+    )
 
 
 # known_first's reads: the newest matches' rowids (the density sample's own rows) and the
@@ -1591,6 +1607,7 @@ _NEWEST_SQL = (
     "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
 )
 _TOP_SQL = "SELECT max(rowid) FROM sessions"
+_KNOWN_PLANS = ("known_first", "known_scored")
 
 
 def _with_rowids(plan: Plan, rowids: list[int]) -> Plan:
@@ -1646,15 +1663,21 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
     if not prefixed:
         return compiled.plans[0]
-    known = next((plan for plan in compiled.plans if plan.name == "known_first"), None)
+    known = next((plan for plan in compiled.plans if plan.name in _KNOWN_PLANS), None)
     if known is not None:
         # The sample's rowids themselves: fewer than SAMPLE_SIZE are every match, and
-        # known_first reads them (FTS5 intersects the words once, not here and again).
+        # known_first/known_scored read them (FTS5 intersects the words once, not here and
+        # again).
         rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, facts.sample_params)]
-        if len(rowids) < SAMPLE_SIZE:
-            return _with_rowids(known, rowids)
         (top,) = conn.execute(_TOP_SQL).fetchone()
-        sample = (len(rowids), rowids[-1], top)
+        sample = (len(rowids), rowids[-1] if rowids else None, top)
+        if len(rowids) < SAMPLE_SIZE:
+            known = _with_rowids(known, rowids)
+            if known.scoring is None:
+                return known
+            return with_statistics_sync(
+                conn, compiled, known, phrase_samples_sync(conn, compiled, sample)
+            )
     else:
         sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
     candidates = None

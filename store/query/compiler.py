@@ -146,6 +146,7 @@ if TYPE_CHECKING:
         "phrase_scored",
         "prefix_first",
         "known_first",
+        "known_scored",
     ]
 
 # The index that gives each sort's order (the order walk reads it newest first, or A-Z).
@@ -1450,16 +1451,7 @@ def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
         )
     params = []
     where = _sql(node, params, ranked_join=True)
-    return PlanFacts(
-        facts.sample_sql,
-        facts.sample_params,
-        facts.sample_negated,
-        facts.candidates_sql,
-        facts.candidates_params,
-        facts.needed,
-        facts.span_sql,
-        facts.sort,
-        facts.whole_filter,
+    return facts.replace(
         passing_sql=(
             # NOT INDEXED: the matches' rowids drive (left to itself SQLite read every row of
             # branch:main, 400,000 at 1 M, testing each against them).
@@ -1468,7 +1460,6 @@ def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
             f"AND {where}"
         ),
         passing_params=(*facts.sample_params, *params),
-        window=facts.window,
     )
 
 
@@ -1825,7 +1816,7 @@ def compile_query(
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     compiled = _compile(tree, sort, limit, offset, window, None)
-    if compiled.facts is not None and compiled.facts.parts and not compiled.ranked:
+    if compiled.facts is not None and compiled.facts.parts:
         compiled = compiled.replace(source=Source(tree, sort, limit, offset, window))
     return compiled
 
@@ -2292,6 +2283,18 @@ def _compile(
                 scoring=Scoring(fts_phrases(match), page),
             )
         )
+        if facts is not None and facts.parts and _known_words(node):
+            # known_scored: newest_scored over ANDed words matching fewer rows than the
+            # planner's sample reads: their rowids from that sample (known_first, ranked).
+            plans.append(
+                Plan(
+                    "known_scored",
+                    f"SELECT {_SCORED_SELECT} FROM sessions WHERE sessions.rowid IN "
+                    f"{KNOWN_MATCH} AND {where} ORDER BY sessions.rowid DESC LIMIT ?",
+                    (match, *params, window),
+                    scoring=Scoring(fts_phrases(match), page),
+                )
+            )
         phrases = _column_phrases(node)
         if phrases:
             # phrase_scored: newest_scored with the exact field filters' values also in the

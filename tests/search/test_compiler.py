@@ -248,13 +248,14 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
             # order_range reads a slice of the matches as a set, order_set, filter_set,
-            # filter_set_walk and known_first (as compiled) all of them, newest_scored streams
-            # them, filter_scored and the alive plans and filter_tested test the words in
-            # Python; the others test row by row.
+            # filter_set_walk and known_first/known_scored (as compiled) all of them,
+            # newest_scored streams them, filter_scored and the alive plans and filter_tested
+            # test the words in Python; the others test row by row.
             streams = other.name in (
                 "order_range",
                 "order_set",
                 "known_first",
+                "known_scored",
                 "filter_set_walk",
                 "newest_scored",
                 "phrase_scored",
