@@ -246,9 +246,7 @@ class NameWalk(Value):
         lookup_sql: str | None = None,
         lookup_params: tuple[Any, ...] = (),
     ) -> None:
-        super().__init__(
-            delta_sql, delta_params, page, needed, window, lookup_sql, lookup_params
-        )
+        super().__init__(delta_sql, delta_params, page, needed, window, lookup_sql, lookup_params)
 
 
 class NewestIds(Value):
@@ -1250,9 +1248,7 @@ A compound with ORDER BY is merged (``MERGE (EXCEPT)``): both sides are read in 
 the stream stops where the reader stops (a temp B-tree of either side read it whole)."""
 
 
-def _name_except_plan(
-    node: _Simple, match: str, page: tuple[int, int], needed: int
-) -> Plan | None:
+def _name_except_plan(node: _Simple, match: str, page: tuple[int, int], needed: int) -> Plan | None:
     """name_except (``--sort name``, words all negated, no exact field to walk as column
     phrases: `-a`, `-a status:ended`): the snapshot's ranks without the words' matches
     (NAME_EXCEPT_SQL), read in chunks, each chunk's sessions read and tested against the
@@ -1539,10 +1535,9 @@ def _created_walk_plans(
     if not _words_beside_field(node, indexed) or not _scorable(node):
         return []
     params: list[Any] = []
-    if negated:
-        where = _filters_sql(node, params) or "1"
-    else:
-        where = _sql(node, params, ranked_join=True)
+    # Words all negated: the filters alone (a NOT IN would read every match of the words).
+    filters = _filters_sql(node, params) if negated else None
+    where = filters or ("1" if negated else _sql(node, params, ranked_join=True))
     set_params: list[Any] = []
     set_where = _sql(node, set_params)
     select = f"{_SCORED_SELECT}, sessions.created_at"
