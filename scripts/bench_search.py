@@ -912,6 +912,45 @@ def dense_shapes() -> list[dict[str, Any]]:
             for size, value in (("dense", "myapp"), ("mid", "isxecoru-faguka"))
         ),
         shape("empty", "", None, []),
+        # ninth round: negated words by name and created (names start with their project's:
+        # the sessions without an a-word come after every project starting with "a").
+        *(
+            shape(
+                name,
+                query,
+                None,
+                [],
+                "s.rowid NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts "
+                f"MATCH '{words}')" + filters,
+                values,
+                wide=True,
+            )
+            for name, query, words, filters, values in (
+                ("not_prefix_1", "-a", '"a"*', "", []),
+                ("not_prefix_1_and_1", "-a -b", '("a"*) OR ("b"*)', "", []),
+                (
+                    "not_prefix_1_dense_project",
+                    "-a project:myapp",
+                    '"a"*',
+                    f" AND {project}",
+                    ["myapp"],
+                ),
+                (
+                    "not_word_dense_project_branch",
+                    "-auth project:myapp branch:main",
+                    '"auth"*',
+                    f" AND {project} AND s.branch = ? COLLATE NOCASE",
+                    ["myapp", "main"],
+                ),
+                (
+                    "not_words_mid_project",
+                    "-auth -login project:isxecoru-faguka",
+                    '("auth"*) OR ("login"*)',
+                    f" AND {project}",
+                    ["isxecoru-faguka"],
+                ),
+            )
+        ),
     ]
 
 
