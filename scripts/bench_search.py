@@ -855,6 +855,15 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.project LIKE ? AND s.status = 'ended'",
             ["isx%"],
         ),
+        # Ninth round: a worktree in 40 % of the sessions, its names bunched in A-Z.
+        shape(
+            "qualifier_worktree_main",
+            "worktree:main",
+            None,
+            [],
+            "s.worktree = ? COLLATE NOCASE",
+            ["main"],
+        ),
         # Ninth round: four words typed, the last a prefix: an AND whose words are dense but
         # together rare (22 of 1 M sessions), one of 0.6 %, one-letter prefixes (0.2 %).
         shape(

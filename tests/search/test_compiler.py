@@ -348,8 +348,15 @@ def test_plans_offered_by_shape() -> None:
     assert names("status:active", sort="name") == walks
     # Two runs merge exactly only when the filter is the whole query.
     assert names("status:active dir:/a", sort="name") == ["fts_first", "filter_first"]
-    # No (filter, name) index: a walk of the name order, when the count says many.
-    assert names("worktree:x", sort="name") == ["fts_first", "order_walk", "filter_first"]
+    # No (filter, name) index: a walk of the name order, or the snapshot walked with the
+    # value as its column phrase (a dense worktree's names bunch in A-Z), when the count says
+    # many.
+    assert names("worktree:x", sort="name") == [
+        "fts_first",
+        "order_walk",
+        "name_snapshot",
+        "filter_first",
+    ]
     assert names("project:x", sort="name", limit=None) == ["fts_first"]
     assert names("status:active", sort="created") == ["fts_first", "order_walk", "filter_first"]
     assert names("-auth", sort="created") == ["fts_first", "order_walk", "order_range", "order_set"]

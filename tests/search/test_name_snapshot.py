@@ -276,6 +276,8 @@ def _assert_snapshot_pages(
             "project:myapp -branch:main",
             "branch:feat/auth project:api",
             "project:myapp dir:/a",
+            "worktree:main",  # alone: no (worktree, name) index to walk
+            "worktree:MAIN",
         ]
     ),
     limit=st.integers(1, 8),
@@ -289,7 +291,8 @@ def test_filters_alone_by_name_are_exact_through_the_snapshot(
     limit: int,
     offset: int,
 ) -> None:
-    """Filters alone, beside the one whose name index a walk would read: the snapshot's MATCH
+    """Filters alone, beside the one whose name index a walk would read (or a worktree alone,
+    which has no such index): the snapshot's MATCH
     is their values as column phrases alone (a superset: `my app` holds `{project} : "myapp"`'s
     tokens too), every row still tested against the filters, the delta's sessions too."""
     assert "MATCH" not in compile_query(parse_query(text, now=NOW), sort="name").sql  # no words
