@@ -752,3 +752,24 @@ def test_the_set_of_negated_words_is_their_matches() -> None:
     # A rare negated word: the set is small, order_set stays the cheapest.
     rare = compile_query(parse_query("-zanzibar", now=NOW), sort="recent")
     assert choose_plan(rare, (1, 5, 100_000), None, (100_000 - 40, 100_000)).name == "order_set"
+
+
+@pytest.mark.parametrize(("found", "passed"), [(0, 50), (4, 104)])
+def test_a_walk_short_of_a_later_page_retries_at_the_density_it_passed(
+    found: int, passed: int
+) -> None:
+    """A walk that fell short of `--limit 20 --offset 100` returned the rows past the offset:
+    none means it passed up to 100 (taken as 50), some means it passed all 100 and those. It
+    was taken as passing none, so a second page always fell to the default plan (0.5 s for
+    `project:myapp --sort created --offset 100` at 1 M sessions)."""
+    from store.search import retry_walk
+
+    query = compile_query(parse_query("project:big", now=NOW), sort="created", offset=100)
+    walk = query.plan("order_walk").with_budget(170, 5_000)
+    assert walk.params[-2:] == (20, 100)
+    retried = retry_walk(walk, query, found)
+    assert retried.name == "order_walk" and retried.walk_budget is not None
+    # 170 rows walked for the 120 needed, of which `passed` passed.
+    assert retried.params[retried.walk_budget] == int(170 * 120 / passed * 1.5) + 32
+    # Past the retry's bound: the default plan.
+    assert retry_walk(walk.with_budget(170, 100), query, found).name == "fts_first"
