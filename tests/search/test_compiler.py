@@ -268,9 +268,36 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
             assert bool(probes) != streams, (other.name, lines)
 
 
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("auth api", True),
+        ("auth project:x", True),
+        ("auth -login status:ended", True),
+        ('"auth login" branch:main', True),
+        ("auth", False),  # a word alone: SQLite's plan reads its matches, no filter to mislead
+        ("-auth project:x", False),  # words all negated: their sample is not the results'
+        ("auth OR project:x", False),
+        ("(auth OR project:x) api", False),  # a conjunct with a word outside the MATCH
+        ("project:x", False),
+    ],
+)
+@pytest.mark.parametrize("sort", ["relevance", "recent", "created", "name"])
+def test_known_plans_are_offered_for_words_and_filters_anded(
+    text: str, offered: bool, sort: str
+) -> None:
+    names = [plan.name for plan in compiled(text, sort=sort).plans]
+    known = "known_scored" if sort == "relevance" else "known_first"
+    assert (known in names) == offered, names
+    assert ("known_first" if sort == "relevance" else "known_scored") not in names
+    assert "known_first" not in [p.name for p in compiled(text, sort=sort, limit=None).plans]
+
+
 def test_plans_offered_by_shape() -> None:
     def names(text: str, **kwargs: Any) -> list[str]:
-        return [plan.name for plan in compiled(text, **kwargs).plans]
+        # (known_first/known_scored: test_known_plans_are_offered_for_words_and_filters_anded)
+        known = ("known_first", "known_scored")
+        return [plan.name for plan in compiled(text, **kwargs).plans if plan.name not in known]
 
     ranked = ["newest_ranked", "newest_scored", "filter_scored", "filter_set", "filter_ranked"]
     assert names("auth") == ranked[:2]

@@ -40,6 +40,7 @@ def test_search_history_and_resolve(db_path: Path, conn: sqlite3.Connection) -> 
         assert [p.name for p in filtered.plans] == [
             "newest_ranked",
             "newest_scored",
+            "known_scored",
             "phrase_scored",
             "filter_scored",
             "filter_set",
