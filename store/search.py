@@ -175,6 +175,12 @@ _COST_BM25 = 8.0  # bm25 of one hit
 # rows that hold it (~30 ms for a word in half of 1 M sessions), per match.
 _COST_DOCLIST = 0.06
 _COST_SCORE = 30.0  # newest_scored: one hit read in full, its text tokenized and scored
+# The same measured in the ninth round: 500 hits ranked in 1.6-3.3 ms of CPU at 1 M sessions
+# (3-7 µs each, the rows read by the stream). Used where a window lies beside another filter,
+# for every plan that ranks in Python alike (there bm25's plan, newest_ranked, streaming every
+# match recorded after the window, was taken over window_scored_by_day at 30: 15 ms for 7);
+# the other shapes' choices were measured at 30 and keep it.
+_COST_SCORE_BESIDE = 8.0
 _COST_TEST = 12.0  # filter_scored: one filter row read in full, its text tokenized and tested
 _COST_PHRASE = 150.0  # *_scored: one phrase's density sample (its IDF estimate)
 # order_set: each match put in the set of rowids the walk tests (`cache`, 10,000 matches at 1 M
@@ -492,9 +498,8 @@ def choose_plan(
             if plan.name == "newest_ranked":
                 cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25 + statistics
             else:
-                cost[plan.name] = (
-                    streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE
-                )
+                score = _COST_SCORE if beside is None else _COST_SCORE_BESIDE
+                cost[plan.name] = streamed * _COST_ROW + wanted * score + est.phrases * _COST_PHRASE
         elif plan.name == "phrase_scored":
             # As newest_scored, but FTS5 intersects the words' doclists with the fields'
             # phrases: only the window's rows are read, and the intersection steps through
@@ -515,10 +520,16 @@ def choose_plan(
                 # newest pass, and the fields' matches recorded after its end, read first
                 # (`auth until:2025-06-01 project:myapp` at 1 M: ~120,000, 150 ms).
                 wanted = max(wanted, min(_beside_hits(est, beside), RELEVANCE_WINDOW))
-                skipped = est.matches * beside.above / est.top * beside.share
-                intersect = max(intersect, skipped * (_COST_ROW + _COST_SCAN))
+                above_words = est.matches * beside.above / est.top
+                above_fields = beside.above * beside.share
+                skipped = min(
+                    min(above_words, above_fields) * _COST_STEP,
+                    (above_words + above_fields) * _COST_SCAN,
+                )
+                intersect = max(intersect, skipped + above_words * beside.share * _COST_ROW)
+            score = _COST_SCORE if beside is None else _COST_SCORE_BESIDE
             cost[plan.name] = (
-                intersect + wanted * (_COST_ROW + _COST_SCORE) + (est.phrases + 1) * _COST_PHRASE
+                intersect + wanted * (_COST_ROW + score) + (est.phrases + 1) * _COST_PHRASE
             )
     if not cost:
         return compiled.plans[0]
@@ -762,7 +773,8 @@ def _beside_cost(
         per_row = _COST_CREATED_ENTRY + share * (_COST_ROW + _COST_SET * est.phrases)
         fixed = early * _COST_ROW + (est.matches * _COST_SET * est.phrases if early else 0.0)
         return fixed + walk * per_row, walk, int(max(0.0, est.fts_cost - fixed) / per_row)
-    if plan.name != "window_scored_by_day" or beside.days is None:
+    if plan.name != "window_scored_by_day" or beside.days is None or est.few:
+        # (A filter with few rows in the window: filter_scored reads them, ~1 ms.)
         return None
     # The words' matches in the window that pass the other filters (the count of the
     # filter's rows within the window when it is known).
@@ -772,16 +784,19 @@ def _beside_cost(
     in_range = est.matches * min(1.0, rows / _WINDOW_PASS / est.top)
     streamed = min(in_range * (beside.share if phrased else 1.0), wanted / passing)
     intersect = 0.0
-    if phrased:  # as phrase_scored's: the shorter list stepped through, or both read
-        in_words, in_fields = streamed / beside.share, streamed / share
-        shorter = min(in_words, in_fields)
-        intersect = min(shorter * _COST_STEP, (in_words + in_fields) * _COST_SCAN)
+    if phrased:
+        # The shorter list's entries in the streamed part of the range, each a step in the
+        # other (`cache until:2025-06-01 project:myapp` at 1 M: ~6,000 of `cache`'s in ~1.5
+        # ms; the range's doclists are read near each other, cheaper than phrase_scored's
+        # seeks through a whole list).
+        shorter = min(streamed / beside.share, streamed / share)
+        intersect = shorter * _COST_SCAN
     bounds = beside.days * _COST_DAY + 2 * rows / beside.days * _COST_BOUND
     return (
         bounds
         + intersect
         + streamed * _COST_ROW
-        + wanted * _COST_SCORE
+        + wanted * _COST_SCORE_BESIDE
         + (est.phrases + phrased) * _COST_PHRASE,
         0,
         0,
@@ -1747,13 +1762,25 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
     cap, passing = FILTER_CAP, None
+    beside = None
+    if facts.beside is not None and candidates is not None:
+        # A window beside another filter (ninth round): the window's estimate and that
+        # filter's share (~0.3 ms at 1 M sessions). Read however many the count found: a
+        # small project's sessions in an old window (`auth until:2025-06-01
+        # project:isxecoru-faguka`, ~1,400) are few, but streaming its matches from the
+        # newest (phrase_scored) reads the ~4,000 recorded after the window first (16 ms).
+        beside = beside_sync(conn, compiled, sample)
     if facts.passing_sql is not None and candidates is not None and candidates >= FILTER_CAP:
         # Too many rows to count cheaply: how many of the newest matches pass the filters
         # (~0.1 ms); if few, a stream of the matches would be long, so count the filter on,
         # up to WIDE_FILTER_CAP (~0.8 ms at most): reading its rows may be cheaper.
         (passed,) = conn.execute(facts.passing_sql, facts.passing_params).fetchone()
         passing = (passed, sample[0])
-        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None:
+        # (Not when the window's estimate at the other filter's share says the count would
+        # reach that cap too: ~1 ms for `auth until:2025-06-01 project:myapp`, which holds
+        # ~80,000 at 1 M.)
+        many = beside is not None and beside.rows * beside.share >= 2 * WIDE_FILTER_CAP
+        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None and not many:
             wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
             (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
             cap = WIDE_FILTER_CAP
@@ -1766,9 +1793,6 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
         cap = WIDE_FILTER_CAP
     window = window_rows_sync(conn, compiled, candidates, cap)
-    # A window beside another filter (ninth round): read when that filter's rows within it
-    # are too many to count (a few counted: its own plans read them).
-    beside = beside_sync(conn, compiled, sample) if counted else None
     early = early_sync(conn, compiled)
     snapshot = ranged = None
     if any(plan.name == "name_snapshot" for plan in compiled.plans):
