@@ -718,11 +718,15 @@ def beside_sync(
 ) -> BesideFacts | None:
     """The reads of a window beside another indexed filter (four seeks, and the newest
     SAMPLE_SIZE matches tested by the other filters: ~0.1-0.3 ms at 1 M sessions), or None
-    without one."""
+    without one or when the window has no end."""
     facts = compiled.facts
     if facts is None or facts.beside is None or not sample[0]:
         return None
     since, until = facts.beside.window
+    if until is None:
+        # A window open towards now holds the newest sessions: the streams and walks from
+        # the newest reach it at once, and its plans need no read (filter_tested by recent).
+        return None
     row = conn.execute(WINDOW_ESTIMATE_SQL, (until, since)).fetchone()
     rows, above = window_estimate(row, (since, until))
     days = window_days(row, (since, until))

@@ -209,6 +209,10 @@ def test_the_planner_reads_the_window_and_the_other_filters_share(
     alone = compile_query(parse_query(f"auth {_until(2999)}", now=NOW))
     assert alone.facts is not None and alone.facts.beside is None
     assert beside_sync(timed, alone, sample) is None
+    # Nor for a window open towards now (the newest matches are in it).
+    recent = compile_query(parse_query("auth since:2026-11-04 project:myapp", now=NOW))
+    assert recent.facts is not None and recent.facts.beside is not None
+    assert beside_sync(timed, recent, sample) is None
 
 
 def test_words_all_negated_take_no_plan_beside_the_window() -> None:
