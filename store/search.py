@@ -540,7 +540,7 @@ def choose_plan(
             if name in budgets and budgets[name] <= window[1]:
                 cost.pop(name, None)
     if beside is not None and est.needed is not None:
-        # The same beside another filter (ninth round), by any order but name.
+        # The same beside another filter (ninth round; never by name: no such read there).
         for name in ("order_walk", "order_range", "order_set"):
             if name in budgets and budgets[name] <= beside.above:
                 cost.pop(name, None)

@@ -2158,7 +2158,9 @@ def compile_query(
                 from store.query import alive
 
                 plans.extend(alive.unranked_plans(node, sample[0], order_sort, page, indexed[0]))
-        facts = _beside_facts(facts, node, beside, plans)
+        # (By name no window plan is offered beside a filter: the snapshot plans test it.)
+        by_time = beside if order_sort != "name" else None
+        facts = _beside_facts(facts, node, by_time, plans)
         return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
