@@ -851,6 +851,37 @@ def dense_shapes() -> list[dict[str, Any]]:
             f"{project} AND s.branch = ? COLLATE NOCASE",
             ["isxecoru-faguka", "main"],
         ),
+        # Ninth round: a project's prefix keeping ~0.7 % (7,415 of 1 M: too many for the first
+        # count, few in the sort order), alone and beside a status.
+        shape("qualifier_mid_prefix", "project:isx*", None, [], "s.project LIKE ?", ["isx%"]),
+        shape(
+            "qualifiers_mid_prefix_status",
+            "project:isx* status:ended",
+            None,
+            [],
+            "s.project LIKE ? AND s.status = 'ended'",
+            ["isx%"],
+        ),
+        # Ninth round: four words typed, the last a prefix: an AND whose words are dense but
+        # together rare (22 of 1 M sessions), one of 0.6 %, one-letter prefixes (0.2 %).
+        shape(
+            "and_four_sparse",
+            "auth api cache d",
+            '("auth"*) AND ("api"*) AND ("cache"*) AND ("d"*)',
+            ["auth", "api", "cache", "d"],
+        ),
+        shape(
+            "and_four_mid",
+            "auth login api c",
+            '("auth"*) AND ("login"*) AND ("api"*) AND ("c"*)',
+            ["auth", "login", "api", "c"],
+        ),
+        shape(
+            "and_four_prefixes",
+            "a b c d",
+            '("a"*) AND ("b"*) AND ("c"*) AND ("d"*)',
+            ["a", "b", "c", "d"],
+        ),
         # A folder (eighth round: its index counted): the home most sessions run in, and a
         # project's folder (~0.1 %) beside a dense word.
         shape(
@@ -888,6 +919,45 @@ def dense_shapes() -> list[dict[str, Any]]:
             for size, value in (("dense", "myapp"), ("mid", "isxecoru-faguka"))
         ),
         shape("empty", "", None, []),
+        # ninth round: negated words by name and created (names start with their project's:
+        # the sessions without an a-word come after every project starting with "a").
+        *(
+            shape(
+                name,
+                query,
+                None,
+                [],
+                "s.rowid NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts "
+                f"MATCH '{words}')" + filters,
+                values,
+                wide=True,
+            )
+            for name, query, words, filters, values in (
+                ("not_prefix_1", "-a", '"a"*', "", []),
+                ("not_prefix_1_and_1", "-a -b", '("a"*) OR ("b"*)', "", []),
+                (
+                    "not_prefix_1_dense_project",
+                    "-a project:myapp",
+                    '"a"*',
+                    f" AND {project}",
+                    ["myapp"],
+                ),
+                (
+                    "not_word_dense_project_branch",
+                    "-auth project:myapp branch:main",
+                    '"auth"*',
+                    f" AND {project} AND s.branch = ? COLLATE NOCASE",
+                    ["myapp", "main"],
+                ),
+                (
+                    "not_words_mid_project",
+                    "-auth -login project:isxecoru-faguka",
+                    '("auth"*) OR ("login"*)',
+                    f" AND {project}",
+                    ["isxecoru-faguka"],
+                ),
+            )
+        ),
     ]
 
 

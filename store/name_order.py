@@ -193,7 +193,8 @@ def delta_statement(steps: NameWalk, last: str | None) -> tuple[str, tuple[Any, 
 
 
 def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int], str | None]:
-    """The snapshot's first ``needed`` matches that pass (its clean rows, in name order), and
+    """The snapshot's first ``needed`` matches that pass (its clean rows, in name order; for
+    ``name_except`` its ranks without the words' matches, read in chunks: :func:`_looked_up`), and
     after them every one with the same name as the last: equal names are ordered by last
     access, which the rank does not hold, so the page's last row may be any of them. Every
     other clean match has a later name and so comes after those ``needed`` rows. And the
@@ -203,11 +204,15 @@ def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int],
     boundary: str | None = None
     last: str | None = None
     size = needed + 1
+    steps = plan.name_walk
+    lookup = None if steps is None else steps.lookup_sql
     try:
         while True:
             chunk = cursor.fetchmany(size)
             if not chunk:
                 return kept, last
+            if lookup is not None and steps is not None:
+                chunk = _looked_up(conn, lookup, steps.lookup_params, chunk)
             for sid, name in chunk:
                 if len(kept) >= needed:
                     if name.translate(_NOCASE) != boundary:
@@ -218,3 +223,14 @@ def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int],
             size = min(2 * size, 1024)
     finally:
         cursor.close()
+
+
+def _looked_up(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], ranks: list[Any]
+) -> list[tuple[int, str]]:
+    """``name_except``'s chunk of ranks (in order) as the (session, name) of those whose
+    session is clean, still there and passes the filters, in rank order."""
+    import json  # loaded with the CLI's output already
+
+    rows = conn.execute(sql, (json.dumps([rank for (rank,) in ranks]), *params)).fetchall()
+    return [(sid, name) for _, sid, name in rows]

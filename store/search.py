@@ -20,6 +20,8 @@ from store.query.alive import ALIVE_INDEX, ALIVE_PLANS
 from store.query.compiler import (
     BM25_WEIGHTS,
     FILTER_CAP,
+    KNOWN_MATCH,
+    KNOWN_ROWIDS,
     NAME_ORDER_INDEX,
     PAGE_SQL,
     RELEVANCE_WINDOW,
@@ -34,6 +36,7 @@ from store.query.compiler import (
     Scoring,
     fts_phrases,
     fts_quote,
+    rarest_first,
 )
 from store.query.text import fts_tokens
 from store.query.windows import (
@@ -359,7 +362,10 @@ def choose_plan(
             # doclist with positions, taken to be 10 times as long per word (as above).
             text = compiled.facts.sample_params[0] if compiled.facts.sample_params else ""
             words = [w for w, _ in fts_phrases(str(text))]
-            fixed = est.matches * _COST_SET * sum(1 if len(w) == 1 else 10 * len(w) for w in words)
+            # Words all negated: the set is of their matches, not of the sessions without
+            # them (`-a -b -c` at 100,000 sessions: 98,000 matches, priced as 2,000: 32 ms).
+            in_set = est.top - est.matches if compiled.facts.sample_negated else est.matches
+            fixed = in_set * _COST_SET * sum(1 if len(w) == 1 else 10 * len(w) for w in words)
             budgets[plan.name] = est.walk
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / _COST_WALKED)
             cost[plan.name] = fixed + est.walk * _COST_WALKED
@@ -476,6 +482,8 @@ def choose_plan(
             )
         elif plan.name in _SNAPSHOT_PLANS and snapshot is not None and est.needed is not None:
             cost[plan.name] = _snapshot_cost(est, plan, snapshot, ranged)
+        elif plan.name == "name_except" and snapshot is not None and est.needed is not None:
+            cost[plan.name] = _except_cost(est, snapshot)
         elif plan.name in ALIVE_PLANS and est.known:
             cost[plan.name] = _alive_cost(est, plan)
         elif plan.name in ("newest_ranked", "newest_scored"):
@@ -912,6 +920,36 @@ def _snapshot_cost(
     )
 
 
+# name_except: one step of its merge, a rank of the snapshot or a match of the negated words
+# stepped over (`-a` at 1 M sessions: 13,086 ranks and as many matches to its 20th session
+# without an a-word, 1.8 ms; a walk that looked each row up read them in ~150 ms).
+_COST_MERGE = 0.1
+
+
+def _except_cost(est: _Estimate, snapshot: tuple[int, int]) -> float:
+    """name_except's cost: the merge's steps until the page's sessions are in (the sessions
+    without the words at their share ``est.share``, for words all negated; the filters
+    tested on each, at theirs), a lookup of each such session, the delta (the inserted
+    sessions, the words' matches among them read as a set, a lookup a dirty session), the
+    page's sort."""
+    needed = est.needed or 0
+    inserted, dirty = snapshot
+    floor = 1 / est.top
+    looked_up = min(est.matches, needed / max(est.filter_share, floor) + 1)
+    ranks = min(float(est.top), looked_up / max(est.share, floor))
+    steps = ranks * (2 - est.share)
+    delta = inserted * est.share
+    return (
+        steps * _COST_MERGE
+        + looked_up * _COST_SNAPSHOT_ROW
+        + inserted * (1 - est.share) * _COST_MATCH
+        + delta * _COST_ROW
+        + dirty * _COST_SNAPSHOT_DIRTY * est.phrases
+        + (needed + delta * est.filter_share) * _COST_ROW
+        + _COST_SNAPSHOT_FIXED
+    )
+
+
 # alive_scored, alive_tested (migration 011): one entry of the alive sessions' partial index read
 # (texts and all: it is covering), the words' tokens looked for in its texts by LIKE, and,
 # unless the index gives the order (recent), sorted (by name NOCASE, dearer); one row that
@@ -971,14 +1009,17 @@ def over_walks(
     candidates: int | None,
     snapshot: tuple[int, int] | None,
 ) -> bool:
-    """Whether ``name_snapshot`` is taken over the walks of the name index (pure): its cost
-    beats their worst case, reading every match (see choose_plan)."""
+    """Whether ``name_snapshot`` (or, for words all negated, ``name_except``) is taken over
+    the walks of the name index (pure): its cost beats their worst case, reading every match
+    (see choose_plan)."""
     if snapshot is None or compiled.facts is None or compiled.facts.needed is None:
         return False
-    plans = [plan for plan in compiled.plans if plan.name == "name_snapshot"]
+    plans = [plan for plan in compiled.plans if plan.name in ("name_snapshot", "name_except")]
     if not plans:
         return False
     est = _Estimate(compiled, sample, candidates)
+    if plans[0].name == "name_except":
+        return _except_cost(est, snapshot) <= est.fts_cost
     return _snapshot_cost(est, plans[0], snapshot) <= est.fts_cost
 
 
@@ -1626,15 +1667,30 @@ def choose_wordless(
     if candidates is None:
         return compiled.plans[0]
     few = candidates < FILTER_CAP
+    prefixed = plans.get("prefix_first")
+    if prefixed is not None and candidates < WIDE_FILTER_CAP:
+        # A field's prefix alone, by recent, up to a few thousand rows: the page's rowids from
+        # its covering index range (a few thousand entries, ~2 ms at 8,192).
+        return prefixed
     counted_on = _counts_on(facts) and FILTER_CAP <= candidates < WIDE_FILTER_CAP
     if counted_on:
         # Counted on (plan_sync) and still a few thousand, with other filters tested on each
         # row: a walk of the sort order passes the filter's share of its rows at most, and a
         # walk that falls short ends in SQLite's plan (`project:x branch:main --sort created`,
         # x in 0.5 % of 1 M sessions: 5,445 rows read and sorted in 10-20 ms; the walk, then
-        # SQLite's scan of the created order, 1-2 s). A field's prefix has no filter_first:
-        # SQLite's plan reads its range of the field's index (`project:isx*`: 15-19 -> 11-13 ms).
-        return first or compiled.plans[0]
+        # SQLite's scan of the created order, 1-2 s).
+        if first is not None:
+            return first
+        # A field's prefix has no filter_first, and SQLite's plan reads and sorts every row of
+        # its range (`project:isx* --sort created`, 7,415 rows: 14-17 ms): a walk of the sort
+        # order as long as the prefix's share of the sessions says fills the page (rows near
+        # each other in that order, ~1 µs each: 4 ms); other filters beside it make it fall
+        # short, and the second walk is sized by what the first found.
+        walk = plans.get("order_walk")
+        if walk is None or top is None:
+            return compiled.plans[0]
+        budget = int(facts.needed * top / candidates * 1.5) + 32
+        return walk.with_budget(budget, max(_WORDLESS_RETRY, 4 * budget))
     budget = int(1.5 * facts.needed) + 32
     # window_walk (by name, a since:/until: window alone): the name index read in order, the
     # window tested in it, stopping at the page; for a window too large to count (2,048 of 1 M
@@ -1716,9 +1772,57 @@ def _window_usable(conn: sqlite3.Connection, compiled: CompiledQuery) -> Compile
     return CompiledQuery(compiled.sql, compiled.params, compiled.ranked, plans, compiled.facts)
 
 
+def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQuery:
+    """``compiled`` with its ANDed words in the order FTS5 intersects fastest, the rarest
+    first (:func:`store.query.compiler.rarest_first`), from each word's density sample (~0.05
+    ms a word); ranked, in the planner's reads only. Prepared once: the result has no
+    ``source`` left to compile again."""
+    facts = compiled.facts
+    if compiled.source is None or facts is None or facts.sample_sql is None or not facts.parts:
+        return compiled
+    sql = facts.sample_sql
+    samples = [conn.execute(sql, (part, SAMPLE_SIZE)).fetchone() for part in facts.parts]
+    top = max(1, max(sample[2] or 1 for sample in samples))
+    shares = {part: _matches(s, top) / top for part, s in zip(facts.parts, samples, strict=True)}
+    prepared = rarest_first(compiled, shares)
+    ranked = prepared.facts
+    if not compiled.ranked or prepared is compiled or ranked is None:
+        return prepared.replace(source=None)
+    # Ranked: bm25 sums over the phrases in the MATCH's order (FTS5's and Python's alike), so
+    # the plans keep the words as typed and every plan's scores stay the default's to the last
+    # bit; only the planner's reads of the matches (the density sample, known_scored's
+    # rowids, how many pass the filters) take the rarest first.
+    match = ranked.sample_params[0]
+    passing = facts.passing_params
+    return compiled.replace(
+        facts=facts.replace(
+            sample_params=ranked.sample_params,
+            passing_params=(match, *passing[1:]) if passing else passing,
+        ),
+        source=None,
+    )
+
+
+# known_first's reads: the newest matches' rowids (the density sample's own rows) and the
+# highest rowid (the sample's third column).
+_NEWEST_SQL = (
+    "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+)
+_TOP_SQL = "SELECT max(rowid) FROM sessions"
+_KNOWN_PLANS = ("known_first", "known_scored")
+
+
+def _with_rowids(plan: Plan, rowids: list[int]) -> Plan:
+    """known_first reading ``rowids`` (a JSON array) where it read its MATCH's rows."""
+    return plan.replace(
+        sql=plan.sql.replace(KNOWN_MATCH, KNOWN_ROWIDS, 1),
+        params=(f"[{','.join(map(str, rowids))}]", *plan.params[1:]),
+    )
+
+
 def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     """The plan to run for ``compiled``, from the planner's cheap reads on ``conn``."""
-    compiled = _window_usable(conn, _alive_usable(conn, compiled))
+    compiled = _window_usable(conn, _alive_usable(conn, prepare_sync(conn, compiled)))
     facts = compiled.facts
     for plan in compiled.plans:
         if plan.union is not None and plan.scoring is None:
@@ -1761,7 +1865,23 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
     if not prefixed:
         return compiled.plans[0]
-    sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
+    known = next((plan for plan in compiled.plans if plan.name in _KNOWN_PLANS), None)
+    if known is not None:
+        # The sample's rowids themselves: fewer than SAMPLE_SIZE are every match, and
+        # known_first/known_scored read them (FTS5 intersects the words once, not here and
+        # again).
+        rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, facts.sample_params)]
+        (top,) = conn.execute(_TOP_SQL).fetchone()
+        sample = (len(rowids), rowids[-1] if rowids else None, top)
+        if len(rowids) < SAMPLE_SIZE:
+            known = _with_rowids(known, rowids)
+            if known.scoring is None:
+                return known
+            return with_statistics_sync(
+                conn, compiled, known, phrase_samples_sync(conn, compiled, sample)
+            )
+    else:
+        sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
     candidates = None
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
@@ -1799,7 +1919,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     window = window_rows_sync(conn, compiled, candidates, cap)
     early = early_sync(conn, compiled)
     snapshot = ranged = None
-    if any(plan.name == "name_snapshot" for plan in compiled.plans):
+    if any(plan.name in ("name_snapshot", "name_except") for plan in compiled.plans):
         snapshot = snapshot_facts(conn)
         ranged = None if snapshot is None else window_facts(conn, compiled, window)
     span = None
@@ -1849,6 +1969,7 @@ def statement_sync(
 
 def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     """The rows of ``compiled``: the chosen plan, then the exact fallback if a walk fell short."""
+    compiled = prepare_sync(conn, compiled)
     plan = plan_sync(conn, compiled)
     rows = run_plan_sync(conn, plan)
     if falls_short(plan, len(rows)):

@@ -36,19 +36,25 @@ _UNITS: dict[str, str] = {
     "w": "weeks",
     "week": "weeks",
     "weeks": "weeks",
+    "mo": "months",
     "month": "months",
     "months": "months",
+    "y": "years",
+    "yr": "years",
+    "yrs": "years",
+    "year": "years",
+    "years": "years",
 }
 # Patterns, compiled by re (and kept in its cache) the first time a WHEN is parsed: compiling them
 # at import would cost every `ccmgr-watch query` ~2% of its start-up, most of them for nothing.
-_SHORT = r"^(\d{1,6})\s*(s|m|h|d|w)$"
+_SHORT = r"^(\d{1,6})\s*(s|m|h|d|w|mo|y)$"
 _AGO = r"^(\d{1,6}|an?|one)\s*([a-z]+)\s+ago$"
 _DATE = r"^(\d{4})-(\d{2})-(\d{2})$"
 # Matched against the lower-cased text: "t" and "z" are ISO's T and Z.
 _DATETIME = r"^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(z|[+-]\d{2}:?\d{2})?$"
 _HINT = (
     "use an ISO date or time (2026-11-20, 2026-11-20T14:30), today, yesterday, "
-    "'3 days ago', or 30m / 12h / 7d / 2w"
+    "'3 days ago', or 30m / 12h / 7d / 2w / 3mo / 1y"
 )
 _MAX_DAYS = 100 * 366
 # The times a WHEN may name, in UTC. Python's datetimes stop at years 1 and 9999 (a day, or a
@@ -169,10 +175,12 @@ def _parse(text: str, now: datetime, tz: tzinfo | None) -> Interval:
                 raise _error(f"unknown time unit {ago[2]!r}", raw, max(0, raw.lower().find(ago[2])))
             unit = _UNITS[unit_word]
         try:
-            if unit == "months":
-                if amount > 1200:
+            if unit in ("months", "years"):
+                # Calendar months and years (12 months): the same wall time, the day clamped.
+                months = amount * 12 if unit == "years" else amount
+                if months > 1200:
                     raise ValueError("too far back")
-                return _instant(_months_back(local_now, amount))
+                return _instant(_months_back(local_now, months))
             delta = timedelta(**{unit: amount})
             if delta > timedelta(days=_MAX_DAYS):
                 raise ValueError("too far back")

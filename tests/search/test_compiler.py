@@ -247,14 +247,16 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
                 continue
             lines = _fts_plan_lines(conn, other.sql, other.params)
             probes = [line for line in lines if ":=" in line]
-            # order_range reads a slice of the matches as a set, order_set, filter_set and
-            # filter_set_walk all of them, newest_scored streams them (and, beside a filter with
-            # a window, window_scored_by_day: its rowid range), filter_scored and the
-            # alive plans and filter_tested test the words in Python; the others test row by
-            # row.
+            # order_range reads a slice of the matches as a set, order_set, filter_set,
+            # filter_set_walk and known_first/known_scored (as compiled) all of them,
+            # newest_scored streams them (and, beside a filter with a window,
+            # window_scored_by_day: its rowid range), filter_scored and the alive plans and
+            # filter_tested test the words in Python; the others test row by row.
             streams = other.name in (
                 "order_range",
                 "order_set",
+                "known_first",
+                "known_scored",
                 "filter_set_walk",
                 "newest_scored",
                 "phrase_scored",
@@ -362,9 +364,11 @@ def test_plans_offered_by_shape() -> None:
     assert names("project:x") == ["fts_first", "filter_first"]
     # With other filters tested on its rows, a walk of the recent order too.
     assert names("status:ended name:ccmgr-*") == ["fts_first", "order_walk", "filter_first"]
-    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index.
-    assert names("name:ccmgr-*") == ["fts_first", "order_walk"]
+    # A field's prefix alone: a walk of the order, counted in the prefix's range of its index;
+    # by recent also the page's rowids from that range (it holds last_access: prefix_first).
+    assert names("name:ccmgr-*") == ["fts_first", "order_walk", "prefix_first"]
     assert names("branch:feat*", sort="created") == ["fts_first", "order_walk"]
+    assert "prefix_first" not in names("branch:feat* status:ended")  # not the whole query
     prefix = compiled("project:my*").facts
     assert prefix is not None and "INDEXED BY ix_sessions_project_nocase" in str(
         prefix.candidates_sql

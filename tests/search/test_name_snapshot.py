@@ -231,10 +231,12 @@ def _assert_snapshot_pages(
     text: str,
     limit: int,
     offset: int,
+    plan_name: str = "name_snapshot",
 ) -> None:
-    """``rows`` stored, the snapshot built, ``ops`` applied: name_snapshot's page of ``text``
-    is the default plan's (whose rows are the reference evaluator's), as the snapshot stands,
-    with everything folded in, and from a fresh build."""
+    """``rows`` stored, the snapshot built, ``ops`` applied: name_snapshot's (or
+    ``plan_name``'s) page of ``text`` is the default plan's (whose rows are the reference
+    evaluator's), as the snapshot stands, with everything folded in, and from a fresh
+    build."""
     shared.execute("DELETE FROM sessions")
     insert_sessions(shared, rows)
     rebuild_snapshot(shared)
@@ -245,7 +247,7 @@ def _assert_snapshot_pages(
     all_rows = shared.execute(whole.sql, whole.params).fetchall()
     assert {row[0] for row in all_rows} == expected_ids
     page = compile_query(tree, sort="name", limit=limit, offset=offset)
-    plan = page.plan("name_snapshot")
+    plan = page.plan(plan_name)
     assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
     assert_clean(shared)
     # Once more with everything folded in: an empty delta, ranks from folds.
@@ -292,6 +294,58 @@ def test_filters_alone_by_name_are_exact_through_the_snapshot(
     tokens too), every row still tested against the filters, the delta's sessions too."""
     assert "MATCH" not in compile_query(parse_query(text, now=NOW), sort="name").sql  # no words
     _assert_snapshot_pages(shared, rows, ops, text, limit, offset)
+
+
+def negated_words() -> st.SearchStrategy[str]:
+    """Words of :func:`dense_sessions` that the rows must not hold, one or several."""
+    word = st.sampled_from(["auth", "main", "a", "app", "my", "login", "b", "x", '"auth app"'])
+    return st.one_of(
+        word.map(lambda w: f"-{w}"),
+        st.tuples(word, word).map(lambda p: f"-{p[0]} -{p[1]}"),
+        st.tuples(word, word).map(lambda p: f"NOT ({p[0]} OR {p[1]})"),
+    )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    ops=changes(),
+    text=negated_words(),
+    filtered=st.sampled_from(
+        [
+            # name_except: the snapshot's ranks but the words' matches, the filters tested.
+            ("", "name_except"),
+            (" status:ended", "name_except"),
+            (" -status:ended since:2026-11-20", "name_except"),
+            (" status:active", "name_except"),
+            (" dir:/a", "name_except"),
+            # name_snapshot: the field phrases NOT the words.
+            (" project:myapp", "name_snapshot"),
+            (" project:MYAPP branch:main", "name_snapshot"),
+            (" worktree:main -status:ended", "name_snapshot"),
+            (" project:my*", "name_snapshot"),
+            (' name:"auth login"', "name_snapshot"),
+        ]
+    ),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 4),
+)
+def test_negated_words_by_name_are_exact_through_the_snapshot(
+    shared: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    ops: list[tuple[Any, ...]],
+    text: str,
+    filtered: tuple[str, str],
+    limit: int,
+    offset: int,
+) -> None:
+    """Words all negated (the ninth round): with an exact field or a field's prefix, the
+    snapshot's walk of its column phrases NOT the words (name_snapshot); without, its ranks
+    merged with the words' matches (name_except), each session tested against the filters;
+    and the delta's sessions without the words, whatever was written since the build."""
+    _assert_snapshot_pages(shared, rows, ops, text + filtered[0], limit, offset, filtered[1])
 
 
 def test_a_page_edge_inside_a_group_of_equal_names_reads_the_whole_group(
@@ -374,15 +428,16 @@ def _names_in_rank_order(conn: sqlite3.Connection) -> list[str]:
     ]
 
 
-def _assert_pages(conn: sqlite3.Connection, text: str) -> None:
-    """Every page of ``text`` by name through the snapshot equals the default plan's."""
+def _assert_pages(conn: sqlite3.Connection, text: str, plan_name: str = "name_snapshot") -> None:
+    """Every page of ``text`` by name through the snapshot (``plan_name``) equals the default
+    plan's."""
     tree = parse_query(text, now=NOW)
     whole = compile_query(tree, sort="name", limit=None)
     expected = conn.execute(whole.sql, whole.params).fetchall()
     for limit in (1, 2, 5, 50):
         for offset in (0, 1, 3):
             plan = compile_query(tree, sort="name", limit=limit, offset=offset)
-            got = run_plan_sync(conn, plan.plan("name_snapshot"))
+            got = run_plan_sync(conn, plan.plan(plan_name))
             assert got == expected[offset : offset + limit], (limit, offset)
 
 
@@ -514,8 +569,12 @@ def test_migration_012_up_down_up_keeps_the_results(tmp_path: Path) -> None:
     # 009's triggers on the folded snapshot: a rename marks it dirty (its row skipped), a
     # delete leaves its row to the join; the results stay exact.
     conn.execute("UPDATE sessions SET name = 'm-renamed' WHERE id = 's0006'")
+    conn.execute("UPDATE sessions SET name = 'zz-renamed' WHERE id = 's0008'")
     conn.execute("DELETE FROM sessions WHERE id = 's0007'")
     _assert_pages(conn, "app")
+    # name_except too: the renamed session's rank and old text are still there (skipped).
+    _assert_pages(conn, "-new", "name_except")
+    _assert_pages(conn, "-renamed -p", "name_except")
     migrate_sync(path)
     assert snapshot_facts(conn) == (0, 0)
     assert_clean(conn)

@@ -605,3 +605,50 @@ def test_every_plan_of_words_in_a_window_beside_a_filter_agrees(
             times = sorted((row["created_at"], row["last_access"]))
             row["created_at"], row["last_access"] = times
     assert_page_of_the_matches(shared_db, rows, text + window + beside, sort, limit, offset)
+
+
+def negated_dense_words() -> st.SearchStrategy[str]:
+    """Words of :func:`dense_sessions` that the rows must not hold, one or several."""
+    word = st.sampled_from(["auth", "main", "a", "app", "my", "login", "b", '"auth app"'])
+    return st.one_of(
+        word.map(lambda w: f"-{w}"),
+        st.tuples(word, word).map(lambda p: f"-{p[0]} -{p[1]}"),
+        st.tuples(word, word).map(lambda p: f"NOT ({p[0]} OR {p[1]})"),
+    )
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    text=negated_dense_words(),
+    filtered=st.sampled_from(
+        [
+            "",
+            " project:myapp",
+            " project:myapp branch:main",
+            " project:my*",
+            " status:ended",
+            " status:active",
+            " -status:ended since:2026-11-20",
+            " worktree:main -status:ended",
+            " dir:/a",
+        ]
+    ),
+    sort=st.sampled_from(["relevance", "recent", "created", "name"]),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 3),
+)
+def test_every_plan_of_negated_words_agrees(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    text: str,
+    filtered: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> None:
+    """Words all negated (the ninth round: name_except, name_snapshot's field phrases NOT the
+    words, created_walk testing them in Python), alone or beside filters, every sort."""
+    assert_page_of_the_matches(shared_db, rows, text + filtered, sort, limit, offset)

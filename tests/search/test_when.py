@@ -54,6 +54,12 @@ def instant(stamp: str) -> Interval:
         ("1 month ago", instant("2026-10-26T15:45:30.000000Z")),
         ("9 months ago", instant("2026-02-26T15:45:30.000000Z")),
         ("12 months ago", instant("2025-11-26T15:45:30.000000Z")),
+        ("3mo", instant("2026-08-26T15:45:30.000000Z")),
+        ("3 mo ago", instant("2026-08-26T15:45:30.000000Z")),
+        ("1y", instant("2025-11-26T15:45:30.000000Z")),
+        ("a year ago", instant("2025-11-26T15:45:30.000000Z")),
+        ("2 years ago", instant("2024-11-26T15:45:30.000000Z")),
+        ("2 yrs ago", instant("2024-11-26T15:45:30.000000Z")),
     ],
 )
 def test_when_forms_in_utc(text: str, expected: Interval) -> None:
@@ -96,7 +102,9 @@ def test_month_arithmetic_clamps_the_day() -> None:
         "3 days",
         "3 m ago",
         "-3d",
-        "3y",
+        "3 y ago",
+        "3yr",
+        "3 mon ago",
         "2026-13-01",
         "2026-02-30",
         "2026-11-20T25:00",
@@ -111,6 +119,11 @@ def test_bad_when_raises_query_error_with_hint(text: str) -> None:
         parse_when(text, now=NOW, tz=UTC_ZONE)
     assert info.value.hint
     assert 0 <= info.value.position <= len(text)
+
+
+def test_a_year_back_from_a_leap_day_clamps_the_day() -> None:
+    leap_day = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    assert parse_when("1y", now=leap_day, tz=UTC_ZONE) == instant("2027-02-28T12:00:00.000000Z")
 
 
 def test_now_must_be_aware() -> None:
@@ -143,7 +156,9 @@ def test_times_out_of_range_are_query_errors(text: str, zone: ZoneInfo | None) -
         parse_when(text, now=NOW, tz=zone)
 
 
-@pytest.mark.parametrize("text", ["100000d", "999999 days ago", "1201 months ago"])
+@pytest.mark.parametrize(
+    "text", ["100000d", "999999 days ago", "1201 months ago", "101y", "101 years ago"]
+)
 def test_too_far_back_is_a_query_error(text: str) -> None:
     with pytest.raises(QueryError):
         parse_when(text, now=NOW, tz=UTC_ZONE)

@@ -26,7 +26,7 @@ QUERY_HELP = (
     "folder and below), status:active|attached|detached|ended, since:WHEN, until:WHEN. "
     "AND, OR, NOT (upper case), a leading -, parentheses; NOT binds tighter than AND, AND "
     "tighter than OR. WHEN: 2026-11-20, 2026-11-20T14:30, today, yesterday, '3 days ago', "
-    "30m, 12h, 7d, 2w. The empty query lists every session; a query that starts with '-' "
+    "30m, 12h, 7d, 2w, 3mo, 1y. The empty query lists every session; a query that starts with '-' "
     "goes after '--'."
 )
 
@@ -88,7 +88,7 @@ def register(commands: Any, group: Callable[[str, str], Any], db_parent: Any) ->
         help="lifecycle events, newest first",
         description="List sessions' lifecycle events (created, renamed, attached, detached, "
         "killed, window_added, ...), newest first. WHEN is as in the query language: "
-        "2026-11-20, 2026-11-20T14:30, today, yesterday, '1 week ago', 30m, 12h, 7d, 2w; "
+        "2026-11-20, 2026-11-20T14:30, today, yesterday, '1 week ago', 30m, 12h, 7d, 2w, 3mo, 1y; "
         "--until with a date includes that whole day.",
     )
     history.add_argument(
