@@ -733,6 +733,13 @@ def dense_shapes() -> list[dict[str, Any]]:
             shape(name, f"{word} {window}", f'"{word}"*', [word], where, list(params))
             for name, word, window, where, params in _window_shapes()
         ),
+        # ninth round: a window beside a filter (a project in 30 %, the branch main in 40 %,
+        # the ended sessions), windows in the past (none of the newest matches pass them)
+        # and one open towards now, a dense and a rare word, a one-letter prefix.
+        *(
+            shape(name, f"{word} {window} {other}", f'"{word}"*', [word], where, list(params))
+            for name, word, window, other, where, params in _beside_shapes()
+        ),
         # Words ORed with a filter, a word in every branch (ranked within the window since
         # the sixth round; "hand" here is the filter alone, sorted, as a baseline).
         shape(
@@ -988,6 +995,37 @@ def _window_shapes() -> list[tuple[str, str, str, str, tuple[str, ...]]]:
         ),
         ("word_1pct_window_old_10pct", "cache", "until:2025-02-11", until, (f"2025-02-11{end}",)),
     ]
+
+
+def _beside_shapes() -> list[tuple[str, str, str, str, str, tuple[str, ...]]]:
+    """The ninth round's shapes, a window beside another filter: name, word, window, the
+    other filter, the hand-written SQL's filter and params."""
+    until = "s.last_access <= ?"
+    end, start = "T23:59:59.999999Z", "T00:00:00.000000Z"
+    june = (f"2025-06-01{end}",)
+    project, branch = "s.project = ? COLLATE NOCASE", "s.branch = ? COLLATE NOCASE"
+    ended = "s.status = 'ended'"
+    month = "s.last_access >= ? AND s.last_access <= ?"
+    return [
+        ("window_old_25pct_project", "auth", "until:2025-06-01", "project:myapp",
+         f"{until} AND {project}", (*june, "myapp")),
+        ("window_old_25pct_branch", "auth", "until:2025-06-01", "branch:main",
+         f"{until} AND {branch}", (*june, "main")),
+        ("window_old_25pct_status", "auth", "until:2025-06-01", "status:ended",
+         f"{until} AND {ended}", june),
+        ("word_1pct_window_old_project", "cache", "until:2025-06-01", "project:myapp",
+         f"{until} AND {project}", (*june, "myapp")),
+        ("word_1pct_window_old_status", "cache", "until:2025-06-01", "status:ended",
+         f"{until} AND {ended}", june),
+        ("prefix_1_window_old_project", "a", "until:2025-06-01", "project:myapp",
+         f"{until} AND {project}", (*june, "myapp")),
+        ("window_month_project", "auth", "since:2026-01-01 until:2026-02-01", "project:myapp",
+         f"{month} AND {project}", (f"2026-01-01{start}", f"2026-02-01{end}", "myapp")),
+        ("window_mid_1pct_status", "auth", "since:2025-06-01 until:2025-06-07", "status:ended",
+         f"{month} AND {ended}", (f"2025-06-01{start}", f"2025-06-07{end}")),
+        ("window_new_project", "auth", "since:2026-11-01", "project:myapp",
+         f"s.last_access >= ? AND {project}", (f"2026-11-01{start}", "myapp")),
+    ]  # fmt: skip
 
 
 def _dense_hand(shape: dict[str, Any], sort: str) -> tuple[str, list[Any]]:

@@ -43,6 +43,7 @@ from store.query.windows import (
     PLAN_INDEX,
     WINDOW_ESTIMATE_SQL,
     early_count_sql,
+    reads_beside_in_order,
     reads_in_time_order,
     window_days,
     window_estimate,
@@ -177,6 +178,12 @@ _COST_BM25 = 8.0  # bm25 of one hit
 # rows that hold it (~30 ms for a word in half of 1 M sessions), per match.
 _COST_DOCLIST = 0.06
 _COST_SCORE = 30.0  # newest_scored: one hit read in full, its text tokenized and scored
+# The same measured in the ninth round: 500 hits ranked in 1.6-3.3 ms of CPU at 1 M sessions
+# (3-7 µs each, the rows read by the stream). Used where a window lies beside another filter,
+# for every plan that ranks in Python alike (there bm25's plan, newest_ranked, streaming every
+# match recorded after the window, was taken over window_scored_by_day at 30: 15 ms for 7);
+# the other shapes' choices were measured at 30 and keep it.
+_COST_SCORE_BESIDE = 8.0
 _COST_TEST = 12.0  # filter_scored: one filter row read in full, its text tokenized and tested
 _COST_PHRASE = 150.0  # *_scored: one phrase's density sample (its IDF estimate)
 # order_set: each match put in the set of rowids the walk tests (`cache`, 10,000 matches at 1 M
@@ -286,6 +293,7 @@ def choose_plan(
     window: tuple[int, ...] | None = None,
     early: int = 0,
     ranged: tuple[int, int | None] | None = None,
+    beside: BesideFacts | None = None,
 ) -> Plan:
     """The cheapest plan by the cost model, given the planner's reads (pure).
 
@@ -302,7 +310,8 @@ def choose_plan(
     days it spans when known (:func:`window_rows_sync`). ``early``: the window's sessions
     last used before they were created (counted up to FILTER_CAP; window_created reads them).
     ``ranged``: for ``name_window``, its window's sessions estimated and the days it spans
-    (store.name_order.window_facts).
+    (store.name_order.window_facts). ``beside``: a window beside another indexed filter
+    (:func:`beside_sync`).
     """
     if compiled.facts is None or len(compiled.plans) == 1:
         return compiled.plans[0]
@@ -416,6 +425,15 @@ def choose_plan(
             cost[plan.name] = est.candidates * (_COST_ROW + probe) + scoring * (
                 plan.name == "filter_ranked"
             )
+        elif compiled.facts.beside is not None and (
+            plan.name in _WINDOW_PLANS
+            or (plan.name == "filter_tested" and reads_beside_in_order(plan.sql))
+        ):
+            beside_cost = _beside_cost(est, plan, beside, early)
+            if beside_cost is not None:
+                cost[plan.name], budget, retry = beside_cost
+                if budget:
+                    budgets[plan.name], retries[plan.name] = budget, retry
         elif plan.name in _WINDOW_PLANS or (
             plan.name == "filter_tested"
             and compiled.facts.window is not None
@@ -475,15 +493,21 @@ def choose_plan(
                 # however few of the newest pass it (`cache until:2025-02-11` at 1 M: ~1,000
                 # to rank, where the newest 256 matches, none in it, said ~20).
                 hits = max(hits, est.matches * min(1.0, window_rows / est.top))
+            if beside is not None:
+                # A window beside another filter (ninth round): its matches that pass that
+                # filter, as many however few of the newest pass.
+                hits = max(hits, _beside_hits(est, beside))
             needed = est.needed
             wanted = hits if needed is None else min(hits, max(needed, RELEVANCE_WINDOW))
             streamed = min(est.matches, wanted / est.filter_share)
+            if beside is not None:
+                # And every match recorded after the window's end streamed before it.
+                streamed = max(streamed, est.matches * beside.above / est.top)
             if plan.name == "newest_ranked":
                 cost[plan.name] = streamed * _COST_ROW + wanted * _COST_BM25 + statistics
             else:
-                cost[plan.name] = (
-                    streamed * _COST_ROW + wanted * _COST_SCORE + est.phrases * _COST_PHRASE
-                )
+                score = _COST_SCORE if beside is None else _COST_SCORE_BESIDE
+                cost[plan.name] = streamed * _COST_ROW + wanted * score + est.phrases * _COST_PHRASE
         elif plan.name == "phrase_scored":
             # As newest_scored, but FTS5 intersects the words' doclists with the fields'
             # phrases: only the window's rows are read, and the intersection steps through
@@ -499,8 +523,21 @@ def choose_plan(
                 in_fields = min(in_fields, float(est.candidates))
             shorter = min(in_words, in_fields)
             intersect = min(shorter * _COST_STEP, (in_words + in_fields) * _COST_SCAN)
+            if beside is not None:
+                # A window beside the fields (ninth round): its matches, however few of the
+                # newest pass, and the fields' matches recorded after its end, read first
+                # (`auth until:2025-06-01 project:myapp` at 1 M: ~120,000, 150 ms).
+                wanted = max(wanted, min(_beside_hits(est, beside), RELEVANCE_WINDOW))
+                above_words = est.matches * beside.above / est.top
+                above_fields = beside.above * beside.share
+                skipped = min(
+                    min(above_words, above_fields) * _COST_STEP,
+                    (above_words + above_fields) * _COST_SCAN,
+                )
+                intersect = max(intersect, skipped + above_words * beside.share * _COST_ROW)
+            score = _COST_SCORE if beside is None else _COST_SCORE_BESIDE
             cost[plan.name] = (
-                intersect + wanted * (_COST_ROW + _COST_SCORE) + (est.phrases + 1) * _COST_PHRASE
+                intersect + wanted * (_COST_ROW + score) + (est.phrases + 1) * _COST_PHRASE
             )
     if not cost:
         return compiled.plans[0]
@@ -509,6 +546,11 @@ def choose_plan(
         # the top of the recent or created order meets none of it for `window[1]` rows.
         for name in ("order_walk", "order_range", "order_set"):
             if name in budgets and budgets[name] <= window[1]:
+                cost.pop(name, None)
+    if beside is not None and est.needed is not None:
+        # The same beside another filter (ninth round; never by name: no such read there).
+        for name in ("order_walk", "order_range", "order_set"):
+            if name in budgets and budgets[name] <= beside.above:
                 cost.pop(name, None)
     if over_walks(compiled, sample, candidates, snapshot):
         # By name the walks of the name index assume the matches spread evenly through A-Z,
@@ -656,6 +698,123 @@ def _window_cost(
     return entries * _COST_NAME_ENTRY + walk * per_row, walk, int(est.fts_cost / per_row)
 
 
+class BesideFacts(Value):
+    """What the planner reads of a window beside another indexed filter (ninth round): the
+    window's sessions estimated from the rowids at its ends, the rows recorded after its end,
+    the days it spans (None: not dates), and how many of the newest matches pass the other
+    filters (``passed`` of ``sampled``): the other filter's share of the window's rows."""
+
+    __match_args__ = ("rows", "above", "days", "passed", "sampled")
+    __slots__ = __match_args__
+    rows: int
+    above: int
+    days: int | None
+    passed: int
+    sampled: int
+
+    def __init__(self, rows: int, above: int, days: int | None, passed: int, sampled: int) -> None:
+        super().__init__(rows, above, days, passed, sampled)
+
+    @property
+    def share(self) -> float:
+        """The other filters' share of the rows (half a row passing when none did)."""
+        return max(self.passed, 0.5) / max(self.sampled, 1)
+
+
+def beside_sync(
+    conn: sqlite3.Connection, compiled: CompiledQuery, sample: tuple[int, int | None, int | None]
+) -> BesideFacts | None:
+    """The reads of a window beside another indexed filter (four seeks, and the newest
+    SAMPLE_SIZE matches tested by the other filters: ~0.1-0.3 ms at 1 M sessions), or None
+    without one or when the window has no end."""
+    facts = compiled.facts
+    if facts is None or facts.beside is None or not sample[0]:
+        return None
+    since, until = facts.beside.window
+    if until is None:
+        # A window open towards now holds the newest sessions: the streams and walks from
+        # the newest reach it at once, and its plans need no read (filter_tested by recent).
+        return None
+    row = conn.execute(WINDOW_ESTIMATE_SQL, (until, since)).fetchone()
+    rows, above = window_estimate(row, (since, until))
+    days = window_days(row, (since, until))
+    beside = facts.beside
+    (passed,) = conn.execute(beside.passing_sql, beside.passing_params).fetchone()
+    return BesideFacts(rows, above, days, int(passed), int(sample[0]))
+
+
+def _beside_hits(est: _Estimate, beside: BesideFacts) -> float:
+    """The words' matches in a window beside another filter that pass that filter: their
+    share of the window's sessions, at the filter's share (at most its count within the
+    window, when known)."""
+    hits = est.matches * min(1.0, max(beside.rows, est.candidates) / est.top) * beside.share
+    if est.known:
+        hits = min(hits, max(est.share, 1 / est.top) * est.candidates)
+    return hits
+
+
+def _beside_cost(
+    est: _Estimate, plan: Plan, beside: BesideFacts | None, early: int
+) -> tuple[float, int, int] | None:
+    """The cost of a window plan beside another indexed filter (ninth round), its walk budget
+    and retry (0 when it is no walk), or None when it cannot be costed (the reads not made).
+
+    The window's sessions are estimated from its ends (at least the count of the filter's
+    within it), the other filters' share of them from the newest matches (the window left
+    out). ``window_scored_by_day``: the stream within the window's rowid range until the
+    window's newest matches are in, the rows read being those in the range that hold the
+    words (and the exact fields' phrases, which FTS5 intersects: then only the window's
+    share of them fails); ``window_created``: the created order from the window's end at the
+    words' and the filters' share of its sessions in the window; ``filter_tested`` by
+    recent: the filter's index newest first within the window, at the words' share."""
+    if est.needed is None:
+        return None
+    share = max(est.share, 1 / est.top)
+    needed = est.needed
+    if plan.name == "filter_tested":
+        walk = 1.5 * needed / share + 32
+        if est.known:
+            walk = min(walk, float(est.candidates))
+        return walk * (_COST_ROW + _COST_TESTED), 0, 0
+    if beside is None:
+        return None
+    rows = float(min(max(beside.rows, est.candidates, 1), est.top))
+    if plan.name == "window_created":
+        near = share * _WINDOW_NEAR * beside.share
+        walk = int(min(est.top, 1.5 * needed / near + 32))
+        per_row = _COST_CREATED_ENTRY + share * (_COST_ROW + _COST_SET * est.phrases)
+        fixed = early * _COST_ROW + (est.matches * _COST_SET * est.phrases if early else 0.0)
+        return fixed + walk * per_row, walk, int(max(0.0, est.fts_cost - fixed) / per_row)
+    if plan.name != "window_scored_by_day" or beside.days is None or est.few:
+        # (A filter with few rows in the window: filter_scored reads them, ~1 ms.)
+        return None
+    # The words' matches in the window that pass the other filters (the count of the
+    # filter's rows within the window when it is known).
+    wanted = min(_beside_hits(est, beside), RELEVANCE_WINDOW)
+    phrased = any("} : " in str(param) for param in plan.params)
+    passing = _WINDOW_PASS * (1.0 if phrased else beside.share)
+    in_range = est.matches * min(1.0, rows / _WINDOW_PASS / est.top)
+    streamed = min(in_range * (beside.share if phrased else 1.0), wanted / passing)
+    intersect = 0.0
+    if phrased:
+        # The shorter list's entries in the streamed part of the range, each a step in the
+        # other (`cache until:2025-06-01 project:myapp` at 1 M: ~6,000 of `cache`'s in ~1.5
+        # ms; the range's doclists are read near each other, cheaper than phrase_scored's
+        # seeks through a whole list).
+        shorter = min(streamed / beside.share, streamed / share)
+        intersect = shorter * _COST_SCAN
+    bounds = beside.days * _COST_DAY + 2 * rows / beside.days * _COST_BOUND
+    return (
+        bounds
+        + intersect
+        + streamed * _COST_ROW
+        + wanted * _COST_SCORE_BESIDE
+        + (est.phrases + phrased) * _COST_PHRASE,
+        0,
+        0,
+    )
+
+
 def window_rows_sync(
     conn: sqlite3.Connection, compiled: CompiledQuery, candidates: int | None, cap: int
 ) -> tuple[int, int, int] | tuple[int, int] | None:
@@ -678,11 +837,16 @@ def early_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> int:
     normally), up to FILTER_CAP, when ``window_created`` is a choice (0 otherwise): what it
     reads besides its walk (the partial index of migration 013)."""
     facts = compiled.facts
-    if facts is None or facts.window is None:
+    if facts is None:
         return 0
     if not any(plan.name == "window_created" for plan in compiled.plans):
         return 0
-    sql, params = early_count_sql(facts.window)
+    window = facts.window
+    if window is None and facts.beside is not None:
+        window = facts.beside.window
+    if window is None:
+        return 0
+    sql, params = early_count_sql(window)
     (count,) = conn.execute(sql, (*params, FILTER_CAP)).fetchone()
     return int(count)
 
@@ -1728,13 +1892,25 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if facts.candidates_sql is not None:
         (candidates,) = conn.execute(facts.candidates_sql, facts.candidates_params).fetchone()
     cap, passing = FILTER_CAP, None
+    beside = None
+    if facts.beside is not None and candidates is not None:
+        # A window beside another filter (ninth round): the window's estimate and that
+        # filter's share (~0.3 ms at 1 M sessions). Read however many the count found: a
+        # small project's sessions in an old window (`auth until:2025-06-01
+        # project:isxecoru-faguka`, ~1,400) are few, but streaming its matches from the
+        # newest (phrase_scored) reads the ~4,000 recorded after the window first (16 ms).
+        beside = beside_sync(conn, compiled, sample)
     if facts.passing_sql is not None and candidates is not None and candidates >= FILTER_CAP:
         # Too many rows to count cheaply: how many of the newest matches pass the filters
         # (~0.1 ms); if few, a stream of the matches would be long, so count the filter on,
         # up to WIDE_FILTER_CAP (~0.8 ms at most): reading its rows may be cheaper.
         (passed,) = conn.execute(facts.passing_sql, facts.passing_params).fetchone()
         passing = (passed, sample[0])
-        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None:
+        # (Not when the window's estimate at the other filter's share says the count would
+        # reach that cap too: ~1 ms for `auth until:2025-06-01 project:myapp`, which holds
+        # ~80,000 at 1 M.)
+        many = beside is not None and beside.rows * beside.share >= 2 * WIDE_FILTER_CAP
+        if passed * _FEW_PASS < sample[0] and facts.candidates_sql is not None and not many:
             wide = (*facts.candidates_params[:-1], WIDE_FILTER_CAP)
             (candidates,) = conn.execute(facts.candidates_sql, wide).fetchone()
             cap = WIDE_FILTER_CAP
@@ -1763,6 +1939,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         and rows > 0
         and not over_walks(compiled, sample, candidates, snapshot)
         and not (window is not None and _by_name(compiled))
+        and not (beside is not None and rows <= beside.above)
     ):
         span = conn.execute(facts.span_sql, (rows,)).fetchone()
     samples = phrase_samples_sync(conn, compiled, sample)
@@ -1778,6 +1955,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         window=window,
         early=early,
         ranged=ranged,
+        beside=beside,
     )
     plan = _usable(conn, compiled, chosen)
     return with_statistics_sync(conn, compiled, plan, samples)

@@ -34,6 +34,7 @@ from store.query.text import fts_tokens, has_tokens
 from store.query.windows import (
     EARLY_INDEX,
     TIME_INDEX,
+    Beside,
     day_bounds_sql,
     scored_within_bounds_sql,
     window_bounds,
@@ -423,7 +424,10 @@ class PlanFacts(Value):
     end, None when open): the planner estimates its sessions from it when they are too many
     to count (store.query.windows). ``parts``: the words ANDed in ``sample_params``' MATCH
     (two or more, each an FTS5 expression), which the planner samples one by one to put the
-    rarest first (:func:`rarest_first`).
+    rarest first (:func:`rarest_first`). ``beside``: the window when another filter is the
+    indexed one (a field, a status, a folder: `auth project:myapp until:2025-06-01`), and how
+    many of the newest matches pass the query's filters but the window (SQL, parameters): the
+    window plans' reads beside that filter (store.query.windows.Beside).
     """
 
     __match_args__ = (
@@ -440,6 +444,7 @@ class PlanFacts(Value):
         "passing_params",
         "window",
         "parts",
+        "beside",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -455,6 +460,7 @@ class PlanFacts(Value):
     passing_params: tuple[Any, ...]
     window: tuple[str | None, str | None] | None
     parts: tuple[str, ...]
+    beside: Beside | None
 
     def __init__(
         self,
@@ -471,6 +477,7 @@ class PlanFacts(Value):
         passing_params: tuple[Any, ...] = (),
         window: tuple[str | None, str | None] | None = None,
         parts: tuple[str, ...] = (),
+        beside: Beside | None = None,
     ) -> None:
         super().__init__(
             sample_sql,
@@ -486,6 +493,7 @@ class PlanFacts(Value):
             passing_params,
             window,
             parts,
+            beside,
         )
 
 
@@ -1460,21 +1468,22 @@ def _window_created_plan(
     until: str,
     node: _Simple,
     sample: tuple[str, bool],
-    indexed: tuple[str, str, list[Any], bool],
+    times: tuple[str, list[Any]],
     page: tuple[int, int],
 ) -> Plan:
     """window_created (``--sort created``, a window with an end): the created order walked
     down from the window's end, with the sessions last used before they were created (none,
     normally; migration 013's partial index), the words tested as a set before a row is read
     (store.query.windows); a walk with a budget (the second parameter), exact when it fills
-    the page."""
+    the page. ``times``: the window's test on last access and its parameters (the indexed
+    filter's, or the window's alone beside another filter, which ``where`` tests)."""
     params: list[Any] = []
     where = _sql(node, params, ranged=True)
     needed = page[0] + page[1]
     return Plan(
         "window_created",
-        window_created_sql(_SELECT, FTS_TABLE, indexed[1], where, sample[1]),
-        (until, 4 * needed, *indexed[2], sample[0], *indexed[2], *params, *page),
+        window_created_sql(_SELECT, FTS_TABLE, times[0], where, sample[1]),
+        (until, 4 * needed, *times[1], sample[0], *times[1], *params, *page),
         walk_budget=1,
     )
 
@@ -1559,6 +1568,35 @@ def _with_passing(facts: PlanFacts, node: _Simple) -> PlanFacts:
     )
 
 
+def _beside_facts(
+    facts: PlanFacts | None,
+    node: _Simple,
+    beside: tuple[str | None, str | None] | None,
+    plans: list[Plan],
+) -> PlanFacts | None:
+    """``facts`` with ``beside`` (store.query.windows.Beside) when a window plan is offered
+    beside another indexed filter (the ninth round's plans: window_scored_by_day,
+    window_created, filter_tested by recent): how many of the newest matches pass the
+    query's filters but the window (its sessions are older than the newest matches when it
+    lies in the past, so the whole query's passing share says nothing of the other filter)."""
+    offered = ("window_scored_by_day", "window_created", "filter_tested")
+    if facts is None or beside is None or not any(p.name in offered for p in plans):
+        return facts
+    children = node.children if isinstance(node, And) else (node,)
+    rest: list[Node] = [
+        c for c in children if not isinstance(c, Since | Until | _Const) and not _has_terms(c)
+    ]
+    params: list[Any] = []
+    where = _sql(_simplify(And(tuple(rest))), params) if rest else "1"
+    sql = (
+        # NOT INDEXED: the matches' rowids drive (as _with_passing's).
+        f"SELECT count(*) FROM sessions NOT INDEXED WHERE sessions.rowid IN (SELECT "
+        f"rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY rowid DESC LIMIT ?) "
+        f"AND {where}"
+    )
+    return facts.replace(beside=Beside(beside, sql, (*facts.sample_params, *params)))
+
+
 def _words_beside_field(node: _Simple, indexed: tuple[str, str, list[Any], bool]) -> list[Node]:
     """The query's full-text conjuncts when the rest is the indexed filter's alone: one exact
     field (its index the indexed filter's) and any since:/until:; else none."""
@@ -1571,6 +1609,22 @@ def _words_beside_field(node: _Simple, indexed: tuple[str, str, list[Any], bool]
     if not words or not fields or len(words) + 1 + len(times) != len(children):
         return []
     return words
+
+
+def _words_beside_status(node: _Simple, indexed: tuple[str, str, list[Any], bool]) -> list[Node]:
+    """The query's full-text conjuncts when the rest is one ``status:`` and a since:/until:
+    window, the status index the indexed filter's (status, then last_access: the window's
+    stretch of one status, in the recent order); else none. filter_set_walk's walk there
+    (ninth round: `cache until:2025-06-01 status:ended`, 1 % and 25 % of 1 M sessions)."""
+    if isinstance(node, _Const) or indexed[0] != "ix_sessions_status":
+        return []
+    children = node.children if isinstance(node, And) else (node,)
+    words = [c for c in children if _is_fts_conjunct(c)]
+    statuses = [c for c in children if isinstance(c, Status)]
+    times = [c for c in children if isinstance(c, Since | Until)]
+    if not words or len(statuses) != 1 or not times:
+        return []
+    return words if len(words) + 1 + len(times) == len(children) else []
 
 
 CREATED_WALK_BUDGET: Final = 1_000_000
@@ -1649,7 +1703,7 @@ def _filter_set_walk_plan(
     of its index). Where the field holds many sessions and the words few (`cache
     project:myapp`: 30 % and 1 % of 1 M sessions), order_range walked ~10,000 rows of the
     whole recent order reading each one (40 ms). Only for words and the field's filters."""
-    words = _words_beside_field(node, indexed)
+    words = _words_beside_field(node, indexed) or _words_beside_status(node, indexed)
     if not words:
         return None
     params: list[Any] = []
@@ -1971,6 +2025,13 @@ def _compile(
     indexed = _indexed_filter(node)
     # A since:/until: window that is the indexed filter (no exact field, no status beside it).
     time_window = window_bounds(node) if indexed is not None and indexed[0] == TIME_INDEX else None
+    # A since:/until: window beside another indexed filter (a field, a status, a folder:
+    # `auth project:myapp until:2025-06-01`): the window plans bounded to its rowid range,
+    # the other filters tested on each row (docs/search.md, ninth round). Not for words all
+    # negated (their sample is of the words the rows must not hold).
+    beside = None
+    if indexed is not None and indexed[0] != TIME_INDEX and sample is not None and not sample[1]:
+        beside = window_bounds(node) if safe else None
     facts = None
     if sample is not None:
         candidates_sql = None
@@ -2320,7 +2381,12 @@ def _compile(
             until = time_window[1] if time_window is not None else None
             by_created = order_sort == "created" and needed is not None
             if until is not None and indexed is not None and by_created:
-                plans.append(_window_created_plan(until, node, sample, indexed, page))
+                ends = (indexed[1], indexed[2])
+                plans.append(_window_created_plan(until, node, sample, ends, page))
+            elif beside is not None and beside[1] is not None and by_created:
+                # Beside another filter (ninth round), which the walk's rows are tested by.
+                ends = window_times_sql(beside)
+                plans.append(_window_created_plan(beside[1], node, sample, ends, page))
             # filter_tested by created or name only: by recent filter_first reads the filter's
             # index in order and stops at the page, where this would sort every row first;
             # except for a time window, whose index gives the recent order: read in order, the
@@ -2329,6 +2395,10 @@ def _compile(
             # (Nor a folder's: several directories' runs of its index, not in recent order.)
             unordered = indexed is not None and indexed[0] == "ix_sessions_directory"
             by_order = order_sort != "recent" or time_window is not None or unordered
+            # And a window beside a field or a status, by recent: the filter's index holds
+            # last_access second, so its window is a range of it read in order (ninth round:
+            # `auth until:2025-06-01 status:ended`, a walk from the newest: 0.4 s at 1 M).
+            by_order = by_order or beside is not None
             tested = by_order and _scorable(node)
             if indexed is not None and needed is not None and tested:
                 plans.append(_tested_plan(node, sample[0], order_sort, page, indexed[0], named))
@@ -2337,6 +2407,9 @@ def _compile(
                 from store.query import alive
 
                 plans.extend(alive.unranked_plans(node, sample[0], order_sort, page, indexed[0]))
+        # (By name no window plan is offered beside a filter: the snapshot plans test it.)
+        by_time = beside if order_sort != "name" else None
+        facts = _beside_facts(facts, node, by_time, plans)
         return CompiledQuery(default.sql, default.params, False, tuple(plans), facts)
     match, covers = rank
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
@@ -2437,6 +2510,15 @@ def _compile(
         by_day = _window_scored_by_day_plan(time_window, match, where, params, page, window)
         if by_day is not None:
             plans.append(by_day)
+    elif beside is not None and in_window:
+        # Beside another filter (ninth round): the stream within the window's rowid range,
+        # the exact fields' column phrases in its MATCH as phrase_scored's (FTS5 intersects
+        # the doclists: only rows of the field are read), the rest tested on each row.
+        phrases = _column_phrases(node)
+        walk_match = " AND ".join(f"({part})" for part in (match, *phrases))
+        by_day = _window_scored_by_day_plan(beside, walk_match, where, params, page, window)
+        if by_day is not None:
+            plans.append(by_day.with_scoring(Scoring(fts_phrases(match), page)))
     if indexed is not None and safe and needed is not None and needed <= window and _scorable(node):
         # filter_scored (only for a page inside the window: past it, rows follow by recency):
         # a selective filter's rows read from its index, the words tested and
@@ -2500,6 +2582,7 @@ def _compile(
                 (match, *probe_params, *edge, *page),
             )
         )
+    facts = _beside_facts(facts, node, beside, plans)
     return CompiledQuery(default.sql, default.params, True, tuple(plans), facts)
 
 

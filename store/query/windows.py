@@ -15,6 +15,7 @@ Used by store.query.compiler (the plans) and store.search (the planner's estimat
 from __future__ import annotations
 
 from store.query.ast import And, Since, Until
+from store.values import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,6 +43,30 @@ PLAN_INDEX: Final = {
 }
 """The plans that read an index of migration 013 (a database may predate it)."""
 _DAY: Final = "substr(sessions.last_access, 1, 10)"
+
+
+class Beside(Value):
+    """A ``since:``/``until:`` window beside the query's indexed filter (an exact field, a
+    status, a folder: `auth project:myapp until:2025-06-01`), for the planner: the window
+    (its start and end, None when open) and the statement counting how many of the newest
+    :data:`~store.query.compiler.SAMPLE_SIZE` matches pass the query's other filters, the
+    window left out (its parameters after it): the share of the window's sessions that the
+    filter beside it keeps, which the newest matches, outside a window in the past, cannot
+    say through the whole query (docs/search.md, ninth round)."""
+
+    __match_args__ = ("window", "passing_sql", "passing_params")
+    __slots__ = __match_args__
+    window: tuple[str | None, str | None]
+    passing_sql: str
+    passing_params: tuple[Any, ...]
+
+    def __init__(
+        self,
+        window: tuple[str | None, str | None],
+        passing_sql: str,
+        passing_params: tuple[Any, ...],
+    ) -> None:
+        super().__init__(window, passing_sql, passing_params)
 
 
 def window_bounds(node: object) -> tuple[str | None, str | None] | None:
@@ -331,6 +356,18 @@ def reads_in_time_order(sql: str) -> bool:
     (``filter_tested`` by recent over a window: the reading stops at the page)."""
     return f" INDEXED BY {TIME_INDEX} " in sql and sql.endswith(
         "ORDER BY sessions.last_access DESC, sessions.rowid DESC"
+    )
+
+
+def reads_beside_in_order(sql: str) -> bool:
+    """Whether ``filter_tested``'s SQL reads a window beside a field or a status newest first
+    from that filter's index in its own order (one value, then last_access: the window is a
+    range of it, read in order, and the reading stops at the page); a folder's index holds
+    several directories' runs, which are not in that order."""
+    return (
+        " INDEXED BY ix_sessions_directory " not in sql
+        and " UNION ALL " not in sql
+        and sql.endswith("ORDER BY sessions.last_access DESC, sessions.rowid DESC")
     )
 
 

@@ -249,8 +249,9 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
             probes = [line for line in lines if ":=" in line]
             # order_range reads a slice of the matches as a set, order_set, filter_set,
             # filter_set_walk and known_first/known_scored (as compiled) all of them,
-            # newest_scored streams them, filter_scored and the alive plans and filter_tested
-            # test the words in Python; the others test row by row.
+            # newest_scored streams them (and, beside a filter with a window,
+            # window_scored_by_day: its rowid range), filter_scored and the alive plans and
+            # filter_tested test the words in Python; the others test row by row.
             streams = other.name in (
                 "order_range",
                 "order_set",
@@ -259,6 +260,7 @@ def test_the_default_plan_reads_the_index_once_never_per_row(
                 "filter_set_walk",
                 "newest_scored",
                 "phrase_scored",
+                "window_scored_by_day",
                 "filter_scored",
                 "filter_tested",
                 "filter_set",
@@ -319,7 +321,8 @@ def test_plans_offered_by_shape() -> None:
     # A status that keeps alive sessions: their rows from their own index too (sql/011).
     alive = [*ranked[:4], "alive_scored", ranked[4]]
     assert names("auth status:active") == alive
-    assert names("auth since:1d -status:ended") == alive
+    # A window beside it: the stream within the window's rowid range too (ninth round).
+    assert names("auth since:1d -status:ended") == [*ranked[:2], "window_scored_by_day", *alive[2:]]
     assert names("auth status:attached") == alive
     assert names("auth status:ended") == ranked
     # The alive status is counted before an exact field (its index tests the field too).

@@ -366,6 +366,9 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
             " project:myapp",
             " status:active",
             " until:2026-11-21",
+            # A window beside another filter (window_scored_by_day over the window's rowids).
+            " until:2026-11-21 project:myapp",
+            " since:2026-11-20 until:2026-11-25T11:30 status:ended",
             # Words ORed with filters, a word in every branch: ranked within the window too.
             " OR (main status:active)",
             " OR (auth -app project:myapp)",
@@ -546,6 +549,62 @@ def test_every_plan_of_words_in_a_time_window_agrees(
             times = sorted((row["created_at"], row["last_access"]))
             row["created_at"], row["last_access"] = times
     assert_page_of_the_matches(shared_db, rows, text + window, sort, limit, offset)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=dense_sessions(),
+    text=dense_words(),
+    window=st.sampled_from(
+        [
+            " until:2026-11-20",
+            " until:2026-11-21T11:30",
+            " since:2026-11-20 until:2026-11-25T11:30",
+            " since:2026-11-21",
+        ]
+    ),
+    beside=st.sampled_from(
+        [
+            " project:myapp",
+            " branch:main",
+            " worktree:auth",
+            " status:ended",
+            " status:detached",
+            " dir:/a",
+            " project:myapp branch:main",
+            " project:myapp -status:ended",
+            " status:ended name:ccmgr-*",
+        ]
+    ),
+    sort=st.sampled_from(["relevance", "recent", "created", "name"]),
+    limit=st.integers(1, 8),
+    offset=st.integers(0, 3),
+    used_after_created=st.booleans(),
+)
+def test_every_plan_of_words_in_a_window_beside_a_filter_agrees(
+    shared_db: sqlite3.Connection,
+    rows: list[dict[str, Any]],
+    text: str,
+    window: str,
+    beside: str,
+    sort: str,
+    limit: int,
+    offset: int,
+    used_after_created: bool,
+) -> None:
+    """The ninth round's plans: words with a since:/until: window beside another indexed
+    filter (a field, a status, a folder), which the window plans test on each row
+    (window_scored_by_day with the fields' column phrases in its MATCH, window_created,
+    filter_tested and filter_set_walk by recent over the filter's index); the rows' rowids
+    in no relation to their times, their last access before their creation about half the
+    time, or (``used_after_created``) never."""
+    if used_after_created:
+        for row in rows:
+            times = sorted((row["created_at"], row["last_access"]))
+            row["created_at"], row["last_access"] = times
+    assert_page_of_the_matches(shared_db, rows, text + window + beside, sort, limit, offset)
 
 
 def negated_dense_words() -> st.SearchStrategy[str]:

@@ -82,10 +82,14 @@ def test_the_window_is_read_from_the_querys_top_level_times() -> None:
     tree = parse_query("auth since:2026-11-02 until:2026-11-05 until:2026-11-04", now=NOW)
     assert window_bounds(tree) == ("2026-11-02T00:00:00.000000Z", "2026-11-04T23:59:59.999999Z")
     assert window_bounds(parse_query("auth", now=NOW)) is None
-    # With an exact project the project's index is the indexed filter: no window plans.
+    # With an exact project the project's index is the indexed filter: the window is beside
+    # it, and only the plans that test the rest of the query on each row take it (ninth
+    # round: test_window_beside.py).
     query = compile_query(parse_query("auth project:x until:2026-11-04", now=NOW))
     assert query.facts is not None and query.facts.window is None
-    assert not [p for p in query.plans if p.name.startswith("window_")]
+    assert query.facts.beside is not None
+    assert query.facts.beside.window == (None, "2026-11-04T23:59:59.999999Z")
+    assert [p.name for p in query.plans if p.name.startswith("window_")] == ["window_scored_by_day"]
 
 
 def test_the_estimate_is_the_stretch_of_rowids_created_between_the_ends(
