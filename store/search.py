@@ -28,6 +28,7 @@ from store.query.compiler import (
     RESULT_COLUMNS,
     SAMPLE_SIZE,
     SCORED_COLUMNS,
+    WALK_FROM_WINDOW,
     Clause,
     CompiledQuery,
     Phrase,
@@ -541,16 +542,19 @@ def choose_plan(
             )
     if not cost:
         return compiled.plans[0]
+    # Walks of the recent order start at an until: window's end (WALK_FROM_WINDOW): none of
+    # them reads the rows above it.
+    from_top = {p.name for p in compiled.plans if WALK_FROM_WINDOW not in p.sql}
     if window is not None and not _by_name(compiled):
         # A window that ends before the newest sessions (until: in the past): a walk from
-        # the top of the recent or created order meets none of it for `window[1]` rows.
+        # the top of the created order meets none of it for `window[1]` rows.
         for name in ("order_walk", "order_range", "order_set"):
-            if name in budgets and budgets[name] <= window[1]:
+            if name in budgets and name in from_top and budgets[name] <= window[1]:
                 cost.pop(name, None)
     if beside is not None and est.needed is not None:
         # The same beside another filter (ninth round; never by name: no such read there).
         for name in ("order_walk", "order_range", "order_set"):
-            if name in budgets and budgets[name] <= beside.above:
+            if name in budgets and name in from_top and budgets[name] <= beside.above:
                 cost.pop(name, None)
     if over_walks(compiled, sample, candidates, snapshot):
         # By name the walks of the name index assume the matches spread evenly through A-Z,
