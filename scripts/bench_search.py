@@ -871,6 +871,43 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.worktree = ? COLLATE NOCASE",
             ["main"],
         ),
+        # Ninth round: a window in the past beside the home most sessions run in (walks of the
+        # recent order start at its end), words all negated beside a status and a window, a
+        # word no session holds beside a dense worktree (known_first).
+        shape(
+            "word_window_dir_home",
+            "auth until:2025-06-01 dir:/home/user",
+            '"auth"*',
+            ["auth"],
+            "s.last_access <= ? AND (s.directory = ? OR (s.directory >= ? AND s.directory < ?))",
+            ["2025-06-01T23:59:59.999999Z", "/home/user", "/home/user/", "/home/user0"],
+        ),
+        shape(
+            "qualifier_window_dir_home",
+            "until:2025-06-01 dir:/home/user",
+            None,
+            [],
+            "s.last_access <= ? AND (s.directory = ? OR (s.directory >= ? AND s.directory < ?))",
+            ["2025-06-01T23:59:59.999999Z", "/home/user", "/home/user/", "/home/user0"],
+        ),
+        shape(
+            "not_word_window_ended",
+            "-api until:2025-06-01 status:ended",
+            None,
+            [],
+            "s.rowid NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH "
+            "'\"api\"*') AND s.last_access <= ? AND s.status = 'ended'",
+            ["2025-06-01T23:59:59.999999Z"],
+            wide=True,
+        ),
+        shape(
+            "word_none_dense_worktree",
+            "db worktree:main",
+            '"db"*',
+            ["db"],
+            "s.worktree = ? COLLATE NOCASE",
+            ["main"],
+        ),
         # Ninth round: four words typed, the last a prefix: an AND whose words are dense but
         # together rare (22 of 1 M sessions), one of 0.6 %, one-letter prefixes (0.2 %).
         shape(
