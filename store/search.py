@@ -1883,13 +1883,16 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, facts.sample_params)]
         (top,) = conn.execute(_TOP_SQL).fetchone()
         sample = (len(rowids), rowids[-1] if rowids else None, top)
-        if len(rowids) < SAMPLE_SIZE:
+        if len(rowids) >= SAMPLE_SIZE:
+            known = None
+        elif known.scoring is None:
+            return _with_rowids(known, rowids)
+        else:
+            # Ranked: taken only where the planner takes newest_scored, whose ranking it is
+            # (the same rows, IDFs, scores), not where bm25 over every match is cheap enough
+            # (newest_ranked: exact, where this estimates a dense word's IDF as newest_scored
+            # does).
             known = _with_rowids(known, rowids)
-            if known.scoring is None:
-                return known
-            return with_statistics_sync(
-                conn, compiled, known, phrase_samples_sync(conn, compiled, sample)
-            )
     else:
         sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
     candidates = None
@@ -1962,6 +1965,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         beside=beside,
     )
     plan = _usable(conn, compiled, chosen)
+    if known is not None and plan.name == "newest_scored":
+        plan = known
     return with_statistics_sync(conn, compiled, plan, samples)
 
 
