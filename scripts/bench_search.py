@@ -908,6 +908,24 @@ def dense_shapes() -> list[dict[str, Any]]:
             "s.worktree = ? COLLATE NOCASE",
             ["main"],
         ),
+        # Ninth round: words beside a project's prefix (0.7 %): a word the prefix's sessions
+        # never hold (myapp, 30 %), a word in half of all sessions.
+        shape(
+            "word_none_in_prefix",
+            "myapp project:isx*",
+            '"myapp"*',
+            ["myapp"],
+            "s.project LIKE ?",
+            ["isx%"],
+        ),
+        shape(
+            "word_dense_prefix",
+            "auth project:isx*",
+            '"auth"*',
+            ["auth"],
+            "s.project LIKE ?",
+            ["isx%"],
+        ),
         # Ninth round: four words typed, the last a prefix: an AND whose words are dense but
         # together rare (22 of 1 M sessions), one of 0.6 %, one-letter prefixes (0.2 %).
         shape(

@@ -1879,20 +1879,23 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     if known is not None:
         # The sample's rowids themselves: fewer than SAMPLE_SIZE are every match, and
         # known_first/known_scored read them (FTS5 intersects the words once, not here and
-        # again).
-        rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, facts.sample_params)]
-        (top,) = conn.execute(_TOP_SQL).fetchone()
-        sample = (len(rowids), rowids[-1] if rowids else None, top)
-        if len(rowids) >= SAMPLE_SIZE:
-            known = None
-        elif known.scoring is None:
+        # again). Its MATCH is the words', or the fields' column phrases and the words (a
+        # narrower read: then the words' own sample is read as well, for the other plans).
+        match = known.params[0]
+        rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, (match, SAMPLE_SIZE))]
+        few = len(rowids) < SAMPLE_SIZE
+        if few and known.scoring is None:
             return _with_rowids(known, rowids)
+        if match == facts.sample_params[0]:
+            (top,) = conn.execute(_TOP_SQL).fetchone()
+            sample = (len(rowids), rowids[-1] if rowids else None, top)
         else:
-            # Ranked: taken only where the planner takes newest_scored, whose ranking it is
-            # (the same rows, IDFs, scores), not where bm25 over every match is cheap enough
-            # (newest_ranked: exact, where this estimates a dense word's IDF as newest_scored
-            # does).
-            known = _with_rowids(known, rowids)
+            sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
+        # Ranked: taken only where the planner takes newest_scored, whose ranking it is (the
+        # same rows, IDFs, scores), not where bm25 over every match is cheap enough
+        # (newest_ranked: exact, where this estimates a dense word's IDF as newest_scored
+        # does).
+        known = _with_rowids(known, rowids) if few else None
     else:
         sample = conn.execute(facts.sample_sql, facts.sample_params).fetchone()
     candidates = None

@@ -363,9 +363,11 @@ def reads_beside_in_order(sql: str) -> bool:
     """Whether ``filter_tested``'s SQL reads a window beside a field or a status newest first
     from that filter's index in its own order (one value, then last_access: the window is a
     range of it, read in order, and the reading stops at the page); a folder's index holds
-    several directories' runs, which are not in that order."""
+    several directories' runs, a field's prefix (LIKE) several values', which are not in that
+    order."""
     return (
         " INDEXED BY ix_sessions_directory " not in sql
+        and " LIKE " not in sql
         and " UNION ALL " not in sql
         and sql.endswith("ORDER BY sessions.last_access DESC, sessions.rowid DESC")
     )
