@@ -1804,7 +1804,17 @@ def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQ
     # rowids, how many pass the filters) take the rarest first.
     match = ranked.sample_params[0]
     passing = facts.passing_params
+    typed = facts.sample_params[0]
+    # known_scored reads its MATCH's rowids only (the set, whatever the order): the rarest
+    # first too, where it is the words' alone.
+    plans = tuple(
+        plan.replace(params=(match, *plan.params[1:]))
+        if plan.name in _KNOWN_PLANS and plan.params[0] == typed
+        else plan
+        for plan in compiled.plans
+    )
     return compiled.replace(
+        plans=plans,
         facts=facts.replace(
             sample_params=ranked.sample_params,
             passing_params=(match, *passing[1:]) if passing else passing,
@@ -1968,7 +1978,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         beside=beside,
     )
     plan = _usable(conn, compiled, chosen)
-    if known is not None and plan.name == "newest_scored":
+    if known is not None and plan.name in ("newest_scored", "phrase_scored"):
+        # (phrase_scored ranks as newest_scored does, its MATCH only narrower.)
         plan = known
     return with_statistics_sync(conn, compiled, plan, samples)
 
