@@ -179,10 +179,15 @@ def test_a_dense_word_beside_a_rare_prefix_reads_their_few_common_rows(
 ) -> None:
     """Every session holds "session"; project:isxz* keeps 6: the planner's sample of the
     prefix's column phrase and the word holds them all (known_first), where the word's own
-    sample is every session (`myapp project:isx*` at 1 M: 0.3 s -> 10 ms)."""
+    sample is every session (`myapp project:isx*` at 1 M: 0.3 s -> 10 ms); by name the
+    snapshot's walk of the phrase does better (1-2 ms there)."""
     query = _compiled("session project:isxz*", sort)
     plan = plan_sync(db, query)
-    assert plan.name == "known_first"
-    assert plan.params[0].startswith("[") and plan.params[0].count(",") == 5  # six rowids
-    assert query.plan("known_first").params[0].startswith('({project} : "isxz" *) AND ')
+    if sort == "name":
+        # By name the snapshot walks the phrase itself: the sample is the word's alone.
+        assert query.plan("known_first").params[0] == '("session"*)'
+    else:
+        assert plan.name == "known_first"
+        assert plan.params[0].startswith("[") and plan.params[0].count(",") == 5  # six rowids
+        assert query.plan("known_first").params[0].startswith('({project} : "isxz" *) AND ')
     assert [row[0] for row in run_plan_sync(db, plan)] == _default(db, query)
