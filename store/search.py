@@ -1474,7 +1474,12 @@ def phrase_samples_sync(
     if len(phrases) < 2:
         return None
     sql = facts.sample_sql
-    return [conn.execute(sql, _phrase_sample(p)).fetchone() for p in phrases]
+    # A word's sample read already to put the rarest first (prepare_sync) is not read again.
+    read = dict(facts.part_samples)
+    return [
+        read.get(params[0]) or conn.execute(sql, params).fetchone()
+        for params in map(_phrase_sample, phrases)
+    ]
 
 
 def with_statistics_sync(
@@ -1794,10 +1799,13 @@ def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQ
     samples = [conn.execute(sql, (part, SAMPLE_SIZE)).fetchone() for part in facts.parts]
     top = max(1, max(sample[2] or 1 for sample in samples))
     shares = {part: _matches(s, top) / top for part, s in zip(facts.parts, samples, strict=True)}
+    read = tuple(zip(facts.parts, samples, strict=True))
     prepared = rarest_first(compiled, shares)
     ranked = prepared.facts
-    if not compiled.ranked or prepared is compiled or ranked is None:
+    if ranked is None:
         return prepared.replace(source=None)
+    if not compiled.ranked or prepared is compiled:
+        return prepared.replace(facts=ranked.replace(part_samples=read), source=None)
     # Ranked: bm25 sums over the phrases in the MATCH's order (FTS5's and Python's alike), so
     # the plans keep the words as typed and every plan's scores stay the default's to the last
     # bit; only the planner's reads of the matches (the density sample, known_scored's
@@ -1818,6 +1826,7 @@ def prepare_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> CompiledQ
         facts=facts.replace(
             sample_params=ranked.sample_params,
             passing_params=(match, *passing[1:]) if passing else passing,
+            part_samples=read,
         ),
         source=None,
     )

@@ -424,10 +424,12 @@ class PlanFacts(Value):
     end, None when open): the planner estimates its sessions from it when they are too many
     to count (store.query.windows). ``parts``: the words ANDed in ``sample_params``' MATCH
     (two or more, each an FTS5 expression), which the planner samples one by one to put the
-    rarest first (:func:`rarest_first`). ``beside``: the window when another filter is the
-    indexed one (a field, a status, a folder: `auth project:myapp until:2025-06-01`), and how
-    many of the newest matches pass the query's filters but the window (SQL, parameters): the
-    window plans' reads beside that filter (store.query.windows.Beside).
+    rarest first (:func:`rarest_first`); ``part_samples``: those samples once read (each
+    part's text and its sample), which the ranking's IDFs reuse. ``beside``: the window when
+    another filter is the indexed one (a field, a status, a folder: `auth project:myapp
+    until:2025-06-01`), and how many of the newest matches pass the query's filters but the
+    window (SQL, parameters): the window plans' reads beside that filter
+    (store.query.windows.Beside).
     """
 
     __match_args__ = (
@@ -445,6 +447,7 @@ class PlanFacts(Value):
         "window",
         "parts",
         "beside",
+        "part_samples",
     )
     __slots__ = __match_args__
     sample_sql: str | None
@@ -461,6 +464,7 @@ class PlanFacts(Value):
     window: tuple[str | None, str | None] | None
     parts: tuple[str, ...]
     beside: Beside | None
+    part_samples: tuple[tuple[str, tuple[int, int | None, int | None]], ...]
 
     def __init__(
         self,
@@ -478,6 +482,7 @@ class PlanFacts(Value):
         window: tuple[str | None, str | None] | None = None,
         parts: tuple[str, ...] = (),
         beside: Beside | None = None,
+        part_samples: tuple[tuple[str, tuple[int, int | None, int | None]], ...] = (),
     ) -> None:
         super().__init__(
             sample_sql,
@@ -494,6 +499,7 @@ class PlanFacts(Value):
             window,
             parts,
             beside,
+            part_samples,
         )
 
 

@@ -507,6 +507,13 @@ def test_every_plan_of_words_and_an_indexed_filter_agrees(
     assert_page_of_the_matches(shared_db, rows, text + filtered, sort, limit, offset)
 
 
+def _used_after_created(rows: list[dict[str, Any]]) -> None:
+    """Each row last used at or after its creation, as the watcher records them (the earlier
+    of its two times is its creation)."""
+    for row in rows:
+        row["created_at"], row["last_access"] = sorted((row["created_at"], row["last_access"]))
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -545,9 +552,7 @@ def test_every_plan_of_words_in_a_time_window_agrees(
     those from their own index), or (``used_after_created``) never, as the watcher records
     them: then the walk down the created order from the window's end finds every one."""
     if used_after_created:
-        for row in rows:
-            times = sorted((row["created_at"], row["last_access"]))
-            row["created_at"], row["last_access"] = times
+        _used_after_created(rows)
     assert_page_of_the_matches(shared_db, rows, text + window, sort, limit, offset)
 
 
@@ -601,9 +606,7 @@ def test_every_plan_of_words_in_a_window_beside_a_filter_agrees(
     in no relation to their times, their last access before their creation about half the
     time, or (``used_after_created``) never."""
     if used_after_created:
-        for row in rows:
-            times = sorted((row["created_at"], row["last_access"]))
-            row["created_at"], row["last_access"] = times
+        _used_after_created(rows)
     assert_page_of_the_matches(shared_db, rows, text + window + beside, sort, limit, offset)
 
 

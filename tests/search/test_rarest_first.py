@@ -216,3 +216,17 @@ def test_no_known_first_where_the_match_is_not_the_words_whole(
     query = _compiled(text, "recent")
     assert "known_first" not in [plan.name for plan in query.plans]
     assert rows_sync(db, query) == _default(db, query)
+
+
+def test_the_words_samples_are_read_once(db: sqlite3.Connection) -> None:
+    """The ranking's IDFs reuse each word's density sample that put the rarest first."""
+    query = _compiled("auth api cache", "relevance")
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        plan_sync(db, query)
+    finally:
+        db.set_trace_callback(None)
+    for word in ('"auth"*', '"api"*', '"cache"*'):
+        reads = [s for s in statements if s.startswith("SELECT count(*)") and f"'{word}'" in s]
+        assert len(reads) == 1, (word, statements)

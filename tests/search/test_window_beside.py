@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from store.db import migrate_sync
 from store.query import compile_query, parse_query
 from store.query.windows import window_bounds
 from store.search import (
@@ -34,7 +33,7 @@ from store.search import (
     with_statistics_sync,
 )
 
-from .conftest import insert_sessions, make_session
+from .conftest import analyzed_db, make_session
 from .conftest import minute_stamp as _stamp
 from .conftest import until_minute as _until
 
@@ -55,8 +54,6 @@ NEWEST = BesideFacts(34_928, 0, 26, 83, 256)  # since:2026-11-01: the newest ses
 @pytest.fixture(scope="module")
 def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
     path: Path = tmp_path_factory.mktemp("beside") / "data.db"
-    migrate_sync(path)
-    conn = sqlite3.connect(path, isolation_level=None)
     rows = []
     for n in range(SIZE):
         word = "auth" if n % 2 else "other"
@@ -75,10 +72,7 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
                 last_access=stamp,
             )
         )
-    conn.execute("BEGIN")
-    insert_sessions(conn, rows)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
+    conn = analyzed_db(path, rows)
     yield conn
     conn.close()
 
