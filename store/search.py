@@ -573,9 +573,42 @@ def choose_plan(
     # order's only by estimate (a project's sessions come late in A-Z: names start with it).
     best = min(cost, key=lambda name: (cost[name], name != "filter_walk"))
     chosen = compiled.plan(best)
+    fallback = _exact_fallback(compiled, cost, est) if _bounded(chosen) else None
+    if fallback is not None:
+        chosen = chosen.replace(fallback=fallback[0])
+        if best in retries:
+            # The retry may cost as much as that plan would (never more).
+            retries[best] = int(retries[best] * fallback[1])
     if best in created_budgets:
         return chosen.with_created_budget(created_budgets[best])
     return chosen.with_budget(budgets[best], retries[best]) if best in budgets else chosen
+
+
+def _bounded(plan: Plan) -> bool:
+    """Whether ``plan`` reads a bounded stretch of an order, exact only when that fills the
+    page (a walk: then its retry, then an exact plan)."""
+    return plan.walk_budget is not None or plan.created is not None
+
+
+def _exact_fallback(
+    compiled: CompiledQuery, cost: dict[str, float], est: _Estimate
+) -> tuple[Plan, float] | None:
+    """The cheapest costed exact plan (no walk) when it is cheaper than the default, and its
+    cost's share of the default's: what a walk that fell short runs instead of the default
+    (tenth round: `auth project:isx*` by created, whose walk meets the prefix's sessions
+    bunched in time, fell to reading every match of `auth`, 0.5 s at 1 M sessions, where
+    filter_tested reads the prefix's ~7,400 rows in ~16 ms)."""
+    default = compiled.plans[0]
+    worst = cost.get(default.name, est.fts_cost)
+    exact = [
+        name
+        for name in cost
+        if name != default.name and not _bounded(compiled.plan(name)) and cost[name] < worst
+    ]
+    if not exact or worst <= 0:
+        return None
+    name = min(exact, key=cost.__getitem__)
+    return compiled.plan(name), cost[name] / worst
 
 
 # --- time windows (store.query.windows) --------------------------------------------------------
@@ -1051,8 +1084,9 @@ def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
     """After a walk fell short (the words or filters are sparser near the top of the sort
     order than estimated): a walk long enough at the density it saw, if the planner's bound
     allows it, else the exact default plan."""
+    exact = plan.fallback or compiled.plans[0]
     if plan.walk_budget is None:
-        return compiled.plans[0]
+        return exact
     walked = plan.params[plan.walk_budget]
     offset = plan.params[-1]
     needed = max(1, plan.params[-2]) + offset
@@ -1061,9 +1095,15 @@ def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
     # a second page (`project:myapp --sort created --offset 100`) always fell to the default
     # plan (0.5 s at 1 M sessions).
     passed = found + offset if found > 0 else offset / 2
+    if passed == 0:
+        # Nothing at all in the rows walked: the estimate it was sized by is off by more than
+        # a page, and a walk needed * 3 times as long is a gamble the exact plan does not
+        # take (tenth round: `branch:feat* (m OR fix) branch:main`, which nothing matches,
+        # walked 20,000 rows, then 1.2 M, then read every match: 2 s at 1 M sessions).
+        return exact
     longer = int(walked * needed / max(passed, 0.5) * 1.5) + 32
     if longer > plan.retry:
-        return compiled.plans[0]
+        return exact
     return plan.with_budget(longer)
 
 
@@ -1542,9 +1582,18 @@ def created_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
             found[row[_ROWID]] = row[_CREATED]
         return True
 
-    fallback = walk.fallback_sql, walk.fallback_params
+    if plan.fallback is not None:
+        exact = plan.fallback
+
+        def fallback_rows() -> list[Any]:
+            return run_plan_sync(conn, exact)
+    else:
+
+        def fallback_rows() -> list[Any]:
+            return conn.execute(walk.fallback_sql, walk.fallback_params).fetchall()
+
     if not keep(conn.execute(walk.early_sql, walk.early_params).fetchall()):
-        return conn.execute(*fallback).fetchall()
+        return fallback_rows()
     cursor = conn.execute(plan.sql, plan.params)
     read, size = 0, 64
     while True:
@@ -1555,14 +1604,14 @@ def created_rows(conn: sqlite3.Connection, plan: Plan) -> list[Any]:
         bound = chunk[-1][_LAST_ACCESS]
         if not keep(chunk) or type(bound) is not str:
             cursor.close()
-            return conn.execute(*fallback).fetchall()
+            return fallback_rows()
         if end and len(found) >= end:
             last = heapq.nlargest(end, map(_swap, found.items()))[-1]
             if last[0] > bound:
                 break
         if read >= walk.budget:
             cursor.close()
-            return conn.execute(*fallback).fetchall()
+            return fallback_rows()
         size = min(2 * size, 1024)
     best = heapq.nlargest(end, map(_swap, found.items()))[offset:] if end else []
     page = [rowid for _, rowid in best]
@@ -1987,6 +2036,10 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         beside=beside,
     )
     plan = _usable(conn, compiled, chosen)
+    if plan.fallback is not None:
+        # The exact plan after a walk, made ready as a chosen one would be.
+        exact = _usable(conn, compiled, plan.fallback)
+        plan = plan.replace(fallback=with_statistics_sync(conn, compiled, exact, samples))
     if known is not None and plan.name in ("newest_scored", "phrase_scored"):
         # (phrase_scored ranks as newest_scored does, its MATCH only narrower.)
         plan = known
@@ -2012,9 +2065,9 @@ def rows_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> list[Any]:
     rows = run_plan_sync(conn, plan)
     if falls_short(plan, len(rows)):
         plan = retry_walk(plan, compiled, len(rows))
-        rows = conn.execute(plan.sql, plan.params).fetchall()
+        rows = run_plan_sync(conn, plan)
         if falls_short(plan, len(rows)):
-            rows = conn.execute(compiled.sql, compiled.params).fetchall()
+            rows = run_plan_sync(conn, plan.fallback or compiled.plans[0])
     return rows
 
 
