@@ -28,7 +28,6 @@ from store.query.compiler import (
     RESULT_COLUMNS,
     SAMPLE_SIZE,
     SCORED_COLUMNS,
-    WALK_FROM_WINDOW,
     Clause,
     CompiledQuery,
     Phrase,
@@ -37,7 +36,9 @@ from store.query.compiler import (
     Scoring,
     fts_phrases,
     fts_quote,
+    ranges_by_edge,
     rarest_first,
+    starts_at_window,
 )
 from store.query.text import fts_tokens
 from store.query.windows import (
@@ -213,6 +214,12 @@ _COST_SORTED = 1.5
 # one entry of either read through when both are about as long.
 _COST_STEP = 1.5
 _COST_SCAN = 0.2
+# order_range read by its edge (store.query.compiler._edge_range_sql): one walked entry, read
+# twice from the index alone (`a b c d` by created at 1 M sessions: 15,000 entries, ~4 ms in
+# all); and how many times as many rowids the range of a walk of the recent order spans
+# (58,500 for 15,000 at 1 M: sessions used again long after they were recorded).
+_COST_EDGE = 0.3
+_EDGE_SPREAD = 4.0
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -347,6 +354,19 @@ def choose_plan(
             if plan.name == "order_walk":
                 per_row = _COST_ROW + est.filter_share * probe * est.phrases
                 fixed = 0.0
+            elif ranges_by_edge(plan.sql):
+                # The walk's range and edge read from the index alone (two passes), then the
+                # matches within the range: no walked row is read. The range is taken to span
+                # _EDGE_SPREAD times the rows walked by recent (sessions used again long after
+                # they were recorded), as many by created (recorded as they are created).
+                # From an until: window's end the range is taken to span every older rowid
+                # (`until:2025-06-01 d`: 377 rows walked, ~300,000 rowids, 11 ms at 1 M).
+                spread = _EDGE_SPREAD if compiled.facts.sort == "recent" else 1.0
+                fraction = min(1.0, spread * est.walk / est.top)
+                if starts_at_window(plan.sql):
+                    fraction = 1.0
+                per_row = _COST_EDGE
+                fixed = est.matches * fraction * _COST_MATCH * est.phrases
             elif span is not None and span[0] is not None and span[1] is not None:
                 # The matches within the walked rows' rowid range, read once.
                 fraction = (span[1] - span[0] + 1) / est.top
@@ -544,7 +564,7 @@ def choose_plan(
         return compiled.plans[0]
     # Walks of the recent order start at an until: window's end (WALK_FROM_WINDOW): none of
     # them reads the rows above it.
-    from_top = {p.name for p in compiled.plans if WALK_FROM_WINDOW not in p.sql}
+    from_top = {p.name for p in compiled.plans if not starts_at_window(p.sql)}
     if window is not None and not _by_name(compiled):
         # A window that ends before the newest sessions (until: in the past): a walk from
         # the top of the created order meets none of it for `window[1]` rows.
@@ -2012,8 +2032,12 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     # be taken over the walks anyway (reading it costs what the walk would: ~3 ms for `cache`),
     # nor by name for a window too large to count: window_walk walks the same order testing
     # the window in the index (the span of `auth since:2026-11-25`'s walk: 24 ms at 1 M).
+    # (Nor for an order_range that reads its own range by its edge: it is costed without.)
+    range_plan = next((p for p in compiled.plans if p.name == "order_range"), None)
     if (
         facts.span_sql is not None
+        and range_plan is not None
+        and not ranges_by_edge(range_plan.sql)
         and rows > 0
         and not over_walks(compiled, sample, candidates, snapshot)
         and not (window is not None and _by_name(compiled))

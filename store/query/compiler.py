@@ -1233,12 +1233,65 @@ def _walk_sql(select: str, where: str, sort: str, start: str = "") -> str:
 def _range_sql(select: str, where: str, sort: str, start: str = "") -> str:
     """Like :func:`_walk_sql` (NOT INDEXED for the same reason), but the walked rows are tested
     against the full-text matches within their rowid range, read once as a set (no lookup per
-    row)."""
+    row). Where the words restrict the rows (by recent or created), only their matches within
+    that range are read (:func:`_edge_range_sql`)."""
+    head = "(" + _FTS_RANGED
+    restricted = where == _FTS_RANGED or where.startswith((head + " AND ", head + ")"))
+    if sort != "name" and restricted:
+        return _edge_range_sql(select, where, sort, start)
     return (
         f"WITH walk (rid) AS MATERIALIZED (SELECT sessions.rowid FROM sessions "
         f"INDEXED BY {_ORDER_INDEX[sort]} {start}ORDER BY {_ORDER[sort]} LIMIT ?) "
         f"SELECT {select} FROM sessions NOT INDEXED WHERE sessions.rowid IN "
         f"(SELECT rid FROM walk) AND {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    )
+
+
+RANGE_FROM_WINDOW: Final = "WHERE sessions.last_access <= (SELECT s FROM arg) "
+"""WALK_FROM_WINDOW as :func:`_edge_range_sql` writes it (its start is read twice)."""
+_KEY: Final = {"recent": "sessions.last_access", "created": "sessions.created_at"}
+
+
+def ranges_by_edge(sql: str) -> bool:
+    """Whether an order_range's SQL reads only the matches within its walk's range
+    (:func:`_edge_range_sql`), not every walked row."""
+    return sql.startswith("WITH arg ")
+
+
+def starts_at_window(sql: str) -> bool:
+    """Whether a walk's SQL starts at an ``until:`` window's end (:func:`_walk_start`)."""
+    return WALK_FROM_WINDOW in sql or RANGE_FROM_WINDOW in sql
+
+
+def _edge_range_sql(select: str, where: str, sort: str, start: str = "") -> str:
+    """order_range without the walked rows read (tenth round): the walk's rowid range (``span``,
+    an aggregate over the index alone, nothing materialized but its two ends) and its last
+    entry's key (``edge``: the budget's place in the same index) bound the full-text matches
+    read within the range, and only those rows are read: a match belongs to the walk exactly
+    when its key is at or above the edge's. ``where`` must restrict the rows to those matches
+    (its first conjunct :data:`_FTS_RANGED`). The old form read and tested every walked row,
+    ~1.8 µs each (`a b c d` by created at 1 M sessions: 15,000 rows, 27 ms; this: 4 ms).
+    Parameters: ``start``'s (the window's end, read in both walks through ``arg``), the
+    budget, ``where``'s, limit and offset."""
+    index, order, key = _ORDER_INDEX[sort], _ORDER[sort], _KEY[sort]
+    arg, begin = (
+        ("arg (s, n) AS MATERIALIZED (SELECT ?, ?)", RANGE_FROM_WINDOW)
+        if start
+        else (
+            "arg (n) AS MATERIALIZED (SELECT ?)",
+            "",
+        )
+    )
+    walk = f"FROM sessions INDEXED BY {index} {begin}ORDER BY {order}"
+    return (
+        f"WITH {arg}, span (lo, hi) AS MATERIALIZED (SELECT min(rid), max(rid) FROM "
+        f"(SELECT sessions.rowid AS rid {walk} LIMIT (SELECT n FROM arg))), "
+        f"walk (rid) AS (SELECT lo FROM span UNION ALL SELECT hi FROM span), "
+        f"edge (k, r) AS MATERIALIZED (SELECT {key}, sessions.rowid {walk} "
+        f"LIMIT 1 OFFSET (SELECT n - 1 FROM arg)) "
+        f"SELECT {select} FROM sessions NOT INDEXED WHERE {where} AND (NOT EXISTS "
+        f"(SELECT 1 FROM edge) OR ({key}, sessions.rowid) >= (SELECT k, r FROM edge)) "
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from store.query import compile_query, parse_query
-from store.query.compiler import WALK_FROM_WINDOW
+from store.query.compiler import starts_at_window
 from store.search import plan_sync, rows_sync, run_plan_sync
 
 from .conftest import analyzed_db, make_session, minute_stamp, until_minute
@@ -74,7 +74,7 @@ def test_walks_of_the_recent_order_start_at_the_windows_end(
         return
     assert walks
     for plan in walks:
-        assert WALK_FROM_WINDOW in plan.sql
+        assert starts_at_window(plan.sql)
         assert plan.walk_budget == 1 and plan.params[0] == minute_stamp(600)
         lines = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)]
         assert any("ix_sessions_last_access (last_access<?)" in line for line in lines), lines
