@@ -39,6 +39,7 @@ from store.query.compiler import (
     ranges_by_edge,
     rarest_first,
     starts_at_window,
+    walks_created_order,
 )
 from store.query.text import fts_tokens
 from store.query.windows import (
@@ -217,9 +218,14 @@ _COST_SCAN = 0.2
 # order_range read by its edge (store.query.compiler._edge_range_sql): one walked entry, read
 # twice from the index alone (`a b c d` by created at 1 M sessions: 15,000 entries, ~4 ms in
 # all); and how many times as many rowids the range of a walk of the recent order spans
-# (58,500 for 15,000 at 1 M: sessions used again long after they were recorded).
+# (sessions used again long after they were recorded: at 1 M, 1.2 for 100 rows walked, 1.4
+# for 700, 1.9 for 3,000, 3.7 for 10,000, 2.5 for 30,000).
 _COST_EDGE = 0.3
-_EDGE_SPREAD = 4.0
+_EDGE_SPREAD = 2.0
+# The longest second walk after a first one that found nothing of its page (~30-70 ms at 1 M
+# sessions): the density it was sized by is wrong by more than the page, and a walk of
+# needed * 3 times its length is a gamble beyond this.
+_BLIND_RETRY = 32_768
 
 # The FTS table's prefix lengths (migration 003): without them per-row probes of a word of 1 or
 # 4+ letters would merge doclists on every row, so only the default plan may run.
@@ -351,6 +357,7 @@ def choose_plan(
         if plan.name == "fts_first":
             cost[plan.name] = est.fts_cost
         elif plan.name in ("order_walk", "order_range") and est.needed is not None:
+            walk = est.walk
             if plan.name == "order_walk":
                 per_row = _COST_ROW + est.filter_share * probe * est.phrases
                 fixed = 0.0
@@ -361,10 +368,20 @@ def choose_plan(
                 # they were recorded), as many by created (recorded as they are created).
                 # From an until: window's end the range is taken to span every older rowid
                 # (`until:2025-06-01 d`: 377 rows walked, ~300,000 rowids, 11 ms at 1 M).
-                spread = _EDGE_SPREAD if compiled.facts.sort == "recent" else 1.0
-                fraction = min(1.0, spread * est.walk / est.top)
+                # Walked from the top past a window that ends in the past (until:), it is
+                # as long as the rows above the window's end and its own length after.
+                # (Not costed when the rows above such a window are not known: a window few
+                # enough to count.)
+                spread = 1.0 if walks_created_order(plan.sql) else _EDGE_SPREAD
+                ended = compiled.facts.window is not None and compiled.facts.window[1] is not None
                 if starts_at_window(plan.sql):
                     fraction = 1.0
+                elif ended and window is None:
+                    continue
+                else:
+                    above = window[1] if window is not None else beside.above if beside else 0
+                    walk = int(min(est.top, walk + above))
+                    fraction = min(1.0, spread * walk / est.top)
                 per_row = _COST_EDGE
                 fixed = est.matches * fraction * _COST_MATCH * est.phrases
             elif span is not None and span[0] is not None and span[1] is not None:
@@ -374,10 +391,10 @@ def choose_plan(
                 fixed = est.matches * fraction * _COST_MATCH * est.phrases
             else:
                 continue
-            budgets[plan.name] = est.walk
+            budgets[plan.name] = walk
             # A retry may cost as much as reading the matches would have (never more).
             retries[plan.name] = int(max(0.0, est.fts_cost - fixed) / per_row)
-            cost[plan.name] = est.walk * per_row + fixed
+            cost[plan.name] = walk * per_row + fixed
         elif plan.name == "order_set" and est.needed is not None:
             # Every match is put in the set; a phrase of several words reads each word's
             # doclist with positions, taken to be 10 times as long per word (as above).
@@ -1115,14 +1132,11 @@ def retry_walk(plan: Plan, compiled: CompiledQuery, found: int) -> Plan:
     # a second page (`project:myapp --sort created --offset 100`) always fell to the default
     # plan (0.5 s at 1 M sessions).
     passed = found + offset if found > 0 else offset / 2
-    if passed == 0:
-        # Nothing at all in the rows walked: the estimate it was sized by is off by more than
-        # a page, and a walk needed * 3 times as long is a gamble the exact plan does not
-        # take (tenth round: `branch:feat* (m OR fix) branch:main`, which nothing matches,
-        # walked 20,000 rows, then 1.2 M, then read every match: 2 s at 1 M sessions).
-        return exact
     longer = int(walked * needed / max(passed, 0.5) * 1.5) + 32
-    if longer > plan.retry:
+    # Nothing at all in the rows walked: a second walk only if it is short (_BLIND_RETRY;
+    # tenth round: `branch:feat* (m OR fix) branch:main`, which nothing matches, walked
+    # 20,000 rows, then 1.2 M, then read every match: 2 s at 1 M sessions).
+    if longer > plan.retry or (passed == 0 and longer > _BLIND_RETRY):
         return exact
     return plan.with_budget(longer)
 
@@ -1908,13 +1922,53 @@ _NEWEST_SQL = (
 )
 _TOP_SQL = "SELECT max(rowid) FROM sessions"
 _KNOWN_PLANS = ("known_first", "known_scored")
+# The rowids (a JSON array, in its order) that match an FTS5 expression: one lookup each.
+_PROBED_SQL = (
+    "SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM sessions_fts "
+    "WHERE sessions_fts MATCH ? AND sessions_fts.rowid = j.value)"
+)
+# A word in more than this share of the sessions is looked up by rowid in the rarer words'
+# few matches rather than intersected (_rare_rowids).
+_DENSE_PART = 0.2
+
+
+def _rare_rowids(conn: sqlite3.Connection, facts: PlanFacts, match: str) -> list[int] | None:
+    """Every match of ``match``, an AND of words (``facts.parts``, rarest first), newest first,
+    when the rarer words together match few: their intersection read (fewer than
+    SAMPLE_SIZE), then each of its rowids looked up in the dense words (one lookup each). FTS5
+    intersects an AND by advancing every word's list, and a dense one's is long: `auth api
+    cache d` at 1 M sessions read 22 matches in 16 ms, the three rarer words' 50 in 4.8 and
+    `auth`'s lookups 1.2 (tenth round). None when that is not so (then the caller reads the
+    MATCH as it is): negated words, no dense or no rare word, or the rarer words' matches
+    estimated (as independent) or found to be too many."""
+    if len(facts.part_samples) < 2:
+        return None
+    top = max(1, max(sample[2] or 1 for _, sample in facts.part_samples))
+    share = {part: _matches(sample, top) / top for part, sample in facts.part_samples}
+    ordered = sorted(share, key=share.__getitem__)
+    if match != " AND ".join(f"({part})" for part in ordered):
+        return None
+    rare = [part for part in ordered if share[part] <= _DENSE_PART]
+    dense = [part for part in ordered if share[part] > _DENSE_PART]
+    if not rare or not dense or top * math.prod(share[part] for part in rare) > SAMPLE_SIZE / 4:
+        return None
+    rare_match = " AND ".join(f"({part})" for part in rare)
+    rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, (rare_match, SAMPLE_SIZE))]
+    if len(rowids) >= SAMPLE_SIZE:
+        return None
+    dense_match = " AND ".join(f"({part})" for part in dense)
+    return [rowid for (rowid,) in conn.execute(_PROBED_SQL, (_json_ints(rowids), dense_match))]
+
+
+def _json_ints(values: list[int]) -> str:
+    return f"[{','.join(map(str, values))}]"
 
 
 def _with_rowids(plan: Plan, rowids: list[int]) -> Plan:
     """known_first reading ``rowids`` (a JSON array) where it read its MATCH's rows."""
     return plan.replace(
         sql=plan.sql.replace(KNOWN_MATCH, KNOWN_ROWIDS, 1),
-        params=(f"[{','.join(map(str, rowids))}]", *plan.params[1:]),
+        params=(_json_ints(rowids), *plan.params[1:]),
     )
 
 
@@ -1970,7 +2024,9 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         # again). Its MATCH is the words', or the fields' column phrases and the words (a
         # narrower read: then the words' own sample is read as well, for the other plans).
         match = known.params[0]
-        rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, (match, SAMPLE_SIZE))]
+        rowids = _rare_rowids(conn, facts, match) if match == facts.sample_params[0] else None
+        if rowids is None:
+            rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, (match, SAMPLE_SIZE))]
         few = len(rowids) < SAMPLE_SIZE
         if few and known.scoring is None:
             return _with_rowids(known, rowids)

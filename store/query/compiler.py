@@ -1258,6 +1258,11 @@ def ranges_by_edge(sql: str) -> bool:
     return sql.startswith("WITH arg ")
 
 
+def walks_created_order(sql: str) -> bool:
+    """Whether a walk's SQL walks the created order's index."""
+    return f"INDEXED BY {_ORDER_INDEX['created']} " in sql
+
+
 def starts_at_window(sql: str) -> bool:
     """Whether a walk's SQL starts at an ``until:`` window's end (:func:`_walk_start`)."""
     return WALK_FROM_WINDOW in sql or RANGE_FROM_WINDOW in sql

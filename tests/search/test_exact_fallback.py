@@ -142,9 +142,12 @@ def test_the_fallback_is_the_cheapest_exact_plan_and_bounds_the_retry() -> None:
 
 
 @pytest.mark.parametrize("offset", [0, 100])
-def test_a_walk_that_found_nothing_runs_the_exact_plan_at_once(offset: int) -> None:
-    """Nothing of the first page in the rows walked: the exact plan, not a walk 60 times as
-    long; past a first page the walk passed some rows, and is retried as before."""
+def test_a_long_walk_that_found_nothing_runs_the_exact_plan_at_once(offset: int) -> None:
+    """Nothing of the first page in 2,000 rows walked: the exact plan, not a walk 60 times as
+    long; a short first walk (60 rows) is retried, and past a first page the walk passed
+    some rows, and is retried as before."""
+    from store.search import _BLIND_RETRY
+
     query = _compiled("auth project:isx*", "created", offset=offset)
     exact = query.plan("filter_tested")
     walk = query.plan("order_walk").with_budget(2_000, 10**9).replace(fallback=exact)
@@ -157,3 +160,6 @@ def test_a_walk_that_found_nothing_runs_the_exact_plan_at_once(offset: int) -> N
     assert retry_walk(walk.replace(fallback=None), query, 0).name == (
         "order_walk" if offset else query.plans[0].name
     )
+    short = retry_walk(walk.with_budget(60, 10**9), query, 0)
+    assert short.name == "order_walk" and short.walk_budget is not None
+    assert short.params[short.walk_budget] <= _BLIND_RETRY

@@ -89,6 +89,6 @@ def test_search_chooses_its_plan_by_cheap_reads(db_path: Path, conn: sqlite3.Con
         ]
     assert plan_sync(conn, few).name == "filter_ranked"
     assert plan_sync(conn, many).name == "newest_ranked"
-    # 203 matches: read at once as a set (the walk of the order then tests rowids, not rows),
-    # not a lookup a walked row.
-    assert plan_sync(conn, walk).name == "order_set"
+    # 203 matches: only those within the walk's range read (its ends and edge from the index
+    # alone), not a lookup a walked row.
+    assert plan_sync(conn, walk).name == "order_range"
