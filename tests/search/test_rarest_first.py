@@ -106,14 +106,17 @@ def test_relevance_ranks_alike_in_every_plan_with_the_rarest_first(
     query = _compiled(text, "relevance")
     prepared = prepare_sync(db, query)
     assert _match_of(prepared).startswith('("cache"*)' if "cache" in text else '("api"*)')
-    # The words as typed (the scores to the last bit), but known_scored's MATCH: it reads
-    # the rowids of its matches, a set.
-    known = ("known_scored",)
+    # The words as typed (the scores to the last bit), but known_scored's MATCH (it reads
+    # the rowids of its matches, a set) and newest_scored's (its newest matches, scored in
+    # Python in the typed order: tenth round).
+    known = ("known_scored", "newest_scored")
     assert [p for p in prepared.plans if p.name not in known] == [
         p for p in query.plans if p.name not in known
     ]
-    if "known_scored" in [p.name for p in query.plans]:
-        assert prepared.plan("known_scored").params[0] == _match_of(prepared)
+    for name in known:
+        if name in [p.name for p in query.plans]:
+            assert prepared.plan(name).params[0] == _match_of(prepared)
+            assert prepared.plan(name).scoring == query.plan(name).scoring
     if _matches(db, _match_of(query)) >= SAMPLE_SIZE:
         return  # Python's scores use estimated IDFs there (docs/search.md): nothing to compare
     expected = _default(db, query)
