@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,6 +25,8 @@ SESSION_FIELDS = (
     "status",
     "host",
 )
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -123,3 +125,14 @@ def since_minute(n: int) -> str:
 def until_minute(n: int) -> str:
     """An ``until:`` that keeps the sessions up to minute ``n``."""
     return "until:" + minute_stamp(n).replace(".000000Z", "Z")
+
+
+def traced(conn: sqlite3.Connection, run: Callable[[], T]) -> tuple[T, list[str]]:
+    """What ``run()`` returns, and the statements it ran on ``conn`` (as SQLite traces them:
+    their parameters bound)."""
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        return run(), seen
+    finally:
+        conn.set_trace_callback(None)

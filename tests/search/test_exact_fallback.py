@@ -23,7 +23,7 @@ import pytest
 from store.query import compile_query, parse_query
 from store.search import choose_plan, plan_sync, retry_walk, rows_sync, search_sync
 
-from .conftest import analyzed_db, make_session
+from .conftest import analyzed_db, make_session, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 40_000
@@ -72,15 +72,6 @@ def _ran(sql: str, seen: list[str]) -> bool:
     return any(statement.startswith(head) for statement in seen)
 
 
-def _statements(conn: sqlite3.Connection, run: Any) -> tuple[Any, list[str]]:
-    seen: list[str] = []
-    conn.set_trace_callback(seen.append)
-    try:
-        return run(), seen
-    finally:
-        conn.set_trace_callback(None)
-
-
 @pytest.mark.parametrize(
     ("sort", "exact"), [("created", "filter_tested"), ("recent", "prefix_tested")]
 )
@@ -93,7 +84,7 @@ def test_a_walk_that_meets_none_of_a_bunched_prefix_runs_the_exact_plan(
     assert plan.fallback is not None and plan.fallback.name == exact
     expected = [row[0] for row in db.execute(query.sql, query.params)]
     assert len(expected) == 20
-    rows, seen = _statements(db, lambda: rows_sync(db, query))
+    rows, seen = traced(db, lambda: rows_sync(db, query))
     assert [row[0] for row in rows] == expected
     # The walk, then filter_tested: never the default's read of every match of `auth`.
     assert not _ran(query.sql, seen)

@@ -13,14 +13,13 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from store.query import compile_query, parse_query
 from store.search import plan_sync, prepare_sync, search_sync
 
-from .conftest import analyzed_db, make_session
+from .conftest import analyzed_db, make_session, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 6_000
@@ -59,15 +58,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
     conn.close()
 
 
-def _traced(conn: sqlite3.Connection, run: Any) -> tuple[Any, list[str]]:
-    seen: list[str] = []
-    conn.set_trace_callback(seen.append)
-    try:
-        return run(), seen
-    finally:
-        conn.set_trace_callback(None)
-
-
 def _full_match_read(seen: list[str], words: list[str]) -> bool:
     """Whether FTS5 was asked for the AND of every word (in any order)."""
     return any("MATCH" in s and all(f'"{w}"' in s for w in words) and " AND " in s for s in seen)
@@ -81,7 +71,7 @@ def test_the_dense_word_is_looked_up_in_the_rarer_words_matches(
     query = compile_query(parse_query(text, now=NOW), sort=sort)  # type: ignore[arg-type]
     expected = [row[0] for row in db.execute(query.sql, query.params)]
     assert expected
-    hits, seen = _traced(db, lambda: search_sync(db, query))
+    hits, seen = traced(db, lambda: search_sync(db, query))
     assert [hit.id for hit in hits] == expected
     words = [w for w in text.split() if ":" not in w]
     # The planner's read of every match: the rarer words', then the lookups.
@@ -117,7 +107,7 @@ def test_the_plan_reads_the_few_rowids_found(db: sqlite3.Connection) -> None:
 def test_otherwise_the_match_is_read_as_it_is(db: sqlite3.Connection, text: str) -> None:
     query = compile_query(parse_query(text, now=NOW), sort="recent")
     expected = [row[0] for row in db.execute(query.sql, query.params)]
-    hits, seen = _traced(db, lambda: search_sync(db, query))
+    hits, seen = traced(db, lambda: search_sync(db, query))
     assert [hit.id for hit in hits] == expected
     assert not any("json_each(" in s and "EXISTS" in s for s in seen)
     assert prepare_sync(db, query).facts is not None

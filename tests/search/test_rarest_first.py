@@ -27,7 +27,7 @@ from store.search import (
     with_statistics_sync,
 )
 
-from .conftest import analyzed_db, make_session
+from .conftest import analyzed_db, make_session, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 4_000
@@ -224,12 +224,7 @@ def test_no_known_first_where_the_match_is_not_the_words_whole(
 def test_the_words_samples_are_read_once(db: sqlite3.Connection) -> None:
     """The ranking's IDFs reuse each word's density sample that put the rarest first."""
     query = _compiled("auth api cache", "relevance")
-    statements: list[str] = []
-    db.set_trace_callback(statements.append)
-    try:
-        plan_sync(db, query)
-    finally:
-        db.set_trace_callback(None)
+    _, statements = traced(db, lambda: plan_sync(db, query))
     for word in ('"auth"*', '"api"*', '"cache"*'):
         reads = [s for s in statements if s.startswith("SELECT count(*)") and f"'{word}'" in s]
         assert len(reads) == 1, (word, statements)
