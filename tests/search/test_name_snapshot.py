@@ -247,6 +247,8 @@ def _assert_snapshot_pages(
     all_rows = shared.execute(whole.sql, whole.params).fetchall()
     assert {row[0] for row in all_rows} == expected_ids
     page = compile_query(tree, sort="name", limit=limit, offset=offset)
+    if _excluded_by_itself(page, all_rows):
+        return
     plan = page.plan(plan_name)
     assert run_plan_sync(shared, plan) == all_rows[offset : offset + limit]
     assert_clean(shared)
@@ -431,6 +433,15 @@ def _names_in_rank_order(conn: sqlite3.Connection) -> list[str]:
     ]
 
 
+def _excluded_by_itself(query: Any, rows: list[Any]) -> bool:
+    """Whether ``query`` rules out what it asks for (`auth -auth`, tenth round): compiled to
+    its default plan alone, nothing to plan; then nothing matches."""
+    if len(query.plans) > 1:
+        return False
+    assert rows == []
+    return True
+
+
 def _assert_pages(conn: sqlite3.Connection, text: str, plan_name: str = "name_snapshot") -> None:
     """Every page of ``text`` by name through the snapshot (``plan_name``) equals the default
     plan's."""
@@ -440,6 +451,8 @@ def _assert_pages(conn: sqlite3.Connection, text: str, plan_name: str = "name_sn
     for limit in (1, 2, 5, 50):
         for offset in (0, 1, 3):
             plan = compile_query(tree, sort="name", limit=limit, offset=offset)
+            if _excluded_by_itself(plan, expected):
+                return
             got = run_plan_sync(conn, plan.plan(plan_name))
             assert got == expected[offset : offset + limit], (limit, offset)
 

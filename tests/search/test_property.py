@@ -334,8 +334,9 @@ def test_ranked_pages_with_ties_are_slices_of_the_full_order(
     insert_sessions(shared_db, many)
     tree = parse_query(text + filtered, now=NOW, tz=TZ)
     whole = compile_query(tree, limit=None)
-    assert whole.ranked
     got = shared_db.execute(whole.sql, whole.params).fetchall()
+    # Ranked, unless the words rule out what they ask for (`my -my`): then nothing matches.
+    assert whole.ranked or (len(whole.plans) == 1 and not got)
     all_ids = [r[0] for r in got]
     assert set(all_ids) == {r["id"] for r in many if matches(tree, r)}
     # The documented order: score (higher first), then last access, then rowid (newest first).
