@@ -585,7 +585,7 @@ def choose_plan(
             )
     if not cost:
         return compiled.plans[0]
-    # Walks of the recent order start at an until: window's end (WALK_FROM_WINDOW): none of
+    # Walks of the recent order start at an until: window's end (starts_at_window): none of
     # them reads the rows above it.
     from_top = {p.name for p in compiled.plans if not starts_at_window(p.sql)}
     if window is not None and not _by_name(compiled):

@@ -77,18 +77,6 @@ def migrated_database(
     return conn
 
 
-def analyzed_db(path: Path, sessions: list[dict[str, Any]]) -> sqlite3.Connection:
-    """A migrated database at ``path`` holding ``sessions`` (one transaction), ANALYZEd as
-    ``db migrate`` leaves it; an autocommit connection to it (the caller closes it)."""
-    migrate_sync(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    insert_sessions(conn, sessions)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    return conn
-
-
 def make_session(n: int, **fields: Any) -> dict[str, Any]:
     """A session row with sensible defaults (``n`` makes the id and times distinct)."""
     stamp = f"2026-11-{10 + n % 15:02d}T{n % 24:02d}:00:00.000000Z"

@@ -20,7 +20,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import ranges_by_edge, starts_at_window
 from store.search import run_plan_sync
 
-from .conftest import analyzed_db, make_session
+from .conftest import make_session, migrated_database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 3_000
@@ -48,7 +48,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 status="ended",
             )
         )
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 

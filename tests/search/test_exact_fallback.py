@@ -23,7 +23,7 @@ import pytest
 from store.query import compile_query, parse_query
 from store.search import choose_plan, plan_sync, retry_walk, rows_sync, search_sync
 
-from .conftest import analyzed_db, make_session, traced
+from .conftest import make_session, migrated_database, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 40_000
@@ -56,7 +56,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 status="ended",
             )
         )
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 

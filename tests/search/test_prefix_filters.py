@@ -21,7 +21,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP
 from store.search import WIDE_FILTER_CAP, plan_sync, run_plan_sync, search_sync
 
-from .conftest import analyzed_db, make_session
+from .conftest import make_session, migrated_database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 12_000
@@ -52,7 +52,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 status="attached" if n % 500 == 1 else "ended",
             )
         )
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 

@@ -27,7 +27,7 @@ from store.search import (
     with_statistics_sync,
 )
 
-from .conftest import analyzed_db, make_session, traced
+from .conftest import make_session, migrated_database, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 4_000
@@ -60,7 +60,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 status="attached" if n % 7 == 0 else "ended",
             )
         )
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 

@@ -17,7 +17,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import _simplify
 from store.search import search_sync
 
-from .conftest import analyzed_db, make_session
+from .conftest import make_session, migrated_database
 from .reference import matches
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -31,7 +31,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
         make_session(n, id=f"s{n:04d}", name=name, project=("myapp", "mx", None)[n % 3])
         for n, name in enumerate(NAMES * 3)
     ]
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 

@@ -22,7 +22,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import starts_at_window
 from store.search import plan_sync, rows_sync, run_plan_sync
 
-from .conftest import analyzed_db, make_session, minute_stamp, until_minute
+from .conftest import make_session, migrated_database, minute_stamp, until_minute
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SIZE = 3_000
@@ -47,7 +47,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
                 last_access=stamp,
             )
         )
-    conn = analyzed_db(tmp_path_factory.mktemp("from_window") / "data.db", rows)
+    conn = migrated_database(tmp_path_factory.mktemp("from_window") / "data.db", rows)
     yield conn
     conn.close()
 

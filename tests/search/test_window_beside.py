@@ -33,7 +33,7 @@ from store.search import (
     with_statistics_sync,
 )
 
-from .conftest import analyzed_db, make_session
+from .conftest import make_session, migrated_database
 from .conftest import minute_stamp as _stamp
 from .conftest import until_minute as _until
 
@@ -72,7 +72,7 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connecti
                 last_access=stamp,
             )
         )
-    conn = analyzed_db(path, rows)
+    conn = migrated_database(path, rows)
     yield conn
     conn.close()
 
