@@ -616,7 +616,7 @@ def _simplify(node: Node) -> _Simple:
                 kept.append(child)
         if not kept:
             return _Const(is_and)
-        if is_and and _excluded_by_itself(kept):
+        if is_and and (_excluded_by_itself(kept) or _contradicts(kept)):
             return _Const(False)
         if len(kept) == 1:
             return kept[0]
@@ -646,6 +646,123 @@ def _excluded_by_itself(children: list[Node]) -> bool:
         for token in fts_tokens(child.text)
         for prefix in negated
     )
+
+
+_STATUS_SETS: Final[dict[str, frozenset[str]]] = {
+    "active": frozenset(("attached", "detached")),
+    "attached": frozenset(("attached",)),
+    "detached": frozenset(("detached",)),
+    "ended": frozenset(("ended",)),
+}
+
+
+def _ascii_lower(text: str) -> str:
+    """``text`` with A-Z lower-cased and nothing else: what NOCASE and LIKE fold."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _like_matches(value: str, pattern: str) -> bool:
+    """Whether the whole ``value`` matches ``pattern`` (``*`` any run, ASCII folded), as the
+    field's LIKE does."""
+    parts = _ascii_lower(pattern).split("*")
+    text = _ascii_lower(value)
+    if len(parts) == 1:
+        return text == parts[0]
+    head, *middle, tail = parts
+    if len(text) < len(head) + len(tail) or not text.startswith(head) or not text.endswith(tail):
+        return False
+    at, end = len(head), len(text) - len(tail)
+    for part in middle:
+        found = text.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
+
+
+def _fields_meet(a: str, b: str) -> bool:
+    """Whether some value matches both patterns of one field (``""``: NULL or empty). False
+    only when it is certain: two wildcards are compared by their literal heads and tails."""
+    if a == "" or b == "":
+        other = b if a == "" else a
+        return other == "" or ("*" in other and _like_matches("", other))
+    if "*" not in a or "*" not in b:
+        value, pattern = (a, b) if "*" not in a else (b, a)
+        return _like_matches(value, pattern)
+    a_parts, b_parts = _ascii_lower(a).split("*"), _ascii_lower(b).split("*")
+    heads, tails = (
+        sorted((a_parts[0], b_parts[0]), key=len),
+        sorted((a_parts[-1], b_parts[-1]), key=len),
+    )
+    return heads[1].startswith(heads[0]) and tails[1].endswith(tails[0])
+
+
+def _within(pattern: str, excluded: str) -> bool:
+    """Whether every value ``pattern`` matches also matches ``excluded`` (True only when
+    certain)."""
+    if "*" not in pattern:
+        return _like_matches(pattern, excluded) if pattern else excluded == ""
+    head = pattern.split("*", 1)[0]
+    # `feat/a*` within `feat*`: an excluded pattern that is one literal head and a star.
+    return (
+        excluded.endswith("*")
+        and "*" not in excluded[:-1]
+        and _ascii_lower(head).startswith(_ascii_lower(excluded[:-1]))
+    )
+
+
+def _under(path: str, parent: str) -> bool:
+    """Whether every directory ``dir:path`` matches is one ``dir:parent`` matches."""
+    if parent == "/":
+        return path.startswith("/")
+    return path == parent or path.startswith(parent + "/")
+
+
+def _contradicts(children: list[Node]) -> bool:
+    """Whether an AND of ``children`` matches nothing because its filters cannot hold together:
+    one field two ways (`branch:feat* branch:main`, `project:a project:b`, `branch:main
+    -branch:m*`), statuses without one in common (`status:ended status:active`), a `since:`
+    after an `until:`, or directories apart (`dir:/a dir:/b`). SQLite would find that out
+    only by reading the rows: a dense field's, or every match of the words beside it
+    (eleventh round: `branch:feat* (m OR fix) branch:main` took 0.45-0.9 s at 1 M sessions).
+    """
+    fields: dict[str, list[str]] = {}
+    excluded: dict[str, list[str]] = {}
+    statuses = _STATUS_SETS["active"] | _STATUS_SETS["ended"]
+    since: str | None = None
+    until: str | None = None
+    dirs: list[str] = []
+    not_dirs: list[str] = []
+    for child in children:
+        negated = isinstance(child, Not)
+        leaf = child.child if isinstance(child, Not) else child
+        if isinstance(leaf, Field):
+            (excluded if negated else fields).setdefault(leaf.name, []).append(leaf.pattern)
+        elif isinstance(leaf, Status):
+            statuses = (
+                statuses - _STATUS_SETS[leaf.value]
+                if negated
+                else statuses & _STATUS_SETS[leaf.value]
+            )
+        elif isinstance(leaf, Since) and not negated:
+            since = leaf.at if since is None else max(since, leaf.at)
+        elif isinstance(leaf, Until) and not negated:
+            until = leaf.at if until is None else min(until, leaf.at)
+        elif isinstance(leaf, Dir):
+            (not_dirs if negated else dirs).append(leaf.path)
+    if not statuses or (since is not None and until is not None and since > until):
+        return True
+    for name, patterns in fields.items():
+        if any(not _fields_meet(a, b) for i, a in enumerate(patterns) for b in patterns[i + 1 :]):
+            return True
+        if any(_within(p, x) for p in patterns for x in excluded.get(name, ())):
+            return True
+    if any(not (_under(a, b) or _under(b, a)) for i, a in enumerate(dirs) for b in dirs[i + 1 :]):
+        return True
+    return any(_under(a, x) for a in dirs for x in not_dirs)
 
 
 def fts_quote(text: str) -> str:

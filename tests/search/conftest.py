@@ -124,3 +124,16 @@ def traced(conn: sqlite3.Connection, run: Callable[[], T]) -> tuple[T, list[str]
         return run(), seen
     finally:
         conn.set_trace_callback(None)
+
+
+def reference_ids(conn: sqlite3.Connection, tree: Any) -> set[str]:
+    """The ids of the sessions on ``conn`` that the reference evaluator says ``tree`` (a
+    parsed query) matches."""
+    from .reference import matches
+
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = [dict(row) for row in conn.execute("SELECT * FROM sessions")]
+    finally:
+        conn.row_factory = None
+    return {row["id"] for row in rows if matches(tree, row)}

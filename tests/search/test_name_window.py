@@ -206,7 +206,9 @@ def test_a_window_alone_walks_the_name_index_testing_the_window_in_it(
         _until(2999),
         f"{_since(2000)} {_until(2599)}",
         "since:2026-11-04",
-        f"since:2026-11-04 {_until(10)}",  # empty: its bounds are NULL, nothing is between
+        # Empty: no session was last used between the two (each is a multiple of 10 minutes),
+        # so its bounds are NULL. (A `since:` after its `until:` compiles to nothing at all.)
+        f"{_since(11)} {_until(19)}",
     ],
 )
 @pytest.mark.parametrize("words", ["auth", "auth -other", "auth project:p3", '"p3 auth"'])

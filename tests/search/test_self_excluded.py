@@ -17,8 +17,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import _simplify
 from store.search import search_sync
 
-from .conftest import make_session, migrated_database
-from .reference import matches
+from .conftest import make_session, migrated_database, reference_ids
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NAMES = ["main", "mainline", "main-line", "Mäin x", "w1", "w10 build", "auth login", "m", "x-main"]
@@ -37,13 +36,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]
 
 
 def _reference(conn: sqlite3.Connection, text: str) -> set[str]:
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = [dict(row) for row in conn.execute("SELECT * FROM sessions")]
-    finally:
-        conn.row_factory = None
-    tree = parse_query(text, now=NOW)
-    return {row["id"] for row in rows if matches(tree, row)}
+    return reference_ids(conn, parse_query(text, now=NOW))
 
 
 @pytest.mark.parametrize(
