@@ -2267,7 +2267,7 @@ def resumed_stream(plan: Plan, rowids: str, lowest: int) -> Plan | None:
     match, *params, window = plan.params
     return plan.replace(
         sql=(
-            f"WITH head AS MATERIALIZED (SELECT {_SCORED_SELECT} FROM sessions "
+            f"WITH head AS MATERIALIZED (SELECT {_SCORED_SELECT} FROM sessions NOT INDEXED "
             f"WHERE sessions.rowid IN {KNOWN_ROWIDS} AND {where}) "
             "SELECT * FROM (SELECT * FROM head ORDER BY 1 DESC) UNION ALL SELECT * FROM ("
             f"{_STREAM_HEAD}{FTS_TABLE}.rowid < ? AND {where} ORDER BY {FTS_TABLE}.rowid DESC "
