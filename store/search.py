@@ -1941,6 +1941,11 @@ _KNOWN_PLANS = ("known_first", "known_scored")
 # `a b c d`'s 256 newest matches span 129,000 rowids, 2.7 ms saved; `auth login api c`'s
 # 39,000, 0.6 ms; `au lo ap`'s 24,000, none; `a b`'s 6,500, 0.35 ms lost).
 _RESUME_SPAN = 32_768
+# Fewer than 1 in this many of the words' newest matches passing the filters: the planner
+# reads the matches that hold the exact fields' values too (PlanFacts.narrow), which may be
+# few; then they are every match (~1-3 ms at 1 M sessions, where proving that a dense word
+# and a dense field never meet took a walk of one of them: 85-120 ms).
+_NARROW = 64
 # The rowids (a JSON array, in its order) that match an FTS5 expression: one lookup each.
 _PROBED_SQL = (
     "SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM sessions_fts "
@@ -2036,7 +2041,7 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
     (prefixed,) = conn.execute(_PREFIXES_SQL).fetchone()
     if not prefixed:
         return compiled.plans[0]
-    known = next((plan for plan in compiled.plans if plan.name in _KNOWN_PLANS), None)
+    known = known_plan = next((p for p in compiled.plans if p.name in _KNOWN_PLANS), None)
     head: tuple[str, list[int]] | None = None  # a MATCH and its newest SAMPLE_SIZE rowids
     if known is not None:
         # The sample's rowids themselves: fewer than SAMPLE_SIZE are every match, and
@@ -2082,6 +2087,16 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         # up to WIDE_FILTER_CAP (~0.8 ms at most): reading its rows may be cheaper.
         (passed,) = conn.execute(facts.passing_sql, facts.passing_params).fetchone()
         passing = (passed, sample[0])
+        if known_plan is not None and facts.narrow is not None and passed * _NARROW < sample[0]:
+            # Hardly any pass: the words' matches that hold the exact fields' values too may
+            # be few, and then they are every match (known_first reads them, the filters
+            # tested on each; ranked, known_scored where newest_scored would rank).
+            rowids = [rowid for (rowid,) in conn.execute(_NEWEST_SQL, (facts.narrow, SAMPLE_SIZE))]
+            if len(rowids) < SAMPLE_SIZE:
+                narrowed = _with_rowids(known_plan, rowids)
+                if narrowed.scoring is None:
+                    return narrowed
+                known = narrowed
         # (Not when the window's estimate at the other filter's share says the count would
         # reach that cap too: ~1 ms for `auth until:2025-06-01 project:myapp`, which holds
         # ~80,000 at 1 M.)
