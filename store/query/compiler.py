@@ -1440,6 +1440,11 @@ def ranges_by_edge(sql: str) -> bool:
     return sql.startswith("WITH arg ")
 
 
+def sorts_by_name(sql: str) -> bool:
+    """Whether a plan's SQL lists its rows in name order."""
+    return f"ORDER BY {_ORDER['name']} LIMIT" in sql
+
+
 def walks_created_order(sql: str) -> bool:
     """Whether a walk's SQL walks the created order's index."""
     return f"INDEXED BY {_ORDER_INDEX['created']} " in sql

@@ -299,3 +299,17 @@ def test_words_beside_an_or_walk_the_sort_order_first(
         page = compile_query(tree, sort=sort)  # type: ignore[arg-type]
         plan = plan_sync(conn, page)
         assert len(run_plan_sync(conn, plan)) == 20
+
+
+def test_by_name_the_union_is_not_walked_first(
+    db: tuple[sqlite3.Connection, list[dict[str, Any]]],
+) -> None:
+    # A walk of the name order is priced as if the matches spread through A-Z, which names
+    # defeat (they start with their project's).
+    conn, _ = db
+    tree = parse_query("auth (branch:feat/login OR branch:main)", now=NOW)
+    page = compile_query(tree, sort="name")
+    assert plan_sync(conn, page).name == "or_union"
+    whole = compile_query(tree, sort="name", limit=None)
+    expected = [row[0] for row in conn.execute(whole.sql, whole.params)][:20]
+    assert [row[0] for row in rows_sync(conn, page)] == expected
