@@ -1562,6 +1562,21 @@ def _column_phrases(node: _Simple) -> list[str]:
     return phrases
 
 
+def _dir_phrases(node: _Simple) -> list[str]:
+    """FTS5 column phrases every row of the query's top-level ``dir:`` filters matches: the
+    folder's path, whose tokens every directory at or below it starts with (its last token
+    ends where the path does: a ``/`` or the end follows). For the name snapshot's walk of
+    filters alone (eleventh round: `dir:/home/user/code/myapp --sort name`, whose sessions'
+    names come late in A-Z, walked 300,000 names in 0.5 s at 1 M sessions). Not anchored
+    with ``^``: FTS5 then checked every position (7 ms where the phrase takes 0.1)."""
+    children = node.children if isinstance(node, And) else (node,)
+    return [
+        "{directory} : " + fts_quote(child.path)
+        for child in children
+        if isinstance(child, Dir) and has_tokens(child.path)
+    ]
+
+
 def _name_snapshot_plan(
     node: _Simple,
     match: str,
@@ -1610,8 +1625,11 @@ def _name_snapshot_plan(
     else:
         where = _sql(node, params, ranked_join=True)
     # Filters alone (``match`` empty): the column phrases are the whole MATCH, of the walk and
-    # of the delta (a superset of the filters, each row still tested against them).
-    parts = (match, *_column_phrases(node)) if match else tuple(_column_phrases(node))
+    # of the delta (a superset of the filters, each row still tested against them), a
+    # folder's too.
+    parts = (
+        (match, *_column_phrases(node)) if match else (*_column_phrases(node), *_dir_phrases(node))
+    )
     if negated:
         parts = (match,)  # the phrases are in it
     if not parts:

@@ -377,8 +377,13 @@ def test_plans_offered_by_shape() -> None:
     assert names("project:x", sort="name") == walks
     assert names("status:ended since:1d", sort="name") == walks
     assert names("status:active", sort="name") == walks
-    # Two runs merge exactly only when the filter is the whole query.
-    assert names("status:active dir:/a", sort="name") == ["fts_first", "filter_first"]
+    # Two runs merge exactly only when the filter is the whole query; a folder beside them
+    # is the snapshot's column phrase (eleventh round).
+    assert names("status:active dir:/a", sort="name") == [
+        "fts_first",
+        "name_snapshot",
+        "filter_first",
+    ]
     # No (filter, name) index: a walk of the name order, or the snapshot walked with the
     # value as its column phrase (a dense worktree's names bunch in A-Z), when the count says
     # many.

@@ -280,6 +280,12 @@ def _assert_snapshot_pages(
             "project:myapp dir:/a",
             "worktree:main",  # alone: no (worktree, name) index to walk
             "worktree:MAIN",
+            # A folder: its path as a phrase of the directory column (eleventh round).
+            "dir:/a",
+            "dir:/home/u/code",
+            "dir:/home/u/code/my",  # a sibling's prefix: no session
+            "dir:/a/b/c",
+            "dir:/home/u/code/myapp status:ended",
         ]
     ),
     limit=st.integers(1, 8),
@@ -663,3 +669,49 @@ def test_filters_alone_by_name_take_the_snapshot_when_built_and_many(
     assert plan_sync(conn, query).name != "name_snapshot"
     expected = conn.execute(query.sql, query.params).fetchall()
     assert [hit.id for hit in search_sync(conn, query)] == [row[0] for row in expected]
+
+
+DIRECTORIES = [
+    "/a/my",
+    "/a/my/x",
+    "/a/my app",
+    "/a/my-app",
+    "/a/myapp",
+    "/a/MY",
+    "/a/mý",
+    '/a/"q" b',
+    "/b/a/my",
+    "/a",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["dir:/a/my", "dir:/a", "dir:/a/my/x", 'dir:"/a/my app"', "dir:/a/mý", 'dir:"/a/\"q\" b"'],
+)
+def test_a_folder_alone_by_name_walks_the_snapshot_with_its_path_as_a_phrase(
+    conn: sqlite3.Connection, text: str
+) -> None:
+    # `dir:/a/my`: /a/my and /a/my/x, not /a/my app, /a/my-app (the phrase's tokens, which
+    # the filter then rejects), /a/myapp, /a/MY (the filter is exact), /a/mý (FTS5 folds the
+    # diacritic: the phrase matches, the filter does not) or /b/a/my (the phrase is not
+    # anchored: the filter rejects it).
+    rows = [
+        make_session(n, name=f"s{n % 7}-{n}", directory=DIRECTORIES[n % len(DIRECTORIES)])
+        for n in range(120)
+    ]
+    insert_sessions(conn, rows)
+    rebuild_snapshot(conn)
+    insert_sessions(conn, [make_session(500, name="s0-late", directory="/a/my/x")])
+    conn.execute("UPDATE sessions SET name = 'a-first' WHERE id = 's0003'")
+    tree = parse_query(text, now=NOW)
+    expected = [row["id"] for row in _rows(conn) if matches(tree, row)]
+    whole = compile_query(tree, sort="name", limit=None)
+    all_ids = [row[0] for row in conn.execute(whole.sql, whole.params)]
+    assert sorted(all_ids) == sorted(expected)
+    for limit, offset in ((5, 0), (3, 4), (20, 0)):
+        page = compile_query(tree, sort="name", limit=limit, offset=offset)
+        plan = page.plan("name_snapshot")
+        assert [row[0] for row in run_plan_sync(conn, plan)] == all_ids[offset : offset + limit]
+        assert [hit.id for hit in search_sync(conn, page)] == all_ids[offset : offset + limit]
