@@ -2016,6 +2016,10 @@ def _union_or_walk(conn: sqlite3.Connection, compiled: CompiledQuery, union: Pla
         # (By name a walk's estimate assumes the matches spread through A-Z, which names
         # defeat: `c (main OR worktree:main) since:1w project:infra`, 2 -> 9 ms.)
         return union
+    if any(len(words) > 1 for words, _ in fts_phrases(str(facts.sample_params[0]))):
+        # A phrase of several words: the whole query's reads intersect their positions
+        # (`d "auth login" api (-code OR lomi)`: ~30 ms at 1 M, where the union took 28).
+        return union
     others = tuple(plan for plan in compiled.plans if plan.union is None)
     if not any(plan.name in ("order_walk", "order_range") for plan in others):
         return union

@@ -688,7 +688,7 @@ DIRECTORIES = [
 
 @pytest.mark.parametrize(
     "text",
-    ["dir:/a/my", "dir:/a", "dir:/a/my/x", 'dir:"/a/my app"', "dir:/a/mý", 'dir:"/a/\"q\" b"'],
+    ["dir:/a/my", "dir:/a", "dir:/a/my/x", 'dir:"/a/my app"', "dir:/a/mý", 'dir:"/a/\\"q\\" b"'],
 )
 def test_a_folder_alone_by_name_walks_the_snapshot_with_its_path_as_a_phrase(
     conn: sqlite3.Connection, text: str
@@ -707,6 +707,7 @@ def test_a_folder_alone_by_name_walks_the_snapshot_with_its_path_as_a_phrase(
     conn.execute("UPDATE sessions SET name = 'a-first' WHERE id = 's0003'")
     tree = parse_query(text, now=NOW)
     expected = [row["id"] for row in _rows(conn) if matches(tree, row)]
+    assert expected
     whole = compile_query(tree, sort="name", limit=None)
     all_ids = [row[0] for row in conn.execute(whole.sql, whole.params)]
     assert sorted(all_ids) == sorted(expected)

@@ -313,3 +313,20 @@ def test_by_name_the_union_is_not_walked_first(
     whole = compile_query(tree, sort="name", limit=None)
     expected = [row[0] for row in conn.execute(whole.sql, whole.params)][:20]
     assert [row[0] for row in rows_sync(conn, page)] == expected
+
+
+def test_beside_a_phrase_the_union_is_not_walked_first(
+    db: tuple[sqlite3.Connection, list[dict[str, Any]]],
+) -> None:
+    # The whole query's reads would intersect the phrase's positions (~30 ms at 1 M sessions
+    # for `"auth login"`), more than the union usually costs.
+    conn, rows = db
+    tree = parse_query('"p1 auth" (branch:feat/login OR branch:main)', now=NOW)
+    page = compile_query(tree, sort="recent")
+    assert plan_sync(conn, page).name == "or_union"
+    expected = {r["id"] for r in rows if matches(tree, r)}
+    assert expected
+    whole = compile_query(tree, sort="recent", limit=None)
+    ordered = [row[0] for row in conn.execute(whole.sql, whole.params)]
+    assert set(ordered) == expected
+    assert [row[0] for row in rows_sync(conn, page)] == ordered[:20]
