@@ -96,6 +96,22 @@ def make_session(n: int, **fields: Any) -> dict[str, Any]:
     return row
 
 
+def spread_session(n: int, words: list[str], sessions: int, **fields: Any) -> dict[str, Any]:
+    """Session ``n`` of ``sessions`` named by ``words`` (and ``n``): recorded in rowid order,
+    last used in an order spread across them (a walk of the recent order meets every part of
+    the table), ended."""
+    row = make_session(
+        n,
+        id=f"s{n:05d}",
+        name="-".join([*words, str(n)]),
+        created_at=f"2026-01-01T00:00:00.{n:06d}Z",
+        last_access=f"2026-06-01T00:00:00.{(n * 4001) % sessions:06d}Z",
+        status="ended",
+    )
+    row.update(fields)
+    return row
+
+
 MINUTES_START = datetime(2026, 11, 1, tzinfo=UTC)
 """Where the time-window tests' sessions start: one a minute (:func:`minute_stamp`)."""
 

@@ -23,7 +23,7 @@ from store.query import compile_query, parse_query
 from store.query.compiler import FILTER_CAP, SAMPLE_SIZE
 from store.search import plan_sync, prepare_sync, search_sync
 
-from .conftest import make_session, migrated_database, reference_ids, traced
+from .conftest import migrated_database, reference_ids, spread_session, traced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SESSIONS = 6_000
@@ -44,18 +44,7 @@ def _words(n: int) -> list[str]:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
     path: Path = tmp_path_factory.mktemp("narrow") / "data.db"
-    rows = [
-        make_session(
-            n,
-            id=f"s{n:05d}",
-            name="-".join([*_words(n), str(n)]),
-            project=_project(n),
-            created_at=f"2026-01-01T00:00:00.{n:06d}Z",
-            last_access=f"2026-06-01T00:00:00.{(n * 4001) % SESSIONS:06d}Z",
-            status="ended",
-        )
-        for n in range(SESSIONS)
-    ]
+    rows = [spread_session(n, _words(n), SESSIONS, project=_project(n)) for n in range(SESSIONS)]
     conn = migrated_database(path, rows)
     yield conn
     conn.close()

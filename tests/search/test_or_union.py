@@ -301,32 +301,25 @@ def test_words_beside_an_or_walk_the_sort_order_first(
         assert len(run_plan_sync(conn, plan)) == 20
 
 
-def test_by_name_the_union_is_not_walked_first(
-    db: tuple[sqlite3.Connection, list[dict[str, Any]]],
+@pytest.mark.parametrize(
+    ("text", "sort"),
+    [
+        # By name a walk of the name order is priced as if the matches spread through A-Z,
+        # which names defeat (they start with their project's).
+        ("auth (branch:feat/login OR branch:main)", "name"),
+        # Beside a phrase of several words the whole query's reads would intersect its
+        # positions (~30 ms at 1 M sessions for `"auth login"`), more than the union costs.
+        ('"p1 auth" (branch:feat/login OR branch:main)', "recent"),
+    ],
+)
+def test_the_union_is_not_walked_first_by_name_nor_beside_a_phrase(
+    db: tuple[sqlite3.Connection, list[dict[str, Any]]], text: str, sort: str
 ) -> None:
-    # A walk of the name order is priced as if the matches spread through A-Z, which names
-    # defeat (they start with their project's).
-    conn, _ = db
-    tree = parse_query("auth (branch:feat/login OR branch:main)", now=NOW)
-    page = compile_query(tree, sort="name")
-    assert plan_sync(conn, page).name == "or_union"
-    whole = compile_query(tree, sort="name", limit=None)
-    expected = [row[0] for row in conn.execute(whole.sql, whole.params)][:20]
-    assert [row[0] for row in rows_sync(conn, page)] == expected
-
-
-def test_beside_a_phrase_the_union_is_not_walked_first(
-    db: tuple[sqlite3.Connection, list[dict[str, Any]]],
-) -> None:
-    # The whole query's reads would intersect the phrase's positions (~30 ms at 1 M sessions
-    # for `"auth login"`), more than the union usually costs.
     conn, rows = db
-    tree = parse_query('"p1 auth" (branch:feat/login OR branch:main)', now=NOW)
-    page = compile_query(tree, sort="recent")
+    tree = parse_query(text, now=NOW)
+    page = compile_query(tree, sort=sort)  # type: ignore[arg-type]
     assert plan_sync(conn, page).name == "or_union"
-    expected = {r["id"] for r in rows if matches(tree, r)}
-    assert expected
-    whole = compile_query(tree, sort="recent", limit=None)
+    whole = compile_query(tree, sort=sort, limit=None)  # type: ignore[arg-type]
     ordered = [row[0] for row in conn.execute(whole.sql, whole.params)]
-    assert set(ordered) == expected
+    assert ordered and set(ordered) == {r["id"] for r in rows if matches(tree, r)}
     assert [row[0] for row in rows_sync(conn, page)] == ordered[:20]
