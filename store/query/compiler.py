@@ -602,6 +602,12 @@ def _simplify(node: Node) -> _Simple:
             return _Const(not child.value)
         if isinstance(child, Not):
             return child.child
+        if isinstance(child, Since):
+            # `-since:X` (last used before X) is `until:X` without X itself: a window the
+            # plans read from its index, the exclusion of its end tested on its rows.
+            return And((Until(child.at), Not(child)))
+        if isinstance(child, Until):
+            return And((Since(child.at), Not(child)))
         if isinstance(child, Status) and child.value in _OTHER_STATUS:
             # A status is attached, detached or ended (NOT NULL, CHECK: sql/001), so
             # `-status:ended` is `status:active`: an indexed filter, which a negation is not
