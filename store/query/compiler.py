@@ -590,8 +590,10 @@ _OTHER_STATUS: Final[dict[str, StatusValue]] = {"ended": "active", "active": "en
 
 
 def _simplify(node: Node) -> _Simple:
-    """Flatten nested AND/OR, fold words without any token (``&``) into "always true", and
-    ``-status:ended`` into ``status:active`` (and back)."""
+    """Flatten nested AND/OR, fold words without any token (``&``) into "always true",
+    ``-status:ended`` into ``status:active`` (and back), ``-since:X`` into ``until:X`` without
+    X (and ``-until:X`` into ``since:X`` without X), and an AND that cannot match into
+    "always false"."""
     if isinstance(node, MatchAll):
         return _Const(True)
     if isinstance(node, Term):
