@@ -1625,7 +1625,7 @@ def _name_snapshot_plan(
     params: list[Any] = []
     if negated:
         # The NOT is in the MATCH (of the walk and of the delta): the WHERE is the filters'.
-        phrases = _column_phrases(node)
+        phrases = [*_column_phrases(node), *_dir_phrases(node)]
         if not phrases:
             return None
         where = _filters_sql(node, params) or "1"

@@ -331,7 +331,10 @@ def negated_words() -> st.SearchStrategy[str]:
             (" status:ended", "name_except"),
             (" -status:ended since:2026-11-20", "name_except"),
             (" status:active", "name_except"),
-            (" dir:/a", "name_except"),
+            # name_snapshot: a folder's path as a phrase of the directory column NOT the
+            # words (eleventh round).
+            (" dir:/a", "name_snapshot"),
+            (" dir:/home/u/code status:ended", "name_snapshot"),
             # name_snapshot: the field phrases NOT the words.
             (" project:myapp", "name_snapshot"),
             (" project:MYAPP branch:main", "name_snapshot"),
