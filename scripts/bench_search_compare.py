@@ -7,6 +7,14 @@ a worktree of main), taking turns, on the same cached dense database.
         [--repeat 11] [--shapes status,cache] [--sorts name,created] [--db PATH]
         [--extra QUERY ...]
 
+``--random N`` adds N composed queries drawn from a fixed ``--seed`` (words, one- and
+two-letter prefixes, fields and wildcards, windows, negations, ORs of them, one to five
+parts: what the benchmark's shapes do not compose), and a summary of both trees over all pairs
+(how many over 15 and 100 ms p50, the median, how many faster or slower by 1.5× and 3 ms):
+
+    .venv/bin/python scripts/bench_search_compare.py --before /work/main --size 1000000 \
+        --shapes none --random 150 --seed 1 --repeat 3
+
 Prints one JSON object: per shape and sort, each tree's plan, wall p50/p95 (ms, under whatever
 load the machine has: `uptime` is recorded) and CPU per query (process time, min of the runs:
 what load does not change), and whether both returned the same rows. The databases are
@@ -79,6 +87,63 @@ def _load(root: Path) -> tuple[Any, Any, Any, Any, Any]:
     )
 
 
+# The random queries' parts (bench_search's dense data set: its words, projects, branches,
+# folders and the windows its two years of sessions span).
+_WORDS = (
+    *("auth", "login", "api", "cache", "billing", "zanzibar", "myapp", "webshop", "infra"),
+    *("main", "fix", "feat", "web", "a", "m", "c", "w", "d", "au", "lo", "ma", "fe", "ca"),
+    *("ka", "lomi", '"auth login"', '"main"', "code", "home", "chore", "tinyproj"),
+)
+_FIELDS = (
+    *("project:myapp", "project:isx*", "project:tinyproj", "project:web*", "branch:main"),
+    *("branch:feat*", "branch:fix/*", "worktree:main", "status:active", "status:ended"),
+    *("since:1w", "since:30d", "until:2025-06-01", "since:2025-01-01", "dir:/home/user"),
+    *("dir:/home/user/code/myapp", "project:infra", "branch:chore*"),
+)
+
+
+def random_queries(count: int, seed: int) -> list[str]:
+    """``count`` composed queries, the same for the same ``seed``."""
+    import random
+
+    rng = random.Random(seed)
+
+    def part() -> str:
+        draw = rng.random()
+        if draw >= 0.9:
+            return f"({part()} OR {part()})"
+        text = rng.choice(_WORDS) if draw < 0.55 else rng.choice(_FIELDS)
+        return "-" + text if rng.random() < 0.15 else text
+
+    queries = []
+    for _ in range(count):
+        parts = [part() for _ in range(rng.choice((1, 2, 2, 3, 3, 4, 5)))]
+        if all(p.startswith("-") for p in parts):
+            parts.append(rng.choice(_WORDS))
+        queries.append(" ".join(parts))
+    return queries
+
+
+def summary(pairs: dict[str, Any]) -> dict[str, Any]:
+    """Both trees over all pairs: how many over 15 and 100 ms (p50), the median p50, and how
+    many pairs each is faster in by more than 1.5× and 3 ms."""
+    out: dict[str, Any] = {"pairs": len(pairs)}
+    for name in ("before", "after"):
+        p50s = [entry[name]["p50_ms"] for entry in pairs.values()]
+        out[name] = {
+            "over_15ms": sum(p > 15 for p in p50s),
+            "over_100ms": sum(p > 100 for p in p50s),
+            "median_p50_ms": round(statistics.median(p50s), 2) if p50s else None,
+        }
+
+    def faster(a: str, b: str) -> int:
+        return sum(entry[b]["p50_ms"] > 1.5 * entry[a]["p50_ms"] + 3 for entry in pairs.values())
+
+    out["after_faster"] = faster("after", "before")
+    out["after_slower"] = faster("before", "after")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, help="the other source tree (e.g. main)")
@@ -94,6 +159,8 @@ def main() -> None:
     )
     parser.add_argument("--db", help="the database (default: the cached one of --size)")
     parser.add_argument("--extra", action="append", default=[], help="one more query (repeat)")
+    parser.add_argument("--random", type=int, default=0, help="N random composed queries too")
+    parser.add_argument("--seed", type=int, default=1, help="the random queries' seed")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_search import DENSE_VERSION, NOW, dense_shapes
@@ -112,8 +179,14 @@ def main() -> None:
         "shapes": {},
     }
     extra = [{"shape": f"extra:{query}", "query": query} for query in args.extra]
+    extra += [
+        {"shape": f"random:{query}", "query": query}
+        for query in dict.fromkeys(random_queries(args.random, args.seed))
+    ]
     for shape in [*dense_shapes(), *extra]:
-        chosen = shape["shape"].startswith("extra:") or any(w in shape["shape"] for w in wanted)
+        chosen = shape["shape"].startswith(("extra:", "random:")) or any(
+            w in shape["shape"] for w in wanted
+        )
         if wanted and not chosen:
             continue
         for sort in args.sorts.split(","):
@@ -155,6 +228,7 @@ def main() -> None:
                 file=sys.stderr,
             )
     report["uptime_after"] = os.getloadavg()
+    report["summary"] = summary(report["shapes"])
     print(json.dumps(report, indent=2))
 
 
