@@ -73,6 +73,16 @@ recreates): ``{"recorded_at": TIMESTAMP, "windows": [{"window_id", "index", "nam
 "automatic_rename", "layout", "panes": [{"id", "path"}]}]}``."""
 
 
+ASCII_FOLD: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+"""A-Z to a-z and nothing else (``str.translate``): what SQLite's NOCASE and LIKE fold, and
+PostgreSQL's ``lower()`` on a ``COLLATE "C"`` column."""
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` folded as :data:`ASCII_FOLD` folds it."""
+    return text.translate(ASCII_FOLD)
+
+
 def like_escape(text: str) -> str:
     """``text`` with LIKE's wildcards escaped, for ``LIKE ? ESCAPE '\\'`` (text is user input)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

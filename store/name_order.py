@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from store.columns import ASCII_FOLD
 from store.query.compiler import (
     NAME_PAGE_SQL,
     NAME_SNAPSHOT_TABLES,
@@ -67,8 +68,6 @@ _FACTS_SQL = (
     f"(SELECT count(*) FROM (SELECT 1 FROM sessions_name_dirty LIMIT {DELTA_CAP})), "
     "(SELECT max(rowid) FROM sessions)"
 )
-# SQLite's NOCASE folds ASCII letters only.
-_NOCASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def has_snapshot(conn: sqlite3.Connection) -> bool:
@@ -215,10 +214,10 @@ def _walk(conn: sqlite3.Connection, plan: Plan, needed: int) -> tuple[list[int],
                 chunk = _looked_up(conn, lookup, steps.lookup_params, chunk)
             for sid, name in chunk:
                 if len(kept) >= needed:
-                    if name.translate(_NOCASE) != boundary:
+                    if name.translate(ASCII_FOLD) != boundary:
                         return kept, last
                 elif len(kept) == needed - 1:
-                    boundary, last = name.translate(_NOCASE), name
+                    boundary, last = name.translate(ASCII_FOLD), name
                 kept.append(sid)
             size = min(2 * size, 1024)
     finally:

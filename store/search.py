@@ -2199,9 +2199,8 @@ def plan_sync(conn: sqlite3.Connection, compiled: CompiledQuery) -> Plan:
         # Its newest matches are the sample's rowids when the MATCH is the same: read by
         # rowid, and the stream resumed below them.
         match, rowids = head
-        resumed = resumed_stream(plan, _json_ints(rowids), rowids[-1])
-        if resumed is not None and plan.params[0] == match:
-            plan = resumed
+        if plan.params[0] == match:
+            plan = resumed_stream(plan, _json_ints(rowids), rowids[-1]) or plan
     return with_statistics_sync(conn, compiled, plan, samples)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.columns import SESSION_COLUMNS, like_escape
+from store.columns import SESSION_COLUMNS, ascii_lower, like_escape
 from store.postgres.reads import PgReader
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
 from store.query.compiler import RELEVANCE_WINDOW
@@ -31,11 +31,6 @@ _ORDER = {
     "created": "sessions.created_at DESC, sessions.seq DESC",
     "name": "lower(sessions.name) ASC, sessions.last_access DESC, sessions.seq DESC",
 }
-
-
-def _ascii_lower(text: str) -> str:
-    # lower() on a COLLATE "C" column folds ASCII letters only: the pattern must match that.
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
 def _lexeme(token: str) -> str:
@@ -67,9 +62,9 @@ def _where(node: Node, params: list[Any]) -> str:
         if node.pattern == "":
             return f"({column} IS NULL OR {column} = '')"
         if "*" in node.pattern:
-            params.append(_ascii_lower(like_escape(node.pattern).replace("*", "%")))
+            params.append(ascii_lower(like_escape(node.pattern).replace("*", "%")))
             return f"({column} IS NOT NULL AND lower({column}) LIKE %s ESCAPE '\\')"
-        params.append(_ascii_lower(node.pattern))
+        params.append(ascii_lower(node.pattern))
         return f"({column} IS NOT NULL AND lower({column}) = %s)"
     if isinstance(node, Dir):
         column = "sessions.directory"

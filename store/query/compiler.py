@@ -28,7 +28,7 @@ order.
 
 from __future__ import annotations
 
-from store.columns import SESSION_COLUMNS, like_escape
+from store.columns import SESSION_COLUMNS, ascii_lower, like_escape
 from store.query.ast import And, Dir, Field, MatchAll, Node, Not, Or, Since, Status, Term, Until
 from store.query.text import fts_tokens, has_tokens
 from store.query.windows import (
@@ -671,19 +671,11 @@ _STATUS_SETS: Final[dict[str, frozenset[str]]] = {
 }
 
 
-def _ascii_lower(text: str) -> str:
-    """``text`` with A-Z lower-cased and nothing else: what NOCASE and LIKE fold."""
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER: Final = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
-
 def _like_matches(value: str, pattern: str) -> bool:
     """Whether the whole ``value`` matches ``pattern`` (``*`` any run, ASCII folded), as the
     field's LIKE does."""
-    parts = _ascii_lower(pattern).split("*")
-    text = _ascii_lower(value)
+    parts = ascii_lower(pattern).split("*")
+    text = ascii_lower(value)
     if len(parts) == 1:
         return text == parts[0]
     head, *middle, tail = parts
@@ -707,7 +699,7 @@ def _fields_meet(a: str, b: str) -> bool:
     if "*" not in a or "*" not in b:
         value, pattern = (a, b) if "*" not in a else (b, a)
         return _like_matches(value, pattern)
-    a_parts, b_parts = _ascii_lower(a).split("*"), _ascii_lower(b).split("*")
+    a_parts, b_parts = ascii_lower(a).split("*"), ascii_lower(b).split("*")
     heads, tails = (
         sorted((a_parts[0], b_parts[0]), key=len),
         sorted((a_parts[-1], b_parts[-1]), key=len),
@@ -725,7 +717,7 @@ def _within(pattern: str, excluded: str) -> bool:
     return (
         excluded.endswith("*")
         and "*" not in excluded[:-1]
-        and _ascii_lower(head).startswith(_ascii_lower(excluded[:-1]))
+        and ascii_lower(head).startswith(ascii_lower(excluded[:-1]))
     )
 
 
